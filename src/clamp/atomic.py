@@ -1,0 +1,62 @@
+"""Atomic file output: a reader sees the old file or the new one, never half of either.
+
+Write to a temp file in the same directory (same filesystem, so `os.replace` is atomic), fsync,
+then rename. A crash or SIGKILL at any point leaves the previous file intact and at worst a stray
+`.tmp` file that the next write ignores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from clamp.errors import BadInputError, ConflictError
+
+
+def write_atomic(path: str | os.PathLike[str], data: str | bytes, *,
+                 expect_sha256: str | None = None) -> None:
+    """Replace `path` with `data` atomically.
+
+    With `expect_sha256`, the current file's hash is checked immediately before the rename and a
+    mismatch (someone else changed it since it was read) aborts with `ConflictError`, leaving both
+    their file and ours untouched.
+    """
+    target = Path(path)
+    payload = data.encode() if isinstance(data, str) else data
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise BadInputError(f"cannot write: {exc.strerror}", where=str(target)) from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if target.exists():
+            os.chmod(tmp_name, target.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp_name, 0o644)
+        if expect_sha256 is not None:
+            current = sha256_file(target) if target.exists() else None
+            if current != expect_sha256:
+                raise ConflictError("file changed since it was read; not overwritten",
+                                    where=str(target))
+        os.replace(tmp_name, target)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes, for change guards and document headers."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

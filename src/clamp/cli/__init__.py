@@ -1,0 +1,1 @@
+"""Command-line front end: argument handling and output only, no logic of its own."""

@@ -1,0 +1,17 @@
+"""Where each command group is attached to the root app.
+
+One line per command module, so adding a command never means editing another command's file.
+Command modules stay light at import time (typer only); heavy imports live in the functions.
+"""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    from clamp.cli import matrix_cmd, resolve_cmd, telemetry
+
+    resolve_cmd.register(app)
+    matrix_cmd.register(app)
+    telemetry.register(app)

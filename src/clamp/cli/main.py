@@ -1,0 +1,97 @@
+"""The `clamp` entry point: assembles the command groups and maps errors to exit codes.
+
+Command modules import their heavy dependencies (httpx, sigstore, duckdb) inside the command
+functions, so `clamp resolve` on a pinned matrix starts without loading the network or crypto
+stacks.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from clamp import __version__
+from clamp.cli import commands
+from clamp.exitcodes import ExitCode
+
+app = typer.Typer(
+    name="clamp",
+    help="Keep CI container images pinned, signed and accounted for.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"clamp {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Keep CI container images pinned, signed and accounted for."""
+
+
+commands.register(app)
+
+
+def run(argv: list[str] | None = None, *, prog_name: str = "clamp") -> int:
+    """Run the CLI and return (via SystemExit) a documented exit code; never a traceback."""
+    code = invoke(app, argv, prog_name=prog_name)
+    raise SystemExit(code)
+
+
+def invoke(typer_app: typer.Typer, argv: list[str] | None, *, prog_name: str) -> int:
+    from clamp.cli.output import error
+    from clamp.errors import ClampError
+
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        result = typer_app(args=args, prog_name=prog_name, standalone_mode=False)
+    except ClampError as exc:
+        error(str(exc))
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        error("interrupted")
+        return int(ExitCode.INTERRUPTED)
+    except BaseException as exc:  # click exceptions and genuine bugs
+        return _map_other(exc)
+    return int(result) if isinstance(result, int) else 0
+
+
+def _map_other(exc: BaseException) -> int:
+    from typer._click import exceptions as click_exc  # typer vendors click
+
+    from clamp.cli.output import error
+
+    if isinstance(exc, SystemExit):
+        return int(exc.code) if isinstance(exc.code, int) else 0
+    if isinstance(exc, typer.Exit):
+        return int(exc.exit_code)
+    if isinstance(exc, typer.Abort):
+        error("aborted")
+        return int(ExitCode.INTERRUPTED)
+    if isinstance(exc, click_exc.NoArgsIsHelpError):
+        print(exc.ctx.get_help() if exc.ctx else exc.format_message(), file=sys.stderr)
+        return int(ExitCode.BAD_INPUT)
+    if isinstance(exc, click_exc.UsageError):
+        command = exc.ctx.command_path if exc.ctx else "clamp"
+        error(f"{exc.format_message()} (see '{command} --help')")
+        return int(ExitCode.BAD_INPUT)
+    if isinstance(exc, click_exc.ClickException):
+        error(exc.format_message())
+        return int(ExitCode.BAD_INPUT)
+    if isinstance(exc, BrokenPipeError):
+        return 0
+    if os.environ.get("CLAMP_DEBUG"):
+        raise exc
+    error(f"internal error ({type(exc).__name__}: {exc}); rerun with CLAMP_DEBUG=1 for details")
+    return int(ExitCode.INTERNAL_ERROR)

@@ -1,0 +1,109 @@
+"""Shared terminal output: stderr console, one-line errors, GitHub Actions helpers.
+
+Colour only on a TTY (rich decides, and honours NO_COLOR); machine output goes to stdout
+uncoloured so it can be piped.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@cache
+def err_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@cache
+def out_console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def error(message: str) -> None:
+    """Print a one-line error to stderr (no markup interpretation of user data)."""
+    one_line = " ".join(message.split())
+    if sys.stderr.isatty():
+        err_console().print(f"[bold red]error:[/] {_escape(one_line)}")
+    else:
+        print(f"error: {one_line}", file=sys.stderr)
+
+
+def warn(message: str) -> None:
+    one_line = " ".join(message.split())
+    if sys.stderr.isatty():
+        err_console().print(f"[yellow]warning:[/] {_escape(one_line)}")
+    else:
+        print(f"warning: {one_line}", file=sys.stderr)
+
+
+def info(message: str) -> None:
+    if sys.stderr.isatty():
+        err_console().print(_escape(message))
+    else:
+        print(message, file=sys.stderr)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def in_github_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def _gha_escape_data(value: str) -> str:
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gha_escape_prop(value: str) -> str:
+    return _gha_escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def gha_annotation(level: str, message: str, *, file: str | None = None,
+                   line: int | None = None, title: str | None = None) -> None:
+    """Emit a `::error`/`::warning`/`::notice` workflow command on stdout."""
+    props = []
+    if file:
+        props.append(f"file={_gha_escape_prop(file)}")
+    if line:
+        props.append(f"line={line}")
+    if title:
+        props.append(f"title={_gha_escape_prop(title)}")
+    prop_text = (" " + ",".join(props)) if props else ""
+    print(f"::{level}{prop_text}::{_gha_escape_data(message)}", flush=True)
+
+
+def gha_set_outputs(values: dict[str, str]) -> None:
+    """Append `name=value` lines (heredoc form for multi-line values) to $GITHUB_OUTPUT."""
+    path = os.environ.get("GITHUB_OUTPUT")
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as handle:
+        for name, value in values.items():
+            if "\n" in value:
+                marker = "CLAMP_EOF"
+                while marker in value:
+                    marker += "_"
+                handle.write(f"{name}<<{marker}\n{value}\n{marker}\n")
+            else:
+                handle.write(f"{name}={value}\n")
+
+
+def gha_step_summary(markdown: str) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(markdown.rstrip("\n") + "\n")
