@@ -7,6 +7,7 @@ then rename. A crash or SIGKILL at any point leaves the previous file intact and
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -46,10 +47,8 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *,
                                     where=str(target))
         os.replace(tmp_name, target)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
         raise
 
 

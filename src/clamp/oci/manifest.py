@@ -1,0 +1,194 @@
+"""Manifests kept as the bytes received, with a parsed view beside them.
+
+As in go-containerregistry, the raw bytes are the truth (the digest is theirs); the parsed JSON is
+only a convenience view and is never re-serialised for hashing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from clamp.errors import RegistryError
+from clamp.oci.digest import Digest, digest_of
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
+INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
+IMAGE_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
+MANIFEST_ACCEPT = (OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # distribution's own limit
+
+
+@dataclass(frozen=True)
+class Platform:
+    os: str
+    architecture: str
+    variant: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Platform:
+        parts = text.split("/")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise ValueError(f"platform {text!r} must be os/arch[/variant]")
+        return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
+
+    def __str__(self) -> str:
+        return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    media_type: str
+    digest: Digest
+    size: int
+    annotations: dict[str, str] = field(default_factory=dict)
+    platform: Platform | None = None
+    artifact_type: str | None = None
+
+    @classmethod
+    def from_json(cls, obj: Any, *, where: str) -> Descriptor:
+        from clamp.errors import BadInputError
+        from clamp.oci.digest import parse_digest
+
+        if not isinstance(obj, dict):
+            raise RegistryError("descriptor is not an object", where=where)
+        try:
+            digest = parse_digest(obj.get("digest", ""))
+        except BadInputError as exc:
+            raise RegistryError(f"descriptor: {exc.message}", where=where) from None
+        size = obj.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise RegistryError("descriptor has no valid size", where=where)
+        media_type = obj.get("mediaType")
+        annotations = obj.get("annotations") or {}
+        if not isinstance(annotations, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()):
+            raise RegistryError("descriptor annotations must map strings to strings", where=where)
+        platform = None
+        plat = obj.get("platform")
+        if isinstance(plat, dict) and isinstance(plat.get("os"), str) and isinstance(
+                plat.get("architecture"), str):
+            variant = plat.get("variant")
+            platform = Platform(plat["os"], plat["architecture"],
+                                variant if isinstance(variant, str) and variant else None)
+        artifact_type = obj.get("artifactType")
+        return cls(
+            media_type=media_type if isinstance(media_type, str) else "",
+            digest=digest, size=size, annotations=dict(annotations), platform=platform,
+            artifact_type=artifact_type if isinstance(artifact_type, str) else None,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"mediaType": self.media_type, "digest": str(self.digest),
+                               "size": self.size}
+        if self.artifact_type:
+            out["artifactType"] = self.artifact_type
+        if self.platform:
+            plat = {"architecture": self.platform.architecture, "os": self.platform.os}
+            if self.platform.variant:
+                plat["variant"] = self.platform.variant
+            out["platform"] = plat
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        return out
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest: exact bytes, their digest, the media type, and a parsed view."""
+
+    raw: bytes
+    digest: Digest
+    media_type: str
+    body: dict[str, Any]
+
+    @classmethod
+    def parse(cls, raw: bytes, *, content_type: str | None, where: str,
+              algorithm: str = "sha256") -> Manifest:
+        if len(raw) > MAX_MANIFEST_BYTES:
+            raise RegistryError(f"manifest larger than {MAX_MANIFEST_BYTES} bytes", where=where)
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RegistryError(f"manifest is not valid JSON ({exc})", where=where) from None
+        if not isinstance(body, dict):
+            raise RegistryError("manifest is not a JSON object", where=where)
+        declared = body.get("mediaType")
+        header = (content_type or "").split(";")[0].strip()
+        media_type = declared if isinstance(declared, str) and declared else header
+        if not media_type:
+            media_type = OCI_INDEX if "manifests" in body else OCI_MANIFEST
+        if declared and header and header in MANIFEST_ACCEPT and declared != header:
+            raise RegistryError(f"manifest says mediaType {declared} but was served as {header}",
+                                where=where)
+        if media_type in INDEX_TYPES and not isinstance(body.get("manifests"), list):
+            raise RegistryError("index has no manifests list", where=where)
+        if media_type in IMAGE_TYPES and not isinstance(body.get("layers"), list):
+            raise RegistryError("image manifest has no layers list", where=where)
+        return cls(raw=raw, digest=digest_of(raw, algorithm), media_type=media_type, body=body)
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES
+
+    def _descriptors(self, key: str) -> list[Descriptor]:
+        items = self.body.get(key) or []
+        if not isinstance(items, list):
+            raise RegistryError(f"manifest field {key} is not a list", where=str(self.digest))
+        return [Descriptor.from_json(item, where=f"{self.digest} {key}[{i}]")
+                for i, item in enumerate(items)]
+
+    @property
+    def layers(self) -> list[Descriptor]:
+        return self._descriptors("layers")
+
+    @property
+    def manifests(self) -> list[Descriptor]:
+        return self._descriptors("manifests")
+
+    @property
+    def config(self) -> Descriptor | None:
+        cfg = self.body.get("config")
+        return Descriptor.from_json(cfg, where=f"{self.digest} config") if cfg else None
+
+    @property
+    def subject(self) -> Descriptor | None:
+        subj = self.body.get("subject")
+        return Descriptor.from_json(subj, where=f"{self.digest} subject") if subj else None
+
+    @property
+    def artifact_type(self) -> str | None:
+        value = self.body.get("artifactType")
+        if isinstance(value, str):
+            return value
+        cfg = self.body.get("config")
+        if isinstance(cfg, dict) and isinstance(cfg.get("mediaType"), str):
+            return str(cfg["mediaType"])
+        return None
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        ann = self.body.get("annotations") or {}
+        return {k: v for k, v in ann.items() if isinstance(k, str) and isinstance(v, str)} \
+            if isinstance(ann, dict) else {}
+
+    def platform_child(self, platform: Platform) -> Descriptor | None:
+        """The child manifest for `platform` in an index (variant matched when asked for)."""
+        for desc in self.manifests:
+            plat = desc.platform
+            if plat is None or plat.os != platform.os or plat.architecture != platform.architecture:
+                continue
+            if platform.variant and plat.variant != platform.variant:
+                continue
+            return desc
+        return None
+
+
+def encode_json(body: dict[str, Any]) -> bytes:
+    """Compact, stable JSON for manifests clamp writes itself (demo images, signatures)."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()

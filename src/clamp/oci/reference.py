@@ -1,0 +1,122 @@
+"""Image references, parsed as the distribution reference grammar does.
+
+`ubuntu` means `docker.io/library/ubuntu:latest`; a first path component is a registry host
+only when it contains `.` or `:`, is `localhost`, or has uppercase letters (Docker's rule);
+`name:tag@digest` keeps both, and the digest wins when fetching.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from clamp.errors import BadInputError
+from clamp.oci.digest import Digest, parse_digest
+
+DOCKER_HUB = "docker.io"
+DOCKER_HUB_API = "registry-1.docker.io"
+_MAX_NAME = 255
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
+_PATH_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_HOST_RE = re.compile(
+    rf"^(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[0-9a-fA-F:.]+\])(?::[0-9]{{1,5}})?$")
+_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class Reference:
+    registry: str
+    repository: str
+    tag: str | None = None
+    digest: Digest | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.registry}/{self.repository}"
+
+    @property
+    def api_host(self) -> str:
+        """The host that serves the /v2/ API (Docker Hub's differs from its name)."""
+        return DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
+
+    @property
+    def identifier(self) -> str:
+        """What to put after /manifests/: the digest when known, else the tag."""
+        if self.digest is not None:
+            return str(self.digest)
+        return self.tag or "latest"
+
+    def with_digest(self, digest: Digest) -> Reference:
+        return replace(self, digest=digest)
+
+    def with_tag(self, tag: str | None) -> Reference:
+        return replace(self, tag=tag, digest=None)
+
+    def __str__(self) -> str:
+        text = self.name
+        if self.tag:
+            text += f":{self.tag}"
+        if self.digest:
+            text += f"@{self.digest}"
+        return text
+
+
+def parse_reference(text: str, *, where: str | None = None) -> Reference:
+    """Parse `[host[:port]/]path[:tag][@digest]` with Docker's defaults."""
+    original = text
+    if not text or text != text.strip():
+        raise BadInputError(f"invalid image reference {original!r}: empty or padded", where=where)
+    digest: Digest | None = None
+    if "@" in text:
+        text, digest_text = text.split("@", 1)
+        try:
+            digest = parse_digest(digest_text)
+        except BadInputError as exc:
+            raise BadInputError(f"invalid image reference {original!r}: {exc.message}",
+                                where=where) from None
+    tag: str | None = None
+    slash = text.rfind("/")
+    colon = text.rfind(":")
+    if colon > slash:
+        text, tag = text[:colon], text[colon + 1:]
+        if not _TAG_RE.match(tag):
+            raise BadInputError(f"invalid image reference {original!r}: bad tag {tag!r}",
+                                where=where)
+    registry, path = _split_domain(text)
+    if not _HOST_RE.match(registry):
+        raise BadInputError(f"invalid image reference {original!r}: bad registry host "
+                            f"{registry!r}", where=where)
+    if not _PATH_RE.match(path):
+        raise BadInputError(f"invalid image reference {original!r}: repository {path!r} must be "
+                            "lowercase path components", where=where)
+    if len(registry) + 1 + len(path) > _MAX_NAME:
+        raise BadInputError(f"invalid image reference {original[:60]!r}...: name longer than "
+                            f"{_MAX_NAME} characters", where=where)
+    if tag is None and digest is None:
+        tag = "latest"
+    return Reference(registry=registry, repository=path, tag=tag, digest=digest)
+
+
+def _split_domain(name: str) -> tuple[str, str]:
+    first, sep, rest = name.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost" or first.lower() != first):
+        registry, path = first, rest
+    else:
+        registry, path = DOCKER_HUB, name
+    if registry == "index.docker.io":
+        registry = DOCKER_HUB
+    if registry == DOCKER_HUB and "/" not in path:
+        path = f"library/{path}"
+    return registry, path
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for hosts that may be spoken to over plain HTTP without being listed as insecure."""
+    bare = host
+    if bare.startswith("["):
+        bare = bare[1:bare.index("]")] if "]" in bare else bare
+    else:
+        bare = bare.rsplit(":", 1)[0] if bare.count(":") == 1 else bare
+    return bare in {"localhost", "::1"} or bare.startswith("127.")

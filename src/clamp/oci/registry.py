@@ -1,0 +1,427 @@
+"""The distribution API client: manifests, blobs, tags, referrers, uploads; auth and retries.
+
+One `RegistryClient` per registry host, all sharing one pooled `httpx.AsyncClient` owned by a
+`RegistryPool`. Every response body is read through a size bound; every request attempt runs
+under a deadline; every digest is computed from the bytes that arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from clamp.errors import AuthError, ClampError, DigestMismatchError, NotFoundError, RegistryError
+from clamp.oci.auth import Challenge, Credentials, TokenCache, credentials_for, parse_challenge
+from clamp.oci.digest import Digest, digest_of, is_digest, parse_digest, verify_bytes
+from clamp.oci.manifest import MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, OCI_INDEX, Descriptor, Manifest
+from clamp.oci.reference import DOCKER_HUB, DOCKER_HUB_API, is_loopback_host
+from clamp.oci.retry import (
+    RETRYABLE_STATUS,
+    RetryableError,
+    RetryPolicy,
+    parse_retry_after,
+    retrying,
+)
+
+MAX_BLOB_BYTES = 16 * 1024 * 1024  # signatures, bundles and configs; never image layers
+MAX_SMALL_BYTES = 1024 * 1024  # token answers, error bodies, tag pages
+MAX_TAG_PAGES = 100
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    insecure_registries: frozenset[str] = frozenset()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    attempt_deadline: float = 60.0  # one attempt, start to last byte
+    max_concurrency: int = 32
+    transport: httpx.AsyncBaseTransport | None = None
+    credentials: Mapping[str, Credentials] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, insecure: Iterable[str] = (), **kwargs: Any) -> ClientOptions:
+        listed = {h.strip() for h in os.environ.get("CLAMP_INSECURE_REGISTRIES", "").split(",")}
+        return cls(insecure_registries=frozenset(h for h in (*listed, *insecure) if h), **kwargs)
+
+
+@dataclass
+class _Response:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    url: httpx.URL
+
+
+class RegistryPool:
+    """Owns the HTTP connection pool and one client per registry host. Use as `async with`."""
+
+    def __init__(self, options: ClientOptions | None = None) -> None:
+        self.options = options or ClientOptions.from_env()
+        limits = httpx.Limits(max_connections=self.options.max_concurrency,
+                              max_keepalive_connections=self.options.max_concurrency)
+        timeout = httpx.Timeout(self.options.read_timeout, connect=self.options.connect_timeout)
+        self.http = httpx.AsyncClient(limits=limits, timeout=timeout, follow_redirects=True,
+                                      max_redirects=5, transport=self.options.transport,
+                                      headers={"User-Agent": "clamp/0.1"}, trust_env=False)
+        self.tokens = TokenCache()
+        self.semaphore = asyncio.Semaphore(self.options.max_concurrency)
+        self._clients: dict[str, RegistryClient] = {}
+
+    def client(self, registry: str) -> RegistryClient:
+        if registry not in self._clients:
+            creds = self.options.credentials.get(registry) or credentials_for(registry)
+            self._clients[registry] = RegistryClient(registry, self, creds)
+        return self._clients[registry]
+
+    def scheme_for(self, host: str) -> str:
+        plain = is_loopback_host(host) or host in self.options.insecure_registries
+        return "http" if plain else "https"
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> RegistryPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class RegistryClient:
+    """The /v2/ API of one registry host."""
+
+    def __init__(self, registry: str, pool: RegistryPool, credentials: Credentials | None) -> None:
+        self.registry = registry
+        self.host = DOCKER_HUB_API if registry == DOCKER_HUB else registry
+        self.pool = pool
+        self.credentials = credentials
+        self.base = f"{pool.scheme_for(self.host)}://{self.host}"
+        self._challenge: Challenge | None = None
+        self._token_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+
+    def __repr__(self) -> str:
+        return f"RegistryClient({self.registry!r})"
+
+    # ---- high-level calls -------------------------------------------------------------------
+
+    async def get_manifest(self, repo: str, ref: str,
+                           accept: Iterable[str] = MANIFEST_ACCEPT) -> Manifest:
+        """GET a manifest by tag or digest; the digest is always that of the bytes received."""
+        sep = "@" if is_digest(ref) else ":"
+        where = f"{self.registry}/{repo}{sep}{ref}"
+        resp = await self._call("GET", repo, f"/manifests/{ref}", where=where,
+                                headers={"Accept": ", ".join(accept)},
+                                max_bytes=MAX_MANIFEST_BYTES)
+        algorithm = ref.split(":", 1)[0] if is_digest(ref) else "sha256"
+        manifest = Manifest.parse(resp.body, content_type=resp.headers.get("content-type"),
+                                  where=where, algorithm=algorithm)
+        if is_digest(ref):
+            verify_bytes(resp.body, ref, what=where)
+        announced = resp.headers.get("docker-content-digest")
+        if announced and is_digest(announced) and (
+                digest_of(resp.body, announced.split(":", 1)[0]) != parse_digest(announced)):
+            raise DigestMismatchError(
+                f"registry announced {announced} but the bytes hash to {manifest.digest}",
+                where=where)
+        return manifest
+
+    async def head_manifest(self, repo: str, ref: str) -> Descriptor | None:
+        """HEAD a manifest: its announced digest, NOT verified (re-check with a GET before use)."""
+        where = f"{self.registry}/{repo}:{ref}"
+        try:
+            resp = await self._call("HEAD", repo, f"/manifests/{ref}", where=where,
+                                    headers={"Accept": ", ".join(MANIFEST_ACCEPT)}, max_bytes=0)
+        except NotFoundError:
+            return None
+        announced = resp.headers.get("docker-content-digest", "")
+        if not is_digest(announced):
+            return None  # registry did not say; caller falls back to GET
+        size = int(resp.headers.get("content-length") or 0)
+        media_type = resp.headers.get("content-type", "").split(";")[0].strip()
+        return Descriptor(media_type=media_type, digest=parse_digest(announced), size=size)
+
+    async def get_blob(self, repo: str, digest: Digest | str, *,
+                       max_bytes: int = MAX_BLOB_BYTES) -> bytes:
+        want = parse_digest(digest) if isinstance(digest, str) else digest
+        where = f"{self.registry}/{repo}@{want} (blob)"
+        resp = await self._call("GET", repo, f"/blobs/{want}", where=where, max_bytes=max_bytes)
+        verify_bytes(resp.body, want, what=where)
+        return resp.body
+
+    async def list_tags(self, repo: str) -> list[str]:
+        where = f"{self.registry}/{repo} (tags)"
+        tags: list[str] = []
+        path: str | None = "/tags/list?n=1000"
+        for _ in range(MAX_TAG_PAGES):
+            if path is None:
+                return tags
+            resp = await self._call("GET", repo, path, where=where, max_bytes=MAX_SMALL_BYTES * 4)
+            body = _json_object(resp.body, where)
+            page = body.get("tags") or []
+            if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
+                raise RegistryError("tag list is not a list of strings", where=where)
+            tags.extend(page)
+            path = _next_link(resp.headers.get("link"), repo)
+        raise RegistryError(f"more than {MAX_TAG_PAGES} pages of tags", where=where)
+
+    async def referrers(self, repo: str, digest: Digest,
+                        artifact_type: str | None = None) -> list[Descriptor]:
+        """Referrers of `digest`: the OCI 1.1 API, else the `sha256-<hex>` tag-schema fallback."""
+        where = f"{self.registry}/{repo}@{digest} (referrers)"
+        query = f"?artifactType={artifact_type}" if artifact_type else ""
+        index: Manifest | None
+        try:
+            resp = await self._call("GET", repo, f"/referrers/{digest}{query}", where=where,
+                                    headers={"Accept": OCI_INDEX}, max_bytes=MAX_MANIFEST_BYTES)
+            ctype = resp.headers.get("content-type", "").split(";")[0].strip()
+            index = Manifest.parse(resp.body, content_type=None, where=where) \
+                if ctype == OCI_INDEX else None
+        except NotFoundError:
+            index = None
+        if index is None:
+            try:
+                index = await self.get_manifest(repo, digest.tag_form, accept=(OCI_INDEX,))
+            except NotFoundError:
+                return []
+            if not index.is_index:
+                return []
+        found = index.manifests
+        if artifact_type:
+            found = [d for d in found if d.artifact_type == artifact_type]
+        return found
+
+    async def blob_exists(self, repo: str, digest: Digest) -> bool:
+        try:
+            await self._call("HEAD", repo, f"/blobs/{digest}", where=f"{repo}@{digest}",
+                             max_bytes=0, actions="pull,push")
+        except NotFoundError:
+            return False
+        return True
+
+    async def put_blob(self, repo: str, data: bytes) -> Digest:
+        digest = digest_of(data)
+        if await self.blob_exists(repo, digest):
+            return digest
+        where = f"{self.registry}/{repo} (upload)"
+        resp = await self._call("POST", repo, "/blobs/uploads/", where=where,
+                                max_bytes=MAX_SMALL_BYTES, expect=(202,), actions="pull,push")
+        location = resp.headers.get("location")
+        if not location:
+            raise RegistryError("upload started without a Location", where=where)
+        url = urljoin(str(resp.url), location)
+        sep = "&" if "?" in url else "?"
+        await self._call("PUT", repo, f"{url}{sep}digest={digest}", where=where, content=data,
+                         headers={"Content-Type": "application/octet-stream"},
+                         max_bytes=MAX_SMALL_BYTES, expect=(201,), actions="pull,push")
+        return digest
+
+    async def put_manifest(self, repo: str, ref: str, raw: bytes, media_type: str) -> Digest:
+        where = f"{self.registry}/{repo}:{ref} (push)"
+        resp = await self._call("PUT", repo, f"/manifests/{ref}", where=where, content=raw,
+                                headers={"Content-Type": media_type}, max_bytes=MAX_SMALL_BYTES,
+                                expect=(201,), actions="pull,push")
+        digest = digest_of(raw)
+        announced = resp.headers.get("docker-content-digest")
+        if announced and announced != str(digest):
+            raise DigestMismatchError(f"registry stored {announced}, we sent {digest}", where=where)
+        return digest
+
+    # ---- transport --------------------------------------------------------------------------
+
+    async def _call(self, method: str, repo: str, path: str, *, where: str, max_bytes: int,
+                    headers: dict[str, str] | None = None, content: bytes | None = None,
+                    expect: tuple[int, ...] = (200,), actions: str = "pull") -> _Response:
+        url = path if path.startswith(("http://", "https://")) else f"{self.base}/v2/{repo}{path}"
+        _check_scheme(url, self.pool, where)
+        try:
+            async for attempt in retrying(self.pool.options.retry):
+                with attempt:
+                    return await self._attempt(method, url, repo, where=where, headers=headers,
+                                               content=content, max_bytes=max_bytes,
+                                               expect=expect, actions=actions)
+        except RetryableError as exc:
+            raise RegistryError(f"{exc} (gave up after retries)", where=where) from None
+        raise RegistryError("no attempt was made", where=where)  # pragma: no cover
+
+    async def _attempt(self, method: str, url: str, repo: str, *, where: str,
+                       headers: dict[str, str] | None, content: bytes | None, max_bytes: int,
+                       expect: tuple[int, ...], actions: str) -> _Response:
+        scope = f"repository:{repo}:{actions}"
+        for _ in range(2):  # at most one fresh challenge per attempt
+            auth = await self._auth_header(scope, where)
+            send_headers = dict(headers or {})
+            if auth:
+                send_headers["Authorization"] = auth
+            resp = await self._send(method, url, send_headers, content, max_bytes, where)
+            if resp.status == 401:
+                challenge = parse_challenge(resp.headers.get("www-authenticate", ""))
+                if challenge is None or challenge.scheme not in ("bearer", "basic"):
+                    raise AuthError("registry requires authentication it does not describe",
+                                    where=where)
+                if self._challenge == challenge and auth:
+                    raise AuthError("credentials refused (401)" if self.credentials else
+                                    "authentication required (401); no credentials found",
+                                    where=where)
+                self._challenge = challenge
+                continue
+            return self._check_status(resp, expect, where)
+        raise AuthError("authentication failed (401 after a fresh token)", where=where)
+
+    def _check_status(self, resp: _Response, expect: tuple[int, ...], where: str) -> _Response:
+        if resp.status in expect:
+            return resp
+        if resp.status in RETRYABLE_STATUS:
+            raise RetryableError(f"registry answered {resp.status}",
+                                 parse_retry_after(resp.headers.get("retry-after")))
+        detail = _error_detail(resp.body)
+        if resp.status == 404:
+            raise NotFoundError(f"not found (404){detail}", where=where)
+        if resp.status == 403:
+            raise AuthError(f"access denied (403){detail}", where=where)
+        raise RegistryError(f"unexpected status {resp.status}{detail}", where=where)
+
+    async def _send(self, method: str, url: str, headers: dict[str, str], content: bytes | None,
+                    max_bytes: int, where: str) -> _Response:
+        options = self.pool.options
+        try:
+            async with self.pool.semaphore, asyncio.timeout(options.attempt_deadline):
+                request = self.pool.http.build_request(method, url, headers=headers,
+                                                       content=content)
+                response = await self.pool.http.send(request, stream=True)
+                try:
+                    body = await _read_bounded(response, max_bytes, where)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise RetryableError(f"no complete answer within {options.attempt_deadline:g} s") \
+                from None
+        except httpx.TooManyRedirects:
+            raise RegistryError("too many redirects", where=where) from None
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            raise RetryableError(f"connection failed ({type(exc).__name__}: {exc})") from None
+        return _Response(response.status_code, response.headers, body, response.url)
+
+    async def _auth_header(self, scope: str, where: str) -> str | None:
+        challenge = self._challenge
+        if challenge is None:
+            return None
+        if challenge.scheme == "basic":
+            if self.credentials is None:
+                raise AuthError("registry requires basic auth; no credentials found", where=where)
+            return self.credentials.basic_header()
+        realm = challenge.params.get("realm", "")
+        service = challenge.params.get("service", "")
+        key = (realm, service, scope)
+        lock = self._token_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            token = self.pool.tokens.get(key)
+            if token is None:
+                token, expires_in = await self._fetch_token(realm, service, scope, where)
+                self.pool.tokens.put(key, token, expires_in)
+        return f"Bearer {token}"
+
+    async def _fetch_token(self, realm: str, service: str, scope: str,
+                           where: str) -> tuple[str, float]:
+        if not realm:
+            raise AuthError("bearer challenge without a realm", where=where)
+        _check_scheme(realm, self.pool, where, what="token realm")
+        params = {"scope": scope}
+        if service:
+            params["service"] = service
+        headers = {"Authorization": self.credentials.basic_header()} if self.credentials else {}
+        url = str(httpx.URL(realm, params=params))
+        try:
+            async for attempt in retrying(self.pool.options.retry):
+                with attempt:
+                    resp = await self._send("GET", url, headers, None, MAX_SMALL_BYTES, where)
+                    if resp.status in RETRYABLE_STATUS:
+                        raise RetryableError(f"token service answered {resp.status}",
+                                             parse_retry_after(resp.headers.get("retry-after")))
+        except RetryableError as exc:
+            raise AuthError(f"{exc} (gave up after retries)", where=where) from None
+        if resp.status in (401, 403):
+            raise AuthError(f"token service refused the credentials ({resp.status})", where=where)
+        if resp.status != 200:
+            raise AuthError(f"token service answered {resp.status}", where=where)
+        body = _json_object(resp.body, f"{where} (token)")
+        token = body.get("token") or body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise AuthError("token service answered without a token", where=where)
+        expires = body.get("expires_in")
+        return token, float(expires) if isinstance(expires, int | float) and expires > 0 else 60.0
+
+
+async def _read_bounded(response: httpx.Response, max_bytes: int, where: str) -> bytes:
+    declared = response.headers.get("content-length")
+    is_head = response.request.method == "HEAD"
+    if declared and declared.isdigit() and int(declared) > max_bytes and not is_head:
+        raise RegistryError(f"response of {declared} bytes exceeds the {max_bytes}-byte bound",
+                            where=where)
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in response.aiter_bytes():
+        total += len(chunk)
+        if total > max(max_bytes, 0) and response.status_code < 300:
+            raise RegistryError(f"response exceeds the {max_bytes}-byte bound", where=where)
+        if total > MAX_SMALL_BYTES and response.status_code >= 300:
+            break  # an error page: keep what we need for the message
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check_scheme(url: str, pool: RegistryPool, where: str, what: str = "registry URL") -> None:
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    if parts.scheme == "https":
+        return
+    if parts.scheme == "http" and pool.scheme_for(host) == "http":
+        return
+    raise RegistryError(f"refusing plain-HTTP {what} {parts.scheme}://{host}: only loopback "
+                        "and --insecure-registry hosts may use HTTP", where=where)
+
+
+def _json_object(body: bytes, where: str) -> dict[str, Any]:
+    import json
+
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise RegistryError("answer is not valid JSON", where=where) from None
+    if not isinstance(value, dict):
+        raise RegistryError("answer is not a JSON object", where=where)
+    return value
+
+
+def _error_detail(body: bytes) -> str:
+    import json
+
+    try:
+        errors = json.loads(body).get("errors") or []
+        first = errors[0]
+        code, message = str(first.get("code", ""))[:40], str(first.get("message", ""))[:120]
+        return f": {code} {message}".rstrip()
+    except (ValueError, AttributeError, IndexError, TypeError, UnicodeDecodeError):
+        return ""
+
+
+def _next_link(link: str | None, repo: str) -> str | None:
+    if not link or 'rel="next"' not in link:
+        return None
+    start, end = link.find("<"), link.find(">")
+    if start < 0 or end <= start:
+        return None
+    target = link[start + 1:end]
+    marker = f"/v2/{repo}"
+    if target.startswith(marker):
+        return target[len(marker):]
+    return None if target.startswith(("http://", "https://")) else target
+
+
+__all__ = ["ClampError", "ClientOptions", "RegistryClient", "RegistryPool"]
