@@ -34,7 +34,10 @@ class Reference:
 
     @property
     def name(self) -> str:
-        return f"{self.registry}/{self.repository}"
+        """`registry/repository`; for an OCI layout (`oci:DIR`) the layout's own directory."""
+        if self.registry.startswith("oci:") and self.repository:
+            return f"{self.registry.rstrip('/')}/{self.repository}"
+        return f"{self.registry}/{self.repository}" if self.repository else self.registry
 
     @property
     def api_host(self) -> str:
@@ -55,7 +58,7 @@ class Reference:
         return replace(self, tag=tag, digest=None)
 
     def __str__(self) -> str:
-        text = self.name
+        text = self.name if self.repository else self.registry
         if self.tag:
             text += f":{self.tag}"
         if self.digest:

@@ -1,0 +1,174 @@
+"""An OCI image layout directory as an image store, interchangeable with a registry.
+
+`oci:PATH[:TAG]` names a layout (index.json + blobs/<alg>/<hex>). A store rooted at PATH maps a
+repository `a/b` to the layout in PATH/a/b (or PATH itself for the empty repository), so a matrix
+can point its `registry` at `oci:DIR` and keep its repository names. Used for offline demos and
+tests; writes are atomic like every clamp output.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from clamp.atomic import write_atomic
+from clamp.errors import NotFoundError, RegistryError
+from clamp.oci.digest import Digest, digest_of, is_digest, parse_digest, verify_bytes
+from clamp.oci.manifest import (
+    MANIFEST_ACCEPT,
+    MAX_MANIFEST_BYTES,
+    OCI_INDEX,
+    Descriptor,
+    Manifest,
+    encode_json,
+)
+from clamp.oci.registry import MAX_BLOB_BYTES
+
+REF_NAME = "org.opencontainers.image.ref.name"
+LAYOUT_FILE = {"imageLayoutVersion": "1.0.0"}
+
+
+class LayoutStore:
+    """Reads and writes OCI image layouts under one root directory."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"LayoutStore({str(self.root)!r})"
+
+    def _dir(self, repo: str) -> Path:
+        if ".." in repo.split("/"):
+            raise RegistryError("repository may not contain '..'", where=str(self.root))
+        return self.root / repo if repo else self.root
+
+    def _blob_path(self, repo: str, digest: Digest) -> Path:
+        return self._dir(repo) / "blobs" / digest.algorithm / digest.hex
+
+    def _read_index(self, repo: str) -> dict[str, Any]:
+        path = self._dir(repo) / "index.json"
+        if not path.is_file():
+            raise NotFoundError("no OCI layout here (index.json missing)", where=str(path.parent))
+        raw = _read_bounded(path, MAX_MANIFEST_BYTES)
+        try:
+            index = json.loads(raw)
+        except ValueError:
+            raise RegistryError("index.json is not valid JSON", where=str(path)) from None
+        if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
+            raise RegistryError("index.json has no manifests list", where=str(path))
+        return index
+
+    def _descriptors(self, repo: str) -> list[Descriptor]:
+        where = str(self._dir(repo) / "index.json")
+        return [Descriptor.from_json(d, where=f"{where} manifests[{i}]")
+                for i, d in enumerate(self._read_index(repo)["manifests"])]
+
+    async def get_manifest(self, repo: str, ref: str,
+                           accept: tuple[str, ...] = MANIFEST_ACCEPT) -> Manifest:
+        del accept
+        where = f"oci:{self._dir(repo)}:{ref}"
+        if is_digest(ref):
+            digest = parse_digest(ref)
+            media_type = None
+            for desc in self._descriptors(repo):
+                if desc.digest == digest:
+                    media_type = desc.media_type
+        else:
+            found = [d for d in self._descriptors(repo) if d.annotations.get(REF_NAME) == ref]
+            if not found:
+                raise NotFoundError(f"tag {ref!r} not found in the layout", where=where)
+            digest, media_type = found[-1].digest, found[-1].media_type
+        raw = self._read_blob(repo, digest, MAX_MANIFEST_BYTES, where)
+        return Manifest.parse(raw, content_type=media_type, where=where,
+                              algorithm=digest.algorithm)
+
+    async def head_manifest(self, repo: str, ref: str) -> Descriptor | None:
+        try:
+            manifest = await self.get_manifest(repo, ref)
+        except NotFoundError:
+            return None
+        return Descriptor(manifest.media_type, manifest.digest, len(manifest.raw))
+
+    async def get_blob(self, repo: str, digest: Digest | str, *,
+                       max_bytes: int = MAX_BLOB_BYTES) -> bytes:
+        want = parse_digest(digest) if isinstance(digest, str) else digest
+        return self._read_blob(repo, want, max_bytes, f"oci:{self._dir(repo)}@{want}")
+
+    def _read_blob(self, repo: str, digest: Digest, max_bytes: int, where: str) -> bytes:
+        path = self._blob_path(repo, digest)
+        if not path.is_file():
+            raise NotFoundError("blob not found in the layout", where=where)
+        data = _read_bounded(path, max_bytes)
+        verify_bytes(data, digest, what=where)
+        return data
+
+    async def list_tags(self, repo: str) -> list[str]:
+        try:
+            descs = self._descriptors(repo)
+        except NotFoundError:
+            return []
+        return sorted({d.annotations[REF_NAME] for d in descs if REF_NAME in d.annotations})
+
+    async def referrers(self, repo: str, digest: Digest,
+                        artifact_type: str | None = None) -> list[Descriptor]:
+        try:
+            index = await self.get_manifest(repo, digest.tag_form)
+        except NotFoundError:
+            return []
+        found = index.manifests if index.is_index else []
+        if artifact_type:
+            found = [d for d in found if d.artifact_type == artifact_type]
+        return found
+
+    async def put_blob(self, repo: str, data: bytes) -> Digest:
+        digest = digest_of(data)
+        path = self._blob_path(repo, digest)
+        if not path.exists():
+            write_atomic(path, data)
+        return digest
+
+    async def put_manifest(self, repo: str, ref: str, raw: bytes, media_type: str) -> Digest:
+        digest = await self.put_blob(repo, raw)
+        layout_dir = self._dir(repo)
+        if not (layout_dir / "oci-layout").exists():
+            write_atomic(layout_dir / "oci-layout", encode_json(LAYOUT_FILE))
+        try:
+            index = self._read_index(repo)
+        except NotFoundError:
+            index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
+        entry: dict[str, Any] = {"mediaType": media_type, "digest": str(digest), "size": len(raw)}
+        manifests = index["manifests"]
+        if is_digest(ref):
+            if ref != str(digest):
+                raise RegistryError(f"manifest bytes hash to {digest}, not {ref}",
+                                    where=str(layout_dir))
+            if any(m.get("digest") == str(digest) for m in manifests):
+                return digest
+        else:
+            entry["annotations"] = {REF_NAME: ref}
+            manifests[:] = [m for m in manifests
+                            if (m.get("annotations") or {}).get(REF_NAME) != ref]
+        manifests.append(entry)
+        write_atomic(layout_dir / "index.json", json.dumps(index, indent=2) + "\n")
+        return digest
+
+    async def delete_tag(self, repo: str, tag: str) -> None:
+        index = self._read_index(repo)
+        index["manifests"] = [m for m in index["manifests"]
+                              if (m.get("annotations") or {}).get(REF_NAME) != tag]
+        write_atomic(self._dir(repo) / "index.json", json.dumps(index, indent=2) + "\n")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _read_bounded(path: Path, max_bytes: int) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise RegistryError(f"file of {size} bytes exceeds the {max_bytes}-byte bound",
+                                where=str(path))
+        return path.read_bytes()
+    except OSError as exc:
+        raise RegistryError(f"cannot read ({exc.strerror})", where=str(path)) from None

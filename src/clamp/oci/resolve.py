@@ -1,0 +1,84 @@
+"""Resolving a reference to the digest of bytes actually received, and its platform child.
+
+A tag on a multi-arch image names an index: we record the index digest and, when a platform is
+asked for, the digest of that platform's manifest too (fetched and hashed as well).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from clamp.errors import ClampError, NotFoundError, RegistryError
+from clamp.oci.digest import Digest
+from clamp.oci.manifest import Manifest, Platform
+from clamp.oci.reference import Reference
+from clamp.oci.store import ImageStore, Stores
+
+
+@dataclass(frozen=True)
+class ResolvedImage:
+    reference: Reference  # as asked for
+    manifest: Manifest  # the top-level manifest or index, exact bytes received
+    platform: Platform | None = None
+    platform_manifest: Manifest | None = None
+
+    @property
+    def digest(self) -> Digest:
+        return self.manifest.digest
+
+    @property
+    def platform_digest(self) -> Digest | None:
+        return self.platform_manifest.digest if self.platform_manifest else None
+
+    @property
+    def pinned(self) -> Reference:
+        return self.reference.with_digest(self.digest) if self.reference.tag is None else \
+            Reference(self.reference.registry, self.reference.repository, self.reference.tag,
+                      self.digest)
+
+    @property
+    def image_manifest(self) -> Manifest:
+        """The manifest a runtime would run: the platform child when there is one."""
+        return self.platform_manifest or self.manifest
+
+
+async def resolve(store: ImageStore, ref: Reference,
+                  platform: Platform | None = None) -> ResolvedImage:
+    """Fetch `ref` (its digest when it has one, else its tag) and hash what arrives."""
+    manifest = await store.get_manifest(ref.repository, ref.identifier)
+    child: Manifest | None = None
+    if platform is not None and manifest.is_index:
+        desc = manifest.platform_child(platform)
+        if desc is None:
+            have = ", ".join(sorted({str(d.platform) for d in manifest.manifests if d.platform}))
+            raise NotFoundError(f"index has no {platform} manifest (has: {have or 'none'})",
+                                where=str(ref))
+        child = await store.get_manifest(ref.repository, str(desc.digest))
+    return ResolvedImage(reference=ref, manifest=manifest, platform=platform,
+                         platform_manifest=child)
+
+
+@dataclass(frozen=True)
+class ResolveOutcome:
+    reference: Reference
+    image: ResolvedImage | None
+    error: ClampError | None
+
+
+async def resolve_many(stores: Stores, refs: Sequence[tuple[Reference, Platform | None]]
+                       ) -> list[ResolveOutcome]:
+    """Resolve many references concurrently (the pool bounds the parallelism); never raises
+    for one bad reference: each outcome carries its own error."""
+
+    async def one(ref: Reference, platform: Platform | None) -> ResolveOutcome:
+        try:
+            return ResolveOutcome(ref, await resolve(stores.open(ref), ref, platform), None)
+        except ClampError as exc:
+            return ResolveOutcome(ref, None, exc)
+        except Exception as exc:  # a bug or an exotic failure: still never crash the batch
+            return ResolveOutcome(ref, None, RegistryError(f"{type(exc).__name__}: {exc}",
+                                                           where=str(ref)))
+
+    return list(await asyncio.gather(*(one(r, p) for r, p in refs)))
