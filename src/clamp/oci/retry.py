@@ -53,7 +53,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def retrying(policy: RetryPolicy) -> AsyncRetrying:
-    backoff = wait_exponential_jitter(initial=policy.initial, max=policy.max_wait)
+    backoff = wait_exponential_jitter(multiplier=policy.initial, max=policy.max_wait)
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

@@ -1,0 +1,87 @@
+"""A loopback HTTP server that misbehaves on purpose, one scripted answer per request.
+
+Used to check that the client fails closed against wrong bytes, oversized or truncated bodies,
+429 storms and resets. It is a real socket server (no mocked transport), so httpx's own handling
+of truncation and resets is exercised too.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    declared_length: int | None = None  # lie about Content-Length (truncation)
+    reset: bool = False  # close the socket without answering
+
+
+Script = Callable[[str, str], Answer]  # (method, path) -> answer
+
+
+@dataclass
+class HostileServer:
+    host: str
+    requests: list[tuple[str, str]]
+
+
+@contextmanager
+def hostile_registry(script: Script) -> Iterator[HostileServer]:
+    seen: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            return
+
+        def _answer(self) -> None:
+            with lock:
+                seen.append((self.command, self.path))
+            length = int(self.headers.get("content-length") or 0)
+            if length:
+                self.rfile.read(length)
+            answer = script(self.command, self.path)
+            if answer.reset:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                self.connection.close()
+                self.close_connection = True
+                return
+            self.send_response(answer.status)
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
+            declared = answer.declared_length
+            self.send_header("Content-Length",
+                             str(declared if declared is not None else len(answer.body)))
+            if declared is not None:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            try:
+                if self.command != "HEAD":
+                    self.wfile.write(answer.body)
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up on an oversized answer
+
+        do_GET = do_HEAD = do_PUT = do_POST = _answer  # noqa: N815
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield HostileServer(f"127.0.0.1:{server.server_address[1]}", seen)
+    finally:
+        server.shutdown()
+        server.server_close()
