@@ -105,6 +105,7 @@ class RegistryClient:
         self.base = f"{pool.scheme_for(self.host)}://{self.host}"
         self._challenge: Challenge | None = None
         self._token_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self._referrers_api: bool | None = None  # learnt on first use; saves a round trip
 
     def __repr__(self) -> str:
         return f"RegistryClient({self.registry!r})"
@@ -176,15 +177,18 @@ class RegistryClient:
         """Referrers of `digest`: the OCI 1.1 API, else the `sha256-<hex>` tag-schema fallback."""
         where = f"{self.registry}/{repo}@{digest} (referrers)"
         query = f"?artifactType={artifact_type}" if artifact_type else ""
-        index: Manifest | None
-        try:
-            resp = await self._call("GET", repo, f"/referrers/{digest}{query}", where=where,
-                                    headers={"Accept": OCI_INDEX}, max_bytes=MAX_MANIFEST_BYTES)
-            ctype = resp.headers.get("content-type", "").split(";")[0].strip()
-            index = Manifest.parse(resp.body, content_type=None, where=where) \
-                if ctype == OCI_INDEX else None
-        except NotFoundError:
-            index = None
+        index: Manifest | None = None
+        if self._referrers_api is not False:
+            try:
+                resp = await self._call("GET", repo, f"/referrers/{digest}{query}", where=where,
+                                        headers={"Accept": OCI_INDEX},
+                                        max_bytes=MAX_MANIFEST_BYTES)
+                ctype = resp.headers.get("content-type", "").split(";")[0].strip()
+                if ctype == OCI_INDEX:
+                    index = Manifest.parse(resp.body, content_type=None, where=where)
+                    self._referrers_api = True
+            except NotFoundError:
+                self._referrers_api = False
         if index is None:
             try:
                 index = await self.get_manifest(repo, digest.tag_form, accept=(OCI_INDEX,))

@@ -1,0 +1,225 @@
+"""Where cosign and sigstore keep signatures in a registry, for reading and for writing.
+
+Legacy cosign: tag `sha256-<hex>.sig` (attestations `.att`) holding an image manifest whose layers
+are the signed payloads, with the signature material in layer annotations. New format: a sigstore
+bundle stored as an OCI 1.1 referrer (artifactType `application/vnd.dev.sigstore.bundle.v0.3+json`),
+found through the referrers API or the `sha256-<hex>` tag-schema fallback index.
+
+This module only moves bytes: every blob is bounded and digest-checked, and the crypto layer
+(`clamp.trust`) decides what they prove.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+
+from clamp.errors import ClampError, NotFoundError, RegistryError
+from clamp.oci.digest import Digest
+from clamp.oci.manifest import (
+    OCI_EMPTY_CONFIG,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Descriptor,
+    Manifest,
+    encode_json,
+)
+from clamp.oci.store import ImageStore
+
+SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
+DSSE_ENVELOPE = "application/vnd.dsse.envelope.v1+json"
+BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
+BUNDLE_ARTIFACT_TYPES = frozenset(
+    {BUNDLE_V03, "application/vnd.dev.sigstore.bundle+json;version=0.3"})
+MAX_SIGNATURE_BLOB = 4 * 1024 * 1024
+MAX_LAYERS = 128
+MAX_REFERRERS = 128
+EMPTY_JSON = b"{}"
+
+
+@dataclass(frozen=True)
+class SignedLayer:
+    """One layer of a `.sig`/`.att` manifest: the payload bytes and its annotations."""
+
+    index: int
+    media_type: str
+    payload: bytes
+    annotations: dict[str, str]
+    digest: Digest
+
+
+@dataclass(frozen=True)
+class BundleArtifact:
+    """A sigstore bundle found as a referrer of the image."""
+
+    referrer: Digest  # the referrer manifest's digest
+    media_type: str
+    bundle: bytes
+
+
+@dataclass
+class SignatureSet:
+    """Everything signature-like found for one manifest digest, plus what could not be read."""
+
+    subject: Digest
+    legacy: list[SignedLayer] = field(default_factory=list)
+    attestations: list[SignedLayer] = field(default_factory=list)
+    bundles: list[BundleArtifact] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    sig_manifest: Digest | None = None
+    att_manifest: Digest | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.legacy or self.attestations or self.bundles)
+
+
+def sig_tag(digest: Digest) -> str:
+    return f"{digest.tag_form}.sig"
+
+
+def att_tag(digest: Digest) -> str:
+    return f"{digest.tag_form}.att"
+
+
+async def fetch_signatures(store: ImageStore, repo: str, subject: Digest) -> SignatureSet:
+    """Fetch legacy signatures, attestations and bundle referrers of `subject`, concurrently.
+
+    A missing tag is simply absence. A registry failure is raised, so "could not look" is never
+    reported as "unsigned".
+    """
+    found = SignatureSet(subject=subject)
+    sig, att, bundles = await asyncio.gather(
+        _layers(store, repo, sig_tag(subject), found),
+        _layers(store, repo, att_tag(subject), found),
+        _bundles(store, repo, subject, found),
+    )
+    found.legacy, found.attestations, found.bundles = sig, att, bundles
+    return found
+
+
+async def _layers(store: ImageStore, repo: str, tag: str, found: SignatureSet) -> list[SignedLayer]:
+    try:
+        manifest = await store.get_manifest(repo, tag, accept=(OCI_MANIFEST,
+                                            "application/vnd.docker.distribution.manifest.v2+json"))
+    except NotFoundError:
+        return []
+    if tag.endswith(".sig"):
+        found.sig_manifest = manifest.digest
+    else:
+        found.att_manifest = manifest.digest
+    if manifest.is_index:
+        found.problems.append(f"{tag} is an index, not a signature manifest")
+        return []
+    layers = manifest.layers
+    if len(layers) > MAX_LAYERS:
+        raise RegistryError(f"{tag} has {len(layers)} layers (bound {MAX_LAYERS})",
+                            where=f"{repo}:{tag}")
+
+    async def one(i: int, desc: Descriptor) -> SignedLayer | None:
+        if desc.size > MAX_SIGNATURE_BLOB:
+            found.problems.append(f"{tag} layer {i}: {desc.size} bytes exceeds the bound")
+            return None
+        payload = await store.get_blob(repo, desc.digest, max_bytes=MAX_SIGNATURE_BLOB)
+        return SignedLayer(i, desc.media_type, payload, desc.annotations, desc.digest)
+
+    results = await asyncio.gather(*(one(i, d) for i, d in enumerate(layers)))
+    return [r for r in results if r is not None]
+
+
+async def _bundles(store: ImageStore, repo: str, subject: Digest,
+                   found: SignatureSet) -> list[BundleArtifact]:
+    referrers = await store.referrers(repo, subject)
+    wanted = [d for d in referrers if (d.artifact_type or "") in BUNDLE_ARTIFACT_TYPES]
+    if len(wanted) > MAX_REFERRERS:
+        raise RegistryError(f"{len(wanted)} bundle referrers (bound {MAX_REFERRERS})",
+                            where=f"{repo}@{subject}")
+
+    async def one(desc: Descriptor) -> BundleArtifact | None:
+        try:
+            manifest = await store.get_manifest(repo, str(desc.digest))
+        except ClampError as exc:
+            found.problems.append(f"referrer {desc.digest}: {exc}")
+            return None
+        layers = [] if manifest.is_index else manifest.layers
+        subj = manifest.subject
+        if subj is not None and subj.digest != subject:
+            found.problems.append(f"referrer {desc.digest} names another subject {subj.digest}")
+            return None
+        if not layers:
+            found.problems.append(f"referrer {desc.digest} has no bundle layer")
+            return None
+        layer = layers[0]
+        if layer.size > MAX_SIGNATURE_BLOB:
+            found.problems.append(f"referrer {desc.digest}: bundle too large")
+            return None
+        data = await store.get_blob(repo, layer.digest, max_bytes=MAX_SIGNATURE_BLOB)
+        return BundleArtifact(manifest.digest, layer.media_type, data)
+
+    results = await asyncio.gather(*(one(d) for d in wanted))
+    return [r for r in results if r is not None]
+
+
+# ---- writing ---------------------------------------------------------------------------------
+
+
+async def push_legacy_signature(store: ImageStore, repo: str, subject: Digest, payload: bytes,
+                                annotations: dict[str, str], *, media_type: str = SIMPLESIGNING,
+                                tag: str | None = None) -> Digest:
+    """Add one signed layer to the subject's `.sig` manifest (creating it), as cosign does."""
+    tag = tag or sig_tag(subject)
+    layers: list[dict[str, object]] = []
+    try:
+        existing = await store.get_manifest(repo, tag)
+        layers = list(existing.body.get("layers") or [])
+    except NotFoundError:
+        pass
+    payload_digest = await store.put_blob(repo, payload)
+    new_layer = {"mediaType": media_type, "size": len(payload), "digest": str(payload_digest),
+                 "annotations": annotations}
+    layers = [layer for layer in layers if layer != new_layer] + [new_layer]
+    config = encode_json({"architecture": "", "os": "", "config": {}, "rootfs": {
+        "type": "layers", "diff_ids": [d["digest"] for d in layers if isinstance(d, dict)]}})
+    config_digest = await store.put_blob(repo, config)
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                           "size": len(config), "digest": str(config_digest)},
+                "layers": layers}
+    return await store.put_manifest(repo, tag, encode_json(manifest), OCI_MANIFEST)
+
+
+async def push_bundle_referrer(store: ImageStore, repo: str, subject: Manifest,
+                               bundle: bytes) -> Digest:
+    """Store a bundle as a referrer of `subject` and record it in the tag-schema fallback index
+    (registries without the referrers API find it there; those with it index it themselves)."""
+    empty = await store.put_blob(repo, EMPTY_JSON)
+    bundle_digest = await store.put_blob(repo, bundle)
+    manifest = {
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": BUNDLE_V03,
+        "config": {"mediaType": OCI_EMPTY_CONFIG, "size": len(EMPTY_JSON), "digest": str(empty)},
+        "layers": [{"mediaType": BUNDLE_V03, "size": len(bundle), "digest": str(bundle_digest)}],
+        "subject": {"mediaType": subject.media_type, "size": len(subject.raw),
+                    "digest": str(subject.digest)},
+        "annotations": {"dev.sigstore.bundle.content": "dsse-envelope",
+                        "dev.sigstore.bundle.predicateType": "https://sigstore.dev/cosign/sign/v1"},
+    }
+    raw = encode_json(manifest)
+    referrer = await store.put_manifest(repo, str(_digest(raw)), raw, OCI_MANIFEST)
+    fallback_tag = subject.digest.tag_form
+    try:
+        index = (await store.get_manifest(repo, fallback_tag, accept=(OCI_INDEX,))).body
+    except NotFoundError:
+        index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
+    entries = [m for m in index.get("manifests", []) if m.get("digest") != str(referrer)]
+    entries.append({"mediaType": OCI_MANIFEST, "size": len(raw), "digest": str(referrer),
+                    "artifactType": BUNDLE_V03, "annotations": manifest["annotations"]})
+    index["manifests"] = entries
+    await store.put_manifest(repo, fallback_tag, json.dumps(index).encode(), OCI_INDEX)
+    return referrer
+
+
+def _digest(raw: bytes) -> Digest:
+    from clamp.oci.digest import digest_of
+
+    return digest_of(raw)
