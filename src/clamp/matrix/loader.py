@@ -1,0 +1,280 @@
+"""Load a matrix file of either layout into the native model, remembering where things are.
+
+`load()` is the only way callers read a matrix: it detects the layout, validates everything,
+reports every problem with FILE:LINE, and returns a `LoadedMatrix` that can still answer "which
+line is this entry on" (GitHub annotations) and hands `clamp.matrix.edit` the exact bytes it hashed
+(so an update can refuse to overwrite a file that changed meanwhile).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from clamp.matrix import original as orig
+from clamp.matrix.checks import check_model
+from clamp.matrix.models import ImageEntry, MatrixFile
+from clamp.matrix.source import (
+    Loc,
+    MatrixError,
+    Problem,
+    YamlDoc,
+    parse_yaml,
+    read_text,
+    validation_problems,
+)
+
+Layout = Literal["native", "original"]
+
+
+@dataclass
+class LoadedMatrix:
+    """A validated matrix in the native model, with its source and provenance of the read."""
+
+    model: MatrixFile
+    path: Path
+    layout: Layout
+    sha256: str
+    text: str
+    warnings: list[str] = field(default_factory=list)
+    warning_details: list[Problem] = field(default_factory=list)
+    policy_path: Path | None = None
+    policy_sha256: str | None = None
+    policy_text: str | None = None
+    doc: YamlDoc | None = field(default=None, repr=False)
+    policy_doc: YamlDoc | None = field(default=None, repr=False)
+    trust_origin: dict[str, Loc] = field(default_factory=dict, repr=False)
+
+    @property
+    def entry_ids(self) -> list[str]:
+        return [entry.id for entry in self.model.images]
+
+    def entry(self, entry_id: str) -> ImageEntry:
+        """The entry with this id; BadInputError naming the known ids if there is none."""
+        try:
+            return self.model.entry(entry_id)
+        except KeyError:
+            known = ", ".join(self.entry_ids) or "none"
+            raise MatrixError([Problem(str(self.path), None, "images",
+                                       f"no entry {entry_id!r} (entries: {known})")]) from None
+
+    def entry_index(self, entry: ImageEntry | str) -> int:
+        wanted = entry if isinstance(entry, str) else entry.id
+        for index, item in enumerate(self.model.images):
+            if item.id == wanted:
+                return index
+        self.entry(wanted)  # raises with the list of known ids
+        raise AssertionError("unreachable")
+
+    def entry_yaml_loc(self, entry: ImageEntry | str) -> Loc:
+        """The entry's location in its own file's YAML tree (for in-place edits)."""
+        index = self.entry_index(entry)
+        return ("rocm", "images", index) if self.layout == "original" else ("images", index)
+
+    def entry_line(self, entry: ImageEntry | str) -> int | None:
+        """1-based line of the entry's list item in the matrix file."""
+        if self.doc is None:
+            return None
+        return self.doc.line_of(self.entry_yaml_loc(entry))
+
+    def locate(self, loc: Loc) -> tuple[str, int | None]:
+        """(file, line) of a native-model location, in whichever file it came from."""
+        doc, file_loc = self._source(loc)
+        return (doc.name, doc.line_of(file_loc)) if doc else (str(self.path), None)
+
+    def problem(self, loc: Loc, reason: str) -> Problem:
+        doc, file_loc = self._source(loc)
+        if doc is None:
+            return Problem(str(self.path), None, "", reason)
+        return doc.problem(file_loc, reason)
+
+    def _source(self, loc: Loc) -> tuple[YamlDoc | None, Loc]:
+        if self.layout == "native":
+            return self.doc, loc
+        which, file_loc = orig.native_to_original_loc(loc, self.trust_origin)
+        return (self.policy_doc if which == "policy" else self.doc), file_loc
+
+
+def load(path: str | Path) -> LoadedMatrix:
+    """Read, detect the layout, validate and normalise; MatrixError lists every problem."""
+    matrix_path = Path(path)
+    raw, text = read_text(matrix_path)
+    return load_text(text, matrix_path, raw=raw)
+
+
+def load_text(text: str, path: str | Path, *, policy_text: str | None = None,
+              raw: bytes | None = None, policy_raw: bytes | None = None,
+              policy_path: Path | None = None) -> LoadedMatrix:
+    """Validate matrix text as if it were the file at `path` (used for edits and migrations).
+
+    For the original layout the policy file is read from beside `path` unless given.
+    """
+    matrix_path = Path(path)
+    doc = parse_yaml(matrix_path, text)
+    data = doc.data
+    if data is None:
+        raise MatrixError([Problem(str(matrix_path), 1, "", "empty file: expected a matrix "
+                                   "(see docs/matrix.md)")])
+    if not isinstance(data, dict):
+        raise MatrixError([Problem(str(matrix_path), 1, "",
+                                   "expected a mapping at the top level")])
+    sha = hashlib.sha256(raw if raw is not None else text.encode()).hexdigest()
+    if "rocm" in data:
+        return _load_original(doc, sha, policy_text, policy_raw, policy_path)
+    return _load_native(doc, sha)
+
+
+def _load_native(doc: YamlDoc, sha: str) -> LoadedMatrix:
+    warnings: list[Problem] = []
+    _numbers_to_text(doc, warnings, quiet=False)
+    try:
+        model = MatrixFile.model_validate(doc.data)
+    except ValidationError as exc:
+        label = _labeler(doc, ("images",))
+        raise MatrixError(validation_problems(exc, doc, entry_label=label)) from None
+    loaded = LoadedMatrix(model=model, path=doc.path, layout="native", sha256=sha, text=doc.text,
+                          doc=doc)
+    return _finish(loaded, [doc.path.parent], warnings)
+
+
+def _load_original(doc: YamlDoc, sha: str, policy_text: str | None, policy_raw: bytes | None,
+                   policy_path: Path | None) -> LoadedMatrix:
+    if policy_text is None or policy_path is None:
+        found = find_policy_file(doc.path)
+        if found is None:
+            missing = doc.path.with_name("rocm_policy.yml")
+            raise MatrixError([Problem(str(missing), None, "",
+                                       "policy file not found: a matrix in the original layout "
+                                       f"(rocm:) needs it beside {doc.path.name}")])
+        policy_path = found
+        policy_raw, policy_text = read_text(policy_path)
+    policy_doc = parse_yaml(policy_path, policy_text)
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    _numbers_to_text(doc, warnings, quiet=True)
+    matrix_model = policy_model = None
+    try:
+        matrix_model = orig.OriginalMatrix.model_validate(doc.data)
+    except ValidationError as exc:
+        problems += validation_problems(exc, doc, entry_label=_labeler(doc, ("rocm", "images")))
+    if not isinstance(policy_doc.data, dict):
+        problems.append(Problem(str(policy_path), 1, "", "expected a mapping with a 'policy' key"))
+    else:
+        try:
+            policy_model = orig.OriginalPolicy.model_validate(policy_doc.data)
+        except ValidationError as exc:
+            problems += validation_problems(exc, policy_doc)
+    if problems or matrix_model is None or policy_model is None:
+        raise MatrixError(problems)
+    translation = orig.translate(matrix_model, policy_model)
+    docs = {"matrix": doc, "policy": policy_doc}
+    if translation.errors:
+        raise MatrixError([docs[which].problem(loc, text)
+                           for which, loc, text in translation.errors])
+    warnings += [docs[which].problem(loc, text) for which, loc, text in translation.warnings]
+    model = MatrixFile.model_validate(translation.data)
+    loaded = LoadedMatrix(
+        model=model, path=doc.path, layout="original", sha256=sha, text=doc.text, doc=doc,
+        policy_path=policy_path, policy_text=policy_text, policy_doc=policy_doc,
+        policy_sha256=hashlib.sha256(policy_raw if policy_raw is not None
+                                     else policy_text.encode()).hexdigest(),
+        trust_origin=translation.trust_origin)
+    # Original key paths were given relative to where the old verifier ran: the repository
+    # root, i.e. the parent of ci/. The matrix's own directory is tried first.
+    return _finish(loaded, [doc.path.parent, doc.path.parent.parent], warnings)
+
+
+def _finish(loaded: LoadedMatrix, base_dirs: list[Path],
+            warnings: list[Problem]) -> LoadedMatrix:
+    errors, notes = check_model(loaded.model, base_dirs)
+    if errors:
+        raise MatrixError([loaded.problem(loc, reason) for loc, reason in errors])
+    warnings += [loaded.problem(loc, reason) for loc, reason in notes]
+    loaded.warning_details = warnings
+    loaded.warnings = [str(problem) for problem in warnings]
+    return loaded
+
+
+def find_policy_file(matrix_path: Path) -> Path | None:
+    """The original layout's policy file: `rocm_policy.yml` beside the matrix.
+
+    A matrix named `<prefix>matrix<suffix>` looks for `<prefix>policy<suffix>` first, so a
+    renamed pair (`gpu_matrix.yml` + `gpu_policy.yml`) keeps working.
+    """
+    names = []
+    if "matrix" in matrix_path.name:
+        head, _, tail = matrix_path.name.rpartition("matrix")
+        names.append(f"{head}policy{tail}")
+    names += ["rocm_policy.yml", "rocm_policy.yaml"]
+    for name in names:
+        candidate = matrix_path.with_name(name)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _labeler(doc: YamlDoc, images_loc: Loc) -> Any:
+    """Names the image entry a location falls in ("6.4.4/ubuntu-22.04"), if it has one."""
+    def label(loc: Loc) -> str | None:
+        size = len(images_loc)
+        if loc[:size] != images_loc or len(loc) <= size or not isinstance(loc[size], int):
+            return None
+        node: Any = doc.data
+        for part in (*images_loc, loc[size]):
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        if not isinstance(node, dict):
+            return None
+        version, os_name = node.get("version"), node.get("os")
+        if isinstance(version, str) and isinstance(os_name, str):
+            return f"{version}/{os_name}"
+        return None
+
+    return label
+
+
+def _numbers_to_text(doc: YamlDoc, warnings: list[Problem], *, quiet: bool) -> None:
+    """Read an unquoted numeric version (`version: 6.4`) as the text written, not a float.
+
+    YAML would turn `6.10` into 6.1; the source text is what the tag is made of. The native
+    format warns (quote it); the original layout is read as it is, silently.
+    """
+    data = doc.data
+    spots: list[tuple[Any, str | int, Loc]] = []
+    images_loc: Loc = ("rocm", "images") if "rocm" in data else ("images",)
+    images: Any = data
+    for part in images_loc:
+        images = images.get(part) if isinstance(images, dict) else None
+    for index, item in enumerate(images if isinstance(images, list) else []):
+        if isinstance(item, dict):
+            spots.append((item, "version", (*images_loc, index, "version")))
+    resolve = data.get("resolve")
+    if isinstance(resolve, dict):
+        for section in ("default", "fallback"):
+            block = resolve.get(section)
+            if isinstance(block, dict):
+                spots.append((block, "version", ("resolve", section, "version")))
+    rocm = data.get("rocm")
+    policy = rocm.get("policy") if isinstance(rocm, dict) else None
+    if isinstance(policy, dict):
+        spots.append((policy, "fallback_version", ("rocm", "policy", "fallback_version")))
+        default = policy.get("default")
+        if isinstance(default, list) and default:
+            spots.append((default, 0, ("rocm", "policy", "default", 0)))
+    for container, key, loc in spots:
+        try:
+            value = container[key]
+        except (KeyError, IndexError):
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            text = doc.raw_value(container, key) or str(value)
+            container[key] = text
+            if not quiet:
+                warnings.append(doc.problem(loc, f"version {text} is a YAML number; read as "
+                                                 f"the string {text!r} (quote it)"))

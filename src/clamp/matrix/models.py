@@ -1,0 +1,266 @@
+"""The native matrix format as pydantic models: the one shape every caller works with.
+
+Both file layouts (native and the original `rocm.*` + `rocm_policy.yml`) are normalised into
+`MatrixFile`, so resolve, verify and update never ask which layout they read. Every model forbids
+unknown keys: a misspelt `polcy:` silently falling back to a default would weaken the policy.
+Checks that need more than one field's value (trust references, key files, duplicates) live in
+`clamp.matrix.checks`, because they need file locations and must report every problem at once.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    StrictInt,
+    WithJsonSchema,
+    model_validator,
+)
+
+from clamp.matrix.digest import DIGEST_PATTERN, check_pinned
+
+PolicyMode = Literal["strict", "warn", "auto_update"]
+POLICY_MODES: tuple[str, ...] = ("strict", "warn", "auto_update")
+AttestMode = Literal["off", "optional", "required"]
+TlogMode = Literal["required", "optional"]
+
+# Distribution reference grammar pieces (distribution/reference/regexp.go), as facts to match.
+REGISTRY_PATTERN = (r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"
+                    r"(?::[0-9]{1,5})?$")
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+REPOSITORY_PATTERN = rf"^{_COMPONENT}(?:/{_COMPONENT})*$"
+TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+# Versions and OS names become tag parts and entry ids ("6.4.4/ubuntu-22.04"): no "/" or spaces.
+TOKEN_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$"
+PLATFORM_PATTERN = r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+TAG_FIELDS = ("version", "os")
+
+
+def _compiles(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"regular expression {value!r} does not compile: {exc}") from None
+    return value
+
+
+def _to_date(value: Any) -> Any:
+    # YAML timestamps arrive as datetime; a pin's day is what the TTL counts.
+    if isinstance(value, datetime):
+        return value.date()
+    return value
+
+
+def _tag_template(value: str) -> str:
+    from string import Formatter
+
+    try:
+        fields = [name for _, name, spec, conv in Formatter().parse(value) if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"tag template {value!r} is malformed: {exc}") from None
+    unknown = sorted({name for name in fields if name not in TAG_FIELDS})
+    if unknown:
+        raise ValueError(f"tag template {value!r} uses unknown field(s) {', '.join(unknown)} "
+                         f"(allowed: {{version}}, {{os}})")
+    return value
+
+
+def _matching(pattern: str, what: str) -> Any:
+    """A validator with a readable message, published as a JSON Schema `pattern`."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if compiled.match(value) is None:
+            raise ValueError(f"{value!r} is not a valid {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _schema_pattern(pattern: str) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "pattern": pattern})
+
+
+Digest = Annotated[str, AfterValidator(check_pinned), _schema_pattern(DIGEST_PATTERN)]
+Regexp = Annotated[str, AfterValidator(_compiles)]
+Token = Annotated[str, _matching(TOKEN_PATTERN, "name (letters, digits, '.', '_', '+', '-')"),
+                  _schema_pattern(TOKEN_PATTERN)]
+Registry = Annotated[str, _matching(REGISTRY_PATTERN, "registry host[:port]"),
+                     _schema_pattern(REGISTRY_PATTERN)]
+Repository = Annotated[str, _matching(REPOSITORY_PATTERN, "repository path (lowercase, '/')"),
+                       _schema_pattern(REPOSITORY_PATTERN)]
+TagTemplate = Annotated[str, AfterValidator(_tag_template), Field(min_length=1)]
+TrustName = Annotated[str, _matching(NAME_PATTERN, "trust entry name"),
+                      _schema_pattern(NAME_PATTERN)]
+Platform = Annotated[str, _matching(PLATFORM_PATTERN, "platform (os/arch[/variant])"),
+                     _schema_pattern(PLATFORM_PATTERN)]
+PinDate = Annotated[date, BeforeValidator(_to_date)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=False)
+
+
+class KeylessIdentity(_Strict):
+    """A Fulcio certificate identity: issuer and SAN, each exact or a regular expression.
+
+    Regular expressions are matched against the whole value (cosign's are unanchored, which has
+    let look-alike identities through; the matrix says exactly what it means).
+    """
+
+    issuer: str | None = None
+    issuer_regexp: Regexp | None = None
+    subject: str | None = None
+    subject_regexp: Regexp | None = None
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> KeylessIdentity:
+        if (self.issuer is None) == (self.issuer_regexp is None):
+            raise ValueError("give exactly one of issuer or issuer_regexp")
+        if (self.subject is None) == (self.subject_regexp is None):
+            raise ValueError("give exactly one of subject or subject_regexp")
+        return self
+
+
+class KeyRef(_Strict):
+    """A public key (PEM), in a file relative to the matrix file or inline."""
+
+    path: str | None = Field(default=None, min_length=1)
+    pem: str | None = Field(default=None, min_length=1)
+    _resolved: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> KeyRef:
+        if (self.path is None) == (self.pem is None):
+            raise ValueError("give exactly one of path or pem")
+        if self.pem is not None and "-----BEGIN" not in self.pem:
+            raise ValueError("pem must be a PEM block (-----BEGIN PUBLIC KEY----- ...)")
+        return self
+
+    @property
+    def resolved_path(self) -> Path | None:
+        """Absolute path of the key file, set by the loader (None for inline keys)."""
+        return self._resolved
+
+
+class TrustPolicy(_Strict):
+    """Who may sign: any listed key or keyless identity satisfies it."""
+
+    keyless: list[KeylessIdentity] = Field(default_factory=list)
+    keys: list[KeyRef] = Field(default_factory=list)
+    tlog: TlogMode = "required"
+    trusted_root: str | None = None
+    attestations: list[str] = Field(default_factory=list)
+    _resolved_root: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _has_signer(self) -> TrustPolicy:
+        if not self.keyless and not self.keys:
+            raise ValueError("a trust entry needs at least one of keyless or keys")
+        return self
+
+    @property
+    def resolved_trusted_root(self) -> Path | None:
+        """Absolute path of `trusted_root`; None means the offline Sigstore public-good root."""
+        return self._resolved_root
+
+
+class Defaults(_Strict):
+    """Settings every image entry inherits unless it overrides them."""
+
+    registry: Registry
+    repository: Repository
+    tag: TagTemplate = "{version}-{os}"
+    policy: PolicyMode = "strict"
+    digest_ttl_days: StrictInt | None = Field(default=30, ge=1)
+    trust: list[TrustName] = Field(default_factory=list)
+    require_signature: StrictBool = True
+    attest_mode: AttestMode = "off"
+
+
+class VersionOS(_Strict):
+    version: Token
+    os: Token
+
+
+class Fallback(_Strict):
+    """Where to go when the default is missing; an absent half is taken from the default."""
+
+    version: Token | None = None
+    os: Token | None = None
+
+
+class ResolvePrefs(_Strict):
+    default: VersionOS | None = None
+    prefer_os: list[Token] = Field(default_factory=list)
+    fallback: Fallback | None = None
+    require_verified: StrictBool = False
+
+
+class Dispatch(_Strict):
+    """The workflow `auto_update` dispatches, and the git ref it runs on."""
+
+    workflow: str = Field(min_length=1)
+    ref: str | None = Field(default=None, min_length=1)
+
+
+class ImageEntry(_Strict):
+    """One pinned (or explicitly unpinned) image of the matrix."""
+
+    version: Token
+    os: Token
+    digest: Digest | None
+    added: PinDate | None = None
+    platform: Platform | None = None
+    platform_digest: Digest | None = None
+    provenance: dict[str, Any] | None = None
+    registry: Registry | None = None
+    repository: Repository | None = None
+    tag: TagTemplate | None = None
+    policy: PolicyMode | None = None
+    trust: list[TrustName] | None = None
+
+    @property
+    def id(self) -> str:
+        """Stable id used in messages, dispatch inputs and edits: "6.4.4/ubuntu-22.04"."""
+        return entry_id(self.version, self.os, self.platform)
+
+    @property
+    def pinned(self) -> bool:
+        return self.digest is not None
+
+
+class MatrixFile(_Strict):
+    """The native matrix file (schema version 1)."""
+
+    model_config = ConfigDict(title="clamp image matrix", extra="forbid")
+
+    version: Literal[1]
+    defaults: Defaults
+    trust: dict[TrustName, TrustPolicy] = Field(default_factory=dict)
+    resolve: ResolvePrefs = Field(default_factory=ResolvePrefs)
+    dispatch: Dispatch | None = None
+    images: list[ImageEntry]
+
+    def entry(self, wanted: str) -> ImageEntry:
+        """The entry with id `wanted`; KeyError if none."""
+        for item in self.images:
+            if item.id == wanted:
+                return item
+        raise KeyError(wanted)
+
+
+def entry_id(version: str, os: str, platform: str | None = None) -> str:
+    """Join an entry's identifying fields; versions and OS names never contain "/"."""
+    return f"{version}/{os}" + (f"/{platform}" if platform else "")
