@@ -1,0 +1,1 @@
+"""Data files shipped with clamp (the Sigstore public-good trusted root)."""

@@ -1,0 +1,225 @@
+"""Fulcio certificate checks: chain to a trusted CA at the signing time, the Sigstore X.509
+profile (code-signing EKU, digital-signature key usage), identity (SAN, OIDC issuer) and the
+embedded SCT.
+
+The path is built from the trusted root's CA chains (plus any intermediates the signature
+carried, but never a root it carried): a certificate is trusted only if it reaches a certificate
+listed in the trusted root, every certificate on the path is valid at the signing time, and the
+CA's own validity window in the trusted root contains that time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import struct
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from clamp.trust.errors import InvalidSignatureError
+from clamp.trust.keys import PublicKey
+from clamp.trust.root import TrustedRoot
+
+OID_ISSUER_V1 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
+OID_ISSUER_V2 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
+MAX_PATH = 4
+
+
+def load_pem_certs(pem: bytes, *, check: str, limit: int = 16) -> list[x509.Certificate]:
+    try:
+        certs = x509.load_pem_x509_certificates(pem)
+    except ValueError as exc:
+        raise InvalidSignatureError(check, f"not a PEM certificate ({exc})") from exc
+    if not certs or len(certs) > limit:
+        raise InvalidSignatureError(check, f"expected 1..{limit} certificates, got {len(certs)}")
+    return certs
+
+
+def load_der_cert(der: bytes, *, check: str) -> x509.Certificate:
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError as exc:
+        raise InvalidSignatureError(check, f"not a DER certificate ({exc})") from exc
+
+
+def _valid_at(cert: x509.Certificate, when: datetime) -> bool:
+    return cert.not_valid_before_utc <= when <= cert.not_valid_after_utc
+
+
+def _is_self_signed(cert: x509.Certificate) -> bool:
+    if cert.issuer != cert.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
+    try:
+        constraints = parent.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return False
+    if not constraints.ca:
+        return False
+    try:
+        child.verify_directly_issued_by(parent)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def verify_chain(leaf: x509.Certificate, root: TrustedRoot, when: datetime,
+                 extra: Sequence[x509.Certificate] = ()) -> list[x509.Certificate]:
+    """Return the issuing path (leaf's issuer first) to a trusted CA valid at `when`."""
+    if not _valid_at(leaf, when):
+        raise InvalidSignatureError(
+            "cert-validity", f"certificate valid {leaf.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}"
+            f"..{leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}, not at signing time "
+            f"{when:%Y-%m-%dT%H:%M:%SZ}")
+    intermediates = [c for c in extra if not _is_self_signed(c)]
+    for authority in root.certificate_authorities:
+        if not authority.validity.contains(when):
+            continue
+        chain = list(authority.certificates)
+        for start in range(len(chain)):
+            path = _reach(leaf, chain[start], intermediates, depth=0)
+            if path is None:
+                continue
+            full = path + chain[start:]
+            if all(_valid_at(c, when) for c in full) and all(
+                    _issued_by(a, b) for a, b in itertools.pairwise(full)):
+                return full
+    raise InvalidSignatureError(
+        "chain", "certificate does not chain to a Fulcio CA of the trusted root "
+        f"valid at {when:%Y-%m-%dT%H:%M:%SZ}")
+
+
+def _reach(cert: x509.Certificate, target: x509.Certificate,
+           pool: list[x509.Certificate], depth: int) -> list[x509.Certificate] | None:
+    if _issued_by(cert, target):
+        return []
+    if depth >= MAX_PATH:
+        return None
+    for candidate in pool:
+        if candidate is not cert and _issued_by(cert, candidate):
+            rest = _reach(candidate, target, [c for c in pool if c is not candidate], depth + 1)
+            if rest is not None:
+                return [candidate, *rest]
+    return None
+
+
+def check_profile(leaf: x509.Certificate) -> None:
+    """Fulcio leaf profile: digitalSignature key usage and the codeSigning EKU, not a CA."""
+    try:
+        eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound as exc:
+        raise InvalidSignatureError("eku", "certificate has no extended key usage") from exc
+    if ExtendedKeyUsageOID.CODE_SIGNING not in eku:
+        raise InvalidSignatureError("eku", "certificate lacks the codeSigning EKU")
+    try:
+        usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+        if not usage.digital_signature:
+            raise InvalidSignatureError("eku", "key usage lacks digitalSignature")
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        if leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            raise InvalidSignatureError("eku", "a CA certificate cannot sign artifacts")
+    except x509.ExtensionNotFound:
+        pass
+
+
+def san_identities(leaf: x509.Certificate) -> list[str]:
+    """The SAN values Fulcio sets (URI or email), in certificate order."""
+    try:
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    out: list[str] = []
+    for name in san:
+        if isinstance(name, x509.UniformResourceIdentifier | x509.RFC822Name | x509.DNSName):
+            out.append(str(name.value))
+        elif isinstance(name, x509.OtherName):
+            text = _der_utf8(name.value)
+            if text is not None:
+                out.append(text)
+    return out
+
+
+def _der_utf8(raw: bytes) -> str | None:
+    """Decode a DER UTF8String (tag 0x0C); None when `raw` is not exactly one."""
+    if len(raw) < 2 or raw[0] != 0x0C:
+        return None
+    length, offset = raw[1], 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 3 or len(raw) < 2 + count:
+            return None
+        length, offset = int.from_bytes(raw[2:2 + count], "big"), 2 + count
+    if offset + length != len(raw):
+        return None
+    try:
+        return raw[offset:].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def oidc_issuer(leaf: x509.Certificate) -> str | None:
+    """Issuer from 1.3.6.1.4.1.57264.1.8 (DER UTF8String), else legacy .1.1 (raw bytes)."""
+    for oid, der in ((OID_ISSUER_V2, True), (OID_ISSUER_V1, False)):
+        try:
+            ext = leaf.extensions.get_extension_for_oid(oid).value
+        except x509.ExtensionNotFound:
+            continue
+        raw = ext.value if isinstance(ext, x509.UnrecognizedExtension) else b""
+        if der:
+            text = _der_utf8(raw)
+            if text is None:
+                raise InvalidSignatureError("issuer", "issuer extension is not a UTF8String")
+            return text
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidSignatureError("issuer", "legacy issuer extension not UTF-8") from exc
+    return None
+
+
+def _sct_millis(when: datetime) -> int:
+    delta = when.replace(tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+
+
+def verify_embedded_sct(leaf: x509.Certificate, issuer: x509.Certificate,
+                        root: TrustedRoot) -> None:
+    """At least one embedded SCT verifies against a CT log key of the trusted root (RFC 6962)."""
+    try:
+        scts = leaf.extensions.get_extension_for_class(
+            x509.PrecertificateSignedCertificateTimestamps).value
+    except x509.ExtensionNotFound as exc:
+        raise InvalidSignatureError("sct", "certificate has no embedded SCT") from exc
+    issuer_key_hash = hashlib.sha256(PublicKey(issuer.public_key()).der).digest()  # type: ignore[arg-type]
+    tbs = leaf.tbs_precertificate_bytes
+    reasons = []
+    for sct in scts:
+        log = root.ctlog(sct.log_id)
+        if log is None:
+            reasons.append(f"log {sct.log_id.hex()[:16]} is not a CT log of the trusted root")
+            continue
+        millis = _sct_millis(sct.timestamp)
+        signed = (struct.pack(">BBQH", 0, 0, millis, 1) + issuer_key_hash
+                  + len(tbs).to_bytes(3, "big") + tbs
+                  + len(sct.extension_bytes).to_bytes(2, "big") + sct.extension_bytes)
+        hash_name = getattr(sct.signature_hash_algorithm, "name", "sha256")
+        try:
+            log.key.verify(sct.signature, signed, hash_name=hash_name, check="sct")
+        except InvalidSignatureError as exc:
+            reasons.append(exc.reason)
+            continue
+        return
+    raise InvalidSignatureError("sct", "; ".join(reasons) or "no SCT")

@@ -1,0 +1,87 @@
+"""DSSE envelopes and in-toto statements: parsing with bounds, signature and subject checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from clamp.trust.encoding import b64decode, go_get, loads_json
+from clamp.trust.errors import InvalidSignatureError
+from clamp.trust.keys import PublicKey
+from clamp.trust.rekor_body import Envelope
+
+INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
+STATEMENT_TYPES = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1")
+COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
+MAX_ENVELOPE = 8 * 1024 * 1024
+MAX_SIGNATURES = 8
+
+
+def parse_envelope(doc: Any, *, check: str = "dsse") -> Envelope:
+    """A DSSE envelope from its JSON object form (payload and sigs are base64)."""
+    if not isinstance(doc, dict):
+        raise InvalidSignatureError(check, "DSSE envelope is not an object")
+    payload_type = doc.get("payloadType")
+    payload = doc.get("payload")
+    sigs = doc.get("signatures")
+    if not isinstance(payload_type, str) or not isinstance(payload, str):
+        raise InvalidSignatureError(check, "DSSE envelope lacks payloadType/payload")
+    if not isinstance(sigs, list) or not 1 <= len(sigs) <= MAX_SIGNATURES:
+        raise InvalidSignatureError(check, "DSSE envelope needs 1..8 signatures")
+    decoded = []
+    for sig in sigs:
+        value = sig.get("sig") if isinstance(sig, dict) else None
+        if not isinstance(value, str):
+            raise InvalidSignatureError(check, "DSSE signature lacks 'sig'")
+        decoded.append(b64decode(value, check=check, limit=16 * 1024))
+    return Envelope(payload_type, b64decode(payload, check=check, limit=MAX_ENVELOPE),
+                    tuple(decoded))
+
+
+def parse_envelope_bytes(raw: bytes, *, check: str = "dsse") -> Envelope:
+    return parse_envelope(loads_json(raw, check=check, limit=MAX_ENVELOPE), check=check)
+
+
+def verify_envelope(envelope: Envelope, key: PublicKey, *, hash_name: str = "sha256") -> None:
+    """At least one envelope signature verifies over the PAE with `key`."""
+    pae = envelope.pae()
+    last: InvalidSignatureError | None = None
+    for sig in envelope.signatures:
+        try:
+            key.verify(sig, pae, hash_name=hash_name, check="dsse")
+            return
+        except InvalidSignatureError as exc:
+            last = exc
+    raise last or InvalidSignatureError("dsse", "no signature")
+
+
+@dataclass(frozen=True)
+class Statement:
+    predicate_type: str
+    subject_digests: tuple[str, ...]  # "sha256:<hex>" for each subject with a sha256 digest
+    predicate: Any
+
+
+def parse_statement(envelope: Envelope) -> Statement:
+    if envelope.payload_type != INTOTO_PAYLOAD_TYPE:
+        raise InvalidSignatureError("statement", f"payload type {envelope.payload_type!r} is "
+                                    "not an in-toto statement")
+    doc = loads_json(envelope.payload, check="statement", limit=MAX_ENVELOPE)
+    if not isinstance(doc, dict) or go_get(doc, "_type") not in STATEMENT_TYPES:
+        raise InvalidSignatureError("statement", "not an in-toto Statement v0.1/v1")
+    predicate_type = go_get(doc, "predicateType")
+    subjects = go_get(doc, "subject")
+    if not isinstance(predicate_type, str) or not isinstance(subjects, list):
+        raise InvalidSignatureError("statement", "statement lacks predicateType or subject")
+    digests = []
+    for subject in subjects[:1024]:
+        value = go_get(go_get(subject, "digest"), "sha256")
+        if isinstance(value, str):
+            digests.append(f"sha256:{value.lower()}")
+    return Statement(predicate_type, tuple(digests), go_get(doc, "predicate"))
+
+
+def require_subject(statement: Statement, digest: str) -> None:
+    """The statement must name `digest` ("sha256:<hex>") among its subjects."""
+    if digest.lower() not in statement.subject_digests:
+        raise InvalidSignatureError("subject", f"statement subject does not name {digest}")

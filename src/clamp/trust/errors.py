@@ -1,0 +1,50 @@
+"""Typed verification failures, each naming the check that failed.
+
+A verification error is a `ClampError`, so the CLI prints it on one line and exits with the code
+of its class: nothing to verify (UNSIGNED), a signature or its evidence is wrong
+(SIGNATURE_FAILED), a good signature from someone the policy does not trust (IDENTITY_MISMATCH),
+or unreadable input (BAD_INPUT). `check` is a short stable name ("set", "sct", "chain", "san"...)
+that callers record in the result model and tests assert on.
+"""
+
+from __future__ import annotations
+
+from clamp.errors import ClampError
+from clamp.exitcodes import ExitCode
+
+
+class TrustError(ClampError):
+    """Base of every verification failure; `check` names the failed check."""
+
+    exit_code = ExitCode.SIGNATURE_FAILED
+    verdict = "invalid"
+
+    def __init__(self, check: str, reason: str, *, where: str | None = None) -> None:
+        self.check = check
+        self.reason = " ".join(reason.split())
+        super().__init__(f"check {check} failed: {self.reason}", where=where)
+
+
+class InvalidSignatureError(TrustError):
+    """A signature, digest, log proof, timestamp or certificate does not verify."""
+
+
+class IdentityMismatchError(TrustError):
+    """The evidence is sound but the signer is not one the policy trusts."""
+
+    exit_code = ExitCode.IDENTITY_MISMATCH
+    verdict = "identity_mismatch"
+
+
+class UnsignedError(TrustError):
+    """There is nothing to verify: no signature layer, no bundle."""
+
+    exit_code = ExitCode.UNSIGNED
+    verdict = "unsigned"
+
+
+class TrustInputError(TrustError):
+    """Input we cannot even parse as the format it claims (key file, trust root, bundle JSON)."""
+
+    exit_code = ExitCode.BAD_INPUT
+    verdict = "error"

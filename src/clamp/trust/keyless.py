@@ -1,0 +1,46 @@
+"""The keyless (Fulcio certificate) checks shared by legacy signatures and bundles.
+
+Order matters for the error a user sees: first the evidence (chain at every verified signing
+time, SCT, certificate profile), then the policy (issuer, SAN) — so "identity mismatch" is only
+ever reported for a certificate that is otherwise sound.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from clamp.trust.certs import (
+    check_profile,
+    oidc_issuer,
+    san_identities,
+    verify_chain,
+    verify_embedded_sct,
+)
+from clamp.trust.errors import InvalidSignatureError
+from clamp.trust.policy import Policy
+from clamp.trust.result import Signer
+
+
+def verify_certificate(leaf: x509.Certificate, times: Sequence[datetime], policy: Policy,
+                       extra_chain: Sequence[x509.Certificate] = ()) -> Signer:
+    """Check `leaf` against the trusted root at each verified time and against the policy."""
+    if not times:
+        raise InvalidSignatureError("tlog", "keyless verification needs a verified signing time "
+                                    "(SET, inclusion proof with integrated time, or TSA)")
+    root = policy.trusted_root
+    path: list[x509.Certificate] = []
+    for when in times:
+        path = verify_chain(leaf, root, when, extra_chain)
+    verify_embedded_sct(leaf, path[0], root)
+    check_profile(leaf)
+    sans = san_identities(leaf)
+    issuer = oidc_issuer(leaf)
+    policy.any_identity.check(sans, issuer)
+    return Signer(identity=sans[0] if sans else None, issuer=issuer,
+                  certificate_fingerprint=hashlib.sha256(
+                      leaf.public_bytes(serialization.Encoding.DER)).hexdigest())

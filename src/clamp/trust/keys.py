@@ -1,0 +1,140 @@
+"""Public keys as small verifier objects, and the signing keys `clamp sign` uses.
+
+cosign loads a PEM `PUBLIC KEY` (SubjectPublicKeyInfo) and verifies with SHA-256 unless told
+otherwise; RSA keys verify PKCS#1 v1.5 signatures by default. We accept PKCS#1 v1.5 and PSS for
+RSA (the PEM does not say which one the signer used; both are sound schemes for the same key),
+ECDSA on P-256/P-384/P-521 with SHA-256 (cosign's default) or the hash a bundle's key details
+name, and Ed25519 (pure, over the message).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+from clamp.trust.encoding import MAX_PEM
+from clamp.trust.errors import InvalidSignatureError, TrustInputError
+
+PublicKeyTypes = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
+PrivateKeyTypes = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+MAX_SIGNATURE_BYTES = 2048  # RSA-16384; anything longer is not a signature we would accept
+_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+
+
+def spki_der(key: PublicKeyTypes) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def spki_fingerprint(key: PublicKeyTypes) -> str:
+    """sha256 of the DER SubjectPublicKeyInfo, hex: cosign's and Rekor's key/log identifier."""
+    return hashlib.sha256(spki_der(key)).hexdigest()
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """A verifier for one public key; `.verify()` raises `InvalidSignatureError`."""
+
+    key: PublicKeyTypes
+    fingerprint: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+                          | ed25519.Ed25519PublicKey):
+            raise TrustInputError("key", f"unsupported public key type {type(self.key).__name__}")
+        if isinstance(self.key, rsa.RSAPublicKey) and self.key.key_size < 2048:
+            raise TrustInputError("key", f"RSA key too small ({self.key.key_size} bits)")
+        object.__setattr__(self, "fingerprint", spki_fingerprint(self.key))
+
+    @property
+    def der(self) -> bytes:
+        return spki_der(self.key)
+
+    @property
+    def pem(self) -> bytes:
+        return self.key.public_bytes(serialization.Encoding.PEM,
+                                     serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    def verify(self, signature: bytes, data: bytes, *, hash_name: str = "sha256",
+               check: str = "signature", prehashed: bool = False) -> None:
+        """Verify `signature` over `data` (or over the digest `data` when `prehashed`)."""
+        if not signature or len(signature) > MAX_SIGNATURE_BYTES:
+            raise InvalidSignatureError(check, f"signature length {len(signature)} is implausible")
+        algorithm = _HASHES.get(hash_name)
+        if algorithm is None:
+            raise InvalidSignatureError(check, f"unsupported hash {hash_name}")
+        from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+        chosen: hashes.HashAlgorithm | Prehashed = (
+            Prehashed(algorithm()) if prehashed else algorithm())
+        try:
+            if isinstance(self.key, ec.EllipticCurvePublicKey):
+                self.key.verify(signature, data, ec.ECDSA(chosen))
+            elif isinstance(self.key, rsa.RSAPublicKey):
+                self._verify_rsa(signature, data, chosen)
+            else:
+                if prehashed:
+                    raise InvalidSignatureError(check, "Ed25519 cannot verify a bare digest")
+                self.key.verify(signature, data)
+        except InvalidSignature as exc:
+            raise InvalidSignatureError(
+                check, f"signature does not verify with key sha256:{self.fingerprint[:16]}"
+            ) from exc
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise InvalidSignatureError(check, f"malformed signature ({exc})") from exc
+
+    def _verify_rsa(self, signature: bytes, data: bytes, chosen: object) -> None:
+        assert isinstance(self.key, rsa.RSAPublicKey)
+        try:
+            self.key.verify(signature, data, padding.PKCS1v15(), chosen)  # type: ignore[arg-type]
+            return
+        except InvalidSignature:
+            pass
+        self.key.verify(signature, data,
+                        padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
+                                    salt_length=padding.PSS.AUTO),
+                        chosen)  # type: ignore[arg-type]
+
+    def equals(self, other: PublicKeyTypes) -> bool:
+        return spki_der(other) == self.der
+
+
+def load_public_key(data: bytes | str, *, where: str | None = None) -> PublicKey:
+    """Read a PEM `PUBLIC KEY` (or DER SPKI) into a `PublicKey`; BAD_INPUT when unreadable."""
+    raw = data.encode() if isinstance(data, str) else data
+    if len(raw) > MAX_PEM:
+        raise TrustInputError("key", "public key file too large", where=where)
+    key: Any
+    try:
+        if raw.lstrip().startswith(b"-----BEGIN"):
+            if b"-----BEGIN CERTIFICATE-----" in raw:
+                from cryptography import x509
+
+                key = x509.load_pem_x509_certificate(raw).public_key()
+            else:
+                key = serialization.load_pem_public_key(raw)
+        else:
+            key = serialization.load_der_public_key(raw)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise TrustInputError("key", f"not a PEM public key ({exc})", where=where) from exc
+    return PublicKey(key)
+
+
+def sign_bytes(private_key: PrivateKeyTypes, data: bytes) -> bytes:
+    """Sign `data` the way cosign does with this key type (SHA-256, PKCS#1 v1.5 for RSA)."""
+    if isinstance(private_key, ec.EllipticCurvePrivateKey):
+        return private_key.sign(data, ec.ECDSA(hashes.SHA256()))
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        return private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    return private_key.sign(data)
+
+
+def public_of(private_key: PrivateKeyTypes) -> PublicKey:
+    return PublicKey(private_key.public_key())

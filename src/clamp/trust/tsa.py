@@ -1,0 +1,64 @@
+"""RFC 3161 signed timestamps over a signature, verified against the trusted root's TSAs.
+
+Parsing and CMS verification are done by `rfc3161-client` (the library sigstore-python uses);
+the policy around it is ours: a timestamp counts only if one TSA of the trusted root verifies
+it *and* its genTime lies inside that TSA's validity window (inclusive at both ends, as
+sigstore-go compares; sigstore-python treats the end as exclusive and wrongly rejects the
+`trust-root-tsa-validity-end-inclusive` conformance case).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from clamp.trust.errors import InvalidSignatureError
+from clamp.trust.root import TrustedRoot
+
+MAX_TIMESTAMPS = 32
+MAX_TIMESTAMP_BYTES = 64 * 1024
+
+
+def verify_timestamps(responses: list[bytes], signature: bytes, root: TrustedRoot
+                      ) -> list[datetime]:
+    """Verified genTimes of `responses` (each over `signature`); raise on a bad one."""
+    if len(responses) > MAX_TIMESTAMPS:
+        raise InvalidSignatureError("tsa", f"too many timestamps ({len(responses)})")
+    if len(set(responses)) != len(responses):
+        raise InvalidSignatureError("tsa", "duplicate timestamps")
+    if responses and not root.timestamp_authorities:
+        raise InvalidSignatureError("tsa", "signed timestamp present but the trusted root "
+                                    "has no timestamp authority")
+    return [_verify_one(raw, signature, root) for raw in responses]
+
+
+def _verify_one(raw: bytes, signature: bytes, root: TrustedRoot) -> datetime:
+    from rfc3161_client import VerificationError, VerifierBuilder, decode_timestamp_response
+
+    if len(raw) > MAX_TIMESTAMP_BYTES:
+        raise InvalidSignatureError("tsa", "timestamp response too large")
+    try:
+        response = decode_timestamp_response(raw)
+        gen_time = response.tst_info.gen_time
+    except (ValueError, VerificationError, Exception) as exc:  # rust parser errors vary
+        raise InvalidSignatureError("tsa", f"malformed timestamp response ({exc})") from exc
+    when = gen_time if gen_time.tzinfo else gen_time.replace(tzinfo=UTC)
+    reasons = []
+    for authority in root.timestamp_authorities:
+        certs = authority.certificates
+        if len(certs) < 2:
+            reasons.append("TSA chain incomplete")
+            continue
+        builder = VerifierBuilder().tsa_certificate(certs[0]).add_root_certificate(certs[-1])
+        for cert in certs[1:-1]:
+            builder = builder.add_intermediate_certificate(cert)
+        try:
+            builder.build().verify_message(response, signature)
+        except (VerificationError, ValueError) as exc:
+            reasons.append(str(exc))
+            continue
+        if not authority.validity.contains(when):
+            reasons.append("genTime outside the TSA's validity in the trusted root")
+            continue
+        return when
+    raise InvalidSignatureError("tsa", "no trusted TSA verifies the timestamp: "
+                                + "; ".join(reasons)[:300])
