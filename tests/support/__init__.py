@@ -3,6 +3,6 @@ a latency-adding reverse proxy.
 
 Nothing here mocks the registry or the crypto: the fixtures in `tests/conftest.py` start the real
 distribution binary, and the token issuer signs real JWTs the registry checks. The modules are
-importable as `support.<module>` from tests (pytest puts `tests/` on `sys.path`, since `tests/`
-is not a package) and from scripts after `sys.path.insert(0, "<repo>/tests")`.
+imported as `tests.support.<module>` (`tests/conftest.py` puts the repository root on `sys.path`;
+scripts do the same). `latency_proxy` is standard-library only, for benchmark scripts.
 """

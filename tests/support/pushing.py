@@ -64,7 +64,9 @@ def canonical_json(obj: Any) -> bytes:
 
 
 def _parse_challenge(header: str) -> tuple[str, dict[str, str]]:
-    """`Bearer realm="x",service="y",scope="a:b:c,d"` -> ("bearer", {...}); commas in quotes kept."""
+    """`Bearer realm="x",service="y",scope="a:b:c,d"` -> ("bearer", {...}).
+
+    Commas inside quoted values (scope lists) are kept."""
     scheme, _, rest = header.strip().partition(" ")
     params: dict[str, str] = {}
     i = 0
@@ -240,9 +242,8 @@ class RegistryPusher:
         return digest
 
     def get_manifest(self, repo: str, reference: str) -> FetchedManifest:
-        resp = self.request(
-            "GET", f"/v2/{repo}/manifests/{reference}", repo=repo, headers={"Accept": MANIFEST_ACCEPT}
-        )
+        url = f"/v2/{repo}/manifests/{reference}"
+        resp = self.request("GET", url, repo=repo, headers={"Accept": MANIFEST_ACCEPT})
         if resp.status_code != 200:
             raise PushError(f"get manifest {repo}:{reference}", resp)
         media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
@@ -397,7 +398,9 @@ def build_image(
     )
 
 
-def push_parts(pusher: RegistryPusher, repo: str, parts: ImageParts, tag: str | None) -> PushedImage:
+def push_parts(
+    pusher: RegistryPusher, repo: str, parts: ImageParts, tag: str | None
+) -> PushedImage:
     """Push blobs then the manifest (under `tag`, or by digest when `tag` is None)."""
     layer_digests = tuple(pusher.push_blob(repo, layer) for layer in parts.layers)
     config_digest = pusher.push_blob(repo, parts.config)
@@ -432,7 +435,9 @@ def push_index(
     **build: Any,
 ) -> PushedIndex:
     """Push one child image per platform (by digest), then an OCI index or Docker manifest list."""
-    children = {p: push_image(pusher, repo, None, docker=docker, platform=p, **build) for p in platforms}
+    children = {
+        p: push_image(pusher, repo, None, docker=docker, platform=p, **build) for p in platforms
+    }
     media_type = DOCKER_LIST if docker else OCI_INDEX
     index: dict[str, Any] = {
         "schemaVersion": 2,

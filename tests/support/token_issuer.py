@@ -251,7 +251,7 @@ def _make_handler(issuer: TokenIssuer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "clamp-test-token-issuer"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             """Silent: a request line or header could carry a secret, and tests read records."""
 
         def do_GET(self) -> None:
@@ -279,13 +279,14 @@ def _make_handler(issuer: TokenIssuer) -> type[BaseHTTPRequestHandler]:
             service = params.get("service", [None])[0]
             username = creds[0] if creds else None
             authenticated = creds is not None and issuer.check_password(*creds)
+            granted: list[dict[str, Any]] = []
             if creds is not None and not authenticated:
-                status, body, granted = 401, _denied(), []
+                status, body = 401, _denied()
             elif service is not None and service != issuer.policy.service:
-                status, body, granted = 400, _error("unknown service"), []
+                status, body = 400, _error("unknown service")
             else:
                 granted = issuer.grant(scopes, authenticated)
-                body = issuer.issue(username if authenticated else "", granted)
+                body = issuer.issue(username if authenticated and username else "", granted)
                 status = 200
             issuer._record(
                 TokenRequest(
