@@ -96,11 +96,11 @@ def _set_scalar(loaded: LoadedMatrix, text: str, loc: Loc, key: str, value: Any)
     entry, lines = _node(loaded, text, loc)
     if key in entry and _same(entry[key], value):
         return text
-    if entry.fa.flow_style():
+    if _flow(entry):
         raise _Unsupported
     if key not in entry:
         return _insert_lines(lines, entry, _render({key: value}, loaded.layout))
-    key_line, key_col = entry.lc.key(key)
+    key_line, key_col = _key_pos(entry, key)
     old = entry[key]
     if isinstance(old, dict | list):
         raise _Unsupported
@@ -173,7 +173,7 @@ def _set_provenance(loaded: LoadedMatrix, text: str, loc: Loc,
     target = ({**keep, **new} if new is not None else keep) or None
     if _same(old, target):
         return text
-    if entry.fa.flow_style():
+    if _flow(entry):
         raise _Unsupported
     if "provenance" not in entry or old is None:
         if target is None:
@@ -184,9 +184,9 @@ def _set_provenance(loaded: LoadedMatrix, text: str, loc: Loc,
             text = "".join(lines)
             entry, lines = _node(loaded, text, loc)
         return _insert_lines(lines, entry, _render({"provenance": dict(target)}, loaded.layout))
-    if not isinstance(old, dict) or old.fa.flow_style() or target is None:
+    if not isinstance(old, dict) or _flow(old) or target is None:
         start, end = _key_span(entry, "provenance", lines)
-        col = entry.lc.key("provenance")[1]
+        col = _key_pos(entry, "provenance")[1]
         block = "" if target is None else _indent(_render({"provenance": dict(target)},
                                                           loaded.layout), col)
         lines[start:end] = [block] if block else []
@@ -196,7 +196,7 @@ def _set_provenance(loaded: LoadedMatrix, text: str, loc: Loc,
         if key in target and _same(old[key], target[key]):
             continue
         start, end = _key_span(old, key, lines)
-        col = old.lc.key(key)[1]
+        col = _key_pos(old, key)[1]
         lines[start:end] = ([_indent(_render({key: target[key]}, loaded.layout), col)]
                             if key in target else [])
     added = {k: v for k, v in target.items() if k not in old}
@@ -209,7 +209,7 @@ def _set_provenance(loaded: LoadedMatrix, text: str, loc: Loc,
 
 def _key_span(mapping: Any, key: Any, lines: list[str]) -> tuple[int, int]:
     """Lines [start, end) holding `key` and its value in a block mapping (comments after stay)."""
-    start, col = mapping.lc.key(key)
+    start, col = _key_pos(mapping, key)
     end = start + 1
     index = start + 1
     while index < len(lines):
@@ -228,12 +228,21 @@ def _insert_lines(lines: list[str], mapping: Any, block: str) -> str:
     keys = list(mapping.keys())
     if not keys:
         raise _Unsupported
-    col = mapping.lc.key(keys[0])[1]
+    col = _key_pos(mapping, keys[0])[1]
     _, end = _key_span(mapping, keys[-1], lines)
     if end > 0 and not lines[end - 1].endswith("\n"):
         lines[end - 1] += "\n"
     lines[end:end] = [_indent(block, col)]
     return "".join(lines)
+
+
+def _flow(node: Any) -> bool:
+    return bool(node.fa.flow_style())
+
+
+def _key_pos(mapping: Any, key: Any) -> tuple[int, int]:
+    line, col = mapping.lc.key(key)
+    return int(line), int(col)
 
 
 def _indent(block: str, col: int) -> str:
