@@ -27,7 +27,7 @@ from clamp.trust.keyless import verify_certificate
 from clamp.trust.keys import PublicKey
 from clamp.trust.policy import Policy
 from clamp.trust.rekor_body import Envelope, check_dsse_body, check_message_body
-from clamp.trust.result import Signer, VerificationResult
+from clamp.trust.result import Signer, TimeSource, VerificationResult
 from clamp.trust.tlog import LogEntry, find_log, verify_checkpoint, verify_inclusion, verify_set
 from clamp.trust.tsa import verify_timestamps
 
@@ -218,7 +218,7 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
     if not isinstance(entries, list) or len(entries) > 1:
         raise InvalidSignatureError(CHECK, "expected at most one tlog entry")
     times: list[datetime] = []
-    time_source = "none"
+    time_source: TimeSource = "none"
     result_log: LogEntry | None = None
     if entries:
         entry, proof = _entry(entries[0])
@@ -289,7 +289,7 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
     return VerificationResult(
         verdict="verified", signer=signer,
         integrated_time=min(times) if times else None,
-        time_source=time_source,  # type: ignore[arg-type]
+        time_source=time_source,
         log_index=result_log.log_index if result_log else None,
         log_id=result_log.log_id.hex() if result_log else None,
         signature_kind="bundle-dsse" if envelope is not None else "bundle-message-signature",

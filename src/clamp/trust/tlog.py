@@ -31,6 +31,7 @@ class LogEntry:
     signed_entry_timestamp: bytes | None
     kind: str | None = None
     version: str | None = None
+    body_b64: str | None = None  # the body exactly as the log served it (the SET covers this)
 
 
 def find_log(root: TrustedRoot, log_id: bytes) -> LogInstance:
@@ -64,7 +65,7 @@ def verify_set(entry: LogEntry, root: TrustedRoot, *, now: datetime | None = Non
     import base64
 
     payload = {
-        "body": base64.b64encode(entry.body).decode(),
+        "body": entry.body_b64 or base64.b64encode(entry.body).decode(),
         "integratedTime": entry.integrated_time,
         "logIndex": entry.log_index,
         "logID": entry.log_id.hex(),

@@ -1,0 +1,224 @@
+"""Legacy cosign signatures: one `.sig` simplesigning layer (or `.att` DSSE layer) at a time.
+
+The caller (image glue) has fetched the layer blob and checked it against the layer digest; we
+get the blob bytes, the layer annotations and the image manifest digest we are verifying. Order
+of checks: signature → log evidence (SET, body consistency) → certificate (keyless) → payload
+names the image digest. Any failure raises a `TrustError` naming the check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cryptography.hazmat.primitives import serialization
+
+from clamp.trust.certs import load_pem_certs
+from clamp.trust.dsse import parse_envelope_bytes, parse_statement, require_subject, verify_envelope
+from clamp.trust.encoding import as_int, as_str, b64decode, go_get, loads_json
+from clamp.trust.errors import InvalidSignatureError, TrustError, UnsignedError
+from clamp.trust.keyless import verify_certificate
+from clamp.trust.keys import PublicKey
+from clamp.trust.policy import Policy
+from clamp.trust.rekor_body import Envelope, check_dsse_body, check_message_body
+from clamp.trust.result import Signer, TimeSource, VerificationResult
+from clamp.trust.tlog import LogEntry, verify_set
+from clamp.trust.tsa import verify_timestamps
+
+SIMPLESIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
+DSSE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
+ANN_SIGNATURE = "dev.cosignproject.cosign/signature"
+ANN_CERTIFICATE = "dev.sigstore.cosign/certificate"
+ANN_CHAIN = "dev.sigstore.cosign/chain"
+ANN_BUNDLE = "dev.sigstore.cosign/bundle"
+ANN_TIMESTAMP = "dev.sigstore.cosign/rfc3161timestamp"
+PAYLOAD_TYPE = "cosign container image signature"
+MAX_PAYLOAD = 1024 * 1024
+MAX_LAYERS = 64
+
+
+@dataclass(frozen=True)
+class LegacyLayer:
+    """One signature layer: blob bytes (already digest-checked), media type, annotations."""
+
+    payload: bytes
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    media_type: str = SIMPLESIGNING_MEDIA_TYPE
+
+
+def parse_simplesigning(payload: bytes) -> tuple[str, str | None]:
+    """(docker-manifest-digest, docker-reference) from a payload; keys matched like Go's json."""
+    doc = loads_json(payload, check="payload", limit=MAX_PAYLOAD)
+    critical = go_get(doc, "critical")
+    if not isinstance(critical, dict):
+        raise InvalidSignatureError("payload", "payload has no 'critical' object")
+    kind = go_get(critical, "type")
+    if kind != PAYLOAD_TYPE:
+        raise InvalidSignatureError("payload", f"payload type {kind!r} is not {PAYLOAD_TYPE!r}")
+    digest = go_get(go_get(critical, "image"), "docker-manifest-digest")
+    if not isinstance(digest, str):
+        raise InvalidSignatureError("payload", "payload lacks critical.image."
+                                    "docker-manifest-digest")
+    reference = go_get(go_get(critical, "identity"), "docker-reference")
+    return digest, reference if isinstance(reference, str) else None
+
+
+def _rekor_bundle(text: str) -> LogEntry:
+    doc = loads_json(text, check="set", limit=2 * 1024 * 1024)
+    payload = go_get(doc, "Payload")
+    body_b64 = as_str(go_get(payload, "body"), check="set", what="Payload.body")
+    return LogEntry(
+        body=b64decode(body_b64, check="set"),
+        body_b64=body_b64,
+        integrated_time=as_int(go_get(payload, "integratedTime"), check="set",
+                               what="integratedTime"),
+        log_index=as_int(go_get(payload, "logIndex"), check="set", what="logIndex"),
+        log_id=_hex(as_str(go_get(payload, "logID"), check="log-id", what="logID")),
+        signed_entry_timestamp=b64decode(
+            as_str(go_get(doc, "SignedEntryTimestamp"), check="set",
+                   what="SignedEntryTimestamp"), check="set"),
+    )
+
+
+def _hex(text: str) -> bytes:
+    try:
+        return bytes.fromhex(text)
+    except ValueError as exc:
+        raise InvalidSignatureError("log-id", "logID is not hex") from exc
+
+
+def verify_legacy_layer(layer: LegacyLayer, manifest_digest: str, policy: Policy, *,
+                        predicate_types: tuple[str, ...] = (),
+                        now: datetime | None = None) -> VerificationResult:
+    """Verify one `.sig` (simplesigning) or `.att` (DSSE) layer for the image `manifest_digest`."""
+    ann = layer.annotations
+    if len(layer.payload) > MAX_PAYLOAD:
+        raise InvalidSignatureError("payload", f"payload larger than {MAX_PAYLOAD} bytes")
+    is_att = layer.media_type == DSSE_MEDIA_TYPE
+    if layer.media_type not in (SIMPLESIGNING_MEDIA_TYPE, DSSE_MEDIA_TYPE):
+        raise UnsignedError("media-type", f"layer media type {layer.media_type!r} is not a "
+                            "cosign signature")
+    envelope: Envelope | None = parse_envelope_bytes(layer.payload) if is_att else None
+    signature = b""
+    if envelope is None:
+        sig_text = ann.get(ANN_SIGNATURE)
+        if not sig_text:
+            raise UnsignedError("signature", f"layer has no {ANN_SIGNATURE} annotation")
+        signature = b64decode(sig_text, check="signature", limit=16 * 1024)
+        if not 8 <= len(signature) <= 2048:
+            raise InvalidSignatureError("signature", "signature length is implausible")
+
+    # Who signs: a certificate (keyless) or one of the policy keys.
+    cert_pem = ann.get(ANN_CERTIFICATE)
+    leaf = None
+    chain = []
+    if cert_pem and policy.identities:
+        leaf = load_pem_certs(cert_pem.encode(), check="chain", limit=1)[0]
+        if ann.get(ANN_CHAIN):
+            chain = load_pem_certs(ann[ANN_CHAIN].encode(), check="chain", limit=8)
+        candidates = [PublicKey(leaf.public_key())]  # type: ignore[arg-type]
+    elif policy.keys:
+        candidates = list(policy.keys)
+    elif cert_pem:
+        raise InvalidSignatureError("verification-material", "keyless signature but the policy "
+                                    "names no certificate identity")
+    else:
+        raise InvalidSignatureError("verification-material", "key-signed layer but the policy "
+                                    "names no key")
+
+    key = _verify_signature(candidates, signature, layer.payload, envelope)
+    material: bytes | PublicKey = (leaf.public_bytes(serialization.Encoding.DER)
+                                   if leaf is not None else key)
+
+    times: list[datetime] = []
+    time_source: TimeSource = "none"
+    entry = None
+    if ann.get(ANN_BUNDLE):
+        entry = _rekor_bundle(ann[ANN_BUNDLE])
+        times.append(verify_set(entry, policy.trusted_root, now=now))
+        time_source = "set"
+        if envelope is not None:
+            check_dsse_body(entry.body, envelope=envelope, signer=material)
+        else:
+            check_message_body(entry.body, signature=signature,
+                               digest=hashlib.sha256(layer.payload).digest(), signer=material)
+    elif policy.require_tlog or leaf is not None:
+        raise InvalidSignatureError("tlog", "no Rekor bundle (SET) on the signature layer")
+    if ann.get(ANN_TIMESTAMP):
+        doc = loads_json(ann[ANN_TIMESTAMP], check="tsa", limit=64 * 1024)
+        raw = b64decode(as_str(go_get(doc, "SignedRFC3161Timestamp"), check="tsa",
+                               what="SignedRFC3161Timestamp"), check="tsa")
+        signed = envelope.signatures[0] if envelope is not None else signature
+        tsa_times = verify_timestamps([raw], signed, policy.trusted_root)
+        times.extend(tsa_times)
+        time_source = time_source if time_source != "none" else "tsa"
+
+    signer = (verify_certificate(leaf, times, policy, chain) if leaf is not None
+              else Signer(key_fingerprint=key.fingerprint))
+
+    predicates: list[str] = []
+    if envelope is not None:
+        statement = parse_statement(envelope)
+        require_subject(statement, manifest_digest)
+        predicates = [statement.predicate_type]
+        if predicate_types and statement.predicate_type not in predicate_types:
+            raise InvalidSignatureError("predicate-type", f"predicate type "
+                                        f"{statement.predicate_type!r} is not accepted")
+    else:
+        named, _ = parse_simplesigning(layer.payload)
+        if named.lower() != manifest_digest.lower():
+            raise InvalidSignatureError("payload-digest", f"payload names {named}, not the "
+                                        f"verified image {manifest_digest}")
+    return VerificationResult(
+        verdict="verified", signer=signer, integrated_time=min(times) if times else None,
+        time_source=time_source, log_index=entry.log_index if entry else None,
+        log_id=entry.log_id.hex() if entry else None,
+        signature_kind="cosign-attestation" if envelope is not None else "cosign-simplesigning",
+        media_type=layer.media_type, manifest_digest=manifest_digest,
+        predicate_types=predicates)
+
+
+def _verify_signature(candidates: Sequence[PublicKey], signature: bytes, payload: bytes,
+                      envelope: Envelope | None) -> PublicKey:
+    last: InvalidSignatureError | None = None
+    for key in candidates:
+        try:
+            if envelope is not None:
+                verify_envelope(envelope, key)
+            else:
+                key.verify(signature, payload)
+            return key
+        except InvalidSignatureError as exc:
+            last = exc
+    raise last or InvalidSignatureError("signature", "no key to verify with")
+
+
+def verify_legacy_layers(layers: Sequence[LegacyLayer], manifest_digest: str, policy: Policy,
+                         *, predicate_types: tuple[str, ...] = (),
+                         now: datetime | None = None) -> VerificationResult:
+    """Any one good layer suffices; the result's `layer_index` says which.
+
+    When none verifies, the most telling failure is raised: an identity mismatch over an
+    invalid signature over "unsigned", so the user hears about the closest miss.
+    """
+    if not layers:
+        raise UnsignedError("signature", "the signature manifest has no layers")
+    if len(layers) > MAX_LAYERS:
+        raise InvalidSignatureError("signature", f"more than {MAX_LAYERS} signature layers")
+    errors: list[TrustError] = []
+    for index, layer in enumerate(layers):
+        try:
+            result = verify_legacy_layer(layer, manifest_digest, policy,
+                                         predicate_types=predicate_types, now=now)
+        except TrustError as exc:
+            errors.append(exc)
+            continue
+        return result.model_copy(update={"layer_index": index})
+    rank = {"identity_mismatch": 0, "invalid": 1, "error": 2, "unsigned": 3}
+    best = min(enumerate(errors), key=lambda pair: (rank.get(pair[1].verdict, 9), pair[0]))
+    index, worst = best
+    raise type(worst)(worst.check, f"layer {index}: {worst.reason}"
+                      + (f" (and {len(errors) - 1} other layer(s) failed)" if len(errors) > 1
+                         else ""))
