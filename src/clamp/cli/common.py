@@ -1,0 +1,40 @@
+"""Options and helpers shared by several commands (matrix loading, registry options, JSON)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from clamp.matrix import LoadedMatrix
+    from clamp.oci.registry import ClientOptions
+
+MATRIX_OPTION = typer.Option(..., "--matrix", "-m", help="The matrix file (native or original "
+                             "layout).", show_default=False)
+INSECURE_OPTION = typer.Option([], "--insecure-registry", help="Allow plain HTTP to this "
+                               "registry host (repeatable; also CLAMP_INSECURE_REGISTRIES).")
+
+
+def load_matrix(path: Path) -> LoadedMatrix:
+    """Load a matrix and print its warnings (unpinned placeholders...) to stderr."""
+    from clamp.cli.output import warn
+    from clamp.matrix import load
+
+    loaded = load(path)
+    for message in loaded.warnings:
+        warn(message)
+    return loaded
+
+
+def client_options(insecure: list[str]) -> ClientOptions:
+    from clamp.oci.registry import ClientOptions
+
+    return ClientOptions.from_env(insecure=insecure)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, sort_keys=False, default=str) + "\n")

@@ -1,0 +1,87 @@
+"""Tag checks for pinned entries: drift (the tag moved), a missing tag, a stale pin.
+
+A HEAD answer is enough to say "the tag still names the pin" (nothing new gets pinned on its
+word); when it names something else, the new manifest is fetched and hashed before drift is
+reported, so a lying HEAD cannot invent drift either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Literal
+
+from clamp.errors import ClampError, NotFoundError
+from clamp.matrix import ImageEntry, LoadedMatrix, effective, image_ref
+from clamp.oci.digest import Digest, parse_digest
+from clamp.oci.reference import Reference
+from clamp.oci.store import Stores, parse_image_ref
+
+TagState = Literal["current", "drift", "missing", "error"]
+
+
+@dataclass(frozen=True)
+class TagCheck:
+    entry_id: str
+    tag_reference: str
+    pinned: Digest
+    current: Digest | None
+    state: TagState
+    stale: bool
+    age_days: int | None
+    ttl_days: int | None
+    error: str | None = None
+
+    @property
+    def summary(self) -> str:
+        parts = {"current": "tag still names the pin",
+                 "drift": f"tag now names {self.current}",
+                 "missing": "tag not found in the registry",
+                 "error": f"could not check: {self.error}"}[self.state]
+        if self.stale:
+            parts += f"; pin is {self.age_days} days old (TTL {self.ttl_days})"
+        return parts
+
+
+def entry_reference(loaded: LoadedMatrix, entry: ImageEntry) -> Reference:
+    """The entry's tag reference as a clamp.oci reference (registry or OCI layout)."""
+    ref = image_ref(loaded.model, entry)
+    return parse_image_ref(ref.tag_reference, where=f"{loaded.path}: entry {entry.id}")
+
+
+def staleness(loaded: LoadedMatrix, entry: ImageEntry, today: date) -> tuple[bool, int | None,
+                                                                             int | None]:
+    ttl = effective(loaded.model, entry).digest_ttl_days
+    if entry.added is None:
+        return False, None, ttl
+    age = (today - entry.added).days
+    return (ttl is not None and age > ttl), age, ttl
+
+
+async def check_tag(stores: Stores, loaded: LoadedMatrix, entry: ImageEntry,
+                    today: date) -> TagCheck:
+    assert entry.digest is not None
+    pinned = parse_digest(entry.digest)
+    ref = entry_reference(loaded, entry)
+    stale, age, ttl = staleness(loaded, entry, today)
+    result = TagCheck(entry.id, str(ref), pinned, None, "error", stale, age, ttl)
+    store = stores.open(ref)
+    try:
+        head = await store.head_manifest(ref.repository, ref.identifier)
+        if head is not None and head.digest == pinned:
+            return replace(result, current=pinned, state="current")
+        manifest = await store.get_manifest(ref.repository, ref.identifier)
+    except NotFoundError:
+        return replace(result, state="missing")
+    except ClampError as exc:
+        return replace(result, error=exc.message)
+    state: TagState = "current" if manifest.digest == pinned else "drift"
+    return replace(result, current=manifest.digest, state=state)
+
+
+async def check_tags(stores: Stores, loaded: LoadedMatrix, entries: list[ImageEntry],
+                     today: date | None = None) -> list[TagCheck]:
+    day = today or date.today()
+    return list(await asyncio.gather(*(check_tag(stores, loaded, e, day) for e in entries)))
+
