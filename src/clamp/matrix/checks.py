@@ -72,7 +72,7 @@ def _find(raw: str, base_dirs: Sequence[Path]) -> Path | None:
     candidate = Path(os.path.expanduser(raw))
     bases = [Path()] if candidate.is_absolute() else list(base_dirs)
     for base in bases:
-        path = base / candidate
+        path = Path(os.path.normpath(base / candidate))  # base may not exist yet (migrate)
         if path.is_file():
             return path.resolve()
     return None
