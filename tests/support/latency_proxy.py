@@ -178,10 +178,12 @@ class LatencyProxy:
     async def aclose(self) -> None:
         if self._server is not None:
             self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        while self._tasks:  # connections accepted meanwhile join the set: loop until empty
+            pending = list(self._tasks)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            self._tasks.difference_update(pending)
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
@@ -210,6 +212,11 @@ class LatencyProxy:
             started.set()
             loop.run_forever()
             loop.run_until_complete(self.aclose())
+            # Handlers of connections accepted but not yet started: cancel and reap them too.
+            leftover = asyncio.all_tasks(loop)
+            for task in leftover:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
             loop.close()
 
         self._loop = loop
@@ -252,17 +259,23 @@ class LatencyProxy:
             keep, upstream = await self._one(creader, cwriter, upstream, first)
             while keep:
                 keep, upstream = await self._one(creader, cwriter, upstream)
-        except (_Closed, ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        except (
+            _Closed,
+            ConnectionError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ValueError,  # malformed head or chunk size: drop the connection
+        ):
             pass
         except asyncio.CancelledError:
             pass
         finally:
-            self._tasks.discard(task)
             for writer in (cwriter, upstream[1] if upstream else None):
                 if writer is not None:
                     writer.close()
-                    with contextlib.suppress(Exception):
+                    with contextlib.suppress(Exception, asyncio.CancelledError):
                         await writer.wait_closed()
+            self._tasks.discard(task)  # last, so `aclose` waits for the whole clean-up
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         return await asyncio.open_connection(self.upstream_host, self.upstream_port, limit=MAX_HEAD)
