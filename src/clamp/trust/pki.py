@@ -106,6 +106,8 @@ def _ca(name: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Certificate | N
 class TestSigstore:
     """Root + intermediate CA, CT log, Rekor log; `trusted_root()` describes them."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     start: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(days=1))
     root_key: ec.EllipticCurvePrivateKey = field(
         default_factory=lambda: ec.generate_private_key(ec.SECP384R1()))
