@@ -73,8 +73,8 @@ def test_payload_digest_names_another_image(signing_key: ec.EllipticCurvePrivate
 def test_signature_payload_bytes_changed(signing_key: ec.EllipticCurvePrivateKey,
                                          key_policy: Policy) -> None:
     layer = sign_image_legacy(signing_key, DIGEST, REFERENCE)
-    expect_fail("signature", replace(layer, payload=layer.payload.replace(b"rocm/dev", b"rocm/evil")),
-                key_policy)
+    changed = layer.payload.replace(b"rocm/dev", b"rocm/evil")
+    expect_fail("signature", replace(layer, payload=changed), key_policy)
 
 
 def test_signature_not_base64(signing_key: ec.EllipticCurvePrivateKey,

@@ -11,9 +11,10 @@ import typer
 
 def register(app: typer.Typer) -> None:
     from clamp.cli import matrix_cmd, resolve_cmd, telemetry
-    from clamp.cli import verify_blob_cmd
+    from clamp.cli import keys_cmd, verify_blob_cmd
 
     resolve_cmd.register(app)
     matrix_cmd.register(app)
     telemetry.register(app)
     verify_blob_cmd.register(app)
+    keys_cmd.register(app)
