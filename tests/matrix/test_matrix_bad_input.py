@@ -81,7 +81,7 @@ def test_native_bad_input(name: str, transform: Callable[[str], str], field: str
     assert "\n" not in message
     assert message.startswith(f"{path}:")
 
-    code, out, err = run_cli("matrix", "validate", str(path), capsys=capsys)
+    code, _, err = run_cli("matrix", "validate", str(path), capsys=capsys)
     assert code == ExitCode.BAD_INPUT
     assert "Traceback" not in err
     lines = err.strip().splitlines()
