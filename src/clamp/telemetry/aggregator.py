@@ -1,0 +1,208 @@
+"""`TemporalAggregator.accumulate(root)`: sessions + provenance -> telemetry_summary.json.
+
+Layout it reads and writes (ROOT is the project/CI workspace):
+  ROOT/build/telemetry/*.json        session files (original format)
+  ROOT/build/telemetry/gpu/*.json    optional `rocm-smi --json` snapshots
+  ROOT/build/rocm_provenance.json    trust evidence (default; `provenance=` overrides)
+  ROOT/build/telemetry.duckdb        the incremental store (default; `db=` overrides)
+  ROOT/build/telemetry_summary.json  the output, replaced atomically
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from clamp.atomic import write_atomic
+from clamp.errors import BadInputError
+from clamp.telemetry import attribution, queries
+from clamp.telemetry.gpu import summarise_gpu
+from clamp.telemetry.models import (
+    Breakdown,
+    CorruptFile,
+    CorruptFiles,
+    Group,
+    ImageGroup,
+    InvalidExample,
+    InvalidRecords,
+    SessionGroup,
+    Stats,
+    TelemetrySummary,
+    TrustEvidence,
+    WindowGroup,
+)
+from clamp.telemetry.provenance import TRUSTED, Evidence, Provenance, load_provenance
+from clamp.telemetry.store import IngestStats, TelemetryStore
+
+_WINDOW = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": ("second", 1), "m": ("minute", 60), "h": ("hour", 3600), "d": ("day", 86400),
+          "w": ("day", 7 * 86400)}
+
+
+def parse_window(text: str) -> tuple[str, timedelta]:
+    """'1d' -> ('1 day', timedelta(days=1)); units s, m, h, d, w."""
+    match = _WINDOW.match(text)
+    if not match or int(match.group(1)) == 0:
+        raise BadInputError(f"window {text!r} is not a positive duration like 1h, 1d or 1w",
+                            where="--window")
+    count, unit = int(match.group(1)), match.group(2)
+    name, seconds = _UNITS[unit]
+    amount = count * 7 if unit == "w" else count
+    return f"{amount} {name}", timedelta(seconds=count * seconds)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat() + "Z"
+
+
+def _stats(row: queries.Row) -> dict[str, object]:
+    return {"sessionCount": row.sessions, "recordCount": row.n, "meanStability": row.mean,
+            "variance": row.var, "driftPercentile": row.p95}
+
+
+def _evidence_model(ev: Evidence | None) -> TrustEvidence:
+    if ev is None:
+        return TrustEvidence(trustStatus="unknown")
+    return TrustEvidence(
+        trustStatus=ev.trust_status, provenanceIssuer=ev.issuer, provenanceIdentity=ev.identity,
+        provenanceTimestamp=ev.timestamp, timestampSource=ev.timestamp_source,
+        logIndex=ev.log_index, digestAlgorithm=ev.digest_algorithm,
+        policyDecision=ev.policy_decision, policyMode=ev.policy_mode)
+
+
+def _trust_group(ev: Evidence | None) -> str:
+    if ev is None:
+        return "unverified"
+    return "trusted" if ev.trust_status == TRUSTED else "untrusted"
+
+
+class TemporalAggregator:
+    """Accumulates telemetry sessions under ROOT into a summary with trust evidence."""
+
+    def __init__(self, *, window: str = "1d", provenance: Path | None = None,
+                 db: Path | None = None) -> None:
+        self.window = window
+        self.interval, self.window_delta = parse_window(window)
+        self.provenance_path = provenance
+        self.db_path = db
+        self.last_ingest: IngestStats | None = None
+
+    def accumulate(self, root: Path | str) -> TelemetrySummary:
+        """Ingest ROOT's sessions, compute the summary, write it atomically, return it."""
+        root = Path(root)
+        if not root.is_dir():
+            raise BadInputError("not a directory", where=str(root))
+        build = root / "build"
+        telemetry_dir = build / "telemetry"
+        provenance = load_provenance(self.provenance_path or build / "rocm_provenance.json",
+                                     required=self.provenance_path is not None)
+        files = sorted(telemetry_dir.glob("*.json")) if telemetry_dir.is_dir() else []
+        with TelemetryStore(self.db_path or build / "telemetry.duckdb") as store:
+            self.last_ingest = store.sync(files)
+            summary = self._summarise(store, telemetry_dir, provenance)
+        write_atomic(build / "telemetry_summary.json", summary.to_json())
+        return summary
+
+    def _summarise(self, store: TelemetryStore, telemetry_dir: Path,
+                   provenance: Provenance) -> TelemetrySummary:
+        con = store.con
+        sessions = con.execute(queries.SESSIONS).fetchall()
+        evidence = provenance.by_digest
+        sess_rows: list[tuple[int, str | None, str]] = []
+        meta = {}
+        for fid, path, s_stab, backend, device, _image, digest in sessions:
+            digest = digest or provenance.resolved_digest
+            sess_rows.append((fid, digest, _trust_group(evidence.get(digest or ""))))
+            meta[fid] = (path, s_stab, backend, device, digest)
+        queries.load_sessions_table(con, sess_rows)
+        g = queries.grouped(con, self.interval)
+        status_of: dict[str | None, str] = {
+            d: (evidence[d].trust_status if d in evidence else "unknown")
+            for d in g.digest}
+
+        invalid_by_file = dict(con.execute(queries.INVALID_BY_FILE).fetchall())
+        by_reason = dict(con.execute(queries.INVALID_BY_REASON).fetchall())
+        examples = [InvalidExample(path=self._rel(p, telemetry_dir), index=i, reason=r)
+                    for p, i, r in con.execute(queries.INVALID_EXAMPLES).fetchall()]
+        corrupt = [CorruptFile(path=self._rel(p, telemetry_dir), reason=r or "unknown")
+                   for p, r in con.execute(queries.CORRUPT).fetchall()]
+        gpu, gpu_corrupt = summarise_gpu(telemetry_dir / "gpu")
+        corrupt += [CorruptFile(path=self._rel(p, telemetry_dir), reason=r)
+                    for p, r in gpu_corrupt]
+
+        by_session = []
+        untrusted_sessions = []
+        for fid, (path, s_stab, backend, device, digest) in sorted(
+                meta.items(), key=lambda kv: kv[1][0]):
+            row = g.file.get(fid, queries.EMPTY)
+            status = status_of.get(digest) or (
+                evidence[digest].trust_status if digest in evidence else "unknown")
+            rel = self._rel(path, telemetry_dir)
+            if status not in (TRUSTED, "unknown") and row.n:
+                untrusted_sessions.append(rel)
+            by_session.append(SessionGroup(
+                **_stats(row), path=rel, backend=backend, device=device, digest=digest,
+                trustStatus=status, trusted=status == TRUSTED, sessionStability=s_stab,
+                firstAcquiredAt=_iso(row.first), lastAcquiredAt=_iso(row.last),
+                invalidRecordCount=invalid_by_file.get(fid, 0)))
+
+        by_window = []
+        dominant = attribution.dominant_digests(g)
+        for start, row in sorted(g.window.items()):
+            digests = sorted({d for (w, d) in g.window_digest if w == start},
+                             key=lambda d: d or "")
+            dom = dominant.get(start)
+            by_window.append(WindowGroup(
+                **_stats(row), start=start.isoformat() + "Z",
+                end=(start + self.window_delta).isoformat() + "Z", dominantDigest=dom,
+                digests=digests, trustStatus=status_of.get(dom, "unknown")))
+
+        by_image = [ImageGroup(**_stats(row), digest=d,
+                               image=evidence[d].image if d in evidence else None,
+                               trusted=status_of.get(d) == TRUSTED,
+                               evidence=_evidence_model(evidence.get(d or "")))
+                    for d, row in sorted(g.digest.items(), key=lambda kv: kv[0] or "")]
+
+        # Top-level evidence: the image of the most recent session, else the resolved one.
+        latest = max((r for r in by_session if r.lastAcquiredAt),
+                     key=lambda r: r.lastAcquiredAt or "", default=None)
+        top_digest = latest.digest if latest and latest.digest else provenance.resolved_digest
+        top = _evidence_model(evidence.get(top_digest or ""))
+        total = g.total
+        return TelemetrySummary(
+            generatedAt=datetime.now(UTC).replace(microsecond=0).isoformat().replace(
+                "+00:00", "Z"),
+            sourceDirectory=str(telemetry_dir), source_directory=str(telemetry_dir),
+            sessionCount=total.sessions, session_count=total.sessions,
+            recordCount=total.n, meanStability=total.mean, mean_stability=total.mean,
+            variance=total.var, stability_variance=total.var,
+            driftPercentile=total.p95, drift_index=total.p95, window=self.window,
+            trustStatus=top.trustStatus, provenanceIssuer=top.provenanceIssuer,
+            provenanceTimestamp=top.provenanceTimestamp, digestAlgorithm=top.digestAlgorithm,
+            policyDecision=top.policyDecision,
+            provenanceDigest=top_digest if top.trustStatus != "unknown" else None,
+            provenanceSource=provenance.source,
+            trusted=Stats(**_stats(g.trust.get("trusted", queries.EMPTY))),  # type: ignore[arg-type]
+            untrusted=Stats(**_stats(g.trust.get("untrusted", queries.EMPTY))),  # type: ignore[arg-type]
+            unverified=Stats(**_stats(g.trust.get("unverified", queries.EMPTY))),  # type: ignore[arg-type]
+            untrustedSessions=untrusted_sessions,
+            corruptFiles=CorruptFiles(count=len(corrupt), files=corrupt),
+            invalidRecords=InvalidRecords(count=sum(by_reason.values()),
+                                          byReason=dict(sorted(by_reason.items())),
+                                          examples=examples),
+            breakdown=Breakdown(
+                byBackend=[Group(**_stats(r), key=k)  # type: ignore[arg-type]
+                           for k, r in sorted(g.backend.items(), key=lambda kv: kv[0] or "")],
+                byDevice=[Group(**_stats(r), key=k)  # type: ignore[arg-type]
+                          for k, r in sorted(g.device.items(), key=lambda kv: kv[0] or "")],
+                byImage=by_image, byWindow=by_window, bySession=by_session),
+            changes=attribution.changes(con, self.interval, g, status_of),
+            gpuMetrics=gpu)
+
+    @staticmethod
+    def _rel(path: str, base: Path) -> str:
+        try:
+            return str(Path(path).relative_to(base))
+        except ValueError:
+            return path

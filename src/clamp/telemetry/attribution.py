@@ -1,0 +1,75 @@
+"""Change attribution: tie a stability shift to the image change that came with it.
+
+Windows are ordered in time; each window's image is the digest that ran most of its valid records.
+Where two consecutive windows (with data) ran different known digests, the records of the earlier
+window's image are compared with the later window's: the shift in mean stability gets a Welch
+interval (exact from SQL aggregates, however many records), and the shift in p95 duration a
+percentile-bootstrap interval on a seeded reservoir sample of up to 1000 durations per side,
+which keeps the cost flat at millions of records.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from clamp.telemetry import queries
+from clamp.telemetry.models import Change
+from clamp.telemetry.stats import bootstrap_quantile_shift, welch_interval
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+def dominant_digests(grouped: queries.Grouped) -> dict[datetime, str | None]:
+    """The digest with most valid records in each window (ties: the smaller digest)."""
+    best: dict[datetime, tuple[int, str | None]] = {}
+    for (window, digest), row in grouped.window_digest.items():
+        current = best.get(window)
+        if (current is None or row.n > current[0]
+                or (row.n == current[0] and (digest or "") < (current[1] or ""))):
+            best[window] = (row.n, digest)
+    return {w: d for w, (_, d) in sorted(best.items())}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 9)
+
+
+def changes(con: duckdb.DuckDBPyConnection, interval: str, grouped: queries.Grouped,
+            status_of: dict[str | None, str]) -> list[Change]:
+    """Every image change between consecutive windows, with its shifts and intervals."""
+    dominant = dominant_digests(grouped)
+    windows = list(dominant)
+    out: list[Change] = []
+    for before_w, after_w in zip(windows, windows[1:], strict=False):
+        d_before, d_after = dominant[before_w], dominant[after_w]
+        if d_before is None or d_after is None or d_before == d_after:
+            continue
+        b = grouped.window_digest[(before_w, d_before)]
+        a = grouped.window_digest[(after_w, d_after)]
+        mean_shift = (a.mean - b.mean) if a.mean is not None and b.mean is not None else None
+        p95_shift = (a.p95 - b.p95) if a.p95 is not None and b.p95 is not None else None
+        mean_ci = welch_interval(b.n, b.mean or 0.0, b.var or 0.0, a.n, a.mean or 0.0,
+                                 a.var or 0.0)
+        sample_b = [r[0] for r in con.execute(queries.SAMPLE_DURATIONS,
+                                              [interval, d_before, before_w]).fetchall()]
+        sample_a = [r[0] for r in con.execute(queries.SAMPLE_DURATIONS,
+                                              [interval, d_after, after_w]).fetchall()]
+        p95_ci = bootstrap_quantile_shift(sorted(sample_b), sorted(sample_a), seed=len(out))
+        significant = any(ci is not None and (ci[0] > 0 or ci[1] < 0)
+                          for ci in (mean_ci, p95_ci))
+        out.append(Change(
+            windowBefore=before_w.isoformat() + "Z", windowAfter=after_w.isoformat() + "Z",
+            digestBefore=d_before, digestAfter=d_after,
+            trustBefore=status_of.get(d_before, "unknown"),
+            trustAfter=status_of.get(d_after, "unknown"),
+            recordsBefore=b.n, recordsAfter=a.n,
+            meanStabilityBefore=_round(b.mean), meanStabilityAfter=_round(a.mean),
+            meanStabilityShift=_round(mean_shift),
+            meanStabilityShiftCI=[_round(x) or 0.0 for x in mean_ci] if mean_ci else None,
+            p95DurationBefore=_round(b.p95), p95DurationAfter=_round(a.p95),
+            p95DurationShift=_round(p95_shift),
+            p95DurationShiftCI=[_round(x) or 0.0 for x in p95_ci] if p95_ci else None,
+            significant=significant))
+    return out

@@ -1,0 +1,54 @@
+"""GPU readings for the summary: per-card aggregates over `rocm-smi --json` snapshots.
+
+Snapshots are few and small (one per CI job), so they are read directly rather than stored;
+an unreadable snapshot is reported as a corrupt input like a bad session file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clamp.telemetry.models import GpuCard, GpuMetrics
+from clamp.telemetry.rocm_smi import CardMetrics, read_rocm_smi
+
+
+def _max(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def summarise_gpu(directory: Path) -> tuple[GpuMetrics, list[tuple[str, str]]]:
+    """Aggregate every snapshot under `directory`; return metrics and (path, reason) failures."""
+    per_card: dict[str, list[CardMetrics]] = {}
+    corrupt: list[tuple[str, str]] = []
+    snapshots = 0
+    files = sorted(directory.glob("*.json")) if directory.is_dir() else []
+    for path in files:
+        try:
+            snapshot = read_rocm_smi(path)
+        except ValueError as exc:
+            corrupt.append((str(path), f"rocm-smi: {exc}"))
+            continue
+        snapshots += 1
+        for card in snapshot.cards:
+            per_card.setdefault(card.card, []).append(card)
+    cards = []
+    for name, readings in sorted(per_card.items()):
+        used = [r.vram_used_bytes for r in readings if r.vram_used_bytes is not None]
+        totals = [r.vram_total_bytes for r in readings if r.vram_total_bytes is not None]
+        cards.append(GpuCard(
+            card=name, name=next((r.name for r in readings if r.name), None),
+            snapshots=len(readings),
+            maxTemperatureEdgeC=_max([r.temperature_edge_c for r in readings]),
+            maxTemperatureJunctionC=_max([r.temperature_junction_c for r in readings]),
+            meanPowerW=_mean([r.power_w for r in readings]),
+            maxPowerW=_max([r.power_w for r in readings]),
+            meanGpuUsePercent=_mean([r.gpu_use_percent for r in readings]),
+            maxVramUsedBytes=max(used) if used else None,
+            vramTotalBytes=max(totals) if totals else None))
+    return GpuMetrics(snapshotCount=snapshots, cards=cards), corrupt

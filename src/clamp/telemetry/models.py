@@ -1,0 +1,219 @@
+"""The `telemetry_summary.json` document as pydantic models (the JSON Schema comes from here).
+
+Top-level keys of the original summary are kept with their meaning, and the snake-case aliases
+the original also wrote (`source_directory`, `session_count`, `mean_stability`,
+`stability_variance`, `drift_index`) are written beside them with the same values, so every
+existing reader keeps working. New keys are camelCase like the originals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SUMMARY_SCHEMA_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Stats(_Model):
+    """Statistics over valid records of some set of sessions."""
+
+    sessionCount: int = Field(description="Session files with at least one valid record.")
+    recordCount: int = Field(description="Valid records.")
+    meanStability: float | None
+    variance: float | None = Field(description="Sample variance of record stability scores.")
+    driftPercentile: float | None = Field(
+        description="95th percentile of record duration_ms (linear interpolation).")
+
+
+class Group(Stats):
+    """One row of a breakdown (backend, device)."""
+
+    key: str | None
+
+
+class TrustEvidence(_Model):
+    """What the provenance file says about one image digest (nulls where it says nothing)."""
+
+    trustStatus: str
+    provenanceIssuer: str | None = None
+    provenanceIdentity: str | None = None
+    provenanceTimestamp: str | None = None
+    timestampSource: str | None = None
+    logIndex: int | None = None
+    digestAlgorithm: str | None = None
+    policyDecision: str | None = None
+    policyMode: str | None = None
+
+
+class ImageGroup(Stats):
+    """Statistics of the sessions that ran one image digest, with its trust evidence."""
+
+    digest: str | None
+    image: str | None
+    trusted: bool
+    evidence: TrustEvidence
+
+
+class WindowGroup(Stats):
+    """One time window: its statistics and the image digests that ran in it."""
+
+    start: str
+    end: str
+    dominantDigest: str | None
+    digests: list[str | None]
+    trustStatus: str
+
+
+class SessionGroup(Stats):
+    """One session file."""
+
+    path: str
+    backend: str | None
+    device: str | None
+    digest: str | None
+    trustStatus: str
+    trusted: bool
+    sessionStability: float | None
+    firstAcquiredAt: str | None
+    lastAcquiredAt: str | None
+    invalidRecordCount: int
+
+
+class Breakdown(_Model):
+    byBackend: list[Group]
+    byDevice: list[Group]
+    byImage: list[ImageGroup]
+    byWindow: list[WindowGroup]
+    bySession: list[SessionGroup]
+
+
+class Change(_Model):
+    """A change of image digest between consecutive windows and what it did to stability."""
+
+    windowBefore: str
+    windowAfter: str
+    digestBefore: str
+    digestAfter: str
+    trustBefore: str
+    trustAfter: str
+    recordsBefore: int
+    recordsAfter: int
+    meanStabilityBefore: float | None
+    meanStabilityAfter: float | None
+    meanStabilityShift: float | None
+    meanStabilityShiftCI: list[float] | None = Field(
+        description="95% Welch confidence interval of the shift in mean stability.")
+    p95DurationBefore: float | None
+    p95DurationAfter: float | None
+    p95DurationShift: float | None
+    p95DurationShiftCI: list[float] | None = Field(
+        description="95% percentile-bootstrap interval of the shift in p95 duration_ms.")
+    significant: bool = Field(
+        description="True when either interval excludes zero.")
+
+
+class CorruptFile(_Model):
+    path: str
+    reason: str
+
+
+class CorruptFiles(_Model):
+    count: int
+    files: list[CorruptFile]
+
+
+class InvalidExample(_Model):
+    path: str
+    index: int = Field(description="1-based position of the record in the file's records list.")
+    reason: str
+
+
+class InvalidRecords(_Model):
+    count: int
+    byReason: dict[str, int]
+    examples: list[InvalidExample] = Field(description="Up to 50 examples.")
+
+
+class GpuCard(_Model):
+    """Aggregated rocm-smi readings for one card across snapshots."""
+
+    card: str
+    name: str | None
+    snapshots: int
+    maxTemperatureEdgeC: float | None
+    maxTemperatureJunctionC: float | None
+    meanPowerW: float | None
+    maxPowerW: float | None
+    meanGpuUsePercent: float | None
+    maxVramUsedBytes: int | None
+    vramTotalBytes: int | None
+
+
+class GpuMetrics(_Model):
+    snapshotCount: int
+    cards: list[GpuCard]
+
+
+class TelemetrySummary(_Model):
+    """The whole `telemetry_summary.json`."""
+
+    schemaVersion: int = SUMMARY_SCHEMA_VERSION
+    generatedAt: str
+    sourceDirectory: str
+    source_directory: str
+    sessionCount: int = Field(description="Session files that held at least one valid record.")
+    session_count: int
+    recordCount: int = Field(description="Valid records (invalid ones are counted apart).")
+    meanStability: float | None
+    mean_stability: float | None
+    variance: float | None = Field(description="Sample variance of record stability scores.")
+    stability_variance: float | None
+    driftPercentile: float | None = Field(
+        description="95th percentile of record duration_ms, linear interpolation "
+                    "(numpy default, DuckDB quantile_cont).")
+    drift_index: float | None
+    window: str = Field(description="Width of the time windows, e.g. '1d'.")
+    trustStatus: str = Field(description="Trust status of the most recent session's image; "
+                                         "'unknown' when there is no evidence.")
+    provenanceIssuer: str | None
+    provenanceTimestamp: str | None
+    digestAlgorithm: str | None
+    policyDecision: str | None
+    provenanceDigest: str | None
+    provenanceSource: str | None
+    trusted: Stats = Field(description="Sessions whose image verified (trustStatus 'valid').")
+    untrusted: Stats = Field(description="Sessions whose image failed verification.")
+    unverified: Stats = Field(description="Sessions with no evidence for their image.")
+    untrustedSessions: list[str]
+    corruptFiles: CorruptFiles
+    invalidRecords: InvalidRecords
+    breakdown: Breakdown
+    changes: list[Change]
+    gpuMetrics: GpuMetrics
+
+    @model_validator(mode="after")
+    def _aliases_agree(self) -> TelemetrySummary:
+        pairs = [(self.sourceDirectory, self.source_directory),
+                 (self.sessionCount, self.session_count),
+                 (self.meanStability, self.mean_stability),
+                 (self.variance, self.stability_variance),
+                 (self.driftPercentile, self.drift_index)]
+        if any(a != b for a, b in pairs):
+            raise ValueError("snake-case aliases must equal their camelCase keys")
+        return self
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2) + "\n"
+
+
+def summary_schema() -> dict[str, Any]:
+    """JSON Schema of the summary, as checked in under schemas/."""
+    schema = TelemetrySummary.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://clamp.invalid/schemas/telemetry_summary.schema.json"
+    return schema

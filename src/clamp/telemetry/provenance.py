@@ -1,0 +1,130 @@
+"""Reading trust evidence from `rocm_provenance.json`, tolerantly.
+
+The verifier writes this file; telemetry only reads it, so it must survive older and newer
+versions of its shape: a missing field is null, an unknown field is ignored, and a bare list of
+records is accepted as well as the `{"records": [...]}` document. Evidence is keyed by digest,
+because a digest (not a tag) names what actually ran.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clamp.errors import BadInputError
+
+TRUSTED = "valid"
+KNOWN_STATUSES = ("valid", "unsigned", "invalid", "identity_mismatch", "error")
+_DIGEST_RE = re.compile(r"(sha256|sha384|sha512):[0-9a-fA-F]{32,128}")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the verifier recorded for one image digest."""
+
+    digest: str
+    image: str | None
+    trust_status: str
+    issuer: str | None
+    identity: str | None
+    timestamp: str | None
+    timestamp_source: str | None
+    log_index: int | None
+    digest_algorithm: str | None
+    policy_decision: str | None
+    policy_mode: str | None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """All evidence in one provenance file, plus the digest it marks as resolved for the run."""
+
+    source: str | None
+    by_digest: dict[str, Evidence]
+    resolved_digest: str | None
+    generated_at: str | None
+
+    @classmethod
+    def empty(cls) -> Provenance:
+        return cls(source=None, by_digest={}, resolved_digest=None, generated_at=None)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _digest(*candidates: Any) -> str | None:
+    for candidate in candidates:
+        if isinstance(candidate, str):
+            match = _DIGEST_RE.search(candidate)
+            if match:
+                return match.group(0).lower()
+    return None
+
+
+def _evidence(record: dict[str, Any]) -> Evidence | None:
+    digest = _digest(record.get("digest"), record.get("image"))
+    if digest is None:
+        return None
+    stamp = record.get("timestamp")
+    stamp_time = stamp_source = None
+    if isinstance(stamp, dict):
+        stamp_time, stamp_source = _text(stamp.get("time")), _text(stamp.get("source"))
+    elif isinstance(stamp, str):
+        stamp_time = stamp
+    status = _text(record.get("trustStatus")) or "unknown"
+    log_index = record.get("logIndex")
+    return Evidence(
+        digest=digest, image=_text(record.get("image")), trust_status=status,
+        issuer=_text(record.get("issuer")), identity=_text(record.get("identity")),
+        timestamp=stamp_time, timestamp_source=stamp_source,
+        log_index=log_index if isinstance(log_index, int) and not isinstance(log_index, bool)
+        else None,
+        digest_algorithm=_text(record.get("digestAlgorithm")) or digest.split(":", 1)[0],
+        policy_decision=_text(record.get("policyDecision")),
+        policy_mode=_text(record.get("policyMode")))
+
+
+def parse_provenance(document: Any, source: str | None = None) -> Provenance:
+    """Build `Provenance` from a decoded document (object with records, or a bare list)."""
+    resolved = None
+    generated = None
+    if isinstance(document, list):
+        records: Any = document
+    elif isinstance(document, dict):
+        records = document.get("records", [])
+        res = document.get("resolved")
+        if isinstance(res, dict):
+            resolved = _digest(res.get("digest"), res.get("image"))
+        generated = _text(document.get("generatedAt"))
+    else:
+        raise BadInputError("provenance is neither an object nor a list of records",
+                            where=source)
+    if not isinstance(records, list):
+        raise BadInputError("provenance 'records' is not a list", where=source)
+    by_digest: dict[str, Evidence] = {}
+    for item in records:
+        if isinstance(item, dict):
+            evidence = _evidence(item)
+            if evidence is not None:
+                by_digest.setdefault(evidence.digest, evidence)
+    return Provenance(source=source, by_digest=by_digest, resolved_digest=resolved,
+                      generated_at=generated)
+
+
+def load_provenance(path: Path, *, required: bool) -> Provenance:
+    """Read a provenance file; absent is fine unless the user named it explicitly."""
+    if not path.exists():
+        if required:
+            raise BadInputError("provenance file not found", where=str(path))
+        return Provenance.empty()
+    try:
+        document = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise BadInputError(f"cannot read provenance: {exc.strerror}", where=str(path)) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"provenance is not valid JSON ({exc})", where=str(path)) from exc
+    return parse_provenance(document, str(path))

@@ -1,0 +1,169 @@
+"""Reader for `rocm-smi --json` output: typed metrics per card from stringly-typed JSON.
+
+rocm-smi writes every value as a string, puts units in key names ("Temperature (Sensor edge)
+(C)", "Average Graphics Package Power (W)"), marks unsupported readings "N/A", and changes key
+sets and capitalisation between ROCm releases and GPU models ("Card Series" vs "Card series").
+So keys are matched after normalisation (lower case, single spaces) against several known
+spellings, values are parsed leniently ("(1051Mhz)" -> 1051.0), and unknown keys are kept
+verbatim in `extra` rather than rejected. Tested on the real sample in ../shared/samples.
+No real `amd-smi metric --json` sample was available, so that format is not read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+_CLOCK_KEY = re.compile(r"^(\w+) clock speed:?$")
+
+
+def _norm(key: str) -> str:
+    return " ".join(key.lower().split())
+
+
+def parse_number(value: Any) -> float | None:
+    """First number in a rocm-smi value ("45.0", "(1051Mhz)", "12 %"); None for N/A and junk."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str) or value.strip().upper() in ("", "N/A", "NA", "UNKNOWN"):
+        return None
+    match = _NUMBER.search(value)
+    return float(match.group(0)) if match else None
+
+
+# normalised key spellings -> metric name; the first spelling present wins.
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "temperature_edge_c": ("temperature (sensor edge) (c)",),
+    "temperature_junction_c": ("temperature (sensor junction) (c)",
+                               "temperature (sensor hotspot) (c)"),
+    "temperature_memory_c": ("temperature (sensor memory) (c)", "temperature (sensor hbm 0) (c)"),
+    "power_w": ("average graphics package power (w)", "current socket graphics package power (w)",
+                "current graphics package power (w)"),
+    "power_cap_w": ("max graphics package power (w)",),
+    "gpu_use_percent": ("gpu use (%)",),
+    "vram_allocated_percent": ("gpu memory allocated (vram%)", "gpu memory use (%)"),
+    "memory_activity_percent": ("gpu memory read/write activity (%)",),
+    "voltage_mv": ("voltage (mv)",),
+    "vram_total_bytes": ("vram total memory (b)",),
+    "vram_used_bytes": ("vram total used memory (b)",),
+    "gtt_total_bytes": ("gtt total memory (b)",),
+    "gtt_used_bytes": ("gtt total used memory (b)",),
+}
+_NAMES = ("card series", "device name", "card model")
+_TEXT = {"vendor": ("card vendor",), "gfx_version": ("gfx version",), "pci_bus": ("pci bus",),
+         "vbios": ("vbios version",), "serial": ("serial number",)}
+
+
+@dataclass
+class CardMetrics:
+    """Typed readings of one card in one snapshot; None where the card did not report."""
+
+    card: str
+    name: str | None = None
+    vendor: str | None = None
+    gfx_version: str | None = None
+    pci_bus: str | None = None
+    vbios: str | None = None
+    serial: str | None = None
+    temperature_edge_c: float | None = None
+    temperature_junction_c: float | None = None
+    temperature_memory_c: float | None = None
+    power_w: float | None = None
+    power_cap_w: float | None = None
+    gpu_use_percent: float | None = None
+    vram_allocated_percent: float | None = None
+    memory_activity_percent: float | None = None
+    voltage_mv: float | None = None
+    vram_total_bytes: int | None = None
+    vram_used_bytes: int | None = None
+    gtt_total_bytes: int | None = None
+    gtt_used_bytes: int | None = None
+    clocks_mhz: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SmiSnapshot:
+    """One `rocm-smi --json` document."""
+
+    cards: list[CardMetrics]
+    driver_version: str | None = None
+
+
+def _text(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    return None if text.upper() in ("", "N/A") else text
+
+
+def parse_card(card: str, values: dict[str, Any]) -> CardMetrics:
+    """Map one card's raw key/value pairs to `CardMetrics`."""
+    metrics = CardMetrics(card=card)
+    normalised = {_norm(k): v for k, v in values.items() if isinstance(k, str)}
+    used: set[str] = set()
+    for attr, spellings in _FIELDS.items():
+        for spelling in spellings:
+            if spelling in normalised:
+                used.add(spelling)
+                number = parse_number(normalised[spelling])
+                if number is not None:
+                    current = getattr(metrics, attr)
+                    if current is None:
+                        setattr(metrics, attr, int(number) if attr.endswith("_bytes")
+                                else number)
+    for spelling in _NAMES:
+        if metrics.name is None and spelling in normalised:
+            metrics.name = _text(normalised[spelling])
+        used.add(spelling)
+    for attr, spellings in _TEXT.items():
+        for spelling in spellings:
+            if spelling in normalised:
+                used.add(spelling)
+                setattr(metrics, attr, _text(normalised[spelling]))
+    for key, value in normalised.items():
+        clock = _CLOCK_KEY.match(key)
+        if clock:
+            used.add(key)
+            number = parse_number(value)
+            if number is not None:
+                metrics.clocks_mhz[clock.group(1)] = number
+    for key, value in values.items():
+        if isinstance(key, str) and _norm(key) not in used:
+            metrics.extra[key] = value if isinstance(value, str) else json.dumps(value)
+    return metrics
+
+
+def parse_rocm_smi(document: Any) -> SmiSnapshot:
+    """Parse a decoded `rocm-smi --json` document; raises ValueError if it is not one."""
+    if not isinstance(document, dict):
+        raise ValueError("rocm-smi output is not a JSON object")
+    cards = []
+    driver = None
+    for key, value in document.items():
+        if not isinstance(value, dict):
+            continue
+        if _norm(key) == "system":
+            driver = _text({_norm(k): v for k, v in value.items()}.get("driver version"))
+        elif _norm(key).startswith("card"):
+            cards.append(parse_card(key, value))
+    if not cards:
+        raise ValueError("no card entries")
+    return SmiSnapshot(cards=cards, driver_version=driver)
+
+
+def read_rocm_smi(path: Path) -> SmiSnapshot:
+    """Read a `rocm-smi --json` file; raises ValueError (with a reason) when it is unusable."""
+    try:
+        document = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise ValueError(f"unreadable: {exc.strerror}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not valid JSON: {exc}") from exc
+    return parse_rocm_smi(document)

@@ -1,0 +1,214 @@
+"""The reference reader for session files in the original telemetry format.
+
+A session file is one JSON object: top-level `stability_score`, `backend`, `deviceName` (or
+`device_name`), optional `image`/`image_digest`, and `records[]`. Producers wrote numbers as
+strings often enough that every numeric field is accepted either way.
+
+This module defines what "valid" means. The store reads well-formed files through DuckDB's
+`read_json` for speed and applies the same rules in SQL (see `store_sql.py`); any file DuckDB
+refuses is read here instead, so the two paths must agree (a property test checks it).
+
+Corrupt input is data, not an exception: a file that cannot be read or parsed, or whose top level
+is not an object with a `records` list, is returned with `corrupt` set; a record that breaks a
+rule is kept with its `reason` and stays out of the statistics.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+#: One reason per invalid record: the first rule it breaks, in this order.
+REASONS = (
+    "record is not an object",
+    "stability_score missing or not numeric",
+    "stability_score outside [0, 1]",
+    "duration_ms missing or not numeric",
+    "duration_ms negative",
+    "seed missing or not an integer",
+    "seed is 0",
+    "timestamp missing or does not parse",
+    "released_at before acquired_at",
+)
+
+_DIGEST_RE = re.compile(r"(sha256|sha384|sha512):[0-9a-fA-F]{32,128}")
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    """One record as stored: typed values plus the reason it is invalid (None when valid)."""
+
+    index: int
+    acquired_at: datetime | None
+    duration_ms: float | None
+    stability: float | None
+    backend: str | None
+    device: str | None
+    reason: str | None
+
+
+@dataclass
+class SessionRead:
+    """Everything one session file contributes: metadata, records, or why it is corrupt."""
+
+    path: Path
+    corrupt: str | None = None
+    stability_score: float | None = None
+    backend: str | None = None
+    device: str | None = None
+    image: str | None = None
+    image_digest: str | None = None
+    records: list[RecordRow] = field(default_factory=list)
+
+    @property
+    def valid_records(self) -> list[RecordRow]:
+        return [r for r in self.records if r.reason is None]
+
+
+def to_float(value: Any) -> float | None:
+    """A JSON number or numeric string as float; None for anything else (bools included)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def to_int(value: Any) -> int | None:
+    """An integral JSON number or integer string; None for fractions, bools, junk."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            number = to_float(text)
+            return int(number) if number is not None and number.is_integer() else None
+    return None
+
+
+def to_text(value: Any) -> str | None:
+    """A label field as text: strings as-is, scalars stringified, objects dropped."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """ISO 8601 to naive UTC; a timestamp without an offset is taken as UTC."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def digest_of(image: str | None, image_digest: str | None) -> str | None:
+    """The session's image digest: its own `image_digest`, else the `@sha256:…` in `image`."""
+    for candidate in (image_digest, image):
+        if candidate:
+            match = _DIGEST_RE.search(candidate)
+            if match:
+                return match.group(0).lower()
+    return None
+
+
+def check_record(raw: Any) -> tuple[str | None, float | None, float | None,
+                                     datetime | None]:
+    """Apply the validity rules to one raw record: (reason, stability, duration, acquired)."""
+    if not isinstance(raw, dict):
+        return REASONS[0], None, None, None
+    stability = to_float(raw.get("stability_score"))
+    duration = to_float(raw.get("duration_ms"))
+    acquired = parse_timestamp(raw.get("acquired_at"))
+    released = parse_timestamp(raw.get("released_at"))
+    seed = to_int(raw.get("seed"))
+    reason: str | None = None
+    if stability is None or math.isnan(stability):
+        reason = REASONS[1]
+    elif not 0.0 <= stability <= 1.0:
+        reason = REASONS[2]
+    elif duration is None or not math.isfinite(duration):
+        reason = REASONS[3]
+    elif duration < 0:
+        reason = REASONS[4]
+    elif seed is None:
+        reason = REASONS[5]
+    elif seed == 0:
+        reason = REASONS[6]
+    elif acquired is None or released is None:
+        reason = REASONS[7]
+    elif released < acquired:
+        reason = REASONS[8]
+    return reason, stability, duration, acquired
+
+
+def parse_session(document: Any, path: Path) -> SessionRead:
+    """Turn a decoded JSON document into a `SessionRead` (never raises on bad content)."""
+    session = SessionRead(path=path)
+    if not isinstance(document, dict):
+        session.corrupt = "top level is not a JSON object"
+        return session
+    records = document.get("records")
+    if not isinstance(records, list):
+        session.corrupt = "no records list"
+        return session
+    session.stability_score = to_float(document.get("stability_score"))
+    session.backend = to_text(document.get("backend")) or None
+    session.device = to_text(document.get("deviceName")) or to_text(document.get("device_name"))
+    session.image = to_text(document.get("image"))
+    session.image_digest = digest_of(session.image, to_text(document.get("image_digest")))
+    for index, raw in enumerate(records, start=1):
+        reason, stability, duration, acquired = check_record(raw)
+        backend = device = None
+        if isinstance(raw, dict):
+            backend = to_text(raw.get("backend"))
+            device = to_text(raw.get("deviceName")) or to_text(raw.get("device_name"))
+        session.records.append(RecordRow(
+            index=index, acquired_at=acquired, duration_ms=duration, stability=stability,
+            backend=backend or session.backend, device=device or session.device, reason=reason))
+    return session
+
+
+def read_session_file(path: Path) -> SessionRead:
+    """Read and parse one session file; unreadable or malformed files come back corrupt."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return SessionRead(path=path, corrupt=f"unreadable: {exc.strerror or exc}")
+    if not data.strip():
+        return SessionRead(path=path, corrupt="empty file")
+    try:
+        document = json.loads(data)
+    except UnicodeDecodeError:
+        return SessionRead(path=path, corrupt="not UTF-8 text")
+    except json.JSONDecodeError as exc:
+        what = "truncated JSON" if exc.pos >= len(data.rstrip()) else "malformed JSON"
+        return SessionRead(path=path, corrupt=f"{what} at line {exc.lineno} column {exc.colno}")
+    except RecursionError:
+        return SessionRead(path=path, corrupt="JSON nested too deeply")
+    return parse_session(document, path)
