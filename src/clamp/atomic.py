@@ -17,9 +17,11 @@ from clamp.errors import BadInputError, ConflictError
 
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes, *,
-                 expect_sha256: str | None = None) -> None:
+                 expect_sha256: str | None = None, mode: int | None = None) -> None:
     """Replace `path` with `data` atomically.
 
+    `mode` sets the new file's permissions before any data is written (private keys: 0o600);
+    otherwise an existing file keeps its mode and a new one gets 0o644.
     With `expect_sha256`, the current file's hash is checked immediately before the rename and a
     mismatch (someone else changed it since it was read) aborts with `ConflictError`, leaving both
     their file and ours untouched.
@@ -32,14 +34,15 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *,
     except OSError as exc:
         raise BadInputError(f"cannot write: {exc.strerror}", where=str(target)) from exc
     try:
+        if mode is not None:
+            os.chmod(tmp_name, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
-        if target.exists():
-            os.chmod(tmp_name, target.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp_name, 0o644)
+        if mode is None:
+            keep = target.stat().st_mode & 0o777 if target.exists() else 0o644
+            os.chmod(tmp_name, keep)
         if expect_sha256 is not None:
             current = sha256_file(target) if target.exists() else None
             if current != expect_sha256:

@@ -46,8 +46,7 @@ def keygen(
         if path.exists():
             raise BadInputError("already exists; refusing to overwrite", where=str(path))
     private_pem, public_pem = generate_key_pair(_password())
-    write_atomic(private_path, private_pem)
-    os.chmod(private_path, 0o600)
+    write_atomic(private_path, private_pem, mode=0o600)
     write_atomic(public_path, public_pem)
     info(f"Private key written to {private_path}\nPublic key written to {public_path}")
     return 0
