@@ -19,7 +19,7 @@ from enum import Enum
 from typing import Any
 
 from clamp.errors import BadInputError
-from clamp.matrix.digest import check_pinned
+from clamp.matrix.digest import DigestKind, check_pinned, classify
 from clamp.matrix.loader import LoadedMatrix, load_text
 from clamp.matrix.source import Loc, parse_yaml
 
@@ -94,8 +94,11 @@ def _node(loaded: LoadedMatrix, text: str, loc: Loc) -> tuple[Any, list[str]]:
 
 def _set_scalar(loaded: LoadedMatrix, text: str, loc: Loc, key: str, value: Any) -> str:
     entry, lines = _node(loaded, text, loc)
-    if key in entry and _same(entry[key], value):
-        return text
+    if (key in entry and _same(entry[key], value)) or (key not in entry and value is None):
+        return text  # an absent key already reads as null
+    if key == "digest" and value is None and isinstance(entry.get(key), str) and \
+            classify(entry[key]).kind is DigestKind.PLACEHOLDER:
+        return text  # a placeholder already means "unpinned"
     if _flow(entry):
         raise _Unsupported
     if key not in entry:
@@ -116,9 +119,8 @@ def _set_scalar(loaded: LoadedMatrix, text: str, loc: Loc, key: str, value: Any)
         raise _Unsupported  # value on a later line (block scalar / continuation)
     rendered = _render_scalar(value, line[start:end], loaded.layout)
     rest = line[end:]
-    if rest.lstrip(" ").startswith("#"):
-        pad = max(1, len(rest) - len(rest.lstrip(" ")) - (len(rendered) - (end - start)))
-        rest = " " * pad + rest.lstrip(" ")
+    if rest.lstrip(" ").startswith("#"):  # keep the comment, with its original spacing
+        rest = " " * max(1, len(rest) - len(rest.lstrip(" "))) + rest.lstrip(" ")
     lines[key_line] = line[:colon + 1] + " " + rendered + rest
     return "".join(lines)
 
