@@ -6,29 +6,15 @@ from a hidden prompt asked twice. Existing files are never overwritten.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 
+from clamp.cli.trust_flags import password
+
 
 def register(app: typer.Typer) -> None:
     app.command("keygen")(keygen)
-
-
-def _password() -> bytes:
-    for name in ("CLAMP_PASSWORD", "COSIGN_PASSWORD"):
-        if name in os.environ:
-            return os.environ[name].encode()
-    from clamp.errors import BadInputError
-
-    first = typer.prompt("Enter password for private key", hide_input=True, default="",
-                         show_default=False)
-    second = typer.prompt("Enter password for private key again", hide_input=True, default="",
-                          show_default=False)
-    if first != second:
-        raise BadInputError("passwords do not match")
-    return str(first).encode()
 
 
 def keygen(
@@ -45,7 +31,7 @@ def keygen(
     for path in (private_path, public_path):
         if path.exists():
             raise BadInputError("already exists; refusing to overwrite", where=str(path))
-    private_pem, public_pem = generate_key_pair(_password())
+    private_pem, public_pem = generate_key_pair(password(confirm=True))
     write_atomic(private_path, private_pem, mode=0o600)
     write_atomic(public_path, public_pem)
     info(f"Private key written to {private_path}\nPublic key written to {public_path}")

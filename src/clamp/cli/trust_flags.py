@@ -1,0 +1,82 @@
+"""cosign's verification flags turned into a `clamp.trust` policy, shared by the verify commands.
+
+Flag names are cosign's so users' habits carry over; the identity regexps keep cosign's
+unanchored meaning (re.search) on the command line, and the help says to anchor them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from clamp.trust.policy import Policy
+
+MAX_KEY_FILE = 64 * 1024
+
+KEY_OPTION = typer.Option([], "--key", help="PEM public key (repeatable; any one may verify).")
+IDENTITY_OPTION = typer.Option(None, "--certificate-identity",
+                               help="Exact certificate identity (SAN) of a keyless signer.")
+IDENTITY_REGEXP_OPTION = typer.Option(
+    None, "--certificate-identity-regexp",
+    help="Regexp for the identity, unanchored as cosign's: anchor it with ^...$.")
+ISSUER_OPTION = typer.Option(None, "--certificate-oidc-issuer", help="Exact OIDC issuer.")
+ISSUER_REGEXP_OPTION = typer.Option(None, "--certificate-oidc-issuer-regexp",
+                                    help="Regexp for the OIDC issuer (unanchored).")
+TRUSTED_ROOT_OPTION = typer.Option(None, "--trusted-root",
+                                   help="trusted_root.json replacing the shipped public-good one.")
+REQUIRE_TLOG_OPTION = typer.Option(False, "--require-tlog",
+                                   help="Require transparency-log evidence with --key.")
+
+
+def read_file(path: Path, what: str, limit: int | None = None) -> bytes:
+    """Read a user-named file, bounded, turning OS errors into one-line BadInputErrors."""
+    from clamp.errors import BadInputError
+
+    try:
+        if limit is not None and path.stat().st_size > limit:
+            raise BadInputError(f"{what} larger than {limit} bytes", where=str(path))
+        return path.read_bytes()
+    except OSError as exc:
+        raise BadInputError(f"cannot read {what}: {exc.strerror}", where=str(path)) from None
+
+
+def policy_from_flags(keys: list[Path], identity: str | None, identity_regexp: str | None,
+                      issuer: str | None, issuer_regexp: str | None,
+                      trusted_root: Path | None, require_tlog: bool) -> Policy:
+    from clamp.errors import BadInputError
+    from clamp.trust.keys import load_public_key
+    from clamp.trust.policy import Identity, Policy
+
+    loaded = tuple(load_public_key(read_file(k, "key", MAX_KEY_FILE), where=str(k)) for k in keys)
+    identities: tuple[Identity, ...] = ()
+    if identity or identity_regexp or issuer or issuer_regexp:
+        identities = (Identity(subject=identity, subject_regexp=identity_regexp,
+                               issuer=issuer, issuer_regexp=issuer_regexp),)
+    if not loaded and not identities:
+        raise BadInputError("give --key, or --certificate-identity[-regexp] with "
+                            "--certificate-oidc-issuer[-regexp]")
+    if trusted_root is not None and not trusted_root.is_file():
+        raise BadInputError("trusted root file not found", where=str(trusted_root))
+    return Policy(keys=loaded, identities=identities, require_tlog=require_tlog,
+                  trusted_root_path=str(trusted_root) if trusted_root else None)
+
+
+def password(*, confirm: bool) -> bytes:
+    """The private key password: CLAMP_PASSWORD, COSIGN_PASSWORD, else a hidden prompt."""
+    for name in ("CLAMP_PASSWORD", "COSIGN_PASSWORD"):
+        if name in os.environ:
+            return os.environ[name].encode()
+    from clamp.errors import BadInputError
+
+    first = typer.prompt("Enter password for private key", hide_input=True, default="",
+                         show_default=False)
+    if confirm:
+        second = typer.prompt("Enter password for private key again", hide_input=True,
+                              default="", show_default=False)
+        if first != second:
+            raise BadInputError("passwords do not match")
+    return str(first).encode()

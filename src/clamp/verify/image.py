@@ -1,0 +1,148 @@
+"""Verify one image: hash what the registry sends, find its signatures, check them.
+
+The glue between `clamp.oci` (bytes and where they live) and `clamp.trust` (what they prove).
+Signatures are looked for on the digest that was resolved and, for a multi-arch image pinned to
+a platform, on the platform manifest too (cosign signs whichever digest it was given).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+from clamp.errors import ClampError
+from clamp.oci.digest import Digest
+from clamp.oci.manifest import Platform
+from clamp.oci.reference import Reference
+from clamp.oci.resolve import ResolvedImage, resolve
+from clamp.oci.signatures import SignatureSet, fetch_signatures
+from clamp.oci.store import ImageStore
+from clamp.trust.errors import TrustError, UnsignedError
+from clamp.trust.policy import Policy
+from clamp.trust.result import VerificationResult, failure
+
+# When nothing verifies, report the closest miss: a signer we do not trust says more than a
+# broken signature, which says more than no signature at all.
+_SEVERITY = {"identity_mismatch": 3, "invalid": 2, "error": 1, "unsigned": 0}
+
+
+@dataclass
+class ImageVerification:
+    """The outcome for one image: what was resolved, what was found, and the verdict."""
+
+    reference: Reference
+    image: ResolvedImage | None
+    result: VerificationResult
+    attestation: VerificationResult | None = None
+    found: list[SignatureSet] = field(default_factory=list)
+    registry_error: ClampError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result.ok and (self.attestation is None or self.attestation.ok)
+
+
+async def verify_image(store: ImageStore, ref: Reference, policies: Sequence[Policy], *,
+                       platform: Platform | None = None,
+                       attestation_types: tuple[str, ...] = (),
+                       require_attestation: bool = False) -> ImageVerification:
+    """Resolve `ref` (by its digest when it has one) and verify it against any of `policies`.
+
+    Registry failures become an `error` verdict with the reason (never `unsigned`): not being
+    able to look is not evidence of absence.
+    """
+    try:
+        image = await resolve(store, ref, platform)
+    except ClampError as exc:
+        return ImageVerification(ref, None, _error(exc), registry_error=exc)
+    subjects = [image.digest] + ([image.platform_digest] if image.platform_digest else [])
+    try:
+        found = list(await asyncio.gather(
+            *(fetch_signatures(store, ref.repository, s) for s in subjects)))
+    except ClampError as exc:
+        return ImageVerification(ref, image, _error(exc, manifest_digest=str(image.digest)),
+                                 registry_error=exc)
+    result = check_signatures(found, policies)
+    attestation = None
+    if require_attestation or attestation_types:
+        attestation = check_attestations(found, policies, attestation_types)
+        if not require_attestation and attestation.verdict == "unsigned":
+            attestation = None
+    return ImageVerification(ref, image, result, attestation, found)
+
+
+def check_signatures(found: Sequence[SignatureSet],
+                     policies: Sequence[Policy]) -> VerificationResult:
+    """The first verified signature among legacy layers and bundles, else the closest miss."""
+    from clamp.trust.bundle import Artifact, verify_bundle
+    from clamp.trust.cosign_legacy import LegacyLayer, verify_legacy_layers
+
+    misses: list[VerificationResult] = []
+    for sigs in found:
+        digest = str(sigs.subject)
+        layers = [LegacyLayer(s.payload, s.annotations, s.media_type) for s in sigs.legacy]
+        for policy in policies:
+            if layers:
+                outcome = _attempt(partial(verify_legacy_layers, layers, digest, policy),
+                                   manifest_digest=digest)
+                if outcome.ok:
+                    return outcome
+                misses.append(outcome)
+            for n, bundle in enumerate(sigs.bundles):
+                outcome = _attempt(
+                    partial(verify_bundle, bundle.bundle, Artifact.from_digest(digest), policy,
+                            subject_digest=digest),
+                    manifest_digest=digest, layer_index=n)
+                if outcome.ok:
+                    return outcome
+                misses.append(outcome)
+    problems = "; ".join(p for sigs in found for p in sigs.problems)
+    if not misses:
+        looked = ", ".join(f"{s.subject.tag_form}.sig and bundle referrers" for s in found)
+        reason = f"no signature found (looked for {looked})" + (f"; {problems}" if problems else "")
+        return failure(UnsignedError("signature", reason),
+                       manifest_digest=str(found[0].subject) if found else None)
+    return max(misses, key=lambda r: _SEVERITY.get(r.verdict, 0))
+
+
+def check_attestations(found: Sequence[SignatureSet], policies: Sequence[Policy],
+                       predicate_types: tuple[str, ...]) -> VerificationResult:
+    """Verify `.att` DSSE layers (subject must be the image digest, predicate type filtered)."""
+    from clamp.trust.cosign_legacy import LegacyLayer, verify_legacy_layers
+
+    misses: list[VerificationResult] = []
+    for sigs in found:
+        layers = [LegacyLayer(s.payload, s.annotations, s.media_type) for s in sigs.attestations]
+        if not layers:
+            continue
+        for policy in policies:
+            outcome = _attempt(partial(verify_legacy_layers, layers, str(sigs.subject), policy,
+                                       predicate_types=predicate_types),
+                               manifest_digest=str(sigs.subject))
+            if outcome.ok:
+                return outcome
+            misses.append(outcome)
+    if not misses:
+        return failure(UnsignedError("attestation", "no attestation (.att) found"))
+    return max(misses, key=lambda r: _SEVERITY.get(r.verdict, 0))
+
+
+def _attempt(run: Callable[[], VerificationResult], **extra: object) -> VerificationResult:
+    try:
+        result = run()
+    except TrustError as exc:
+        return failure(exc, **extra)
+    except ClampError as exc:
+        return _error(exc, **extra)
+    return result
+
+
+def _error(exc: ClampError, **extra: object) -> VerificationResult:
+    return VerificationResult.model_validate(
+        {"verdict": "error", "check": "registry", "reason": str(exc), **extra})
+
+
+def subject_digests(verification: ImageVerification) -> list[Digest]:
+    return [s.subject for s in verification.found]
