@@ -15,7 +15,6 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from clamp.matrix import original as orig
 from clamp.matrix.checks import check_model
 from clamp.matrix.models import ImageEntry, MatrixFile
 from clamp.matrix.source import (
@@ -95,7 +94,9 @@ class LoadedMatrix:
     def _source(self, loc: Loc) -> tuple[YamlDoc | None, Loc]:
         if self.layout == "native":
             return self.doc, loc
-        which, file_loc = orig.native_to_original_loc(loc, self.trust_origin)
+        from clamp.matrix.original import native_to_original_loc
+
+        which, file_loc = native_to_original_loc(loc, self.trust_origin)
         return (self.policy_doc if which == "policy" else self.doc), file_loc
 
 
@@ -143,6 +144,8 @@ def _load_native(doc: YamlDoc, sha: str) -> LoadedMatrix:
 
 def _load_original(doc: YamlDoc, sha: str, policy_text: str | None, policy_raw: bytes | None,
                    policy_path: Path | None) -> LoadedMatrix:
+    from clamp.matrix import original as orig  # only paid for when the layout is used
+
     if policy_text is None or policy_path is None:
         found = find_policy_file(doc.path)
         if found is None:
