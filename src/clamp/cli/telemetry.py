@@ -1,16 +1,119 @@
-"""`clamp telemetry …` and the `telemetry_inspect` console script (placeholder until it lands)."""
+"""`clamp telemetry accumulate|inspect` and the `telemetry_inspect` console script.
+
+Argument handling and output only; the work is in clamp.telemetry. Corrupt session files and
+invalid records are reported (warnings, GitHub annotations) but never change the exit code:
+they are data about the CI run, not a failure of the command.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 import typer
 
-app = typer.Typer(help="Telemetry: accumulate sessions and inspect summaries.", no_args_is_help=True)
+app = typer.Typer(help="Telemetry: accumulate sessions and inspect summaries.",
+                  no_args_is_help=True)
+
+
+@app.command("accumulate")
+def accumulate(
+    root: Path = typer.Argument(..., help="ROOT: sessions are read from ROOT/build/telemetry/."),
+    provenance: Path | None = typer.Option(
+        None, "--provenance", help="rocm_provenance.json (default ROOT/build/rocm_provenance.json"
+                                   "; a named file must exist)."),
+    window: str = typer.Option("1d", "--window", help="Time window width: 30m, 6h, 1d, 1w."),
+    db: Path | None = typer.Option(None, "--db",
+                                   help="Store path (default ROOT/build/telemetry.duckdb)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary JSON on stdout."),
+) -> None:
+    """Ingest session files and write ROOT/build/telemetry_summary.json atomically."""
+    from clamp.cli import output
+    from clamp.telemetry.aggregator import TemporalAggregator
+
+    aggregator = TemporalAggregator(window=window, provenance=provenance, db=db)
+    if sys.stderr.isatty() and not as_json:
+        with output.err_console().status("accumulating telemetry…"):
+            summary = aggregator.accumulate(root)
+    else:
+        summary = aggregator.accumulate(root)
+    out_path = root / "build" / "telemetry_summary.json"
+    if as_json:
+        print(summary.to_json(), end="")
+    else:
+        mean = "—" if summary.meanStability is None else f"{summary.meanStability:.4f}"
+        output.info(f"wrote {out_path}: {summary.sessionCount} sessions, "
+                    f"{summary.recordCount} records, mean stability {mean}, "
+                    f"trust {summary.trustStatus}")
+    if summary.corruptFiles.count or summary.invalidRecords.count:
+        output.warn(f"{summary.corruptFiles.count} corrupt file(s) and "
+                    f"{summary.invalidRecords.count} invalid record(s) left out")
+    if summary.untrustedSessions:
+        output.warn(f"{len(summary.untrustedSessions)} session(s) ran images that did not "
+                    "verify; reported apart from the trusted statistics")
+    if output.in_github_actions():
+        _github(summary, out_path)
+
+
+def _github(summary: object, out_path: Path) -> None:
+    from clamp.cli import output
+    from clamp.telemetry.models import TelemetrySummary
+
+    assert isinstance(summary, TelemetrySummary)
+    for f in summary.corruptFiles.files[:20]:
+        output.gha_annotation("warning", f"corrupt telemetry file: {f.reason}",
+                              file=f"{summary.sourceDirectory}/{f.path}")
+    if summary.untrustedSessions:
+        output.gha_annotation("warning", f"{len(summary.untrustedSessions)} telemetry "
+                                         "session(s) ran untrusted images")
+    output.gha_set_outputs({"summary": str(out_path), "trust_status": summary.trustStatus,
+                            "session_count": str(summary.sessionCount),
+                            "mean_stability": str(summary.meanStability)})
+    output.gha_step_summary(
+        "### Telemetry\n\n| sessions | records | mean stability | p95 ms | trust |\n"
+        "|---|---|---|---|---|\n"
+        f"| {summary.sessionCount} | {summary.recordCount} | {summary.meanStability} | "
+        f"{summary.driftPercentile} | {summary.trustStatus} |\n")
 
 
 @app.command("inspect")
-def inspect(root: str = typer.Argument(".", help="A ROOT directory or a telemetry_summary.json.")) -> None:
-    """Show a telemetry summary (not yet available)."""
-    print("telemetry inspect: not yet available")
+def inspect(
+    target: Path = typer.Argument(Path("."),
+                                  help="A ROOT directory or a telemetry_summary.json."),
+    compare: Path | None = typer.Option(None, "--compare",
+                                        help="Another ROOT or summary to show side by side."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout."),
+    html: Path | None = typer.Option(None, "--html",
+                                     help="Also write a self-contained HTML report here."),
+) -> None:
+    """Show a telemetry summary: trust per image, stability over time, corrupt inputs."""
+    from clamp.atomic import write_atomic
+    from clamp.cli import output
+    from clamp.telemetry import inspect_view
+    from clamp.telemetry.summary_io import load_summary, summary_path
+
+    summary = load_summary(target)
+    other = load_summary(compare) if compare is not None else None
+    if html is not None:
+        from clamp.telemetry.html_report import render_html
+
+        write_atomic(html, render_html(summary))
+        if not as_json:
+            output.info(f"wrote {html}")
+    if as_json:
+        if other is None:
+            print(summary.to_json(), end="")
+        else:
+            print(json.dumps({"a": str(summary_path(target)), "b": str(summary_path(compare or
+                              target)), "rows": inspect_view.compare_rows(summary, other)},
+                             indent=2))
+        return
+    console = output.out_console()
+    if other is None:
+        inspect_view.render(summary, console)
+    else:
+        inspect_view.render_compare(summary, other, (str(target), str(compare)), console)
 
 
 def register(root_app: typer.Typer) -> None:
@@ -18,8 +121,10 @@ def register(root_app: typer.Typer) -> None:
 
 
 def run_inspect() -> None:
+    """Entry point of the `telemetry_inspect` console script (same as `clamp telemetry inspect`)."""
     from clamp.cli.main import invoke
 
-    standalone = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    standalone = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
+                             rich_markup_mode=None)
     standalone.command()(inspect)
     raise SystemExit(invoke(standalone, None, prog_name="telemetry_inspect"))

@@ -1,0 +1,90 @@
+"""Loading a summary for inspection: a ROOT directory or a telemetry_summary.json path.
+
+Summaries written by the original tool carry only the original keys; they are still shown (the
+missing sections empty) rather than refused, since the point of inspect is to look at what the CI
+produced.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from clamp.errors import BadInputError
+from clamp.telemetry.models import TelemetrySummary
+
+
+def summary_path(target: Path) -> Path:
+    """ROOT -> ROOT/build/telemetry_summary.json; a file path is returned as is."""
+    if target.is_dir():
+        return target / "build" / "telemetry_summary.json"
+    return target
+
+
+def _number(doc: dict[str, Any], *keys: str) -> float | None:
+    for key in keys:
+        value = doc.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def _from_original(doc: dict[str, Any]) -> TelemetrySummary:
+    """A summary with only the original keys, upgraded with empty new sections."""
+    source = str(doc.get("sourceDirectory") or doc.get("source_directory") or "")
+    sessions = int(_number(doc, "sessionCount", "session_count") or 0)
+    mean = _number(doc, "meanStability", "mean_stability")
+    var = _number(doc, "variance", "stability_variance")
+    p95 = _number(doc, "driftPercentile", "drift_index")
+    records = int(_number(doc, "recordCount") or 0)
+    empty = {"sessionCount": 0, "recordCount": 0, "meanStability": None, "variance": None,
+             "driftPercentile": None}
+    trust = str(doc.get("trustStatus") or "unknown")
+    return TelemetrySummary.model_validate({
+        "generatedAt": str(doc.get("generatedAt") or ""), "sourceDirectory": source,
+        "source_directory": source, "sessionCount": sessions, "session_count": sessions,
+        "recordCount": records, "meanStability": mean, "mean_stability": mean,
+        "variance": var, "stability_variance": var, "driftPercentile": p95, "drift_index": p95,
+        "window": "1d", "trustStatus": trust,
+        "provenanceIssuer": doc.get("provenanceIssuer"),
+        "provenanceTimestamp": doc.get("provenanceTimestamp"),
+        "digestAlgorithm": doc.get("digestAlgorithm"),
+        "policyDecision": doc.get("policyDecision"), "provenanceDigest": None,
+        "provenanceSource": None, "trusted": empty, "untrusted": empty, "unverified": empty,
+        "untrustedSessions": [], "corruptFiles": {"count": 0, "files": []},
+        "invalidRecords": {"count": 0, "byReason": {}, "examples": []},
+        "breakdown": {"byBackend": [], "byDevice": [], "byImage": [], "byWindow": [],
+                      "bySession": []},
+        "changes": [], "gpuMetrics": {"snapshotCount": 0, "cards": []}})
+
+
+def load_summary(target: Path) -> TelemetrySummary:
+    """Read and validate a summary; one-line BadInputError on anything unusable."""
+    path = summary_path(target)
+    if not path.exists():
+        hint = " (run 'clamp telemetry accumulate ROOT' first)" if target.is_dir() else ""
+        raise BadInputError(f"no telemetry summary found{hint}", where=str(path))
+    try:
+        doc = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise BadInputError(f"cannot read: {exc.strerror}", where=str(path)) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"not valid JSON ({exc})", where=str(path)) from exc
+    if not isinstance(doc, dict):
+        raise BadInputError("not a telemetry summary (top level is not an object)",
+                            where=str(path))
+    try:
+        return TelemetrySummary.model_validate(doc)
+    except ValidationError as exc:
+        if "schemaVersion" not in doc and ("sessionCount" in doc or "session_count" in doc):
+            try:
+                return _from_original(doc)
+            except ValidationError:
+                pass
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise BadInputError(f"not a valid telemetry summary: {where}: {first['msg']}",
+                            where=str(path)) from exc
