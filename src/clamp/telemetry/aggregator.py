@@ -183,18 +183,18 @@ class TemporalAggregator:
             policyDecision=top.policyDecision,
             provenanceDigest=top_digest if top.trustStatus != "unknown" else None,
             provenanceSource=provenance.source,
-            trusted=Stats(**_stats(g.trust.get("trusted", queries.EMPTY))),  # type: ignore[arg-type]
-            untrusted=Stats(**_stats(g.trust.get("untrusted", queries.EMPTY))),  # type: ignore[arg-type]
-            unverified=Stats(**_stats(g.trust.get("unverified", queries.EMPTY))),  # type: ignore[arg-type]
+            trusted=Stats(**_stats(g.trust.get("trusted", queries.EMPTY))),
+            untrusted=Stats(**_stats(g.trust.get("untrusted", queries.EMPTY))),
+            unverified=Stats(**_stats(g.trust.get("unverified", queries.EMPTY))),
             untrustedSessions=untrusted_sessions,
             corruptFiles=CorruptFiles(count=len(corrupt), files=corrupt),
             invalidRecords=InvalidRecords(count=sum(by_reason.values()),
                                           byReason=dict(sorted(by_reason.items())),
                                           examples=examples),
             breakdown=Breakdown(
-                byBackend=[Group(**_stats(r), key=k)  # type: ignore[arg-type]
+                byBackend=[Group(**_stats(r), key=k)
                            for k, r in sorted(g.backend.items(), key=lambda kv: kv[0] or "")],
-                byDevice=[Group(**_stats(r), key=k)  # type: ignore[arg-type]
+                byDevice=[Group(**_stats(r), key=k)
                           for k, r in sorted(g.device.items(), key=lambda kv: kv[0] or "")],
                 byImage=by_image, byWindow=by_window, bySession=by_session),
             changes=attribution.changes(con, self.interval, g, status_of),

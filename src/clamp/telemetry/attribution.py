@@ -11,6 +11,7 @@ which keeps the cost flat at millions of records.
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from clamp.telemetry import queries
@@ -42,7 +43,7 @@ def changes(con: duckdb.DuckDBPyConnection, interval: str, grouped: queries.Grou
     dominant = dominant_digests(grouped)
     windows = list(dominant)
     out: list[Change] = []
-    for before_w, after_w in zip(windows, windows[1:], strict=False):
+    for before_w, after_w in pairwise(windows):
         d_before, d_after = dominant[before_w], dominant[after_w]
         if d_before is None or d_after is None or d_before == d_after:
             continue

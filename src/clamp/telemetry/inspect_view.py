@@ -15,6 +15,7 @@ from clamp.telemetry.models import TelemetrySummary
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
+    from rich.table import Table
 
 _BARS = "▁▂▃▄▅▆▇█"
 _STATUS_STYLE = {"valid": "green", "unknown": "yellow", "unsigned": "red", "invalid": "red",
@@ -66,7 +67,8 @@ def status_text(status: str) -> str:
     return f"[{_STATUS_STYLE.get(status, 'red')}]{escape(status)}[/]"
 
 
-def _table(title: str, *columns: str) -> Any:
+def _table(title: str, *columns: str) -> Table:
+    """A plain table; columns named with a capital are numeric and right-aligned."""
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)

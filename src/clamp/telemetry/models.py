@@ -8,8 +8,6 @@ existing reader keeps working. New keys are camelCase like the originals.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SUMMARY_SCHEMA_VERSION = 1
@@ -209,11 +207,3 @@ class TelemetrySummary(_Model):
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2) + "\n"
-
-
-def summary_schema() -> dict[str, Any]:
-    """JSON Schema of the summary, as checked in under schemas/."""
-    schema = TelemetrySummary.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://clamp.invalid/schemas/telemetry_summary.schema.json"
-    return schema

@@ -107,9 +107,9 @@ class TelemetryStore:
         todo: list[tuple[int, str]] = []
         changed_ids: list[int] = []
         next_id = max((v[0] for v in known.values()), default=0) + 1
-        for path in sorted(current):
-            size, mtime = current[path]
-            old = known.get(path)
+        for name in sorted(current):
+            size, mtime = current[name]
+            old = known.get(name)
             if old is not None and old[1] == size and old[2] == mtime and old[3] != "pending":
                 continue
             if old is None:
@@ -117,7 +117,7 @@ class TelemetryStore:
             else:
                 file_id = old[0]
                 changed_ids.append(file_id)
-            todo.append((file_id, path))
+            todo.append((file_id, name))
         self._delete(removed + changed_ids, drop_files=removed)
         # Mark pending first: a crash from here on leaves files the next run will redo.
         self._upsert_files([(fid, p, -1, -1, "pending", None) for fid, p in todo])
