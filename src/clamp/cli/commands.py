@@ -10,11 +10,20 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from clamp.cli import matrix_cmd, resolve_cmd, telemetry
-    from clamp.cli import keys_cmd, verify_blob_cmd
+    from clamp.cli import (
+        keys_cmd,
+        matrix_cmd,
+        resolve_cmd,
+        sign_cmd,
+        telemetry,
+        verify_blob_cmd,
+        verify_cmd,
+    )
 
     resolve_cmd.register(app)
+    verify_cmd.register(app)
+    verify_blob_cmd.register(app)
+    sign_cmd.register(app)
+    keys_cmd.register(app)
     matrix_cmd.register(app)
     telemetry.register(app)
-    verify_blob_cmd.register(app)
-    keys_cmd.register(app)
