@@ -170,3 +170,14 @@ def test_cli_process_has_no_traceback(native: Callable[[str], Path]) -> None:
     assert proc.returncode == ExitCode.BAD_INPUT
     assert "Traceback" not in proc.stderr
     assert proc.stderr.count("\n") == 1
+
+
+def test_github_annotations_name_file_and_line(native: Callable[[str], Path],
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    path = native(NATIVE.replace("policy: strict", "policy: lenient"))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    code, out, _ = run_cli("matrix", "validate", str(path), capsys=capsys)
+    assert code == ExitCode.BAD_INPUT
+    line = NATIVE.splitlines().index("  policy: strict") + 1
+    assert f"::error file={path},line={line},title=clamp matrix::defaults.policy: " in out

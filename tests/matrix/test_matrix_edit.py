@@ -8,6 +8,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from matrix_samples import D1, D2, NATIVE
 
 from clamp.errors import BadInputError
@@ -121,3 +123,28 @@ def test_flow_style_entry_falls_back_to_full_dump(native: Callable[[str], Path])
     after = apply_changes(loaded, {"7.0.0/ubuntu-24.04": EntryChange(digest=NEW)})
     assert load_text(after, loaded.path).model.entry("7.0.0/ubuntu-24.04").digest == NEW
     assert "# A native matrix with comments." in after
+
+
+HEX = "0123456789abcdef"
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(layout=st.sampled_from(["native", "original"]), index=st.integers(0, 3),
+       hexpart=st.text(HEX, min_size=64, max_size=64))
+def test_any_digest_change_moves_exactly_one_line(layout: str, index: int, hexpart: str,
+                                                  native: Callable[[str], Path],
+                                                  original: Callable[..., Path]) -> None:
+    loaded = load(native(NATIVE) if layout == "native" else original())
+    entry = loaded.model.images[index]
+    digest = "sha256:" + hexpart
+    after = apply_changes(loaded, {entry.id: EntryChange(digest=digest)})
+    removed, added = changed_lines(loaded.text, after)
+    if entry.digest == digest:
+        assert after == loaded.text
+        return
+    assert len(removed) == len(added) == 1
+    assert added[0].split("#")[0].strip().strip('"').endswith(digest)
+    reloaded = load_text(after, loaded.path, policy_text=loaded.policy_text,
+                         policy_path=loaded.policy_path)
+    assert reloaded.model.images[index].digest == digest
