@@ -1,0 +1,120 @@
+"""The DuckDB store: incremental ingest, and the fast SQL path agreeing with the Python reader."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from clamp.telemetry.sessions import read_session_file
+from clamp.telemetry.store import TelemetryStore
+
+from .conftest import record
+
+
+def _rows(store: TelemetryStore) -> list[tuple[Any, ...]]:
+    return store.con.execute(
+        "SELECT f.path, r.idx, r.acquired_at, r.duration_ms, r.stability, r.backend, r.device, "
+        "r.reason FROM records r JOIN files f USING (file_id) ORDER BY 1, 2").fetchall()
+
+
+def test_unchanged_file_is_not_read_again(make_root: Callable[..., Path],
+                                          tmp_path: Path) -> None:
+    root = make_root({"a.json": {"records": [record(i) for i in range(5)]},
+                      "b.json": {"records": [record(1)]}})
+    files = sorted((root / "build" / "telemetry").glob("*.json"))
+    with TelemetryStore(tmp_path / "t.duckdb") as store:
+        first = store.sync(files)
+        assert (first.ingested, first.unchanged) == (2, 0)
+        before = _rows(store)
+    # Same size and mtime but different bytes: only a re-read could notice.
+    a = files[0]
+    st_a = a.stat()
+    a.write_bytes(b"x" * st_a.st_size)
+    os.utime(a, ns=(st_a.st_atime_ns, st_a.st_mtime_ns))
+    with TelemetryStore(tmp_path / "t.duckdb") as store:
+        second = store.sync(files)
+        assert (second.ingested, second.unchanged) == (0, 2)
+        assert _rows(store) == before
+
+
+def test_changed_file_replaces_rows_and_deleted_file_is_dropped(
+        make_root: Callable[..., Path], tmp_path: Path) -> None:
+    root = make_root({"a.json": {"records": [record(i) for i in range(5)]},
+                      "b.json": {"records": [record(1)]}})
+    tdir = root / "build" / "telemetry"
+    with TelemetryStore(tmp_path / "t.duckdb") as store:
+        store.sync(sorted(tdir.glob("*.json")))
+        (tdir / "a.json").write_text(json.dumps({"records": [record(9, duration_ms=99)]}))
+        os.utime(tdir / "a.json", ns=(1, 2))  # a different mtime even on coarse clocks
+        (tdir / "b.json").unlink()
+        stats = store.sync(sorted(tdir.glob("*.json")))
+        assert (stats.ingested, stats.removed) == (1, 1)
+        rows = _rows(store)
+        assert [(Path(r[0]).name, r[1], r[3]) for r in rows] == [("a.json", 1, 99.0)]
+        assert store.con.execute("SELECT count(*) FROM sessions").fetchone() == (1,)
+        assert store.con.execute("SELECT count(*) FROM files").fetchone() == (1,)
+
+
+def test_bad_file_in_a_batch_is_isolated(make_root: Callable[..., Path], tmp_path: Path) -> None:
+    files = {f"s{i:02d}.json": {"records": [record(i)]} for i in range(9)}
+    files["s04.json"] = '{"records": [{"seed": 1'
+    files["s06.json"] = {"records": ["text", record(1, duration_ms="fast")]}
+    root = make_root(files)
+    with TelemetryStore(tmp_path / "t.duckdb") as store:
+        stats = store.sync(sorted((root / "build" / "telemetry").glob("*.json")))
+        assert stats.fallback == 2
+        status = {Path(p).stem: s for p, s in
+                  store.con.execute("SELECT path, status FROM files").fetchall()}
+        assert status["s04"] == "corrupt" and status["s06"] == "ok"
+        reasons = [r[7] for r in _rows(store) if r[7]]
+        assert sorted(reasons) == ["duration_ms missing or not numeric",
+                                   "record is not an object"]
+
+
+labels = st.sampled_from(["hip", "opencl", "", "gfx90a"]) | st.none()
+numbers = st.one_of(st.floats(-2, 3, allow_nan=False), st.integers(-5, 5),
+                    st.floats(-2, 3, allow_nan=False).map(str), st.just("nan"), st.none())
+stamps = st.one_of(st.just("2025-01-01T00:00:00Z"), st.just("2025-01-01T00:00:01.5+01:00"),
+                   st.just("2025-01-02 03:04:05"), st.just("bad"), st.none())
+records = st.fixed_dictionaries({}, optional={
+    "seed": st.one_of(st.integers(-3, 3), st.integers(-3, 3).map(str), st.just(2.5)),
+    "duration_ms": numbers, "stability_score": numbers, "acquired_at": stamps,
+    "released_at": stamps, "backend": labels, "deviceName": labels, "device_name": labels,
+    "context": st.text(max_size=3)})
+sessions = st.fixed_dictionaries({"records": st.lists(records, max_size=5)}, optional={
+    "backend": labels, "deviceName": labels, "device_name": labels,
+    "stability_score": numbers, "image_digest": st.just("sha256:" + "f" * 64)})
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(sessions, min_size=1, max_size=4))
+def test_fast_path_agrees_with_reference_reader(tmp_path: Path, docs: list[Any]) -> None:
+    """Whatever path DuckDB takes for a file, the stored rows equal the Python reader's."""
+    work = tmp_path / f"p{abs(hash(json.dumps(docs))) % 10**9}"
+    work.mkdir()
+    paths = []
+    for i, doc in enumerate(docs):
+        paths.append(work / f"{i}.json")
+        paths[-1].write_text(json.dumps(doc))
+    with TelemetryStore(work / "t.duckdb") as store:
+        store.sync(paths)
+        got = _rows(store)
+    expected = []
+    for path in paths:
+        session = read_session_file(path)
+        for r in session.records:
+            expected.append((str(path), r.index, r.acquired_at, r.duration_ms, r.stability,
+                             r.backend, r.device, r.reason))
+
+    def norm(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        # Values of invalid records are not used; compare reasons and valid values.
+        return [row if row[7] is None else (*row[:2], row[7]) for row in rows]
+
+    assert norm(got) == norm(sorted(expected))
