@@ -81,7 +81,8 @@ def test_missing_matrix_file(tmp_path: Path) -> None:
     assert proc.stderr.count("\n") == 1 and "absent.yml" in proc.stderr
 
 
-def _matrix(tmp_path: Path, host: str, repo: str, entries: list[tuple[str, str, str, date]]) -> Path:
+def _matrix(tmp_path: Path, host: str, repo: str,
+            entries: list[tuple[str, str, str, date]]) -> Path:
     images = "\n".join(
         f"  - version: \"{v}\"\n    os: {o}\n    digest: {d}\n    added: {a.isoformat()}"
         for v, o, d, a in entries)

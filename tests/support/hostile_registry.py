@@ -41,7 +41,7 @@ def hostile_registry(script: Script) -> Iterator[HostileServer]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return
 
         def _answer(self) -> None:
@@ -74,7 +74,7 @@ def hostile_registry(script: Script) -> Iterator[HostileServer]:
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True  # the client gave up on an oversized answer
 
-        do_GET = do_HEAD = do_PUT = do_POST = _answer  # noqa: N815
+        do_GET = do_HEAD = do_PUT = do_POST = _answer
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

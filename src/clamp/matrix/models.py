@@ -35,8 +35,9 @@ AttestMode = Literal["off", "optional", "required"]
 TlogMode = Literal["required", "optional"]
 
 # Distribution reference grammar pieces (distribution/reference/regexp.go), as facts to match.
-REGISTRY_PATTERN = (r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"
-                    r"(?::[0-9]{1,5})?$")
+# ... or `oci:DIR`, an OCI image layout directory (relative to the matrix file), for offline use.
+REGISTRY_PATTERN = (r"^(?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"
+                    r"(?::[0-9]{1,5})?|oci:[^\s@]+)$")
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 REPOSITORY_PATTERN = rf"^{_COMPONENT}(?:/{_COMPONENT})*$"
 TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
@@ -96,7 +97,7 @@ Digest = Annotated[str, AfterValidator(check_pinned), _schema_pattern(DIGEST_PAT
 Regexp = Annotated[str, AfterValidator(_compiles)]
 Token = Annotated[str, _matching(TOKEN_PATTERN, "name (letters, digits, '.', '_', '+', '-')"),
                   _schema_pattern(TOKEN_PATTERN)]
-Registry = Annotated[str, _matching(REGISTRY_PATTERN, "registry host[:port]"),
+Registry = Annotated[str, _matching(REGISTRY_PATTERN, "registry host[:port] or oci:DIR"),
                      _schema_pattern(REGISTRY_PATTERN)]
 Repository = Annotated[str, _matching(REPOSITORY_PATTERN, "repository path (lowercase, '/')"),
                        _schema_pattern(REPOSITORY_PATTERN)]

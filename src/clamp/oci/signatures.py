@@ -83,8 +83,9 @@ def att_tag(digest: Digest) -> str:
     return f"{digest.tag_form}.att"
 
 
-async def fetch_signatures(store: ImageStore, repo: str, subject: Digest) -> SignatureSet:
-    """Fetch legacy signatures, attestations and bundle referrers of `subject`, concurrently.
+async def fetch_signatures(store: ImageStore, repo: str, subject: Digest, *,
+                           attestations: bool = False) -> SignatureSet:
+    """Fetch legacy signatures, bundle referrers and (when asked) attestations, concurrently.
 
     A missing tag is simply absence. A registry failure is raised, so "could not look" is never
     reported as "unsigned".
@@ -92,11 +93,15 @@ async def fetch_signatures(store: ImageStore, repo: str, subject: Digest) -> Sig
     found = SignatureSet(subject=subject)
     sig, att, bundles = await asyncio.gather(
         _layers(store, repo, sig_tag(subject), found),
-        _layers(store, repo, att_tag(subject), found),
+        _layers(store, repo, att_tag(subject), found) if attestations else _nothing(),
         _bundles(store, repo, subject, found),
     )
     found.legacy, found.attestations, found.bundles = sig, att, bundles
     return found
+
+
+async def _nothing() -> list[SignedLayer]:
+    return []
 
 
 async def _layers(store: ImageStore, repo: str, tag: str, found: SignatureSet) -> list[SignedLayer]:

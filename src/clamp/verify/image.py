@@ -58,9 +58,11 @@ async def verify_image(store: ImageStore, ref: Reference, policies: Sequence[Pol
     except ClampError as exc:
         return ImageVerification(ref, None, _error(exc), registry_error=exc)
     subjects = [image.digest] + ([image.platform_digest] if image.platform_digest else [])
+    want_att = require_attestation or bool(attestation_types)
     try:
         found = list(await asyncio.gather(
-            *(fetch_signatures(store, ref.repository, s) for s in subjects)))
+            *(fetch_signatures(store, ref.repository, s, attestations=want_att)
+              for s in subjects)))
     except ClampError as exc:
         return ImageVerification(ref, image, _error(exc, manifest_digest=str(image.digest)),
                                  registry_error=exc)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 from datetime import date
+from pathlib import Path
 from typing import Literal
 
 from clamp.errors import ClampError, NotFoundError
 from clamp.matrix import ImageEntry, LoadedMatrix, effective, image_ref
 from clamp.oci.digest import Digest, parse_digest
 from clamp.oci.reference import Reference
-from clamp.oci.store import Stores, parse_image_ref
+from clamp.oci.store import LAYOUT_PREFIX, Stores, parse_image_ref
 
 TagState = Literal["current", "drift", "missing", "error"]
 
@@ -45,9 +46,20 @@ class TagCheck:
 
 
 def entry_reference(loaded: LoadedMatrix, entry: ImageEntry) -> Reference:
-    """The entry's tag reference as a clamp.oci reference (registry or OCI layout)."""
+    """The entry's tag reference as a clamp.oci reference (registry or OCI layout).
+
+    An `oci:DIR` registry is relative to the matrix file, like key paths, so a matrix and its
+    layout can move together.
+    """
     ref = image_ref(loaded.model, entry)
-    return parse_image_ref(ref.tag_reference, where=f"{loaded.path}: entry {entry.id}")
+    registry = ref.registry
+    if registry.startswith(LAYOUT_PREFIX):
+        folder = Path(registry[len(LAYOUT_PREFIX):])
+        if not folder.is_absolute():
+            folder = loaded.path.parent / folder
+        registry = f"{LAYOUT_PREFIX}{folder}"
+    return parse_image_ref(f"{registry}/{ref.repository}:{ref.tag}",
+                           where=f"{loaded.path}: entry {entry.id}")
 
 
 def staleness(loaded: LoadedMatrix, entry: ImageEntry, today: date) -> tuple[bool, int | None,
