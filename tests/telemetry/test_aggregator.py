@@ -1,0 +1,129 @@
+"""TemporalAggregator end to end on small roots: keys, statistics, trust, changes, corruption."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from clamp.errors import BadInputError
+from clamp.telemetry import TemporalAggregator
+from clamp.telemetry.aggregator import parse_window
+from clamp.telemetry.models import TelemetrySummary
+from clamp.telemetry.samples import write_sample_sessions
+from clamp.telemetry.schema import schema_text
+from clamp.telemetry.stats import quantile_linear
+
+from .conftest import DIGESTS, provenance_doc, record
+
+REPO = Path(__file__).resolve().parents[2]
+ORIGINAL_KEYS = ["sourceDirectory", "sessionCount", "recordCount", "meanStability", "variance",
+                 "driftPercentile", "source_directory", "session_count", "mean_stability",
+                 "stability_variance", "drift_index"]
+
+
+def test_checked_in_schema_is_current() -> None:
+    checked_in = (REPO / "schemas" / "telemetry_summary.schema.json").read_text()
+    assert checked_in == schema_text(), (
+        "schemas/telemetry_summary.schema.json is stale: run `python -m clamp.telemetry.schema"
+        " > schemas/telemetry_summary.schema.json`")
+
+
+def test_keys_aliases_and_statistics(make_root: Callable[..., Path]) -> None:
+    recs_a = [record(i) for i in range(7)]
+    recs_b = [record(i, stability_score=str(0.1 * i), duration_ms=str(3 * i + 1))
+              for i in range(1, 6)]
+    only_bad = [record(0, seed=0), record(1, stability_score=2)]
+    root = make_root({"a.json": {"records": recs_a}, "b.json": {"records": recs_b},
+                      "c.json": {"records": only_bad}, "d.json": "{nope"})
+    summary = TemporalAggregator().accumulate(root)
+    doc = json.loads((root / "build" / "telemetry_summary.json").read_text())
+    for key in ORIGINAL_KEYS:
+        assert key in doc
+    stabilities = [float(r["stability_score"]) for r in recs_a + recs_b]
+    durations = [float(r["duration_ms"]) for r in recs_a + recs_b]
+    assert doc["sessionCount"] == doc["session_count"] == 2  # c.json held no valid record
+    assert doc["recordCount"] == 12
+    assert doc["meanStability"] == pytest.approx(statistics.mean(stabilities), rel=1e-12)
+    assert doc["variance"] == pytest.approx(statistics.variance(stabilities), rel=1e-9)
+    assert doc["driftPercentile"] == pytest.approx(quantile_linear(durations, 0.95), rel=1e-12)
+    assert doc["drift_index"] == doc["driftPercentile"]
+    assert doc["corruptFiles"]["count"] == 1 and doc["corruptFiles"]["files"][0]["path"] == "d.json"
+    assert doc["invalidRecords"]["byReason"] == {"seed is 0": 1,
+                                                 "stability_score outside [0, 1]": 1}
+    assert doc["trustStatus"] == "unknown" and doc["provenanceIssuer"] is None
+    assert TelemetrySummary.model_validate(doc) == summary
+
+
+def test_trust_matching_own_digest_then_resolved(make_root: Callable[..., Path]) -> None:
+    a, b, c = DIGESTS
+    root = make_root(
+        {"own.json": {"image_digest": a, "records": [record(1)]},
+         "bad.json": {"image": f"ghcr.io/rocm/dev@{b}", "records": [record(2), record(3)]},
+         "none.json": {"records": [record(4, acquired_at="2025-01-01T00:00:59Z")]}},
+        provenance=provenance_doc({a: "valid", b: "unsigned", c: "valid"}, resolved=c))
+    s = TemporalAggregator().accumulate(root)
+    by_digest = {img.digest: img for img in s.breakdown.byImage}
+    assert by_digest[a].evidence.trustStatus == "valid" and by_digest[a].trusted
+    assert by_digest[b].evidence.trustStatus == "unsigned"
+    assert by_digest[c].sessionCount == 1  # none.json fell back to the resolved digest
+    assert s.untrustedSessions == ["bad.json"]
+    assert (s.trusted.recordCount, s.untrusted.recordCount, s.unverified.recordCount) == (2, 2, 0)
+    # The most recent session ran the resolved image: its evidence is the top level.
+    assert s.trustStatus == "valid" and s.provenanceDigest == c
+    assert s.provenanceIssuer == "https://issuer.example" and s.digestAlgorithm == "sha256"
+    assert s.policyDecision == "pass" and s.provenanceTimestamp == "2025-01-01T00:00:00Z"
+
+
+def test_bare_list_provenance_and_missing_fields(make_root: Callable[..., Path]) -> None:
+    a = DIGESTS[0]
+    root = make_root({"s.json": {"image_digest": a, "records": [record(1)]}},
+                     provenance=[{"digest": a, "trustStatus": "valid"}])
+    s = TemporalAggregator().accumulate(root)
+    assert s.trustStatus == "valid" and s.provenanceIssuer is None
+    assert s.digestAlgorithm == "sha256"
+
+
+def test_named_provenance_must_exist(make_root: Callable[..., Path], tmp_path: Path) -> None:
+    root = make_root({"s.json": {"records": [record(1)]}})
+    with pytest.raises(BadInputError, match="provenance file not found"):
+        TemporalAggregator(provenance=tmp_path / "nope.json").accumulate(root)
+
+
+def test_samples_change_attribution(tmp_path: Path) -> None:
+    paths = write_sample_sessions(tmp_path, DIGESTS, seed=1)
+    assert paths == sorted(paths) and len(paths) == 10
+    assert write_sample_sessions(tmp_path / "again", DIGESTS, seed=1) and all(
+        p.read_bytes() == (tmp_path / "again" / p.relative_to(tmp_path)).read_bytes()
+        for p in paths)
+    (tmp_path / "build" / "rocm_provenance.json").write_text(
+        json.dumps(provenance_doc({DIGESTS[0]: "valid", DIGESTS[1]: "invalid"})))
+    s = TemporalAggregator(window="1d").accumulate(tmp_path)
+    assert s.corruptFiles.count == 1 and s.invalidRecords.count == 3
+    assert [(c.digestBefore, c.digestAfter) for c in s.changes] == [
+        (DIGESTS[0], DIGESTS[1]), (DIGESTS[1], DIGESTS[2])]
+    first = s.changes[0]
+    assert first.trustBefore == "valid" and first.trustAfter == "invalid"
+    assert first.meanStabilityShift is not None and first.meanStabilityShift < -0.03
+    ci = first.meanStabilityShiftCI
+    assert ci is not None and ci[0] <= first.meanStabilityShift <= ci[1] < 0
+    assert first.significant
+    assert s.gpuMetrics.snapshotCount == 2 and s.gpuMetrics.cards[0].maxTemperatureEdgeC == 44.0
+    assert len(s.breakdown.byWindow) == 9 and len(s.breakdown.bySession) == 9
+
+
+def test_window_parsing() -> None:
+    assert parse_window("1d")[0] == "1 day" and parse_window("2w")[0] == "14 day"
+    assert parse_window("30m")[0] == "30 minute"
+    for bad in ("0d", "1y", "d", "-1d", ""):
+        with pytest.raises(BadInputError):
+            parse_window(bad)
+
+
+def test_empty_root_gives_an_empty_summary(tmp_path: Path) -> None:
+    s = TemporalAggregator().accumulate(tmp_path)
+    assert s.sessionCount == 0 and s.meanStability is None and s.trustStatus == "unknown"
+    assert (tmp_path / "build" / "telemetry_summary.json").exists()

@@ -1,0 +1,51 @@
+"""Statistics helpers against independent computations and published table values."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from clamp.telemetry.stats import (
+    bootstrap_quantile_shift,
+    quantile_linear,
+    t_quantile,
+    welch_interval,
+)
+
+finite = st.floats(-1e6, 1e6, allow_nan=False)
+
+
+@given(st.lists(finite, min_size=2, max_size=60))
+def test_quantile_matches_statistics_inclusive(values: list[float]) -> None:
+    # statistics.quantiles(method="inclusive") is numpy's linear method at cut points.
+    expected = statistics.quantiles(values, n=100, method="inclusive")[94]
+    assert quantile_linear(values, 0.95) == pytest.approx(expected, rel=1e-9, abs=1e-6)
+
+
+def test_quantile_small_cases() -> None:
+    assert quantile_linear([5.0], 0.95) == 5.0
+    assert quantile_linear([1.0, 2.0], 0.95) == pytest.approx(1.95)
+    assert quantile_linear(list(map(float, range(1, 21))), 0.95) == pytest.approx(19.05)
+
+
+@pytest.mark.parametrize(("df", "expected"), [(1, 12.706), (2, 4.303), (3, 3.182), (5, 2.571),
+                                              (10, 2.228), (30, 2.042), (1000, 1.962), (4, 2.776), (7, 2.365), (8, 2.306)])
+def test_t_quantile_table(df: int, expected: float) -> None:
+    assert t_quantile(0.975, df) == pytest.approx(expected, abs=1e-3)
+
+
+def test_welch_interval_covers_difference_and_is_symmetric() -> None:
+    lo, hi = welch_interval(10, 1.0, 0.04, 12, 1.5, 0.09) or (0, 0)
+    assert lo < 0.5 < hi and (0.5 - lo) == pytest.approx(hi - 0.5)
+    assert welch_interval(1, 1.0, 0.0, 5, 1.0, 0.1) is None
+
+
+def test_bootstrap_is_deterministic_and_brackets_a_clear_shift() -> None:
+    before = [float(i) for i in range(100)]
+    after = [float(i) + 50 for i in range(100)]
+    ci = bootstrap_quantile_shift(before, after, seed=3)
+    assert ci == bootstrap_quantile_shift(before, after, seed=3)
+    assert ci is not None and ci[0] <= 50 <= ci[1] and ci[0] > 0
