@@ -1,0 +1,153 @@
+"""The CLI: exit codes, one-line errors without tracebacks, no half-written output."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from clamp.cli.main import app, invoke
+from clamp.exitcodes import ExitCode
+from clamp.telemetry.samples import write_sample_sessions
+
+from .conftest import DIGESTS, provenance_doc, record
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = invoke(app, list(args), prog_name="clamp")
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(err: str) -> None:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+
+
+@pytest.fixture
+def sample_root(tmp_path: Path) -> Path:
+    write_sample_sessions(tmp_path, DIGESTS)
+    (tmp_path / "build" / "rocm_provenance.json").write_text(
+        json.dumps(provenance_doc({DIGESTS[0]: "valid", DIGESTS[1]: "unsigned"})))
+    return tmp_path
+
+
+def test_accumulate_json_and_inspect(capsys: pytest.CaptureFixture[str],
+                                     sample_root: Path, tmp_path: Path) -> None:
+    code, out, err = run(capsys, "telemetry", "accumulate", str(sample_root), "--json",
+                         "--window", "1d")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["sessionCount"] == 9 and doc["corruptFiles"]["count"] == 1
+    assert "corrupt file" in err  # warned, not failed
+    code, out, err = run(capsys, "telemetry", "inspect", str(sample_root))
+    assert code == 0, err
+    for text in ("telemetry summary", "unsigned", "over time", "corrupt inputs", "▁"):
+        assert text in out
+    code, out, _ = run(capsys, "telemetry", "inspect", str(sample_root), "--json")
+    assert json.loads(out)["sessionCount"] == 9
+    summary = sample_root / "build" / "telemetry_summary.json"
+    other = tmp_path / "other.json"
+    shutil.copy(summary, other)
+    code, out, _ = run(capsys, "telemetry", "inspect", str(summary), "--compare", str(other),
+                       "--json")
+    rows = {r["metric"]: r for r in json.loads(out)["rows"]}
+    assert code == 0 and rows["sessionCount"]["delta"] == 0
+    code, out, _ = run(capsys, "telemetry", "inspect", str(summary), "--compare", str(other))
+    assert code == 0 and "side by side" in out
+
+
+def test_original_summary_is_still_inspectable(capsys: pytest.CaptureFixture[str],
+                                              tmp_path: Path) -> None:
+    path = tmp_path / "telemetry_summary.json"
+    path.write_text(json.dumps({"sourceDirectory": "x", "sessionCount": 3, "meanStability": 0.9,
+                                "variance": 0.01, "driftPercentile": 12.0}))
+    code, out, err = run(capsys, "telemetry", "inspect", str(path))
+    assert code == 0, err
+    assert "0.9000" in out and "sessions     3" in out
+
+
+@pytest.mark.parametrize("args", [
+    ["--window", "1y"],
+    ["--provenance", "missing.json"],
+])
+def test_bad_input_exits_64_without_writing(capsys: pytest.CaptureFixture[str],
+                                            make_root: Callable[..., Path],
+                                            args: list[str]) -> None:
+    root = make_root({"s.json": {"records": [record(1)]}})
+    code, _, err = run(capsys, "telemetry", "accumulate", str(root), *args)
+    assert code == ExitCode.BAD_INPUT
+    assert_one_line_error(err)
+    assert not (root / "build" / "telemetry_summary.json").exists()
+
+
+def test_bad_provenance_and_missing_root(capsys: pytest.CaptureFixture[str],
+                                         make_root: Callable[..., Path],
+                                         tmp_path: Path) -> None:
+    root = make_root({"s.json": {"records": [record(1)]}})
+    (root / "build" / "rocm_provenance.json").write_text("{broken")
+    code, _, err = run(capsys, "telemetry", "accumulate", str(root))
+    assert code == ExitCode.BAD_INPUT and "rocm_provenance.json" in err
+    assert_one_line_error(err)
+    code, _, err = run(capsys, "telemetry", "accumulate", str(tmp_path / "absent"))
+    assert code == ExitCode.BAD_INPUT
+    assert_one_line_error(err)
+
+
+def test_inspect_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "telemetry", "inspect", str(tmp_path))
+    assert code == ExitCode.BAD_INPUT and "accumulate" in err
+    assert_one_line_error(err)
+    bad = tmp_path / "s.json"
+    bad.write_text('{"schemaVersion": 1, "sessionCount": "many"}')
+    code, _, err = run(capsys, "telemetry", "inspect", str(bad))
+    assert code == ExitCode.BAD_INPUT
+    assert_one_line_error(err)
+
+
+def test_failed_html_write_leaves_no_file(capsys: pytest.CaptureFixture[str],
+                                          sample_root: Path, tmp_path: Path) -> None:
+    assert run(capsys, "telemetry", "accumulate", str(sample_root))[0] == 0
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a directory")
+    code, _, err = run(capsys, "telemetry", "inspect", str(sample_root), "--html",
+                       str(blocker / "report.html"))
+    assert code == ExitCode.BAD_INPUT
+    assert_one_line_error(err)
+
+
+def test_store_in_use_is_a_conflict(capsys: pytest.CaptureFixture[str],
+                                    make_root: Callable[..., Path]) -> None:
+    root = make_root({"s.json": {"records": [record(1)]}})
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+         "print('ready', flush=True); sys.stdin.read()", str(root / "build" / "t.duckdb")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        code, _, err = run(capsys, "telemetry", "accumulate", str(root), "--db",
+                           str(root / "build" / "t.duckdb"))
+        assert code == ExitCode.CONFLICT
+        assert_one_line_error(err)
+        assert not (root / "build" / "telemetry_summary.json").exists()
+    finally:
+        holder.communicate("")
+
+
+def test_console_script(sample_root: Path) -> None:
+    script = Path(sys.executable).with_name("telemetry_inspect")
+    if not script.exists():
+        pytest.skip("console script not installed")
+    assert subprocess.run([str(script), str(sample_root)], capture_output=True).returncode == (
+        ExitCode.BAD_INPUT)  # no summary yet
+    invoke(app, ["telemetry", "accumulate", str(sample_root)], prog_name="clamp")
+    proc = subprocess.run([str(script), str(sample_root), "--json"], capture_output=True,
+                          text=True, env={**os.environ, "NO_COLOR": "1"})
+    assert proc.returncode == 0 and json.loads(proc.stdout)["sessionCount"] == 9
