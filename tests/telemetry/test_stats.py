@@ -32,7 +32,8 @@ def test_quantile_small_cases() -> None:
 
 
 @pytest.mark.parametrize(("df", "expected"), [(1, 12.706), (2, 4.303), (3, 3.182), (5, 2.571),
-                                              (10, 2.228), (30, 2.042), (1000, 1.962), (4, 2.776), (7, 2.365), (8, 2.306)])
+                                              (10, 2.228), (30, 2.042), (1000, 1.962),
+                                              (4, 2.776), (7, 2.365), (8, 2.306)])
 def test_t_quantile_table(df: int, expected: float) -> None:
     assert t_quantile(0.975, df) == pytest.approx(expected, abs=1e-3)
 

@@ -63,11 +63,16 @@ def _plot(plot_id: str, title: str, values: list[float | None], starts: list[str
             parts.append(
                 f'<line class="digest-change" data-trust="{escape(status)}" x1="{x(i):.1f}" '
                 f'x2="{x(i):.1f}" y1="{_PAD / 2:.1f}" y2="{_H - _PAD / 2:.1f}" stroke="{colour}" '
-                f'stroke-dasharray="4 3"><title>{escape(label)}</title></line>')
+                f'stroke-dasharray="4 3"><title>{escape(label)}</title></line>'
+                f'<text class="marker-label" x="{x(i) + 3:.1f}" y="{_PAD / 2 + 8:.1f}" '
+                f'font-size="10" fill="{colour}">{escape(label)}</text>')
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values)
                           if v is not None)
         parts.append(f'<polyline class="series" fill="none" stroke="#0969da" stroke-width="2" '
                      f'points="{points}"/>')
+        for i in {0, n - 1}:
+            parts.append(f'<text x="{x(i) - 30:.1f}" y="{_H - 8}" font-size="10">'
+                         f"{escape(starts[i][:10])}</text>")
         for i, v in enumerate(values):
             if v is not None:
                 parts.append(f'<circle class="point" cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" '
@@ -110,7 +115,8 @@ def render_html(summary: TelemetrySummary) -> str:
             f"<tr><td>corrupt files / invalid records</td><td>{s.corruptFiles.count} / "
             f"{s.invalidRecords.count}</td></tr>")
     prov_rows = "".join(
-        f"<tr><td><code>{escape(img.digest or '(none)')}</code></td>"
+        f"<tr><td><code title=\"{escape(img.digest or '')}\">"
+        f"{escape(short(img.digest))}</code></td>"
         f"<td>{_status(img.evidence.trustStatus)}</td>"
         f"<td>{escape(img.evidence.provenanceIssuer or '—')}</td>"
         f"<td>{escape(img.evidence.provenanceIdentity or '—')}</td>"
