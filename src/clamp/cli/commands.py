@@ -11,6 +11,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     from clamp.cli import (
+        demo_cmd,
         keys_cmd,
         matrix_cmd,
         resolve_cmd,
@@ -27,3 +28,4 @@ def register(app: typer.Typer) -> None:
     keys_cmd.register(app)
     matrix_cmd.register(app)
     telemetry.register(app)
+    demo_cmd.register(app)

@@ -1,13 +1,149 @@
-"""`clamp verify --matrix` (placeholder until the verify pipeline lands)."""
+"""`clamp verify --matrix`: run the pipeline, write the provenance, and tell the user and CI."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rich.progress import Progress
+
+    from clamp.verify.pipeline import EntryOutcome
+    from clamp.verify.run import MatrixRun
+
+DECISION_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "update": "cyan"}
+STATUS_STYLE = {"valid": "green", "unsigned": "yellow", "invalid": "red",
+                "identity_mismatch": "red", "error": "magenta"}
 
 
 def run_verify_matrix(matrix: Path, *, version: str | None, os_name: str | None, output: Path,
                       dispatch: bool, concurrency: int, as_json: bool,
                       insecure: list[str]) -> int:
-    from clamp.errors import BadInputError
+    from clamp.cli.common import client_options, load_matrix
+    from clamp.oci.store import Stores
+    from clamp.verify.run import run_matrix, select_entries, write_provenance
 
-    raise BadInputError("clamp verify --matrix is not available yet", where=str(matrix))
+    loaded = load_matrix(matrix)
+    total = len(select_entries(loaded, version, os_name))
+    progress, advance = _progress(total, enabled=not as_json)
+
+    async def run() -> MatrixRun:
+        async with Stores(client_options(insecure)) as stores:
+            return await run_matrix(loaded, stores, version=version, os_name=os_name,
+                                    concurrency=concurrency, force_dispatch=dispatch,
+                                    on_done=advance)
+
+    try:
+        result = asyncio.run(run())
+    finally:
+        if progress is not None:
+            progress.stop()
+    write_provenance(output, result.document)
+    if as_json:
+        sys.stdout.write(result.document.model_dump_json(indent=2) + "\n")
+    else:
+        render_table(result)
+        _closing(result, output)
+    _github(result, output)
+    return int(result.exit_code)
+
+
+def _progress(total: int, *, enabled: bool
+              ) -> tuple[Progress | None, Callable[[EntryOutcome], None] | None]:
+    """A progress bar on a TTY (stderr); a no-op callback elsewhere."""
+    if not enabled or not sys.stderr.isatty() or total < 2:
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from clamp.cli.output import err_console
+
+    bar = Progress(TextColumn("verifying"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.description}"), console=err_console(), transient=True)
+    task = bar.add_task("", total=total)
+    bar.start()
+
+    def advance(outcome: EntryOutcome) -> None:
+        bar.update(task, advance=1, description=outcome.entry.id)
+
+    return bar, advance
+
+
+def render_table(result: MatrixRun) -> None:
+    from rich.table import Table
+
+    from clamp.cli.output import out_console
+
+    table = Table(title=f"clamp verify — {result.loaded.path}")
+    for column in ("entry", "digest", "signature", "signer", "tag", "decision"):
+        table.add_column(column, overflow="fold")
+    for record in result.document.records:
+        signer = record.identity or (f"key {record.keyFingerprint[:16]}…"
+                                     if record.keyFingerprint else "—")
+        tag = (record.tagState or "—") + (" (stale)" if record.stale else "")
+        table.add_row(record.entry, (record.digest or "")[:19] + "…",
+                      f"[{STATUS_STYLE[record.trustStatus]}]{record.trustStatus}[/]", signer, tag,
+                      f"[{DECISION_STYLE[record.policyDecision]}]{record.policyDecision}[/]")
+    out_console().print(table)
+
+
+def _closing(result: MatrixRun, output: Path) -> None:
+    from clamp.cli.output import info
+
+    for record in result.document.records:
+        if record.policyDecision != "pass":
+            info(f"  {record.entry}: {record.policyPath}")
+    summary = result.document.summary
+    dispatch = result.document.dispatch
+    if dispatch is not None:
+        info(f"dispatch {dispatch.workflow}: {dispatch.status}"
+             + (f" ({dispatch.error})" if dispatch.error else ""))
+    info(f"{summary.total} entries: {summary.valid} valid, {summary.passed} passed, "
+         f"{summary.warned} warned, {summary.failed} failed, {summary.updates} to update; "
+         f"provenance written to {output} (exit {int(result.exit_code)}: "
+         f"{result.document.status})")
+
+
+def _github(result: MatrixRun, output: Path) -> None:
+    from clamp.cli.output import (
+        gha_annotation,
+        gha_set_outputs,
+        gha_step_summary,
+        in_github_actions,
+    )
+
+    if not in_github_actions():
+        return
+    failed: list[str] = []
+    for record in result.document.records:
+        if record.policyDecision == "pass":
+            continue
+        level = "error" if record.policyDecision == "fail" else "warning"
+        if record.policyDecision == "fail":
+            failed.append(record.entry)
+        file, line = _location(result, record.entry)
+        gha_annotation(level, f"{record.entry} ({record.image}): {record.policyPath}",
+                       file=file, line=line, title=f"clamp verify: {record.trustStatus}")
+    gha_step_summary(step_summary(result))
+    gha_set_outputs({"status": result.document.status, "failed": ",".join(failed),
+                     "provenance": str(output)})
+
+
+def _location(result: MatrixRun, entry_id: str) -> tuple[str, int | None]:
+    return str(result.loaded.path), result.loaded.entry_line(entry_id)
+
+
+def step_summary(result: MatrixRun) -> str:
+    lines = [f"### clamp verify: {result.document.status}", "",
+             "| entry | image | trust | signer | tag | decision |",
+             "|---|---|---|---|---|---|"]
+    for r in result.document.records:
+        signer = r.identity or (f"key `{r.keyFingerprint[:16]}`" if r.keyFingerprint else "—")
+        tag = (r.tagState or "—") + (" (stale)" if r.stale else "")
+        lines.append(f"| {r.entry} | `{r.image}` | {r.trustStatus} | {signer} | {tag} | "
+                     f"**{r.policyDecision}** |")
+    return "\n".join(lines) + "\n"
+

@@ -1,0 +1,92 @@
+"""Verify every pinned entry of a matrix: integrity, signatures, tag drift and staleness.
+
+Entries run concurrently (bounded); each entry's image fetch, signature lookups and tag check run
+concurrently too, so the whole matrix costs about one entry's round trips. One entry's failure
+never stops the others: each outcome carries its own evidence or error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from clamp.errors import ClampError, RegistryError
+from clamp.matrix import ImageEntry, LoadedMatrix
+from clamp.oci.digest import parse_digest
+from clamp.oci.manifest import Platform
+from clamp.oci.reference import Reference
+from clamp.oci.resolve import resolve
+from clamp.oci.store import ImageStore, Stores
+from clamp.trust.result import VerificationResult
+from clamp.verify.image import ImageVerification, verify_image
+from clamp.verify.policy import EntryTrust, PolicyCache
+from clamp.verify.tags import TagCheck, check_tag, entry_reference
+
+
+@dataclass(frozen=True)
+class EntryOutcome:
+    entry: ImageEntry
+    trust: EntryTrust
+    verification: ImageVerification
+    tag: TagCheck
+    platform_mismatch: str | None  # the platform manifest is not the pinned one
+
+
+async def verify_entries(stores: Stores, loaded: LoadedMatrix, entries: Sequence[ImageEntry], *,
+                         concurrency: int = 16, today: date | None = None,
+                         on_done: Callable[[EntryOutcome], None] | None = None
+                         ) -> list[EntryOutcome]:
+    """Verify `entries` (pinned ones only) and return outcomes in the same order."""
+    cache = PolicyCache(loaded)
+    trusts = {entry.id: cache.for_entry(entry) for entry in entries}  # bad keys fail up front
+    day = today or date.today()
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(entry: ImageEntry) -> EntryOutcome:
+        async with gate:
+            outcome = await _verify_entry(stores, loaded, entry, trusts[entry.id], day)
+        if on_done is not None:
+            on_done(outcome)
+        return outcome
+
+    return list(await asyncio.gather(*(one(e) for e in entries)))
+
+
+async def _verify_entry(stores: Stores, loaded: LoadedMatrix, entry: ImageEntry,
+                        trust: EntryTrust, today: date) -> EntryOutcome:
+    assert entry.digest is not None
+    tag_ref = entry_reference(loaded, entry)
+    pinned = tag_ref.with_digest(parse_digest(entry.digest))  # keeps the tag for display
+    platform = Platform.parse(entry.platform) if entry.platform else None
+    store = stores.open(tag_ref)
+    if trust.policies:
+        verifying = verify_image(store, pinned, trust.policies, platform=platform,
+                                 attestation_types=trust.attestation_types,
+                                 require_attestation=trust.require_attestation)
+    else:
+        verifying = _resolve_only(store, pinned, platform)
+    verification, tag = await asyncio.gather(verifying, check_tag(stores, loaded, entry, today))
+    mismatch = None
+    image = verification.image
+    if image is not None and entry.platform_digest is not None and (
+            str(image.platform_digest) != entry.platform_digest):
+        mismatch = (f"platform {entry.platform} manifest is {image.platform_digest}, "
+                    f"pinned {entry.platform_digest}")
+    return EntryOutcome(entry, trust, verification, tag, mismatch)
+
+
+async def _resolve_only(store: ImageStore, ref: Reference, platform: Platform | None
+                        ) -> ImageVerification:
+    """No trust entry applies: still check integrity, and record that nothing could verify."""
+    nothing = VerificationResult(verdict="unsigned", check="policy",
+                                 reason="no trust entry applies to this image")
+    try:
+        image = await resolve(store, ref, platform)
+    except ClampError as exc:
+        error = exc if isinstance(exc, RegistryError) else RegistryError(str(exc))
+        failed = VerificationResult(verdict="error", check="registry", reason=str(exc))
+        return ImageVerification(ref, None, failed, registry_error=error)
+    return ImageVerification(ref, image, nothing.model_copy(
+        update={"manifest_digest": str(image.digest)}))

@@ -1,0 +1,84 @@
+"""From a matrix entry's trust settings to `clamp.trust` policies.
+
+The matrix's regular expressions must match the whole value (docs/matrix.md): cosign's are
+unanchored, which has let look-alike identities through, so they are anchored here before they
+reach the unanchored `clamp.trust.policy.Identity`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clamp.errors import BadInputError
+from clamp.matrix import ImageEntry, LoadedMatrix, TrustPolicy, effective
+from clamp.trust.keys import PublicKey, load_public_key
+from clamp.trust.policy import Identity, Policy
+
+MAX_KEY_FILE = 64 * 1024
+
+
+@dataclass(frozen=True)
+class EntryTrust:
+    """What verifying one entry needs: policies (any may pass), and the attestation rule."""
+
+    names: tuple[str, ...]
+    policies: tuple[Policy, ...]
+    attestation_types: tuple[str, ...]
+    require_attestation: bool
+    require_signature: bool
+
+
+def anchored(pattern: str | None) -> str | None:
+    return None if pattern is None else rf"\A(?:{pattern})\Z"
+
+
+class PolicyCache:
+    """Builds each named trust entry once per run (key files are read once, not per image)."""
+
+    def __init__(self, loaded: LoadedMatrix) -> None:
+        self.loaded = loaded
+        self._built: dict[str, Policy] = {}
+
+    def policy(self, name: str) -> Policy:
+        if name not in self._built:
+            self._built[name] = self._build(name, self.loaded.model.trust[name])
+        return self._built[name]
+
+    def for_entry(self, entry: ImageEntry) -> EntryTrust:
+        settings = effective(self.loaded.model, entry)
+        names = settings.trust_names
+        types: list[str] = []
+        for name in names:
+            types += [t for t in self.loaded.model.trust[name].attestations if t not in types]
+        return EntryTrust(
+            names=names,
+            policies=tuple(self.policy(name) for name in names),
+            attestation_types=tuple(types),
+            require_attestation=settings.attest_mode == "required",
+            require_signature=settings.require_signature,
+        )
+
+    def _build(self, name: str, spec: TrustPolicy) -> Policy:
+        where = f"{self.loaded.path}: trust.{name}"
+        keys: list[PublicKey] = []
+        for index, key in enumerate(spec.keys):
+            if key.pem is not None:
+                keys.append(load_public_key(key.pem.encode(), where=f"{where}.keys[{index}]"))
+                continue
+            path = key.resolved_path
+            if path is None:
+                raise BadInputError("key file not resolved", where=f"{where}.keys[{index}]")
+            try:
+                if path.stat().st_size > MAX_KEY_FILE:
+                    raise BadInputError("key file larger than 64 KiB", where=str(path))
+                keys.append(load_public_key(path.read_bytes(), where=str(path)))
+            except OSError as exc:
+                raise BadInputError(f"cannot read key: {exc.strerror}", where=str(path)) from None
+        identities = tuple(
+            Identity(subject=ident.subject, subject_regexp=anchored(ident.subject_regexp),
+                     issuer=ident.issuer, issuer_regexp=anchored(ident.issuer_regexp))
+            for ident in spec.keyless)
+        root = spec.resolved_trusted_root
+        return Policy(keys=tuple(keys), identities=identities,
+                      require_tlog=spec.tlog == "required",
+                      trusted_root_path=str(root) if root else None)

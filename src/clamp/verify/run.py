@@ -1,0 +1,188 @@
+"""A whole `clamp verify --matrix` run: verify, decide, dispatch, and build the provenance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from clamp import __version__
+from clamp.atomic import sha256_file, write_atomic
+from clamp.errors import BadInputError, DispatchError
+from clamp.exitcodes import ExitCode
+from clamp.matrix import ImageEntry, LoadedMatrix, effective, image_ref, select_image
+from clamp.oci.store import Stores
+from clamp.verify.decision import EntryDecision, decide, run_exit_code
+from clamp.verify.dispatch import dispatch, request_from_env
+from clamp.verify.pipeline import EntryOutcome, verify_entries
+from clamp.verify.provenance import (
+    TIME_SOURCES,
+    DispatchInfo,
+    MatrixInfo,
+    ProvenanceDocument,
+    ProvenanceRecord,
+    ResolvedInfo,
+    SigningTime,
+    Summary,
+    ToolInfo,
+    TrustedRootInfo,
+)
+
+STATUS = {ExitCode.OK: "verified", ExitCode.WARNINGS: "warnings", ExitCode.FAILED: "failed",
+          ExitCode.SIGNATURE_FAILED: "signature_failed",
+          ExitCode.REGISTRY_ERROR: "registry_error", ExitCode.DISPATCH_ERROR: "dispatch_error"}
+
+
+@dataclass
+class MatrixRun:
+    loaded: LoadedMatrix
+    outcomes: list[EntryOutcome]
+    decisions: list[EntryDecision]
+    document: ProvenanceDocument
+    exit_code: ExitCode
+
+
+def select_entries(loaded: LoadedMatrix, version: str | None, os_name: str | None
+                   ) -> list[ImageEntry]:
+    chosen = [e for e in loaded.model.images if e.digest is not None
+              and (version is None or e.version == version)
+              and (os_name is None or e.os == os_name)]
+    if not chosen and (version or os_name):
+        raise BadInputError(f"no pinned entry matches version={version} os={os_name}",
+                            where=str(loaded.path))
+    return chosen
+
+
+async def run_matrix(loaded: LoadedMatrix, stores: Stores, *, version: str | None = None,
+                     os_name: str | None = None, concurrency: int = 16,
+                     force_dispatch: bool = False, today: date | None = None,
+                     on_done: Callable[[EntryOutcome], None] | None = None) -> MatrixRun:
+    entries = select_entries(loaded, version, os_name)
+    outcomes = await verify_entries(stores, loaded, entries, concurrency=concurrency,
+                                    today=today, on_done=on_done)
+    decisions = [decide(o, effective(loaded.model, o.entry).policy) for o in outcomes]
+    if force_dispatch:
+        decisions = [_force_update(d) for d in decisions]
+    dispatch_info = _dispatch(loaded, outcomes, decisions)
+    code = run_exit_code(decisions, dispatch_failed=bool(dispatch_info and
+                                                          dispatch_info.status == "failed"))
+    document = build_document(loaded, outcomes, decisions, dispatch_info, code)
+    return MatrixRun(loaded, outcomes, decisions, document, code)
+
+
+def _force_update(decision: EntryDecision) -> EntryDecision:
+    if decision.decision in ("warn", "fail") and any(
+            f.kind in ("drift", "signature", "missing-tag") for f in decision.problems):
+        return EntryDecision(decision.mode, "update", decision.findings,
+                             decision.path.rsplit("->", 1)[0] + "-> update (--dispatch)")
+    return decision
+
+
+def _dispatch(loaded: LoadedMatrix, outcomes: list[EntryOutcome],
+              decisions: list[EntryDecision]) -> DispatchInfo | None:
+    wanted = [(o, d) for o, d in zip(outcomes, decisions, strict=True) if d.decision == "update"]
+    if not wanted:
+        return None
+    entries = [o.entry.id for o, _ in wanted]
+    reasons = "; ".join(f"{o.entry.id}: " + ", ".join(sorted({f.kind for f in d.problems}))
+                        for o, d in wanted)
+    config = loaded.model.dispatch
+    info = DispatchInfo(requested=True, workflow=config.workflow if config else None,
+                        ref=config.ref if config else None, repository=None, entries=entries,
+                        reasons=reasons, status="dispatched", error=None)
+    try:
+        request = request_from_env(info.workflow, info.ref, entries, reasons)
+        info = info.model_copy(update={"workflow": request.workflow, "ref": request.ref,
+                                       "repository": request.repository})
+        dispatch(request)
+    except DispatchError as exc:
+        return info.model_copy(update={"status": "failed", "error": str(exc)})
+    return info
+
+
+def build_document(loaded: LoadedMatrix, outcomes: list[EntryOutcome],
+                   decisions: list[EntryDecision], dispatch_info: DispatchInfo | None,
+                   code: ExitCode) -> ProvenanceDocument:
+    records = [record_of(loaded, o, d) for o, d in zip(outcomes, decisions, strict=True)]
+    statuses = [r.trustStatus for r in records]
+    summary = Summary(
+        total=len(records), valid=statuses.count("valid"), unsigned=statuses.count("unsigned"),
+        invalid=statuses.count("invalid"),
+        identity_mismatch=statuses.count("identity_mismatch"), error=statuses.count("error"),
+        passed=sum(d.decision == "pass" for d in decisions),
+        warned=sum(d.decision == "warn" for d in decisions),
+        failed=sum(d.decision == "fail" for d in decisions),
+        updates=sum(d.decision == "update" for d in decisions))
+    return ProvenanceDocument(
+        tool=ToolInfo(version=__version__),
+        generatedAt=datetime.now(UTC).replace(microsecond=0),
+        matrix=MatrixInfo(path=str(loaded.path), sha256=loaded.sha256, layout=loaded.layout,
+                          policyFile=str(loaded.policy_path) if loaded.policy_path else None,
+                          policySha256=loaded.policy_sha256),
+        trustedRoots=_roots(loaded),
+        resolved=_resolved(loaded),
+        status=STATUS.get(code, "failed"),
+        exitCode=int(code), summary=summary, dispatch=dispatch_info, records=records)
+
+
+def record_of(loaded: LoadedMatrix, outcome: EntryOutcome,
+              decision: EntryDecision) -> ProvenanceRecord:
+    entry = outcome.entry
+    verification = outcome.verification
+    result = verification.result
+    image = verification.image
+    ref = image_ref(loaded.model, entry)
+    status = "error" if verification.registry_error is not None else {
+        "verified": "valid"}.get(result.verdict, result.verdict)
+    signer = result.signer if result.ok else None
+    return ProvenanceRecord(
+        entry=entry.id, version=entry.version, os=entry.os, platform=entry.platform,
+        image=ref.reference, tag=ref.tag_reference, digest=entry.digest,
+        platformDigest=str(image.platform_digest) if image and image.platform_digest else
+        entry.platform_digest,
+        digestAlgorithm=entry.digest.split(":", 1)[0] if entry.digest else None,
+        digestVerified=image is not None and outcome.platform_mismatch is None,
+        trustStatus=status,
+        issuer=signer.issuer if signer else None,
+        identity=signer.identity if signer else None,
+        keyFingerprint=signer.key_fingerprint if signer else None,
+        timestamp=SigningTime(time=result.integrated_time if result.ok else None,
+                              source=TIME_SOURCES.get(result.time_source) if result.ok else None),
+        logIndex=result.log_index if result.ok else None,
+        logId=result.log_id if result.ok else None,
+        signatureKind=result.signature_kind if result.ok else None,
+        tagState=outcome.tag.state, currentTagDigest=str(outcome.tag.current)
+        if outcome.tag.current else None,
+        stale=outcome.tag.stale, ageDays=outcome.tag.age_days, ttlDays=outcome.tag.ttl_days,
+        policyMode=decision.mode, policyDecision=decision.decision, policyPath=decision.path,
+        findings=[f"{f.kind}: {f.text}" for f in decision.findings],
+        trust=list(outcome.trust.names), verification=result,
+        attestation=verification.attestation)
+
+
+def _roots(loaded: LoadedMatrix) -> list[TrustedRootInfo]:
+    out = []
+    for name, spec in loaded.model.trust.items():
+        root = spec.resolved_trusted_root
+        if root is None:
+            out.append(TrustedRootInfo(trust=name, source="embedded:sigstore-public-good",
+                                       sha256=None))
+        else:
+            out.append(TrustedRootInfo(trust=name, source=str(root), sha256=sha256_file(root)))
+    return out
+
+
+def _resolved(loaded: LoadedMatrix) -> ResolvedInfo | None:
+    try:
+        chosen = select_image(loaded.model)
+    except BadInputError:
+        return None
+    if chosen.ref.digest is None:
+        return None
+    return ResolvedInfo(entry=chosen.entry.id, image=chosen.ref.reference,
+                        digest=chosen.ref.digest, reason=chosen.reason)
+
+
+def write_provenance(path: Path, document: ProvenanceDocument) -> None:
+    write_atomic(path, document.model_dump_json(indent=2) + "\n")
