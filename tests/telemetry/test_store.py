@@ -18,9 +18,11 @@ from .conftest import record
 
 
 def _rows(store: TelemetryStore) -> list[tuple[Any, ...]]:
+    """Stored records, timestamps as naive UTC like the reference reader's."""
     return store.con.execute(
-        "SELECT f.path, r.idx, r.acquired_at, r.duration_ms, r.stability, r.backend, r.device, "
-        "r.reason FROM records r JOIN files f USING (file_id) ORDER BY 1, 2").fetchall()
+        "SELECT f.path, r.idx, timezone('UTC', r.acquired_at), r.duration_ms, r.stability, "
+        "r.backend, r.device, r.reason FROM records r JOIN files f USING (file_id) "
+        "ORDER BY 1, 2").fetchall()
 
 
 def test_unchanged_file_is_not_read_again(make_root: Callable[..., Path],
@@ -82,17 +84,20 @@ numbers = st.one_of(st.floats(-2, 3, allow_nan=False), st.integers(-5, 5),
                     st.floats(-2, 3, allow_nan=False).map(str), st.just("nan"), st.none())
 stamps = st.one_of(st.just("2025-01-01T00:00:00Z"), st.just("2025-01-01T00:00:01.5+01:00"),
                    st.just("2025-01-02 03:04:05"), st.just("bad"), st.none())
-records = st.fixed_dictionaries({}, optional={
+overrides = st.fixed_dictionaries({}, optional={
     "seed": st.one_of(st.integers(-3, 3), st.integers(-3, 3).map(str), st.just(2.5)),
     "duration_ms": numbers, "stability_score": numbers, "acquired_at": stamps,
     "released_at": stamps, "backend": labels, "deviceName": labels, "device_name": labels,
     "context": st.text(max_size=3)})
-sessions = st.fixed_dictionaries({"records": st.lists(records, max_size=5)}, optional={
+# Mostly-valid records with a few fields replaced, so both valid and invalid rows are common.
+records = st.builds(lambda i, over: {**record(i), **over}, st.integers(0, 50), overrides) | (
+    st.just("not an object"))
+sessions = st.fixed_dictionaries({"records": st.lists(records, max_size=6)}, optional={
     "backend": labels, "deviceName": labels, "device_name": labels,
     "stability_score": numbers, "image_digest": st.just("sha256:" + "f" * 64)})
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(sessions, min_size=1, max_size=4))
 def test_fast_path_agrees_with_reference_reader(tmp_path: Path, docs: list[Any]) -> None:
@@ -118,3 +123,28 @@ def test_fast_path_agrees_with_reference_reader(tmp_path: Path, docs: list[Any])
         return [row if row[7] is None else (*row[:2], row[7]) for row in rows]
 
     assert norm(got) == norm(sorted(expected))
+    VALID_SEEN.append(sum(1 for row in got if row[7] is None))
+
+
+VALID_SEEN: list[int] = []
+
+
+def test_equivalence_test_saw_valid_records() -> None:
+    """Guard against the property test above passing vacuously."""
+    if VALID_SEEN:
+        assert sum(VALID_SEEN) > 0
+
+
+def test_boundaries_on_the_fast_path(tmp_path: Path) -> None:
+    """Edge values that the SQL rules must classify exactly like `sessions.check_record`."""
+    edge = [record(1, released_at=record(1)["acquired_at"]), record(2, stability_score=0),
+            record(3, stability_score="1"), record(4, duration_ms=0), record(5, seed="0"),
+            record(6, seed=-4), record(7, stability_score=1.0000001), record(8, seed=2.5)]
+    path = tmp_path / "edge.json"
+    path.write_text(json.dumps({"records": edge}))
+    with TelemetryStore(tmp_path / "t.duckdb") as store:
+        assert store.sync([path]).fallback == 0  # all of these take the fast path
+        reasons = [row[7] for row in _rows(store)]
+    assert reasons == [None, None, None, None, "seed is 0", None,
+                       "stability_score outside [0, 1]", "seed missing or not an integer"]
+    assert reasons == [r.reason for r in read_session_file(path).records]

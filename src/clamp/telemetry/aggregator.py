@@ -33,6 +33,7 @@ from clamp.telemetry.models import (
     WindowGroup,
 )
 from clamp.telemetry.provenance import TRUSTED, Evidence, Provenance, load_provenance
+from clamp.telemetry.sessions import digest_of
 from clamp.telemetry.store import IngestStats, TelemetryStore
 
 _WINDOW = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -111,8 +112,8 @@ class TemporalAggregator:
         evidence = provenance.by_digest
         sess_rows: list[tuple[int, str | None, str]] = []
         meta = {}
-        for fid, path, s_stab, backend, device, _image, digest in sessions:
-            digest = digest or provenance.resolved_digest
+        for fid, path, s_stab, backend, device, image, own_digest in sessions:
+            digest = digest_of(image, own_digest) or provenance.resolved_digest
             sess_rows.append((fid, digest, _trust_group(evidence.get(digest or ""))))
             meta[fid] = (path, s_stab, backend, device, digest)
         queries.load_sessions_table(con, sess_rows)

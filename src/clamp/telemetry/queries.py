@@ -8,7 +8,7 @@ through a small temp table (`sess`) built from the provenance evidence before th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ FROM files AS f LEFT JOIN sessions AS s USING (file_id) WHERE f.status = 'ok'
 SAMPLE_DURATIONS = """
 SELECT r.duration_ms FROM records AS r JOIN sess AS s USING (file_id)
 WHERE r.reason IS NULL AND s.digest = $2
-  AND time_bucket($1::INTERVAL, r.acquired_at) = $3::TIMESTAMP
+  AND time_bucket($1::INTERVAL, r.acquired_at) = $3::TIMESTAMPTZ
 USING SAMPLE reservoir(1000 ROWS) REPEATABLE (7)
 """
 
@@ -98,6 +98,7 @@ def grouped(con: duckdb.DuckDBPyConnection, interval: str) -> Grouped:
         (g_backend, g_device, g_digest, g_file, g_window, g_trust,
          backend, device, digest, file_id, window, tgroup, *stats) = rec
         row = Row(*_clean(stats))
+        window = _naive(window)
         if g_window and g_digest:
             out.window_digest[(window, digest)] = row
         elif g_window:
@@ -118,5 +119,11 @@ def grouped(con: duckdb.DuckDBPyConnection, interval: str) -> Grouped:
 
 
 def _clean(stats: list[Any]) -> list[Any]:
-    """NaN-free numbers (var_samp of one value is NULL already; guard the rest)."""
-    return [None if isinstance(v, float) and v != v else v for v in stats]
+    """NaN-free numbers and naive-UTC datetimes (DuckDB hands back zone-aware ones)."""
+    return [None if isinstance(v, float) and v != v else _naive(v) for v in stats]
+
+
+def _naive(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value

@@ -207,8 +207,9 @@ class TelemetryStore:
                                        rec.stability, rec.backend, rec.device, rec.reason)):
                 cols[i].append(value)
         self.con.execute(
-            "INSERT INTO records SELECT unnest($1), unnest($2), unnest($3::TIMESTAMP[]), "
-            "unnest($4::DOUBLE[]), unnest($5::DOUBLE[]), unnest($6::VARCHAR[]), "
+            "INSERT INTO records SELECT unnest($1), unnest($2), "
+            "unnest($3::TIMESTAMP[]::TIMESTAMPTZ[]), unnest($4::DOUBLE[]), unnest($5::DOUBLE[]), "
+            "unnest($6::VARCHAR[]), "
             "unnest($7::VARCHAR[]), unnest($8::VARCHAR[]), NULL, NULL, NULL, NULL, NULL",
             cols)
 

@@ -7,7 +7,7 @@ with `sessions.check_record`, which they must match (the order of the CASE arms 
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     file_id INTEGER, stability_score DOUBLE, backend VARCHAR, device VARCHAR,
     image VARCHAR, image_digest VARCHAR);
 CREATE TABLE IF NOT EXISTS records (
-    file_id INTEGER, idx INTEGER, acquired_at TIMESTAMP, duration_ms DOUBLE, stability DOUBLE,
+    file_id INTEGER, idx INTEGER, acquired_at TIMESTAMPTZ, duration_ms DOUBLE, stability DOUBLE,
     backend VARCHAR, device VARCHAR, reason VARCHAR,
     s_stability DOUBLE, s_backend VARCHAR, s_device VARCHAR, s_image VARCHAR, s_digest VARCHAR);
 """
@@ -37,7 +37,6 @@ _COLUMNS = (
     "'device_name': 'VARCHAR', 'image': 'VARCHAR', 'image_digest': 'VARCHAR', "
     f"'records': '{_RECORD_TYPE}'}}"
 )
-_DIGEST_RE = r"(sha256|sha384|sha512):[0-9a-fA-F]{32,128}"
 
 # $1: list of paths; $2: list of file ids in the same order.
 FAST_INSERT = f"""
@@ -46,9 +45,7 @@ WITH ids AS (SELECT unnest($1) AS path, unnest($2) AS file_id),
 raw AS (
     SELECT ids.file_id, j.stability_score AS ss, nullif(j.backend, '') AS sb,
            coalesce(nullif(j.deviceName, ''), nullif(j.device_name, '')) AS sd,
-           nullif(j.image, '') AS si,
-           nullif(lower(regexp_extract(coalesce(j.image_digest, '') || ' ' || coalesce(j.image, ''),
-                                       '{_DIGEST_RE}')), '') AS sg,
+           j.image AS si, j.image_digest AS sg,
            j.records
     FROM read_json($1, columns={_COLUMNS}, format='unstructured', filename=true) AS j
     JOIN ids ON ids.path = j.filename),
@@ -58,7 +55,7 @@ u AS (
     FROM raw),
 c AS (
     SELECT *, r.stability_score AS s, r.duration_ms AS d, r.seed AS seed,
-           r.acquired_at::TIMESTAMP AS a, r.released_at::TIMESTAMP AS rl
+           r.acquired_at AS a, r.released_at AS rl
     FROM u)
 SELECT file_id, idx, a, d, s,
        coalesce(nullif(r.backend, ''), sb),
@@ -71,7 +68,7 @@ SELECT file_id, idx, a, d, s,
                 THEN 'seed missing or not an integer'
             WHEN seed = 0 THEN 'seed is 0'
             WHEN a IS NULL OR rl IS NULL THEN 'timestamp missing or does not parse'
-            WHEN rl < a THEN 'released_at before acquired_at' END,
+            WHEN rl < a THEN 'released_at before acquired_at' END AS reason,
        CASE WHEN idx = 1 THEN ss END, CASE WHEN idx = 1 THEN sb END,
        CASE WHEN idx = 1 THEN sd END, CASE WHEN idx = 1 THEN si END,
        CASE WHEN idx = 1 THEN sg END

@@ -1,0 +1,144 @@
+"""Benchmark: cold and incremental `TemporalAggregator.accumulate` against a raw DuckDB query.
+
+    python benchmarks/accumulate/run.py                       # 5,000,000 records, 10,000 files
+    python benchmarks/accumulate/run.py --records 200000 --files 400   # quick run
+
+Every measurement runs in its own child process, and peak memory is that child's ru_maxrss
+(from os.wait4): DuckDB allocates outside Python's allocator, so tracemalloc would not see it.
+Times are wall-clock around the measured call inside the child (interpreter start-up and imports
+excluded, the same for all three). The raw query runs before and after the cold accumulate, and
+the faster of the two is the baseline, so the comparison errs against clamp.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import generate  # noqa: E402
+
+RAW_QUERY = """
+SELECT count(*), avg(r.stability_score), var_samp(r.stability_score),
+       quantile_cont(r.duration_ms, 0.95)
+FROM (SELECT unnest(records) AS r FROM read_json($1))
+"""
+
+
+def child(mode: str, root: str) -> None:
+    """Run one measurement in this (child) process and print a JSON line."""
+    tdir = Path(root) / "build" / "telemetry"
+    if mode == "raw":
+        import duckdb
+
+        con = duckdb.connect()
+        start = time.perf_counter()
+        n, mean, var, p95 = con.execute(RAW_QUERY, [str(tdir / "*.json")]).fetchone()
+        elapsed = time.perf_counter() - start
+        print(json.dumps({"seconds": elapsed, "records": n, "mean": mean, "variance": var,
+                          "p95": p95}))
+        return
+    from clamp.telemetry import TemporalAggregator
+
+    aggregator = TemporalAggregator()
+    start = time.perf_counter()
+    summary = aggregator.accumulate(Path(root))
+    elapsed = time.perf_counter() - start
+    stats = aggregator.last_ingest
+    print(json.dumps({"seconds": elapsed, "records": summary.recordCount,
+                      "mean": summary.meanStability, "variance": summary.variance,
+                      "p95": summary.driftPercentile,
+                      "ingested": stats.ingested if stats else None,
+                      "fallback": stats.fallback if stats else None}))
+
+
+def measure(mode: str, root: Path) -> dict[str, Any]:
+    proc = subprocess.Popen([sys.executable, __file__, "--child", mode, str(root)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{mode} run failed with exit code {proc.returncode}")
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux: kilobytes
+    return result
+
+
+def _write_chunk(args: tuple[str, int, int, int]) -> int:
+    out, files, records, start = args
+    generate.write_files(Path(out), files=files, records=records, start_index=start)
+    return files
+
+
+def generate_all(tdir: Path, files: int, records: int) -> None:
+    per_file = max(1, records // files)
+    chunk = max(1, files // 8)
+    jobs = [(str(tdir), min(chunk, files - s), min(chunk, files - s) * per_file, s)
+            for s in range(0, files, chunk)]
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        list(pool.map(_write_chunk, jobs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=5_000_000)
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--new-files", type=int, default=10)
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="Reuse/keep data here instead of a fresh temp dir.")
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "ROOT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    with tempfile.TemporaryDirectory(prefix="clamp-bench-") as tmp:
+        root = args.workdir or Path(tmp)
+        tdir = root / "build" / "telemetry"
+        if not (tdir.is_dir() and len(list(tdir.glob("*.json"))) == args.files):
+            tdir.mkdir(parents=True, exist_ok=True)
+            start = time.perf_counter()
+            generate_all(tdir, args.files, args.records)
+            print(f"generated {args.records:,} records in {args.files:,} files "
+                  f"in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+        for leftover in ("telemetry.duckdb", "telemetry.duckdb.wal", "telemetry_summary.json"):
+            (root / "build" / leftover).unlink(missing_ok=True)
+        raw1 = measure("raw", root)
+        cold = measure("cold", root)
+        raw2 = measure("raw", root)
+        raw = min(raw1, raw2, key=lambda r: r["seconds"])
+        generate.write_files(tdir, files=args.new_files,
+                             records=args.new_files * max(1, args.records // args.files),
+                             start_index=args.files, seed=1)
+        incremental = measure("incremental", root)
+        for new in range(args.files, args.files + args.new_files):
+            (tdir / f"session-{new:06d}.json").unlink()
+        report = {
+            "records": args.records, "files": args.files, "cpus": os.cpu_count(),
+            "raw_query": raw, "raw_query_runs_s": [raw1["seconds"], raw2["seconds"]],
+            "cold": cold, "incremental": incremental,
+            "cold_over_raw": cold["seconds"] / raw["seconds"],
+            "results_agree": abs(cold["mean"] - raw["mean"]) < 1e-9
+            and abs(cold["variance"] - raw["variance"]) < 1e-9
+            and abs(cold["p95"] - raw["p95"]) < 1e-9 and cold["records"] == raw["records"],
+            "bars": {"cold_within_1.5x_raw": cold["seconds"] <= 1.5 * raw["seconds"],
+                     "incremental_under_2s": incremental["seconds"] < 2.0,
+                     "peak_memory_under_1.5GiB": max(cold["peak_rss_mib"],
+                                                     incremental["peak_rss_mib"]) < 1536},
+        }
+        print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
