@@ -47,8 +47,28 @@ class ClientOptions:
 
     @classmethod
     def from_env(cls, insecure: Iterable[str] = (), **kwargs: Any) -> ClientOptions:
+        """Options from the environment: CLAMP_INSECURE_REGISTRIES (comma-separated hosts),
+        CLAMP_RETRY_ATTEMPTS and CLAMP_RETRY_MAX_WAIT (seconds) to tune the retry bounds."""
         listed = {h.strip() for h in os.environ.get("CLAMP_INSECURE_REGISTRIES", "").split(",")}
+        if "retry" not in kwargs:
+            kwargs["retry"] = _retry_from_env()
         return cls(insecure_registries=frozenset(h for h in (*listed, *insecure) if h), **kwargs)
+
+
+def _retry_from_env() -> RetryPolicy:
+    from clamp.errors import BadInputError
+
+    default = RetryPolicy()
+    try:
+        attempts = int(os.environ.get("CLAMP_RETRY_ATTEMPTS", default.attempts))
+        max_wait = float(os.environ.get("CLAMP_RETRY_MAX_WAIT", default.max_wait))
+    except ValueError:
+        raise BadInputError("CLAMP_RETRY_ATTEMPTS/CLAMP_RETRY_MAX_WAIT must be numbers") \
+            from None
+    if not 1 <= attempts <= 20 or not 0 <= max_wait <= 300:
+        raise BadInputError("CLAMP_RETRY_ATTEMPTS must be 1-20 and CLAMP_RETRY_MAX_WAIT 0-300")
+    return RetryPolicy(attempts=attempts, max_wait=max_wait,
+                       initial=min(default.initial, max_wait))
 
 
 @dataclass
