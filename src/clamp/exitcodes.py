@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     IDENTITY_MISMATCH = 5  # a signature verified, but not from a trusted signer
     NOTHING_UPDATED = 6  # update: candidates existed but none verified, so nothing was pinned
     PARTIALLY_UPDATED = 7  # update: some entries updated, some candidates rejected
+    UPDATED = 10  # update: matrix updated (every candidate found verified and was pinned)
     BAD_INPUT = 64  # malformed file, unknown key, bad digest, bad flag
     REGISTRY_ERROR = 69  # registry/network unreachable, hostile or inconsistent responses
     INTERNAL_ERROR = 70  # a bug in clamp: please report it with CLAMP_DEBUG=1 output
