@@ -98,6 +98,8 @@ def _closing(result: MatrixRun, output: Path) -> None:
             info(f"  {record.entry}: {record.policyPath}")
     summary = result.document.summary
     dispatch = result.document.dispatch
+    if result.document.skipped:
+        info(f"not verified (unpinned): {', '.join(result.document.skipped)}")
     if dispatch is not None:
         info(f"dispatch {dispatch.workflow}: {dispatch.status}"
              + (f" ({dispatch.error})" if dispatch.error else ""))

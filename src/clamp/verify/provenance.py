@@ -135,6 +135,7 @@ class ProvenanceDocument(_Model):
     exitCode: int
     summary: Summary
     dispatch: DispatchInfo | None
+    skipped: list[str] = Field(description="unpinned entries, not verified (nothing to verify)")
     records: list[ProvenanceRecord]
 
 

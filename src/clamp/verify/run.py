@@ -67,7 +67,12 @@ async def run_matrix(loaded: LoadedMatrix, stores: Stores, *, version: str | Non
     dispatch_info = _dispatch(loaded, outcomes, decisions)
     code = run_exit_code(decisions, dispatch_failed=bool(dispatch_info and
                                                           dispatch_info.status == "failed"))
-    document = build_document(loaded, outcomes, decisions, dispatch_info, code)
+    skipped = [e.id for e in loaded.model.images if e.digest is None
+               and (version is None or e.version == version)
+               and (os_name is None or e.os == os_name)]
+    if skipped and code == ExitCode.OK:
+        code = ExitCode.WARNINGS  # an unpinned entry is not verified: say so in the exit code
+    document = build_document(loaded, outcomes, decisions, dispatch_info, code, skipped)
     return MatrixRun(loaded, outcomes, decisions, document, code)
 
 
@@ -103,7 +108,7 @@ def _dispatch(loaded: LoadedMatrix, outcomes: list[EntryOutcome],
 
 def build_document(loaded: LoadedMatrix, outcomes: list[EntryOutcome],
                    decisions: list[EntryDecision], dispatch_info: DispatchInfo | None,
-                   code: ExitCode) -> ProvenanceDocument:
+                   code: ExitCode, skipped: list[str]) -> ProvenanceDocument:
     records = [record_of(loaded, o, d) for o, d in zip(outcomes, decisions, strict=True)]
     statuses = [r.trustStatus for r in records]
     summary = Summary(
@@ -123,7 +128,8 @@ def build_document(loaded: LoadedMatrix, outcomes: list[EntryOutcome],
         trustedRoots=_roots(loaded),
         resolved=_resolved(loaded),
         status=STATUS.get(code, "failed"),
-        exitCode=int(code), summary=summary, dispatch=dispatch_info, records=records)
+        exitCode=int(code), summary=summary, dispatch=dispatch_info, skipped=skipped,
+        records=records)
 
 
 def record_of(loaded: LoadedMatrix, outcome: EntryOutcome,
