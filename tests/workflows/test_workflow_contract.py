@@ -1,0 +1,163 @@
+"""The two workflows' contract, read from the YAML: triggers, inputs, permissions, pinning, and
+that no expression is expanded inside a shell script."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.workflows.wf import EXPRESSION, UPDATE, VERIFY, WORKFLOWS, load, step, steps
+
+SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(\S+)\s*(#.*)?$")
+ALL = [VERIFY, UPDATE]
+
+
+@pytest.fixture(scope="module")
+def verify() -> dict[str, Any]:
+    return load(VERIFY)
+
+
+@pytest.fixture(scope="module")
+def update() -> dict[str, Any]:
+    return load(UPDATE)
+
+
+def test_only_the_two_workflows_exist() -> None:
+    assert sorted(p.name for p in WORKFLOWS.iterdir()) == ["update-rocm.yml", "verify-rocm.yml"]
+
+
+def test_update_triggers_and_inputs(update: dict[str, Any]) -> None:
+    on = update["on"]
+    assert set(on) == {"workflow_dispatch", "schedule"}
+    inputs = on["workflow_dispatch"]["inputs"]
+    # The inputs `clamp verify --dispatch` sends; both optional strings so a manual run needs none.
+    assert set(inputs) == {"entries", "reasons"}
+    for spec in inputs.values():
+        assert spec["type"] == "string"
+        assert spec["required"] is False
+        assert spec["default"] == ""
+    assert [len(s["cron"].split()) for s in on["schedule"]] == [5]
+    assert on["schedule"][0]["cron"].split()[2:4] == ["*", "*"]  # weekly: any day of month
+    assert on["schedule"][0]["cron"].split()[4] != "*"
+
+
+def test_verify_triggers(verify: dict[str, Any]) -> None:
+    assert {"push", "pull_request", "schedule"} <= set(verify["on"])
+    assert "pull_request_target" not in verify["on"]
+    assert "workflow_run" not in verify["on"]
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_top_level_permissions_are_empty(path: Any) -> None:
+    assert load(path)["permissions"] == {}
+
+
+def test_job_permissions_are_least_privilege(verify: dict[str, Any],
+                                            update: dict[str, Any]) -> None:
+    assert {j: job["permissions"] for j, job in verify["jobs"].items()} == {
+        "verify": {"contents": "read"},
+        "verify-dispatch": {"contents": "read", "actions": "write"},
+    }
+    assert update["jobs"]["update"]["permissions"] == {"contents": "write",
+                                                      "pull-requests": "write"}
+
+
+def test_write_capable_verify_job_never_runs_for_pull_requests(verify: dict[str, Any]) -> None:
+    read_only, dispatching = verify["jobs"]["verify"], verify["jobs"]["verify-dispatch"]
+    assert "github.event_name == 'pull_request'" in read_only["if"]
+    assert "github.event_name != 'pull_request'" in dispatching["if"]
+    assert "default_branch" in dispatching["if"]
+    # Both jobs run the same verification; only the dispatching one hands clamp the token.
+    token_steps = [(j, s["name"]) for j, s in steps(verify) if "GITHUB_TOKEN" in s.get("env", {})]
+    assert token_steps == [("verify-dispatch",
+                            "Verify the matrix (dispatches update-rocm.yml under auto_update)")]
+    plain = [s["run"] for j, s in steps(verify) if j == "verify" and "clamp verify" in
+             s.get("run", "")]
+    with_token = [s["run"] for j, s in steps(verify) if j == "verify-dispatch" and
+                  "clamp verify" in s.get("run", "")]
+    assert len(plain) == len(with_token) == 1
+    assert "clamp verify --matrix \"$MATRIX\"" in plain[0]
+    assert verify["env"]["MATRIX"] == "ci/rocm_matrix.yml"
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_every_action_is_pinned_by_full_sha_with_a_version_comment(path: Any) -> None:
+    uses = [s["uses"] for _, s in steps(load(path)) if "uses" in s]
+    assert uses, "no actions found"
+    assert all(SHA_PIN.match(u) for u in uses), uses
+    for line in path.read_text().splitlines():
+        if m := USES_LINE.match(line):
+            assert m.group(2) and re.match(r"#\s*v\d+(\.\d+)*\b", m.group(2)), line
+
+
+def test_same_action_same_pin_everywhere() -> None:
+    pins: dict[str, set[str]] = {}
+    for path in ALL:
+        for _, s in steps(load(path)):
+            if "uses" in s:
+                name, sha = s["uses"].split("@")
+                pins.setdefault(name, set()).add(sha)
+    assert {name for name, shas in pins.items() if len(shas) > 1} == set()
+    assert set(pins) == {"actions/checkout", "actions/setup-python", "actions/upload-artifact"}
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_no_expression_inside_run_scripts(path: Any) -> None:
+    for job_id, s in steps(load(path)):
+        if "run" in s:
+            assert not EXPRESSION.search(s["run"]), f"{job_id}/{s.get('name')}: ${{{{ }}}} in run:"
+    text = path.read_text()
+    assert "${{ github.event" not in "".join(s.get("run", "") for _, s in steps(load(path)))
+    assert "head_ref" not in text
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_checkout_never_persists_credentials(path: Any) -> None:
+    checkouts = [s for _, s in steps(load(path)) if s.get("uses", "").startswith(
+        "actions/checkout@")]
+    assert checkouts
+    assert all(s["with"]["persist-credentials"] is False for s in checkouts)
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_jobs_have_timeouts_and_the_workflow_a_concurrency_group(path: Any) -> None:
+    workflow = load(path)
+    assert workflow["concurrency"]["group"]
+    for job in workflow["jobs"].values():
+        assert 0 < job["timeout-minutes"] <= 30
+        assert job["runs-on"] != "ubuntu-latest"  # a fixed image: no silent runner changes
+
+
+def test_update_never_cancels_a_running_update(update: dict[str, Any]) -> None:
+    # One group for the whole workflow: every run writes the same branch and pull request.
+    assert update["concurrency"] == {"group": "${{ github.workflow }}",
+                                     "cancel-in-progress": False}
+
+
+def test_update_installs_from_checkout_and_opens_the_exact_pr(update: dict[str, Any]) -> None:
+    assert update["env"]["PR_TITLE"] == "Auto-update ROCm matrix"
+    assert update["env"]["BRANCH"] == "clamp/auto-update-rocm"
+    assert update["env"]["MATRIX"] == "ci/rocm_matrix.yml"
+    install = step(update, "update", "Install clamp")
+    assert install["run"].strip() == "python -m pip install ."
+    run = step(update, "update", "Update the matrix")
+    assert "clamp update" in run["run"]
+    assert run["env"] == {"ENTRIES": "${{ inputs.entries }}", "REASONS": "${{ inputs.reasons }}"}
+    pr = step(update, "update", "Push the branch")
+    assert pr["if"] == "steps.update.outputs.changed == 'true'"
+    assert pr["env"]["GH_TOKEN"] == "${{ github.token }}"
+    assert 'gh pr create' in pr["run"] and 'gh pr edit' in pr["run"]
+    assert pr["run"].count('--title "$PR_TITLE"') == 2
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_evidence_is_uploaded_even_after_a_failure(path: Any) -> None:
+    uploads = [s for _, s in steps(load(path)) if s.get("uses", "").startswith(
+        "actions/upload-artifact@")]
+    assert uploads
+    for s in uploads:
+        assert s["if"] == "${{ !cancelled() }}"
+        assert "rocm_provenance.json" in s["with"]["path"] or s["with"]["path"] == "build/update/"
