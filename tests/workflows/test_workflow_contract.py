@@ -12,7 +12,8 @@ from tests.workflows.wf import EXPRESSION, UPDATE, VERIFY, WORKFLOWS, load, step
 
 SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(\S+)\s*(#.*)?$")
-ALL = [VERIFY, UPDATE]
+# The hygiene rules hold for every workflow in the repository, not just these two.
+ALL = sorted([*WORKFLOWS.glob("*.yml"), *WORKFLOWS.glob("*.yaml")])
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +26,8 @@ def update() -> dict[str, Any]:
     return load(UPDATE)
 
 
-def test_only_the_two_workflows_exist() -> None:
-    assert sorted(p.name for p in WORKFLOWS.iterdir()) == ["update-rocm.yml", "verify-rocm.yml"]
+def test_both_workflows_exist() -> None:
+    assert {VERIFY, UPDATE} <= set(ALL)
 
 
 def test_update_triggers_and_inputs(update: dict[str, Any]) -> None:
@@ -101,7 +102,7 @@ def test_same_action_same_pin_everywhere() -> None:
                 name, sha = s["uses"].split("@")
                 pins.setdefault(name, set()).add(sha)
     assert {name for name, shas in pins.items() if len(shas) > 1} == set()
-    assert set(pins) == {"actions/checkout", "actions/setup-python", "actions/upload-artifact"}
+    assert {"actions/checkout", "actions/setup-python", "actions/upload-artifact"} <= set(pins)
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
@@ -127,8 +128,10 @@ def test_jobs_have_timeouts_and_the_workflow_a_concurrency_group(path: Any) -> N
     workflow = load(path)
     assert workflow["concurrency"]["group"]
     for job in workflow["jobs"].values():
-        assert 0 < job["timeout-minutes"] <= 30
-        assert job["runs-on"] != "ubuntu-latest"  # a fixed image: no silent runner changes
+        assert job["timeout-minutes"] > 0
+        if path in (VERIFY, UPDATE):
+            assert job["timeout-minutes"] <= 30
+            assert job["runs-on"] != "ubuntu-latest"  # a fixed image: no silent runner changes
 
 
 def test_update_never_cancels_a_running_update(update: dict[str, Any]) -> None:
@@ -153,7 +156,7 @@ def test_update_installs_from_checkout_and_opens_the_exact_pr(update: dict[str, 
     assert pr["run"].count('--title "$PR_TITLE"') == 2
 
 
-@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [VERIFY, UPDATE], ids=lambda p: p.name)
 def test_evidence_is_uploaded_even_after_a_failure(path: Any) -> None:
     uploads = [s for _, s in steps(load(path)) if s.get("uses", "").startswith(
         "actions/upload-artifact@")]
