@@ -331,10 +331,13 @@ class LatencyProxy:
             status_line, rheaders = await _read_head(ureader)
 
         rheaders = [(k, self._rewrite(v) if k.lower() == "location" else v) for k, v in rheaders]
-        cwriter.write(_encode_head(status_line, rheaders))
+        # The last piece of the response is held back until the request is recorded, so a
+        # client that has its full answer always finds the record (no race with `records()`).
+        held = [_encode_head(status_line, rheaders)]
 
         async def forward(part: bytes) -> None:
-            cwriter.write(part)
+            cwriter.write(held[0])
+            held[0] = part
             await cwriter.drain()
 
         upstream_close = "close" in _tokens(rheaders, "connection")
@@ -348,11 +351,12 @@ class LatencyProxy:
             while part := await ureader.read(COPY_CHUNK):
                 await forward(part)
             upstream_close = client_close = True
-        await cwriter.drain()
         with self._lock:
             self._records.append(
                 RequestRecord(method, target, status, time.monotonic() - started, self.delay)
             )
+        cwriter.write(held[0])
+        await cwriter.drain()
         if upstream_close:
             uwriter.close()
             upstream = None
