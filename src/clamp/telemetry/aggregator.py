@@ -84,7 +84,8 @@ class TemporalAggregator:
     def __init__(self, *, window: str = "1d", provenance: Path | None = None,
                  db: Path | None = None) -> None:
         self.window = window
-        self.interval, self.window_delta = parse_window(window)
+        _, self.window_delta = parse_window(window)
+        self.width_us = self.window_delta // timedelta(microseconds=1)
         self.provenance_path = provenance
         self.db_path = db
         self.last_ingest: IngestStats | None = None
@@ -117,7 +118,7 @@ class TemporalAggregator:
             sess_rows.append((fid, digest, _trust_group(evidence.get(digest or ""))))
             meta[fid] = (path, s_stab, backend, device, digest)
         queries.load_sessions_table(con, sess_rows)
-        g = queries.grouped(con, self.interval)
+        g = queries.grouped(con, self.width_us)
         status_of: dict[str | None, str] = {
             d: (evidence[d].trust_status if d in evidence else "unknown")
             for d in g.digest}
@@ -198,7 +199,7 @@ class TemporalAggregator:
                 byDevice=[Group(**_stats(r), key=k)
                           for k, r in sorted(g.device.items(), key=lambda kv: kv[0] or "")],
                 byImage=by_image, byWindow=by_window, bySession=by_session),
-            changes=attribution.changes(con, self.interval, g, status_of),
+            changes=attribution.changes(con, self.width_us, g, status_of),
             gpuMetrics=gpu)
 
     @staticmethod

@@ -10,7 +10,7 @@ which keeps the cost flat at millions of records.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -33,11 +33,24 @@ def dominant_digests(grouped: queries.Grouped) -> dict[datetime, str | None]:
     return {w: d for w, (_, d) in sorted(best.items())}
 
 
+def _bucket(start: datetime, width_us: int) -> int:
+    """Window number of a window start (inverse of `queries.window_start`)."""
+    micros = (start - queries.EPOCH) // timedelta(microseconds=1)
+    return (micros - queries.ORIGIN_US) // width_us
+
+
+def _sample(con: duckdb.DuckDBPyConnection, width_us: int, digest: str,
+            start: datetime) -> list[float]:
+    rows = con.execute(queries.SAMPLE_DURATIONS,
+                       [width_us, digest, _bucket(start, width_us)]).fetchall()
+    return [r[0] for r in rows]
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 9)
 
 
-def changes(con: duckdb.DuckDBPyConnection, interval: str, grouped: queries.Grouped,
+def changes(con: duckdb.DuckDBPyConnection, width_us: int, grouped: queries.Grouped,
             status_of: dict[str | None, str]) -> list[Change]:
     """Every image change between consecutive windows, with its shifts and intervals."""
     dominant = dominant_digests(grouped)
@@ -53,10 +66,8 @@ def changes(con: duckdb.DuckDBPyConnection, interval: str, grouped: queries.Grou
         p95_shift = (a.p95 - b.p95) if a.p95 is not None and b.p95 is not None else None
         mean_ci = welch_interval(b.n, b.mean or 0.0, b.var or 0.0, a.n, a.mean or 0.0,
                                  a.var or 0.0)
-        sample_b = [r[0] for r in con.execute(queries.SAMPLE_DURATIONS,
-                                              [interval, d_before, before_w]).fetchall()]
-        sample_a = [r[0] for r in con.execute(queries.SAMPLE_DURATIONS,
-                                              [interval, d_after, after_w]).fetchall()]
+        sample_b = _sample(con, width_us, d_before, before_w)
+        sample_a = _sample(con, width_us, d_after, after_w)
         p95_ci = bootstrap_quantile_shift(sorted(sample_b), sorted(sample_a), seed=len(out))
         significant = any(ci is not None and (ci[0] > 0 or ci[1] < 0)
                           for ci in (mean_ci, p95_ci))

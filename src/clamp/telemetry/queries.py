@@ -8,7 +8,7 @@ through a small temp table (`sess`) built from the provenance evidence before th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,17 +18,26 @@ _STATS = """count(*) AS n, count(DISTINCT r.file_id) AS sessions, avg(r.stabilit
     var_samp(r.stability) AS var, quantile_cont(r.duration_ms, 0.95) AS p95,
     min(r.acquired_at) AS first, max(r.acquired_at) AS last"""
 
-GROUPED = f"""
-SELECT grouping(r.backend) = 0 AS g_backend, grouping(r.device) = 0 AS g_device,
-       grouping(s.digest) = 0 AS g_digest, grouping(r.file_id) = 0 AS g_file,
-       grouping(w) = 0 AS g_window, grouping(s.tgroup) = 0 AS g_trust,
-       r.backend, r.device, s.digest, r.file_id, w, s.tgroup, {_STATS}
-FROM (SELECT *, time_bucket($1::INTERVAL, acquired_at) AS w FROM records
-      WHERE reason IS NULL) AS r
-JOIN sess AS s USING (file_id)
-GROUP BY GROUPING SETS ((), (r.backend), (r.device), (s.digest), (r.file_id), (w),
-                        (w, s.digest), (s.tgroup))
-"""
+# Windows are fixed-width buckets of epoch microseconds counted from Monday 1970-01-05 00:00
+# UTC ($1 = width in microseconds): integer arithmetic, far cheaper than time_bucket on
+# TIMESTAMPTZ, and weeks start on Mondays.
+ORIGIN_US = 4 * 86_400_000_000
+_VALID = f"""(SELECT *, (epoch_us(acquired_at) - {ORIGIN_US}) // $1::BIGINT AS w
+             FROM records WHERE reason IS NULL) AS r JOIN sess AS s USING (file_id)"""
+
+# One query per breakdown: DuckDB runs these far faster than one GROUPING SETS query.
+DIMENSIONS = {
+    "total": "", "backend": "r.backend", "device": "r.device", "digest": "s.digest",
+    "file": "r.file_id", "window": "r.w", "window_digest": "r.w, s.digest", "trust": "s.tgroup",
+}
+
+
+def dimension_query(dimension: str) -> str:
+    keys = DIMENSIONS[dimension]
+    if not keys:
+        return f"SELECT {_STATS} FROM {_VALID}"
+    return f"SELECT {keys}, {_STATS} FROM {_VALID} GROUP BY ALL"
+
 
 INVALID_BY_REASON = "SELECT reason, count(*) FROM records WHERE reason IS NOT NULL GROUP BY 1"
 INVALID_BY_FILE = ("SELECT file_id, count(*) FROM records WHERE reason IS NOT NULL "
@@ -42,10 +51,9 @@ SESSIONS = """
 SELECT f.file_id, f.path, s.stability_score, s.backend, s.device, s.image, s.image_digest
 FROM files AS f LEFT JOIN sessions AS s USING (file_id) WHERE f.status = 'ok'
 """
-SAMPLE_DURATIONS = """
-SELECT r.duration_ms FROM records AS r JOIN sess AS s USING (file_id)
-WHERE r.reason IS NULL AND s.digest = $2
-  AND time_bucket($1::INTERVAL, r.acquired_at) = $3::TIMESTAMPTZ
+SAMPLE_DURATIONS = f"""
+SELECT r.duration_ms FROM {_VALID}
+WHERE s.digest = $2 AND r.w = $3
 USING SAMPLE reservoir(1000 ROWS) REPEATABLE (7)
 """
 
@@ -78,6 +86,7 @@ class Grouped:
 
 
 EMPTY = Row(0, 0, None, None, None, None, None)
+EPOCH = datetime(1970, 1, 1)
 
 
 def load_sessions_table(con: duckdb.DuckDBPyConnection, rows: list[tuple[int, str | None, str]]
@@ -91,30 +100,26 @@ def load_sessions_table(con: duckdb.DuckDBPyConnection, rows: list[tuple[int, st
                     [ids, digests, groups])
 
 
-def grouped(con: duckdb.DuckDBPyConnection, interval: str) -> Grouped:
-    """Run the grouped statistics query for windows of width `interval` (e.g. '1 day')."""
+def window_start(bucket: int, width_us: int) -> datetime:
+    """The naive-UTC start of window number `bucket`."""
+    return EPOCH + timedelta(microseconds=ORIGIN_US + bucket * width_us)
+
+
+def grouped(con: duckdb.DuckDBPyConnection, width_us: int) -> Grouped:
+    """Statistics for every breakdown, windows `width_us` microseconds wide."""
     out = Grouped(EMPTY, {}, {}, {}, {}, {}, {}, {})
-    for rec in con.execute(GROUPED, [interval]).fetchall():
-        (g_backend, g_device, g_digest, g_file, g_window, g_trust,
-         backend, device, digest, file_id, window, tgroup, *stats) = rec
-        row = Row(*_clean(stats))
-        window = _naive(window)
-        if g_window and g_digest:
-            out.window_digest[(window, digest)] = row
-        elif g_window:
-            out.window[window] = row
-        elif g_backend:
-            out.backend[backend] = row
-        elif g_device:
-            out.device[device] = row
-        elif g_digest:
-            out.digest[digest] = row
-        elif g_file:
-            out.file[file_id] = row
-        elif g_trust:
-            out.trust[tgroup] = row
-        else:
-            out.total = row
+    for dimension, keys in DIMENSIONS.items():
+        nkeys = len(keys.split(",")) if keys else 0
+        for rec in con.execute(dimension_query(dimension), [width_us]).fetchall():
+            key, row = rec[:nkeys], Row(*_clean(list(rec[nkeys:])))
+            if dimension == "total":
+                out.total = row
+            elif dimension == "window":
+                out.window[window_start(key[0], width_us)] = row
+            elif dimension == "window_digest":
+                out.window_digest[(window_start(key[0], width_us), key[1])] = row
+            else:
+                getattr(out, dimension)[key[0]] = row
     return out
 
 
