@@ -164,3 +164,47 @@ def test_evidence_is_uploaded_even_after_a_failure(path: Any) -> None:
     for s in uploads:
         assert s["if"] == "${{ !cancelled() }}"
         assert "rocm_provenance.json" in s["with"]["path"] or s["with"]["path"] == "build/update/"
+
+
+class _Context:
+    """`github.*` for the job conditions: attribute access into a dict, None when missing."""
+
+    def __init__(self, data: Any) -> None:
+        self._data = data
+
+    def __getattr__(self, name: str) -> Any:
+        value = self._data.get(name) if isinstance(self._data, dict) else None
+        return _Context(value) if isinstance(value, dict) else value
+
+
+def _evaluate(condition: str, github: dict[str, Any]) -> bool:
+    """The two operators and one function the verify jobs' `if:` use, evaluated as Python."""
+    assert set(re.findall(r"[A-Za-z_]+\(", condition)) <= {"format("}, condition
+    python = condition.replace("&&", " and ").replace("||", " or ").replace("\n", " ")
+    scope = {"github": _Context(github), "format": lambda f, *a: f.format(*a)}
+    return bool(eval(f"({python})", {"__builtins__": {}}, scope))
+
+
+REPO = {"default_branch": "main"}
+
+
+@pytest.mark.parametrize(("github", "expected"), [
+    ({"event_name": "pull_request", "ref": "refs/pull/7/merge", "event": {"repository": REPO}},
+     "verify"),
+    ({"event_name": "pull_request", "ref": "refs/heads/main", "event": {"repository": REPO}},
+     "verify"),
+    ({"event_name": "push", "ref": "refs/heads/main", "event": {"repository": REPO}},
+     "verify-dispatch"),
+    ({"event_name": "push", "ref": "refs/heads/feature", "event": {"repository": REPO}},
+     "verify"),
+    ({"event_name": "schedule", "ref": "refs/heads/main", "event": {"schedule": "17 5 * * *"}},
+     "verify-dispatch"),
+    ({"event_name": "workflow_dispatch", "ref": "refs/heads/main", "event": {"repository": REPO}},
+     "verify-dispatch"),
+    ({"event_name": "workflow_dispatch", "ref": "refs/heads/x", "event": {"repository": REPO}},
+     "verify"),
+], ids=lambda v: v if isinstance(v, str) else f"{v['event_name']}:{v['ref']}")
+def test_exactly_one_verify_job_runs_per_event(verify: dict[str, Any], github: dict[str, Any],
+                                               expected: str) -> None:
+    running = [j for j, job in verify["jobs"].items() if _evaluate(job["if"], github)]
+    assert running == [expected]
