@@ -1,0 +1,162 @@
+"""Candidates for a pin: what an entry's tag names now, and newer releases, each verified.
+
+A candidate digest is always the hash of the manifest bytes received for the tag, and it is
+verified by that digest (never by the tag again), so a tag that moves while we look cannot slip
+an unverified image in. Verification is `clamp verify`'s own: `verify_image` with the entry's
+trust policies, platform and attestation rule from `PolicyCache.for_entry`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from clamp.errors import ClampError, NotFoundError
+from clamp.matrix import ImageEntry, LoadedMatrix
+from clamp.oci.digest import Digest, parse_digest
+from clamp.oci.manifest import Platform
+from clamp.oci.reference import Reference
+from clamp.oci.store import ImageStore, Stores
+from clamp.trust.result import VerificationResult
+from clamp.update.discover import ReleaseLine, newer_tags
+from clamp.update.report import Kind
+from clamp.verify.image import ImageVerification, verify_image
+from clamp.verify.policy import EntryTrust
+from clamp.verify.tags import entry_reference
+
+State = Literal["current", "missing", "error", "verified", "rejected"]
+
+#: How many newer releases of one line are tried, newest first, before giving up on the line.
+MAX_DISCOVERY_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Examined:
+    """One entry (existing or discovered) after looking at its tag and verifying the candidate."""
+
+    entry: ImageEntry  # the entry as it is (a discovered release: as it would be written)
+    kind: Kind
+    source: ImageEntry | None  # a discovered release: the entry whose settings it copies
+    trust: EntryTrust
+    tag_reference: Reference
+    state: State
+    digest: Digest | None = None  # what the tag names now
+    platform_digest: Digest | None = None
+    verification: ImageVerification | None = None
+    reason: str | None = None
+    check: str | None = None
+
+    @property
+    def drift(self) -> bool:
+        return (self.kind == "pinned" and self.digest is not None
+                and self.state not in ("current", "missing", "error"))
+
+
+async def examine(stores: Stores, loaded: LoadedMatrix, entry: ImageEntry, trust: EntryTrust, *,
+                  kind: Kind, source: ImageEntry | None = None) -> Examined:
+    """Resolve the entry's tag; unless it still names the pin, verify what it names now."""
+    tag_ref = entry_reference(loaded, entry)
+    base = Examined(entry, kind, source, trust, tag_ref, "error")
+    store = stores.open(tag_ref)
+    try:
+        manifest = await store.get_manifest(tag_ref.repository, tag_ref.identifier)
+    except NotFoundError as exc:
+        return _with(base, state="missing", reason=exc.message, check="tag")
+    except ClampError as exc:
+        return _with(base, reason=exc.message, check="registry")
+    digest = manifest.digest
+    if entry.digest is not None:
+        pinned = parse_digest(entry.digest)
+        if pinned.matches(manifest.raw) and (entry.platform is None
+                                             or entry.platform_digest is not None):
+            # Content-addressed: an unchanged index still names the same platform child.
+            return _with(base, state="current", digest=pinned,
+                         platform_digest=parse_digest(entry.platform_digest)
+                         if entry.platform_digest else None)
+    return await _verify(store, base, digest)
+
+
+async def _verify(store: ImageStore, base: Examined, digest: Digest) -> Examined:
+    entry, trust = base.entry, base.trust
+    base = _with(base, digest=digest)
+    if not trust.policies:
+        return _with(base, state="rejected", check="policy",
+                     reason="no trust entry applies to this image, so nothing can verify it")
+    platform = Platform.parse(entry.platform) if entry.platform else None
+    verification = await verify_image(
+        store, base.tag_reference.with_digest(digest), trust.policies, platform=platform,
+        attestation_types=trust.attestation_types,
+        require_attestation=trust.require_attestation)
+    image = verification.image
+    base = _with(base, verification=verification,
+                 platform_digest=image.platform_digest if image else None)
+    if verification.registry_error is not None:
+        return _with(base, state="error", check=verification.result.check or "registry",
+                     reason=verification.result.reason)
+    failed = _failed(verification)
+    if failed is not None:
+        return _with(base, state="rejected", check=failed.check or failed.verdict,
+                     reason=f"{failed.verdict}: {failed.reason}")
+    if image is None or image.digest != digest or (platform is not None
+                                                   and image.platform_digest is None):
+        return _with(base, state="rejected", check="integrity",
+                     reason="the verified image is not the one the tag named")
+    return _with(base, state="verified")
+
+
+def _failed(verification: ImageVerification) -> VerificationResult | None:
+    """The result that keeps a candidate out: a failed signature or a failed attestation.
+
+    Stricter than `clamp verify`'s modes on purpose: an update pins only what verified, even
+    where the matrix would merely warn (require_signature: false, attest_mode: optional).
+    """
+    if not verification.result.ok:
+        return verification.result
+    if verification.attestation is not None and not verification.attestation.ok:
+        return verification.attestation
+    return None
+
+
+async def discover(stores: Stores, loaded: LoadedMatrix, line: ReleaseLine, trust: EntryTrust,
+                   tags_cache: dict[tuple[int, str], asyncio.Task[list[str]]]
+                   ) -> list[Examined]:
+    """Newer releases of `line`, newest first, until one verifies (at most a few tried).
+
+    Returns every release tried: the rejected ones are reported, the verified one is added.
+    """
+    source = line.newest
+    tag_ref = entry_reference(loaded, source)
+    store = stores.open(tag_ref)
+    key = (id(store), tag_ref.repository)
+    if key not in tags_cache:
+        tags_cache[key] = asyncio.ensure_future(store.list_tags(tag_ref.repository))
+    try:
+        tags = await tags_cache[key]
+    except ClampError as exc:
+        failed = Examined(source, "new", source, trust, tag_ref.with_tag(None), "error",
+                          reason=f"listing tags: {exc.message}", check="registry")
+        return [failed]
+    tried: list[Examined] = []
+    for newer in newer_tags(tags, line.template, line.os, line.newest_key)[
+            :MAX_DISCOVERY_ATTEMPTS]:
+        entry = new_entry(source, newer.version)
+        found = await examine(stores, loaded, entry, trust, kind="new", source=source)
+        tried.append(found)
+        if found.state == "verified":
+            break
+    return tried
+
+
+def new_entry(source: ImageEntry, version: str) -> ImageEntry:
+    """A release newer than `source` on the same line: same OS, platform and overrides.
+
+    The overrides (registry, repository, tag, policy, trust) are copied so the new entry is
+    checked later exactly as its candidate was verified now.
+    """
+    return source.model_copy(update={"version": version, "digest": None, "added": None,
+                                     "platform_digest": None, "provenance": None}, deep=True)
+
+
+def _with(base: Examined, **changes: object) -> Examined:
+    return replace(base, **changes)  # type: ignore[arg-type]

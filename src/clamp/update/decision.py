@@ -1,0 +1,119 @@
+"""From examined candidates to pins, per-entry reports, and the run's exit code.
+
+The rule is one line: a candidate is pinned if and only if it verified. Everything else here is
+bookkeeping: the provenance block the tool writes for a pin, the report a reviewer reads, and the
+documented exit code (docs/update.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from clamp.exitcodes import ExitCode
+from clamp.matrix import ImageEntry
+from clamp.update.candidates import Examined
+from clamp.update.report import Counts, EntryReport, Outcome, Signing, Status
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One verified candidate to write: an existing entry re-pinned, or a new entry."""
+
+    entry: ImageEntry  # the entry as it will read after the write
+    new: bool
+    source: ImageEntry | None  # a new entry: the entry whose line it extends
+    examined: Examined
+
+    @property
+    def entry_id(self) -> str:
+        return self.entry.id
+
+
+def provenance_block(examined: Examined, now: datetime) -> dict[str, Any]:
+    """What the tool records about a verified pin (never written by hand; docs/matrix.md).
+
+    Key names avoid the original layout's trust keys (`identity`, `issuer`, `key_path`), which
+    are configuration there, not evidence. Absent facts are left out rather than written as null.
+    """
+    assert examined.verification is not None
+    result = examined.verification.result
+    signer = result.signer
+    block: dict[str, Any] = {
+        "verified_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "tag": examined.tag_reference.tag,
+        "signature_kind": result.signature_kind,
+        "signer_identity": signer.identity if signer else None,
+        "signer_issuer": signer.issuer if signer else None,
+        "key_fingerprint": signer.key_fingerprint if signer else None,
+        "log_index": result.log_index,
+    }
+    return {key: value for key, value in block.items() if value is not None}
+
+
+def plan(examined: Sequence[Examined], *, today: date, now: datetime) -> list[Pin]:
+    """A pin for every verified candidate, in the order examined."""
+    pins: list[Pin] = []
+    for item in examined:
+        if item.state != "verified":
+            continue
+        assert item.digest is not None
+        entry = item.entry.model_copy(update={
+            "digest": str(item.digest), "added": today,
+            "platform_digest": str(item.platform_digest) if item.platform_digest else None,
+            "provenance": provenance_block(item, now)}, deep=True)
+        pins.append(Pin(entry, item.kind == "new", item.source, item))
+    return pins
+
+
+def entry_report(item: Examined) -> EntryReport:
+    outcome: Outcome
+    if item.state == "verified":
+        outcome = "added" if item.kind == "new" else "updated"
+    else:
+        outcome = item.state
+    verification = item.verification
+    signing = None
+    if item.state == "verified" and verification is not None:
+        result = verification.result
+        signer = result.signer
+        signing = Signing(signature_kind=result.signature_kind,
+                          identity=signer.identity if signer else None,
+                          issuer=signer.issuer if signer else None,
+                          key_fingerprint=signer.key_fingerprint if signer else None,
+                          log_index=result.log_index, integrated_time=result.integrated_time)
+    return EntryReport(
+        entry=item.entry.id, kind=item.kind, source=item.source.id if item.source else None,
+        tag=str(item.tag_reference), outcome=outcome, old_digest=item.entry.digest,
+        new_digest=str(item.digest) if item.digest else None,
+        old_platform_digest=item.entry.platform_digest,
+        new_platform_digest=str(item.platform_digest) if item.platform_digest else None,
+        drift=item.drift, check=item.check, reason=item.reason, signing=signing,
+        verification=verification.result if verification else None,
+        attestation=verification.attestation if verification else None)
+
+
+def counts(reports: Sequence[EntryReport]) -> Counts:
+    def n(outcome: str) -> int:
+        return sum(r.outcome == outcome for r in reports)
+
+    return Counts(updated=n("updated"), added=n("added"), rejected=n("rejected"),
+                  errors=n("error"), current=n("current"), missing=n("missing"))
+
+
+def exit_code(reports: Sequence[EntryReport]) -> tuple[ExitCode, Status]:
+    """0 nothing to do; 10 updated; 7 updated but something was rejected or failed;
+    6 candidates found but none verified; 69 nothing verified and the registry failed."""
+    total = counts(reports)
+    changed = total.updated + total.added
+    if changed and (total.rejected or total.errors):
+        return ExitCode.PARTIALLY_UPDATED, "partially_updated"
+    if changed:
+        return ExitCode.UPDATED, "updated"
+    if total.rejected:
+        return ExitCode.NOTHING_UPDATED, "nothing_updated"
+    if total.errors:
+        return ExitCode.REGISTRY_ERROR, "registry_error"
+    return ExitCode.OK, "nothing_to_do"

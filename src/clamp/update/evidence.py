@@ -1,0 +1,52 @@
+"""rocm_provenance.json for an update: the verification evidence of every candidate verified.
+
+The same document `clamp verify` writes (clamp.verify.run.build_document), one record per
+candidate digest that was checked, pinned or rejected, as the entry would read with that digest.
+Readers of verify's provenance (telemetry, reports) therefore read an update's evidence unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clamp.atomic import write_atomic
+from clamp.exitcodes import ExitCode
+from clamp.matrix import effective
+from clamp.update.candidates import Examined
+from clamp.update.run import UpdateRun
+from clamp.verify.decision import decide
+from clamp.verify.pipeline import EntryOutcome
+from clamp.verify.provenance import ProvenanceDocument
+from clamp.verify.run import build_document
+from clamp.verify.tags import TagCheck
+
+# The provenance document's status vocabulary is verify's; an update's codes map onto it.
+_STATUS_CODE = {ExitCode.OK: ExitCode.OK, ExitCode.UPDATED: ExitCode.OK,
+                ExitCode.PARTIALLY_UPDATED: ExitCode.WARNINGS,
+                ExitCode.NOTHING_UPDATED: ExitCode.SIGNATURE_FAILED,
+                ExitCode.REGISTRY_ERROR: ExitCode.REGISTRY_ERROR}
+
+
+def document(run: UpdateRun) -> ProvenanceDocument:
+    loaded = run.loaded
+    outcomes = [_outcome(run, item) for item in run.examined if item.verification is not None]
+    decisions = [decide(o, effective(loaded.model, o.entry).policy) for o in outcomes]
+    doc = build_document(loaded, outcomes, decisions, None,
+                         _STATUS_CODE.get(run.exit_code, ExitCode.FAILED), skipped=[])
+    return doc.model_copy(update={"exitCode": int(run.exit_code),
+                                  "generatedAt": run.report.generated_at})
+
+
+def _outcome(run: UpdateRun, item: Examined) -> EntryOutcome:
+    assert item.verification is not None and item.digest is not None
+    entry = item.entry.model_copy(update={
+        "digest": str(item.digest),
+        "platform_digest": str(item.platform_digest) if item.platform_digest else None})
+    ttl = effective(run.loaded.model, entry).digest_ttl_days
+    tag = TagCheck(entry.id, str(item.tag_reference), item.digest, item.digest, "current",
+                   stale=False, age_days=0, ttl_days=ttl)
+    return EntryOutcome(entry, item.trust, item.verification, tag, None)
+
+
+def write(path: Path, run: UpdateRun) -> None:
+    write_atomic(path, document(run).model_dump_json(indent=2) + "\n")
