@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
         resolve_cmd,
         sign_cmd,
         telemetry,
+        update_cmd,
         verify_blob_cmd,
         verify_cmd,
     )
@@ -29,3 +30,4 @@ def register(app: typer.Typer) -> None:
     matrix_cmd.register(app)
     telemetry.register(app)
     demo_cmd.register(app)
+    update_cmd.register(app)

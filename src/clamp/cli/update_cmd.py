@@ -1,0 +1,167 @@
+"""`clamp update`: refresh the matrix's pins, pinning only candidates that verified."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from clamp.cli.common import INSECURE_OPTION, MATRIX_OPTION
+
+if TYPE_CHECKING:
+    from clamp.update.report import EntryReport
+    from clamp.update.run import UpdateRun
+
+ENTRIES_ENV = "CLAMP_UPDATE_ENTRIES"
+REASONS_ENV = "CLAMP_UPDATE_REASONS"
+OUTCOME_STYLE = {"updated": "green", "added": "green", "current": "dim", "missing": "yellow",
+                 "rejected": "red", "error": "magenta"}
+
+
+def update(
+    matrix: Path = MATRIX_OPTION,
+    entries: str | None = typer.Option(
+        None, "--entries", help="Comma-separated entry ids to refresh (default: all; also "
+        f"{ENTRIES_ENV}, as set by the update workflow's dispatch)."),
+    version: str | None = typer.Option(None, "--version", help="Only entries of this version."),
+    os_name: str | None = typer.Option(None, "--os", help="Only entries on this OS."),
+    discover: bool = typer.Option(False, "--discover", help="Also look for newer releases "
+                                  "(tags fitting the tag template with a higher version, per "
+                                  "OS) and add the newest that verifies as a new entry."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the diff; write nothing."),
+    pr_body: Path | None = typer.Option(None, "--pr-body", help="Write a Markdown pull request "
+                                        "body here."),
+    provenance_output: Path | None = typer.Option(
+        None, "--provenance-output", help="Write the candidates' verification evidence "
+        "(rocm_provenance.json format) here."),
+    concurrency: int = typer.Option(16, "--concurrency", min=1, max=256,
+                                    help="Entries examined at once."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    insecure: list[str] = INSECURE_OPTION,
+) -> int:
+    """Pin what each entry's tag names now (and, with --discover, newer releases) if it
+    verifies against the entry's trust policy, exactly as `clamp verify` checks it.
+
+    Exit codes: 0 nothing to do; 10 matrix updated; 7 updated, but some candidates were
+    rejected; 6 candidates found but none verified (nothing pinned); 69 registry error and
+    nothing verified; 75 the matrix changed while running (not overwritten); 64 bad input.
+    """
+    import asyncio
+    import os
+
+    from clamp.atomic import write_atomic
+    from clamp.cli.common import client_options, load_matrix
+    from clamp.oci.store import Stores
+    from clamp.update import evidence, prbody
+    from clamp.update.run import parse_entry_list, run_update
+
+    loaded = load_matrix(matrix)
+    wanted = parse_entry_list(entries if entries is not None else os.environ.get(ENTRIES_ENV))
+    reasons = " ".join(os.environ.get(REASONS_ENV, "").split()) or None
+
+    async def go() -> UpdateRun:
+        async with Stores(client_options(insecure)) as stores:
+            return await run_update(loaded, stores, entry_ids=wanted, version=version,
+                                    os_name=os_name, discover_newer=discover, dry_run=dry_run,
+                                    reasons=reasons, concurrency=concurrency)
+
+    run = asyncio.run(go())
+    report = run.report
+    if pr_body is not None:
+        write_atomic(pr_body, prbody.render(report))
+        report.pr_body = str(pr_body)
+    if provenance_output is not None:
+        evidence.write(provenance_output, run)
+        report.provenance = str(provenance_output)
+    if as_json:
+        import sys
+
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        _human(run)
+    _github(run)
+    return int(run.exit_code)
+
+
+def _human(run: UpdateRun) -> None:
+    import sys
+
+    from clamp.cli.output import err_console, out_console
+
+    report = run.report
+    # Under --dry-run stdout carries only the diff, so `> change.patch` gives a clean patch.
+    console = err_console() if report.dry_run else out_console()
+    if console.is_terminal:
+        _table(run, console)
+    else:
+        for item in report.entries:
+            console.print(_line(item), markup=False, highlight=False)
+    c = report.counts
+    verb = "would change" if report.dry_run else "changed"
+    said = (f"{report.matrix}: {verb}" if report.changed else f"{report.matrix}: unchanged")
+    console.print(f"{said} — {c.updated} re-pinned, {c.added} new, {c.rejected} rejected, "
+                  f"{c.errors} errors, {c.current} current, {c.missing} tag missing "
+                  f"(exit {report.exit_code}: {report.status})", markup=False, highlight=False)
+    if report.dry_run and report.diff:
+        sys.stdout.write(report.diff)
+
+
+def _line(item: EntryReport) -> str:
+    from clamp.update.prbody import how_verified
+
+    text = f"{item.entry}: {item.outcome}"
+    if item.outcome in ("updated", "added"):
+        text += f" {item.old_digest or '(unpinned)'} -> {item.new_digest}"
+        text += f" [{how_verified(item).replace('`', '')}]"
+    elif item.outcome in ("rejected", "error", "missing"):
+        text += f" {item.new_digest or ''} ({item.check}: {item.reason})"
+    return " ".join(text.split())
+
+
+def _table(run: UpdateRun, console: object) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from clamp.update.prbody import how_verified
+
+    assert isinstance(console, Console)
+    table = Table(title=f"clamp update — {run.report.matrix}")
+    for column in ("entry", "outcome", "old digest", "new digest", "how / why"):
+        table.add_column(column, overflow="fold")
+    for item in run.report.entries:
+        style = OUTCOME_STYLE.get(item.outcome, "")
+        detail = (how_verified(item).replace("`", "") if item.signing
+                  else f"{item.check or ''}: {item.reason or ''}".strip(": "))
+        table.add_row(escape(item.entry), f"[{style}]{item.outcome}[/]",
+                      escape(item.old_digest or "—"), escape(item.new_digest or "—"),
+                      escape(detail))
+    console.print(table)
+
+
+def _github(run: UpdateRun) -> None:
+    from clamp.cli.output import gha_annotation, gha_set_outputs, in_github_actions
+
+    if not in_github_actions():
+        return
+    report = run.report
+    for item in report.entries:
+        if item.outcome not in ("rejected", "error"):
+            continue
+        source = item.source or item.entry
+        line = run.loaded.entry_line(source) if source in run.loaded.entry_ids else None
+        gha_annotation("warning", f"{item.entry}: candidate {item.new_digest or '?'} not "
+                       f"pinned ({item.check}: {item.reason})", file=report.matrix, line=line,
+                       title="clamp update")
+    changed = [i.entry for i in report.entries if i.outcome in ("updated", "added")]
+    rejected = [i.entry for i in report.entries if i.outcome == "rejected"]
+    gha_set_outputs({
+        "updated": str(len(changed)), "rejected": str(len(rejected)),
+        "updated_entries": ",".join(changed), "rejected_entries": ",".join(rejected),
+        "changed": "true" if report.changed and report.written else "false",
+        "pr_body": report.pr_body or "", "status": report.status})
+
+
+def register(app: typer.Typer) -> None:
+    app.command("update")(update)
