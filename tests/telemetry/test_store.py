@@ -148,3 +148,14 @@ def test_boundaries_on_the_fast_path(tmp_path: Path) -> None:
     assert reasons == [None, None, None, None, "seed is 0", None,
                        "stability_score outside [0, 1]", "seed missing or not an integer"]
     assert reasons == [r.reason for r in read_session_file(path).records]
+
+
+def test_pretty_printed_and_compact_files_both_take_the_fast_path(tmp_path: Path) -> None:
+    paths = []
+    for i, indent in enumerate([None, 2, None, 4]):
+        paths.append(tmp_path / f"{i}.json")
+        paths[-1].write_text(json.dumps({"records": [record(i), record(i + 1)]}, indent=indent))
+    with TelemetryStore(tmp_path / "t.duckdb") as store:
+        stats = store.sync(paths)
+        assert (stats.ingested, stats.fallback) == (4, 0)
+        assert len(_rows(store)) == 8

@@ -65,6 +65,7 @@ class TelemetryStore:
         except OSError as exc:
             raise BadInputError(f"cannot open telemetry store: {exc.strerror}",
                                 where=str(path)) from exc
+        self._formats: tuple[str, ...] = store_sql.FORMATS
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET preserve_insertion_order = false")
         self._ensure_schema()
@@ -154,15 +155,22 @@ class TelemetryStore:
 
         ids = [fid for fid, _ in batch]
         paths = [p for _, p in batch]
-        try:
-            self.con.execute(store_sql.FAST_INSERT, [paths, ids])
-        except duckdb.Error:
-            # The failed statement kept nothing (autocommit); split until the bad file is alone.
+        for fmt in list(self._formats):
+            try:
+                self.con.execute(store_sql.FAST_INSERT.replace("__FORMAT__", fmt), [paths, ids])
+                break
+            except duckdb.Error:
+                continue  # the failed statement kept nothing (autocommit)
+        else:
+            # No format reads the whole batch: split until the bad file is alone.
             if len(batch) == 1:
                 self._ingest_reference(batch)
                 return 1
             half = len(batch) // 2
             return self._ingest(batch[:half]) + self._ingest(batch[half:])
+        if fmt != self._formats[0]:
+            # Pretty-printed files: try their format first for the rest of this run.
+            self._formats = (fmt, *[f for f in self._formats if f != fmt])
         suspects = {row[0] for row in
                     self.con.execute(store_sql.SUSPECT_FILES, [ids]).fetchall()}
         good = [fid for fid in ids if fid not in suspects]

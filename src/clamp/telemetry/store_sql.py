@@ -38,7 +38,10 @@ _COLUMNS = (
     f"'records': '{_RECORD_TYPE}'}}"
 )
 
-# $1: list of paths; $2: list of file ids in the same order.
+# $1: list of paths; $2: list of file ids in the same order. __FORMAT__ is the JSON format DuckDB
+# should assume: 'newline_delimited' reads one-line files (what most producers write) about a
+# third faster than 'unstructured', which also reads pretty-printed files.
+FORMATS = ("newline_delimited", "unstructured")
 FAST_INSERT = f"""
 INSERT INTO records
 WITH ids AS (SELECT unnest($1) AS path, unnest($2) AS file_id),
@@ -47,7 +50,7 @@ raw AS (
            coalesce(nullif(j.deviceName, ''), nullif(j.device_name, '')) AS sd,
            j.image AS si, j.image_digest AS sg,
            j.records
-    FROM read_json($1, columns={_COLUMNS}, format='unstructured', filename=true) AS j
+    FROM read_json($1, columns={_COLUMNS}, format='__FORMAT__', filename=true) AS j
     JOIN ids ON ids.path = j.filename),
 u AS (
     SELECT file_id, ss, sb, sd, si, sg, unnest(records) AS r,
