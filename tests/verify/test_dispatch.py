@@ -82,13 +82,18 @@ def test_dispatch_refusals_exit_71_and_never_print_the_token(
     assert TOKEN not in captured.out + captured.err + out.read_text()
 
 
-def test_missing_token_is_a_dispatch_error(auto_matrix: Path, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_token_skips_dispatch_unless_forced(auto_matrix: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     monkeypatch.setenv("GITHUB_REPOSITORY", "rocm/clamp-ci")
     out = tmp_path / "prov.json"
-    assert clamp("verify", "--matrix", str(auto_matrix), "-o", str(out)) == 71
-    assert "GITHUB_TOKEN" in json.loads(out.read_text())["dispatch"]["error"]
+    # A pull request's read-only job has no token: the findings show, the dispatch is skipped.
+    assert clamp("verify", "--matrix", str(auto_matrix), "-o", str(out)) == 1
+    dispatch = json.loads(out.read_text())["dispatch"]
+    assert dispatch["status"] == "skipped" and "GITHUB_TOKEN" in dispatch["error"]
+    # Asked for explicitly, a dispatch that cannot happen is an error.
+    assert clamp("verify", "--matrix", str(auto_matrix), "--dispatch", "-o", str(out)) == 71
+    assert json.loads(out.read_text())["dispatch"]["status"] == "failed"
 
 
 def test_dispatch_flag_forces_update_under_warn(demo_world: DemoResult, tmp_path: Path,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -64,7 +65,7 @@ async def run_matrix(loaded: LoadedMatrix, stores: Stores, *, version: str | Non
     decisions = [decide(o, effective(loaded.model, o.entry).policy) for o in outcomes]
     if force_dispatch:
         decisions = [_force_update(d) for d in decisions]
-    dispatch_info = _dispatch(loaded, outcomes, decisions)
+    dispatch_info = _dispatch(loaded, outcomes, decisions, forced=force_dispatch)
     code = run_exit_code(decisions, dispatch_failed=bool(dispatch_info and
                                                           dispatch_info.status == "failed"))
     skipped = [e.id for e in loaded.model.images if e.digest is None
@@ -85,7 +86,12 @@ def _force_update(decision: EntryDecision) -> EntryDecision:
 
 
 def _dispatch(loaded: LoadedMatrix, outcomes: list[EntryOutcome],
-              decisions: list[EntryDecision]) -> DispatchInfo | None:
+              decisions: list[EntryDecision], *, forced: bool) -> DispatchInfo | None:
+    """Dispatch the update workflow for entries decided `update`.
+
+    Without a GITHUB_TOKEN and without --dispatch (a pull request's read-only job, a developer's
+    terminal) the dispatch is recorded as skipped, not failed: the findings still show.
+    """
     wanted = [(o, d) for o, d in zip(outcomes, decisions, strict=True) if d.decision == "update"]
     if not wanted:
         return None
@@ -96,6 +102,9 @@ def _dispatch(loaded: LoadedMatrix, outcomes: list[EntryOutcome],
     info = DispatchInfo(requested=True, workflow=config.workflow if config else None,
                         ref=config.ref if config else None, repository=None, entries=entries,
                         reasons=reasons, status="dispatched", error=None)
+    if not forced and not os.environ.get("GITHUB_TOKEN"):
+        return info.model_copy(update={"status": "skipped",
+                                       "error": "GITHUB_TOKEN not set; dispatch skipped"})
     try:
         request = request_from_env(info.workflow, info.ref, entries, reasons)
         info = info.model_copy(update={"workflow": request.workflow, "ref": request.ref,
