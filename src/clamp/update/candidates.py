@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Literal
 
 from clamp.errors import ClampError, NotFoundError
@@ -23,7 +24,7 @@ from clamp.update.discover import ReleaseLine, newer_tags
 from clamp.update.report import Kind
 from clamp.verify.image import ImageVerification, verify_image
 from clamp.verify.policy import EntryTrust
-from clamp.verify.tags import entry_reference
+from clamp.verify.tags import entry_reference, staleness
 
 State = Literal["current", "missing", "error", "verified", "rejected"]
 
@@ -46,16 +47,22 @@ class Examined:
     verification: ImageVerification | None = None
     reason: str | None = None
     check: str | None = None
+    renew: bool = False  # the tag still names the pin, but the pin is older than its TTL
 
     @property
     def drift(self) -> bool:
-        return (self.kind == "pinned" and self.digest is not None
+        return (self.kind == "pinned" and self.digest is not None and not self.renew
                 and self.state not in ("current", "missing", "error"))
 
 
 async def examine(stores: Stores, loaded: LoadedMatrix, entry: ImageEntry, trust: EntryTrust, *,
-                  kind: Kind, source: ImageEntry | None = None) -> Examined:
-    """Resolve the entry's tag; unless it still names the pin, verify what it names now."""
+                  kind: Kind, today: date, source: ImageEntry | None = None) -> Examined:
+    """Resolve the entry's tag; unless it still names the pin, verify what it names now.
+
+    A pin past its TTL (`digest_ttl_days`, counted from `added`) is verified again even when the
+    tag has not moved: if it still verifies, `added` and the provenance are renewed, so a
+    strict matrix does not fail on age alone while its images keep verifying.
+    """
     tag_ref = entry_reference(loaded, entry)
     base = Examined(entry, kind, source, trust, tag_ref, "error")
     store = stores.open(tag_ref)
@@ -71,9 +78,12 @@ async def examine(stores: Stores, loaded: LoadedMatrix, entry: ImageEntry, trust
         if pinned.matches(manifest.raw) and (entry.platform is None
                                              or entry.platform_digest is not None):
             # Content-addressed: an unchanged index still names the same platform child.
-            return _with(base, state="current", digest=pinned,
-                         platform_digest=parse_digest(entry.platform_digest)
-                         if entry.platform_digest else None)
+            current = _with(base, state="current", digest=pinned,
+                            platform_digest=parse_digest(entry.platform_digest)
+                            if entry.platform_digest else None)
+            if not staleness(loaded, entry, today)[0]:
+                return current
+            return await _verify(store, _with(current, renew=True), pinned)
     return await _verify(store, base, digest)
 
 
@@ -119,8 +129,8 @@ def _failed(verification: ImageVerification) -> VerificationResult | None:
 
 
 async def discover(stores: Stores, loaded: LoadedMatrix, line: ReleaseLine, trust: EntryTrust,
-                   tags_cache: dict[tuple[int, str], asyncio.Task[list[str]]]
-                   ) -> list[Examined]:
+                   tags_cache: dict[tuple[int, str], asyncio.Task[list[str]]], *,
+                   today: date) -> list[Examined]:
     """Newer releases of `line`, newest first, until one verifies (at most a few tried).
 
     Returns every release tried: the rejected ones are reported, the verified one is added.
@@ -141,7 +151,8 @@ async def discover(stores: Stores, loaded: LoadedMatrix, line: ReleaseLine, trus
     for newer in newer_tags(tags, line.template, line.os, line.newest_key)[
             :MAX_DISCOVERY_ATTEMPTS]:
         entry = new_entry(source, newer.version)
-        found = await examine(stores, loaded, entry, trust, kind="new", source=source)
+        found = await examine(stores, loaded, entry, trust, kind="new", source=source,
+                              today=today)
         tried.append(found)
         if found.state == "verified":
             break

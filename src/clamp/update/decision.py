@@ -90,7 +90,8 @@ def entry_report(item: Examined) -> EntryReport:
         new_digest=str(item.digest) if item.digest else None,
         old_platform_digest=item.entry.platform_digest,
         new_platform_digest=str(item.platform_digest) if item.platform_digest else None,
-        drift=item.drift, check=item.check, reason=item.reason, signing=signing,
+        drift=item.drift, renewed=item.renew and item.state == "verified", check=item.check,
+        reason=item.reason, signing=signing,
         verification=verification.result if verification else None,
         attestation=verification.attestation if verification else None)
 

@@ -71,7 +71,9 @@ def render(report: UpdateReport, *, title: str = "Auto-update ROCm matrix") -> s
             if item.new_platform_digest:
                 old += f"<br>platform: {code(item.old_platform_digest)}"
                 new += f"<br>platform: {code(item.new_platform_digest)}"
-            label = code(item.entry) + (" (new)" if item.outcome == "added" else "")
+            label = code(item.entry) + (" (new)" if item.outcome == "added" else
+                                        " (renewed: pin was past its TTL)" if item.renewed
+                                        else "")
             out.append(f"| {label} | {old} | {new} | {how_verified(item)} |")
     else:
         out.append("Nothing was pinned.")

@@ -46,6 +46,8 @@ class EntryReport(_Model):
     old_platform_digest: str | None
     new_platform_digest: str | None
     drift: bool = Field(description="a pinned entry's tag names another digest than the pin")
+    renewed: bool = Field(description="same digest, re-verified because the pin was past its "
+                          "TTL: `added` and provenance renewed")
     check: str | None = Field(description="rejected/error: the check that failed")
     reason: str | None = Field(description="rejected/error/missing: why")
     signing: Signing | None

@@ -63,7 +63,8 @@ def select_entries(loaded: LoadedMatrix, entry_ids: Sequence[str] | None,
 
 
 async def examine_all(loaded: LoadedMatrix, stores: Stores, entries: Sequence[ImageEntry], *,
-                      discover_newer: bool, concurrency: int = 16) -> list[Examined]:
+                      discover_newer: bool, today: date,
+                      concurrency: int = 16) -> list[Examined]:
     """Examine the entries (and discovered releases) concurrently; results in a stable order:
     the entries in matrix order, then discoveries in release-line order."""
     cache = PolicyCache(loaded)
@@ -73,7 +74,8 @@ async def examine_all(loaded: LoadedMatrix, stores: Stores, entries: Sequence[Im
     async def one(entry: ImageEntry) -> Examined:
         kind: Kind = "pinned" if entry.digest is not None else "unpinned"
         async with gate:
-            return await examine(stores, loaded, entry, trusts[entry.id], kind=kind)
+            return await examine(stores, loaded, entry, trusts[entry.id], kind=kind,
+                                 today=today)
 
     lines = release_lines(loaded, list(entries)) if discover_newer else []
     tags_cache: dict[tuple[int, str], asyncio.Task[list[str]]] = {}
@@ -81,7 +83,8 @@ async def examine_all(loaded: LoadedMatrix, stores: Stores, entries: Sequence[Im
     async def newer(index: int) -> list[Examined]:
         line = lines[index]
         async with gate:
-            return await discover(stores, loaded, line, cache.for_entry(line.newest), tags_cache)
+            return await discover(stores, loaded, line, cache.for_entry(line.newest), tags_cache,
+                                  today=today)
 
     found, discovered = await asyncio.gather(
         asyncio.gather(*(one(e) for e in entries)),
@@ -101,7 +104,7 @@ async def run_update(loaded: LoadedMatrix, stores: Stores, *,
     day = today or moment.date()
     entries = select_entries(loaded, entry_ids, version, os_name)
     examined = await examine_all(loaded, stores, entries, discover_newer=discover_newer,
-                                 concurrency=concurrency)
+                                 today=day, concurrency=concurrency)
     pins = plan(examined, today=day, now=moment)
     text = render(loaded, pins)
     changed = text != loaded.text
@@ -121,10 +124,11 @@ async def run_update(loaded: LoadedMatrix, stores: Stores, *,
 
 
 def unified_diff(loaded: LoadedMatrix, text: str) -> str:
-    name = str(loaded.path)
+    name = loaded.path.as_posix()
+    old, new = (name, name) if loaded.path.is_absolute() else (f"a/{name}", f"b/{name}")
     return "".join(difflib.unified_diff(loaded.text.splitlines(keepends=True),
                                         text.splitlines(keepends=True),
-                                        fromfile=f"a/{name}", tofile=f"b/{name}"))
+                                        fromfile=old, tofile=new))
 
 
 def _sha256(text: str) -> str:

@@ -1,0 +1,124 @@
+"""Pushing real (tiny) images and real signatures for the update tests, and writing matrices.
+
+Images come from `clamp.demo.images` (genuine layers and configs), signatures from
+`clamp.trust.sign` pushed with `clamp.oci.signatures`, all through clamp's own registry client
+against the real `docker-registry` fixture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from clamp.cli.main import app, invoke
+from clamp.demo.images import put_image, put_index
+from clamp.oci.manifest import Manifest
+from clamp.oci.reference import parse_reference
+from clamp.oci.signatures import push_legacy_signature
+from clamp.oci.store import ImageStore, Stores
+from clamp.trust.keys import PublicKey
+from clamp.trust.sign import sign_image_legacy
+
+T = TypeVar("T")
+_builds = itertools.count(1)
+
+
+def clamp(*args: str) -> int:
+    return invoke(app, list(args), prog_name="clamp")
+
+
+def in_store(host: str, repo: str, work: Callable[[ImageStore], Awaitable[T]]) -> T:
+    async def go() -> T:
+        async with Stores() as stores:
+            return await work(stores.open(parse_reference(f"{host}/{repo}:x")))
+
+    return asyncio.run(go())
+
+
+@dataclass(frozen=True)
+class Signer:
+    key: ec.EllipticCurvePrivateKey
+    public_path: Path
+
+
+def new_signer(folder: Path, name: str = "mirror") -> Signer:
+    key = ec.generate_private_key(ec.SECP256R1())
+    path = folder / f"{name}.pub"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(PublicKey(key.public_key()).pem)
+    return Signer(key, path)
+
+
+def push(host: str, repo: str, tag: str, *, signer: Signer | None, index: bool = False,
+         version: str = "6.4.4", os_name: str = "ubuntu-22.04") -> Manifest:
+    """Push a fresh image (or multi-arch index) under `tag`; sign its digest if `signer`."""
+    build = next(_builds)
+
+    async def work(store: ImageStore) -> Manifest:
+        if index:
+            image = await put_index(store, repo, tag, version=version, os_name=os_name,
+                                    build=build)
+        else:
+            image = await put_image(store, repo, tag, version=version, os_name=os_name,
+                                    build=build)
+        if signer is not None:
+            layer = sign_image_legacy(signer.key, str(image.digest), f"{host}/{repo}")
+            await push_legacy_signature(store, repo, image.digest, layer.payload,
+                                        dict(layer.annotations))
+        return image
+
+    return in_store(host, repo, work)
+
+
+def child_digest(index: Manifest, arch: str = "amd64") -> str:
+    return str(next(d["digest"] for d in index.body["manifests"]
+                    if d["platform"]["architecture"] == arch))
+
+
+def native_matrix(host: str, repo: str, key: Path, images: list[dict[str, Any]]) -> str:
+    """A native matrix with comments everywhere an edit could disturb them."""
+    lines = [
+        "# Update test matrix: comments must survive the rewrite.",
+        "version: 1",
+        "defaults:",
+        f'  registry: "{host}"   # the test registry',
+        f"  repository: {repo}",
+        '  tag: "{version}-{os}"',
+        "  policy: strict",
+        "  trust: [mirror]",
+        "trust:",
+        "  mirror:",
+        "    keys:",
+        f"      - path: {key}",
+        "    tlog: optional         # key-signed, no log entry",
+        "images:",
+    ]
+    for image in images:
+        lines.append(f'  - version: "{image["version"]}"   # {image["version"]} release')
+        lines.append(f"    os: {image.get('os', 'ubuntu-22.04')}")
+        digest = image.get("digest")
+        lines.append(f"    digest: {digest or 'null'}  # pinned by hand")
+        if image.get("added"):
+            lines.append(f"    added: {image['added']}")
+        if image.get("platform"):
+            lines.append(f"    platform: {image['platform']}")
+            lines.append(f"    platform_digest: {image['platform_digest']}")
+    return "\n".join(lines) + "\n"
+
+
+def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
+    """(removed, added) lines of a diff, without the +/- markers."""
+    removed, added = [], []
+    for line in difflib.ndiff(before.splitlines(), after.splitlines()):
+        if line.startswith("- "):
+            removed.append(line[2:])
+        elif line.startswith("+ "):
+            added.append(line[2:])
+    return removed, added
