@@ -8,6 +8,7 @@ against the real `docker-registry` fixture.
 from __future__ import annotations
 
 import asyncio
+import base64
 import difflib
 import itertools
 from collections.abc import Awaitable, Callable
@@ -23,7 +24,9 @@ from clamp.oci.manifest import Manifest
 from clamp.oci.reference import parse_reference
 from clamp.oci.signatures import push_legacy_signature
 from clamp.oci.store import ImageStore, Stores
+from clamp.trust.cosign_legacy import ANN_BUNDLE, ANN_SIGNATURE
 from clamp.trust.keys import PublicKey
+from clamp.trust.pki import TestSigstore, hashedrekord
 from clamp.trust.sign import sign_image_legacy
 
 T = TypeVar("T")
@@ -57,8 +60,10 @@ def new_signer(folder: Path, name: str = "mirror") -> Signer:
 
 
 def push(host: str, repo: str, tag: str, *, signer: Signer | None, index: bool = False,
-         version: str = "6.4.4", os_name: str = "ubuntu-22.04") -> Manifest:
-    """Push a fresh image (or multi-arch index) under `tag`; sign its digest if `signer`."""
+         version: str = "6.4.4", os_name: str = "ubuntu-22.04",
+         rekor: TestSigstore | None = None) -> Manifest:
+    """Push a fresh image (or multi-arch index) under `tag`; sign its digest if `signer`
+    (with a Rekor-like log entry from `rekor`'s log, as `cosign sign --key` with tlog upload)."""
     build = next(_builds)
 
     async def work(store: ImageStore) -> Manifest:
@@ -70,8 +75,13 @@ def push(host: str, repo: str, tag: str, *, signer: Signer | None, index: bool =
                                     build=build)
         if signer is not None:
             layer = sign_image_legacy(signer.key, str(image.digest), f"{host}/{repo}")
-            await push_legacy_signature(store, repo, image.digest, layer.payload,
-                                        dict(layer.annotations))
+            annotations = dict(layer.annotations)
+            if rekor is not None:
+                signature = base64.b64decode(annotations[ANN_SIGNATURE])
+                pem = PublicKey(signer.key.public_key()).pem
+                annotations[ANN_BUNDLE] = rekor.rekor_bundle(
+                    hashedrekord(signature, layer.payload, pem))
+            await push_legacy_signature(store, repo, image.digest, layer.payload, annotations)
         return image
 
     return in_store(host, repo, work)
