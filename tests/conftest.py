@@ -22,6 +22,7 @@ if (_root := str(Path(__file__).resolve().parent.parent)) not in sys.path:
 
 from tests.support.pushing import RegistryPusher
 from tests.support.registry import (
+    REGISTRY_BIN,
     RegistryHandle,
     Variant,
     registry_available,
@@ -39,7 +40,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def _start(variant: Variant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryHandle]:
     if not registry_available():
-        pytest.skip("Debian's docker-registry is not installed (/usr/bin/docker-registry)")
+        pytest.skip(f"Debian's docker-registry is not installed ({REGISTRY_BIN})")
     with run_registry(variant, workdir=tmp_path_factory.mktemp(f"registry-{variant}")) as handle:
         yield handle
 

@@ -40,7 +40,7 @@ from tests.support.token_issuer import SigningMaterial, libtrust_key_id
 
 pytestmark = [
     pytest.mark.registry,
-    pytest.mark.skipif(not registry_available(), reason="Debian's docker-registry is not installed"),
+    pytest.mark.skipif(not registry_available(), reason="docker-registry is not installed"),
 ]
 
 MakePusher = Callable[..., RegistryPusher]
