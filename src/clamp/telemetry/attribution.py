@@ -4,8 +4,8 @@ Windows are ordered in time; each window's image is the digest that ran most of 
 Where two consecutive windows (with data) ran different known digests, the records of the earlier
 window's image are compared with the later window's: the shift in mean stability gets a Welch
 interval (exact from SQL aggregates, however many records), and the shift in p95 duration a
-percentile-bootstrap interval on a seeded reservoir sample of up to 1000 durations per side,
-which keeps the cost flat at millions of records.
+percentile-bootstrap interval on a deterministic sample of up to ~600 durations per side, drawn
+for all changes in one scan, which keeps the cost flat at millions of records.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from clamp.telemetry.stats import bootstrap_quantile_shift, welch_interval
 
 if TYPE_CHECKING:
     import duckdb
+
+SAMPLE = 600  # durations per side for the p95 bootstrap
+ROUNDS = 300  # bootstrap resamples
 
 
 def dominant_digests(grouped: queries.Grouped) -> dict[datetime, str | None]:
@@ -39,11 +42,28 @@ def _bucket(start: datetime, width_us: int) -> int:
     return (micros - queries.ORIGIN_US) // width_us
 
 
-def _sample(con: duckdb.DuckDBPyConnection, width_us: int, digest: str,
-            start: datetime) -> list[float]:
-    rows = con.execute(queries.SAMPLE_DURATIONS,
-                       [width_us, digest, _bucket(start, width_us)]).fetchall()
-    return [r[0] for r in rows]
+def _samples(con: duckdb.DuckDBPyConnection, width_us: int,
+             wanted: list[tuple[datetime, str, int]]) -> dict[tuple[int, str], list[float]]:
+    """Up to ~SAMPLE durations for each (window, digest, n) in one scan of the records.
+
+    Rows are kept by a hash of (file, position) modulo ceil(n / SAMPLE): deterministic, so the
+    same store always yields the same intervals, and one pass serves every change.
+    """
+    if not wanted:
+        return {}
+    conditions: list[str] = []
+    params: list[int | str] = [width_us]
+    for start, digest, n in wanted:
+        base = len(params)
+        conditions.append(f"(r.w = ${base + 1} AND s.digest = ${base + 2} "
+                          f"AND hash(r.file_id, r.idx) % ${base + 3} = 0)")
+        params += [_bucket(start, width_us), digest, max(1, -(-n // SAMPLE))]
+    query = (f"SELECT r.w, s.digest, r.duration_ms FROM {queries.VALID} "
+             f"WHERE {' OR '.join(conditions)}")
+    out: dict[tuple[int, str], list[float]] = {}
+    for bucket, digest, duration in con.execute(query, params).fetchall():
+        out.setdefault((bucket, digest), []).append(duration)
+    return out
 
 
 def _round(value: float | None) -> float | None:
@@ -54,21 +74,25 @@ def changes(con: duckdb.DuckDBPyConnection, width_us: int, grouped: queries.Grou
             status_of: dict[str | None, str]) -> list[Change]:
     """Every image change between consecutive windows, with its shifts and intervals."""
     dominant = dominant_digests(grouped)
-    windows = list(dominant)
+    pairs: list[tuple[datetime, datetime, str, str]] = []
+    for bw, aw in pairwise(dominant):
+        db, da = dominant[bw], dominant[aw]
+        if db is not None and da is not None and db != da:
+            pairs.append((bw, aw, db, da))
+    wanted = {(w, d, grouped.window_digest[(w, d)].n)
+              for bw, aw, db, da in pairs for w, d in ((bw, db), (aw, da))}
+    samples = _samples(con, width_us, sorted(wanted))
     out: list[Change] = []
-    for before_w, after_w in pairwise(windows):
-        d_before, d_after = dominant[before_w], dominant[after_w]
-        if d_before is None or d_after is None or d_before == d_after:
-            continue
+    for before_w, after_w, d_before, d_after in pairs:
         b = grouped.window_digest[(before_w, d_before)]
         a = grouped.window_digest[(after_w, d_after)]
         mean_shift = (a.mean - b.mean) if a.mean is not None and b.mean is not None else None
         p95_shift = (a.p95 - b.p95) if a.p95 is not None and b.p95 is not None else None
         mean_ci = welch_interval(b.n, b.mean or 0.0, b.var or 0.0, a.n, a.mean or 0.0,
                                  a.var or 0.0)
-        sample_b = _sample(con, width_us, d_before, before_w)
-        sample_a = _sample(con, width_us, d_after, after_w)
-        p95_ci = bootstrap_quantile_shift(sorted(sample_b), sorted(sample_a), seed=len(out))
+        sample_b = sorted(samples.get((_bucket(before_w, width_us), d_before), []))
+        sample_a = sorted(samples.get((_bucket(after_w, width_us), d_after), []))
+        p95_ci = bootstrap_quantile_shift(sample_b, sample_a, rounds=ROUNDS, seed=len(out))
         significant = any(ci is not None and (ci[0] > 0 or ci[1] < 0)
                           for ci in (mean_ci, p95_ci))
         out.append(Change(

@@ -22,22 +22,25 @@ _STATS = """count(*) AS n, count(DISTINCT r.file_id) AS sessions, avg(r.stabilit
 # UTC ($1 = width in microseconds): integer arithmetic, far cheaper than time_bucket on
 # TIMESTAMPTZ, and weeks start on Mondays.
 ORIGIN_US = 4 * 86_400_000_000
-_VALID = f"""(SELECT *, (epoch_us(acquired_at) - {ORIGIN_US}) // $1::BIGINT AS w
+VALID = f"""(SELECT *, (epoch_us(acquired_at) - {ORIGIN_US}) // $1::BIGINT AS w
              FROM records WHERE reason IS NULL) AS r JOIN sess AS s USING (file_id)"""
 
 # One query per breakdown: DuckDB runs these far faster than one GROUPING SETS query.
 DIMENSIONS = {
     "total": "", "backend": "r.backend", "device": "r.device", "digest": "s.digest",
-    "file": "r.file_id", "window": "r.w", "window_digest": "r.w, s.digest", "trust": "s.tgroup",
+    "window": "r.w", "window_digest": "r.w, s.digest", "trust": "s.tgroup",
 }
 
 
 def dimension_query(dimension: str) -> str:
     keys = DIMENSIONS[dimension]
     if not keys:
-        return f"SELECT {_STATS} FROM {_VALID}"
-    return f"SELECT {keys}, {_STATS} FROM {_VALID} GROUP BY ALL"
+        return f"SELECT {_STATS} FROM {VALID}"
+    return f"SELECT {keys}, {_STATS} FROM {VALID} GROUP BY ALL"
 
+
+FILE_STATS = ("SELECT file_id, n, CASE WHEN n > 0 THEN 1 ELSE 0 END, mean, var, p95, first, last "
+              "FROM file_stats")
 
 INVALID_BY_REASON = "SELECT reason, count(*) FROM records WHERE reason IS NOT NULL GROUP BY 1"
 INVALID_BY_FILE = ("SELECT file_id, count(*) FROM records WHERE reason IS NOT NULL "
@@ -51,11 +54,7 @@ SESSIONS = """
 SELECT f.file_id, f.path, s.stability_score, s.backend, s.device, s.image, s.image_digest
 FROM files AS f LEFT JOIN sessions AS s USING (file_id) WHERE f.status = 'ok'
 """
-SAMPLE_DURATIONS = f"""
-SELECT r.duration_ms FROM {_VALID}
-WHERE s.digest = $2 AND r.w = $3
-USING SAMPLE reservoir(1000 ROWS) REPEATABLE (7)
-"""
+
 
 
 @dataclass(frozen=True)
@@ -120,6 +119,8 @@ def grouped(con: duckdb.DuckDBPyConnection, width_us: int) -> Grouped:
                 out.window_digest[(window_start(key[0], width_us), key[1])] = row
             else:
                 getattr(out, dimension)[key[0]] = row
+    for file_id, *stats in con.execute(FILE_STATS).fetchall():
+        out.file[file_id] = Row(*_clean(stats))
     return out
 
 

@@ -85,7 +85,7 @@ class TelemetryStore:
         if row is None or row[0] != str(store_sql.SCHEMA_VERSION):
             # The store is a cache of the session files: an old layout is rebuilt, not migrated.
             self.con.execute("DROP TABLE IF EXISTS records; DROP TABLE IF EXISTS sessions; "
-                             "DROP TABLE IF EXISTS files;")
+                             "DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS file_stats;")
             self.con.execute(store_sql.SCHEMA)
             self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)",
                              [str(store_sql.SCHEMA_VERSION)])
@@ -131,7 +131,7 @@ class TelemetryStore:
 
     def _delete(self, file_ids: Sequence[int], *, drop_files: Sequence[int]) -> None:
         if file_ids:
-            for table in ("records", "sessions"):
+            for table in ("records", "sessions", "file_stats"):
                 self.con.execute(f"DELETE FROM {table} WHERE file_id IN (SELECT unnest($1))",
                                  [list(file_ids)])
         if drop_files:
@@ -176,6 +176,7 @@ class TelemetryStore:
         good = [fid for fid in ids if fid not in suspects]
         if good:
             self.con.execute(store_sql.SESSIONS_FROM_RECORDS, [good])
+            self.con.execute(store_sql.FILE_STATS, [good])
         self._mark_done([(fid, p, "ok", None) for fid, p in batch if fid not in suspects])
         if suspects:
             again = [(fid, p) for fid, p in batch if fid in suspects]
@@ -201,6 +202,7 @@ class TelemetryStore:
             session = read_session_file(Path(path))
             self._store_session(fid, session)
             done.append((fid, path, "corrupt" if session.corrupt else "ok", session.corrupt))
+        self.con.execute(store_sql.FILE_STATS, [[fid for fid, _ in batch]])
         self._mark_done(done)
 
     def _store_session(self, fid: int, session: SessionRead) -> None:

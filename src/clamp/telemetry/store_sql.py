@@ -7,7 +7,7 @@ with `sessions.check_record`, which they must match (the order of the CASE arms 
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -21,6 +21,18 @@ CREATE TABLE IF NOT EXISTS records (
     file_id INTEGER, idx INTEGER, acquired_at TIMESTAMPTZ, duration_ms DOUBLE, stability DOUBLE,
     backend VARCHAR, device VARCHAR, reason VARCHAR,
     s_stability DOUBLE, s_backend VARCHAR, s_device VARCHAR, s_image VARCHAR, s_digest VARCHAR);
+CREATE TABLE IF NOT EXISTS file_stats (
+    file_id INTEGER, n BIGINT, mean DOUBLE, var DOUBLE, p95 DOUBLE,
+    first TIMESTAMPTZ, last TIMESTAMPTZ);
+"""
+
+# Per-session statistics, computed once when a file is ingested ($1: its file ids) so that a
+# summary over millions of records does not regroup them by file on every run.
+FILE_STATS = """
+INSERT INTO file_stats
+SELECT file_id, count(*), avg(stability), var_samp(stability),
+       quantile_cont(duration_ms, 0.95), min(acquired_at), max(acquired_at)
+FROM records WHERE reason IS NULL AND file_id IN (SELECT unnest($1)) GROUP BY file_id
 """
 
 # Every key the original format names is declared, because DuckDB's JSON reader is markedly
