@@ -126,6 +126,7 @@ class RegistryClient:
         self._challenge: Challenge | None = None
         self._token_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
         self._referrers_api: bool | None = None  # learnt on first use; saves a round trip
+        self._referrers_probe = asyncio.Lock()  # one probe per host, not one per image
 
     def __repr__(self) -> str:
         return f"RegistryClient({self.registry!r})"
@@ -198,17 +199,12 @@ class RegistryClient:
         where = f"{self.registry}/{repo}@{digest} (referrers)"
         query = f"?artifactType={artifact_type}" if artifact_type else ""
         index: Manifest | None = None
-        if self._referrers_api is not False:
-            try:
-                resp = await self._call("GET", repo, f"/referrers/{digest}{query}", where=where,
-                                        headers={"Accept": OCI_INDEX},
-                                        max_bytes=MAX_MANIFEST_BYTES)
-                ctype = resp.headers.get("content-type", "").split(";")[0].strip()
-                if ctype == OCI_INDEX:
-                    index = Manifest.parse(resp.body, content_type=None, where=where)
-                    self._referrers_api = True
-            except NotFoundError:
-                self._referrers_api = False
+        if self._referrers_api is None:
+            async with self._referrers_probe:  # the others wait for the first answer
+                if self._referrers_api is None:
+                    index = await self._referrers_api_call(repo, f"{digest}{query}", where)
+        if index is None and self._referrers_api:
+            index = await self._referrers_api_call(repo, f"{digest}{query}", where)
         if index is None:
             try:
                 index = await self.get_manifest(repo, digest.tag_form, accept=(OCI_INDEX,))
@@ -220,6 +216,21 @@ class RegistryClient:
         if artifact_type:
             found = [d for d in found if d.artifact_type == artifact_type]
         return found
+
+    async def _referrers_api_call(self, repo: str, target: str, where: str) -> Manifest | None:
+        """GET /referrers/<digest>; learns whether the registry has the API (404: it has not)."""
+        try:
+            resp = await self._call("GET", repo, f"/referrers/{target}", where=where,
+                                    headers={"Accept": OCI_INDEX}, max_bytes=MAX_MANIFEST_BYTES)
+        except NotFoundError:
+            self._referrers_api = False
+            return None
+        ctype = resp.headers.get("content-type", "").split(";")[0].strip()
+        if ctype != OCI_INDEX:
+            self._referrers_api = False
+            return None
+        self._referrers_api = True
+        return Manifest.parse(resp.body, content_type=None, where=where)
 
     async def blob_exists(self, repo: str, digest: Digest) -> bool:
         try:
