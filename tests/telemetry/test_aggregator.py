@@ -127,3 +127,26 @@ def test_empty_root_gives_an_empty_summary(tmp_path: Path) -> None:
     s = TemporalAggregator().accumulate(tmp_path)
     assert s.sessionCount == 0 and s.meanStability is None and s.trustStatus == "unknown"
     assert (tmp_path / "build" / "telemetry_summary.json").exists()
+
+
+def test_skipped_scans_match_full_queries(tmp_path: Path) -> None:
+    """The shortcuts in `queries.grouped` give what the full per-dimension queries give."""
+    from clamp.telemetry import queries
+    from clamp.telemetry.store import TelemetryStore
+
+    write_sample_sessions(tmp_path, DIGESTS)
+    week = 7 * 86_400_000_000  # windows holding two images, so both paths run
+    with TelemetryStore(tmp_path / "t.duckdb") as store:
+        store.sync(sorted((tmp_path / "build" / "telemetry").glob("*.json")))
+        rows = store.con.execute("SELECT file_id, image_digest FROM sessions").fetchall()
+        queries.load_sessions_table(store.con, [
+            (fid, d, "trusted" if d != DIGESTS[1] else "untrusted") for fid, d in rows])
+        for width in (86_400_000_000, week):
+            g = queries.grouped(store.con, width)
+            full_window = {queries.window_start(k, width): queries.Row(*queries._clean(v))
+                           for k, *v in store.con.execute(
+                               queries.dimension_query("window"), [width]).fetchall()}
+            full_trust = {k: queries.Row(*queries._clean(v)) for k, *v in store.con.execute(
+                queries.dimension_query("trust"), [width]).fetchall()}
+            assert g.window == full_window
+            assert g.trust == full_trust

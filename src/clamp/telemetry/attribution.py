@@ -10,7 +10,7 @@ for all changes in one scan, which keeps the cost flat at millions of records.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -36,12 +36,6 @@ def dominant_digests(grouped: queries.Grouped) -> dict[datetime, str | None]:
     return {w: d for w, (_, d) in sorted(best.items())}
 
 
-def _bucket(start: datetime, width_us: int) -> int:
-    """Window number of a window start (inverse of `queries.window_start`)."""
-    micros = (start - queries.EPOCH) // timedelta(microseconds=1)
-    return (micros - queries.ORIGIN_US) // width_us
-
-
 def _samples(con: duckdb.DuckDBPyConnection, width_us: int,
              wanted: list[tuple[datetime, str, int]]) -> dict[tuple[int, str], list[float]]:
     """Up to ~SAMPLE durations for each (window, digest, n) in one scan of the records.
@@ -57,7 +51,7 @@ def _samples(con: duckdb.DuckDBPyConnection, width_us: int,
         base = len(params)
         conditions.append(f"(r.w = ${base + 1} AND s.digest = ${base + 2} "
                           f"AND hash(r.file_id, r.idx) % ${base + 3} = 0)")
-        params += [_bucket(start, width_us), digest, max(1, -(-n // SAMPLE))]
+        params += [queries.bucket_of(start, width_us), digest, max(1, -(-n // SAMPLE))]
     query = (f"SELECT r.w, s.digest, r.duration_ms FROM {queries.VALID} "
              f"WHERE {' OR '.join(conditions)}")
     out: dict[tuple[int, str], list[float]] = {}
@@ -90,8 +84,8 @@ def changes(con: duckdb.DuckDBPyConnection, width_us: int, grouped: queries.Grou
         p95_shift = (a.p95 - b.p95) if a.p95 is not None and b.p95 is not None else None
         mean_ci = welch_interval(b.n, b.mean or 0.0, b.var or 0.0, a.n, a.mean or 0.0,
                                  a.var or 0.0)
-        sample_b = sorted(samples.get((_bucket(before_w, width_us), d_before), []))
-        sample_a = sorted(samples.get((_bucket(after_w, width_us), d_after), []))
+        sample_b = sorted(samples.get((queries.bucket_of(before_w, width_us), d_before), []))
+        sample_a = sorted(samples.get((queries.bucket_of(after_w, width_us), d_after), []))
         p95_ci = bootstrap_quantile_shift(sample_b, sample_a, rounds=ROUNDS, seed=len(out))
         significant = any(ci is not None and (ci[0] > 0 or ci[1] < 0)
                           for ci in (mean_ci, p95_ci))

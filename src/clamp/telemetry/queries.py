@@ -32,11 +32,12 @@ DIMENSIONS = {
 }
 
 
-def dimension_query(dimension: str) -> str:
+def dimension_query(dimension: str, where: str = "") -> str:
     keys = DIMENSIONS[dimension]
+    clause = f" WHERE {where}" if where else ""
     if not keys:
-        return f"SELECT {_STATS} FROM {VALID}"
-    return f"SELECT {keys}, {_STATS} FROM {VALID} GROUP BY ALL"
+        return f"SELECT {_STATS} FROM {VALID}{clause}"
+    return f"SELECT {keys}, {_STATS} FROM {VALID}{clause} GROUP BY ALL"
 
 
 FILE_STATS = ("SELECT file_id, n, CASE WHEN n > 0 THEN 1 ELSE 0 END, mean, var, p95, first, last "
@@ -105,11 +106,20 @@ def window_start(bucket: int, width_us: int) -> datetime:
 
 
 def grouped(con: duckdb.DuckDBPyConnection, width_us: int) -> Grouped:
-    """Statistics for every breakdown, windows `width_us` microseconds wide."""
+    """Statistics for every breakdown, windows `width_us` microseconds wide.
+
+    Each breakdown is one scan of the records, so scans that cannot change the answer are
+    skipped: a window that ran a single image has that (window, image) group's statistics, and
+    a trust group holding a single image (or the only trust group) has that image's (or the
+    total's). Exact either way, since the groups are then the same set of records.
+    """
     out = Grouped(EMPTY, {}, {}, {}, {}, {}, {}, {})
-    for dimension, keys in DIMENSIONS.items():
+
+    def run(dimension: str, where: str = "", params: list[Any] | None = None) -> None:
+        keys = DIMENSIONS[dimension]
         nkeys = len(keys.split(",")) if keys else 0
-        for rec in con.execute(dimension_query(dimension), [width_us]).fetchall():
+        rows = con.execute(dimension_query(dimension, where), [width_us, *(params or [])])
+        for rec in rows.fetchall():
             key, row = rec[:nkeys], Row(*_clean(list(rec[nkeys:])))
             if dimension == "total":
                 out.total = row
@@ -119,9 +129,44 @@ def grouped(con: duckdb.DuckDBPyConnection, width_us: int) -> Grouped:
                 out.window_digest[(window_start(key[0], width_us), key[1])] = row
             else:
                 getattr(out, dimension)[key[0]] = row
+
+    for dimension in ("total", "backend", "device", "digest", "window_digest"):
+        run(dimension)
+    per_window: dict[datetime, list[Row]] = {}
+    for (start, _digest), row in out.window_digest.items():
+        per_window.setdefault(start, []).append(row)
+    mixed = []
+    for start, rows in per_window.items():
+        if len(rows) == 1:
+            out.window[start] = rows[0]
+        else:
+            mixed.append(bucket_of(start, width_us))
+    if mixed:
+        run("window", "r.w IN (SELECT unnest($2::BIGINT[]))", [mixed])
+    groups: dict[str, set[str | None]] = {}
+    for group, digest in con.execute(
+            "SELECT DISTINCT tgroup, digest FROM sess JOIN file_stats USING (file_id) "
+            "WHERE n > 0").fetchall():
+        groups.setdefault(group, set()).add(digest)
+    needed = []
+    for group, digests in groups.items():
+        if len(groups) == 1:
+            out.trust[group] = out.total
+        elif len(digests) == 1:
+            out.trust[group] = out.digest.get(next(iter(digests)), EMPTY)
+        else:
+            needed.append(group)
+    if needed:
+        run("trust", "s.tgroup IN (SELECT unnest($2::VARCHAR[]))", [needed])
     for file_id, *stats in con.execute(FILE_STATS).fetchall():
         out.file[file_id] = Row(*_clean(stats))
     return out
+
+
+def bucket_of(start: datetime, width_us: int) -> int:
+    """Window number of a window start (inverse of `window_start`)."""
+    micros = (start - EPOCH) // timedelta(microseconds=1)
+    return (micros - ORIGIN_US) // width_us
 
 
 def _clean(stats: list[Any]) -> list[Any]:
