@@ -134,10 +134,18 @@ def _table(run: UpdateRun, console: object) -> None:
         style = OUTCOME_STYLE.get(item.outcome, "")
         detail = (how_verified(item).replace("`", "") if item.signing
                   else f"{item.check or ''}: {item.reason or ''}".strip(": "))
+        new = "(same)" if item.outcome == "current" else _short(item.new_digest)
         table.add_row(escape(item.entry), f"[{style}]{item.outcome}[/]",
-                      escape(item.old_digest or "—"), escape(item.new_digest or "—"),
-                      escape(detail))
+                      escape(_short(item.old_digest)), escape(new), escape(detail))
     console.print(table)
+
+
+def _short(digest: str | None) -> str:
+    """`sha256:` and 12 hex digits: enough to tell pins apart in a table (JSON has them whole)."""
+    if not digest:
+        return "—"
+    algorithm, _, hexpart = digest.partition(":")
+    return f"{algorithm}:{hexpart[:12]}…" if len(hexpart) > 12 else digest
 
 
 def _github(run: UpdateRun) -> None:
