@@ -132,3 +132,13 @@ def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
         elif line.startswith("+ "):
             added.append(line[2:])
     return removed, added
+
+
+def push_legacy_signature_for(repo: str, image: Manifest, layer: Any
+                              ) -> Callable[[ImageStore], Awaitable[Any]]:
+    """A store action pushing an already-made signature layer for `image`."""
+    async def work(store: ImageStore) -> Any:
+        return await push_legacy_signature(store, repo, image.digest, layer.payload,
+                                           dict(layer.annotations))
+
+    return work

@@ -12,6 +12,7 @@ import pytest
 from clamp.errors import ConflictError
 from clamp.matrix import load
 from clamp.oci.store import Stores
+from clamp.trust.pki import TestSigstore, keyless_sign_image
 from clamp.update import rewrite
 from clamp.update.run import run_update
 from tests.support.registry import RegistryHandle
@@ -20,9 +21,11 @@ from tests.update.helpers import (
     changed_lines,
     child_digest,
     clamp,
+    in_store,
     native_matrix,
     new_signer,
     push,
+    push_legacy_signature_for,
 )
 
 TAG = "6.4.4-ubuntu-22.04"
@@ -300,3 +303,30 @@ def test_entries_from_the_dispatch_environment(
     lines = outputs.read_text().splitlines()
     assert "changed=true" in lines and "updated=1" in lines and "rejected=0" in lines
     assert f"pr_body={body}" in lines
+
+
+def test_keyless_pin_records_identity_issuer_and_log_index(
+        registry: RegistryHandle, repo_name: str, signer: Signer, tmp_path: Path) -> None:
+    pki = TestSigstore()
+    root = tmp_path / "trusted_root.json"
+    root.write_bytes(pki.trusted_root_json())
+    identity = "https://github.com/ROCm/rocm-images/.github/workflows/release.yml@refs/tags/v1"
+    issuer = "https://token.actions.githubusercontent.com"
+    image = push(registry.host, repo_name, TAG, signer=None)
+    layer = keyless_sign_image(pki, str(image.digest), f"{registry.host}/{repo_name}",
+                               identity=identity, issuer=issuer)
+    in_store(registry.host, repo_name, push_legacy_signature_for(repo_name, image, layer))
+    matrix = tmp_path / "m.yml"
+    text = native_matrix(registry.host, repo_name, signer.public_path, [{"version": "6.4.4"}])
+    text = text.replace("  mirror:\n    keys:\n", "  mirror:\n    keyless:\n"
+                        f"      - issuer: {issuer}\n"
+                        r"        subject_regexp: ^https://github\.com/ROCm/.+$" + "\n"
+                        f"    trusted_root: {root}\n    keys:\n")
+    matrix.write_text(text)
+    body = tmp_path / "body.md"
+    assert clamp("update", "--matrix", str(matrix), "--pr-body", str(body)) == 10
+    prov = load(matrix).model.images[0].provenance
+    assert prov is not None
+    assert prov["signer_identity"] == identity and prov["signer_issuer"] == issuer
+    assert isinstance(prov["log_index"], int) and "key_fingerprint" not in prov
+    assert f"log index {prov['log_index']}" in body.read_text()
