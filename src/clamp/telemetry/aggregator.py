@@ -10,6 +10,7 @@ Layout it reads and writes (ROOT is the project/CI workspace):
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,6 +52,14 @@ def parse_window(text: str) -> tuple[str, timedelta]:
     name, seconds = _UNITS[unit]
     amount = count * 7 if unit == "w" else count
     return f"{amount} {name}", timedelta(seconds=count * seconds)
+
+
+def _session_files(directory: Path) -> list[str]:
+    """Paths of ROOT/build/telemetry/*.json as strings (10,000 Path objects cost real time)."""
+    if not directory.is_dir():
+        return []
+    with os.scandir(directory) as entries:
+        return sorted(e.path for e in entries if e.name.endswith(".json") and e.is_file())
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -99,7 +108,7 @@ class TemporalAggregator:
         telemetry_dir = build / "telemetry"
         provenance = load_provenance(self.provenance_path or build / "rocm_provenance.json",
                                      required=self.provenance_path is not None)
-        files = sorted(telemetry_dir.glob("*.json")) if telemetry_dir.is_dir() else []
+        files = _session_files(telemetry_dir)
         with TelemetryStore(self.db_path or build / "telemetry.duckdb") as store:
             self.last_ingest = store.sync(files)
             summary = self._summarise(store, telemetry_dir, provenance)
@@ -204,7 +213,5 @@ class TemporalAggregator:
 
     @staticmethod
     def _rel(path: str, base: Path) -> str:
-        try:
-            return str(Path(path).relative_to(base))
-        except ValueError:
-            return path
+        prefix = str(base) + os.sep
+        return path[len(prefix):] if path.startswith(prefix) else path

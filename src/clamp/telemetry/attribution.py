@@ -4,7 +4,7 @@ Windows are ordered in time; each window's image is the digest that ran most of 
 Where two consecutive windows (with data) ran different known digests, the records of the earlier
 window's image are compared with the later window's: the shift in mean stability gets a Welch
 interval (exact from SQL aggregates, however many records), and the shift in p95 duration a
-percentile-bootstrap interval on a deterministic sample of up to ~600 durations per side, drawn
+percentile-bootstrap interval on a deterministic sample of up to ~400 durations per side, drawn
 for all changes in one scan, which keeps the cost flat at millions of records.
 """
 
@@ -21,8 +21,8 @@ from clamp.telemetry.stats import bootstrap_quantile_shift, welch_interval
 if TYPE_CHECKING:
     import duckdb
 
-SAMPLE = 600  # durations per side for the p95 bootstrap
-ROUNDS = 300  # bootstrap resamples
+SAMPLE = 400  # durations per side for the p95 bootstrap
+ROUNDS = 200  # bootstrap resamples
 
 
 def dominant_digests(grouped: queries.Grouped) -> dict[datetime, str | None]:

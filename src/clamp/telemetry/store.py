@@ -92,12 +92,12 @@ class TelemetryStore:
 
     # -- sync -------------------------------------------------------------------------------
 
-    def sync(self, session_files: Iterable[Path]) -> IngestStats:
+    def sync(self, session_files: Iterable[Path | str]) -> IngestStats:
         """Make the store hold exactly `session_files`, reading only new or changed ones."""
         current: dict[str, tuple[int, int]] = {}
         for path in session_files:
             try:
-                st = path.stat()
+                st = os.stat(path)
             except OSError:
                 continue
             current[str(path)] = (st.st_size, st.st_mtime_ns)
