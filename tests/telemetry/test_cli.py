@@ -151,3 +151,16 @@ def test_console_script(sample_root: Path) -> None:
     proc = subprocess.run([str(script), str(sample_root), "--json"], capture_output=True,
                           text=True, env={**os.environ, "NO_COLOR": "1"})
     assert proc.returncode == 0 and json.loads(proc.stdout)["sessionCount"] == 9
+
+
+def test_github_actions_outputs(capsys: pytest.CaptureFixture[str], sample_root: Path,
+                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    outputs, step = tmp_path / "out.txt", tmp_path / "step.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
+    code, out, _ = run(capsys, "telemetry", "accumulate", str(sample_root))
+    assert code == 0
+    assert "::warning file=" in out and "corrupt telemetry file" in out
+    assert "session_count=9" in outputs.read_text()
+    assert "| 9 |" in step.read_text()
