@@ -27,7 +27,7 @@ from clamp.telemetry.sessions import SessionRead, read_session_file
 if TYPE_CHECKING:
     import duckdb
 
-BATCH_FILES = 2000
+BATCH_FILES = 5000
 
 
 @dataclass(frozen=True)
@@ -171,12 +171,10 @@ class TelemetryStore:
         if fmt != self._formats[0]:
             # Pretty-printed files: try their format first for the rest of this run.
             self._formats = (fmt, *[f for f in self._formats if f != fmt])
-        suspects = {row[0] for row in
-                    self.con.execute(store_sql.SUSPECT_FILES, [ids]).fetchall()}
-        good = [fid for fid in ids if fid not in suspects]
-        if good:
-            self.con.execute(store_sql.SESSIONS_FROM_RECORDS, [good])
-            self.con.execute(store_sql.FILE_STATS, [good])
+        self.con.execute(store_sql.BATCH_SCAN, [ids])
+        firsts = dict(self.con.execute(store_sql.BATCH_FIRSTS).fetchall())
+        self.con.execute(store_sql.BATCH_KEEP)
+        suspects = {fid for fid in ids if firsts.get(fid) != 1}
         self._mark_done([(fid, p, "ok", None) for fid, p in batch if fid not in suspects])
         if suspects:
             again = [(fid, p) for fid, p in batch if fid in suspects]

@@ -90,19 +90,29 @@ SELECT file_id, idx, a, d, s,
 FROM c
 """
 
-# Session rows for files just ingested by FAST_INSERT ($1: their file ids).
-SESSIONS_FROM_RECORDS = """
-INSERT INTO sessions
-SELECT file_id, s_stability, s_backend, s_device, s_image, s_digest
-FROM records WHERE idx = 1 AND file_id IN (SELECT unnest($1))
+# One scan over the rows FAST_INSERT just wrote ($1: the batch's file ids): per file, how many
+# first records it has (exactly one unless the file held several JSON values, or none), its
+# session fields, and its statistics (kept in file_stats so summaries need not regroup by file).
+BATCH_SCAN = """
+CREATE OR REPLACE TEMP TABLE batch_files AS
+SELECT file_id, count(*) FILTER (WHERE idx = 1) AS firsts,
+       any_value(s_stability) FILTER (WHERE idx = 1) AS ss,
+       any_value(s_backend) FILTER (WHERE idx = 1) AS sb,
+       any_value(s_device) FILTER (WHERE idx = 1) AS sd,
+       any_value(s_image) FILTER (WHERE idx = 1) AS si,
+       any_value(s_digest) FILTER (WHERE idx = 1) AS sg,
+       count(*) FILTER (WHERE reason IS NULL) AS n,
+       avg(stability) FILTER (WHERE reason IS NULL) AS mean,
+       var_samp(stability) FILTER (WHERE reason IS NULL) AS var,
+       quantile_cont(duration_ms, 0.95) FILTER (WHERE reason IS NULL) AS p95,
+       min(acquired_at) FILTER (WHERE reason IS NULL) AS first,
+       max(acquired_at) FILTER (WHERE reason IS NULL) AS last
+FROM records WHERE file_id IN (SELECT unnest($1)) GROUP BY file_id
 """
-
-# Files whose FAST_INSERT result needs a second look by the reference reader: no rows (empty
-# file, no records list, or an empty list) or more than one JSON value in the file.
-SUSPECT_FILES = """
-WITH ids AS (SELECT unnest($1) AS file_id),
-counts AS (SELECT file_id, count(*) FILTER (WHERE idx = 1) AS firsts
-           FROM records WHERE file_id IN (SELECT file_id FROM ids) GROUP BY file_id)
-SELECT ids.file_id FROM ids LEFT JOIN counts USING (file_id)
-WHERE counts.firsts IS NULL OR counts.firsts <> 1
+BATCH_FIRSTS = "SELECT file_id, firsts FROM batch_files"
+BATCH_KEEP = """
+INSERT INTO sessions SELECT file_id, ss, sb, sd, si, sg FROM batch_files WHERE firsts = 1;
+INSERT INTO file_stats SELECT file_id, n, mean, var, p95, first, last FROM batch_files
+    WHERE firsts = 1;
+DROP TABLE batch_files;
 """
