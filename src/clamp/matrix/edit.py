@@ -42,6 +42,7 @@ class EntryChange:
     digest: str | _Unset | None = UNSET
     added: date | _Unset | None = UNSET
     provenance: Mapping[str, Any] | _Unset | None = UNSET
+    platform_digest: str | _Unset | None = UNSET
 
 
 class _Unsupported(Exception):
@@ -79,6 +80,11 @@ def _apply_one(loaded: LoadedMatrix, text: str, loc: Loc, change: EntryChange) -
         text = _set_scalar(loaded, text, loc, "digest", change.digest)
     if change.added is not UNSET:
         text = _set_scalar(loaded, text, loc, "added", change.added)
+    if change.platform_digest is not UNSET:
+        if original:
+            raise BadInputError("the original layout has no platform_digest field",
+                                where=str(loaded.path))
+        text = _set_scalar(loaded, text, loc, "platform_digest", change.platform_digest)
     if change.provenance is not UNSET:
         text = _set_provenance(loaded, text, loc, change.provenance, original)
     return text
@@ -265,6 +271,45 @@ def _yaml(layout: str) -> Any:
     return yaml
 
 
+def append_entry(loaded: LoadedMatrix, text: str, data: Mapping[str, Any]) -> str:
+    """Append a new list item after the last entry of `text`, with its indentation.
+
+    Only block-style lists of block mappings can be edited in place; anything else is refused
+    with a one-line error rather than re-dumping (and reformatting) the user's file.
+    """
+    doc = parse_yaml(loaded.path, text)
+    images: Any = doc.data
+    for part in ("rocm", "images") if loaded.layout == "original" else ("images",):
+        images = images[part]
+    last: Any = images[-1] if images else None
+    if not isinstance(last, dict) or not last or _flow(images) or _flow(last):
+        raise BadInputError("cannot add an entry in place: write images as a block list of "
+                            "block mappings", where=str(loaded.path))
+    first_line, col = _key_pos(last, next(iter(last)))
+    lines = text.splitlines(keepends=True)
+    dash_prefix = lines[first_line][:col]
+    end = first_line + 1
+    for index in range(first_line + 1, len(lines)):
+        stripped = lines[index].strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if len(lines[index]) - len(lines[index].lstrip(" ")) < col:
+            break
+        end = index + 1
+    block = render(data, loaded.layout)
+    out = [(dash_prefix if number == 0 else " " * col) + line if line.strip() else line
+           for number, line in enumerate(block.splitlines(keepends=True))]
+    if end > 0 and not lines[end - 1].endswith("\n"):
+        lines[end - 1] += "\n"
+    lines[end:end] = out
+    return "".join(lines)
+
+
+def render(data: Mapping[str, Any], layout: str) -> str:
+    """YAML for `data` in the matrix's house style (what in-place edits insert)."""
+    return _render(data, layout)
+
+
 def _render(data: Mapping[str, Any], layout: str) -> str:
     stream = io.StringIO()
     _yaml(layout).dump(_plain(dict(data)), stream)
@@ -337,6 +382,8 @@ def _checked(loaded: LoadedMatrix, wanted: Mapping[str, EntryChange], text: str)
             updates["digest"] = change.digest
         if change.added is not UNSET:
             updates["added"] = change.added
+        if change.platform_digest is not UNSET:
+            updates["platform_digest"] = change.platform_digest
         if change.provenance is not UNSET:
             prov = {k: v for k, v in (change.provenance or {}).items()
                     if not (loaded.layout == "original" and k in ORIGINAL_TRUST_KEYS)}
@@ -356,4 +403,4 @@ def replace_entry(entry: Any, updates: dict[str, Any]) -> Any:
     return type(entry).model_validate(data)
 
 
-__all__ = ["UNSET", "EntryChange", "apply_changes"]
+__all__ = ["UNSET", "EntryChange", "append_entry", "apply_changes", "render"]

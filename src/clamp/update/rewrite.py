@@ -18,11 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from clamp.atomic import sha256_file, write_atomic
-from clamp.errors import BadInputError, ConflictError
+from clamp.errors import ConflictError
 from clamp.matrix import LoadedMatrix, load_text
-from clamp.matrix import edit as matrix_edit
-from clamp.matrix.edit import ORIGINAL_TRUST_KEYS, EntryChange, apply_changes
-from clamp.matrix.source import parse_yaml
+from clamp.matrix.edit import (
+    ORIGINAL_TRUST_KEYS,
+    UNSET,
+    EntryChange,
+    append_entry,
+    apply_changes,
+)
 from clamp.update.decision import Pin
 
 #: Called with the matrix path after the new text is ready and before the guarded write. A
@@ -38,34 +42,16 @@ def render(loaded: LoadedMatrix, pins: Sequence[Pin]) -> str:
     """The matrix text with `pins` applied; the text read, byte for byte, if there are none."""
     existing = [pin for pin in pins if not pin.new]
     text = apply_changes(loaded, {pin.entry_id: EntryChange(
-        digest=pin.entry.digest, added=pin.entry.added, provenance=pin.entry.provenance)
+        digest=pin.entry.digest, added=pin.entry.added, provenance=pin.entry.provenance,
+        platform_digest=pin.entry.platform_digest
+        if pin.entry.platform_digest != loaded.entry(pin.entry_id).platform_digest else UNSET)
         for pin in existing})
-    for pin in existing:
-        old = loaded.entry(pin.entry_id)
-        if pin.entry.platform_digest != old.platform_digest:
-            text = _set_platform_digest(loaded, text, pin)
-    new = [pin for pin in pins if pin.new]
-    for pin in new:
-        text = _append_entry(loaded, text, pin)
+    for pin in pins:
+        if pin.new:
+            text = append_entry(loaded, text, new_entry_data(loaded, pin))
     if text == loaded.text:
         return text
     return _checked(loaded, text, pins)
-
-
-def _set_platform_digest(loaded: LoadedMatrix, text: str, pin: Pin) -> str:
-    # The matrix editor's in-place scalar edit (keeps quoting and trailing comments); it is
-    # private there because EntryChange has no platform_digest field yet.
-    try:
-        return str(matrix_edit._set_scalar(loaded, text, loaded.entry_yaml_loc(pin.entry_id),
-                                           "platform_digest", pin.entry.platform_digest))
-    except matrix_edit._Unsupported:
-        raise BadInputError(f"entry {pin.entry_id}: cannot edit platform_digest in place "
-                            "(flow-style entry); write the entry in block style",
-                            where=str(loaded.path)) from None
-
-
-def _images_loc(loaded: LoadedMatrix) -> tuple[str, ...]:
-    return ("rocm", "images") if loaded.layout == "original" else ("images",)
 
 
 def new_entry_data(loaded: LoadedMatrix, pin: Pin) -> dict[str, Any]:
@@ -107,46 +93,6 @@ def _original_trust_keys(loaded: LoadedMatrix, pin: Pin) -> dict[str, Any]:
     if not isinstance(prov, dict):
         return {}
     return {str(k): str(v) for k, v in prov.items() if k in ORIGINAL_TRUST_KEYS}
-
-
-def _append_entry(loaded: LoadedMatrix, text: str, pin: Pin) -> str:
-    """Append a new list item after the last entry, with the last entry's indentation."""
-    doc = parse_yaml(loaded.path, text)
-    images: Any = doc.data
-    for part in _images_loc(loaded):
-        images = images[part]
-    last: Any = images[-1] if images else None
-    if not isinstance(last, dict) or not last or _flow(images) or _flow(last):
-        raise BadInputError("cannot add an entry in place: write images as a block list of "
-                            "block mappings", where=str(loaded.path))
-    first_line, col = _key_pos(last, next(iter(last)))
-    lines = text.splitlines(keepends=True)
-    dash_prefix = lines[first_line][:col]
-    end = first_line + 1
-    for index in range(first_line + 1, len(lines)):
-        stripped = lines[index].strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if len(lines[index]) - len(lines[index].lstrip(" ")) < col:
-            break
-        end = index + 1
-    block = matrix_edit._render(new_entry_data(loaded, pin), loaded.layout)
-    out = []
-    for number, line in enumerate(block.splitlines(keepends=True)):
-        out.append((dash_prefix if number == 0 else " " * col) + line if line.strip() else line)
-    if end > 0 and not lines[end - 1].endswith("\n"):
-        lines[end - 1] += "\n"
-    lines[end:end] = out
-    return "".join(lines)
-
-
-def _flow(node: Any) -> bool:
-    return bool(node.fa.flow_style())
-
-
-def _key_pos(mapping: Any, key: Any) -> tuple[int, int]:
-    line, col = mapping.lc.key(key)
-    return int(line), int(col)
 
 
 def _checked(loaded: LoadedMatrix, text: str, pins: Sequence[Pin]) -> str:
