@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,7 @@ def demo(
     """Build signed/unsigned/tampered sample images, resolve, verify (warn), write provenance."""
     import asyncio
     import contextlib
+    import shutil
     import tempfile
 
     from clamp.cli.output import error, info
