@@ -8,9 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from clamp.errors import BadInputError
 from clamp.telemetry.sessions import read_session_file
 from clamp.telemetry.store import TelemetryStore
 
@@ -159,3 +161,34 @@ def test_pretty_printed_and_compact_files_both_take_the_fast_path(tmp_path: Path
         stats = store.sync(paths)
         assert (stats.ingested, stats.fallback) == (4, 0)
         assert len(_rows(store)) == 8
+
+
+def test_interrupted_ingest_is_redone_without_duplicates(make_root: Callable[..., Path],
+                                                         tmp_path: Path) -> None:
+    root = make_root({"a.json": {"records": [record(i) for i in range(3)]}})
+    files = sorted((root / "build" / "telemetry").glob("*.json"))
+    with TelemetryStore(tmp_path / "t.duckdb") as store:
+        store.sync(files)
+        # What a crash between "pending" and "done" leaves behind.
+        store.con.execute("UPDATE files SET status = 'pending', size = -1")
+    with TelemetryStore(tmp_path / "t.duckdb") as store:
+        assert store.sync(files).ingested == 1
+        assert len(_rows(store)) == 3
+        assert store.con.execute("SELECT count(*) FROM sessions").fetchone() == (1,)
+
+
+def test_old_store_layout_is_rebuilt(make_root: Callable[..., Path], tmp_path: Path) -> None:
+    root = make_root({"a.json": {"records": [record(1)]}})
+    files = sorted((root / "build" / "telemetry").glob("*.json"))
+    with TelemetryStore(tmp_path / "t.duckdb") as store:
+        store.sync(files)
+        store.con.execute("UPDATE meta SET value = '0' WHERE key = 'schema'")
+    with TelemetryStore(tmp_path / "t.duckdb") as store:
+        assert store.sync(files).ingested == 1 and len(_rows(store)) == 1
+
+
+def test_garbage_store_is_a_one_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "t.duckdb"
+    bad.write_bytes(b"not a database" * 1000)
+    with pytest.raises(BadInputError, match="delete it to rebuild"):
+        TelemetryStore(bad)
