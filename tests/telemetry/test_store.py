@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -104,8 +105,7 @@ sessions = st.fixed_dictionaries({"records": st.lists(records, max_size=6)}, opt
 @given(st.lists(sessions, min_size=1, max_size=4))
 def test_fast_path_agrees_with_reference_reader(tmp_path: Path, docs: list[Any]) -> None:
     """Whatever path DuckDB takes for a file, the stored rows equal the Python reader's."""
-    work = tmp_path / f"p{abs(hash(json.dumps(docs))) % 10**9}"
-    work.mkdir()
+    work = Path(tempfile.mkdtemp(dir=tmp_path))  # tmp_path is shared by all examples
     paths = []
     for i, doc in enumerate(docs):
         paths.append(work / f"{i}.json")
