@@ -44,10 +44,17 @@ class ResolvedImage:
         return self.platform_manifest or self.manifest
 
 
-async def resolve(store: ImageStore, ref: Reference,
-                  platform: Platform | None = None) -> ResolvedImage:
-    """Fetch `ref` (its digest when it has one, else its tag) and hash what arrives."""
-    manifest = await store.get_manifest(ref.repository, ref.identifier)
+async def resolve(store: ImageStore, ref: Reference, platform: Platform | None = None, *,
+                  prefetched: Manifest | None = None) -> ResolvedImage:
+    """Fetch `ref` (its digest when it has one, else its tag) and hash what arrives.
+
+    `prefetched` is a manifest the caller already fetched and hashed (e.g. through the tag)
+    whose digest is the one `ref` pins; it saves a round trip and is used only if it matches.
+    """
+    if prefetched is not None and ref.digest is not None and prefetched.digest == ref.digest:
+        manifest = prefetched
+    else:
+        manifest = await store.get_manifest(ref.repository, ref.identifier)
     child: Manifest | None = None
     if platform is not None and manifest.is_index:
         desc = manifest.platform_child(platform)

@@ -14,7 +14,7 @@ from functools import partial
 
 from clamp.errors import ClampError
 from clamp.oci.digest import Digest
-from clamp.oci.manifest import Platform
+from clamp.oci.manifest import Manifest, Platform
 from clamp.oci.reference import Reference
 from clamp.oci.resolve import ResolvedImage, resolve
 from clamp.oci.signatures import SignatureSet, fetch_signatures
@@ -47,14 +47,15 @@ class ImageVerification:
 async def verify_image(store: ImageStore, ref: Reference, policies: Sequence[Policy], *,
                        platform: Platform | None = None,
                        attestation_types: tuple[str, ...] = (),
-                       require_attestation: bool = False) -> ImageVerification:
+                       require_attestation: bool = False,
+                       prefetched: Manifest | None = None) -> ImageVerification:
     """Resolve `ref` (by its digest when it has one) and verify it against any of `policies`.
 
     Registry failures become an `error` verdict with the reason (never `unsigned`): not being
     able to look is not evidence of absence.
     """
     try:
-        image = await resolve(store, ref, platform)
+        image = await resolve(store, ref, platform, prefetched=prefetched)
     except ClampError as exc:
         return ImageVerification(ref, None, _error(exc), registry_error=exc)
     subjects = [image.digest] + ([image.platform_digest] if image.platform_digest else [])

@@ -15,14 +15,14 @@ from datetime import date
 from clamp.errors import ClampError, RegistryError
 from clamp.matrix import ImageEntry, LoadedMatrix
 from clamp.oci.digest import parse_digest
-from clamp.oci.manifest import Platform
+from clamp.oci.manifest import Manifest, Platform
 from clamp.oci.reference import Reference
 from clamp.oci.resolve import resolve
 from clamp.oci.store import ImageStore, Stores
 from clamp.trust.result import VerificationResult
 from clamp.verify.image import ImageVerification, verify_image
 from clamp.verify.policy import EntryTrust, PolicyCache
-from clamp.verify.tags import TagCheck, check_tag, entry_reference
+from clamp.verify.tags import TagCheck, entry_reference, fetch_tag
 
 
 @dataclass(frozen=True)
@@ -61,13 +61,16 @@ async def _verify_entry(stores: Stores, loaded: LoadedMatrix, entry: ImageEntry,
     pinned = tag_ref.with_digest(parse_digest(entry.digest))  # keeps the tag for display
     platform = Platform.parse(entry.platform) if entry.platform else None
     store = stores.open(tag_ref)
+    # The tag is fetched first: when it still names the pin (the usual case), its bytes are the
+    # pinned manifest, hashed, and verification goes on from them without another request.
+    tag, by_tag = await fetch_tag(stores, loaded, entry, today)
     if trust.policies:
-        verifying = verify_image(store, pinned, trust.policies, platform=platform,
-                                 attestation_types=trust.attestation_types,
-                                 require_attestation=trust.require_attestation)
+        verification = await verify_image(store, pinned, trust.policies, platform=platform,
+                                          attestation_types=trust.attestation_types,
+                                          require_attestation=trust.require_attestation,
+                                          prefetched=by_tag)
     else:
-        verifying = _resolve_only(store, pinned, platform)
-    verification, tag = await asyncio.gather(verifying, check_tag(stores, loaded, entry, today))
+        verification = await _resolve_only(store, pinned, platform, by_tag)
     mismatch = None
     image = verification.image
     if image is not None and entry.platform_digest is not None and (
@@ -77,13 +80,13 @@ async def _verify_entry(stores: Stores, loaded: LoadedMatrix, entry: ImageEntry,
     return EntryOutcome(entry, trust, verification, tag, mismatch)
 
 
-async def _resolve_only(store: ImageStore, ref: Reference, platform: Platform | None
-                        ) -> ImageVerification:
+async def _resolve_only(store: ImageStore, ref: Reference, platform: Platform | None,
+                        prefetched: Manifest | None) -> ImageVerification:
     """No trust entry applies: still check integrity, and record that nothing could verify."""
     nothing = VerificationResult(verdict="unsigned", check="policy",
                                  reason="no trust entry applies to this image")
     try:
-        image = await resolve(store, ref, platform)
+        image = await resolve(store, ref, platform, prefetched=prefetched)
     except ClampError as exc:
         error = exc if isinstance(exc, RegistryError) else RegistryError(str(exc))
         failed = VerificationResult(verdict="error", check="registry", reason=str(exc))

@@ -16,6 +16,7 @@ from typing import Literal
 from clamp.errors import ClampError, NotFoundError
 from clamp.matrix import ImageEntry, LoadedMatrix, effective, image_ref
 from clamp.oci.digest import Digest, parse_digest
+from clamp.oci.manifest import Manifest
 from clamp.oci.reference import Reference
 from clamp.oci.store import LAYOUT_PREFIX, Stores, parse_image_ref
 
@@ -90,6 +91,27 @@ async def check_tag(stores: Stores, loaded: LoadedMatrix, entry: ImageEntry,
         return replace(result, error=exc.message)
     state: TagState = "current" if manifest.digest == pinned else "drift"
     return replace(result, current=manifest.digest, state=state)
+
+
+async def fetch_tag(stores: Stores, loaded: LoadedMatrix, entry: ImageEntry,
+                    today: date) -> tuple[TagCheck, Manifest | None]:
+    """GET (not HEAD) the entry's tag: the tag check, plus the hashed manifest it names.
+
+    When the tag still names the pin, the caller verifies those very bytes and saves a request.
+    """
+    assert entry.digest is not None
+    pinned = parse_digest(entry.digest)
+    ref = entry_reference(loaded, entry)
+    stale, age, ttl = staleness(loaded, entry, today)
+    result = TagCheck(entry.id, str(ref), pinned, None, "error", stale, age, ttl)
+    try:
+        manifest = await stores.open(ref).get_manifest(ref.repository, ref.identifier)
+    except NotFoundError:
+        return replace(result, state="missing"), None
+    except ClampError as exc:
+        return replace(result, error=exc.message), None
+    state: TagState = "current" if manifest.digest == pinned else "drift"
+    return replace(result, current=manifest.digest, state=state), manifest
 
 
 async def check_tags(stores: Stores, loaded: LoadedMatrix, entries: list[ImageEntry],
