@@ -164,3 +164,12 @@ def test_github_actions_outputs(capsys: pytest.CaptureFixture[str], sample_root:
     assert "::warning file=" in out and "corrupt telemetry file" in out
     assert "session_count=9" in outputs.read_text()
     assert "| 9 |" in step.read_text()
+
+
+def test_samples_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "telemetry", "samples", str(tmp_path), "--digest", DIGESTS[0],
+                       "--digest", DIGESTS[1])
+    assert code == 0 and "wrote 7 sample session files" in err
+    code, _, err = run(capsys, "telemetry", "samples", str(tmp_path), "--digest", "latest")
+    assert code == ExitCode.BAD_INPUT
+    assert_one_line_error(err)

@@ -77,6 +77,27 @@ def _github(summary: object, out_path: Path) -> None:
         f"{summary.driftPercentile} | {summary.trustStatus} |\n")
 
 
+@app.command("samples")
+def samples(
+    root: Path = typer.Argument(..., help="ROOT: sample sessions go to ROOT/build/telemetry/."),
+    digest: list[str] = typer.Option(..., "--digest",
+                                     help="An image digest (repeat, in the order they ran)."),
+    seed: int = typer.Option(0, "--seed", help="Seed; the same seed writes the same files."),
+) -> None:
+    """Write deterministic sample sessions (for demos and trying the commands out)."""
+    import re
+
+    from clamp.cli import output
+    from clamp.errors import BadInputError
+    from clamp.telemetry.samples import write_sample_sessions
+
+    for value in digest:
+        if not re.fullmatch(r"sha256:[0-9a-f]{64}", value):
+            raise BadInputError("not a sha256:<64 hex> digest", where=f"--digest {value}")
+    paths = write_sample_sessions(root, digest, seed=seed)
+    output.info(f"wrote {len(paths)} sample session files under {root / 'build' / 'telemetry'}")
+
+
 @app.command("inspect")
 def inspect(
     target: Path = typer.Argument(Path("."),
