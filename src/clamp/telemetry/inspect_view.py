@@ -72,8 +72,9 @@ def _table(title: str, *columns: str) -> Table:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    for column in columns:
-        table.add_column(column, justify="right" if column[:1].isupper() else "left")
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="right" if column[:1].isupper() else "left",
+                         no_wrap=i == 0)
     return table
 
 
