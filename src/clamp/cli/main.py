@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
-import typer
+# clamp uses no pydantic plugins; skipping their entry-point scan saves start-up time on
+# every command (a user who wants plugins can still set the variable themselves).
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from clamp import __version__
-from clamp.cli import commands
-from clamp.exitcodes import ExitCode
+import typer  # noqa: E402
+
+from clamp import __version__  # noqa: E402
+from clamp.cli import commands  # noqa: E402
+from clamp.exitcodes import ExitCode  # noqa: E402
 
 app = typer.Typer(
     name="clamp",
@@ -67,8 +72,17 @@ def invoke(typer_app: typer.Typer, argv: list[str] | None, *, prog_name: str) ->
     return int(result) if isinstance(result, int) else 0
 
 
+def _click_exceptions() -> Any:
+    """click's exception module: vendored inside typer since 0.2x, a dependency before."""
+    try:
+        from typer._click import exceptions  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        from click import exceptions  # type: ignore[import-not-found,no-redef,unused-ignore]
+    return exceptions
+
+
 def _map_other(exc: BaseException) -> int:
-    from typer._click import exceptions as click_exc  # typer vendors click
+    click_exc = _click_exceptions()
 
     from clamp.cli.output import error
 
