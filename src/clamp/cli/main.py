@@ -15,11 +15,11 @@ from typing import Any
 # every command (a user who wants plugins can still set the variable themselves).
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-import typer  # noqa: E402
+import typer
 
-from clamp import __version__  # noqa: E402
-from clamp.cli import commands  # noqa: E402
-from clamp.exitcodes import ExitCode  # noqa: E402
+from clamp import __version__
+from clamp.cli import commands
+from clamp.exitcodes import ExitCode
 
 app = typer.Typer(
     name="clamp",
