@@ -69,15 +69,21 @@ def _report(result: DemoResult) -> int:
         mark = "[green]✓[/]" if ok else "[red]✗[/]"
         console.print(f" {mark} {story.entry:28} {story.expect}")
     console.print(f"\n[bold]Resolved for CI:[/] {result.resolved}\n  ({result.resolved_reason})")
+    console.print("\n[bold]Telemetry of the GPU test sessions, with their images' trust[/]")
+    from clamp.telemetry.inspect_view import render
+
+    render(result.summary, console)
     console.print("\n[bold]Where everything is[/]")
     for label, path in (("matrix", result.matrix), ("provenance", result.provenance),
                         ("trusted root (demo sigstore)", result.trusted_root),
                         ("mirror public key", result.public_key),
                         ("mirror private key (password clamp-demo)", result.private_key),
+                        ("telemetry summary", result.telemetry_summary),
+                        ("telemetry HTML report", result.telemetry_report),
                         *(("OCI layout", p) for p in [result.layout] if p)):
         console.print(f"  {label:42} {path}")
     console.print(f"\nTry: clamp verify --matrix {result.matrix}  |  clamp resolve --matrix "
-                  f"{result.matrix} --json")
+                  f"{result.matrix} --json  |  telemetry_inspect {result.out}")
     if mismatches:
         from clamp.cli.output import error
 

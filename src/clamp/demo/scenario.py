@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from clamp.matrix import load, select_image
 from clamp.oci.manifest import Manifest
 from clamp.oci.signatures import push_bundle_referrer, push_legacy_signature
 from clamp.oci.store import ImageStore, Stores
+from clamp.telemetry.models import TelemetrySummary
 from clamp.trust.keyfile import encrypt_private_key
 from clamp.trust.keys import PublicKey
 from clamp.trust.pki import TestSigstore, keyless_sign_image
@@ -88,8 +89,10 @@ class DemoResult:
     resolved: str
     resolved_reason: str
     run: MatrixRun
+    telemetry_summary: Path
+    telemetry_report: Path
+    summary: TelemetrySummary
     stories: tuple[Story, ...] = STORIES
-    extra: dict[str, Path] = field(default_factory=dict)
 
 
 async def build_images(store: ImageStore, registry_name: str, pki: TestSigstore,
@@ -202,7 +205,29 @@ async def run_demo(out: Path, *, open_store: Callable[[Stores], ImageStore],
         chosen = select_image(loaded.model)
         run = await run_matrix(loaded, stores, today=day)
     write_provenance(paths["provenance"], run.document)
+    summary, report = telemetry(out, paths["provenance"], pins)
     return DemoResult(out=out, matrix=paths["matrix"], layout=layout,
                       provenance=paths["provenance"], trusted_root=paths["root"],
                       public_key=paths["pub"], private_key=paths["key"],
-                      resolved=chosen.ref.reference, resolved_reason=chosen.reason, run=run)
+                      resolved=chosen.ref.reference, resolved_reason=chosen.reason, run=run,
+                      telemetry_summary=out / "build" / "telemetry_summary.json",
+                      telemetry_report=report, summary=summary)
+
+
+def telemetry(out: Path, provenance: Path, pins: dict[str, Manifest]
+              ) -> tuple[TelemetrySummary, Path]:
+    """GPU test sessions that ran in three of the images (two trusted, then a tampered one),
+    accumulated with the provenance just written, and the self-contained HTML report."""
+    import shutil
+
+    from clamp.telemetry.aggregator import TemporalAggregator
+    from clamp.telemetry.html_report import render_html
+    from clamp.telemetry.samples import write_sample_sessions
+
+    shutil.rmtree(out / "build" / "telemetry", ignore_errors=True)
+    ran = ["6.3.4-ubuntu-22.04", "6.4.4-ubuntu-24.04", "6.1.2-ubuntu-22.04"]
+    write_sample_sessions(out, [str(pins[tag].digest) for tag in ran])
+    summary = TemporalAggregator(provenance=provenance).accumulate(out)
+    report = out / "build" / "telemetry_report.html"
+    write_atomic(report, render_html(summary))
+    return summary, report
