@@ -23,7 +23,7 @@ def check_outputs(out: Path) -> None:
     statuses = {r["entry"]: r["trustStatus"] for r in provenance["records"]}
     assert statuses == {s.entry: s.status for s in STORIES}
     summary = json.loads((out / "build/telemetry_summary.json").read_text())
-    assert summary["sessionCount"] > 0 and summary["corruptFiles"] >= 1
+    assert summary["sessionCount"] > 0 and summary["corruptFiles"]["count"] >= 1
     assert summary["trustStatus"] in {"valid", "invalid", "unsigned", "identity_mismatch"}
     html = (out / "build/telemetry_report.html").read_text()
     assert "<svg" in html and "http://" not in html.replace("http://www.w3.org", "")
