@@ -13,23 +13,21 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import httpx
+from clamp.demo.local_registry import RegistryStartError as LocalRegistryStartError
+from clamp.demo.local_registry import run_local_registry
 
 from .token_issuer import TokenIssuer, new_policy
 
 REGISTRY_BIN = Path(os.environ.get("CLAMP_TEST_REGISTRY_BIN", "/usr/bin/docker-registry"))
 HTPASSWD_BIN = "htpasswd"
 READY_DEADLINE_S = 20.0
-STOP_DEADLINE_S = 10.0
 TEST_USER = "clamp-tester"
 
 Variant = Literal["open", "basic", "token"]
@@ -83,12 +81,6 @@ def registry_available() -> bool:
     return REGISTRY_BIN.is_file() and os.access(REGISTRY_BIN, os.X_OK)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def make_htpasswd(path: Path, username: str, password: str) -> Path:
     """Write a bcrypt htpasswd file (distribution accepts only bcrypt) with apache2-utils."""
     exe = shutil.which(HTPASSWD_BIN)
@@ -105,28 +97,6 @@ def make_htpasswd(path: Path, username: str, password: str) -> Path:
     path.write_bytes(out.stdout.strip() + b"\n")
     path.chmod(0o600)
     return path
-
-
-def _config_yaml(port: int, storage: Path, auth_block: str) -> str:
-    # Hand-written YAML: every value is a path, number or fixed word; quoting keeps it safe.
-    return f"""version: 0.1
-log:
-  level: info
-  formatter: text
-storage:
-  filesystem:
-    rootdirectory: "{storage}"
-  delete:
-    enabled: true
-  maintenance:
-    uploadpurging:
-      enabled: false
-http:
-  addr: "127.0.0.1:{port}"
-  secret: "{secrets.token_hex(16)}"
-  headers:
-    X-Content-Type-Options: [nosniff]
-{auth_block}"""
 
 
 def _auth_block(variant: Variant, workdir: Path, issuer: TokenIssuer | None) -> str:
@@ -149,44 +119,6 @@ def _auth_block(variant: Variant, workdir: Path, issuer: TokenIssuer | None) -> 
 """
 
 
-def _clean_env() -> dict[str, str]:
-    """The registry reads REGISTRY_* variables as config overrides: never inherit any."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, log_path: Path, deadline_s: float) -> None:
-    deadline = time.monotonic() + deadline_s
-    delay = 0.02
-    with httpx.Client(timeout=2.0, trust_env=False) as client:
-        while True:
-            if proc.poll() is not None:
-                tail = log_path.read_text(errors="replace")[-3000:]
-                raise RegistryStartError(f"docker-registry exited with {proc.returncode}:\n{tail}")
-            try:
-                resp = client.get(f"{url}/v2/")
-                if resp.status_code in (200, 401):
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() >= deadline:
-                tail = log_path.read_text(errors="replace")[-3000:]
-                raise RegistryStartError(f"docker-registry not ready after {deadline_s}s:\n{tail}")
-            # Polling back-off (not synchronisation): the readiness check above decides.
-            time.sleep(delay)
-            delay = min(delay * 2, 0.25)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=STOP_DEADLINE_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=STOP_DEADLINE_S)
-
-
 @contextlib.contextmanager
 def run_registry(
     variant: Variant = "open",
@@ -207,8 +139,6 @@ def run_registry(
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="clamp-reg-")))
         workdir.mkdir(parents=True, exist_ok=True)
-        storage = workdir / "storage"
-        storage.mkdir(exist_ok=True)
         username = password = None
         issuer: TokenIssuer | None = None
         if variant == "basic":
@@ -220,37 +150,19 @@ def run_registry(
             username, password = TEST_USER, policy.users[TEST_USER]
             issuer = stack.enter_context(TokenIssuer(policy))
         auth = _auth_block(variant, workdir, issuer)
-        log_path = workdir / "registry.log"
-        config_path = workdir / "config.yml"
-        for attempt in range(1, attempts + 1):
-            port = free_port()
-            config_path.write_text(_config_yaml(port, storage, auth))
-            url = f"http://127.0.0.1:{port}"
-            log = stack.enter_context(log_path.open("ab"))
-            proc = subprocess.Popen(
-                [str(REGISTRY_BIN), "serve", str(config_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=_clean_env(),
-                cwd=workdir,
-            )
-            stack.callback(_stop, proc)
-            try:
-                _wait_ready(proc, url, log_path, ready_deadline_s)
-                break
-            except RegistryStartError:
-                _stop(proc)
-                bind_failed = "address already in use" in log_path.read_text(errors="replace")
-                if attempt == attempts or not bind_failed:
-                    raise
+        try:
+            local = stack.enter_context(run_local_registry(
+                workdir, auth_block=auth, attempts=attempts, deadline_s=ready_deadline_s,
+                binary=REGISTRY_BIN))
+        except LocalRegistryStartError as exc:
+            raise RegistryStartError(str(exc)) from None
         yield RegistryHandle(
             variant=variant,
-            host=f"127.0.0.1:{port}",
-            url=url,
-            storage_dir=storage,
-            log_path=log_path,
-            config_path=config_path,
+            host=local.host,
+            url=local.url,
+            storage_dir=local.storage,
+            log_path=local.log_path,
+            config_path=local.config_path,
             username=username,
             password=password,
             token_issuer=issuer,

@@ -115,9 +115,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def run_local_registry(workdir: Path, *, auth_block: str = "", attempts: int = 3,
-                       deadline_s: float = READY_DEADLINE_S) -> Iterator[LocalRegistry]:
-    """Run a registry with storage under `workdir` until the block ends."""
-    binary = registry_binary()
+                       deadline_s: float = READY_DEADLINE_S,
+                       binary: Path | None = None) -> Iterator[LocalRegistry]:
+    """Run a registry with storage under `workdir` until the block ends.
+
+    `auth_block` is the registry config's `auth:` section (htpasswd or token), if any. A port
+    taken between choosing and binding is retried on another, up to `attempts` times.
+    """
+    binary = binary or registry_binary()
     if binary is None:
         raise RegistryStartError("docker-registry not found: apt-get install docker-registry")
     storage = workdir / "storage"
