@@ -13,11 +13,10 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-#: Hex length of the encoded part for each algorithm the OCI image spec registers.
-ALGORITHMS: dict[str, int] = {"sha256": 64, "sha512": 128}
+from clamp.oci.digest import ALGORITHMS, DIGEST_PATTERN, is_digest
 
-#: Union of the canonical forms, for JSON Schema `pattern` and quick checks.
-DIGEST_PATTERN = r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$"
+__all__ = ["ALGORITHMS", "DIGEST_PATTERN", "DigestCheck", "DigestKind", "check_pinned",
+           "classify", "is_digest"]
 
 _CANONICAL = re.compile(DIGEST_PATTERN)
 # Grammar of the OCI digest: algorithm ":" encoded (image-spec descriptor.md).
@@ -41,11 +40,6 @@ class DigestCheck:
     kind: DigestKind
     value: str
     reason: str = ""
-
-
-def is_digest(value: str) -> bool:
-    """True when `value` is a canonical sha256/sha512 digest."""
-    return _CANONICAL.match(value) is not None
 
 
 def classify(value: str) -> DigestCheck:

@@ -12,9 +12,13 @@ from dataclasses import dataclass
 
 from clamp.errors import BadInputError, DigestMismatchError
 
-# The OCI image spec registers sha256 (64 hex) and sha512 (128 hex), lowercase only.
-_HEX_LEN = {"sha256": 64, "sha512": 128}
+#: The OCI image spec registers sha256 (64 hex) and sha512 (128 hex), lowercase only.
+ALGORITHMS: dict[str, int] = {"sha256": 64, "sha512": 128}
+#: The canonical forms as one pattern (JSON Schema `pattern`, quick checks).
+DIGEST_PATTERN = r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$"
+_HEX_LEN = ALGORITHMS
 _DIGEST_RE = re.compile(r"^(sha256|sha512):([0-9a-f]+)$")
+_CANONICAL = re.compile(DIGEST_PATTERN)
 
 
 @dataclass(frozen=True, order=True)
@@ -35,8 +39,8 @@ class Digest:
 
 
 def is_digest(text: str) -> bool:
-    match = _DIGEST_RE.match(text)
-    return bool(match) and len(match.group(2)) == _HEX_LEN[match.group(1)]  # type: ignore[union-attr]
+    """True when `text` is a canonical sha256/sha512 digest."""
+    return isinstance(text, str) and _CANONICAL.match(text) is not None
 
 
 def parse_digest(text: str, *, where: str | None = None) -> Digest:
