@@ -6,7 +6,6 @@ kind it is, the way go-containerregistry's remote and layout packages share one 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Protocol
 
 from clamp.errors import BadInputError
@@ -79,7 +78,3 @@ class Stores:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-def insecure_from(values: Iterable[str]) -> ClientOptions:
-    return ClientOptions.from_env(insecure=values)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from clamp.errors import ClampError
-from clamp.oci.digest import Digest
 from clamp.oci.manifest import Manifest, Platform
 from clamp.oci.reference import Reference
 from clamp.oci.resolve import ResolvedImage, resolve
@@ -145,7 +144,3 @@ def _attempt(run: Callable[[], VerificationResult], **extra: object) -> Verifica
 def _error(exc: ClampError, **extra: object) -> VerificationResult:
     return VerificationResult.model_validate(
         {"verdict": "error", "check": "registry", "reason": str(exc), **extra})
-
-
-def subject_digests(verification: ImageVerification) -> list[Digest]:
-    return [s.subject for s in verification.found]

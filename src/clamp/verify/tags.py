@@ -74,23 +74,19 @@ def staleness(loaded: LoadedMatrix, entry: ImageEntry, today: date) -> tuple[boo
 
 async def check_tag(stores: Stores, loaded: LoadedMatrix, entry: ImageEntry,
                     today: date) -> TagCheck:
+    """The tag check alone: a HEAD that confirms the pin costs no body; anything else is
+    fetched and hashed (`fetch_tag`) before drift is reported."""
     assert entry.digest is not None
-    pinned = parse_digest(entry.digest)
     ref = entry_reference(loaded, entry)
-    stale, age, ttl = staleness(loaded, entry, today)
-    result = TagCheck(entry.id, str(ref), pinned, None, "error", stale, age, ttl)
-    store = stores.open(ref)
     try:
-        head = await store.head_manifest(ref.repository, ref.identifier)
-        if head is not None and head.digest == pinned:
-            return replace(result, current=pinned, state="current")
-        manifest = await store.get_manifest(ref.repository, ref.identifier)
-    except NotFoundError:
-        return replace(result, state="missing")
-    except ClampError as exc:
-        return replace(result, error=exc.message)
-    state: TagState = "current" if manifest.digest == pinned else "drift"
-    return replace(result, current=manifest.digest, state=state)
+        head = await stores.open(ref).head_manifest(ref.repository, ref.identifier)
+    except ClampError:
+        head = None  # the GET below reports the failure with its reason
+    if head is not None and str(head.digest) == entry.digest:
+        stale, age, ttl = staleness(loaded, entry, today)
+        return TagCheck(entry.id, str(ref), head.digest, head.digest, "current", stale, age, ttl)
+    check, _ = await fetch_tag(stores, loaded, entry, today)
+    return check
 
 
 async def fetch_tag(stores: Stores, loaded: LoadedMatrix, entry: ImageEntry,
