@@ -167,3 +167,14 @@ def test_stalled_answer_is_bounded_by_the_attempt_deadline() -> None:
             run(_get(srv.host, "tag", options))
     finally:
         release.set()
+
+
+def test_body_media_type_wins_over_a_relabelled_content_type() -> None:
+    def relabelled(method: str, path: str) -> Answer:
+        return Answer(200, MANIFEST, {"Content-Type":
+                                      "application/vnd.docker.distribution.manifest.v2+json"})
+
+    with hostile_registry(relabelled) as srv:
+        manifest = run(_get(srv.host, DIGEST))
+    assert manifest.media_type == OCI_MANIFEST
+    assert str(manifest.digest) == DIGEST
