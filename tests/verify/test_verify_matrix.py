@@ -133,3 +133,10 @@ def test_bad_inputs(tmp_path: Path, demo_world: DemoResult,
     assert not out.exists()
     err = capsys.readouterr().err
     assert "lenient" in err and "Traceback" not in err
+
+
+def test_image_only_flags_are_refused_with_matrix(demo_world: DemoResult,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert clamp("verify", "--matrix", str(demo_world.matrix), "--key",
+                 str(demo_world.public_key)) == 64
+    assert "--key" in capsys.readouterr().err

@@ -66,6 +66,16 @@ def verify(
                                 attestation_types=tuple(attestation_type), as_json=as_json,
                                 insecure=insecure)
     assert matrix is not None
+    image_only = {"--key": bool(key), "--certificate-identity": identity is not None,
+                  "--certificate-identity-regexp": identity_regexp is not None,
+                  "--certificate-oidc-issuer": issuer is not None,
+                  "--certificate-oidc-issuer-regexp": issuer_regexp is not None,
+                  "--trusted-root": trusted_root is not None, "--require-tlog": require_tlog,
+                  "--platform": platform is not None, "--attestation-type": bool(attestation_type)}
+    given = [flag for flag, used in image_only.items() if used]
+    if given:
+        raise BadInputError(f"{', '.join(given)} only apply to --image; with --matrix the trust "
+                            "policy comes from the matrix file")
     from clamp.cli.verify_matrix_view import run_verify_matrix
 
     return run_verify_matrix(matrix, version=version, os_name=os_name, output=output,
