@@ -74,7 +74,7 @@ def verify(
                   "--platform": platform is not None, "--attestation-type": bool(attestation_type)}
     given = [flag for flag, used in image_only.items() if used]
     if given:
-        raise BadInputError(f"{', '.join(given)} only apply to --image; with --matrix the trust "
+        raise BadInputError(f"{', '.join(given)}: for --image only; with --matrix the trust "
                             "policy comes from the matrix file")
     from clamp.cli.verify_matrix_view import run_verify_matrix
 
