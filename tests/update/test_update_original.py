@@ -11,7 +11,6 @@ import asyncio
 from datetime import date, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
 from clamp.errors import ConflictError
@@ -21,30 +20,11 @@ from clamp.oci.store import Stores
 from clamp.trust import policy as trust_policy
 from clamp.trust.pki import TestSigstore
 from clamp.update.run import UpdateRun, run_update
+from tests.support.redirect import ToTestRegistry
 from tests.support.registry import RegistryHandle
 from tests.update.helpers import Signer, changed_lines, new_signer, push
 
 RECENT = (date.today() - timedelta(days=1)).isoformat()
-
-
-class ToTestRegistry(httpx.AsyncBaseTransport):
-    """Send `https://ghcr.io/v2/rocm/dev/...` to `http://127.0.0.1:PORT/v2/<repo>/...`."""
-
-    def __init__(self, registry: RegistryHandle, repo: str) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.port = registry.port
-        self.repo = repo
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        if url.host == "ghcr.io":
-            path = url.path.replace("/v2/rocm/dev/", f"/v2/{self.repo}/", 1)
-            request.url = url.copy_with(scheme="http", host="127.0.0.1", port=self.port,
-                                        path=path)
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 @pytest.fixture(scope="module")
