@@ -1,0 +1,58 @@
+"""The OCI image layout backend: same interface as the registry, same fail-closed hashing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from clamp.demo.images import put_image, put_index
+from clamp.errors import DigestMismatchError, NotFoundError
+from clamp.oci.layout import LayoutStore
+from clamp.oci.manifest import Platform
+from clamp.oci.reference import Reference
+from clamp.oci.resolve import resolve
+from clamp.oci.store import parse_image_ref
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+def test_round_trip_and_tags(tmp_path: Path) -> None:
+    store = LayoutStore(tmp_path)
+    image = run(put_image(store, "rocm/dev", "6.4.4", version="6.4.4", os_name="u"))
+    index = run(put_index(store, "rocm/dev", "multi", version="6.4.4", os_name="u"))
+    assert run(store.list_tags("rocm/dev")) == ["6.4.4", "multi"]
+    resolved = run(resolve(store, Reference(f"oci:{tmp_path}", "rocm/dev", "6.4.4")))
+    assert resolved.digest == image.digest
+    # `oci:PATH:TAG` names the layout directory itself (the empty repository).
+    direct = parse_image_ref(f"oci:{tmp_path / 'rocm/dev'}:6.4.4")
+    assert run(resolve(LayoutStore(tmp_path / "rocm/dev"), direct)).digest == image.digest
+    multi = run(resolve(store, Reference(f"oci:{tmp_path}", "rocm/dev", "multi"),
+                        Platform.parse("linux/arm64")))
+    assert multi.digest == index.digest and multi.platform_digest is not None
+    layout_index = json.loads((tmp_path / "rocm/dev/index.json").read_text())
+    assert {m["annotations"]["org.opencontainers.image.ref.name"]
+            for m in layout_index["manifests"] if "annotations" in m} == {"6.4.4", "multi"}
+
+
+def test_tampered_blob_fails_closed(tmp_path: Path) -> None:
+    store = LayoutStore(tmp_path)
+    image = run(put_image(store, "r", "t", version="1", os_name="u"))
+    blob = tmp_path / "r" / "blobs" / "sha256" / image.digest.hex
+    blob.write_bytes(blob.read_bytes().replace(b"schemaVersion", b"schemaversion"))
+    with pytest.raises(DigestMismatchError):
+        run(store.get_manifest("r", "t"))
+
+
+def test_missing_tag_and_layout(tmp_path: Path) -> None:
+    store = LayoutStore(tmp_path)
+    with pytest.raises(NotFoundError):
+        run(store.get_manifest("nothing", "t"))
+    run(put_image(store, "r", "t", version="1", os_name="u"))
+    with pytest.raises(NotFoundError):
+        run(store.get_manifest("r", "other"))
+    assert run(store.head_manifest("r", "other")) is None
