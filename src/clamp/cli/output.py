@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,13 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+def busy(message: str) -> AbstractContextManager[object]:
+    """A spinner on stderr while slow work runs, on a terminal only (never in logs or pipes)."""
+    if not sys.stderr.isatty():
+        return nullcontext()
+    return err_console().status(message)
 
 
 def in_github_actions() -> bool:

@@ -94,7 +94,10 @@ def _check(loaded: LoadedMatrix, as_json: bool, insecure: list[str]) -> int:
         async with Stores(client_options(insecure)) as stores:
             return await check_tags(stores, loaded, entries)
 
-    results = asyncio.run(run())
+    from clamp.cli.output import busy
+
+    with busy(f"checking {len(entries)} tags…"):
+        results = asyncio.run(run())
     code = _check_exit_code(results)
     if as_json:
         print_json({"matrix": str(loaded.path), "status": code.name.lower(), "exitCode": int(code),

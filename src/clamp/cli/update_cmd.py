@@ -66,7 +66,10 @@ def update(
                                     os_name=os_name, discover_newer=discover, dry_run=dry_run,
                                     reasons=reasons, concurrency=concurrency)
 
-    run = asyncio.run(go())
+    from clamp.cli.output import busy
+
+    with busy(f"checking {matrix} against its registries…"):
+        run = asyncio.run(go())
     report = run.report
     if pr_body is not None:
         write_atomic(pr_body, prbody.render(report))
