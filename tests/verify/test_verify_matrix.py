@@ -57,6 +57,10 @@ def test_warn_mode_reports_every_verdict(demo_world: DemoResult, tmp_path: Path)
     keyed = records["6.4.4/ubuntu-24.04"]
     assert keyed["identity"] is None and keyed["issuer"] is None and keyed["keyFingerprint"]
     assert keyed["timestamp"] == {"time": None, "source": None}
+    # The mirror key's policy applied and found the altered payload's signature bad: that is the
+    # reason given, not the keyless policy's "not a certificate" mismatch.
+    tampered = records["6.1.2/ubuntu-22.04"]["verification"]
+    assert tampered["check"] == "signature" and "does not verify" in tampered["reason"]
     unsigned = records["6.2.4/ubuntu-22.04"]
     assert unsigned["verification"]["verdict"] == "unsigned"
     assert "no signature found" in unsigned["policyPath"]

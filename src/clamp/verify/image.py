@@ -25,6 +25,14 @@ from clamp.trust.result import VerificationResult, failure
 # When nothing verifies, report the closest miss: a signer we do not trust says more than a
 # broken signature, which says more than no signature at all.
 _SEVERITY = {"identity_mismatch": 3, "invalid": 2, "error": 1, "unsigned": 0}
+# Within one verdict, a policy of the wrong kind for the signature (a keyless policy meeting a
+# key-signed layer) says less than a policy that applied and found the signature bad.
+_LESS_TELLING = frozenset({"verification-material"})
+
+
+def _closest(misses: Sequence[VerificationResult]) -> VerificationResult:
+    return max(misses, key=lambda r: (_SEVERITY.get(r.verdict, 0),
+                                      r.check not in _LESS_TELLING))
 
 
 @dataclass
@@ -106,7 +114,7 @@ def check_signatures(found: Sequence[SignatureSet],
         reason = f"no signature found (looked for {looked})" + (f"; {problems}" if problems else "")
         return failure(UnsignedError("signature", reason),
                        manifest_digest=str(found[0].subject) if found else None)
-    return max(misses, key=lambda r: _SEVERITY.get(r.verdict, 0))
+    return _closest(misses)
 
 
 def check_attestations(found: Sequence[SignatureSet], policies: Sequence[Policy],
@@ -128,7 +136,7 @@ def check_attestations(found: Sequence[SignatureSet], policies: Sequence[Policy]
             misses.append(outcome)
     if not misses:
         return failure(UnsignedError("attestation", "no attestation (.att) found"))
-    return max(misses, key=lambda r: _SEVERITY.get(r.verdict, 0))
+    return _closest(misses)
 
 
 def _attempt(run: Callable[[], VerificationResult], **extra: object) -> VerificationResult:
