@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.cli.main import app, invoke
@@ -24,6 +25,7 @@ from clamp.oci.manifest import Manifest
 from clamp.oci.reference import parse_reference
 from clamp.oci.signatures import push_legacy_signature
 from clamp.oci.store import ImageStore, Stores
+from clamp.trust import policy as trust_policy
 from clamp.trust.cosign_legacy import ANN_BUNDLE, ANN_SIGNATURE
 from clamp.trust.keys import PublicKey
 from clamp.trust.pki import TestSigstore, hashedrekord
@@ -142,3 +144,16 @@ def push_legacy_signature_for(repo: str, image: Manifest, layer: Any
                                            dict(layer.annotations))
 
     return work
+
+
+def use_as_default_root(monkeypatch: pytest.MonkeyPatch, pki: TestSigstore, folder: Path) -> None:
+    """Make `pki`'s trusted root stand in for the shipped public-good one.
+
+    The original matrix layout cannot name a trusted root, and its key_path signatures need a
+    log entry: tests sign through their private sigstore, so its root must be the default.
+    """
+    root = folder / "trusted_root.json"
+    root.write_bytes(pki.trusted_root_json())
+    real = trust_policy.load_trusted_root
+    monkeypatch.setattr(trust_policy, "load_trusted_root",
+                        lambda path=None: real(path if path is not None else root))

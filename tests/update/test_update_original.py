@@ -17,12 +17,11 @@ from clamp.errors import ConflictError
 from clamp.matrix import load
 from clamp.oci.registry import ClientOptions
 from clamp.oci.store import Stores
-from clamp.trust import policy as trust_policy
 from clamp.trust.pki import TestSigstore
 from clamp.update.run import UpdateRun, run_update
 from tests.support.redirect import ToTestRegistry
 from tests.support.registry import RegistryHandle
-from tests.update.helpers import Signer, changed_lines, new_signer, push
+from tests.update.helpers import Signer, changed_lines, new_signer, push, use_as_default_root
 
 RECENT = (date.today() - timedelta(days=1)).isoformat()
 
@@ -37,13 +36,7 @@ def world(registry: RegistryHandle, repo_name: str, tmp_path: Path, pki: TestSig
           monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Signer, RegistryHandle, str]:
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
-    # The original layout has no trusted_root setting and requires a log entry for key_path
-    # signatures: the test's private sigstore stands in for the shipped public-good root.
-    root = tmp_path / "trusted_root.json"
-    root.write_bytes(pki.trusted_root_json())
-    real = trust_policy.load_trusted_root
-    monkeypatch.setattr(trust_policy, "load_trusted_root",
-                        lambda path=None: real(path if path is not None else root))
+    use_as_default_root(monkeypatch, pki, tmp_path)
     signer = new_signer(tmp_path / "ci" / "keys", "rocm-release")
     return tmp_path, signer, registry, repo_name
 

@@ -13,12 +13,11 @@ import pytest
 from clamp.matrix import load
 from clamp.oci.registry import ClientOptions
 from clamp.oci.store import Stores
-from clamp.trust import policy as trust_policy
 from clamp.trust.pki import TestSigstore
 from clamp.verify.run import MatrixRun, run_matrix
 from tests.support.redirect import ToTestRegistry
 from tests.support.registry import RegistryHandle
-from tests.update.helpers import new_signer, push
+from tests.update.helpers import new_signer, push, use_as_default_root
 
 RECENT = (date.today() - timedelta(days=1)).isoformat()
 
@@ -60,11 +59,7 @@ def test_original_layout_verifies_with_its_policy_file(
         registry: RegistryHandle, repo_name: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, mode: str, code: int, decision: str) -> None:
     pki = TestSigstore()
-    root_file = tmp_path / "trusted_root.json"
-    root_file.write_bytes(pki.trusted_root_json())
-    real = trust_policy.load_trusted_root
-    monkeypatch.setattr(trust_policy, "load_trusted_root",
-                        lambda path=None: real(path if path is not None else root_file))
+    use_as_default_root(monkeypatch, pki, tmp_path)
     signer = new_signer(tmp_path / "ci" / "keys", "rocm-release")
     signed = push(registry.host, repo_name, "6.4.4-ubuntu-22.04", signer=signer, rekor=pki)
     unsigned = push(registry.host, repo_name, "6.3.4-ubuntu-22.04", signer=None,
