@@ -15,6 +15,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests judge results, not speed: on a loaded 2-core CI machine a per-example deadline
+# only makes them flaky. Speed is measured in benchmarks/.
+settings.register_profile("clamp", deadline=None)
+settings.load_profile("clamp")
 
 # `tests.support` must import the same way under `pytest` and `python -m pytest`.
 if (_root := str(Path(__file__).resolve().parent.parent)) not in sys.path:
