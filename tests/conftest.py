@@ -17,11 +17,6 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-# Property tests judge results, not speed: on a loaded 2-core CI machine a per-example deadline
-# only makes them flaky. Speed is measured in benchmarks/.
-settings.register_profile("clamp", deadline=None)
-settings.load_profile("clamp")
-
 # `tests.support` must import the same way under `pytest` and `python -m pytest`.
 if (_root := str(Path(__file__).resolve().parent.parent)) not in sys.path:
     sys.path.insert(0, _root)
@@ -34,6 +29,11 @@ from tests.support.registry import (
     registry_available,
     run_registry,
 )
+
+# Property tests judge results, not speed: on a loaded 2-core CI machine a per-example deadline
+# only makes them flaky. Speed is measured in benchmarks/.
+settings.register_profile("clamp", deadline=None)
+settings.load_profile("clamp")
 
 REGISTRY_FIXTURES = frozenset({"registry", "basic_registry", "token_registry"})
 
