@@ -14,8 +14,8 @@ from clamp.errors import AuthError, NotFoundError
 from clamp.oci.auth import Credentials
 from clamp.oci.digest import parse_digest
 from clamp.oci.manifest import OCI_INDEX, Platform
+from clamp.oci.pool import ClientOptions, RegistryPool
 from clamp.oci.reference import parse_reference
-from clamp.oci.registry import ClientOptions, RegistryPool
 from clamp.oci.resolve import resolve
 from clamp.oci.signatures import fetch_signatures, push_bundle_referrer, push_legacy_signature
 from clamp.oci.store import Stores

@@ -10,7 +10,7 @@ import pytest
 
 from clamp.errors import AuthError, DigestMismatchError, NotFoundError, RegistryError
 from clamp.oci.manifest import OCI_MANIFEST
-from clamp.oci.registry import ClientOptions, RegistryPool
+from clamp.oci.pool import ClientOptions, RegistryPool
 from clamp.oci.retry import RetryPolicy
 from tests.support.hostile_registry import Answer, hostile_registry
 

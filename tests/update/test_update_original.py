@@ -15,7 +15,7 @@ import pytest
 
 from clamp.errors import ConflictError
 from clamp.matrix import load
-from clamp.oci.registry import ClientOptions
+from clamp.oci.pool import ClientOptions
 from clamp.oci.store import Stores
 from clamp.trust.pki import TestSigstore
 from clamp.update.run import UpdateRun, run_update

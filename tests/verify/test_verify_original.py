@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from clamp.matrix import load
-from clamp.oci.registry import ClientOptions
+from clamp.oci.pool import ClientOptions
 from clamp.oci.store import Stores
 from clamp.trust.pki import TestSigstore
 from clamp.verify.run import MatrixRun, run_matrix

@@ -11,7 +11,7 @@ import typer
 
 if TYPE_CHECKING:
     from clamp.matrix import LoadedMatrix
-    from clamp.oci.registry import ClientOptions
+    from clamp.oci.pool import ClientOptions
 
 MATRIX_OPTION = typer.Option(..., "--matrix", "-m", help="The matrix file (native or original "
                              "layout).", show_default=False)
@@ -31,7 +31,7 @@ def load_matrix(path: Path) -> LoadedMatrix:
 
 
 def client_options(insecure: list[str]) -> ClientOptions:
-    from clamp.oci.registry import ClientOptions
+    from clamp.oci.pool import ClientOptions
 
     return ClientOptions.from_env(insecure=insecure)
 

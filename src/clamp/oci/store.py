@@ -12,8 +12,9 @@ from clamp.errors import BadInputError
 from clamp.oci.digest import Digest, parse_digest
 from clamp.oci.layout import LayoutStore
 from clamp.oci.manifest import MANIFEST_ACCEPT, Descriptor, Manifest
+from clamp.oci.pool import ClientOptions, RegistryPool
 from clamp.oci.reference import Reference, parse_reference
-from clamp.oci.registry import MAX_BLOB_BYTES, ClientOptions, RegistryPool
+from clamp.oci.registry import MAX_BLOB_BYTES
 
 LAYOUT_PREFIX = "oci:"
 
