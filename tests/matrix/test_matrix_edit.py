@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -15,18 +14,9 @@ from matrix_samples import D1, D2, NATIVE
 from clamp.errors import BadInputError
 from clamp.matrix import load, load_text
 from clamp.matrix.edit import EntryChange, apply_changes
+from tests.support.diffs import changed_lines
 
 NEW = "sha256:" + "f" * 64
-
-
-def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
-    removed, added = [], []
-    for line in difflib.ndiff(before.splitlines(), after.splitlines()):
-        if line.startswith("- "):
-            removed.append(line[2:])
-        elif line.startswith("+ "):
-            added.append(line[2:])
-    return removed, added
 
 
 def test_noop_is_byte_identical(native: Callable[[str], Path],

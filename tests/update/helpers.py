@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import difflib
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -123,17 +122,6 @@ def native_matrix(host: str, repo: str, key: Path, images: list[dict[str, Any]])
             lines.append(f"    platform: {image['platform']}")
             lines.append(f"    platform_digest: {image['platform_digest']}")
     return "\n".join(lines) + "\n"
-
-
-def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
-    """(removed, added) lines of a diff, without the +/- markers."""
-    removed, added = [], []
-    for line in difflib.ndiff(before.splitlines(), after.splitlines()):
-        if line.startswith("- "):
-            removed.append(line[2:])
-        elif line.startswith("+ "):
-            added.append(line[2:])
-    return removed, added
 
 
 def push_legacy_signature_for(repo: str, image: Manifest, layer: Any

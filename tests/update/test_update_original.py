@@ -19,9 +19,10 @@ from clamp.oci.pool import ClientOptions
 from clamp.oci.store import Stores
 from clamp.trust.pki import TestSigstore
 from clamp.update.run import UpdateRun, run_update
+from tests.support.diffs import changed_lines
 from tests.support.redirect import ToTestRegistry
 from tests.support.registry import RegistryHandle
-from tests.update.helpers import Signer, changed_lines, new_signer, push, use_as_default_root
+from tests.update.helpers import Signer, new_signer, push, use_as_default_root
 
 RECENT = (date.today() - timedelta(days=1)).isoformat()
 

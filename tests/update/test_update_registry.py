@@ -15,10 +15,10 @@ from clamp.oci.store import Stores
 from clamp.trust.pki import TestSigstore, keyless_sign_image
 from clamp.update import rewrite
 from clamp.update.run import run_update
+from tests.support.diffs import changed_lines
 from tests.support.registry import RegistryHandle
 from tests.update.helpers import (
     Signer,
-    changed_lines,
     child_digest,
     clamp,
     in_store,
