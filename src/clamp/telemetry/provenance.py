@@ -8,13 +8,13 @@ because a digest (not a tag) names what actually ran.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from clamp.errors import BadInputError
+from clamp.telemetry.jsonfile import read_json
 
 TRUSTED = "valid"
 KNOWN_STATUSES = ("valid", "unsigned", "invalid", "identity_mismatch", "error")
@@ -121,10 +121,4 @@ def load_provenance(path: Path, *, required: bool) -> Provenance:
         if required:
             raise BadInputError("provenance file not found", where=str(path))
         return Provenance.empty()
-    try:
-        document = json.loads(path.read_bytes())
-    except OSError as exc:
-        raise BadInputError(f"cannot read provenance: {exc.strerror}", where=str(path)) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"provenance is not valid JSON ({exc})", where=str(path)) from exc
-    return parse_provenance(document, str(path))
+    return parse_provenance(read_json(path, "provenance"), str(path))

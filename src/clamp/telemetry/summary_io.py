@@ -7,13 +7,13 @@ produced.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from clamp.errors import BadInputError
+from clamp.telemetry.jsonfile import read_json
 from clamp.telemetry.models import TelemetrySummary
 
 
@@ -67,12 +67,7 @@ def load_summary(target: Path) -> TelemetrySummary:
     if not path.exists():
         hint = " (run 'clamp telemetry accumulate ROOT' first)" if target.is_dir() else ""
         raise BadInputError(f"no telemetry summary found{hint}", where=str(path))
-    try:
-        doc = json.loads(path.read_bytes())
-    except OSError as exc:
-        raise BadInputError(f"cannot read: {exc.strerror}", where=str(path)) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"not valid JSON ({exc})", where=str(path)) from exc
+    doc = read_json(path, "telemetry summary")
     if not isinstance(doc, dict):
         raise BadInputError("not a telemetry summary (top level is not an object)",
                             where=str(path))
