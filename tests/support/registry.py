@@ -127,11 +127,13 @@ def run_registry(
     anonymous_pull: bool = True,
     ready_deadline_s: float = READY_DEADLINE_S,
     attempts: int = 3,
+    quiet: bool = False,
 ) -> Iterator[RegistryHandle]:
     """Run one registry for the duration of the `with` block and yield its handle.
 
     `workdir` (default: a fresh temp dir, removed afterwards) holds `storage/`, `config.yml`,
-    `registry.log` and the auth files. `anonymous_pull` applies to the token variant only.
+    `registry.log` and the auth files. `anonymous_pull` applies to the token variant only; `quiet`
+    (for benchmarks) turns the registry's access log off.
     """
     if not registry_available():
         raise RegistryStartError(f"{REGISTRY_BIN} not found: install Debian's docker-registry")
@@ -153,7 +155,7 @@ def run_registry(
         try:
             local = stack.enter_context(run_local_registry(
                 workdir, auth_block=auth, attempts=attempts, deadline_s=ready_deadline_s,
-                binary=REGISTRY_BIN))
+                binary=REGISTRY_BIN, quiet=quiet))
         except LocalRegistryStartError as exc:
             raise RegistryStartError(str(exc)) from None
         yield RegistryHandle(

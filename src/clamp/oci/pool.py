@@ -15,6 +15,7 @@ from clamp.oci.auth import Credentials, TokenCache, credentials_for
 from clamp.oci.reference import is_loopback_host
 from clamp.oci.registry import RegistryClient
 from clamp.oci.retry import RetryPolicy
+from clamp.oci.transport import H11Transport
 
 
 @dataclass(frozen=True)
@@ -54,29 +55,36 @@ def _retry_from_env() -> RetryPolicy:
                        initial=min(default.initial, max_wait))
 
 
-SHARD_CONNECTIONS = 8
+def default_transport(max_connections: int) -> httpx.AsyncBaseTransport:
+    """clamp's h11 transport; CLAMP_HTTP_TRANSPORT=httpcore selects httpx's own instead (a way
+    out should a server trip over the h11 one, and the benchmarks' baseline)."""
+    choice = os.environ.get("CLAMP_HTTP_TRANSPORT", "h11")
+    if choice == "httpcore":
+        limits = httpx.Limits(max_connections=max_connections,
+                              max_keepalive_connections=max_connections)
+        return httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+    if choice != "h11":
+        from clamp.errors import BadInputError
+
+        raise BadInputError(f"CLAMP_HTTP_TRANSPORT must be h11 or httpcore, not {choice!r}")
+    return H11Transport(max_idle_per_origin=max_connections)
 
 
 class RegistryPool:
-    """Owns the HTTP connection pools and one client per registry host. Use as `async with`.
+    """Owns the HTTP connections and one client per registry host. Use as `async with`.
 
-    Connections are spread over several small httpx clients ("shards") instead of one big pool:
-    httpcore's pool does work quadratic in its size on every request, which at 32 connections
-    cost ~3x the CPU of the whole request. The semaphore still bounds the total in flight.
+    One httpx client on clamp's h11 transport (clamp.oci.transport): httpcore's pool cost more
+    CPU per request than the request itself on a many-image walk. The semaphore bounds the
+    requests in flight; the transport keeps one idle connection per finished request for reuse.
     """
 
     def __init__(self, options: ClientOptions | None = None) -> None:
         self.options = options or ClientOptions.from_env()
-        per_shard = min(SHARD_CONNECTIONS, self.options.max_concurrency)
-        shards = -(-self.options.max_concurrency // per_shard)
-        limits = httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard)
         timeout = httpx.Timeout(self.options.read_timeout, connect=self.options.connect_timeout)
-        self.shards = [
-            httpx.AsyncClient(limits=limits, timeout=timeout, follow_redirects=True,
-                              max_redirects=5, transport=self.options.transport,
-                              headers={"User-Agent": "clamp/0.1"}, trust_env=False)
-            for _ in range(shards)]
-        self._next_shard = 0
+        transport = self.options.transport or default_transport(self.options.max_concurrency)
+        self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=True, max_redirects=5,
+                                       transport=transport, headers={"User-Agent": "clamp/0.1"},
+                                       trust_env=False)
         self.tokens = TokenCache()
         self.semaphore = asyncio.Semaphore(self.options.max_concurrency)
         self._clients: dict[str, RegistryClient] = {}
@@ -92,13 +100,10 @@ class RegistryPool:
         return "http" if plain else "https"
 
     def http(self) -> httpx.AsyncClient:
-        """The next shard, round robin."""
-        self._next_shard = (self._next_shard + 1) % len(self.shards)
-        return self.shards[self._next_shard]
+        return self._http
 
     async def aclose(self) -> None:
-        for shard in self.shards:
-            await shard.aclose()
+        await self._http.aclose()
 
     async def __aenter__(self) -> RegistryPool:
         return self
