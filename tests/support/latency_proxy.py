@@ -27,6 +27,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -370,17 +373,103 @@ class LatencyProxy:
         return location
 
 
+class ProxyProcess:
+    """The proxy in a process of its own, so its CPU does not share the measuring process's
+    interpreter lock; counted and reset over its stdin/stdout (`--control`).
+
+        with ProxyProcess("127.0.0.1:5000", delay=0.020) as proxy:
+            ...; print(proxy.request_count, proxy.cpu_seconds())
+    """
+
+    def __init__(self, upstream: str, delay: float = 0.020, *, timeout: float = 10.0) -> None:
+        self.upstream, self.delay, self.timeout = upstream, delay, timeout
+        self._proc: subprocess.Popen[str] | None = None
+        self.host = ""
+
+    def __enter__(self) -> ProxyProcess:
+        self._proc = subprocess.Popen(
+            [sys.executable, __file__, "--upstream", self.upstream, "--delay-ms",
+             str(self.delay * 1000), "--control"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.host = self._ask("")  # the first line names the listening address
+        return self
+
+    def _ask(self, command: str) -> str:
+        assert self._proc is not None and self._proc.stdin and self._proc.stdout
+        if command:
+            self._proc.stdin.write(command + "\n")
+            self._proc.stdin.flush()
+        reply: list[str] = []
+        reader = threading.Thread(target=lambda: reply.append(self._proc.stdout.readline()),  # type: ignore[union-attr]
+                                  daemon=True)
+        reader.start()
+        reader.join(self.timeout)
+        if not reply or not reply[0]:
+            raise RuntimeError(f"latency proxy did not answer {command or 'start'!r} in time")
+        return reply[0].strip()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    @property
+    def request_count(self) -> int:
+        return int(self._ask("count"))
+
+    def reset(self) -> None:
+        self._ask("reset")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the proxy process has used so far (Linux /proc)."""
+        assert self._proc is not None
+        return process_cpu_seconds(self._proc.pid)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(self.timeout)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            for pipe in (self._proc.stdin, self._proc.stdout):
+                if pipe is not None:
+                    pipe.close()
+            self._proc = None
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid`, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Loopback HTTP proxy that adds a fixed delay.")
     parser.add_argument("--upstream", required=True, help="HOST:PORT of the registry")
     parser.add_argument("--delay-ms", type=float, default=20.0)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--control", action="store_true",
+                        help="print HOST:PORT, then answer 'count' and 'reset' lines on stdin")
     args = parser.parse_args(argv)
+
+    def control(proxy: LatencyProxy) -> None:
+        print(proxy.host, flush=True)
+        for line in sys.stdin:
+            if line.strip() == "count":
+                print(proxy.request_count, flush=True)
+            elif line.strip() == "reset":
+                proxy.reset()
+                print("ok", flush=True)
 
     async def serve() -> None:
         proxy = LatencyProxy(args.upstream, args.delay_ms / 1000, port=args.port)
         async with proxy:
-            print(f"proxy {proxy.host} -> {args.upstream} (+{args.delay_ms} ms)", flush=True)
+            if args.control:
+                threading.Thread(target=control, args=(proxy,), daemon=True).start()
+            else:
+                print(f"proxy {proxy.host} -> {args.upstream} (+{args.delay_ms} ms)", flush=True)
             await asyncio.Event().wait()
 
     with contextlib.suppress(KeyboardInterrupt):

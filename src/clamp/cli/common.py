@@ -30,10 +30,17 @@ def load_matrix(path: Path) -> LoadedMatrix:
     return loaded
 
 
-def client_options(insecure: list[str]) -> ClientOptions:
+def client_options(insecure: list[str], concurrency: int | None = None) -> ClientOptions:
+    """Registry options; `concurrency` (images or entries at a time) also raises the number of
+    requests in flight, since one image may have two requests out at once (its `.sig` and its
+    referrers)."""
     from clamp.oci.pool import ClientOptions
 
-    return ClientOptions.from_env(insecure=insecure)
+    if concurrency is None:
+        return ClientOptions.from_env(insecure=insecure)
+    default = ClientOptions().max_concurrency
+    return ClientOptions.from_env(insecure=insecure,
+                                  max_concurrency=max(default, 2 * concurrency))
 
 
 def print_json(value: Any) -> None:

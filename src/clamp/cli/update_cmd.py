@@ -36,7 +36,8 @@ def update(
         None, "--provenance-output", help="Write the candidates' verification evidence "
         "(rocm_provenance.json format) here."),
     concurrency: int = typer.Option(16, "--concurrency", min=1, max=256,
-                                    help="Entries examined at once."),
+                                    help="Entries examined at once (requests in flight: twice "
+                                    "this, at least 32)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     insecure: list[str] = INSECURE_OPTION,
 ) -> int:
@@ -61,7 +62,7 @@ def update(
     reasons = " ".join(os.environ.get(REASONS_ENV, "").split()) or None
 
     async def go() -> UpdateRun:
-        async with Stores(client_options(insecure)) as stores:
+        async with Stores(client_options(insecure, concurrency)) as stores:
             return await run_update(loaded, stores, entry_ids=wanted, version=version,
                                     os_name=os_name, discover_newer=discover, dry_run=dry_run,
                                     reasons=reasons, concurrency=concurrency)

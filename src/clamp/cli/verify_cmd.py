@@ -42,7 +42,8 @@ def verify(
     dispatch: bool = typer.Option(False, "--dispatch", help="With --matrix: dispatch the update "
                                   "workflow on drift or signature failure, whatever the mode."),
     concurrency: int = typer.Option(16, "--concurrency", min=1, max=256,
-                                    help="With --matrix: entries verified at once."),
+                                    help="With --matrix: entries verified at once (requests in "
+                                    "flight: twice this, at least 32)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     insecure: list[str] = INSECURE_OPTION,
 ) -> int:

