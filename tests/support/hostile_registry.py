@@ -8,7 +8,6 @@ of truncation and resets is exercised too.
 from __future__ import annotations
 
 import contextlib
-
 import socket
 import threading
 from collections.abc import Callable, Iterator

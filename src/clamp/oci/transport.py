@@ -8,7 +8,7 @@ client (redirects, headers, decoding, URL handling stay httpx's) and h11, the HT
 machine httpcore itself uses, for the protocol; what is written here is only the part between
 them: an idle-connection stack per origin, timeouts, and mapping failures to httpx's exceptions.
 
-Bounds: h11 refuses a response head over 64 KiB; connect, each read and each write run under the
+Bounds: a response head over 64 KiB is refused; connect, each read and each write run under the
 request's httpx timeouts. A connection goes back to the stack only when both sides finished the
 exchange cleanly and the server did not ask to close; an idle connection found closed, or idle
 longer than `keepalive_expiry`, is dropped. A request that fails on a reused connection before any
@@ -57,6 +57,7 @@ class _Connection:
         self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
         self.idle_since = time.monotonic()
         self.reused = False
+        self.received = 0  # bytes of the current answer read so far
 
     def usable(self, now: float, expiry: float) -> bool:
         """Still worth sending on: open, nothing unread (a server's close or junk shows up as
@@ -132,9 +133,11 @@ class H11Transport(httpx.AsyncBaseTransport):
         port = url.port or (443 if url.scheme == "https" else 80)
         origin: Origin = (url.scheme, url.host, port)
         body = b"".join([part async for part in request.stream])  # type: ignore[union-attr]
-        for _ in range(2):
-            conn = self._take_idle(origin) or await self._open(origin, request,
-                                                               timeouts.get("connect"))
+        for attempt in (1, 2):
+            # The resend after a stale connection always goes to a fresh one: the other idle
+            # connections may have been closed by the server just the same.
+            conn = (self._take_idle(origin) if attempt == 1 else None) or \
+                await self._open(origin, request, timeouts.get("connect"))
             try:
                 status, headers, reason = await self._exchange(conn, request, body, timeouts)
             except _Stale:
@@ -175,11 +178,13 @@ class H11Transport(httpx.AsyncBaseTransport):
                 raise _Stale from None
             raise httpx.WriteError(f"sending the request failed: {exc}", request=request) \
                 from None
+        conn.received = 0
         while True:
             try:
-                event = await _next_event(conn, request, timeouts.get("read"))
+                event = await _next_event(conn, request, timeouts.get("read"),
+                                          head_limit=MAX_HEAD_BYTES)
             except (httpx.ReadError, httpx.RemoteProtocolError):
-                if resendable and h.their_state is h11.SEND_RESPONSE:
+                if resendable and conn.received == 0:  # not one byte of an answer came
                     raise _Stale from None
                 raise
             if isinstance(event, h11.InformationalResponse):
@@ -195,8 +200,14 @@ class H11Transport(httpx.AsyncBaseTransport):
         self._idle.clear()
 
 
-async def _next_event(conn: _Connection, request: httpx.Request, timeout: float | None) -> Any:
-    """The next h11 event, reading from the socket as needed."""
+async def _next_event(conn: _Connection, request: httpx.Request, timeout: float | None, *,
+                      head_limit: int | None = None) -> Any:
+    """The next h11 event, reading from the socket as needed.
+
+    With `head_limit` (while waiting for a response head), reads are cut so that no more than
+    `head_limit` bytes are ever taken before the head completes: h11's own bound only applies
+    to data it has buffered before a read, so one large read could carry a longer head past it.
+    """
     h = conn.h11
     while True:
         try:
@@ -205,9 +216,16 @@ async def _next_event(conn: _Connection, request: httpx.Request, timeout: float 
             raise httpx.RemoteProtocolError(str(exc), request=request) from None
         if event is not h11.NEED_DATA:
             return event
+        size = READ_CHUNK
+        if head_limit is not None:
+            buffered = len(h.trailing_data[0])
+            if buffered >= head_limit:
+                raise httpx.RemoteProtocolError(
+                    f"response head exceeds {head_limit} bytes", request=request)
+            size = min(size, head_limit - buffered)
         try:
             async with asyncio.timeout(timeout):
-                data = await conn.reader.read(READ_CHUNK)
+                data = await conn.reader.read(size)
         except TimeoutError:
             raise httpx.ReadTimeout("reading the response timed out", request=request) from None
         except OSError as exc:
@@ -216,6 +234,7 @@ async def _next_event(conn: _Connection, request: httpx.Request, timeout: float 
         if not data and h.their_state is h11.SEND_RESPONSE:
             raise httpx.RemoteProtocolError("server closed the connection without answering",
                                             request=request)
+        conn.received += len(data)
         h.receive_data(data)
 
 
@@ -247,7 +266,10 @@ class _ResponseStream(httpx.AsyncByteStream):
 
     def _finish(self, conn: _Connection) -> None:
         h = conn.h11
-        if h.our_state is h11.DONE and h.their_state is h11.DONE:
+        # Bytes after the end of the answer (a body sent with a HEAD answer, a confused server)
+        # would be read as the next request's answer: such a connection is not reused.
+        extra = bool(h.trailing_data[0])
+        if h.our_state is h11.DONE and h.their_state is h11.DONE and not extra:
             h.start_next_cycle()
             self._release(reuse=True)
         else:
