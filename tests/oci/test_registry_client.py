@@ -172,3 +172,28 @@ def test_signatures_round_trip_through_sig_tag_and_referrers_fallback(
     pusher = make_pusher(registry)
     fallback = pusher.get_manifest(repo_name, parse_digest(pushed.digest).tag_form)
     assert json.loads(fallback.data)["mediaType"] == OCI_INDEX
+
+
+@pytest.mark.parametrize("transport", ["h11", "httpcore"])
+def test_both_transports_resolve_through_token_auth(transport: str, token_registry: RegistryHandle,
+                                                   repo_name: str,
+                                                   make_pusher: Callable[..., RegistryPusher],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLAMP_HTTP_TRANSPORT picks the transport; both give the digest of the received bytes."""
+    monkeypatch.setenv("CLAMP_HTTP_TRANSPORT", transport)
+    pushed = push_image(make_pusher(token_registry), repo_name, "t")
+
+    async def go() -> str:
+        async with Stores(_options(token_registry)) as stores:
+            ref = parse_reference(f"{token_registry.host}/{repo_name}:t")
+            return str((await resolve(stores.open(ref), ref)).digest)
+
+    assert run(go()) == pushed.digest
+
+
+def test_unknown_transport_is_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    from clamp.errors import BadInputError
+
+    monkeypatch.setenv("CLAMP_HTTP_TRANSPORT", "curl")
+    with pytest.raises(BadInputError, match="CLAMP_HTTP_TRANSPORT"):
+        RegistryPool(ClientOptions())
