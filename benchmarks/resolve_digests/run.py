@@ -6,6 +6,7 @@ Compares, in one run on one machine:
   - the whole `clamp resolve --check` command (a subprocess, start-up included) on an N-entry
     matrix,
   - the baseline: `skopeo inspect --format '{{.Digest}}'` run once per tag, one after another.
+The proxy runs in its own process and the registry with its access log off, as in verify_images.
 
 Usage: python benchmarks/resolve_digests/run.py [--tags 64] [--delay-ms 20] [--skopeo-tags N]
 """
@@ -29,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from clamp.oci.reference import parse_reference  # noqa: E402
 from clamp.oci.resolve import resolve_many  # noqa: E402
 from clamp.oci.store import Stores  # noqa: E402
-from tests.support.latency_proxy import LatencyProxy  # noqa: E402
+from tests.support.latency_proxy import ProxyProcess  # noqa: E402
 from tests.support.pushing import RegistryPusher, push_image  # noqa: E402
 from tests.support.registry import run_registry  # noqa: E402
 
@@ -47,11 +48,11 @@ def main() -> int:
         print("skopeo is not installed (apt-get install skopeo)", file=sys.stderr)
         return 2
     tags = [f"6.{i // 8}.{i % 8}-ubuntu-22.04" for i in range(args.tags)]
-    with run_registry("open") as registry:
+    with run_registry("open", quiet=True) as registry:
         with RegistryPusher.for_registry(registry) as pusher:
             expected = {tag: push_image(pusher, REPO, tag, seed=i).digest
                         for i, tag in enumerate(tags)}
-        with LatencyProxy(registry.host, delay=args.delay_ms / 1000) as proxy:
+        with ProxyProcess(registry.host, delay=args.delay_ms / 1000) as proxy:
             lib_s, lib_requests = _clamp_library(proxy, tags, expected)
             cli_s, cli_requests = _clamp_cli(proxy, tags, expected)
             n_skopeo = args.skopeo_tags or len(tags)
@@ -70,7 +71,7 @@ def main() -> int:
     return 0
 
 
-def _clamp_library(proxy: LatencyProxy, tags: list[str],
+def _clamp_library(proxy: ProxyProcess, tags: list[str],
                    expected: dict[str, str]) -> tuple[float, int]:
     refs = [(parse_reference(f"{proxy.host}/{REPO}:{tag}"), None) for tag in tags]
 
@@ -89,7 +90,7 @@ def _clamp_library(proxy: LatencyProxy, tags: list[str],
     return elapsed, proxy.request_count
 
 
-def _clamp_cli(proxy: LatencyProxy, tags: list[str],
+def _clamp_cli(proxy: ProxyProcess, tags: list[str],
                expected: dict[str, str]) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as tmp:
         matrix = Path(tmp) / "matrix.yml"
@@ -112,7 +113,7 @@ def _clamp_cli(proxy: LatencyProxy, tags: list[str],
     return elapsed, proxy.request_count
 
 
-def _skopeo(proxy: LatencyProxy, tags: list[str], expected: dict[str, str]) -> tuple[float, int]:
+def _skopeo(proxy: ProxyProcess, tags: list[str], expected: dict[str, str]) -> tuple[float, int]:
     env = dict(os.environ, HOME=tempfile.mkdtemp())
     proxy.reset()
     start = time.perf_counter()
