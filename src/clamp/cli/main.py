@@ -11,14 +11,6 @@ import os
 import sys
 from typing import Any
 
-# clamp uses no pydantic plugins; skipping their entry-point scan saves start-up time on
-# every command (a user who wants plugins can still set the variable themselves).
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-# httpx imports its own command-line client (click, pygments, rich.syntax) whenever those are
-# installed, which costs ~20 ms per clamp command; a None entry makes that optional import fail
-# the way httpx expects when they are absent. Only httpx's `httpx` console script needs it.
-sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-
 import typer
 
 from clamp import __version__
