@@ -63,3 +63,37 @@ def test_parse_number_forms() -> None:
 def test_any_card_dict_parses(values: dict[str, Any]) -> None:
     snap = parse_rocm_smi({"card0": values})
     json.dumps(snap.cards[0].extra)
+
+
+def test_rainbowminer_749_sensor_mem_spelling() -> None:
+    # RainbowMiner issue #749: "Temperature (Sensor mem) (c)" rather than "... memory ..."
+    snap = parse_rocm_smi({"card0": {
+        "Fan Speed (%)": "45", "Average Graphics Package Power (W)": "222.0",
+        "Temperature (Sensor mem) (c)": "79.0", "Fan Speed (level)": "117",
+        "Temperature (Sensor junction) (c)": "103.0", "Temperature (Sensor edge) (c)": "77.0"}})
+    card = snap.cards[0]
+    assert card.temperature_memory_c == 79.0 and card.temperature_junction_c == 103.0
+    assert card.temperature_edge_c == 77.0 and card.power_w == 222.0
+    assert card.extra == {"Fan Speed (%)": "45", "Fan Speed (level)": "117"}
+
+
+def test_rocm_smi_lib_120_memory_use_bytes() -> None:
+    # ROCm/rocm_smi_lib PR #120: `--showmemuse --json` with byte counts
+    card = parse_rocm_smi({"card0": {
+        "GPU memory use (%)": "0.10168946267106549", "GPU memory use": "17453056",
+        "GPU memory available": "17163091968", "Memory Activity": "N/A"}}).cards[0]
+    assert card.vram_used_bytes == 17453056 and card.vram_total_bytes == 17163091968
+    assert card.vram_allocated_percent == pytest.approx(0.10168946267106549)
+    assert card.extra == {"Memory Activity": "N/A"}
+    # the "VRAM Total ..." spellings stay first when both are present
+    both = parse_rocm_smi({"card0": {
+        "GPU memory use": "1", "GPU memory available": "2",
+        "VRAM Total Memory (B)": "20", "VRAM Total Used Memory (B)": "10"}}).cards[0]
+    assert both.vram_total_bytes == 20 and both.vram_used_bytes == 10
+
+
+def test_non_finite_numbers_are_junk() -> None:
+    assert parse_number("1e999") is None and parse_number(float("nan")) is None
+    assert parse_number(10**400) is None and parse_number(float("-inf")) is None
+    card = parse_rocm_smi({"card0": {"VRAM Total Memory (B)": "1e999"}}).cards[0]
+    assert card.vram_total_bytes is None

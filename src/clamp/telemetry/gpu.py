@@ -1,4 +1,5 @@
-"""GPU readings for the summary: per-card aggregates over `rocm-smi --json` snapshots.
+"""GPU readings for the summary: per-card aggregates over `rocm-smi --json` and
+`amd-smi metric --json` snapshots.
 
 Snapshots are few and small (one per CI job), so they are read directly rather than stored;
 an unreadable snapshot is reported as a corrupt input like a bad session file.
@@ -6,10 +7,63 @@ an unreadable snapshot is reported as a corrupt input like a bad session file.
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
+from typing import Any
 
+from clamp.telemetry.amd_smi import parse_amd_smi
 from clamp.telemetry.models import GpuCard, GpuMetrics
-from clamp.telemetry.rocm_smi import CardMetrics, read_rocm_smi
+from clamp.telemetry.rocm_smi import CardMetrics, SmiSnapshot, parse_rocm_smi
+
+
+def parse_gpu_snapshot(document: Any) -> SmiSnapshot:
+    """Parse a decoded rocm-smi or amd-smi document, detected by shape.
+
+    An object with "gpu_data", or a list, is amd-smi; an object with a "card..." key is
+    rocm-smi. Raises ValueError whose reason starts with the reader that failed ("rocm-smi: ",
+    "amd-smi: ") or says the document is neither.
+    """
+    if isinstance(document, list) or (isinstance(document, dict) and "gpu_data" in document):
+        reader, parse = "amd-smi", parse_amd_smi
+    elif isinstance(document, dict) and any(
+            isinstance(k, str) and k.strip().lower().startswith("card") for k in document):
+        reader, parse = "rocm-smi", parse_rocm_smi
+    else:
+        raise ValueError("not rocm-smi or amd-smi JSON")
+    try:
+        return parse(document)
+    except ValueError as exc:
+        raise ValueError(f"{reader}: {exc}") from exc
+
+
+_JSON_START = re.compile(rb"^[ \t]*[\[{]", re.MULTILINE)
+
+
+def _decode(raw: bytes) -> Any:
+    """The JSON document, skipping text lines printed before it: both tools write notices to
+    stdout ahead of their JSON (amd-smi's watch mode "'CTRL' + 'C' to stop watching output:",
+    rocm-smi's "WARNING: ..." lines), so a captured `> file` often starts with one."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        start = _JSON_START.search(raw)
+        if start is None or start.start() == 0:
+            raise
+        return json.loads(raw[start.start():])
+
+
+def read_gpu_snapshot(path: Path) -> SmiSnapshot:
+    """Read a rocm-smi or amd-smi JSON file; raises ValueError (with a reason) if unusable."""
+    try:
+        document = _decode(path.read_bytes())
+    except OSError as exc:
+        raise ValueError(f"unreadable: {exc.strerror}") from exc
+    except RecursionError as exc:
+        raise ValueError("not valid JSON: nested too deeply") from exc
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
+        raise ValueError(f"not valid JSON: {exc}") from exc
+    return parse_gpu_snapshot(document)
 
 
 def _max(values: list[float | None]) -> float | None:
@@ -30,9 +84,9 @@ def summarise_gpu(directory: Path) -> tuple[GpuMetrics, list[tuple[str, str]]]:
     files = sorted(directory.glob("*.json")) if directory.is_dir() else []
     for path in files:
         try:
-            snapshot = read_rocm_smi(path)
+            snapshot = read_gpu_snapshot(path)
         except ValueError as exc:
-            corrupt.append((str(path), f"rocm-smi: {exc}"))
+            corrupt.append((str(path), str(exc)))
             continue
         snapshots += 1
         for card in snapshot.cards:

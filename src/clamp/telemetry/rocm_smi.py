@@ -6,12 +6,13 @@ sets and capitalisation between ROCm releases and GPU models ("Card Series" vs "
 So keys are matched after normalisation (lower case, single spaces) against several known
 spellings, values are parsed leniently ("(1051Mhz)" -> 1051.0), and unknown keys are kept
 verbatim in `extra` rather than rejected. Tested on the real sample in ../shared/samples.
-No real `amd-smi metric --json` sample was available, so that format is not read.
+`amd-smi metric --json` output is read by `clamp.telemetry.amd_smi` into the same types.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,15 +27,27 @@ def _norm(key: str) -> str:
 
 
 def parse_number(value: Any) -> float | None:
-    """First number in a rocm-smi value ("45.0", "(1051Mhz)", "12 %"); None for N/A and junk."""
+    """First number in a rocm-smi value ("45.0", "(1051Mhz)", "12 %"); None for N/A and junk.
+
+    Non-finite and out-of-range numbers ("1e999", NaN, huge JSON integers) are junk too.
+    """
     if isinstance(value, bool):
         return None
+    number: int | float | str
     if isinstance(value, int | float):
-        return float(value)
-    if not isinstance(value, str) or value.strip().upper() in ("", "N/A", "NA", "UNKNOWN"):
+        number = value
+    elif not isinstance(value, str) or value.strip().upper() in ("", "N/A", "NA", "UNKNOWN"):
         return None
-    match = _NUMBER.search(value)
-    return float(match.group(0)) if match else None
+    else:
+        match = _NUMBER.search(value)
+        if match is None:
+            return None
+        number = match.group(0)
+    try:
+        result = float(number)
+    except OverflowError:
+        return None
+    return result if math.isfinite(result) else None
 
 
 # normalised key spellings -> metric name; the first spelling present wins.
@@ -42,7 +55,8 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "temperature_edge_c": ("temperature (sensor edge) (c)",),
     "temperature_junction_c": ("temperature (sensor junction) (c)",
                                "temperature (sensor hotspot) (c)"),
-    "temperature_memory_c": ("temperature (sensor memory) (c)", "temperature (sensor hbm 0) (c)"),
+    "temperature_memory_c": ("temperature (sensor memory) (c)", "temperature (sensor mem) (c)",
+                             "temperature (sensor hbm 0) (c)"),
     "power_w": ("average graphics package power (w)", "current socket graphics package power (w)",
                 "current graphics package power (w)"),
     "power_cap_w": ("max graphics package power (w)",),
@@ -50,8 +64,10 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "vram_allocated_percent": ("gpu memory allocated (vram%)", "gpu memory use (%)"),
     "memory_activity_percent": ("gpu memory read/write activity (%)",),
     "voltage_mv": ("voltage (mv)",),
-    "vram_total_bytes": ("vram total memory (b)",),
-    "vram_used_bytes": ("vram total used memory (b)",),
+    # "GPU memory available"/"GPU memory use" (bytes) are `--showmemuse --json` output from
+    # ROCm/rocm_smi_lib PR #120 (closed there; patched builds may still print them).
+    "vram_total_bytes": ("vram total memory (b)", "gpu memory available"),
+    "vram_used_bytes": ("vram total used memory (b)", "gpu memory use"),
     "gtt_total_bytes": ("gtt total memory (b)",),
     "gtt_used_bytes": ("gtt total used memory (b)",),
 }

@@ -1,0 +1,217 @@
+"""Reader for `amd-smi metric --json` output, into the same types as the rocm-smi reader.
+
+amd-smi nests its readings by block ("usage", "power", "clock", "temperature", "mem_usage"),
+gives most of them as `{"value": 42, "unit": "%"}`, and writes "N/A" for a reading (or a whole
+block) the GPU does not support. Older releases print a JSON list of per-GPU objects, newer
+ones an object `{"gpu_data": [...]}`. Values are also accepted as plain numbers or numeric
+strings ("20 W"); units are converted to the `CardMetrics` units (mW -> W, V -> mV, MB -> bytes
+with MB = MiB as amd-smi computes it, GHz -> MHz). Readings that are not mapped - or whose
+shape or unit is not understood - are kept in `extra` under their dotted path ("clock.gfx_0.
+max_clk" -> "2482 MHz"); "N/A" and null readings are dropped from `extra`.
+Tested on documents reconstructed from real outputs quoted in public threads: see
+tests/telemetry/data/amd_smi/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clamp.telemetry.rocm_smi import CardMetrics, SmiSnapshot
+
+_QUANTITY = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*([^\d\s][^\s]*)?\s*$")
+_MISSING = ("", "N/A", "NA")
+
+
+@dataclass(frozen=True)
+class _Metric:
+    attr: str
+    units: dict[str | None, float]  # normalised unit (None: no unit given) -> factor
+
+
+_PERCENT = {None: 1.0, "%": 1.0}
+_CELSIUS = {None: 1.0, "c": 1.0, "°c": 1.0}
+_WATTS = {None: 1.0, "w": 1.0, "mw": 1e-3, "uw": 1e-6, "µw": 1e-6}
+_MILLIVOLTS = {None: 1.0, "mv": 1.0, "v": 1e3}
+# amd-smi divides byte counts by 1024 * 1024 and labels them "MB": binary multiples throughout.
+_BYTES = {None: 1.0, "b": 1.0, "kb": 1024.0, "kib": 1024.0, "mb": 1024.0**2, "mib": 1024.0**2,
+          "gb": 1024.0**3, "gib": 1024.0**3}
+_MEGAHERTZ = {None: 1.0, "mhz": 1.0, "ghz": 1e3, "khz": 1e-3}
+
+_METRICS: dict[tuple[str, str], _Metric] = {
+    ("usage", "gfx_activity"): _Metric("gpu_use_percent", _PERCENT),
+    ("usage", "umc_activity"): _Metric("memory_activity_percent", _PERCENT),
+    ("power", "socket_power"): _Metric("power_w", _WATTS),
+    ("power", "gfx_voltage"): _Metric("voltage_mv", _MILLIVOLTS),
+    ("temperature", "edge"): _Metric("temperature_edge_c", _CELSIUS),
+    ("temperature", "hotspot"): _Metric("temperature_junction_c", _CELSIUS),
+    ("temperature", "mem"): _Metric("temperature_memory_c", _CELSIUS),
+    ("mem_usage", "total_vram"): _Metric("vram_total_bytes", _BYTES),
+    ("mem_usage", "used_vram"): _Metric("vram_used_bytes", _BYTES),
+    ("mem_usage", "total_gtt"): _Metric("gtt_total_bytes", _BYTES),
+    ("mem_usage", "used_gtt"): _Metric("gtt_used_bytes", _BYTES),
+}
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().upper() in _MISSING)
+
+
+def _number(value: Any) -> float | None:
+    """A finite float from a JSON number or numeric string; None otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _quantity(value: Any) -> tuple[float, str | None] | None:
+    """(number, normalised unit) of 42, "42", "20 W" or {"value": 42, "unit": "%"}; else None."""
+    unit: Any = None
+    if isinstance(value, dict) and "value" in value:
+        unit = value.get("unit")
+        value = value["value"]
+    if isinstance(value, str):
+        match = _QUANTITY.match(value)
+        if match is None or (match.group(2) and unit is not None):
+            return None
+        value, unit = match.group(1), match.group(2) or unit
+    number = _number(value)
+    if number is None or (unit is not None and not isinstance(unit, str)):
+        return None
+    return number, (unit.strip().lower() or None) if isinstance(unit, str) else None
+
+
+def _reading(value: Any, units: dict[str | None, float]) -> float | None:
+    """The value in the metric's unit; None if it is not a quantity in a known unit."""
+    quantity = _quantity(value)
+    if quantity is None or quantity[1] not in units:
+        return None
+    converted = quantity[0] * units[quantity[1]]
+    return converted if math.isfinite(converted) else None
+
+
+def _is_missing_reading(value: Any) -> bool:
+    """"N/A", null, or {"value": "N/A", ...}."""
+    return _missing(value) or (isinstance(value, dict) and "value" in value
+                               and _missing(value["value"]))
+
+
+def _leaf_text(value: Any) -> str | None:
+    """Text for `extra` of a non-container value or a {"value", "unit"} pair; None to drop it."""
+    if _is_missing_reading(value):
+        return None
+    if isinstance(value, dict):
+        number, unit = value["value"], value.get("unit")
+        text = number if isinstance(number, str) else json.dumps(number)
+        return f"{text} {unit}" if isinstance(unit, str) and unit else text
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _is_leaf(value: Any) -> bool:
+    if isinstance(value, dict):
+        return ("value" in value and set(value) <= {"value", "unit"}
+                and not isinstance(value["value"], dict | list)
+                and isinstance(value.get("unit", ""), str))
+    return not isinstance(value, list)
+
+
+def _flatten(value: Any, path: str, skip: set[str], out: dict[str, str]) -> None:
+    """Put every leaf under `value` into `out` by dotted path, except the paths in `skip`.
+
+    Iterative, so a deeply nested document cannot exhaust the interpreter's recursion limit.
+    """
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if where in skip:
+            continue
+        if _is_leaf(item):
+            text = _leaf_text(item)
+            if text is not None and where:
+                out[where] = text
+        elif isinstance(item, dict):
+            stack.extend((f"{where}.{k}" if where else str(k), v)
+                         for k, v in reversed(list(item.items())))
+        else:
+            stack.extend((f"{where}.{i}" if where else str(i), v)
+                         for i, v in reversed(list(enumerate(item))))
+
+
+def _card_name(entry: dict[str, Any], position: int) -> tuple[str, bool]:
+    """("gpu<N>", whether the "gpu" key was used) from the entry's "gpu" index or its position."""
+    index = entry.get("gpu")
+    if isinstance(index, int) and not isinstance(index, bool) and index >= 0:
+        return f"gpu{index}", True
+    if isinstance(index, str) and index.strip().isdigit():
+        return f"gpu{int(index.strip())}", True
+    return f"gpu{position}", False
+
+
+def parse_gpu(entry: dict[str, Any], position: int) -> CardMetrics:
+    """Map one GPU's `amd-smi metric` object to `CardMetrics`."""
+    card, named = _card_name(entry, position)
+    metrics = CardMetrics(card=card)
+    used: set[str] = {"gpu"} if named else set()
+    for (block, key), metric in _METRICS.items():
+        section = entry.get(block)
+        if not isinstance(section, dict) or key not in section:
+            continue
+        value = section[key]
+        reading = _reading(value, metric.units)
+        if reading is not None:
+            setattr(metrics, metric.attr,
+                    int(reading) if metric.attr.endswith("_bytes") else reading)
+        if reading is not None or _is_missing_reading(value):
+            used.add(f"{block}.{key}")
+    clocks = entry.get("clock")
+    if isinstance(clocks, dict):
+        for name, clock in clocks.items():
+            path = f"clock.{name}"
+            if isinstance(clock, dict) and "clk" in clock:
+                clock, path = clock["clk"], f"{path}.clk"
+            reading = _reading(clock, _MEGAHERTZ)
+            if reading is not None:
+                metrics.clocks_mhz[str(name)] = reading
+            if reading is not None or _is_missing_reading(clock):
+                used.add(path)
+    _flatten(entry, "", used, metrics.extra)
+    return metrics
+
+
+def parse_amd_smi(document: Any) -> SmiSnapshot:
+    """Parse a decoded `amd-smi metric --json` document; raises ValueError if it is not one."""
+    if isinstance(document, dict):
+        if "gpu_data" not in document:
+            raise ValueError("amd-smi output is an object without gpu_data")
+        entries = document["gpu_data"]
+        if not isinstance(entries, list):
+            raise ValueError("gpu_data is not a list")
+    elif isinstance(document, list):
+        entries = document
+    else:
+        raise ValueError("amd-smi output is neither a JSON list nor an object")
+    cards = [parse_gpu(entry, i) for i, entry in enumerate(entries) if isinstance(entry, dict)]
+    if not cards:
+        raise ValueError("no GPU entries")
+    return SmiSnapshot(cards=cards)
+
+
+def read_amd_smi(path: Path) -> SmiSnapshot:
+    """Read an `amd-smi metric --json` file; raises ValueError (with a reason) if unusable."""
+    try:
+        document = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise ValueError(f"unreadable: {exc.strerror}") from exc
+    except RecursionError as exc:
+        raise ValueError("not valid JSON: nested too deeply") from exc
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
+        raise ValueError(f"not valid JSON: {exc}") from exc
+    return parse_amd_smi(document)
