@@ -70,21 +70,44 @@ def default_transport(max_connections: int) -> httpx.AsyncBaseTransport:
     return H11Transport(max_idle_per_origin=max_connections)
 
 
+# Requests to these never go through a proxy: local registries (the demo's, a test's).
+LOOPBACK_PATTERNS = ("all://127.0.0.1", "all://localhost", "all://[::1]")
+
+
+def environment_proxies() -> dict[str, str]:
+    """The HTTP(S)/ALL proxies the environment names (either case), as urllib reads them."""
+    from urllib.request import getproxies_environment
+
+    return {k: v for k, v in getproxies_environment().items()
+            if k in ("http", "https", "all") and v}
+
+
 class RegistryPool:
     """Owns the HTTP connections and one client per registry host. Use as `async with`.
 
     One httpx client on clamp's h11 transport (clamp.oci.transport): httpcore's pool cost more
     CPU per request than the request itself on a many-image walk. The semaphore bounds the
     requests in flight; the transport keeps one idle connection per finished request for reuse.
+    When the environment names a proxy, httpx's own transports are used instead (they speak to
+    proxies; the h11 one does not).
     """
 
     def __init__(self, options: ClientOptions | None = None) -> None:
         self.options = options or ClientOptions.from_env()
         timeout = httpx.Timeout(self.options.read_timeout, connect=self.options.connect_timeout)
-        transport = self.options.transport or default_transport(self.options.max_concurrency)
-        self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=True, max_redirects=5,
-                                       transport=transport, headers={"User-Agent": "clamp/0.1"},
-                                       trust_env=False)
+        common: dict[str, Any] = {"timeout": timeout, "follow_redirects": True,
+                                  "max_redirects": 5, "headers": {"User-Agent": "clamp/0.1"}}
+        if self.options.transport is None and environment_proxies():
+            # Behind a proxy (self-hosted GPU runners often are): httpx's own transports, which
+            # honour HTTP(S)_PROXY, ALL_PROXY and NO_PROXY. Loopback stays direct.
+            n = self.options.max_concurrency
+            self._http = httpx.AsyncClient(
+                **common, trust_env=True,
+                limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+                mounts=dict.fromkeys(LOOPBACK_PATTERNS))
+        else:
+            transport = self.options.transport or default_transport(self.options.max_concurrency)
+            self._http = httpx.AsyncClient(**common, transport=transport, trust_env=False)
         self.tokens = TokenCache()
         self.semaphore = asyncio.Semaphore(self.options.max_concurrency)
         self._clients: dict[str, RegistryClient] = {}
