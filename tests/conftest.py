@@ -8,6 +8,7 @@ push to its own repository: use the `repo_name` fixture. Tests that use a regist
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import uuid
@@ -29,6 +30,12 @@ from tests.support.registry import (
     registry_available,
     run_registry,
 )
+
+# The tests talk only to loopback servers they start; a proxy the machine's environment names
+# (a CI runner's) must not sit between them. tests/oci/test_proxy.py sets its own.
+for _name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+    os.environ.pop(_name, None)
+    os.environ.pop(_name.lower(), None)
 
 # Property tests judge results, not speed: on a loaded 2-core CI machine a per-example deadline
 # only makes them flaky. Speed is measured in benchmarks/.

@@ -55,18 +55,24 @@ def _retry_from_env() -> RetryPolicy:
                        initial=min(default.initial, max_wait))
 
 
-def default_transport(max_connections: int) -> httpx.AsyncBaseTransport:
-    """clamp's h11 transport; CLAMP_HTTP_TRANSPORT=httpcore selects httpx's own instead (a way
-    out should a server trip over the h11 one, and the benchmarks' baseline)."""
+def transport_choice() -> str:
+    """CLAMP_HTTP_TRANSPORT: `h11` (clamp's, the default) or `httpcore` (httpx's own: a way out
+    should a server trip over the h11 one, and the benchmarks' baseline)."""
     choice = os.environ.get("CLAMP_HTTP_TRANSPORT", "h11")
-    if choice == "httpcore":
-        limits = httpx.Limits(max_connections=max_connections,
-                              max_keepalive_connections=max_connections)
-        return httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
-    if choice != "h11":
+    if choice not in ("h11", "httpcore"):
         from clamp.errors import BadInputError
 
         raise BadInputError(f"CLAMP_HTTP_TRANSPORT must be h11 or httpcore, not {choice!r}")
+    return choice
+
+
+def default_transport(max_connections: int, choice: str | None = None
+                      ) -> httpx.AsyncBaseTransport:
+    """The transport `choice` (default: `transport_choice()`) names."""
+    if (choice or transport_choice()) == "httpcore":
+        limits = httpx.Limits(max_connections=max_connections,
+                              max_keepalive_connections=max_connections)
+        return httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
     return H11Transport(max_idle_per_origin=max_connections)
 
 
@@ -97,6 +103,7 @@ class RegistryPool:
         timeout = httpx.Timeout(self.options.read_timeout, connect=self.options.connect_timeout)
         common: dict[str, Any] = {"timeout": timeout, "follow_redirects": True,
                                   "max_redirects": 5, "headers": {"User-Agent": "clamp/0.1"}}
+        choice = transport_choice()  # validated even when a proxy decides the transport
         if self.options.transport is None and environment_proxies():
             # Behind a proxy (self-hosted GPU runners often are): httpx's own transports, which
             # honour HTTP(S)_PROXY, ALL_PROXY and NO_PROXY. Loopback stays direct.
@@ -106,7 +113,8 @@ class RegistryPool:
                 limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
                 mounts=dict.fromkeys(LOOPBACK_PATTERNS))
         else:
-            transport = self.options.transport or default_transport(self.options.max_concurrency)
+            transport = self.options.transport or default_transport(
+                self.options.max_concurrency, choice)
             self._http = httpx.AsyncClient(**common, transport=transport, trust_env=False)
         self.tokens = TokenCache()
         self.semaphore = asyncio.Semaphore(self.options.max_concurrency)
