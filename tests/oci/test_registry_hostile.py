@@ -178,3 +178,31 @@ def test_body_media_type_wins_over_a_relabelled_content_type() -> None:
         manifest = run(_get(srv.host, DIGEST))
     assert manifest.media_type == OCI_MANIFEST
     assert str(manifest.digest) == DIGEST
+
+
+@pytest.mark.parametrize("transport", ["h11", "httpcore"])
+def test_redirect_to_plain_http_elsewhere_is_refused(transport: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registry (or the CDN it sends blobs to) must not move clamp onto plain HTTP: the
+    redirect is refused before anything is sent to the new host."""
+    monkeypatch.setenv("CLAMP_HTTP_TRANSPORT", transport)
+
+    def redirect(method: str, path: str) -> Answer:
+        return Answer(307, b"", {"Location": "http://registry.test/v2/r/x/manifests/tag"})
+
+    with hostile_registry(redirect) as srv, pytest.raises(RegistryError) as info:
+        run(_get(srv.host, "tag"))
+    assert "refusing plain-HTTP redirect to http://registry.test" in str(info.value)
+    assert len(srv.requests) == 1  # one request, no retry of a refusal
+
+
+def test_redirect_to_plain_http_on_an_allowed_host_is_followed() -> None:
+    """Loopback (and --insecure-registry hosts) may use HTTP, after a redirect too."""
+    def script(method: str, path: str) -> Answer:
+        if path.endswith("/manifests/tag"):
+            return Answer(307, b"", {"Location": "/v2/r/x/manifests/moved"})
+        return ok_manifest(method, path)
+
+    with hostile_registry(script) as srv:
+        manifest = run(_get(srv.host, "tag"))
+    assert str(manifest.digest) == DIGEST

@@ -102,7 +102,8 @@ class RegistryPool:
         self.options = options or ClientOptions.from_env()
         timeout = httpx.Timeout(self.options.read_timeout, connect=self.options.connect_timeout)
         common: dict[str, Any] = {"timeout": timeout, "follow_redirects": True,
-                                  "max_redirects": 5, "headers": {"User-Agent": "clamp/0.1"}}
+                                  "max_redirects": 5, "headers": {"User-Agent": "clamp/0.1"},
+                                  "event_hooks": {"request": [self._refuse_plain_http]}}
         choice = transport_choice()  # validated even when a proxy decides the transport
         if self.options.transport is None and environment_proxies():
             # Behind a proxy (self-hosted GPU runners often are): httpx's own transports, which
@@ -125,6 +126,19 @@ class RegistryPool:
             creds = self.options.credentials.get(registry) or credentials_for(registry)
             self._clients[registry] = RegistryClient(registry, self, creds)
         return self._clients[registry]
+
+    async def _refuse_plain_http(self, request: httpx.Request) -> None:
+        """Every request httpx sends, redirects included: plain HTTP only where allowed. The
+        first URL is checked before sending; this catches a registry (or a CDN it redirects
+        to) that sends clamp on to an `http://` URL."""
+        if request.url.scheme == "http":
+            host = request.url.netloc.decode("ascii", "replace")
+            if self.scheme_for(host) != "http":
+                from clamp.errors import RegistryError
+
+                raise RegistryError(f"refusing plain-HTTP redirect to http://{host}: only "
+                                    "loopback and --insecure-registry hosts may use HTTP",
+                                    where=host)
 
     def scheme_for(self, host: str) -> str:
         plain = is_loopback_host(host) or host in self.options.insecure_registries
