@@ -206,3 +206,53 @@ def test_redirect_to_plain_http_on_an_allowed_host_is_followed() -> None:
     with hostile_registry(script) as srv:
         manifest = run(_get(srv.host, "tag"))
     assert str(manifest.digest) == DIGEST
+
+
+ARTIFACT = "application/vnd.dev.sigstore.bundle.v0.3+json"
+REFERRER = {"mediaType": OCI_MANIFEST, "digest": "sha256:" + "3" * 64, "size": 321,
+            "artifactType": ARTIFACT}
+
+
+@pytest.mark.parametrize("status", [400, 404, 406])
+def test_referrers_fall_back_to_the_tag_schema(status: int) -> None:
+    """A registry without the referrers API answers 404 by the spec, 400 or 406 in the field:
+    each sends clamp to the `sha256-<hex>` tag, once per registry."""
+    index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "manifests": [REFERRER]}).encode()
+
+    def script(method: str, path: str) -> Answer:
+        if "/referrers/" in path:
+            return Answer(status, b'{"errors":[{"code":"UNSUPPORTED"}]}')
+        if path.endswith("/manifests/" + DIGEST.replace(":", "-")):
+            return Answer(200, index,
+                          {"Content-Type": "application/vnd.oci.image.index.v1+json"})
+        return Answer(404, b"")
+
+    async def go(host: str) -> list[list[str]]:
+        from clamp.oci.digest import parse_digest
+
+        async with RegistryPool(FAST) as pool:
+            client = pool.client(host)
+            return [[str(d.digest) for d in await client.referrers("r/x", parse_digest(DIGEST))]
+                    for _ in range(2)]
+
+    with hostile_registry(script) as srv:
+        found = run(go(srv.host))
+    assert found == [[REFERRER["digest"]]] * 2
+    assert sum("/referrers/" in path for _, path in srv.requests) == 1  # learnt once
+
+
+def test_referrers_api_error_is_not_a_fallback() -> None:
+    def script(method: str, path: str) -> Answer:
+        if "/referrers/" in path:
+            return Answer(403, b'{"errors":[{"code":"DENIED","message":"no"}]}')
+        return Answer(404, b"")
+
+    async def go(host: str) -> None:
+        from clamp.oci.digest import parse_digest
+
+        async with RegistryPool(FAST) as pool:
+            await pool.client(host).referrers("r/x", parse_digest(DIGEST))
+
+    with hostile_registry(script) as srv, pytest.raises(AuthError):
+        run(go(srv.host))

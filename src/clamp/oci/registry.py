@@ -147,15 +147,19 @@ class RegistryClient:
         return found
 
     async def _referrers_api_call(self, repo: str, target: str, where: str) -> Manifest | None:
-        """GET /referrers/<digest>; learns whether the registry has the API (404: it has not)."""
+        """GET /referrers/<digest>; learns whether the registry has the API. The spec's answer
+        for "no API" is 404; registries in the field also answer 400 or 406, or 200 with
+        something that is not an OCI index (go-containerregistry falls back on the same set).
+        Anything else is an error, not a reason to look elsewhere."""
         try:
             resp = await self._call("GET", repo, f"/referrers/{target}", where=where,
-                                    headers={"Accept": OCI_INDEX}, max_bytes=MAX_MANIFEST_BYTES)
+                                    headers={"Accept": OCI_INDEX}, max_bytes=MAX_MANIFEST_BYTES,
+                                    expect=(200, 400, 406))
         except NotFoundError:
             self._referrers_api = False
             return None
         ctype = resp.headers.get("content-type", "").split(";")[0].strip()
-        if ctype != OCI_INDEX:
+        if resp.status != 200 or ctype != OCI_INDEX:
             self._referrers_api = False
             return None
         self._referrers_api = True
