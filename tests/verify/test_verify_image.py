@@ -19,7 +19,7 @@ from clamp.oci.store import Stores
 from clamp.trust.pki import TestSigstore, keyless_sign_image
 from clamp.trust.sign import sign_image_bundle, sign_image_legacy
 from tests.support.hostile_registry import Answer, hostile_registry
-from tests.support.pushing import RegistryPusher, push_image, push_index
+from tests.support.pushing import RegistryPusher, push_image, push_index, sha256_digest
 from tests.support.registry import RegistryHandle
 
 IDENTITY = "https://github.com/ROCm/rocm-images/.github/workflows/release.yml@refs/tags/v6.4.4"
@@ -226,3 +226,72 @@ def test_bad_input(args: tuple[str, ...], capsys: pytest.CaptureFixture[str]) ->
     assert clamp("verify", *args) == 64
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def _push_cosign_referrer(pusher: RegistryPusher, repo: str, subject_digest: str,
+                          subject: tuple[str, int, str], payload: bytes,
+                          annotations: dict[str, str]) -> str:
+    """A legacy signature the way cosign's `--registry-referrers-mode=oci-1-1` stores it: a
+    manifest with artifactType `application/vnd.dev.cosign.artifact.sig.v1+json`, an empty
+    config, one simplesigning layer and a subject, listed in the `sha256-<hex>` fallback index
+    (the test registry has no referrers API). Written with the test's own pusher, not clamp's."""
+    artifact = "application/vnd.dev.cosign.artifact.sig.v1+json"
+    oci_manifest = "application/vnd.oci.image.manifest.v1+json"
+    empty = pusher.push_blob(repo, b"{}")
+    layer = pusher.push_blob(repo, payload)
+    media_type, size, digest = subject
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": oci_manifest, "artifactType": artifact,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "size": 2, "digest": empty},
+        "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                    "size": len(payload), "digest": layer, "annotations": annotations}],
+        "subject": {"mediaType": media_type, "size": size, "digest": digest},
+    }).encode()
+    referrer = pusher.push_manifest(repo, sha256_digest(manifest), manifest, oci_manifest)
+    index = json.dumps({"schemaVersion": 2,
+                        "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "manifests": [{"mediaType": oci_manifest, "size": len(manifest),
+                                       "digest": referrer, "artifactType": artifact}]}).encode()
+    pusher.push_manifest(repo, subject_digest.replace(":", "-"), index,
+                         "application/vnd.oci.image.index.v1+json")
+    return referrer
+
+
+def test_cosign_signature_stored_as_a_referrer(registry: RegistryHandle, repo_name: str,
+                                               make_pusher: Callable[..., RegistryPusher],
+                                               tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    pusher = make_pusher(registry)
+    pushed = push_image(pusher, repo_name, "t")
+    key = ec.generate_private_key(ec.SECP256R1())
+    from clamp.trust.keys import PublicKey
+
+    (tmp_path / "k.pub").write_bytes(PublicKey(key.public_key()).pem)
+    layer = sign_image_legacy(key, pushed.digest, f"{registry.host}/{repo_name}")
+    subject = (pushed.media_type, len(pushed.manifest), pushed.digest)
+    _push_cosign_referrer(pusher, repo_name, pushed.digest, subject, layer.payload,
+                          dict(layer.annotations))
+    code, data = _verify_json(capsys, "--image", f"{registry.host}/{repo_name}:t", "--key",
+                              str(tmp_path / "k.pub"))
+    assert code == 0, data
+    assert json.dumps(data).count(pushed.digest) >= 1
+
+
+def test_cosign_referrer_naming_another_subject_is_not_a_signature(
+        registry: RegistryHandle, repo_name: str, make_pusher: Callable[..., RegistryPusher],
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Listed under the victim's fallback tag, but its subject is another image: ignored."""
+    pusher = make_pusher(registry)
+    victim = push_image(pusher, repo_name, "victim")
+    other = push_image(pusher, repo_name, "other")
+    key = ec.generate_private_key(ec.SECP256R1())
+    from clamp.trust.keys import PublicKey
+
+    (tmp_path / "k.pub").write_bytes(PublicKey(key.public_key()).pem)
+    layer = sign_image_legacy(key, victim.digest, f"{registry.host}/{repo_name}")
+    subject = (other.media_type, len(other.manifest), other.digest)
+    _push_cosign_referrer(pusher, repo_name, victim.digest, subject, layer.payload,
+                          dict(layer.annotations))
+    assert clamp("verify", "--image", f"{registry.host}/{repo_name}:victim", "--key",
+                 str(tmp_path / "k.pub")) == 4
+    assert "names another subject" in capsys.readouterr().err

@@ -1,9 +1,12 @@
 """Where cosign and sigstore keep signatures in a registry, for reading and for writing.
 
 Legacy cosign: tag `sha256-<hex>.sig` (attestations `.att`) holding an image manifest whose layers
-are the signed payloads, with the signature material in layer annotations. New format: a sigstore
-bundle stored as an OCI 1.1 referrer (artifactType `application/vnd.dev.sigstore.bundle.v0.3+json`),
-found through the referrers API or the `sha256-<hex>` tag-schema fallback index.
+are the signed payloads, with the signature material in layer annotations. The same manifests
+stored as OCI 1.1 referrers (cosign's `--registry-referrers-mode=oci-1-1`: artifactType
+`application/vnd.dev.cosign.artifact.sig.v1+json`, `.att.v1+json` for attestations) are read too.
+New format: a sigstore bundle stored as an OCI 1.1 referrer (artifactType
+`application/vnd.dev.sigstore.bundle.v0.3+json`). Referrers are found through the referrers API or
+the `sha256-<hex>` tag-schema fallback index.
 
 This module only moves bytes: every blob is bounded and digest-checked, and the crypto layer
 (`clamp.trust`) decides what they prove.
@@ -32,6 +35,8 @@ DSSE_ENVELOPE = "application/vnd.dsse.envelope.v1+json"
 BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
 BUNDLE_ARTIFACT_TYPES = frozenset(
     {BUNDLE_V03, "application/vnd.dev.sigstore.bundle+json;version=0.3"})
+COSIGN_SIG_ARTIFACT = "application/vnd.dev.cosign.artifact.sig.v1+json"
+COSIGN_ATT_ARTIFACT = "application/vnd.dev.cosign.artifact.att.v1+json"
 MAX_SIGNATURE_BLOB = 4 * 1024 * 1024
 MAX_LAYERS = 128
 MAX_REFERRERS = 128
@@ -85,18 +90,18 @@ def att_tag(digest: Digest) -> str:
 
 async def fetch_signatures(store: ImageStore, repo: str, subject: Digest, *,
                            attestations: bool = False) -> SignatureSet:
-    """Fetch legacy signatures, bundle referrers and (when asked) attestations, concurrently.
+    """Fetch legacy signatures, signature referrers and (when asked) attestations, concurrently.
 
     A missing tag is simply absence. A registry failure is raised, so "could not look" is never
     reported as "unsigned".
     """
     found = SignatureSet(subject=subject)
-    sig, att, bundles = await asyncio.gather(
+    sig, att, (bundles, ref_sig, ref_att) = await asyncio.gather(
         _layers(store, repo, sig_tag(subject), found),
         _layers(store, repo, att_tag(subject), found) if attestations else _nothing(),
-        _bundles(store, repo, subject, found),
+        _referrers(store, repo, subject, found, attestations=attestations),
     )
-    found.legacy, found.attestations, found.bundles = sig, att, bundles
+    found.legacy, found.attestations, found.bundles = sig + ref_sig, att + ref_att, bundles
     return found
 
 
@@ -117,14 +122,20 @@ async def _layers(store: ImageStore, repo: str, tag: str, found: SignatureSet) -
     if manifest.is_index:
         found.problems.append(f"{tag} is an index, not a signature manifest")
         return []
+    return await _signed_layers(store, repo, manifest, tag, found)
+
+
+async def _signed_layers(store: ImageStore, repo: str, manifest: Manifest, name: str,
+                         found: SignatureSet) -> list[SignedLayer]:
+    """The layers of a `.sig`/`.att`-shaped manifest, each blob bounded and digest-checked."""
     layers = manifest.layers
     if len(layers) > MAX_LAYERS:
-        raise RegistryError(f"{tag} has {len(layers)} layers (bound {MAX_LAYERS})",
-                            where=f"{repo}:{tag}")
+        raise RegistryError(f"{name} has {len(layers)} layers (bound {MAX_LAYERS})",
+                            where=f"{repo}:{name}")
 
     async def one(i: int, desc: Descriptor) -> SignedLayer | None:
         if desc.size > MAX_SIGNATURE_BLOB:
-            found.problems.append(f"{tag} layer {i}: {desc.size} bytes exceeds the bound")
+            found.problems.append(f"{name} layer {i}: {desc.size} bytes exceeds the bound")
             return None
         payload = await store.get_blob(repo, desc.digest, max_bytes=MAX_SIGNATURE_BLOB)
         return SignedLayer(i, desc.media_type, payload, desc.annotations, desc.digest)
@@ -133,37 +144,58 @@ async def _layers(store: ImageStore, repo: str, tag: str, found: SignatureSet) -
     return [r for r in results if r is not None]
 
 
-async def _bundles(store: ImageStore, repo: str, subject: Digest,
-                   found: SignatureSet) -> list[BundleArtifact]:
+async def _referrers(store: ImageStore, repo: str, subject: Digest, found: SignatureSet, *,
+                     attestations: bool) -> tuple[list[BundleArtifact], list[SignedLayer],
+                                                  list[SignedLayer]]:
+    """Sigstore bundles, and cosign signatures (attestations when asked) stored as referrers."""
     referrers = await store.referrers(repo, subject)
-    wanted = [d for d in referrers if (d.artifact_type or "") in BUNDLE_ARTIFACT_TYPES]
+    kinds = {BUNDLE_ARTIFACT_TYPES: "bundle", frozenset({COSIGN_SIG_ARTIFACT}): "sig"}
+    if attestations:
+        kinds[frozenset({COSIGN_ATT_ARTIFACT})] = "att"
+    wanted = [(kind, d) for d in referrers for types, kind in kinds.items()
+              if (d.artifact_type or "") in types]
     if len(wanted) > MAX_REFERRERS:
-        raise RegistryError(f"{len(wanted)} bundle referrers (bound {MAX_REFERRERS})",
+        raise RegistryError(f"{len(wanted)} signature referrers (bound {MAX_REFERRERS})",
                             where=f"{repo}@{subject}")
 
-    async def one(desc: Descriptor) -> BundleArtifact | None:
+    async def manifest_of(desc: Descriptor) -> Manifest | None:
         try:
             manifest = await store.get_manifest(repo, str(desc.digest))
         except ClampError as exc:
             found.problems.append(f"referrer {desc.digest}: {exc}")
             return None
-        layers = [] if manifest.is_index else manifest.layers
         subj = manifest.subject
         if subj is not None and subj.digest != subject:
             found.problems.append(f"referrer {desc.digest} names another subject {subj.digest}")
             return None
-        if not layers:
-            found.problems.append(f"referrer {desc.digest} has no bundle layer")
+        if manifest.is_index or not manifest.layers:
+            found.problems.append(f"referrer {desc.digest} has no layer")
             return None
-        layer = layers[0]
+        return manifest
+
+    async def bundle(desc: Descriptor) -> BundleArtifact | None:
+        manifest = await manifest_of(desc)
+        if manifest is None:
+            return None
+        layer = manifest.layers[0]
         if layer.size > MAX_SIGNATURE_BLOB:
             found.problems.append(f"referrer {desc.digest}: bundle too large")
             return None
         data = await store.get_blob(repo, layer.digest, max_bytes=MAX_SIGNATURE_BLOB)
         return BundleArtifact(manifest.digest, layer.media_type, data)
 
-    results = await asyncio.gather(*(one(d) for d in wanted))
-    return [r for r in results if r is not None]
+    async def signed(desc: Descriptor) -> list[SignedLayer]:
+        manifest = await manifest_of(desc)
+        if manifest is None:
+            return []
+        return await _signed_layers(store, repo, manifest, f"referrer {desc.digest}", found)
+
+    bundles, sigs, atts = await asyncio.gather(
+        asyncio.gather(*(bundle(d) for kind, d in wanted if kind == "bundle")),
+        asyncio.gather(*(signed(d) for kind, d in wanted if kind == "sig")),
+        asyncio.gather(*(signed(d) for kind, d in wanted if kind == "att")))
+    return ([b for b in bundles if b is not None], [x for group in sigs for x in group],
+            [x for group in atts for x in group])
 
 
 # ---- writing ---------------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def check_signatures(found: Sequence[SignatureSet],
                 misses.append(outcome)
     problems = "; ".join(p for sigs in found for p in sigs.problems)
     if not misses:
-        looked = ", ".join(f"{s.subject.tag_form}.sig and bundle referrers" for s in found)
+        looked = ", ".join(f"{s.subject.tag_form}.sig and signature referrers" for s in found)
         reason = f"no signature found (looked for {looked})" + (f"; {problems}" if problems else "")
         return failure(UnsignedError("signature", reason),
                        manifest_digest=str(found[0].subject) if found else None)
