@@ -295,3 +295,62 @@ def test_cosign_referrer_naming_another_subject_is_not_a_signature(
     assert clamp("verify", "--image", f"{registry.host}/{repo_name}:victim", "--key",
                  str(tmp_path / "k.pub")) == 4
     assert "names another subject" in capsys.readouterr().err
+
+
+SLSA = "https://slsa.dev/provenance/v1"
+
+
+def _attested_image(registry: RegistryHandle, repo_name: str,
+                    make_pusher: Callable[..., RegistryPusher], tmp_path: Path,
+                    *, sign_too: bool) -> tuple[str, Path]:
+    """An image with a SLSA provenance attestation bundle (as GitHub's attest-build-provenance
+    pushes it) signed by a key, and optionally a cosign signature bundle by the same key."""
+    pushed = push_image(make_pusher(registry), repo_name, "t")
+    key = ec.generate_private_key(ec.SECP256R1())
+    from clamp.trust.keys import PublicKey
+
+    pub = tmp_path / "k.pub"
+    pub.write_bytes(PublicKey(key.public_key()).pem)
+    name = f"{registry.host}/{repo_name}"
+
+    async def go() -> None:
+        async with Stores() as stores:
+            store = stores.open(parse_reference(f"{name}:t"))
+            manifest = await store.get_manifest(repo_name, "t")
+            attestation = sign_image_bundle(key, pushed.digest, name, predicate_type=SLSA,
+                                            predicate={"buildDefinition": {}})
+            await push_bundle_referrer(store, repo_name, manifest, attestation,
+                                       predicate_type=SLSA)
+            if sign_too:
+                await push_bundle_referrer(store, repo_name, manifest,
+                                           sign_image_bundle(key, pushed.digest, name))
+
+    asyncio.run(go())
+    return f"{name}:t", pub
+
+
+def test_attestation_bundle_is_not_a_signature(registry: RegistryHandle, repo_name: str,
+                                               make_pusher: Callable[..., RegistryPusher],
+                                               tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    image, pub = _attested_image(registry, repo_name, make_pusher, tmp_path, sign_too=False)
+    capsys.readouterr()
+    assert clamp("verify", "--image", image, "--key", str(pub)) == 4
+    err = capsys.readouterr().err
+    assert "1 attestation bundle(s) found, which are not signatures" in err
+
+
+def test_attestation_bundle_satisfies_attestation_type(
+        registry: RegistryHandle, repo_name: str, make_pusher: Callable[..., RegistryPusher],
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    image, pub = _attested_image(registry, repo_name, make_pusher, tmp_path, sign_too=True)
+    code, data = _verify_json(capsys, "--image", image, "--key", str(pub),
+                              "--attestation-type", SLSA)
+    assert code == 0, data
+    assert data["result"]["signature_kind"] == "bundle-dsse"
+    assert SLSA not in data["result"]["predicate_types"]  # the signature is the sign bundle
+    assert data["attestation"]["verdict"] == "verified"
+    assert data["attestation"]["predicate_types"] == [SLSA]
+    code, data = _verify_json(capsys, "--image", image, "--key", str(pub),
+                              "--attestation-type", "https://spdx.dev/Document")
+    assert code != 0, data

@@ -227,9 +227,13 @@ async def push_legacy_signature(store: ImageStore, repo: str, subject: Digest, p
 
 
 async def push_bundle_referrer(store: ImageStore, repo: str, subject: Manifest,
-                               bundle: bytes) -> Digest:
+                               bundle: bytes, *,
+                               predicate_type: str = "https://sigstore.dev/cosign/sign/v1"
+                               ) -> Digest:
     """Store a bundle as a referrer of `subject` and record it in the tag-schema fallback index
-    (registries without the referrers API find it there; those with it index it themselves)."""
+    (registries without the referrers API find it there; those with it index it themselves).
+    `predicate_type` is only the annotation cosign writes beside it; readers check the
+    statement itself."""
     empty = await store.put_blob(repo, EMPTY_JSON)
     bundle_digest = await store.put_blob(repo, bundle)
     manifest = {
@@ -239,7 +243,7 @@ async def push_bundle_referrer(store: ImageStore, repo: str, subject: Manifest,
         "subject": {"mediaType": subject.media_type, "size": len(subject.raw),
                     "digest": str(subject.digest)},
         "annotations": {"dev.sigstore.bundle.content": "dsse-envelope",
-                        "dev.sigstore.bundle.predicateType": "https://sigstore.dev/cosign/sign/v1"},
+                        "dev.sigstore.bundle.predicateType": predicate_type},
     }
     raw = encode_json(manifest)
     referrer = await store.put_manifest(repo, str(_digest(raw)), raw, OCI_MANIFEST)

@@ -52,19 +52,25 @@ def sign_image_legacy(private_key: PrivateKeyTypes, manifest_digest: str,
                        annotations={ANN_SIGNATURE: base64.b64encode(signature).decode()})
 
 
-def image_statement(manifest_digest: str, name: str) -> bytes:
+def image_statement(manifest_digest: str, name: str, *,
+                    predicate_type: str = COSIGN_SIGN_PREDICATE,
+                    predicate: dict[str, object] | None = None) -> bytes:
     hexdigest = _check_digest(manifest_digest)
     return json.dumps({
         "_type": "https://in-toto.io/Statement/v1",
         "subject": [{"name": name, "digest": {"sha256": hexdigest}}],
-        "predicateType": COSIGN_SIGN_PREDICATE,
-        "predicate": {},
+        "predicateType": predicate_type,
+        "predicate": predicate or {},
     }, separators=(",", ":")).encode()
 
 
-def sign_image_bundle(private_key: PrivateKeyTypes, manifest_digest: str, name: str) -> bytes:
-    """A v0.3 bundle (DSSE statement, subject = image digest) signed with a key."""
-    payload = image_statement(manifest_digest, name)
+def sign_image_bundle(private_key: PrivateKeyTypes, manifest_digest: str, name: str, *,
+                      predicate_type: str = COSIGN_SIGN_PREDICATE,
+                      predicate: dict[str, object] | None = None) -> bytes:
+    """A v0.3 bundle (DSSE statement, subject = image digest) signed with a key: cosign's
+    signature by default, an attestation with another `predicate_type`."""
+    payload = image_statement(manifest_digest, name, predicate_type=predicate_type,
+                              predicate=predicate)
     envelope = Envelope(INTOTO_PAYLOAD_TYPE, payload, ())
     signature = sign_bytes(private_key, envelope.pae())
     hint = base64.b64encode(hashlib.sha256(public_of(private_key).der).digest()).decode()

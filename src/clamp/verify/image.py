@@ -88,11 +88,18 @@ def check_signatures(found: Sequence[SignatureSet],
     """The first verified signature among legacy layers and bundles, else the closest miss."""
     from clamp.trust.bundle import Artifact, verify_bundle
     from clamp.trust.cosign_legacy import LegacyLayer, verify_legacy_layers
+    from clamp.trust.dsse import COSIGN_SIGN_PREDICATE
 
     misses: list[VerificationResult] = []
+    attestation_bundles = 0
     for sigs in found:
         digest = str(sigs.subject)
         layers = [LegacyLayer(s.payload, s.annotations, s.media_type) for s in sigs.legacy]
+        # cosign's sign predicate only: an attestation bundle (SLSA provenance, SBOM...) stored
+        # beside the image is evidence about it, not a signature of it, whoever signed it.
+        bundles = [(n, b) for n, b in enumerate(sigs.bundles)
+                   if bundle_predicate(b.bundle) in (None, COSIGN_SIGN_PREDICATE)]
+        attestation_bundles += len(sigs.bundles) - len(bundles)
         for policy in policies:
             if layers:
                 outcome = _attempt(partial(verify_legacy_layers, layers, digest, policy),
@@ -100,10 +107,10 @@ def check_signatures(found: Sequence[SignatureSet],
                 if outcome.ok:
                     return outcome
                 misses.append(outcome)
-            for n, bundle in enumerate(sigs.bundles):
+            for n, bundle in bundles:
                 outcome = _attempt(
                     partial(verify_bundle, bundle.bundle, Artifact.from_digest(digest), policy,
-                            subject_digest=digest),
+                            subject_digest=digest, predicate_types=(COSIGN_SIGN_PREDICATE,)),
                     manifest_digest=digest, layer_index=n)
                 if outcome.ok:
                     return outcome
@@ -112,30 +119,74 @@ def check_signatures(found: Sequence[SignatureSet],
     if not misses:
         looked = ", ".join(f"{s.subject.tag_form}.sig and signature referrers" for s in found)
         reason = f"no signature found (looked for {looked})" + (f"; {problems}" if problems else "")
+        if attestation_bundles:
+            reason += (f"; {attestation_bundles} attestation bundle(s) found, which are not "
+                       "signatures")
         return failure(UnsignedError("signature", reason),
                        manifest_digest=str(found[0].subject) if found else None)
     return _closest(misses)
 
 
+def bundle_predicate(raw: bytes) -> str | None:
+    """The predicate type a DSSE bundle's statement claims, read without verifying anything:
+    it only sorts bundles into signatures and attestations before each is verified in full.
+    None for message-signature bundles and for anything that does not parse (verification then
+    reports what is wrong with it)."""
+    import base64
+    import binascii
+    import json
+
+    try:
+        doc = json.loads(raw)
+        payload = base64.b64decode(doc["dsseEnvelope"]["payload"], validate=True)
+        predicate = json.loads(payload).get("predicateType")
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+        return None
+    return predicate if isinstance(predicate, str) else None
+
+
 def check_attestations(found: Sequence[SignatureSet], policies: Sequence[Policy],
                        predicate_types: tuple[str, ...]) -> VerificationResult:
-    """Verify `.att` DSSE layers (subject must be the image digest, predicate type filtered)."""
+    """Verify `.att` DSSE layers and DSSE bundle referrers (subject must be the image digest,
+    predicate type filtered)."""
+    from clamp.trust.bundle import Artifact, verify_bundle
     from clamp.trust.cosign_legacy import LegacyLayer, verify_legacy_layers
+    from clamp.trust.dsse import COSIGN_SIGN_PREDICATE
 
     misses: list[VerificationResult] = []
     for sigs in found:
+        digest = str(sigs.subject)
         layers = [LegacyLayer(s.payload, s.annotations, s.media_type) for s in sigs.attestations]
-        if not layers:
-            continue
         for policy in policies:
-            outcome = _attempt(partial(verify_legacy_layers, layers, str(sigs.subject), policy,
-                                       predicate_types=predicate_types),
-                               manifest_digest=str(sigs.subject))
-            if outcome.ok:
-                return outcome
-            misses.append(outcome)
+            if layers:
+                outcome = _attempt(partial(verify_legacy_layers, layers, digest, policy,
+                                           predicate_types=predicate_types),
+                                   manifest_digest=digest)
+                if outcome.ok:
+                    return outcome
+                misses.append(outcome)
+            # New-format attestations: DSSE bundles stored as referrers (`cosign attest
+            # --new-bundle-format`, GitHub's attest-build-provenance with push-to-registry).
+            for n, bundle in enumerate(sigs.bundles):
+                if bundle_predicate(bundle.bundle) in (None, COSIGN_SIGN_PREDICATE):
+                    continue  # a signature, or not DSSE at all: not an attestation
+                outcome = _attempt(
+                    partial(verify_bundle, bundle.bundle, Artifact.from_digest(digest), policy,
+                            subject_digest=digest, predicate_types=predicate_types),
+                    manifest_digest=digest, layer_index=n)
+                if not outcome.ok:
+                    if outcome.check != "predicate-type":
+                        misses.append(outcome)
+                    continue
+                found_types = set(outcome.predicate_types)
+                # With no type asked for, any attestation but a plain signature will do.
+                wanted = (found_types & set(predicate_types) if predicate_types
+                          else found_types - {COSIGN_SIGN_PREDICATE})
+                if outcome.signature_kind == "bundle-dsse" and wanted:
+                    return outcome
     if not misses:
-        return failure(UnsignedError("attestation", "no attestation (.att) found"))
+        return failure(UnsignedError("attestation", "no attestation found (.att or bundle "
+                                     "referrers with the required predicate type)"))
     return _closest(misses)
 
 
