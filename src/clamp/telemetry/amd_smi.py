@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clamp.telemetry.jsonfile import load_captured_json
 from clamp.telemetry.rocm_smi import CardMetrics, SmiSnapshot
 
 _QUANTITY = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*([^\d\s][^\s]*)?\s*$")
@@ -206,12 +207,4 @@ def parse_amd_smi(document: Any) -> SmiSnapshot:
 
 def read_amd_smi(path: Path) -> SmiSnapshot:
     """Read an `amd-smi metric --json` file; raises ValueError (with a reason) if unusable."""
-    try:
-        document = json.loads(path.read_bytes())
-    except OSError as exc:
-        raise ValueError(f"unreadable: {exc.strerror}") from exc
-    except RecursionError as exc:
-        raise ValueError("not valid JSON: nested too deeply") from exc
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
-        raise ValueError(f"not valid JSON: {exc}") from exc
-    return parse_amd_smi(document)
+    return parse_amd_smi(load_captured_json(path))

@@ -7,12 +7,11 @@ an unreadable snapshot is reported as a corrupt input like a bad session file.
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import Any
 
 from clamp.telemetry.amd_smi import parse_amd_smi
+from clamp.telemetry.jsonfile import load_captured_json
 from clamp.telemetry.models import GpuCard, GpuMetrics
 from clamp.telemetry.rocm_smi import CardMetrics, SmiSnapshot, parse_rocm_smi
 
@@ -37,33 +36,9 @@ def parse_gpu_snapshot(document: Any) -> SmiSnapshot:
         raise ValueError(f"{reader}: {exc}") from exc
 
 
-_JSON_START = re.compile(rb"^[ \t]*[\[{]", re.MULTILINE)
-
-
-def _decode(raw: bytes) -> Any:
-    """The JSON document, skipping text lines printed before it: both tools write notices to
-    stdout ahead of their JSON (amd-smi's watch mode "'CTRL' + 'C' to stop watching output:",
-    rocm-smi's "WARNING: ..." lines), so a captured `> file` often starts with one."""
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        start = _JSON_START.search(raw)
-        if start is None or start.start() == 0:
-            raise
-        return json.loads(raw[start.start():])
-
-
 def read_gpu_snapshot(path: Path) -> SmiSnapshot:
     """Read a rocm-smi or amd-smi JSON file; raises ValueError (with a reason) if unusable."""
-    try:
-        document = _decode(path.read_bytes())
-    except OSError as exc:
-        raise ValueError(f"unreadable: {exc.strerror}") from exc
-    except RecursionError as exc:
-        raise ValueError("not valid JSON: nested too deeply") from exc
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
-        raise ValueError(f"not valid JSON: {exc}") from exc
-    return parse_gpu_snapshot(document)
+    return parse_gpu_snapshot(load_captured_json(path))
 
 
 def _max(values: list[float | None]) -> float | None:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clamp.telemetry.jsonfile import load_captured_json
+
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _CLOCK_KEY = re.compile(r"^(\w+) clock speed:?$")
 
@@ -176,10 +178,4 @@ def parse_rocm_smi(document: Any) -> SmiSnapshot:
 
 def read_rocm_smi(path: Path) -> SmiSnapshot:
     """Read a `rocm-smi --json` file; raises ValueError (with a reason) when it is unusable."""
-    try:
-        document = json.loads(path.read_bytes())
-    except OSError as exc:
-        raise ValueError(f"unreadable: {exc.strerror}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"not valid JSON: {exc}") from exc
-    return parse_rocm_smi(document)
+    return parse_rocm_smi(load_captured_json(path))
