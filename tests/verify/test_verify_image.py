@@ -64,6 +64,16 @@ def _push_signature(host: str, repo: str, digest: str, payload: bytes,
     asyncio.run(go())
 
 
+def _fresh_key(tmp_path: Path) -> tuple[ec.EllipticCurvePrivateKey, Path]:
+    """A new P-256 key and its public PEM written to `tmp_path/k.pub`."""
+    from clamp.trust.keys import PublicKey
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pub = tmp_path / "k.pub"
+    pub.write_bytes(PublicKey(key.public_key()).pem)
+    return key, pub
+
+
 def _verify_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
     capsys.readouterr()
     code = clamp("verify", "--json", *args)
@@ -175,10 +185,7 @@ def test_signature_copied_from_another_image_names_payload_digest(
     pusher = make_pusher(registry)
     victim = push_image(pusher, repo_name, "victim")
     other = push_image(pusher, repo_name, "other")
-    key = ec.generate_private_key(ec.SECP256R1())
-    from clamp.trust.keys import PublicKey
-
-    (tmp_path / "k.pub").write_bytes(PublicKey(key.public_key()).pem)
+    key, _ = _fresh_key(tmp_path)
     # A valid signature over the *other* image's payload, stored under the victim's .sig tag.
     layer = sign_image_legacy(key, other.digest, f"{registry.host}/{repo_name}")
     _push_signature(registry.host, repo_name, victim.digest, layer.payload,
@@ -263,10 +270,7 @@ def test_cosign_signature_stored_as_a_referrer(registry: RegistryHandle, repo_na
                                                capsys: pytest.CaptureFixture[str]) -> None:
     pusher = make_pusher(registry)
     pushed = push_image(pusher, repo_name, "t")
-    key = ec.generate_private_key(ec.SECP256R1())
-    from clamp.trust.keys import PublicKey
-
-    (tmp_path / "k.pub").write_bytes(PublicKey(key.public_key()).pem)
+    key, _ = _fresh_key(tmp_path)
     layer = sign_image_legacy(key, pushed.digest, f"{registry.host}/{repo_name}")
     subject = (pushed.media_type, len(pushed.manifest), pushed.digest)
     _push_cosign_referrer(pusher, repo_name, pushed.digest, subject, layer.payload,
@@ -284,10 +288,7 @@ def test_cosign_referrer_naming_another_subject_is_not_a_signature(
     pusher = make_pusher(registry)
     victim = push_image(pusher, repo_name, "victim")
     other = push_image(pusher, repo_name, "other")
-    key = ec.generate_private_key(ec.SECP256R1())
-    from clamp.trust.keys import PublicKey
-
-    (tmp_path / "k.pub").write_bytes(PublicKey(key.public_key()).pem)
+    key, _ = _fresh_key(tmp_path)
     layer = sign_image_legacy(key, victim.digest, f"{registry.host}/{repo_name}")
     subject = (other.media_type, len(other.manifest), other.digest)
     _push_cosign_referrer(pusher, repo_name, victim.digest, subject, layer.payload,
@@ -306,11 +307,7 @@ def _attested_image(registry: RegistryHandle, repo_name: str,
     """An image with a SLSA provenance attestation bundle (as GitHub's attest-build-provenance
     pushes it) signed by a key, and optionally a cosign signature bundle by the same key."""
     pushed = push_image(make_pusher(registry), repo_name, "t")
-    key = ec.generate_private_key(ec.SECP256R1())
-    from clamp.trust.keys import PublicKey
-
-    pub = tmp_path / "k.pub"
-    pub.write_bytes(PublicKey(key.public_key()).pem)
+    key, pub = _fresh_key(tmp_path)
     name = f"{registry.host}/{repo_name}"
 
     async def go() -> None:
