@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 
 MATRIX_OPTION = typer.Option(..., "--matrix", "-m", help="The matrix file (native or original "
                              "layout).", show_default=False)
-INSECURE_OPTION = typer.Option([], "--insecure-registry", help="Allow plain HTTP to this "
-                               "registry host (repeatable; also CLAMP_INSECURE_REGISTRIES).")
+INSECURE_OPTION = typer.Option([], "--insecure-registry", metavar="HOST",
+                               help="Allow plain HTTP to this registry host (repeatable; also "
+                               "CLAMP_INSECURE_REGISTRIES).")
 
 
 def load_matrix(path: Path) -> LoadedMatrix:

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 MAX_KEY_FILE = 64 * 1024
 
-KEY_OPTION = typer.Option([], "--key", help="PEM public key (repeatable; any one may verify).")
+KEY_OPTION = typer.Option([], "--key", metavar="PATH",
+                          help="PEM public key (repeatable; any one may verify).")
 IDENTITY_OPTION = typer.Option(None, "--certificate-identity",
                                help="Exact certificate identity (SAN) of a keyless signer.")
 IDENTITY_REGEXP_OPTION = typer.Option(

@@ -35,7 +35,7 @@ def update(
     provenance_output: Path | None = typer.Option(
         None, "--provenance-output", help="Write the candidates' verification evidence "
         "(rocm_provenance.json format) here."),
-    concurrency: int = typer.Option(16, "--concurrency", min=1, max=256,
+    concurrency: int = typer.Option(16, "--concurrency", min=1, max=256, metavar="N",
                                     help="Entries examined at once (requests in flight: twice "
                                     "this, at least 32)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),

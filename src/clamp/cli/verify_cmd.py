@@ -33,7 +33,8 @@ def verify(
     platform: str | None = typer.Option(None, "--platform",
                                         help="os/arch[/variant] of a multi-arch image."),
     attestation_type: list[str] = typer.Option(
-        [], "--attestation-type", help="Also require an attestation with this predicate type."),
+        [], "--attestation-type", metavar="TYPE",
+        help="Also require an attestation of this predicate type (repeatable: any one will do)."),
     version: str | None = typer.Option(None, "--version", help="With --matrix: only this "
                                        "version."),
     os_name: str | None = typer.Option(None, "--os", help="With --matrix: only this OS."),
@@ -41,7 +42,7 @@ def verify(
                                 help="With --matrix: where to write the provenance."),
     dispatch: bool = typer.Option(False, "--dispatch", help="With --matrix: dispatch the update "
                                   "workflow on drift or signature failure, whatever the mode."),
-    concurrency: int = typer.Option(16, "--concurrency", min=1, max=256,
+    concurrency: int = typer.Option(16, "--concurrency", min=1, max=256, metavar="N",
                                     help="With --matrix: entries verified at once (requests in "
                                     "flight: twice this, at least 32)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
