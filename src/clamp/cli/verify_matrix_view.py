@@ -24,10 +24,12 @@ def run_verify_matrix(matrix: Path, *, version: str | None, os_name: str | None,
                       dispatch: bool, concurrency: int, as_json: bool,
                       insecure: list[str]) -> int:
     from clamp.cli.common import client_options, load_matrix
+
+    loaded = load_matrix(matrix)  # bad input fails before the network and crypto stacks load
+
     from clamp.oci.store import Stores
     from clamp.verify.run import run_matrix, select_entries, write_provenance
 
-    loaded = load_matrix(matrix)
     total = len(select_entries(loaded, version, os_name))
     progress, advance = _progress(total, enabled=not as_json)
 
