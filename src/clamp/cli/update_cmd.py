@@ -51,13 +51,15 @@ def update(
     import asyncio
     import os
 
-    from clamp.atomic import write_atomic
     from clamp.cli.common import client_options, load_matrix
+
+    loaded = load_matrix(matrix)  # bad input fails before the network and crypto stacks load
+
+    from clamp.atomic import write_atomic
     from clamp.oci.store import Stores
     from clamp.update import evidence, prbody
     from clamp.update.run import parse_entry_list, run_update
 
-    loaded = load_matrix(matrix)
     wanted = parse_entry_list(entries if entries is not None else os.environ.get(ENTRIES_ENV))
     reasons = " ".join(os.environ.get(REASONS_ENV, "").split()) or None
 
