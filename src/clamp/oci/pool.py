@@ -15,7 +15,7 @@ from clamp.oci.auth import Credentials, TokenCache, credentials_for
 from clamp.oci.reference import is_loopback_host
 from clamp.oci.registry import RegistryClient
 from clamp.oci.retry import RetryPolicy
-from clamp.oci.transport import H11Transport
+from clamp.oci.transport import H11Transport, default_ssl_context
 
 
 @dataclass(frozen=True)
@@ -109,10 +109,16 @@ class RegistryPool:
             # Behind a proxy (self-hosted GPU runners often are): httpx's own transports, which
             # honour HTTP(S)_PROXY, ALL_PROXY and NO_PROXY. Loopback stays direct.
             n = self.options.max_concurrency
-            self._http = httpx.AsyncClient(
-                **common, trust_env=True,
-                limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
-                mounts=dict.fromkeys(LOOPBACK_PATTERNS))
+            try:
+                self._http = httpx.AsyncClient(
+                    **common, trust_env=True, verify=default_ssl_context(),
+                    limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+                    mounts=dict.fromkeys(LOOPBACK_PATTERNS))
+            except (ValueError, ImportError) as exc:  # a scheme httpx cannot proxy through
+                from clamp.errors import BadInputError
+
+                raise BadInputError(f"unusable proxy ({exc})",
+                                    where="HTTPS_PROXY/HTTP_PROXY/ALL_PROXY") from None
         else:
             transport = self.options.transport or default_transport(
                 self.options.max_concurrency, choice)

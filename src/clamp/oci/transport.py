@@ -37,10 +37,19 @@ Origin = tuple[str, str, int]
 
 def default_ssl_context(*, verify: bool = True) -> ssl.SSLContext:
     """certifi's CA bundle, or the one named by SSL_CERT_FILE / SSL_CERT_DIR (the variables
-    OpenSSL and httpx honour): the way to trust a private registry's CA."""
+    OpenSSL and httpx honour): the way to trust a private registry's CA. A bundle that cannot
+    be loaded is bad input, named, not a crash at the first HTTPS connection."""
     cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
     if verify and (cafile or capath):
-        return ssl.create_default_context(cafile=cafile or None, capath=capath or None)
+        try:
+            return ssl.create_default_context(cafile=cafile or None, capath=capath or None)
+        except (OSError, ssl.SSLError) as exc:
+            from clamp.errors import BadInputError
+
+            name = "SSL_CERT_FILE" if cafile else "SSL_CERT_DIR"
+            reason = exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
+            raise BadInputError(f"cannot load the CA bundle {name} names ({reason})",
+                                where=cafile or capath) from None
     return httpx.create_ssl_context(verify=verify)
 
 

@@ -1,0 +1,75 @@
+"""Environment variables clamp reads for registry access, when they are wrong: a one-line error
+that names the variable, exit 64, no traceback, and nothing sent anywhere.
+
+The reference names ghcr.io, but no test reaches the network: each failure happens before the
+first connection (the CA bundle is loaded before connecting, the proxy when the pool is built).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from clamp.cli.main import app, invoke
+from clamp.trust.keys import PublicKey
+
+IMAGE = "ghcr.io/rocm/dev:6.4.4-ubuntu-22.04"
+
+
+@pytest.fixture
+def pub(tmp_path: Path) -> Path:
+    path = tmp_path / "k.pub"
+    path.write_bytes(PublicKey(ec.generate_private_key(ec.SECP256R1()).public_key()).pem)
+    return path
+
+
+def _verify(pub: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    capsys.readouterr()
+    code = invoke(app, ["verify", "--image", IMAGE, "--key", str(pub)], prog_name="clamp")
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [None, b"not a certificate\n"], ids=["missing", "junk"])
+def test_unloadable_ssl_cert_file(content: bytes | None, pub: Path, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = tmp_path / "ca.pem"
+    if content is not None:
+        bundle.write_bytes(content)
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    code, err = _verify(pub, capsys)
+    assert code == 64, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert str(bundle) in err and "SSL_CERT_FILE" in err
+
+
+def test_unloadable_ssl_cert_file_behind_a_proxy(pub: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Behind a proxy httpx's own transport is used; the CA bundle is still clamp's to load."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    code, err = _verify(pub, capsys)
+    assert code == 64, err
+    assert err.count("\n") == 1 and "SSL_CERT_FILE" in err
+
+
+@pytest.mark.parametrize("variable", ["HTTPS_PROXY", "ALL_PROXY"])
+def test_proxy_with_a_scheme_httpx_cannot_use(variable: str, pub: Path,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv(variable, "ftp://proxy.example:21")
+    code, err = _verify(pub, capsys)
+    assert code == 64, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "unusable proxy" in err and "HTTPS_PROXY" in err
+
+
+def test_unknown_transport(pub: Path, monkeypatch: pytest.MonkeyPatch,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CLAMP_HTTP_TRANSPORT", "curl")
+    code, err = _verify(pub, capsys)
+    assert code == 64, err
+    assert err.count("\n") == 1 and "CLAMP_HTTP_TRANSPORT" in err
