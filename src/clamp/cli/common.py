@@ -35,13 +35,20 @@ def client_options(insecure: list[str], concurrency: int | None = None) -> Clien
     """Registry options; `concurrency` (images or entries at a time) also raises the number of
     requests in flight, since one image may have two requests out at once (its `.sig` and its
     referrers)."""
-    from clamp.oci.pool import ClientOptions
+    from clamp.oci.pool import DEFAULT_IN_FLIGHT, ClientOptions
 
     if concurrency is None:
         return ClientOptions.from_env(insecure=insecure)
-    default = ClientOptions().max_concurrency
     return ClientOptions.from_env(insecure=insecure,
-                                  max_concurrency=max(default, 2 * concurrency))
+                                  max_concurrency=max(DEFAULT_IN_FLIGHT, 2 * concurrency))
+
+
+def concurrency_option(what: str) -> Any:
+    """`--concurrency N` (`what` happens N at a time); the requests in flight it allows are
+    `client_options`' rule (32 is clamp.oci.pool.DEFAULT_IN_FLIGHT, not imported here so that
+    building the CLI does not load httpx)."""
+    return typer.Option(16, "--concurrency", min=1, max=256, metavar="N",
+                        help=f"{what} (requests in flight: twice this, at least 32).")
 
 
 def print_json(value: Any) -> None:

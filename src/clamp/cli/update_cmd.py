@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from clamp.cli.common import INSECURE_OPTION, MATRIX_OPTION
+from clamp.cli.common import INSECURE_OPTION, MATRIX_OPTION, concurrency_option
 
 if TYPE_CHECKING:
     from clamp.update.report import EntryReport
@@ -35,9 +35,7 @@ def update(
     provenance_output: Path | None = typer.Option(
         None, "--provenance-output", help="Write the candidates' verification evidence "
         "(rocm_provenance.json format) here."),
-    concurrency: int = typer.Option(16, "--concurrency", min=1, max=256, metavar="N",
-                                    help="Entries examined at once (requests in flight: twice "
-                                    "this, at least 32)."),
+    concurrency: int = concurrency_option("Entries examined at once"),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     insecure: list[str] = INSECURE_OPTION,
 ) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from clamp.cli.common import INSECURE_OPTION
+from clamp.cli.common import INSECURE_OPTION, concurrency_option
 from clamp.cli.trust_flags import (
     IDENTITY_OPTION,
     IDENTITY_REGEXP_OPTION,
@@ -42,9 +42,7 @@ def verify(
                                 help="With --matrix: where to write the provenance."),
     dispatch: bool = typer.Option(False, "--dispatch", help="With --matrix: dispatch the update "
                                   "workflow on drift or signature failure, whatever the mode."),
-    concurrency: int = typer.Option(16, "--concurrency", min=1, max=256, metavar="N",
-                                    help="With --matrix: entries verified at once (requests in "
-                                    "flight: twice this, at least 32)."),
+    concurrency: int = concurrency_option("With --matrix: entries verified at once"),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     insecure: list[str] = INSECURE_OPTION,
 ) -> int:

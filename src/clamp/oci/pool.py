@@ -13,9 +13,11 @@ import httpx
 
 from clamp.oci.auth import Credentials, TokenCache, credentials_for
 from clamp.oci.reference import is_loopback_host
-from clamp.oci.registry import RegistryClient
+from clamp.oci.registry import RegistryClient, check_scheme
 from clamp.oci.retry import RetryPolicy
 from clamp.oci.transport import H11Transport, default_ssl_context
+
+DEFAULT_IN_FLIGHT = 32  # requests in flight unless a command's --concurrency asks for more
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class ClientOptions:
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     attempt_deadline: float = 60.0  # one attempt, start to last byte
-    max_concurrency: int = 32
+    max_concurrency: int = DEFAULT_IN_FLIGHT
     transport: httpx.AsyncBaseTransport | None = None
     credentials: Mapping[str, Credentials] = field(default_factory=dict)
 
@@ -66,10 +68,9 @@ def transport_choice() -> str:
     return choice
 
 
-def default_transport(max_connections: int, choice: str | None = None
-                      ) -> httpx.AsyncBaseTransport:
-    """The transport `choice` (default: `transport_choice()`) names."""
-    if (choice or transport_choice()) == "httpcore":
+def default_transport(max_connections: int, choice: str) -> httpx.AsyncBaseTransport:
+    """The transport `choice` (from `transport_choice()`) names."""
+    if choice == "httpcore":
         limits = httpx.Limits(max_connections=max_connections,
                               max_keepalive_connections=max_connections)
         return httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
@@ -134,17 +135,11 @@ class RegistryPool:
         return self._clients[registry]
 
     async def _refuse_plain_http(self, request: httpx.Request) -> None:
-        """Every request httpx sends, redirects included: plain HTTP only where allowed. The
-        first URL is checked before sending; this catches a registry (or a CDN it redirects
-        to) that sends clamp on to an `http://` URL."""
-        if request.url.scheme == "http":
-            host = request.url.netloc.decode("ascii", "replace")
-            if self.scheme_for(host) != "http":
-                from clamp.errors import RegistryError
-
-                raise RegistryError(f"refusing plain-HTTP redirect to http://{host}: only "
-                                    "loopback and --insecure-registry hosts may use HTTP",
-                                    where=host)
+        """Every request httpx sends, redirects included, under the same scheme rule as the
+        first URL: this catches a registry (or a CDN it redirects to) that sends clamp on to
+        an `http://` URL."""
+        check_scheme(str(request.url), self, where=request.url.netloc.decode("ascii", "replace"),
+                     what="redirect to")
 
     def scheme_for(self, host: str) -> str:
         plain = is_loopback_host(host) or host in self.options.insecure_registries

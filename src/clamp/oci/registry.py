@@ -207,7 +207,7 @@ class RegistryClient:
                     headers: dict[str, str] | None = None, content: bytes | None = None,
                     expect: tuple[int, ...] = (200,), actions: str = "pull") -> _Response:
         url = path if path.startswith(("http://", "https://")) else f"{self.base}/v2/{repo}{path}"
-        _check_scheme(url, self.pool, where)
+        check_scheme(url, self.pool, where)
         try:
             async for attempt in retrying(self.pool.options.retry):
                 with attempt:
@@ -299,7 +299,7 @@ class RegistryClient:
                            where: str) -> tuple[str, float]:
         if not realm:
             raise AuthError("bearer challenge without a realm", where=where)
-        _check_scheme(realm, self.pool, where, what="token realm")
+        check_scheme(realm, self.pool, where, what="token realm")
         params = {"scope": scope}
         if service:
             params["service"] = service
@@ -344,7 +344,9 @@ async def _read_bounded(response: httpx.Response, max_bytes: int, where: str) ->
     return b"".join(chunks)
 
 
-def _check_scheme(url: str, pool: RegistryPool, where: str, what: str = "registry URL") -> None:
+def check_scheme(url: str, pool: RegistryPool, where: str, what: str = "registry URL") -> None:
+    """HTTPS, or plain HTTP to a loopback or --insecure-registry host; anything else is
+    refused before it is sent."""
     parts = urlsplit(url)
     host = parts.netloc.rsplit("@", 1)[-1]
     if parts.scheme == "https":
