@@ -149,11 +149,10 @@ async def _referrers(store: ImageStore, repo: str, subject: Digest, found: Signa
                                                   list[SignedLayer]]:
     """Sigstore bundles, and cosign signatures (attestations when asked) stored as referrers."""
     referrers = await store.referrers(repo, subject)
-    kinds = {BUNDLE_ARTIFACT_TYPES: "bundle", frozenset({COSIGN_SIG_ARTIFACT}): "sig"}
+    kinds = dict.fromkeys(BUNDLE_ARTIFACT_TYPES, "bundle") | {COSIGN_SIG_ARTIFACT: "sig"}
     if attestations:
-        kinds[frozenset({COSIGN_ATT_ARTIFACT})] = "att"
-    wanted = [(kind, d) for d in referrers for types, kind in kinds.items()
-              if (d.artifact_type or "") in types]
+        kinds[COSIGN_ATT_ARTIFACT] = "att"
+    wanted = [(kind, d) for d in referrers if (kind := kinds.get(d.artifact_type or ""))]
     if len(wanted) > MAX_REFERRERS:
         raise RegistryError(f"{len(wanted)} signature referrers (bound {MAX_REFERRERS})",
                             where=f"{repo}@{subject}")

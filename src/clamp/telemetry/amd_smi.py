@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from clamp.telemetry.jsonfile import load_captured_json
-from clamp.telemetry.rocm_smi import CardMetrics, SmiSnapshot
+from clamp.telemetry.rocm_smi import CardMetrics, SmiSnapshot, parse_number
 
 _QUANTITY = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*([^\d\s][^\s]*)?\s*$")
 _MISSING = ("", "N/A", "NA")
@@ -62,17 +62,6 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip().upper() in _MISSING)
 
 
-def _number(value: Any) -> float | None:
-    """A finite float from a JSON number or numeric string; None otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = float(value)
-    except (OverflowError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _quantity(value: Any) -> tuple[float, str | None] | None:
     """(number, normalised unit) of 42, "42", "20 W" or {"value": 42, "unit": "%"}; else None."""
     unit: Any = None
@@ -84,7 +73,7 @@ def _quantity(value: Any) -> tuple[float, str | None] | None:
         if match is None or (match.group(2) and unit is not None):
             return None
         value, unit = match.group(1), match.group(2) or unit
-    number = _number(value)
+    number = parse_number(value)
     if number is None or (unit is not None and not isinstance(unit, str)):
         return None
     return number, (unit.strip().lower() or None) if isinstance(unit, str) else None

@@ -16,7 +16,7 @@ from clamp.errors import ClampError
 from clamp.oci.manifest import Manifest, Platform
 from clamp.oci.reference import Reference
 from clamp.oci.resolve import ResolvedImage, resolve
-from clamp.oci.signatures import SignatureSet, fetch_signatures
+from clamp.oci.signatures import BundleArtifact, SignatureSet, fetch_signatures
 from clamp.oci.store import ImageStore
 from clamp.trust.errors import TrustError, UnsignedError
 from clamp.trust.policy import Policy
@@ -95,11 +95,8 @@ def check_signatures(found: Sequence[SignatureSet],
     for sigs in found:
         digest = str(sigs.subject)
         layers = [LegacyLayer(s.payload, s.annotations, s.media_type) for s in sigs.legacy]
-        # cosign's sign predicate only: an attestation bundle (SLSA provenance, SBOM...) stored
-        # beside the image is evidence about it, not a signature of it, whoever signed it.
-        bundles = [(n, b) for n, b in enumerate(sigs.bundles)
-                   if bundle_predicate(b.bundle) in (None, COSIGN_SIGN_PREDICATE)]
-        attestation_bundles += len(sigs.bundles) - len(bundles)
+        bundles, attested = _split_bundles(sigs)
+        attestation_bundles += len(attested)
         for policy in policies:
             if layers:
                 outcome = _attempt(partial(verify_legacy_layers, layers, digest, policy),
@@ -127,6 +124,28 @@ def check_signatures(found: Sequence[SignatureSet],
     return _closest(misses)
 
 
+def _split_bundles(sigs: SignatureSet) -> tuple[list[tuple[int, BundleArtifact]],
+                                                list[tuple[int, BundleArtifact, str]]]:
+    """(signature bundles, attestation bundles with their predicate type), by position.
+
+    cosign's sign predicate only makes a signature: an attestation bundle (SLSA provenance,
+    SBOM...) stored beside the image is evidence about it, not a signature of it, whoever signed
+    it. A bundle that is not DSSE (a message signature) or does not parse is a signature
+    candidate, and verification says what is wrong with it.
+    """
+    from clamp.trust.dsse import COSIGN_SIGN_PREDICATE
+
+    signatures: list[tuple[int, BundleArtifact]] = []
+    attestations: list[tuple[int, BundleArtifact, str]] = []
+    for n, bundle in enumerate(sigs.bundles):
+        predicate = bundle_predicate(bundle.bundle)
+        if predicate is None or predicate == COSIGN_SIGN_PREDICATE:
+            signatures.append((n, bundle))
+        else:
+            attestations.append((n, bundle, predicate))
+    return signatures, attestations
+
+
 def bundle_predicate(raw: bytes) -> str | None:
     """The predicate type a DSSE bundle's statement claims, read without verifying anything:
     it only sorts bundles into signatures and attestations before each is verified in full.
@@ -151,12 +170,15 @@ def check_attestations(found: Sequence[SignatureSet], policies: Sequence[Policy]
     predicate type filtered)."""
     from clamp.trust.bundle import Artifact, verify_bundle
     from clamp.trust.cosign_legacy import LegacyLayer, verify_legacy_layers
-    from clamp.trust.dsse import COSIGN_SIGN_PREDICATE
 
     misses: list[VerificationResult] = []
     for sigs in found:
         digest = str(sigs.subject)
         layers = [LegacyLayer(s.payload, s.annotations, s.media_type) for s in sigs.attestations]
+        _, attested = _split_bundles(sigs)
+        # With no type asked for, any attestation will do.
+        bundles = [(n, b) for n, b, predicate in attested
+                   if not predicate_types or predicate in predicate_types]
         for policy in policies:
             if layers:
                 outcome = _attempt(partial(verify_legacy_layers, layers, digest, policy,
@@ -167,23 +189,14 @@ def check_attestations(found: Sequence[SignatureSet], policies: Sequence[Policy]
                 misses.append(outcome)
             # New-format attestations: DSSE bundles stored as referrers (`cosign attest
             # --new-bundle-format`, GitHub's attest-build-provenance with push-to-registry).
-            for n, bundle in enumerate(sigs.bundles):
-                if bundle_predicate(bundle.bundle) in (None, COSIGN_SIGN_PREDICATE):
-                    continue  # a signature, or not DSSE at all: not an attestation
+            for n, bundle in bundles:
                 outcome = _attempt(
                     partial(verify_bundle, bundle.bundle, Artifact.from_digest(digest), policy,
                             subject_digest=digest, predicate_types=predicate_types),
                     manifest_digest=digest, layer_index=n)
-                if not outcome.ok:
-                    if outcome.check != "predicate-type":
-                        misses.append(outcome)
-                    continue
-                found_types = set(outcome.predicate_types)
-                # With no type asked for, any attestation but a plain signature will do.
-                wanted = (found_types & set(predicate_types) if predicate_types
-                          else found_types - {COSIGN_SIGN_PREDICATE})
-                if outcome.signature_kind == "bundle-dsse" and wanted:
+                if outcome.ok:
                     return outcome
+                misses.append(outcome)
     if not misses:
         return failure(UnsignedError("attestation", "no attestation found (.att or bundle "
                                      "referrers with the required predicate type)"))
