@@ -288,16 +288,23 @@ def test_idle_connection_closed_by_server_is_replaced() -> None:
     run(main())
 
 
-async def _answer_once_then_drop_next(conn: Conn) -> None:
-    """First connection: answer one request, read the next one and hang up without answering.
-    Later connections answer normally."""
-    if conn.index > 1:
-        await answering(echo_path)(conn)
-        return
-    seen = await conn.read_request()
-    assert seen is not None
-    await conn.send(echo_path(seen))
-    assert await conn.read_request() is not None
+def _answer_once_then_hang_up(last_words: bytes = b"") -> Callable[[Conn], Awaitable[None]]:
+    """First connection: answer one request, read the next one, send `last_words` (nothing, or
+    the start of an answer) and hang up. Later connections answer normally."""
+    async def handler(conn: Conn) -> None:
+        if conn.index > 1:
+            await answering(echo_path)(conn)
+            return
+        seen = await conn.read_request()
+        assert seen is not None
+        await conn.send(echo_path(seen))
+        assert await conn.read_request() is not None
+        if last_words:
+            await conn.send(last_words)
+    return handler
+
+
+_answer_once_then_drop_next = _answer_once_then_hang_up()
 
 
 def test_get_dropped_on_reused_connection_is_resent_once() -> None:
@@ -323,15 +330,7 @@ def test_post_dropped_on_reused_connection_is_not_resent() -> None:
 
 def test_get_cut_mid_answer_on_reused_connection_is_not_resent() -> None:
     """Part of an answer arrived: the server did take the request, so it is not sent again."""
-    async def handler(conn: Conn) -> None:
-        if conn.index > 1:
-            await answering(echo_path)(conn)
-            return
-        seen = await conn.read_request()
-        assert seen is not None
-        await conn.send(echo_path(seen))
-        assert await conn.read_request() is not None
-        await conn.send(b"HTTP/1.1 200 OK\r\nContent-Le")  # then hang up mid-head
+    handler = _answer_once_then_hang_up(b"HTTP/1.1 200 OK\r\nContent-Le")  # hang up mid-head
 
     async def main() -> None:
         async with RawServer(handler) as srv, client() as c:
