@@ -138,9 +138,11 @@ def test_skipped_scans_match_full_queries(tmp_path: Path) -> None:
     week = 7 * 86_400_000_000  # windows holding two images, so both paths run
     with TelemetryStore(tmp_path / "t.duckdb") as store:
         store.sync(sorted((tmp_path / "build" / "telemetry").glob("*.json")))
-        rows = store.con.execute("SELECT file_id, image_digest FROM sessions").fetchall()
+        rows = store.con.execute(
+            "SELECT file_id, image_digest, backend, device FROM sessions").fetchall()
         queries.load_sessions_table(store.con, [
-            (fid, d, "trusted" if d != DIGESTS[1] else "untrusted") for fid, d in rows])
+            (fid, d, "trusted" if d != DIGESTS[1] else "untrusted", b, dev)
+            for fid, d, b, dev in rows])
         for width in (86_400_000_000, week):
             g = queries.grouped(store.con, width)
             full_window = {queries.window_start(k, width): queries.Row(*queries._clean(v))

@@ -22,10 +22,7 @@ from .conftest import record
 
 def _rows(store: TelemetryStore) -> list[tuple[Any, ...]]:
     """Stored records, timestamps as naive UTC like the reference reader's."""
-    return store.con.execute(
-        "SELECT f.path, r.idx, timezone('UTC', r.acquired_at), r.duration_ms, r.stability, "
-        "r.backend, r.device, r.reason FROM records r JOIN files f USING (file_id) "
-        "ORDER BY 1, 2").fetchall()
+    return store.record_rows()
 
 
 def test_unchanged_file_is_not_read_again(make_root: Callable[..., Path],

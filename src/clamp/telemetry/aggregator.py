@@ -120,11 +120,12 @@ class TemporalAggregator:
         con = store.con
         sessions = con.execute(queries.SESSIONS).fetchall()
         evidence = provenance.by_digest
-        sess_rows: list[tuple[int, str | None, str]] = []
+        sess_rows: list[queries.SessRow] = []
         meta = {}
         for fid, path, s_stab, backend, device, image, own_digest in sessions:
             digest = digest_of(image, own_digest) or provenance.resolved_digest
-            sess_rows.append((fid, digest, _trust_group(evidence.get(digest or ""))))
+            sess_rows.append((fid, digest, _trust_group(evidence.get(digest or "")), backend,
+                              device))
             meta[fid] = (path, s_stab, backend, device, digest)
         queries.load_sessions_table(con, sess_rows)
         g = queries.grouped(con, self.width_us)
@@ -133,8 +134,10 @@ class TemporalAggregator:
             for d in g.digest}
 
         invalid_by_file = dict(con.execute(queries.INVALID_BY_FILE).fetchall())
-        by_reason = dict(con.execute(queries.INVALID_BY_REASON).fetchall())
-        examples = [InvalidExample(path=self._rel(p, telemetry_dir), index=i, reason=r)
+        by_reason = {queries.reason_text(code): n
+                     for code, n in con.execute(queries.INVALID_BY_REASON).fetchall()}
+        examples = [InvalidExample(path=self._rel(p, telemetry_dir), index=i,
+                                   reason=queries.reason_text(r))
                     for p, i, r in con.execute(queries.INVALID_EXAMPLES).fetchall()]
         corrupt = [CorruptFile(path=self._rel(p, telemetry_dir), reason=r or "unknown")
                    for p, r in con.execute(queries.CORRUPT).fetchall()]

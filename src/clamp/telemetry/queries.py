@@ -1,8 +1,8 @@
 """Statistics out of the store: one grouped scan for every breakdown.
 
-All breakdowns come from a single `GROUPING SETS` query over the valid records, so the 5-million
-record case pays for one scan, not six. Each session's image digest and trust group are attached
-through a small temp table (`sess`) built from the provenance evidence before the query runs.
+One query per breakdown over the valid records (DuckDB runs these faster than one `GROUPING SETS`
+query), skipping those whose answer is already known. Each session's image digest, trust group,
+backend and device are attached through a small temp table (`sess`) built before the queries run.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from clamp.telemetry.sessions import REASONS
 
 if TYPE_CHECKING:
     import duckdb
@@ -24,11 +26,15 @@ _STATS = """count(*) AS n, count(DISTINCT r.file_id) AS sessions, avg(r.stabilit
 ORIGIN_US = 4 * 86_400_000_000
 VALID = f"""(SELECT *, (epoch_us(acquired_at) - {ORIGIN_US}) // $1::BIGINT AS w
              FROM records WHERE reason IS NULL) AS r JOIN sess AS s USING (file_id)"""
+# A record's backend and device are its session's unless the record names others (kept in
+# `extra`, NULL on almost every row).
+BACKEND = "coalesce(r.extra->>'rb', s.backend)"
+DEVICE = "coalesce(r.extra->>'rd', s.device)"
 
 # One query per breakdown: DuckDB runs these far faster than one GROUPING SETS query.
 DIMENSIONS = {
-    "total": "", "backend": "r.backend", "device": "r.device", "digest": "s.digest",
-    "window": "r.w", "window_digest": "r.w, s.digest", "trust": "s.tgroup",
+    "total": (), "backend": (BACKEND,), "device": (DEVICE,), "digest": ("s.digest",),
+    "window": ("r.w",), "window_digest": ("r.w", "s.digest"), "trust": ("s.tgroup",),
 }
 
 
@@ -37,12 +43,13 @@ def dimension_query(dimension: str, where: str = "") -> str:
     clause = f" WHERE {where}" if where else ""
     if not keys:
         return f"SELECT {_STATS} FROM {VALID}{clause}"
-    return f"SELECT {keys}, {_STATS} FROM {VALID}{clause} GROUP BY ALL"
+    return f"SELECT {', '.join(keys)}, {_STATS} FROM {VALID}{clause} GROUP BY ALL"
 
 
 FILE_STATS = ("SELECT file_id, n, CASE WHEN n > 0 THEN 1 ELSE 0 END, mean, var, p95, first, last "
               "FROM file_stats")
 
+# Reasons are stored as their index (plus one) in `sessions.REASONS`; see `reason_text`.
 INVALID_BY_REASON = "SELECT reason, count(*) FROM records WHERE reason IS NOT NULL GROUP BY 1"
 INVALID_BY_FILE = ("SELECT file_id, count(*) FROM records WHERE reason IS NOT NULL "
                    "GROUP BY 1")
@@ -89,15 +96,24 @@ EMPTY = Row(0, 0, None, None, None, None, None)
 EPOCH = datetime(1970, 1, 1)
 
 
-def load_sessions_table(con: duckdb.DuckDBPyConnection, rows: list[tuple[int, str | None, str]]
-                        ) -> None:
-    """(Re)create the temp table mapping file_id to image digest and trust group."""
+def reason_text(code: int) -> str:
+    """The reason a stored code stands for."""
+    return REASONS[code - 1]
+
+
+SessRow = tuple[int, str | None, str, str | None, str | None]
+
+
+def load_sessions_table(con: duckdb.DuckDBPyConnection, rows: list[SessRow]) -> None:
+    """(Re)create the temp table mapping file_id to image digest, trust group, backend and
+    device."""
     con.execute("CREATE OR REPLACE TEMP TABLE sess (file_id INTEGER, digest VARCHAR, "
-                "tgroup VARCHAR)")
+                "tgroup VARCHAR, backend VARCHAR, device VARCHAR)")
     if rows:
-        ids, digests, groups = (list(c) for c in zip(*rows, strict=True))
-        con.execute("INSERT INTO sess SELECT unnest($1), unnest($2::VARCHAR[]), unnest($3)",
-                    [ids, digests, groups])
+        ids, digests, groups, backends, devices = (list(c) for c in zip(*rows, strict=True))
+        con.execute("INSERT INTO sess SELECT unnest($1), unnest($2::VARCHAR[]), unnest($3), "
+                    "unnest($4::VARCHAR[]), unnest($5::VARCHAR[])",
+                    [ids, digests, groups, backends, devices])
 
 
 def window_start(bucket: int, width_us: int) -> datetime:
@@ -117,7 +133,7 @@ def grouped(con: duckdb.DuckDBPyConnection, width_us: int) -> Grouped:
 
     def run(dimension: str, where: str = "", params: list[Any] | None = None) -> None:
         keys = DIMENSIONS[dimension]
-        nkeys = len(keys.split(",")) if keys else 0
+        nkeys = len(keys)
         rows = con.execute(dimension_query(dimension, where), [width_us, *(params or [])])
         for rec in rows.fetchall():
             key, row = rec[:nkeys], Row(*_clean(list(rec[nkeys:])))

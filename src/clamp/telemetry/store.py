@@ -14,7 +14,10 @@ are written and only marked done afterwards, so an interrupted run is repaired b
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 from clamp.errors import BadInputError, ConflictError
 from clamp.telemetry import store_sql
-from clamp.telemetry.sessions import SessionRead, read_session_file
+from clamp.telemetry.sessions import REASONS, SessionRead, read_session_file
 
 if TYPE_CHECKING:
     import duckdb
 
 BATCH_FILES = 5000
+MAX_ISOLATED = 8  # bad files set aside by name per batch before halving takes over
+_IN_FILE = re.compile(r'in file "([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -65,9 +70,11 @@ class TelemetryStore:
         except OSError as exc:
             raise BadInputError(f"cannot open telemetry store: {exc.strerror}",
                                 where=str(path)) from exc
-        self._formats: tuple[str, ...] = store_sql.FORMATS
+        self._readers: tuple[tuple[str, str], ...] = store_sql.READERS
+        self._schema_path: Path | None = None
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET preserve_insertion_order = false")
+        self.con.execute("SET enable_progress_bar = false")
         self._ensure_schema()
 
     def __enter__(self) -> TelemetryStore:
@@ -78,6 +85,8 @@ class TelemetryStore:
 
     def close(self) -> None:
         self.con.close()
+        if self._schema_path is not None:
+            self._schema_path.unlink(missing_ok=True)
 
     def _ensure_schema(self) -> None:
         self.con.execute(store_sql.SCHEMA)
@@ -150,38 +159,93 @@ class TelemetryStore:
             [list(c) for c in columns])
 
     def _ingest(self, batch: list[tuple[int, str]]) -> int:
-        """Ingest a batch; return how many files needed the reference reader."""
+        """Ingest a batch; return how many files needed the reference reader.
+
+        DuckDB's reader stops at the first file it cannot read and names it, so that file is
+        set aside and the rest read again: k bad files cost k + 1 reads of the batch. A file
+        some other reader accepts (pretty-printed JSON, say) switches the batch to that reader.
+        Past `MAX_ISOLATED` bad files, or when the error names no file, the batch is halved.
+        """
+        pending = list(batch)
+        set_aside: list[tuple[int, str]] = []
+        set_aside_done: list[int] = []
+        while pending:
+            failure = self._insert(pending, self._readers[0])
+            if failure is None:
+                break
+            named = _named_file(failure, pending)
+            if named is None and self._insert_with_readers(pending, self._readers[1:]) is None:
+                break
+            if named is None or len(set_aside) >= MAX_ISOLATED:
+                if len(pending) == 1:
+                    set_aside += pending
+                    pending = []
+                    break
+                half = len(pending) // 2
+                return (sum(set_aside_done) + self._ingest_reference(set_aside)
+                        + self._ingest(pending[:half]) + self._ingest(pending[half:]))
+            pending.remove(named)
+            if self._insert_with_readers([named], self._readers) is None:
+                # Another reader reads it, and now comes first: the rest are likely the same.
+                fallback_named = self._finish_batch([named])
+                set_aside_done.append(fallback_named)
+                continue
+            set_aside.append(named)
+        fallback = sum(set_aside_done) + self._ingest_reference(set_aside)
+        if pending:
+            fallback += self._finish_batch(pending)
+        return fallback
+
+    def _insert(self, batch: list[tuple[int, str]], reader: tuple[str, str]
+                ) -> duckdb.Error | None:
+        """Insert `batch` with one reader; its error if it cannot read all of it (the failed
+        statement keeps nothing: autocommit)."""
         import duckdb
 
-        ids = [fid for fid, _ in batch]
         paths = [p for _, p in batch]
-        for fmt in list(self._formats):
-            try:
-                self.con.execute(store_sql.FAST_INSERT.replace("__FORMAT__", fmt), [paths, ids])
-                break
-            except duckdb.Error:
-                continue  # the failed statement kept nothing (autocommit)
-        else:
-            # No format reads the whole batch: split until the bad file is alone.
-            if len(batch) == 1:
-                self._ingest_reference(batch)
-                return 1
-            half = len(batch) // 2
-            return self._ingest(batch[:half]) + self._ingest(batch[half:])
-        if fmt != self._formats[0]:
-            # Pretty-printed files: try their format first for the rest of this run.
-            self._formats = (fmt, *[f for f in self._formats if f != fmt])
+        sources = [str(self._schema_file()), *paths] if reader[0] == "detected" else paths
+        try:
+            self.con.execute(store_sql.fast_insert(*reader), [sources, paths,
+                                                              [fid for fid, _ in batch]])
+        except duckdb.Error as exc:
+            return exc
+        return None
+
+    def _insert_with_readers(self, batch: list[tuple[int, str]],
+                             readers: Sequence[tuple[str, str]]) -> Exception | None:
+        """Insert `batch` with the first of `readers` that reads all of it, or return the last
+        error. A reader that succeeds is tried first from then on (pretty-printed files come in
+        directories of them)."""
+        error: Exception | None = RuntimeError("no reader")
+        for reader in readers:
+            error = self._insert(batch, reader)
+            if error is None:
+                self._readers = (reader, *[r for r in self._readers if r != reader])
+                return None
+        return error
+
+    def _finish_batch(self, batch: list[tuple[int, str]]) -> int:
+        """Bookkeeping after a fast insert: session rows, per-file statistics, and the
+        reference reader for files the fast path cannot vouch for."""
+        ids = [fid for fid, _ in batch]
         self.con.execute(store_sql.BATCH_SCAN, [ids])
-        firsts = dict(self.con.execute(store_sql.BATCH_FIRSTS).fetchall())
+        good = {fid for (fid,) in self.con.execute(store_sql.BATCH_GOOD).fetchall()}
         self.con.execute(store_sql.BATCH_KEEP)
-        suspects = {fid for fid in ids if firsts.get(fid) != 1}
-        self._mark_done([(fid, p, "ok", None) for fid, p in batch if fid not in suspects])
+        self._mark_done([(fid, p, "ok", None) for fid, p in batch if fid in good])
+        suspects = [(fid, p) for fid, p in batch if fid not in good]
         if suspects:
-            again = [(fid, p) for fid, p in batch if fid in suspects]
             self.con.execute("DELETE FROM records WHERE file_id IN (SELECT unnest($1))",
-                             [list(suspects)])
-            self._ingest_reference(again)
-        return len(suspects)
+                             [[fid for fid, _ in suspects]])
+        return self._ingest_reference(suspects)
+
+    def _schema_file(self) -> Path:
+        """The one-record file that fixes the detected reader's types (see `store_sql`)."""
+        if self._schema_path is None:
+            handle, name = tempfile.mkstemp(prefix="clamp-schema-", suffix=".json")
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(store_sql.SCHEMA_DOCUMENT)
+            self._schema_path = Path(name)
+        return self._schema_path
 
     def _mark_done(self, rows: Sequence[tuple[int, str, str, str | None]]) -> None:
         out = []
@@ -193,8 +257,10 @@ class TelemetryStore:
                 out.append((fid, path, -1, -1, "corrupt", "vanished while reading"))
         self._upsert_files(out)
 
-    def _ingest_reference(self, batch: list[tuple[int, str]]) -> None:
+    def _ingest_reference(self, batch: list[tuple[int, str]]) -> int:
         """Read files one by one with the Python reader and store what they hold."""
+        if not batch:
+            return 0
         done = []
         for fid, path in batch:
             session = read_session_file(Path(path))
@@ -202,6 +268,7 @@ class TelemetryStore:
             done.append((fid, path, "corrupt" if session.corrupt else "ok", session.corrupt))
         self.con.execute(store_sql.FILE_STATS, [[fid for fid, _ in batch]])
         self._mark_done(done)
+        return len(batch)
 
     def _store_session(self, fid: int, session: SessionRead) -> None:
         if session.corrupt or not session.records:
@@ -209,17 +276,45 @@ class TelemetryStore:
         self.con.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
                          [fid, session.stability_score, session.backend, session.device,
                           session.image, session.image_digest])
-        cols: list[list[Any]] = [[] for _ in range(8)]
+        cols: list[list[Any]] = [[] for _ in range(7)]
         for rec in session.records:
+            extra: dict[str, Any] = {}
+            if rec.index == 1:
+                extra = {"ss": session.stability_score, "sb": session.backend,
+                         "sd": session.device, "si": session.image, "sg": session.image_digest}
+            if rec.backend != session.backend:
+                extra["rb"] = rec.backend
+            if rec.device != session.device:
+                extra["rd"] = rec.device
+            code = None if rec.reason is None else REASONS.index(rec.reason) + 1
             for i, value in enumerate((fid, rec.index, rec.acquired_at, rec.duration_ms,
-                                       rec.stability, rec.backend, rec.device, rec.reason)):
+                                       rec.stability, code,
+                                       json.dumps(extra) if extra else None)):
                 cols[i].append(value)
         self.con.execute(
             "INSERT INTO records SELECT unnest($1), unnest($2), "
             "unnest($3::TIMESTAMP[]::TIMESTAMPTZ[]), unnest($4::DOUBLE[]), unnest($5::DOUBLE[]), "
-            "unnest($6::VARCHAR[]), "
-            "unnest($7::VARCHAR[]), unnest($8::VARCHAR[]), NULL, NULL, NULL, NULL, NULL",
-            cols)
+            "unnest($6::UTINYINT[]), unnest($7::VARCHAR[])", cols)
+
+    def record_rows(self) -> list[tuple[Any, ...]]:
+        """Every stored record as the reference reader would give it, in file and index order:
+        (path, index, acquired_at as naive UTC, duration_ms, stability, backend, device,
+        reason)."""
+        return self.con.execute(
+            "SELECT f.path, r.idx, timezone('UTC', r.acquired_at), r.duration_ms, r.stability, "
+            f"r.backend, r.device, r.reason FROM ({store_sql.RECORD_ROWS}) AS r "
+            "JOIN files AS f USING (file_id) ORDER BY 1, 2").fetchall()
+
+
+def _named_file(error: Exception, batch: list[tuple[int, str]]) -> tuple[int, str] | None:
+    """The batch entry DuckDB's error message names (`... in file "PATH" ...`), if any."""
+    match = _IN_FILE.search(str(error))
+    if match is None:
+        return None
+    for entry in batch:
+        if entry[1] == match.group(1):
+            return entry
+    return None
 
 
 def _first_line(exc: BaseException) -> str:
