@@ -6,6 +6,7 @@ import json
 import statistics
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -150,5 +151,65 @@ def test_skipped_scans_match_full_queries(tmp_path: Path) -> None:
                                queries.dimension_query("window"), [width]).fetchall()}
             full_trust = {k: queries.Row(*queries._clean(v)) for k, *v in store.con.execute(
                 queries.dimension_query("trust"), [width]).fetchall()}
-            assert g.window == full_window
-            assert g.trust == full_trust
+            assert _close(g.window, full_window)
+            assert _close(g.trust, full_trust)
+            full_backend = {k: queries.Row(*queries._clean(v)) for k, *v in store.con.execute(
+                queries.dimension_query("backend"), [width]).fetchall()}
+            full_digest = {k: queries.Row(*queries._clean(v)) for k, *v in store.con.execute(
+                queries.dimension_query("digest"), [width]).fetchall()}
+            assert _close(g.backend, full_backend) and _close(g.digest, full_digest)
+
+
+def _close(merged: dict[Any, Any], full: dict[Any, Any]) -> bool:
+    """Merged statistics equal the full query's: counts and times exactly, mean and variance to
+    rounding (they are merged from per-cell moments rather than computed in one pass)."""
+    assert merged.keys() == full.keys()
+    for key, row in merged.items():
+        other = full[key]
+        assert (row.n, row.sessions, row.p95, row.first, row.last) == (
+            other.n, other.sessions, other.p95, other.first, other.last), key
+        assert row.mean == pytest.approx(other.mean, rel=1e-12, abs=1e-15), key
+        assert (row.var is None) == (other.var is None), key
+        if row.var is not None:
+            assert row.var == pytest.approx(other.var, rel=1e-9, abs=1e-15), key
+    return True
+
+
+@pytest.mark.parametrize("pretty", [False, True])
+def test_record_level_backend_and_device_count_in_their_own_groups(
+        make_root: Callable[..., Path], pretty: bool) -> None:
+    """A record naming another backend/device than its session is grouped under its own, on the
+    fast path (one-line or pretty-printed files) as in the full per-dimension query."""
+    from clamp.telemetry import queries
+    from clamp.telemetry.store import TelemetryStore
+
+    docs = {f"s{i}.json": {"backend": "hip", "deviceName": "gfx90a", "records": [
+        record(j, **({"backend": "opencl"} if j % 3 == 0 else {}),
+               **({"deviceName": "gfx942"} if j % 4 == 0 else {}),
+               **({"backend": "", "deviceName": ""} if j == 5 else {}))
+        for j in range(1 + i, 9 + i)]} for i in range(3)}
+    if pretty:
+        docs = {k: json.dumps(v, indent=2) for k, v in docs.items()}
+    root = make_root(docs)
+    summary = TemporalAggregator().accumulate(root)
+    by_backend = {g.key: g.recordCount for g in summary.breakdown.byBackend}
+    by_device = {g.key: g.recordCount for g in summary.breakdown.byDevice}
+    expected_backend: dict[str, int] = {}
+    expected_device: dict[str, int] = {}
+    for i in range(3):
+        for j in range(1 + i, 9 + i):
+            b = "opencl" if j % 3 == 0 and j != 5 else "hip"
+            d = "gfx942" if j % 4 == 0 and j != 5 else "gfx90a"
+            expected_backend[b] = expected_backend.get(b, 0) + 1
+            expected_device[d] = expected_device.get(d, 0) + 1
+    assert by_backend == expected_backend and by_device == expected_device
+    with TelemetryStore(root / "build" / "telemetry.duckdb") as store:
+        assert store.sync(sorted((root / "build" / "telemetry").glob("*.json"))).ingested == 0
+        rows = store.con.execute("SELECT file_id, image_digest, backend, device FROM sessions")
+        queries.load_sessions_table(store.con, [(fid, d, "unverified", b, dev)
+                                                for fid, d, b, dev in rows.fetchall()])
+        g = queries.grouped(store.con, 86_400_000_000)
+        for dimension in ("backend", "device"):
+            full = {k: queries.Row(*queries._clean(v)) for k, *v in store.con.execute(
+                queries.dimension_query(dimension), [86_400_000_000]).fetchall()}
+            assert _close(getattr(g, dimension), full)

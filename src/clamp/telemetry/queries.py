@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from clamp.telemetry.sessions import REASONS
+from clamp.telemetry.stats import Moments
 
 if TYPE_CHECKING:
     import duckdb
@@ -121,61 +122,146 @@ def window_start(bucket: int, width_us: int) -> datetime:
     return EPOCH + timedelta(microseconds=ORIGIN_US + bucket * width_us)
 
 
+# Per (session, window) cell of valid records: everything but the p95s of every breakdown, in
+# one scan. __OVERRIDES__ adds the record-level backend/device when any record has one.
+CUBE = f"""
+SELECT r.file_id, (epoch_us(r.acquired_at) - {ORIGIN_US}) // $1::BIGINT AS w, __OVERRIDES__,
+       count(*), avg(r.stability), var_samp(r.stability),
+       timezone('UTC', min(r.acquired_at)), timezone('UTC', max(r.acquired_at))
+FROM records AS r WHERE r.reason IS NULL GROUP BY ALL
+"""
+_OVERRIDES = ("CASE WHEN r.extra IS NOT NULL THEN r.extra->>'rb' END, "
+              "CASE WHEN r.extra IS NOT NULL THEN r.extra->>'rd' END")
+HAS_OVERRIDES = """
+SELECT count(*) FROM records WHERE CASE WHEN extra IS NULL THEN false
+    ELSE extra->>'rb' IS NOT NULL OR extra->>'rd' IS NOT NULL END
+"""
+TOTAL_P95 = "SELECT quantile_cont(duration_ms, 0.95) FROM records WHERE reason IS NULL"
+# The key columns a p95 grouping set can use, in GROUPING() argument order.
+_P95_KEYS = {"backend": BACKEND, "device": DEVICE, "digest": "s.digest", "window": "r.w",
+             "trust": "s.tgroup"}
+_P95_SETS = {"total": (), "backend": ("backend",), "device": ("device",),
+             "digest": ("digest",), "window_digest": ("window", "digest"),
+             "window": ("window",), "trust": ("trust",)}
+
+
+class _Group:
+    """One breakdown group being merged from cells."""
+
+    __slots__ = ("files", "first", "last", "moments")
+
+    def __init__(self) -> None:
+        self.moments = Moments()
+        self.files: set[int] = set()
+        self.first: datetime | None = None
+        self.last: datetime | None = None
+
+    def add(self, fid: int, n: int, mean: float, var: float | None, first: datetime,
+            last: datetime) -> None:
+        self.moments.add(n, mean, var)
+        self.files.add(fid)
+        self.first = first if self.first is None or first < self.first else self.first
+        self.last = last if self.last is None or last > self.last else self.last
+
+    def row(self, p95: float | None) -> Row:
+        return Row(self.moments.n, len(self.files), self.moments.mean,
+                   self.moments.variance, p95, self.first, self.last)
+
+
 def grouped(con: duckdb.DuckDBPyConnection, width_us: int) -> Grouped:
     """Statistics for every breakdown, windows `width_us` microseconds wide.
 
-    Each breakdown is one scan of the records, so scans that cannot change the answer are
-    skipped: a window that ran a single image has that (window, image) group's statistics, and
-    a trust group holding a single image (or the only trust group) has that image's (or the
-    total's). Exact either way, since the groups are then the same set of records.
+    Two scans of the records whatever the number of breakdowns: the (session, window) cells
+    give counts, sessions, means, variances and first/last times of every group by merging;
+    one `GROUPING SETS` query gives the p95s. p95s whose answer is already known are not asked
+    for: a breakdown with a single group has the total's, a window that ran one image has that
+    (window, image) group's, a trust group holding one image has that image's. Exact either
+    way, since the groups are then the same records.
     """
-    out = Grouped(EMPTY, {}, {}, {}, {}, {}, {}, {})
+    overrides = con.execute(HAS_OVERRIDES).fetchone() != (0,)
+    attrs = {fid: (digest, tgroup, backend, device) for fid, digest, tgroup, backend, device
+             in con.execute("SELECT file_id, digest, tgroup, backend, device FROM sess")
+             .fetchall()}
+    groups: dict[str, dict[Any, _Group]] = {d: {} for d in _P95_SETS}
+    cube = CUBE.replace("__OVERRIDES__", _OVERRIDES if overrides else "NULL, NULL")
+    for fid, w, rb, rd, n, mean, var, first, last in con.execute(cube, [width_us]).fetchall():
+        digest, tgroup, backend, device = attrs.get(fid, (None, "unverified", None, None))
+        keys = {"total": (), "backend": backend if rb is None else rb,
+                "device": device if rd is None else rd, "digest": digest, "window": w,
+                "window_digest": (w, digest), "trust": tgroup}
+        for dimension, key in keys.items():
+            group = groups[dimension].get(key)
+            if group is None:
+                group = groups[dimension][key] = _Group()
+            group.add(fid, n, mean, var, first, last)
+    p95 = _p95s(con, width_us, groups, overrides)
 
-    def run(dimension: str, where: str = "", params: list[Any] | None = None) -> None:
-        keys = DIMENSIONS[dimension]
-        nkeys = len(keys)
-        rows = con.execute(dimension_query(dimension, where), [width_us, *(params or [])])
-        for rec in rows.fetchall():
-            key, row = rec[:nkeys], Row(*_clean(list(rec[nkeys:])))
-            if dimension == "total":
-                out.total = row
-            elif dimension == "window":
-                out.window[window_start(key[0], width_us)] = row
-            elif dimension == "window_digest":
-                out.window_digest[(window_start(key[0], width_us), key[1])] = row
-            else:
-                getattr(out, dimension)[key[0]] = row
+    def rows(dimension: str) -> dict[Any, Row]:
+        return {k: g.row(p95[dimension].get(k)) for k, g in groups[dimension].items()}
 
-    for dimension in ("total", "backend", "device", "digest", "window_digest"):
-        run(dimension)
-    per_window: dict[datetime, list[Row]] = {}
-    for (start, _digest), row in out.window_digest.items():
-        per_window.setdefault(start, []).append(row)
-    mixed = []
-    for start, rows in per_window.items():
-        if len(rows) == 1:
-            out.window[start] = rows[0]
-        else:
-            mixed.append(bucket_of(start, width_us))
-    if mixed:
-        run("window", "r.w IN (SELECT unnest($2::BIGINT[]))", [mixed])
-    groups: dict[str, set[str | None]] = {}
-    for group, digest in con.execute(
-            "SELECT DISTINCT tgroup, digest FROM sess JOIN file_stats USING (file_id) "
-            "WHERE n > 0").fetchall():
-        groups.setdefault(group, set()).add(digest)
-    needed = []
-    for group, digests in groups.items():
-        if len(groups) == 1:
-            out.trust[group] = out.total
-        elif len(digests) == 1:
-            out.trust[group] = out.digest.get(next(iter(digests)), EMPTY)
-        else:
-            needed.append(group)
-    if needed:
-        run("trust", "s.tgroup IN (SELECT unnest($2::VARCHAR[]))", [needed])
+    out = Grouped(EMPTY, rows("backend"), rows("device"), rows("digest"), {}, {}, {},
+                  rows("trust"))
+    out.total = rows("total").get((), EMPTY)
+    out.window = {window_start(w, width_us): r for w, r in rows("window").items()}
+    out.window_digest = {(window_start(w, width_us), d): r
+                         for (w, d), r in rows("window_digest").items()}
     for file_id, *stats in con.execute(FILE_STATS).fetchall():
         out.file[file_id] = Row(*_clean(stats))
+    return out
+
+
+def _p95s(con: duckdb.DuckDBPyConnection, width_us: int, groups: dict[str, dict[Any, _Group]],
+          overrides: bool) -> dict[str, dict[Any, float | None]]:
+    """The p95 of every group, asking DuckDB only for the ones not known otherwise."""
+    out: dict[str, dict[Any, float | None]] = {d: {} for d in groups}
+    if not groups["total"]:
+        return out
+    total = _clean([con.execute(TOTAL_P95).fetchone()[0]])[0]  # type: ignore[index]
+    out["total"][()] = total
+    wanted = []
+    for dimension in ("backend", "device", "digest", "window_digest"):
+        if len(groups[dimension]) == 1:
+            out[dimension] = dict.fromkeys(groups[dimension], total)
+        else:
+            wanted.append(dimension)
+    digests_in: dict[str, dict[Any, set[Any]]] = {"window": {}, "trust": {}}
+    for w, digest in groups["window_digest"]:
+        digests_in["window"].setdefault(w, set()).add(digest)
+    for fid_group, group in groups["trust"].items():
+        digests_in["trust"][fid_group] = {k for k, g in groups["digest"].items()
+                                          if g.files & group.files}
+    for dimension in ("window", "trust"):
+        mixed = [k for k, ds in digests_in[dimension].items() if len(ds) > 1]
+        if len(groups[dimension]) == 1:
+            out[dimension] = dict.fromkeys(groups[dimension], total)
+        elif mixed:
+            wanted.append(dimension)
+    if wanted:
+        used = {k for d in wanted for k in _P95_SETS[d]}
+        names = [k for k in _P95_KEYS if k in used]
+        sets = ", ".join("(" + ", ".join(f"k_{k}" for k in _P95_SETS[d]) + ")" for d in wanted)
+        expressions = {**_P95_KEYS, **({} if overrides else
+                                       {"backend": "s.backend", "device": "s.device"})}
+        columns = ", ".join(f"{expressions[k]} AS k_{k}" for k in names)
+        query = (f"SELECT GROUPING({', '.join('k_' + k for k in names)}), "
+                 f"{', '.join('k_' + k for k in names)}, quantile_cont(d, 0.95) "
+                 f"FROM (SELECT {columns}, r.duration_ms AS d FROM {VALID}) "
+                 f"GROUP BY GROUPING SETS ({sets})")
+        masks = {sum(1 << (len(names) - 1 - i) for i, k in enumerate(names)
+                     if k not in _P95_SETS[d]): d for d in wanted}
+        for mask, *keys, value in con.execute(query, [width_us]).fetchall():
+            dimension = masks[mask]
+            key_of = dict(zip(names, keys, strict=True))
+            parts = tuple(key_of[k] for k in _P95_SETS[dimension])
+            key = parts if dimension == "window_digest" else parts[0]
+            out[dimension][key] = _clean([value])[0]
+    for dimension in ("window", "trust"):
+        if dimension in wanted or len(groups[dimension]) == 1:
+            continue
+        for key, digests in digests_in[dimension].items():
+            (digest,) = digests
+            out[dimension][key] = (out["window_digest"].get((key, digest)) if dimension == "window"
+                                   else out["digest"].get(digest))
     return out
 
 

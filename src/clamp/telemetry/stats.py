@@ -107,3 +107,38 @@ def bootstrap_quantile_shift(before: Sequence[float], after: Sequence[float], *,
         shifts.append(quantile_linear(sa, q) - quantile_linear(sb, q))
     tail = (1 - confidence) / 2
     return (quantile_linear(shifts, tail), quantile_linear(shifts, 1 - tail))
+
+
+class Moments:
+    """Count, mean and sum of squared deviations of a group, built by merging sub-groups.
+
+    Why: the summary's breakdowns share one scan of the records grouped by (session, window);
+    each breakdown's mean and sample variance are then merged from those cells with Chan et
+    al.'s pairwise update, which is exact up to rounding (no sum-of-squares cancellation).
+    """
+
+    __slots__ = ("m2", "mean", "n")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.mean = 0.0
+        self.m2 = 0.0
+
+    def add(self, n: int, mean: float, variance: float | None) -> None:
+        """Merge a sub-group of `n` values with this mean and sample variance."""
+        if n <= 0:
+            return
+        m2 = variance * (n - 1) if variance is not None and n > 1 else 0.0
+        if self.n == 0:
+            self.n, self.mean, self.m2 = n, mean, m2
+            return
+        total = self.n + n
+        delta = mean - self.mean
+        self.mean += delta * n / total
+        self.m2 += m2 + delta * delta * self.n * n / total
+        self.n = total
+
+    @property
+    def variance(self) -> float | None:
+        """Sample variance (n - 1 denominator), None below two values, like `var_samp`."""
+        return self.m2 / (self.n - 1) if self.n > 1 else None

@@ -30,7 +30,7 @@ from clamp.telemetry.sessions import REASONS, SessionRead, read_session_file
 if TYPE_CHECKING:
     import duckdb
 
-BATCH_FILES = 5000
+BATCH_FILES = 10_000  # one statement parallelises best; a bad file costs a re-read of its batch
 MAX_ISOLATED = 8  # bad files set aside by name per batch before halving takes over
 _IN_FILE = re.compile(r'in file "([^"]+)"')
 
