@@ -45,15 +45,22 @@ def _samples(con: duckdb.DuckDBPyConnection, width_us: int,
     """
     if not wanted:
         return {}
-    conditions: list[str] = []
-    params: list[int | str] = [width_us]
-    for start, digest, n in wanted:
-        base = len(params)
-        conditions.append(f"(r.w = ${base + 1} AND s.digest = ${base + 2} "
-                          f"AND hash(r.file_id, r.idx) % ${base + 3} = 0)")
-        params += [queries.bucket_of(start, width_us), digest, max(1, -(-n // SAMPLE))]
-    query = (f"SELECT r.w, s.digest, r.duration_ms FROM {queries.VALID} "
-             f"WHERE {' OR '.join(conditions)}")
+    # The wanted (window, digest, thinning modulus) triples as a small table joined to the
+    # records of those windows only: an integer filter first, then one hash join.
+    params = [width_us,
+              [queries.bucket_of(start, width_us) for start, _, _ in wanted],
+              [digest for _, digest, _ in wanted],
+              [max(1, -(-n // SAMPLE)) for _, _, n in wanted]]
+    query = f"""
+        WITH wanted AS (SELECT unnest($2::BIGINT[]) AS w, unnest($3::VARCHAR[]) AS digest,
+                               unnest($4::UBIGINT[]) AS m),
+        r AS (SELECT * FROM (SELECT file_id, idx, duration_ms,
+                                    (epoch_us(acquired_at) - {queries.ORIGIN_US}) // $1::BIGINT AS w
+                             FROM records WHERE reason IS NULL)
+              WHERE w IN (SELECT w FROM wanted))
+        SELECT r.w, s.digest, r.duration_ms
+        FROM r JOIN sess AS s USING (file_id) JOIN wanted AS x ON x.w = r.w AND x.digest = s.digest
+        WHERE hash(r.file_id, r.idx) % x.m = 0"""
     out: dict[tuple[int, str], list[float]] = {}
     for bucket, digest, duration in con.execute(query, params).fetchall():
         out.setdefault((bucket, digest), []).append(duration)

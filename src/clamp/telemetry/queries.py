@@ -47,8 +47,6 @@ def dimension_query(dimension: str, where: str = "") -> str:
     return f"SELECT {', '.join(keys)}, {_STATS} FROM {VALID}{clause} GROUP BY ALL"
 
 
-FILE_STATS = ("SELECT file_id, n, CASE WHEN n > 0 THEN 1 ELSE 0 END, mean, var, p95, first, last "
-              "FROM file_stats")
 
 # Reasons are stored as their index (plus one) in `sessions.REASONS`; see `reason_text`.
 INVALID_BY_REASON = "SELECT reason, count(*) FROM records WHERE reason IS NOT NULL GROUP BY 1"
@@ -139,8 +137,8 @@ SELECT count(*) FROM records WHERE CASE WHEN extra IS NULL THEN false
 TOTAL_P95 = "SELECT quantile_cont(duration_ms, 0.95) FROM records WHERE reason IS NULL"
 # The key columns a p95 grouping set can use, in GROUPING() argument order.
 _P95_KEYS = {"backend": BACKEND, "device": DEVICE, "digest": "s.digest", "window": "r.w",
-             "trust": "s.tgroup"}
-_P95_SETS = {"total": (), "backend": ("backend",), "device": ("device",),
+             "trust": "s.tgroup", "file": "r.file_id"}
+_P95_SETS = {"total": (), "file": ("file",), "backend": ("backend",), "device": ("device",),
              "digest": ("digest",), "window_digest": ("window", "digest"),
              "window": ("window",), "trust": ("trust",)}
 
@@ -169,14 +167,14 @@ class _Group:
 
 
 def grouped(con: duckdb.DuckDBPyConnection, width_us: int) -> Grouped:
-    """Statistics for every breakdown, windows `width_us` microseconds wide.
+    """Statistics for every breakdown (sessions included), windows `width_us` microseconds wide.
 
-    Two scans of the records whatever the number of breakdowns: the (session, window) cells
+    Three scans of the records whatever the number of breakdowns: the (session, window) cells
     give counts, sessions, means, variances and first/last times of every group by merging;
-    one `GROUPING SETS` query gives the p95s. p95s whose answer is already known are not asked
-    for: a breakdown with a single group has the total's, a window that ran one image has that
-    (window, image) group's, a trust group holding one image has that image's. Exact either
-    way, since the groups are then the same records.
+    the total p95 and one `GROUPING SETS` query give the p95s. p95s whose answer is already
+    known are not asked for: a breakdown with a single group has the total's, a window that ran
+    one image has that (window, image) group's, a trust group holding one image has that
+    image's. Exact either way, since the groups are then the same records.
     """
     overrides = con.execute(HAS_OVERRIDES).fetchone() != (0,)
     attrs = {fid: (digest, tgroup, backend, device) for fid, digest, tgroup, backend, device
@@ -186,7 +184,7 @@ def grouped(con: duckdb.DuckDBPyConnection, width_us: int) -> Grouped:
     cube = CUBE.replace("__OVERRIDES__", _OVERRIDES if overrides else "NULL, NULL")
     for fid, w, rb, rd, n, mean, var, first, last in con.execute(cube, [width_us]).fetchall():
         digest, tgroup, backend, device = attrs.get(fid, (None, "unverified", None, None))
-        keys = {"total": (), "backend": backend if rb is None else rb,
+        keys = {"total": (), "file": fid, "backend": backend if rb is None else rb,
                 "device": device if rd is None else rd, "digest": digest, "window": w,
                 "window_digest": (w, digest), "trust": tgroup}
         for dimension, key in keys.items():
@@ -199,14 +197,12 @@ def grouped(con: duckdb.DuckDBPyConnection, width_us: int) -> Grouped:
     def rows(dimension: str) -> dict[Any, Row]:
         return {k: g.row(p95[dimension].get(k)) for k, g in groups[dimension].items()}
 
-    out = Grouped(EMPTY, rows("backend"), rows("device"), rows("digest"), {}, {}, {},
+    out = Grouped(EMPTY, rows("backend"), rows("device"), rows("digest"), rows("file"), {}, {},
                   rows("trust"))
     out.total = rows("total").get((), EMPTY)
     out.window = {window_start(w, width_us): r for w, r in rows("window").items()}
     out.window_digest = {(window_start(w, width_us), d): r
                          for (w, d), r in rows("window_digest").items()}
-    for file_id, *stats in con.execute(FILE_STATS).fetchall():
-        out.file[file_id] = Row(*_clean(stats))
     return out
 
 
@@ -219,7 +215,7 @@ def _p95s(con: duckdb.DuckDBPyConnection, width_us: int, groups: dict[str, dict[
     total = _clean([con.execute(TOTAL_P95).fetchone()[0]])[0]  # type: ignore[index]
     out["total"][()] = total
     wanted = []
-    for dimension in ("backend", "device", "digest", "window_digest"):
+    for dimension in ("file", "backend", "device", "digest", "window_digest"):
         if len(groups[dimension]) == 1:
             out[dimension] = dict.fromkeys(groups[dimension], total)
         else:

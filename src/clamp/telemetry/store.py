@@ -140,7 +140,7 @@ class TelemetryStore:
 
     def _delete(self, file_ids: Sequence[int], *, drop_files: Sequence[int]) -> None:
         if file_ids:
-            for table in ("records", "sessions", "file_stats"):
+            for table in ("records", "sessions"):
                 self.con.execute(f"DELETE FROM {table} WHERE file_id IN (SELECT unnest($1))",
                                  [list(file_ids)])
         if drop_files:
@@ -266,7 +266,6 @@ class TelemetryStore:
             session = read_session_file(Path(path))
             self._store_session(fid, session)
             done.append((fid, path, "corrupt" if session.corrupt else "ok", session.corrupt))
-        self.con.execute(store_sql.FILE_STATS, [[fid for fid, _ in batch]])
         self._mark_done(done)
         return len(batch)
 

@@ -19,7 +19,7 @@ import json
 
 from clamp.telemetry.sessions import REASONS
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -32,9 +32,6 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE TABLE IF NOT EXISTS records (
     file_id INTEGER, idx INTEGER, acquired_at TIMESTAMPTZ, duration_ms DOUBLE, stability DOUBLE,
     reason UTINYINT, extra VARCHAR);
-CREATE TABLE IF NOT EXISTS file_stats (
-    file_id INTEGER, n BIGINT, mean DOUBLE, var DOUBLE, p95 DOUBLE,
-    first TIMESTAMPTZ, last TIMESTAMPTZ);
 """
 
 #: Stored in `reason` for a record whose timestamp text DuckDB could not parse: the file is then
@@ -142,37 +139,22 @@ def fast_insert(reader: str, fmt: str) -> str:
     return _FAST_INSERT.replace("__READ__", read_json_call(reader, fmt))
 
 
-# One scan over the rows the fast insert just wrote ($1: the batch's file ids): per file, how many
-# first records it has (exactly one unless the file held several JSON values, or none), whether
-# any timestamp needs the reference reader, its session fields, and its statistics (kept in
-# file_stats so summaries need not regroup by file).
+# Over the rows the fast insert just wrote ($1: the batch's file ids), only first records and
+# records flagged for the reference reader: per file, how many first records it has (exactly one
+# unless the file held several JSON values, or none), whether any timestamp needs the reference
+# reader, and its session fields.
 BATCH_SCAN = f"""
 CREATE OR REPLACE TEMP TABLE batch_files AS
 SELECT file_id, count(*) FILTER (WHERE idx = 1) AS firsts,
        count(*) FILTER (WHERE reason = {SUSPECT}) AS suspect,
-       any_value(extra) FILTER (WHERE idx = 1) AS head,
-       count(*) FILTER (WHERE reason IS NULL) AS n,
-       avg(stability) FILTER (WHERE reason IS NULL) AS mean,
-       var_samp(stability) FILTER (WHERE reason IS NULL) AS var,
-       quantile_cont(duration_ms, 0.95) FILTER (WHERE reason IS NULL) AS p95,
-       min(acquired_at) FILTER (WHERE reason IS NULL) AS first,
-       max(acquired_at) FILTER (WHERE reason IS NULL) AS last
-FROM records WHERE file_id IN (SELECT unnest($1)) GROUP BY file_id
+       any_value(extra) FILTER (WHERE idx = 1) AS head
+FROM records WHERE (idx = 1 OR reason = {SUSPECT}) AND file_id IN (SELECT unnest($1))
+GROUP BY file_id
 """
 BATCH_GOOD = "SELECT file_id FROM batch_files WHERE firsts = 1 AND suspect = 0"
 BATCH_KEEP = """
 INSERT INTO sessions
 SELECT file_id, (head->>'ss')::DOUBLE, head->>'sb', head->>'sd', head->>'si', head->>'sg'
 FROM batch_files WHERE firsts = 1 AND suspect = 0;
-INSERT INTO file_stats SELECT file_id, n, mean, var, p95, first, last FROM batch_files
-    WHERE firsts = 1 AND suspect = 0;
 DROP TABLE batch_files;
-"""
-
-# Per-session statistics for files stored by the reference reader ($1: their file ids).
-FILE_STATS = """
-INSERT INTO file_stats
-SELECT file_id, count(*), avg(stability), var_samp(stability),
-       quantile_cont(duration_ms, 0.95), min(acquired_at), max(acquired_at)
-FROM records WHERE reason IS NULL AND file_id IN (SELECT unnest($1)) GROUP BY file_id
 """
