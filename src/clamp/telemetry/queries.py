@@ -138,6 +138,8 @@ TOTAL_P95 = "SELECT quantile_cont(duration_ms, 0.95) FROM records WHERE reason I
 # The key columns a p95 grouping set can use, in GROUPING() argument order.
 _P95_KEYS = {"backend": BACKEND, "device": DEVICE, "digest": "s.digest", "window": "r.w",
              "trust": "s.tgroup", "file": "r.file_id"}
+# Every breakdown and the key columns of its p95 grouping set (`grouped` builds each cell's keys
+# in this order).
 _P95_SETS = {"total": (), "file": ("file",), "backend": ("backend",), "device": ("device",),
              "digest": ("digest",), "window_digest": ("window", "digest"),
              "window": ("window",), "trust": ("trust",)}
@@ -182,15 +184,16 @@ def grouped(con: duckdb.DuckDBPyConnection, width_us: int) -> Grouped:
              .fetchall()}
     groups: dict[str, dict[Any, _Group]] = {d: {} for d in _P95_SETS}
     cube = CUBE.replace("__OVERRIDES__", _OVERRIDES if overrides else "NULL, NULL")
+    unknown = (None, "unverified", None, None)
+    tables = [(d, groups[d]) for d in _P95_SETS]
     for fid, w, rb, rd, n, mean, var, first, last in con.execute(cube, [width_us]).fetchall():
-        digest, tgroup, backend, device = attrs.get(fid, (None, "unverified", None, None))
-        keys = {"total": (), "file": fid, "backend": backend if rb is None else rb,
-                "device": device if rd is None else rd, "digest": digest, "window": w,
-                "window_digest": (w, digest), "trust": tgroup}
-        for dimension, key in keys.items():
-            group = groups[dimension].get(key)
+        digest, tgroup, backend, device = attrs.get(fid, unknown)
+        keys = ((), fid, backend if rb is None else rb, device if rd is None else rd, digest,
+                (w, digest), w, tgroup)
+        for (_, table), key in zip(tables, keys, strict=True):
+            group = table.get(key)
             if group is None:
-                group = groups[dimension][key] = _Group()
+                group = table[key] = _Group()
             group.add(fid, n, mean, var, first, last)
     p95 = _p95s(con, width_us, groups, overrides)
 

@@ -72,6 +72,7 @@ class TelemetryStore:
                                 where=str(path)) from exc
         self._readers: tuple[tuple[str, str], ...] = store_sql.READERS
         self._schema_path: Path | None = None
+        self._seen: dict[str, tuple[int, int]] = {}
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET preserve_insertion_order = false")
         self.con.execute("SET enable_progress_bar = false")
@@ -110,6 +111,7 @@ class TelemetryStore:
             except OSError:
                 continue
             current[str(path)] = (st.st_size, st.st_mtime_ns)
+        self._seen = current
         known = {p: (fid, size, mtime, status) for fid, p, size, mtime, status in
                  self.con.execute("SELECT file_id, path, size, mtime_ns, status FROM files")
                  .fetchall()}
@@ -248,14 +250,18 @@ class TelemetryStore:
         return self._schema_path
 
     def _mark_done(self, rows: Sequence[tuple[int, str, str, str | None]]) -> None:
-        out = []
-        for fid, path, status, reason in rows:
-            try:
-                st = os.stat(path)
-                out.append((fid, path, st.st_size, st.st_mtime_ns, status, reason))
-            except OSError:
-                out.append((fid, path, -1, -1, "corrupt", "vanished while reading"))
-        self._upsert_files(out)
+        """Record files as read, with the size and mtime seen *before* reading them: a file
+        rewritten while it was being read then differs from its record, and the next run reads
+        it again (the size and mtime after reading could hide that change)."""
+        if not rows:
+            return
+        ids, paths, statuses, reasons = (list(c) for c in zip(*rows, strict=True))
+        sizes, mtimes = zip(*(self._seen.get(p, (-1, -1)) for p in paths), strict=True)
+        self.con.execute(
+            "UPDATE files SET size = u.size, mtime_ns = u.mtime_ns, status = u.status, "
+            "reason = u.reason FROM (SELECT unnest($1) AS file_id, unnest($2) AS size, "
+            "unnest($3) AS mtime_ns, unnest($4) AS status, unnest($5::VARCHAR[]) AS reason) AS u "
+            "WHERE files.file_id = u.file_id", [ids, list(sizes), list(mtimes), statuses, reasons])
 
     def _ingest_reference(self, batch: list[tuple[int, str]]) -> int:
         """Read files one by one with the Python reader and store what they hold."""
