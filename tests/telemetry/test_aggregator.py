@@ -144,7 +144,7 @@ def test_skipped_scans_match_full_queries(tmp_path: Path) -> None:
         queries.load_sessions_table(store.con, [
             (fid, d, "trusted" if d != DIGESTS[1] else "untrusted", b, dev)
             for fid, d, b, dev in rows])
-        for width in (86_400_000_000, week):
+        for width in (86_400_000_000, week, 600_000_000):  # 10 min: sessions span windows
             g = queries.grouped(store.con, width)
             full_window = {queries.window_start(k, width): queries.Row(*queries._clean(v))
                            for k, *v in store.con.execute(
@@ -158,6 +158,14 @@ def test_skipped_scans_match_full_queries(tmp_path: Path) -> None:
             full_digest = {k: queries.Row(*queries._clean(v)) for k, *v in store.con.execute(
                 queries.dimension_query("digest"), [width]).fetchall()}
             assert _close(g.backend, full_backend) and _close(g.digest, full_digest)
+            full_file = {k: queries.Row(*queries._clean(v)) for k, *v in store.con.execute(
+                queries.dimension_query("file"), [width]).fetchall()}
+            assert _close(g.file, full_file)
+            spanning = store.con.execute(
+                "SELECT count(*) FROM (SELECT file_id FROM records GROUP BY file_id HAVING "
+                "count(DISTINCT (epoch_us(acquired_at) - $2) // $1) > 1)",
+                [width, queries.ORIGIN_US]).fetchone()
+            assert spanning is not None and (spanning[0] > 0) == (width == 600_000_000)
 
 
 def _close(merged: dict[Any, Any], full: dict[Any, Any]) -> bool:

@@ -50,3 +50,25 @@ def test_bootstrap_is_deterministic_and_brackets_a_clear_shift() -> None:
     ci = bootstrap_quantile_shift(before, after, seed=3)
     assert ci == bootstrap_quantile_shift(before, after, seed=3)
     assert ci is not None and ci[0] <= 50 <= ci[1] and ci[0] > 0
+
+
+def test_resampled_quantile_has_the_distribution_of_a_real_resample() -> None:
+    """The order-statistic shortcut draws what sorting an actual resample would give."""
+    import random
+    import statistics
+
+    from clamp.telemetry.stats import _resampled_quantile, quantile_linear
+
+    base = random.Random(7)
+    ordered = sorted(base.expovariate(1 / 40) for _ in range(60))
+    rng_fast, rng_slow = random.Random(1), random.Random(2)
+    fast = [_resampled_quantile(ordered, 0.95, rng_fast) for _ in range(6000)]
+    slow = [quantile_linear(rng_slow.choices(ordered, k=len(ordered)), 0.95)
+            for _ in range(6000)]
+    spread = statistics.stdev(slow)
+    assert abs(statistics.mean(fast) - statistics.mean(slow)) < 0.1 * spread
+    assert statistics.stdev(fast) == pytest.approx(spread, rel=0.08)
+    for q in (0.1, 0.5, 0.9):
+        assert abs(quantile_linear(fast, q) - quantile_linear(slow, q)) < 0.15 * spread
+    # Both only ever return interpolations between values of the sample.
+    assert min(fast) >= ordered[0] and max(fast) <= ordered[-1]

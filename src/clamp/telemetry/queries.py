@@ -36,6 +36,7 @@ DEVICE = "coalesce(r.extra->>'rd', s.device)"
 DIMENSIONS = {
     "total": (), "backend": (BACKEND,), "device": (DEVICE,), "digest": ("s.digest",),
     "window": ("r.w",), "window_digest": ("r.w", "s.digest"), "trust": ("s.tgroup",),
+    "file": ("r.file_id",),
 }
 
 
@@ -121,12 +122,19 @@ def window_start(bucket: int, width_us: int) -> datetime:
 
 
 # Per (session, window) cell of valid records: everything but the p95s of every breakdown, in
-# one scan. __OVERRIDES__ adds the record-level backend/device when any record has one.
+# one scan, plus the cell's own p95 (the session's, when the session is one cell: nearly free
+# here, where a separate per-session quantile would be another pass over every record).
+# __OVERRIDES__ adds the record-level backend/device when any record has one.
 CUBE = f"""
 SELECT r.file_id, (epoch_us(r.acquired_at) - {ORIGIN_US}) // $1::BIGINT AS w, __OVERRIDES__,
        count(*), avg(r.stability), var_samp(r.stability),
-       timezone('UTC', min(r.acquired_at)), timezone('UTC', max(r.acquired_at))
+       timezone('UTC', min(r.acquired_at)), timezone('UTC', max(r.acquired_at)),
+       quantile_cont(r.duration_ms, 0.95)
 FROM records AS r WHERE r.reason IS NULL GROUP BY ALL
+"""
+FILE_P95 = """
+SELECT file_id, quantile_cont(duration_ms, 0.95) FROM records
+WHERE reason IS NULL AND file_id IN (SELECT unnest($1::INTEGER[])) GROUP BY 1
 """
 _OVERRIDES = ("CASE WHEN r.extra IS NOT NULL THEN r.extra->>'rb' END, "
               "CASE WHEN r.extra IS NOT NULL THEN r.extra->>'rd' END")
@@ -137,7 +145,7 @@ SELECT count(*) FROM records WHERE CASE WHEN extra IS NULL THEN false
 TOTAL_P95 = "SELECT quantile_cont(duration_ms, 0.95) FROM records WHERE reason IS NULL"
 # The key columns a p95 grouping set can use, in GROUPING() argument order.
 _P95_KEYS = {"backend": BACKEND, "device": DEVICE, "digest": "s.digest", "window": "r.w",
-             "trust": "s.tgroup", "file": "r.file_id"}
+             "trust": "s.tgroup"}
 # Every breakdown and the key columns of its p95 grouping set (`grouped` builds each cell's keys
 # in this order).
 _P95_SETS = {"total": (), "file": ("file",), "backend": ("backend",), "device": ("device",),
@@ -148,9 +156,10 @@ _P95_SETS = {"total": (), "file": ("file",), "backend": ("backend",), "device": 
 class _Group:
     """One breakdown group being merged from cells."""
 
-    __slots__ = ("files", "first", "last", "moments")
+    __slots__ = ("cells", "files", "first", "last", "moments")
 
     def __init__(self) -> None:
+        self.cells = 0
         self.moments = Moments()
         self.files: set[int] = set()
         self.first: datetime | None = None
@@ -159,6 +168,7 @@ class _Group:
     def add(self, fid: int, n: int, mean: float, var: float | None, first: datetime,
             last: datetime) -> None:
         self.moments.add(n, mean, var)
+        self.cells += 1
         self.files.add(fid)
         self.first = first if self.first is None or first < self.first else self.first
         self.last = last if self.last is None or last > self.last else self.last
@@ -186,7 +196,10 @@ def grouped(con: duckdb.DuckDBPyConnection, width_us: int) -> Grouped:
     cube = CUBE.replace("__OVERRIDES__", _OVERRIDES if overrides else "NULL, NULL")
     unknown = (None, "unverified", None, None)
     tables = [(d, groups[d]) for d in _P95_SETS]
-    for fid, w, rb, rd, n, mean, var, first, last in con.execute(cube, [width_us]).fetchall():
+    cell_p95: dict[int, float | None] = {}
+    for fid, w, rb, rd, n, mean, var, first, last, p95 in con.execute(
+            cube, [width_us]).fetchall():
+        cell_p95[fid] = p95
         digest, tgroup, backend, device = attrs.get(fid, unknown)
         keys = ((), fid, backend if rb is None else rb, device if rd is None else rd, digest,
                 (w, digest), w, tgroup)
@@ -196,6 +209,11 @@ def grouped(con: duckdb.DuckDBPyConnection, width_us: int) -> Grouped:
                 group = table[key] = _Group()
             group.add(fid, n, mean, var, first, last)
     p95 = _p95s(con, width_us, groups, overrides)
+    multi_cell = [fid for fid, g in groups["file"].items() if g.cells > 1]
+    p95["file"] = {fid: _clean([cell_p95[fid]])[0] for fid in groups["file"]}
+    if multi_cell:
+        p95["file"].update((fid, _clean([v])[0]) for fid, v in
+                           con.execute(FILE_P95, [multi_cell]).fetchall())
 
     def rows(dimension: str) -> dict[Any, Row]:
         return {k: g.row(p95[dimension].get(k)) for k, g in groups[dimension].items()}
@@ -218,7 +236,7 @@ def _p95s(con: duckdb.DuckDBPyConnection, width_us: int, groups: dict[str, dict[
     total = _clean([con.execute(TOTAL_P95).fetchone()[0]])[0]  # type: ignore[index]
     out["total"][()] = total
     wanted = []
-    for dimension in ("file", "backend", "device", "digest", "window_digest"):
+    for dimension in ("backend", "device", "digest", "window_digest"):
         if len(groups[dimension]) == 1:
             out[dimension] = dict.fromkeys(groups[dimension], total)
         else:
