@@ -189,3 +189,18 @@ def test_garbage_store_is_a_one_line_error(tmp_path: Path) -> None:
     bad.write_bytes(b"not a database" * 1000)
     with pytest.raises(BadInputError, match="delete it to rebuild"):
         TelemetryStore(bad)
+
+
+def test_without_a_writable_temp_dir_the_declared_reader_is_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The detected reader needs a temp schema file; without one, ingest still takes a fast path
+    and stores the same rows."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-dir"))
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"{i}.json")
+        paths[-1].write_text(json.dumps({"records": [record(i), record(i + 1, seed=0)]}))
+    with TelemetryStore(tmp_path / "t.duckdb") as store:
+        assert store.sync(paths).fallback == 0
+        reasons = [row[7] for row in _rows(store)]
+    assert reasons == [None, "seed is 0"] * 3

@@ -205,7 +205,12 @@ class TelemetryStore:
         import duckdb
 
         paths = [p for _, p in batch]
-        sources = [str(self._schema_file()), *paths] if reader[0] == "detected" else paths
+        sources = paths
+        if reader[0] == "detected":
+            schema = self._schema_file()
+            if schema is None:
+                return duckdb.InvalidInputException("no schema file for the detected reader")
+            sources = [str(schema), *paths]
         try:
             self.con.execute(store_sql.fast_insert(*reader), [sources, paths,
                                                               [fid for fid, _ in batch]])
@@ -240,12 +245,16 @@ class TelemetryStore:
                              [[fid for fid, _ in suspects]])
         return self._ingest_reference(suspects)
 
-    def _schema_file(self) -> Path:
-        """The one-record file that fixes the detected reader's types (see `store_sql`)."""
+    def _schema_file(self) -> Path | None:
+        """The one-record file that fixes the detected reader's types (see `store_sql`); None
+        when no temp file can be written, and then only the declared readers are used."""
         if self._schema_path is None:
-            handle, name = tempfile.mkstemp(prefix="clamp-schema-", suffix=".json")
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(store_sql.SCHEMA_DOCUMENT)
+            try:
+                handle, name = tempfile.mkstemp(prefix="clamp-schema-", suffix=".json")
+                with os.fdopen(handle, "w", encoding="utf-8") as out:
+                    out.write(store_sql.SCHEMA_DOCUMENT)
+            except OSError:
+                return None
             self._schema_path = Path(name)
         return self._schema_path
 
