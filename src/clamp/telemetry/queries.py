@@ -153,29 +153,27 @@ _P95_SETS = {"total": (), "file": ("file",), "backend": ("backend",), "device": 
              "window": ("window",), "trust": ("trust",)}
 
 
-class _Group:
-    """One breakdown group being merged from cells."""
+Cell = tuple[int, int, Any, Any, int, float, float | None, datetime, datetime, float | None]
 
-    __slots__ = ("cells", "files", "first", "last", "moments")
 
-    def __init__(self) -> None:
-        self.cells = 0
-        self.moments = Moments()
-        self.files: set[int] = set()
-        self.first: datetime | None = None
-        self.last: datetime | None = None
-
-    def add(self, fid: int, n: int, mean: float, var: float | None, first: datetime,
-            last: datetime) -> None:
-        self.moments.add(n, mean, var)
-        self.cells += 1
-        self.files.add(fid)
-        self.first = first if self.first is None or first < self.first else self.first
-        self.last = last if self.last is None or last > self.last else self.last
-
-    def row(self, p95: float | None) -> Row:
-        return Row(self.moments.n, len(self.files), self.moments.mean,
-                   self.moments.variance, p95, self.first, self.last)
+def _merge(cells: list[Cell], members: list[int], p95: float | None) -> Row:
+    """A group's statistics from its (session, window) cells (Chan's pairwise update)."""
+    first_cell = cells[members[0]]
+    if len(members) == 1:
+        _, _, _, _, n, mean, var, first, last, _ = first_cell
+        return Row(n, 1, mean, var, p95, first, last)
+    moments = Moments()
+    files = set()
+    first, last = first_cell[7], first_cell[8]
+    for index in members:
+        fid, _, _, _, n, mean, var, cell_first, cell_last, _ = cells[index]
+        moments.add(n, mean, var)
+        files.add(fid)
+        if cell_first < first:
+            first = cell_first
+        if cell_last > last:
+            last = cell_last
+    return Row(moments.n, len(files), moments.mean, moments.variance, p95, first, last)
 
 
 def grouped(con: duckdb.DuckDBPyConnection, width_us: int) -> Grouped:
@@ -192,31 +190,31 @@ def grouped(con: duckdb.DuckDBPyConnection, width_us: int) -> Grouped:
     attrs = {fid: (digest, tgroup, backend, device) for fid, digest, tgroup, backend, device
              in con.execute("SELECT file_id, digest, tgroup, backend, device FROM sess")
              .fetchall()}
-    groups: dict[str, dict[Any, _Group]] = {d: {} for d in _P95_SETS}
     cube = CUBE.replace("__OVERRIDES__", _OVERRIDES if overrides else "NULL, NULL")
+    cells: list[Cell] = con.execute(cube, [width_us]).fetchall()
+    members: dict[str, dict[Any, list[int]]] = {d: {} for d in _P95_SETS}
+    tables = list(members.values())
     unknown = (None, "unverified", None, None)
-    tables = [(d, groups[d]) for d in _P95_SETS]
-    cell_p95: dict[int, float | None] = {}
-    for fid, w, rb, rd, n, mean, var, first, last, p95 in con.execute(
-            cube, [width_us]).fetchall():
-        cell_p95[fid] = p95
+    for index, (fid, w, rb, rd, *_) in enumerate(cells):
         digest, tgroup, backend, device = attrs.get(fid, unknown)
         keys = ((), fid, backend if rb is None else rb, device if rd is None else rd, digest,
                 (w, digest), w, tgroup)
-        for (_, table), key in zip(tables, keys, strict=True):
-            group = table.get(key)
-            if group is None:
-                group = table[key] = _Group()
-            group.add(fid, n, mean, var, first, last)
-    p95 = _p95s(con, width_us, groups, overrides)
-    multi_cell = [fid for fid, g in groups["file"].items() if g.cells > 1]
-    p95["file"] = {fid: _clean([cell_p95[fid]])[0] for fid in groups["file"]}
+        for table, key in zip(tables, keys, strict=True):
+            found = table.get(key)
+            if found is None:
+                table[key] = [index]
+            else:
+                found.append(index)
+    p95 = _p95s(con, width_us, members, cells, overrides)
+    multi_cell = [fid for fid, m in members["file"].items() if len(m) > 1]
+    p95["file"] = {fid: _clean([cells[m[0]][9]])[0] for fid, m in members["file"].items()}
     if multi_cell:
         p95["file"].update((fid, _clean([v])[0]) for fid, v in
                            con.execute(FILE_P95, [multi_cell]).fetchall())
 
     def rows(dimension: str) -> dict[Any, Row]:
-        return {k: g.row(p95[dimension].get(k)) for k, g in groups[dimension].items()}
+        return {k: _merge(cells, m, p95[dimension].get(k))
+                for k, m in members[dimension].items()}
 
     out = Grouped(EMPTY, rows("backend"), rows("device"), rows("digest"), rows("file"), {}, {},
                   rows("trust"))
@@ -227,8 +225,8 @@ def grouped(con: duckdb.DuckDBPyConnection, width_us: int) -> Grouped:
     return out
 
 
-def _p95s(con: duckdb.DuckDBPyConnection, width_us: int, groups: dict[str, dict[Any, _Group]],
-          overrides: bool) -> dict[str, dict[Any, float | None]]:
+def _p95s(con: duckdb.DuckDBPyConnection, width_us: int, groups: dict[str, dict[Any, list[int]]],
+          cells: list[Cell], overrides: bool) -> dict[str, dict[Any, float | None]]:
     """The p95 of every group, asking DuckDB only for the ones not known otherwise."""
     out: dict[str, dict[Any, float | None]] = {d: {} for d in groups}
     if not groups["total"]:
@@ -244,9 +242,10 @@ def _p95s(con: duckdb.DuckDBPyConnection, width_us: int, groups: dict[str, dict[
     digests_in: dict[str, dict[Any, set[Any]]] = {"window": {}, "trust": {}}
     for w, digest in groups["window_digest"]:
         digests_in["window"].setdefault(w, set()).add(digest)
-    for fid_group, group in groups["trust"].items():
-        digests_in["trust"][fid_group] = {k for k, g in groups["digest"].items()
-                                          if g.files & group.files}
+    for tgroup, members in groups["trust"].items():
+        files = {cells[i][0] for i in members}
+        digests_in["trust"][tgroup] = {k for k, m in groups["digest"].items()
+                                       if any(cells[i][0] in files for i in m)}
     for dimension in ("window", "trust"):
         mixed = [k for k, ds in digests_in[dimension].items() if len(ds) > 1]
         if len(groups[dimension]) == 1:
