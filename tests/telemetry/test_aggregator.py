@@ -130,9 +130,15 @@ def test_empty_root_gives_an_empty_summary(tmp_path: Path) -> None:
     assert (tmp_path / "build" / "telemetry_summary.json").exists()
 
 
-def test_skipped_scans_match_full_queries(tmp_path: Path) -> None:
-    """The shortcuts in `queries.grouped` give what the full per-dimension queries give."""
-    from clamp.telemetry import queries
+@pytest.mark.parametrize("trust_of", [
+    lambda d: "trusted" if d != DIGESTS[1] else "untrusted",  # a trust group of two images
+    lambda d: f"group-{d}",  # one image per trust group: its p95 is the image's
+    lambda d: "trusted",  # one trust group: its p95 is the total's
+])
+def test_skipped_scans_match_full_queries(tmp_path: Path,
+                                          trust_of: Callable[[str | None], str]) -> None:
+    """The shortcuts in `breakdowns.grouped` give what the full per-dimension queries give."""
+    from clamp.telemetry import breakdowns, queries
     from clamp.telemetry.store import TelemetryStore
 
     write_sample_sessions(tmp_path, DIGESTS)
@@ -142,23 +148,22 @@ def test_skipped_scans_match_full_queries(tmp_path: Path) -> None:
         rows = store.con.execute(
             "SELECT file_id, image_digest, backend, device FROM sessions").fetchall()
         queries.load_sessions_table(store.con, [
-            (fid, d, "trusted" if d != DIGESTS[1] else "untrusted", b, dev)
-            for fid, d, b, dev in rows])
+            (fid, d, trust_of(d), b, dev) for fid, d, b, dev in rows])
         for width in (86_400_000_000, week, 600_000_000):  # 10 min: sessions span windows
-            g = queries.grouped(store.con, width)
-            full_window = {queries.window_start(k, width): queries.Row(*queries._clean(v))
+            g = breakdowns.grouped(store.con, width)
+            full_window = {queries.window_start(k, width): queries.Row(*queries.clean(v))
                            for k, *v in store.con.execute(
                                queries.dimension_query("window"), [width]).fetchall()}
-            full_trust = {k: queries.Row(*queries._clean(v)) for k, *v in store.con.execute(
+            full_trust = {k: queries.Row(*queries.clean(v)) for k, *v in store.con.execute(
                 queries.dimension_query("trust"), [width]).fetchall()}
             assert _close(g.window, full_window)
             assert _close(g.trust, full_trust)
-            full_backend = {k: queries.Row(*queries._clean(v)) for k, *v in store.con.execute(
+            full_backend = {k: queries.Row(*queries.clean(v)) for k, *v in store.con.execute(
                 queries.dimension_query("backend"), [width]).fetchall()}
-            full_digest = {k: queries.Row(*queries._clean(v)) for k, *v in store.con.execute(
+            full_digest = {k: queries.Row(*queries.clean(v)) for k, *v in store.con.execute(
                 queries.dimension_query("digest"), [width]).fetchall()}
             assert _close(g.backend, full_backend) and _close(g.digest, full_digest)
-            full_file = {k: queries.Row(*queries._clean(v)) for k, *v in store.con.execute(
+            full_file = {k: queries.Row(*queries.clean(v)) for k, *v in store.con.execute(
                 queries.dimension_query("file"), [width]).fetchall()}
             assert _close(g.file, full_file)
             spanning = store.con.execute(
@@ -188,7 +193,7 @@ def test_record_level_backend_and_device_count_in_their_own_groups(
         make_root: Callable[..., Path], pretty: bool) -> None:
     """A record naming another backend/device than its session is grouped under its own, on the
     fast path (one-line or pretty-printed files) as in the full per-dimension query."""
-    from clamp.telemetry import queries
+    from clamp.telemetry import breakdowns, queries
     from clamp.telemetry.store import TelemetryStore
 
     docs = {f"s{i}.json": {"backend": "hip", "deviceName": "gfx90a", "records": [
@@ -216,8 +221,8 @@ def test_record_level_backend_and_device_count_in_their_own_groups(
         rows = store.con.execute("SELECT file_id, image_digest, backend, device FROM sessions")
         queries.load_sessions_table(store.con, [(fid, d, "unverified", b, dev)
                                                 for fid, d, b, dev in rows.fetchall()])
-        g = queries.grouped(store.con, 86_400_000_000)
+        g = breakdowns.grouped(store.con, 86_400_000_000)
         for dimension in ("backend", "device"):
-            full = {k: queries.Row(*queries._clean(v)) for k, *v in store.con.execute(
+            full = {k: queries.Row(*queries.clean(v)) for k, *v in store.con.execute(
                 queries.dimension_query(dimension), [86_400_000_000]).fetchall()}
             assert _close(getattr(g, dimension), full)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from clamp.atomic import write_atomic
 from clamp.errors import BadInputError
-from clamp.telemetry import attribution, queries
+from clamp.telemetry import attribution, breakdowns, queries
 from clamp.telemetry.gpu import summarise_gpu
 from clamp.telemetry.models import (
     Breakdown,
@@ -128,7 +128,7 @@ class TemporalAggregator:
                               device))
             meta[fid] = (path, s_stab, backend, device, digest)
         queries.load_sessions_table(con, sess_rows)
-        g = queries.grouped(con, self.width_us)
+        g = breakdowns.grouped(con, self.width_us)
         status_of: dict[str | None, str] = {
             d: (evidence[d].trust_status if d in evidence else "unknown")
             for d in g.digest}
