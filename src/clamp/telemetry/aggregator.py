@@ -155,8 +155,12 @@ class TemporalAggregator:
             rel = self._rel(path, telemetry_dir)
             if status not in (TRUSTED, "unknown") and row.n:
                 untrusted_sessions.append(rel)
-            by_session.append(SessionGroup(
-                **_stats(row), path=rel, backend=backend, device=device, digest=digest,
+            # Built unvalidated: tens of thousands of them at scale, every value from the typed
+            # queries above (tests validate written summaries against the model).
+            by_session.append(SessionGroup.model_construct(
+                sessionCount=row.sessions, recordCount=row.n, meanStability=row.mean,
+                variance=row.var, driftPercentile=row.p95, path=rel, backend=backend,
+                device=device, digest=digest,
                 trustStatus=status, trusted=status == TRUSTED, sessionStability=s_stab,
                 firstAcquiredAt=_iso(row.first), lastAcquiredAt=_iso(row.last),
                 invalidRecordCount=invalid_by_file.get(fid, 0)))

@@ -130,9 +130,9 @@ class TelemetryStore:
                 file_id = old[0]
                 changed_ids.append(file_id)
             todo.append((file_id, name))
-        self._delete(removed + changed_ids, drop_files=removed)
+        self._delete(removed + changed_ids, drop_files=removed + changed_ids)
         # Mark pending first: a crash from here on leaves files the next run will redo.
-        self._upsert_files([(fid, p, -1, -1, "pending", None) for fid, p in todo])
+        self._insert_files([(fid, p, -1, -1, "pending", None) for fid, p in todo])
         fallback = 0
         for start in range(0, len(todo), BATCH_FILES):
             fallback += self._ingest(todo[start:start + BATCH_FILES])
@@ -149,16 +149,13 @@ class TelemetryStore:
             self.con.execute("DELETE FROM files WHERE file_id IN (SELECT unnest($1))",
                              [list(drop_files)])
 
-    def _upsert_files(self, rows: Sequence[tuple[int, str, int, int, str, str | None]]) -> None:
+    def _insert_files(self, rows: Sequence[tuple[int, str, int, int, str, str | None]]) -> None:
         if not rows:
             return
-        columns = list(zip(*rows, strict=True))
-        self.con.execute("DELETE FROM files WHERE file_id IN (SELECT unnest($1))",
-                         [list(columns[0])])
         self.con.execute(
             "INSERT INTO files SELECT unnest($1), unnest($2), unnest($3), "
             "unnest($4), unnest($5), unnest($6::VARCHAR[])",
-            [list(c) for c in columns])
+            [list(c) for c in zip(*rows, strict=True)])
 
     def _ingest(self, batch: list[tuple[int, str]]) -> int:
         """Ingest a batch; return how many files needed the reference reader.
