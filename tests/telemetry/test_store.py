@@ -204,3 +204,34 @@ def test_without_a_writable_temp_dir_the_declared_reader_is_used(
         assert store.sync(paths).fallback == 0
         reasons = [row[7] for row in _rows(store)]
     assert reasons == [None, "seed is 0"] * 3
+
+
+def test_file_names_with_glob_characters_are_read_as_themselves(tmp_path: Path) -> None:
+    """DuckDB expands `*`, `?` and `[...]` in paths: `a[1].json` must not read `a1.json`."""
+    names = ["a[1].json", "a1.json", "b*.json", "bx.json", "c?.json", "cd.json"]
+    paths = []
+    for i, name in enumerate(names):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(json.dumps({"records": [record(j) for j in range(i + 1)]}))
+    with TelemetryStore(tmp_path / "t.duckdb") as store:
+        assert store.sync(paths).fallback == 0
+        counts: dict[str, int] = {}
+        for row in _rows(store):
+            counts[Path(row[0]).name] = counts.get(Path(row[0]).name, 0) + 1
+    assert counts == {name: i + 1 for i, name in enumerate(names)}
+
+
+def test_a_file_past_duckdbs_default_value_limit_takes_the_fast_path(tmp_path: Path) -> None:
+    from clamp.telemetry import store_sql
+
+    one = json.dumps(record(1))
+    count = store_sql.DEFAULT_MAX_OBJECT // len(one) + 1000
+    big = tmp_path / "big.json"
+    big.write_text('{"records": [' + ",".join([one] * count) + "]}")
+    small = tmp_path / "small.json"
+    small.write_text(json.dumps({"records": [record(2)]}))
+    assert big.stat().st_size > store_sql.DEFAULT_MAX_OBJECT
+    with TelemetryStore(tmp_path / "t.duckdb") as store:
+        stats = store.sync([big, small])
+        assert (stats.ingested, stats.fallback) == (2, 0)
+        assert store.con.execute("SELECT count(*) FROM records").fetchone() == (count + 1,)

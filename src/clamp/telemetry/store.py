@@ -31,8 +31,9 @@ if TYPE_CHECKING:
     import duckdb
 
 BATCH_FILES = 10_000  # one statement parallelises best; a bad file costs a re-read of its batch
+BIG_BATCH_FILES = 8  # files past DuckDB's default JSON value limit, read together
 MAX_ISOLATED = 8  # bad files set aside by name per batch before halving takes over
-_IN_FILE = re.compile(r'in file "([^"]+)"')
+_IN_FILE = re.compile(r'file "([^"]+)"')  # "... in file "P" ...", "... reading file "P" ..."
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class TelemetryStore:
         self._readers: tuple[tuple[str, str], ...] = store_sql.READERS
         self._schema_path: Path | None = None
         self._seen: dict[str, tuple[int, int]] = {}
+        self._max_object = store_sql.DEFAULT_MAX_OBJECT
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET preserve_insertion_order = false")
         self.con.execute("SET enable_progress_bar = false")
@@ -134,8 +136,18 @@ class TelemetryStore:
         # Mark pending first: a crash from here on leaves files the next run will redo.
         self._insert_files([(fid, p, -1, -1, "pending", None) for fid, p in todo])
         fallback = 0
-        for start in range(0, len(todo), BATCH_FILES):
-            fallback += self._ingest(todo[start:start + BATCH_FILES])
+        # Files too large for DuckDB's default JSON value limit go in batches of their own.
+        big = [(fid, p) for fid, p in todo if current[p][0] >= store_sql.DEFAULT_MAX_OBJECT]
+        small = [(fid, p) for fid, p in todo if current[p][0] < store_sql.DEFAULT_MAX_OBJECT]
+        for start in range(0, len(small), BATCH_FILES):
+            fallback += self._ingest(small[start:start + BATCH_FILES])
+        for start in range(0, len(big), BIG_BATCH_FILES):
+            batch = big[start:start + BIG_BATCH_FILES]
+            self._max_object = 1 << max(current[p][0] for _, p in batch).bit_length()
+            try:
+                fallback += self._ingest(batch)
+            finally:
+                self._max_object = store_sql.DEFAULT_MAX_OBJECT
         return IngestStats(scanned=len(current), ingested=len(todo),
                            unchanged=len(current) - len(todo), removed=len(removed),
                            fallback=fallback)
@@ -202,15 +214,15 @@ class TelemetryStore:
         import duckdb
 
         paths = [p for _, p in batch]
-        sources = paths
+        sources = [store_sql.glob_literal(p) for p in paths]
         if reader[0] == "detected":
             schema = self._schema_file()
             if schema is None:
                 return duckdb.InvalidInputException("no schema file for the detected reader")
-            sources = [str(schema), *paths]
+            sources = [store_sql.glob_literal(str(schema)), *sources]
         try:
-            self.con.execute(store_sql.fast_insert(*reader), [sources, paths,
-                                                              [fid for fid, _ in batch]])
+            self.con.execute(store_sql.fast_insert(*reader, self._max_object),
+                             [sources, paths, [fid for fid, _ in batch]])
         except duckdb.Error as exc:
             return exc
         return None
@@ -322,8 +334,9 @@ def _named_file(error: Exception, batch: list[tuple[int, str]]) -> tuple[int, st
     match = _IN_FILE.search(str(error))
     if match is None:
         return None
+    named = match.group(1)
     for entry in batch:
-        if entry[1] == match.group(1):
+        if named in (entry[1], store_sql.glob_literal(entry[1])):
             return entry
     return None
 
