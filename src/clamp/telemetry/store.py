@@ -74,7 +74,6 @@ class TelemetryStore:
         self._readers: tuple[tuple[str, str], ...] = store_sql.READERS
         self._schema_path: Path | None = None
         self._seen: dict[str, tuple[int, int]] = {}
-        self._max_object = store_sql.DEFAULT_MAX_OBJECT
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET preserve_insertion_order = false")
         self.con.execute("SET enable_progress_bar = false")
@@ -132,34 +131,33 @@ class TelemetryStore:
                 file_id = old[0]
                 changed_ids.append(file_id)
             todo.append((file_id, name))
-        self._delete(removed + changed_ids, drop_files=removed + changed_ids)
+        self._delete(removed + changed_ids)
         # Mark pending first: a crash from here on leaves files the next run will redo.
         self._insert_files([(fid, p, -1, -1, "pending", None) for fid, p in todo])
-        fallback = 0
-        # Files too large for DuckDB's default JSON value limit go in batches of their own.
-        big = [(fid, p) for fid, p in todo if current[p][0] >= store_sql.DEFAULT_MAX_OBJECT]
-        small = [(fid, p) for fid, p in todo if current[p][0] < store_sql.DEFAULT_MAX_OBJECT]
-        for start in range(0, len(small), BATCH_FILES):
-            fallback += self._ingest(small[start:start + BATCH_FILES])
-        for start in range(0, len(big), BIG_BATCH_FILES):
-            batch = big[start:start + BIG_BATCH_FILES]
-            self._max_object = 1 << max(current[p][0] for _, p in batch).bit_length()
-            try:
-                fallback += self._ingest(batch)
-            finally:
-                self._max_object = store_sql.DEFAULT_MAX_OBJECT
         return IngestStats(scanned=len(current), ingested=len(todo),
                            unchanged=len(current) - len(todo), removed=len(removed),
-                           fallback=fallback)
+                           fallback=self._ingest_all(todo))
 
-    def _delete(self, file_ids: Sequence[int], *, drop_files: Sequence[int]) -> None:
+    def _ingest_all(self, todo: list[tuple[int, str]]) -> int:
+        """Ingest files in batches; files too large for DuckDB's default JSON value limit go in
+        batches of their own, with a limit that fits them."""
+        limit = store_sql.DEFAULT_MAX_OBJECT
+        small = [(fid, p) for fid, p in todo if self._seen[p][0] < limit]
+        big = [(fid, p) for fid, p in todo if self._seen[p][0] >= limit]
+        fallback = sum(self._ingest(small[i:i + BATCH_FILES])
+                       for i in range(0, len(small), BATCH_FILES))
+        for i in range(0, len(big), BIG_BATCH_FILES):
+            batch = big[i:i + BIG_BATCH_FILES]
+            fits = 1 << max(self._seen[p][0] for _, p in batch).bit_length()
+            fallback += self._ingest(batch, fits)
+        return fallback
+
+    def _delete(self, file_ids: Sequence[int]) -> None:
+        """Drop files from the store: their rows in files, sessions and records."""
         if file_ids:
-            for table in ("records", "sessions"):
+            for table in ("records", "sessions", "files"):
                 self.con.execute(f"DELETE FROM {table} WHERE file_id IN (SELECT unnest($1))",
                                  [list(file_ids)])
-        if drop_files:
-            self.con.execute("DELETE FROM files WHERE file_id IN (SELECT unnest($1))",
-                             [list(drop_files)])
 
     def _insert_files(self, rows: Sequence[tuple[int, str, int, int, str, str | None]]) -> None:
         if not rows:
@@ -169,7 +167,8 @@ class TelemetryStore:
             "unnest($4), unnest($5), unnest($6::VARCHAR[])",
             [list(c) for c in zip(*rows, strict=True)])
 
-    def _ingest(self, batch: list[tuple[int, str]]) -> int:
+    def _ingest(self, batch: list[tuple[int, str]],
+                max_object: int = store_sql.DEFAULT_MAX_OBJECT) -> int:
         """Ingest a batch; return how many files needed the reference reader.
 
         DuckDB's reader stops at the first file it cannot read and names it, so that file is
@@ -181,11 +180,12 @@ class TelemetryStore:
         set_aside: list[tuple[int, str]] = []
         set_aside_done: list[int] = []
         while pending:
-            failure = self._insert(pending, self._readers[0])
+            failure = self._insert(pending, self._readers[0], max_object)
             if failure is None:
                 break
             named = _named_file(failure, pending)
-            if named is None and self._insert_with_readers(pending, self._readers[1:]) is None:
+            if named is None and self._insert_with_readers(pending, self._readers[1:],
+                                                           max_object) is None:
                 break
             if named is None or len(set_aside) >= MAX_ISOLATED:
                 if len(pending) == 1:
@@ -194,9 +194,10 @@ class TelemetryStore:
                     break
                 half = len(pending) // 2
                 return (sum(set_aside_done) + self._ingest_reference(set_aside)
-                        + self._ingest(pending[:half]) + self._ingest(pending[half:]))
+                        + self._ingest(pending[:half], max_object)
+                        + self._ingest(pending[half:], max_object))
             pending.remove(named)
-            if self._insert_with_readers([named], self._readers) is None:
+            if self._insert_with_readers([named], self._readers, max_object) is None:
                 # Another reader reads it, and now comes first: the rest are likely the same.
                 fallback_named = self._finish_batch([named])
                 set_aside_done.append(fallback_named)
@@ -207,8 +208,8 @@ class TelemetryStore:
             fallback += self._finish_batch(pending)
         return fallback
 
-    def _insert(self, batch: list[tuple[int, str]], reader: tuple[str, str]
-                ) -> duckdb.Error | None:
+    def _insert(self, batch: list[tuple[int, str]], reader: tuple[str, str],
+                max_object: int) -> duckdb.Error | None:
         """Insert `batch` with one reader; its error if it cannot read all of it (the failed
         statement keeps nothing: autocommit)."""
         import duckdb
@@ -221,20 +222,21 @@ class TelemetryStore:
                 return duckdb.InvalidInputException("no schema file for the detected reader")
             sources = [store_sql.glob_literal(str(schema)), *sources]
         try:
-            self.con.execute(store_sql.fast_insert(*reader, self._max_object),
+            self.con.execute(store_sql.fast_insert(*reader, max_object),
                              [sources, paths, [fid for fid, _ in batch]])
         except duckdb.Error as exc:
             return exc
         return None
 
     def _insert_with_readers(self, batch: list[tuple[int, str]],
-                             readers: Sequence[tuple[str, str]]) -> Exception | None:
+                             readers: Sequence[tuple[str, str]],
+                             max_object: int) -> Exception | None:
         """Insert `batch` with the first of `readers` that reads all of it, or return the last
         error. A reader that succeeds is tried first from then on (pretty-printed files come in
         directories of them)."""
         error: Exception | None = RuntimeError("no reader")
         for reader in readers:
-            error = self._insert(batch, reader)
+            error = self._insert(batch, reader, max_object)
             if error is None:
                 self._readers = (reader, *[r for r in self._readers if r != reader])
                 return None
