@@ -155,9 +155,7 @@ class TemporalAggregator:
             rel = self._rel(path, telemetry_dir)
             if status not in (TRUSTED, "unknown") and row.n:
                 untrusted_sessions.append(rel)
-            # Built unvalidated: tens of thousands of them at scale, every value from the typed
-            # queries above (tests validate written summaries against the model).
-            by_session.append(SessionGroup.model_construct(
+            by_session.append(SessionGroup(
                 sessionCount=row.sessions, recordCount=row.n, meanStability=row.mean,
                 variance=row.var, driftPercentile=row.p95, path=rel, backend=backend,
                 device=device, digest=digest,

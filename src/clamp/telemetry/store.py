@@ -133,7 +133,7 @@ class TelemetryStore:
             todo.append((file_id, name))
         self._delete(removed + changed_ids)
         # Mark pending first: a crash from here on leaves files the next run will redo.
-        self._insert_files([(fid, p, -1, -1, "pending", None) for fid, p in todo])
+        self._insert_pending(todo)
         return IngestStats(scanned=len(current), ingested=len(todo),
                            unchanged=len(current) - len(todo), removed=len(removed),
                            fallback=self._ingest_all(todo))
@@ -159,13 +159,16 @@ class TelemetryStore:
                 self.con.execute(f"DELETE FROM {table} WHERE file_id IN (SELECT unnest($1))",
                                  [list(file_ids)])
 
-    def _insert_files(self, rows: Sequence[tuple[int, str, int, int, str, str | None]]) -> None:
-        if not rows:
+    def _insert_pending(self, todo: list[tuple[int, str]]) -> None:
+        """Add files about to be read, with the size and mtime seen *before* reading them: a
+        file rewritten while it is being read then differs from its record, and the next run
+        reads it again (the size and mtime after reading could hide that change)."""
+        if not todo:
             return
-        self.con.execute(
-            "INSERT INTO files SELECT unnest($1), unnest($2), unnest($3), "
-            "unnest($4), unnest($5), unnest($6::VARCHAR[])",
-            [list(c) for c in zip(*rows, strict=True)])
+        ids, paths = (list(c) for c in zip(*todo, strict=True))
+        sizes, mtimes = (list(c) for c in zip(*(self._seen[p] for p in paths), strict=True))
+        self.con.execute("INSERT INTO files SELECT unnest($1), unnest($2), unnest($3), "
+                         "unnest($4), 'pending', NULL", [ids, paths, sizes, mtimes])
 
     def _ingest(self, batch: list[tuple[int, str]],
                 max_object: int = store_sql.DEFAULT_MAX_OBJECT) -> int:
@@ -249,7 +252,7 @@ class TelemetryStore:
         self.con.execute(store_sql.BATCH_SCAN, [ids])
         good = {fid for (fid,) in self.con.execute(store_sql.BATCH_GOOD).fetchall()}
         self.con.execute(store_sql.BATCH_KEEP)
-        self._mark_done([(fid, p, "ok", None) for fid, p in batch if fid in good])
+        self._mark_done([(fid, "ok", None) for fid, _ in batch if fid in good])
         suspects = [(fid, p) for fid, p in batch if fid not in good]
         if suspects:
             self.con.execute("DELETE FROM records WHERE file_id IN (SELECT unnest($1))",
@@ -269,19 +272,19 @@ class TelemetryStore:
             self._schema_path = Path(name)
         return self._schema_path
 
-    def _mark_done(self, rows: Sequence[tuple[int, str, str, str | None]]) -> None:
-        """Record files as read, with the size and mtime seen *before* reading them: a file
-        rewritten while it was being read then differs from its record, and the next run reads
-        it again (the size and mtime after reading could hide that change)."""
+    def _mark_done(self, rows: Sequence[tuple[int, str, str | None]]) -> None:
+        """Record files as read: (file id, status, reason)."""
         if not rows:
             return
-        ids, paths, statuses, reasons = (list(c) for c in zip(*rows, strict=True))
-        sizes, mtimes = zip(*(self._seen.get(p, (-1, -1)) for p in paths), strict=True)
+        if all(status == "ok" and reason is None for _, status, reason in rows):
+            self.con.execute("UPDATE files SET status = 'ok' WHERE file_id IN "
+                             "(SELECT unnest($1::INTEGER[]))", [[fid for fid, _, _ in rows]])
+            return
+        ids, statuses, reasons = (list(c) for c in zip(*rows, strict=True))
         self.con.execute(
-            "UPDATE files SET size = u.size, mtime_ns = u.mtime_ns, status = u.status, "
-            "reason = u.reason FROM (SELECT unnest($1) AS file_id, unnest($2) AS size, "
-            "unnest($3) AS mtime_ns, unnest($4) AS status, unnest($5::VARCHAR[]) AS reason) AS u "
-            "WHERE files.file_id = u.file_id", [ids, list(sizes), list(mtimes), statuses, reasons])
+            "UPDATE files SET status = u.status, reason = u.reason FROM (SELECT unnest($1) "
+            "AS file_id, unnest($2) AS status, unnest($3::VARCHAR[]) AS reason) AS u "
+            "WHERE files.file_id = u.file_id", [ids, statuses, reasons])
 
     def _ingest_reference(self, batch: list[tuple[int, str]]) -> int:
         """Read files one by one with the Python reader and store what they hold."""
@@ -291,7 +294,7 @@ class TelemetryStore:
         for fid, path in batch:
             session = read_session_file(Path(path))
             self._store_session(fid, session)
-            done.append((fid, path, "corrupt" if session.corrupt else "ok", session.corrupt))
+            done.append((fid, "corrupt" if session.corrupt else "ok", session.corrupt))
         self._mark_done(done)
         return len(batch)
 
