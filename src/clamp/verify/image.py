@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING
 
 from clamp.errors import ClampError
 from clamp.oci.manifest import Manifest, Platform
@@ -21,6 +22,9 @@ from clamp.oci.store import ImageStore
 from clamp.trust.errors import TrustError, UnsignedError
 from clamp.trust.policy import Policy
 from clamp.trust.result import VerificationResult, failure
+
+if TYPE_CHECKING:
+    from clamp.trust.cosign_legacy import LegacyLayer
 
 # When nothing verifies, report the closest miss: a signer we do not trust says more than a
 # broken signature, which says more than no signature at all.
@@ -86,32 +90,20 @@ async def verify_image(store: ImageStore, ref: Reference, policies: Sequence[Pol
 def check_signatures(found: Sequence[SignatureSet],
                      policies: Sequence[Policy]) -> VerificationResult:
     """The first verified signature among legacy layers and bundles, else the closest miss."""
-    from clamp.trust.bundle import Artifact, verify_bundle
-    from clamp.trust.cosign_legacy import LegacyLayer, verify_legacy_layers
+    from clamp.trust.cosign_legacy import LegacyLayer
     from clamp.trust.dsse import COSIGN_SIGN_PREDICATE
 
     misses: list[VerificationResult] = []
     attestation_bundles = 0
     for sigs in found:
-        digest = str(sigs.subject)
         layers = [LegacyLayer(s.payload, s.annotations, s.media_type) for s in sigs.legacy]
         bundles, attested = _split_bundles(sigs)
         attestation_bundles += len(attested)
-        for policy in policies:
-            if layers:
-                outcome = _attempt(partial(verify_legacy_layers, layers, digest, policy),
-                                   manifest_digest=digest)
-                if outcome.ok:
-                    return outcome
-                misses.append(outcome)
-            for n, bundle in bundles:
-                outcome = _attempt(
-                    partial(verify_bundle, bundle.bundle, Artifact.from_digest(digest), policy,
-                            subject_digest=digest, predicate_types=(COSIGN_SIGN_PREDICATE,)),
-                    manifest_digest=digest, layer_index=n)
-                if outcome.ok:
-                    return outcome
-                misses.append(outcome)
+        verified = _first_verified(str(sigs.subject), layers, bundles, policies, misses,
+                                   layer_predicates=(),
+                                   bundle_predicates=(COSIGN_SIGN_PREDICATE,))
+        if verified is not None:
+            return verified
     problems = "; ".join(p for sigs in found for p in sigs.problems)
     if not misses:
         looked = ", ".join(f"{s.subject.tag_form}.sig and signature referrers" for s in found)
@@ -168,39 +160,52 @@ def check_attestations(found: Sequence[SignatureSet], policies: Sequence[Policy]
                        predicate_types: tuple[str, ...]) -> VerificationResult:
     """Verify `.att` DSSE layers and DSSE bundle referrers (subject must be the image digest,
     predicate type filtered)."""
-    from clamp.trust.bundle import Artifact, verify_bundle
-    from clamp.trust.cosign_legacy import LegacyLayer, verify_legacy_layers
+    from clamp.trust.cosign_legacy import LegacyLayer
 
     misses: list[VerificationResult] = []
     for sigs in found:
-        digest = str(sigs.subject)
         layers = [LegacyLayer(s.payload, s.annotations, s.media_type) for s in sigs.attestations]
         _, attested = _split_bundles(sigs)
-        # With no type asked for, any attestation will do.
+        # New-format attestations are DSSE bundles stored as referrers (`cosign attest
+        # --new-bundle-format`, GitHub's attest-build-provenance with push-to-registry). With no
+        # type asked for, any attestation will do.
         bundles = [(n, b) for n, b, predicate in attested
                    if not predicate_types or predicate in predicate_types]
-        for policy in policies:
-            if layers:
-                outcome = _attempt(partial(verify_legacy_layers, layers, digest, policy,
-                                           predicate_types=predicate_types),
-                                   manifest_digest=digest)
-                if outcome.ok:
-                    return outcome
-                misses.append(outcome)
-            # New-format attestations: DSSE bundles stored as referrers (`cosign attest
-            # --new-bundle-format`, GitHub's attest-build-provenance with push-to-registry).
-            for n, bundle in bundles:
-                outcome = _attempt(
-                    partial(verify_bundle, bundle.bundle, Artifact.from_digest(digest), policy,
-                            subject_digest=digest, predicate_types=predicate_types),
-                    manifest_digest=digest, layer_index=n)
-                if outcome.ok:
-                    return outcome
-                misses.append(outcome)
+        verified = _first_verified(str(sigs.subject), layers, bundles, policies, misses,
+                                   layer_predicates=predicate_types,
+                                   bundle_predicates=predicate_types)
+        if verified is not None:
+            return verified
     if not misses:
         return failure(UnsignedError("attestation", "no attestation found (.att or bundle "
                                      "referrers with the required predicate type)"))
     return _closest(misses)
+
+
+def _first_verified(digest: str, layers: Sequence[LegacyLayer],
+                    bundles: Sequence[tuple[int, BundleArtifact]], policies: Sequence[Policy],
+                    misses: list[VerificationResult], *, layer_predicates: tuple[str, ...],
+                    bundle_predicates: tuple[str, ...]) -> VerificationResult | None:
+    """Each policy against the `.sig`/`.att` layers, then against each bundle: the first result
+    that verifies, or None with every miss appended to `misses`."""
+    from clamp.trust.bundle import Artifact, verify_bundle
+    from clamp.trust.cosign_legacy import verify_legacy_layers
+
+    for policy in policies:
+        attempts = [partial(_attempt, partial(verify_legacy_layers, layers, digest, policy,
+                                              predicate_types=layer_predicates),
+                            manifest_digest=digest)] if layers else []
+        attempts += [partial(_attempt, partial(verify_bundle, bundle.bundle,
+                                               Artifact.from_digest(digest), policy,
+                                               subject_digest=digest,
+                                               predicate_types=bundle_predicates),
+                             manifest_digest=digest, layer_index=n) for n, bundle in bundles]
+        for attempt in attempts:
+            outcome = attempt()
+            if outcome.ok:
+                return outcome
+            misses.append(outcome)
+    return None
 
 
 def _attempt(run: Callable[[], VerificationResult], **extra: object) -> VerificationResult:
