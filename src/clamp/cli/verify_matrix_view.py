@@ -28,9 +28,9 @@ def run_verify_matrix(matrix: Path, *, version: str | None, os_name: str | None,
     loaded = load_matrix(matrix)  # bad input fails before the network and crypto stacks load
 
     from clamp.oci.store import Stores
-    from clamp.verify.run import run_matrix, select_entries, write_provenance
+    from clamp.verify.run import run_matrix, write_provenance
 
-    total = len(select_entries(loaded, version, os_name))
+    total = len(loaded.matching(version, os_name, pinned_only=True))
     progress, advance = _progress(total, enabled=not as_json)
 
     async def run() -> MatrixRun:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from clamp.errors import BadInputError
 from clamp.matrix.checks import check_model
 from clamp.matrix.models import ImageEntry, MatrixFile
 from clamp.matrix.source import (
@@ -60,6 +61,20 @@ class LoadedMatrix:
             known = ", ".join(self.entry_ids) or "none"
             raise MatrixError([Problem(str(self.path), None, "images",
                                        f"no entry {entry_id!r} (entries: {known})")]) from None
+
+    def matching(self, version: str | None, os_name: str | None, *,
+                 pinned_only: bool = False) -> list[ImageEntry]:
+        """Entries of this version and OS (None: any); BadInputError when a filter was given
+        and nothing matches, since an empty run would look like success."""
+        chosen = [e for e in self.model.images
+                  if (not pinned_only or e.digest is not None)
+                  and (version is None or e.version == version)
+                  and (os_name is None or e.os == os_name)]
+        if not chosen and (version or os_name):
+            what = "pinned entry" if pinned_only else "entry"
+            raise BadInputError(f"no {what} matches version={version} os={os_name}",
+                                where=str(self.path))
+        return chosen
 
     def entry_index(self, entry: ImageEntry | str) -> int:
         wanted = entry if isinstance(entry, str) else entry.id

@@ -53,13 +53,7 @@ def select_entries(loaded: LoadedMatrix, entry_ids: Sequence[str] | None,
         if version or os_name:
             raise BadInputError("give entry ids or --version/--os, not both")
         return [loaded.entry(entry_id) for entry_id in entry_ids]
-    chosen = [e for e in loaded.model.images
-              if (version is None or e.version == version)
-              and (os_name is None or e.os == os_name)]
-    if not chosen and (version or os_name):
-        raise BadInputError(f"no entry matches version={version} os={os_name}",
-                            where=str(loaded.path))
-    return chosen
+    return loaded.matching(version, os_name)
 
 
 async def examine_all(loaded: LoadedMatrix, stores: Stores, entries: Sequence[ImageEntry], *,

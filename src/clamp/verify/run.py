@@ -12,7 +12,7 @@ from clamp import __version__
 from clamp.atomic import sha256_file, write_atomic
 from clamp.errors import BadInputError, DispatchError
 from clamp.exitcodes import ExitCode
-from clamp.matrix import ImageEntry, LoadedMatrix, effective, image_ref, select_image
+from clamp.matrix import LoadedMatrix, effective, image_ref, select_image
 from clamp.oci.store import Stores
 from clamp.verify.decision import EntryDecision, decide, run_exit_code
 from clamp.verify.dispatch import dispatch, request_from_env
@@ -44,22 +44,11 @@ class MatrixRun:
     exit_code: ExitCode
 
 
-def select_entries(loaded: LoadedMatrix, version: str | None, os_name: str | None
-                   ) -> list[ImageEntry]:
-    chosen = [e for e in loaded.model.images if e.digest is not None
-              and (version is None or e.version == version)
-              and (os_name is None or e.os == os_name)]
-    if not chosen and (version or os_name):
-        raise BadInputError(f"no pinned entry matches version={version} os={os_name}",
-                            where=str(loaded.path))
-    return chosen
-
-
 async def run_matrix(loaded: LoadedMatrix, stores: Stores, *, version: str | None = None,
                      os_name: str | None = None, concurrency: int = 16,
                      force_dispatch: bool = False, today: date | None = None,
                      on_done: Callable[[EntryOutcome], None] | None = None) -> MatrixRun:
-    entries = select_entries(loaded, version, os_name)
+    entries = loaded.matching(version, os_name, pinned_only=True)
     outcomes = await verify_entries(stores, loaded, entries, concurrency=concurrency,
                                     today=today, on_done=on_done)
     decisions = [decide(o, effective(loaded.model, o.entry).policy) for o in outcomes]
