@@ -153,18 +153,18 @@ def test_skipped_scans_match_full_queries(tmp_path: Path,
             g = breakdowns.grouped(store.con, width)
             full_window = {queries.window_start(k, width): queries.Row(*queries.clean(v))
                            for k, *v in store.con.execute(
-                               queries.dimension_query("window"), [width]).fetchall()}
+                               _full_query("window"), [width]).fetchall()}
             full_trust = {k: queries.Row(*queries.clean(v)) for k, *v in store.con.execute(
-                queries.dimension_query("trust"), [width]).fetchall()}
+                _full_query("trust"), [width]).fetchall()}
             assert _close(g.window, full_window)
             assert _close(g.trust, full_trust)
             full_backend = {k: queries.Row(*queries.clean(v)) for k, *v in store.con.execute(
-                queries.dimension_query("backend"), [width]).fetchall()}
+                _full_query("backend"), [width]).fetchall()}
             full_digest = {k: queries.Row(*queries.clean(v)) for k, *v in store.con.execute(
-                queries.dimension_query("digest"), [width]).fetchall()}
+                _full_query("digest"), [width]).fetchall()}
             assert _close(g.backend, full_backend) and _close(g.digest, full_digest)
             full_file = {k: queries.Row(*queries.clean(v)) for k, *v in store.con.execute(
-                queries.dimension_query("file"), [width]).fetchall()}
+                _full_query("file"), [width]).fetchall()}
             assert _close(g.file, full_file)
             spanning = store.con.execute(
                 "SELECT count(*) FROM (SELECT file_id FROM records GROUP BY file_id HAVING "
@@ -224,5 +224,22 @@ def test_record_level_backend_and_device_count_in_their_own_groups(
         g = breakdowns.grouped(store.con, 86_400_000_000)
         for dimension in ("backend", "device"):
             full = {k: queries.Row(*queries.clean(v)) for k, *v in store.con.execute(
-                queries.dimension_query(dimension), [86_400_000_000]).fetchall()}
+                _full_query(dimension), [86_400_000_000]).fetchall()}
             assert _close(getattr(g, dimension), full)
+
+
+# The plain one-query-per-breakdown form the fast path in `breakdowns.grouped` must agree with.
+_STATS = """count(*) AS n, count(DISTINCT r.file_id) AS sessions, avg(r.stability) AS mean,
+    var_samp(r.stability) AS var, quantile_cont(r.duration_ms, 0.95) AS p95,
+    min(r.acquired_at) AS first, max(r.acquired_at) AS last"""
+
+
+def _full_query(dimension: str) -> str:
+    from clamp.telemetry.queries import BACKEND, DEVICE, VALID
+
+    keys = {"total": (), "backend": (BACKEND,), "device": (DEVICE,), "digest": ("s.digest",),
+            "window": ("r.w",), "window_digest": ("r.w", "s.digest"),
+            "trust": ("s.tgroup",), "file": ("r.file_id",)}[dimension]
+    if not keys:
+        return f"SELECT {_STATS} FROM {VALID}"
+    return f"SELECT {', '.join(keys)}, {_STATS} FROM {VALID} GROUP BY ALL"

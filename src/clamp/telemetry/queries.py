@@ -2,8 +2,7 @@
 
 Each session's image digest, trust group, backend and device are attached to its records through
 a small temp table (`sess`) built from the provenance evidence before the breakdowns are
-computed (`breakdowns.grouped`). `dimension_query` is the plain one-query-per-breakdown form,
-kept as the reference the faster path is tested against.
+computed (`breakdowns.grouped`).
 """
 
 from __future__ import annotations
@@ -17,10 +16,6 @@ from clamp.telemetry.sessions import REASONS
 if TYPE_CHECKING:
     import duckdb
 
-_STATS = """count(*) AS n, count(DISTINCT r.file_id) AS sessions, avg(r.stability) AS mean,
-    var_samp(r.stability) AS var, quantile_cont(r.duration_ms, 0.95) AS p95,
-    min(r.acquired_at) AS first, max(r.acquired_at) AS last"""
-
 # Windows are fixed-width buckets of epoch microseconds counted from Monday 1970-01-05 00:00
 # UTC ($1 = width in microseconds): integer arithmetic, far cheaper than time_bucket on
 # TIMESTAMPTZ, and weeks start on Mondays.
@@ -31,23 +26,6 @@ VALID = f"""(SELECT *, (epoch_us(acquired_at) - {ORIGIN_US}) // $1::BIGINT AS w
 # `extra`, NULL on almost every row).
 BACKEND = "coalesce(r.extra->>'rb', s.backend)"
 DEVICE = "coalesce(r.extra->>'rd', s.device)"
-
-# One query per breakdown: DuckDB runs these far faster than one GROUPING SETS query.
-DIMENSIONS = {
-    "total": (), "backend": (BACKEND,), "device": (DEVICE,), "digest": ("s.digest",),
-    "window": ("r.w",), "window_digest": ("r.w", "s.digest"), "trust": ("s.tgroup",),
-    "file": ("r.file_id",),
-}
-
-
-def dimension_query(dimension: str, where: str = "") -> str:
-    keys = DIMENSIONS[dimension]
-    clause = f" WHERE {where}" if where else ""
-    if not keys:
-        return f"SELECT {_STATS} FROM {VALID}{clause}"
-    return f"SELECT {', '.join(keys)}, {_STATS} FROM {VALID}{clause} GROUP BY ALL"
-
-
 
 # Reasons are stored as their index (plus one) in `sessions.REASONS`; see `reason_text`.
 INVALID_BY_REASON = "SELECT reason, count(*) FROM records WHERE reason IS NOT NULL GROUP BY 1"
