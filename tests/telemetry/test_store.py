@@ -81,11 +81,13 @@ def test_bad_file_in_a_batch_is_isolated(make_root: Callable[..., Path], tmp_pat
 
 labels = st.sampled_from(["hip", "opencl", "", "gfx90a"]) | st.none()
 numbers = st.one_of(st.floats(-2, 3, allow_nan=False), st.integers(-5, 5),
-                    st.floats(-2, 3, allow_nan=False).map(str), st.just("nan"), st.none())
+                    st.floats(-2, 3, allow_nan=False).map(str),
+                    st.sampled_from(["nan", "inf", "-inf", "1e300", "-0.0"]), st.none())
 stamps = st.one_of(st.just("2025-01-01T00:00:00Z"), st.just("2025-01-01T00:00:01.5+01:00"),
                    st.just("2025-01-02 03:04:05"), st.just("bad"), st.none())
 overrides = st.fixed_dictionaries({}, optional={
-    "seed": st.one_of(st.integers(-3, 3), st.integers(-3, 3).map(str), st.just(2.5)),
+    "seed": st.one_of(st.integers(-3, 3), st.integers(-3, 3).map(str),
+                      st.sampled_from([2.5, 1e300, "inf", "nan", "4.0"])),
     "duration_ms": numbers, "stability_score": numbers, "acquired_at": stamps,
     "released_at": stamps, "backend": labels, "deviceName": labels, "device_name": labels,
     "context": st.text(max_size=3)})

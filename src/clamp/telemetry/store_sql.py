@@ -97,6 +97,22 @@ def read_json_call(reader: str, fmt: str, max_object: int = DEFAULT_MAX_OBJECT) 
     return f"read_json($1, columns={_COLUMNS}, {options})"
 
 
+# A record's own backend/device (empty counts as absent), and the `extra` text of a row: the
+# session's fields on its first record, the record's backend/device where they differ from the
+# session's. Only rows the fast test above cannot settle evaluate it.
+_RB = "nullif(r.backend, '')"
+_RD = "coalesce(nullif(r.deviceName, ''), nullif(r.device_name, ''))"
+_EXTRA = f"""CASE WHEN idx = 1 OR ({_RB} IS NOT NULL AND {_RB} IS DISTINCT FROM sb)
+                 OR ({_RD} IS NOT NULL AND {_RD} IS DISTINCT FROM sd)
+            THEN json_object('ss', CASE WHEN idx = 1 THEN ss END,
+                             'sb', CASE WHEN idx = 1 THEN sb END,
+                             'sd', CASE WHEN idx = 1 THEN sd END,
+                             'si', CASE WHEN idx = 1 THEN si END,
+                             'sg', CASE WHEN idx = 1 THEN sg END,
+                             'rb', CASE WHEN {_RB} IS DISTINCT FROM sb THEN {_RB} END,
+                             'rd', CASE WHEN {_RD} IS DISTINCT FROM sd THEN {_RD} END)::VARCHAR
+            END"""
+
 # $1: paths to read; $2/$3: the batch's paths and file ids (the schema file is not among them,
 # so the join drops its row).
 _FAST_INSERT = """
@@ -114,12 +130,12 @@ u AS (
 c AS (
     SELECT *, r.stability_score AS s, r.duration_ms AS d, r.seed AS seed,
            TRY_CAST(r.acquired_at AS TIMESTAMPTZ) AS a,
-           TRY_CAST(r.released_at AS TIMESTAMPTZ) AS rl,
-           nullif(r.backend, '') AS rb,
-           coalesce(nullif(r.deviceName, ''), nullif(r.device_name, '')) AS rd
+           TRY_CAST(r.released_at AS TIMESTAMPTZ) AS rl
     FROM u)
 SELECT file_id, idx, a, d, s,
-       CASE WHEN s IS NULL OR isnan(s) THEN 2
+       CASE WHEN s BETWEEN 0 AND 1 AND d >= 0 AND d < 'inf'::DOUBLE AND seed <> 0
+                 AND abs(seed) < 'inf'::DOUBLE AND seed = floor(seed) AND rl >= a THEN NULL
+            WHEN s IS NULL OR isnan(s) THEN 2
             WHEN s < 0 OR s > 1 THEN 3
             WHEN d IS NULL OR NOT isfinite(d) THEN 4
             WHEN d < 0 THEN 5
@@ -129,17 +145,10 @@ SELECT file_id, idx, a, d, s,
               OR (rl IS NULL AND r.released_at IS NOT NULL) THEN __SUSPECT__
             WHEN a IS NULL OR rl IS NULL THEN 8
             WHEN rl < a THEN 9 END,
-       CASE WHEN idx = 1 OR (rb IS NOT NULL AND rb IS DISTINCT FROM sb)
-                 OR (rd IS NOT NULL AND rd IS DISTINCT FROM sd)
-            THEN json_object('ss', CASE WHEN idx = 1 THEN ss END,
-                             'sb', CASE WHEN idx = 1 THEN sb END,
-                             'sd', CASE WHEN idx = 1 THEN sd END,
-                             'si', CASE WHEN idx = 1 THEN si END,
-                             'sg', CASE WHEN idx = 1 THEN sg END,
-                             'rb', CASE WHEN rb IS DISTINCT FROM sb THEN rb END,
-                             'rd', CASE WHEN rd IS DISTINCT FROM sd THEN rd END)::VARCHAR END
+       CASE WHEN idx <> 1 AND r.backend = sb AND r.deviceName = sd THEN NULL
+            ELSE __EXTRA__ END
 FROM c
-""".replace("__SUSPECT__", str(SUSPECT))
+""".replace("__SUSPECT__", str(SUSPECT)).replace("__EXTRA__", _EXTRA)
 
 
 def fast_insert(reader: str, fmt: str, max_object: int = DEFAULT_MAX_OBJECT) -> str:
