@@ -173,3 +173,39 @@ def test_samples_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     code, _, err = run(capsys, "telemetry", "samples", str(tmp_path), "--digest", "latest")
     assert code == ExitCode.BAD_INPUT
     assert_one_line_error(err)
+
+
+@pytest.mark.parametrize("width", [80, 150])
+def test_terminal_view_fits_its_width_without_truncated_cells(
+        sample_root: Path, width: int) -> None:
+    """At 80 columns (a small terminal) and wider, no cell is cut to '…' and every image's
+    trust status reads in full; narrow leaves issuer and variance to the JSON."""
+    from rich.console import Console
+
+    from clamp.telemetry import TemporalAggregator
+    from clamp.telemetry.inspect_view import render
+
+    summary = TemporalAggregator(window="1d").accumulate(sample_root)
+    assert summary.changes and summary.gpuMetrics is not None
+    with open(os.devnull, "w") as sink:
+        console = Console(width=width, record=True, color_system=None, file=sink)
+        render(summary, console)
+    text = console.export_text()
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= width
+    for image in summary.breakdown.byImage:
+        assert image.evidence.trustStatus in text
+    assert ("Variance" in text) == (width >= 110)
+    assert ("Δ mean stability" in text) == (width < 140)
+
+
+def test_logs_and_pipes_get_wide_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off a terminal rich would assume 80 columns; clamp uses LOG_WIDTH unless COLUMNS says."""
+    import io
+
+    from clamp.cli import output
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert output._width(io.StringIO()) == output.LOG_WIDTH
+    monkeypatch.setenv("COLUMNS", "90")
+    assert output._width(io.StringIO()) is None

@@ -16,18 +16,32 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
+#: Width of tables written to a log or pipe when COLUMNS does not say: rich's 80 columns would
+#: squeeze them into truncated cells, and CI log viewers (GitHub Actions among them) wrap long
+#: lines anyway.
+LOG_WIDTH = 120
+
+
+def _width(stream: object) -> int | None:
+    """None (rich measures the terminal) on a TTY or when COLUMNS is set; LOG_WIDTH otherwise."""
+    isatty = getattr(stream, "isatty", None)
+    if (callable(isatty) and isatty()) or os.environ.get("COLUMNS"):
+        return None
+    return LOG_WIDTH
+
+
 @cache
 def err_console() -> Console:
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, width=_width(sys.stderr))
 
 
 @cache
 def out_console() -> Console:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, width=_width(sys.stdout))
 
 
 def error(message: str) -> None:

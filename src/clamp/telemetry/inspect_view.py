@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from clamp.telemetry.models import TelemetrySummary
+from clamp.telemetry.models import Change, Stats, TelemetrySummary
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -67,14 +67,23 @@ def status_text(status: str) -> str:
     return f"[{_STATUS_STYLE.get(status, 'red')}]{escape(status)}[/]"
 
 
+#: Below this console width the images table leaves out issuer and variance (the headline and
+#: the JSON still have them) so that trust and stability stay readable on an 80-column terminal.
+WIDE = 110
+#: The changes table needs this much; below it each change is two lines of text instead.
+WIDE_CHANGES = 140
+
+
 def _table(title: str, *columns: str) -> Table:
-    """A plain table; columns named with a capital are numeric and right-aligned."""
+    """A plain table; columns named with a capital are numeric and right-aligned, and neither
+    they nor the first column wrap (a number or digest split over lines misleads)."""
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for i, column in enumerate(columns):
-        table.add_column(column, justify="right" if column[:1].isupper() else "left",
-                         no_wrap=i == 0)
+        numeric = column[:1].isupper()
+        table.add_column(column, justify="right" if numeric else "left",
+                         no_wrap=i == 0 or numeric)
     return table
 
 
@@ -99,22 +108,31 @@ def headline(summary: TelemetrySummary) -> RenderableType:
     return Panel("\n".join(lines), title="telemetry summary", expand=False)
 
 
-def images_table(summary: TelemetrySummary) -> RenderableType:
+def images_table(summary: TelemetrySummary, wide: bool = True) -> RenderableType:
+    """Each image's trust beside its stability; `wide` adds issuer and variance."""
     from rich.markup import escape
 
-    table = _table("images: trust beside stability", "image", "trust", "issuer", "Sessions",
-                   "Records", "Mean stab.", "Variance", "p95 ms")
+    columns = ["image", "trust", "issuer", "Sessions", "Records", "Mean stab.", "Variance",
+               "p95 ms"]
+    if not wide:
+        columns = [c for c in columns if c not in ("issuer", "Variance")]
+    table = _table("images: trust beside stability", *columns)
+    table.columns[1].no_wrap = True
+
+    def row(label: str, status: str, issuer: str, stats: Stats) -> None:
+        cells = {"image": label, "trust": status, "issuer": issuer,
+                 "Sessions": str(stats.sessionCount), "Records": str(stats.recordCount),
+                 "Mean stab.": fmt(stats.meanStability), "Variance": fmt(stats.variance, 6),
+                 "p95 ms": fmt(stats.driftPercentile, 2)}
+        table.add_row(*(cells[c] for c in columns))
+
     for img in summary.breakdown.byImage:
-        table.add_row(escape(short(img.digest)), status_text(img.evidence.trustStatus),
-                      escape(img.evidence.provenanceIssuer or "—"), str(img.sessionCount),
-                      str(img.recordCount), fmt(img.meanStability), fmt(img.variance, 6),
-                      fmt(img.driftPercentile, 2))
+        row(escape(short(img.digest)), status_text(img.evidence.trustStatus),
+            escape(img.evidence.provenanceIssuer or "—"), img)
     for name, stats in (("trusted", summary.trusted), ("untrusted", summary.untrusted),
                         ("unverified", summary.unverified)):
         if stats.recordCount:
-            table.add_row(f"[dim]all {name}[/]", "", "", str(stats.sessionCount),
-                          str(stats.recordCount), fmt(stats.meanStability),
-                          fmt(stats.variance, 6), fmt(stats.driftPercentile, 2))
+            row(f"[dim]all {name}[/]", "", "", stats)
     return table
 
 
@@ -134,21 +152,40 @@ def timeline(summary: TelemetrySummary) -> RenderableType:
     ])
 
 
-def changes_table(summary: TelemetrySummary) -> RenderableType:
+def _intervals(c: Change) -> tuple[str, str]:
+    """The two shifts with their 95% intervals, as text."""
+    mean_ci = (f" [{c.meanStabilityShiftCI[0]:+.4f}, {c.meanStabilityShiftCI[1]:+.4f}]"
+               if c.meanStabilityShiftCI else "")
+    p95_ci = (f" [{c.p95DurationShiftCI[0]:+.1f}, {c.p95DurationShiftCI[1]:+.1f}]"
+              if c.p95DurationShiftCI else "")
+    return (f"{c.meanStabilityShift or 0:+.4f}{mean_ci}",
+            f"{c.p95DurationShift or 0:+.1f}{p95_ci}")
+
+
+def changes_table(summary: TelemetrySummary, wide: bool = True) -> RenderableType:
+    """The attributed image changes: a table when wide, two lines per change when narrow."""
     from rich.markup import escape
 
+    if not wide:
+        lines = ["[bold]image changes and what came with them[/]"]
+        for c in summary.changes:
+            mean, p95 = _intervals(c)
+            lines.append(
+                f"  {escape(c.windowAfter[:10])}  {escape(short(c.digestBefore))} "
+                f"({status_text(c.trustBefore)}) → {escape(short(c.digestAfter))} "
+                f"({status_text(c.trustAfter)})"
+                + ("  [bold red]significant[/]" if c.significant else ""))
+            lines.append(f"              Δ mean stability {escape(mean)}   "
+                         f"Δ p95 {escape(p95)} ms")
+        return "\n".join(lines)
     table = _table("image changes and what came with them", "window", "from → to", "trust",
                    "Δ mean stab. [95% CI]", "Δ p95 ms [95% CI]", "sig.")
     for c in summary.changes:
-        mean_ci = (f" [{c.meanStabilityShiftCI[0]:+.4f}, {c.meanStabilityShiftCI[1]:+.4f}]"
-                   if c.meanStabilityShiftCI else "")
-        p95_ci = (f" [{c.p95DurationShiftCI[0]:+.1f}, {c.p95DurationShiftCI[1]:+.1f}]"
-                  if c.p95DurationShiftCI else "")
+        mean, p95 = _intervals(c)
         table.add_row(escape(c.windowAfter[:16]),
                       escape(f"{short(c.digestBefore)} → {short(c.digestAfter)}"),
                       f"{status_text(c.trustBefore)} → {status_text(c.trustAfter)}",
-                      escape(f"{c.meanStabilityShift or 0:+.4f}{mean_ci}"),
-                      escape(f"{c.p95DurationShift or 0:+.1f}{p95_ci}"),
+                      escape(mean), escape(p95),
                       "[bold red]yes[/]" if c.significant else "no")
     return table
 
@@ -183,9 +220,9 @@ def corrupt_view(summary: TelemetrySummary) -> RenderableType:
 def gpu_table(summary: TelemetrySummary) -> RenderableType:
     from rich.markup import escape
 
-    table = _table(f"GPU ({summary.gpuMetrics.snapshotCount} rocm-smi snapshots)", "card",
-                   "name", "Max edge °C", "Max junction °C", "Mean W", "Mean use %",
-                   "Max VRAM GiB")
+    table = _table(f"GPU ({summary.gpuMetrics.snapshotCount} snapshots; temperatures and VRAM "
+                   "are maxima, power and use are means)", "card", "name", "Edge °C",
+                   "Junction °C", "W", "Use %", "VRAM GiB")
     for c in summary.gpuMetrics.cards:
         vram = None if c.maxVramUsedBytes is None else c.maxVramUsedBytes / 2**30
         table.add_row(escape(c.card), escape(c.name or "—"), fmt(c.maxTemperatureEdgeC, 1),
@@ -198,10 +235,10 @@ def render(summary: TelemetrySummary, console: Console) -> None:
     """Print the full terminal view."""
     console.print(headline(summary))
     if summary.breakdown.byImage:
-        console.print(images_table(summary))
+        console.print(images_table(summary, wide=console.width >= WIDE))
     console.print(timeline(summary))
     if summary.changes:
-        console.print(changes_table(summary))
+        console.print(changes_table(summary, wide=console.width >= WIDE_CHANGES))
     if summary.breakdown.byBackend or summary.breakdown.byDevice:
         console.print(breakdown_table(summary))
     console.print(corrupt_view(summary))
