@@ -116,9 +116,10 @@ def test_unknown_blocks_flattened_into_extra() -> None:
         "gpu": 0, "fan": {"speed": q(30, "%"), "rpm": 900, "sensors": [True, None, {"a": "b"}]},
         "ecc": {"total_correctable_count": 0}, "new": {"value": {"x": 1}}, "empty": {},
         "odd": {"value": 2, "unit": ["W"]}}]).cards
-    assert card.extra == {"fan.speed": "30 %", "fan.rpm": "900", "fan.sensors.0": "true",
+    assert card.extra == {"fan.speed": "30 %", "fan.sensors.0": "true",
                           "fan.sensors.2.a": "b", "ecc.total_correctable_count": "0",
                           "new.value.x": "1", "odd.value": "2", "odd.unit.0": "W"}
+    assert card.fan_rpm == 900.0  # typed, so not in extra
 
 
 def test_card_names_from_index_or_position() -> None:

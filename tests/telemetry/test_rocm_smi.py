@@ -74,7 +74,8 @@ def test_rainbowminer_749_sensor_mem_spelling() -> None:
     card = snap.cards[0]
     assert card.temperature_memory_c == 79.0 and card.temperature_junction_c == 103.0
     assert card.temperature_edge_c == 77.0 and card.power_w == 222.0
-    assert card.extra == {"Fan Speed (%)": "45", "Fan Speed (level)": "117"}
+    assert card.fan_speed_percent == 45.0
+    assert card.extra == {"Fan Speed (level)": "117"}
 
 
 def test_rocm_smi_lib_120_memory_use_bytes() -> None:
@@ -97,3 +98,82 @@ def test_non_finite_numbers_are_junk() -> None:
     assert parse_number(10**400) is None and parse_number(float("-inf")) is None
     card = parse_rocm_smi({"card0": {"VRAM Total Memory (B)": "1e999"}}).cards[0]
     assert card.vram_total_bytes is None
+
+
+TELEGRAF = Path(__file__).resolve().parent / "data" / "rocm_smi"
+
+# Telegraf's expected readings for its captures (amd_rocm_smi_test.go): per card, edge,
+# junction and memory temperature (C), average power (W; None where the card says "N/A"),
+# VRAM used (bytes), sclk and mclk (MHz); then the file's VRAM total and driver version.
+_MI100_571 = [(31, 34, 30, 39), (30, 33, 38, 37), (31, 34, 31, 35), (33, 35, 36, 39),
+              (32, 34, 38, 39), (33, 35, 38, 40)]
+_MI100_602 = [(53, 55, 53, 36), (55, 58, 54, 44), (54, 57, 55, 43), (51, 53, 50, 39)]
+CAPTURES: dict[str, tuple[list[tuple[float, float, float, float | None, int, float, float]],
+                          int, str]] = {
+    "mi100_rocm571.json": ([(*t, 6782976, 300, 1200) for t in _MI100_571], 34342961152, "6.2.4"),
+    "mi100_rocm602.json": ([(*t, 6750208, 300, 1200) for t in _MI100_602], 34342961152, "6.3.6"),
+    "rx6700xt_rocm430.json": ([(45, 47, 46, 6.0, 1622728704, 500, 96)], 12868124672, "6.3.6"),
+    "rx6700xt_rocm571.json": ([(45, 47, 46, 6.0, 1564491776, 500, 96)], 12868124672, "6.3.6"),
+    "rx6700xt_rocm602.json": ([(45, 47, 46, None, 1572757504, 500, 96)], 12868124672, "6.3.6"),
+    "vega-10-XT.json": ([(39, 40, 92, 15.0, 17776640, 1269, 167)], 17163091968, "5.9.25"),
+    "vega-20-WKS-GL-XE.json": ([(36, 38, 35, 26.0, 10850304, 1725, 1000)], 34342961152,
+                               "5.9.17"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CAPTURES))
+def test_telegraf_captures_read_as_telegraf_reads_them(name: str) -> None:
+    """Seven real captures (MI100, RX 6700 XT, Vega; ROCm 4.3 to 6.0): every card, with the
+    readings Telegraf's own tests expect, through the shape-detecting reader too."""
+    from clamp.telemetry.gpu import read_gpu_snapshot
+
+    cards, vram_total, driver = CAPTURES[name]
+    snap = read_rocm_smi(TELEGRAF / name)
+    assert read_gpu_snapshot(TELEGRAF / name) == snap
+    assert snap.driver_version == driver
+    assert [c.card for c in snap.cards] == [f"card{i}" for i in range(len(cards))]
+    for card, (edge, junction, memory, power, used, sclk, mclk) in zip(snap.cards, cards,
+                                                                       strict=True):
+        assert (card.temperature_edge_c, card.temperature_junction_c,
+                card.temperature_memory_c) == (edge, junction, memory)
+        assert card.power_w == power and card.gpu_use_percent == 0.0
+        assert (card.vram_used_bytes, card.vram_total_bytes) == (used, vram_total)
+        assert (card.clocks_mhz["sclk"], card.clocks_mhz["mclk"]) == (sclk, mclk)
+        assert not any(k.lower().startswith("temperature") or k in ("Fan speed (%)", "Fan RPM")
+                       for k in card.extra)  # typed, not left as text
+
+
+def test_telegraf_capture_names_fans_and_hbm_sensors() -> None:
+    vega10 = read_rocm_smi(TELEGRAF / "vega-10-XT.json").cards[0]
+    assert vega10.fan_speed_percent == 13.0 and vega10.fan_rpm == 682.0
+    # No "Card series", and "Card model" is a PCI id: no name rather than "0xc1e".
+    assert vega10.name is None and vega10.model == "0xc1e" and vega10.sku == "D05101"
+    rx430 = read_rocm_smi(TELEGRAF / "rx6700xt_rocm430.json").cards[0]
+    assert rx430.name is None  # "Card series" holds the vendor id 0x1002
+    assert set(rx430.temperatures_c) == {"edge", "junction", "memory"}  # HBM 0-3 are N/A
+    mi100 = read_rocm_smi(TELEGRAF / "mi100_rocm602.json").cards[0]
+    assert mi100.name == "Arcturus GL-XL [Instinct MI100]" and mi100.gpu_id is not None
+    hbm = parse_rocm_smi({"card0": {"Temperature (Sensor HBM 0) (C)": "61.0",
+                                    "Temperature (Sensor HBM 1) (C)": "64.0"}}).cards[0]
+    assert hbm.temperatures_c == {"hbm 0": 61.0, "hbm 1": 64.0}
+    assert hbm.temperature_memory_c == 64.0 and hbm.extra == {}
+
+
+def test_same_card_index_on_different_gpus_stays_apart(tmp_path: Path) -> None:
+    """Snapshots gathered from several runners: card0 of two MI100 hosts (one reports a
+    unique id, one does not) and card0 of an RX 6700 XT host are three rows, each with its own
+    VRAM figures."""
+    from clamp.telemetry.gpu import summarise_gpu
+
+    for name in ("mi100_rocm571.json", "rx6700xt_rocm571.json", "mi100_rocm602.json"):
+        (tmp_path / name).write_bytes((TELEGRAF / name).read_bytes())
+    metrics, corrupt = summarise_gpu(tmp_path)
+    assert corrupt == [] and metrics.snapshotCount == 3
+    card0 = [c for c in metrics.cards if c.card == "card0"]
+    assert [c.snapshots for c in card0] == [1, 1, 1]
+    navi, = (c for c in card0 if c.name == "Navi 22 [Radeon RX 6700/6700 XT / 6800M]")
+    assert navi.vramTotalBytes == 12868124672 and navi.maxVramUsedBytes == 1564491776
+    mi100_602, = (c for c in card0 if c.uniqueId)
+    assert mi100_602.name == "Arcturus GL-XL [Instinct MI100]"
+    assert mi100_602.vramTotalBytes == 34342961152 and mi100_602.maxTemperatureEdgeC == 53.0
+    assert mi100_602.maxTemperatureMemoryC == 53.0

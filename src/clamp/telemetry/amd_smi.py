@@ -42,6 +42,7 @@ _MILLIVOLTS = {None: 1.0, "mv": 1.0, "v": 1e3}
 _BYTES = {None: 1.0, "b": 1.0, "kb": 1024.0, "kib": 1024.0, "mb": 1024.0**2, "mib": 1024.0**2,
           "gb": 1024.0**3, "gib": 1024.0**3}
 _MEGAHERTZ = {None: 1.0, "mhz": 1.0, "ghz": 1e3, "khz": 1e-3}
+_RPM = {None: 1.0, "rpm": 1.0}
 
 _METRICS: dict[tuple[str, str], _Metric] = {
     ("usage", "gfx_activity"): _Metric("gpu_use_percent", _PERCENT),
@@ -51,6 +52,8 @@ _METRICS: dict[tuple[str, str], _Metric] = {
     ("temperature", "edge"): _Metric("temperature_edge_c", _CELSIUS),
     ("temperature", "hotspot"): _Metric("temperature_junction_c", _CELSIUS),
     ("temperature", "mem"): _Metric("temperature_memory_c", _CELSIUS),
+    ("fan", "usage"): _Metric("fan_speed_percent", _PERCENT),
+    ("fan", "rpm"): _Metric("fan_rpm", _RPM),
     ("mem_usage", "total_vram"): _Metric("vram_total_bytes", _BYTES),
     ("mem_usage", "used_vram"): _Metric("vram_used_bytes", _BYTES),
     ("mem_usage", "total_gtt"): _Metric("gtt_total_bytes", _BYTES),

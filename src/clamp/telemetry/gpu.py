@@ -53,7 +53,7 @@ def _mean(values: list[float | None]) -> float | None:
 
 def summarise_gpu(directory: Path) -> tuple[GpuMetrics, list[tuple[str, str]]]:
     """Aggregate every snapshot under `directory`; return metrics and (path, reason) failures."""
-    per_card: dict[str, list[CardMetrics]] = {}
+    per_card: dict[tuple[str, str], list[CardMetrics]] = {}
     corrupt: list[tuple[str, str]] = []
     snapshots = 0
     files = sorted(directory.glob("*.json")) if directory.is_dir() else []
@@ -65,19 +65,24 @@ def summarise_gpu(directory: Path) -> tuple[GpuMetrics, list[tuple[str, str]]]:
             continue
         snapshots += 1
         for card in snapshot.cards:
-            per_card.setdefault(card.card, []).append(card)
+            # "card0" on two machines is two GPUs: tell them apart by what identifies the GPU.
+            identity = card.unique_id or card.name or ""
+            per_card.setdefault((card.card, identity), []).append(card)
     cards = []
-    for name, readings in sorted(per_card.items()):
+    for (name, _), readings in sorted(per_card.items()):
         used = [r.vram_used_bytes for r in readings if r.vram_used_bytes is not None]
         totals = [r.vram_total_bytes for r in readings if r.vram_total_bytes is not None]
         cards.append(GpuCard(
             card=name, name=next((r.name for r in readings if r.name), None),
+            uniqueId=next((r.unique_id for r in readings if r.unique_id), None),
             snapshots=len(readings),
             maxTemperatureEdgeC=_max([r.temperature_edge_c for r in readings]),
             maxTemperatureJunctionC=_max([r.temperature_junction_c for r in readings]),
+            maxTemperatureMemoryC=_max([r.temperature_memory_c for r in readings]),
             meanPowerW=_mean([r.power_w for r in readings]),
             maxPowerW=_max([r.power_w for r in readings]),
             meanGpuUsePercent=_mean([r.gpu_use_percent for r in readings]),
+            maxFanSpeedPercent=_max([r.fan_speed_percent for r in readings]),
             maxVramUsedBytes=max(used) if used else None,
             vramTotalBytes=max(totals) if totals else None))
     return GpuMetrics(snapshotCount=snapshots, cards=cards), corrupt

@@ -138,16 +138,21 @@ class InvalidRecords(_Model):
 
 
 class GpuCard(_Model):
-    """Aggregated rocm-smi readings for one card across snapshots."""
+    """Aggregated rocm-smi/amd-smi readings for one GPU across snapshots: one row per card
+    index and GPU (unique id, else name), so snapshots from different machines whose GPUs share
+    an index are not merged into one row."""
 
     card: str
     name: str | None
+    uniqueId: str | None = None
     snapshots: int
     maxTemperatureEdgeC: float | None
     maxTemperatureJunctionC: float | None
+    maxTemperatureMemoryC: float | None = None
     meanPowerW: float | None
     maxPowerW: float | None
     meanGpuUsePercent: float | None
+    maxFanSpeedPercent: float | None = None
     maxVramUsedBytes: int | None
     vramTotalBytes: int | None
 

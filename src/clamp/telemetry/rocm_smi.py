@@ -22,6 +22,9 @@ from clamp.telemetry.jsonfile import load_captured_json
 
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _CLOCK_KEY = re.compile(r"^(\w+) clock speed:?$")
+# "Temperature (Sensor edge) (C)", "... (Sensor HBM 2) (C)": every sensor, named or new.
+_SENSOR_KEY = re.compile(r"^temperature \(sensor ([^()]+)\) \(c\)$")
+_HEX_ID = re.compile(r"^0x[0-9a-f]+$", re.IGNORECASE)
 
 
 def _norm(key: str) -> str:
@@ -57,8 +60,7 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "temperature_edge_c": ("temperature (sensor edge) (c)",),
     "temperature_junction_c": ("temperature (sensor junction) (c)",
                                "temperature (sensor hotspot) (c)"),
-    "temperature_memory_c": ("temperature (sensor memory) (c)", "temperature (sensor mem) (c)",
-                             "temperature (sensor hbm 0) (c)"),
+    "temperature_memory_c": ("temperature (sensor memory) (c)", "temperature (sensor mem) (c)"),
     "power_w": ("average graphics package power (w)", "current socket graphics package power (w)",
                 "current graphics package power (w)"),
     "power_cap_w": ("max graphics package power (w)",),
@@ -66,6 +68,8 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "vram_allocated_percent": ("gpu memory allocated (vram%)", "gpu memory use (%)"),
     "memory_activity_percent": ("gpu memory read/write activity (%)",),
     "voltage_mv": ("voltage (mv)",),
+    "fan_speed_percent": ("fan speed (%)",),
+    "fan_rpm": ("fan rpm",),
     # "GPU memory available"/"GPU memory use" (bytes) are `--showmemuse --json` output from
     # ROCm/rocm_smi_lib PR #120 (closed there; patched builds may still print them).
     "vram_total_bytes": ("vram total memory (b)", "gpu memory available"),
@@ -73,9 +77,12 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "gtt_total_bytes": ("gtt total memory (b)",),
     "gtt_used_bytes": ("gtt total used memory (b)",),
 }
+# A card's name: the first of these that is not a bare PCI id ("0x1002" in "Card series" on
+# some releases, "0xc1e" in "Card model" where there is no series).
 _NAMES = ("card series", "device name", "card model")
 _TEXT = {"vendor": ("card vendor",), "gfx_version": ("gfx version",), "pci_bus": ("pci bus",),
-         "vbios": ("vbios version",), "serial": ("serial number",)}
+         "vbios": ("vbios version",), "serial": ("serial number",), "model": ("card model",),
+         "sku": ("card sku",), "gpu_id": ("gpu id", "device id"), "unique_id": ("unique id",)}
 
 
 @dataclass
@@ -85,6 +92,10 @@ class CardMetrics:
     card: str
     name: str | None = None
     vendor: str | None = None
+    model: str | None = None
+    sku: str | None = None
+    gpu_id: str | None = None
+    unique_id: str | None = None
     gfx_version: str | None = None
     pci_bus: str | None = None
     vbios: str | None = None
@@ -98,11 +109,15 @@ class CardMetrics:
     vram_allocated_percent: float | None = None
     memory_activity_percent: float | None = None
     voltage_mv: float | None = None
+    fan_speed_percent: float | None = None
+    fan_rpm: float | None = None
     vram_total_bytes: int | None = None
     vram_used_bytes: int | None = None
     gtt_total_bytes: int | None = None
     gtt_used_bytes: int | None = None
     clocks_mhz: dict[str, float] = field(default_factory=dict)
+    #: Every temperature sensor by its lower-case name ("edge", "junction", "hbm 0", ...).
+    temperatures_c: dict[str, float] = field(default_factory=dict)
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -137,14 +152,16 @@ def parse_card(card: str, values: dict[str, Any]) -> CardMetrics:
                         setattr(metrics, attr, int(number) if attr.endswith("_bytes")
                                 else number)
     for spelling in _NAMES:
-        if metrics.name is None and spelling in normalised:
-            metrics.name = _text(normalised[spelling])
+        name = _text(normalised.get(spelling))
+        if metrics.name is None and name is not None and not _HEX_ID.match(name):
+            metrics.name = name
         used.add(spelling)
     for attr, spellings in _TEXT.items():
         for spelling in spellings:
             if spelling in normalised:
                 used.add(spelling)
-                setattr(metrics, attr, _text(normalised[spelling]))
+                if getattr(metrics, attr) is None:
+                    setattr(metrics, attr, _text(normalised[spelling]))
     for key, value in normalised.items():
         clock = _CLOCK_KEY.match(key)
         if clock:
@@ -152,6 +169,15 @@ def parse_card(card: str, values: dict[str, Any]) -> CardMetrics:
             number = parse_number(value)
             if number is not None:
                 metrics.clocks_mhz[clock.group(1)] = number
+        sensor = _SENSOR_KEY.match(key)
+        if sensor:
+            used.add(key)
+            number = parse_number(value)
+            if number is not None:
+                metrics.temperatures_c[sensor.group(1).strip()] = number
+    if metrics.temperature_memory_c is None:  # HBM parts report their stacks instead
+        stacks = [v for k, v in metrics.temperatures_c.items() if k.startswith("hbm")]
+        metrics.temperature_memory_c = max(stacks) if stacks else None
     for key, value in values.items():
         if isinstance(key, str) and _norm(key) not in used:
             metrics.extra[key] = value if isinstance(value, str) else json.dumps(value)
