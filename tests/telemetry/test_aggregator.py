@@ -88,6 +88,32 @@ def test_bare_list_provenance_and_missing_fields(make_root: Callable[..., Path])
     assert s.digestAlgorithm == "sha256"
 
 
+def test_single_record_provenance_of_the_original_verifier(
+        make_root: Callable[..., Path]) -> None:
+    """One image's record at the top level, snake_case fields, another verifier's word for a
+    good signature: that image is the run's, so a session naming no image is matched to it."""
+    a = DIGESTS[0]
+    root = make_root({"s.json": {"records": [record(1)]}},
+                     provenance={"image": f"ghcr.io/rocm/dev:6.4.4-ubuntu-22.04@{a}",
+                                 "trust_status": "Verified", "issuer": "https://issuer.example",
+                                 "digest_algorithm": "sha256", "policy_decision": "pass",
+                                 "timestamp": "2025-01-01T00:00:00Z", "policyPath": "strict"})
+    s = TemporalAggregator().accumulate(root)
+    assert (s.trustStatus, s.provenanceDigest, s.provenanceIssuer) == (
+        "valid", a, "https://issuer.example")
+    assert (s.policyDecision, s.provenanceTimestamp) == ("pass", "2025-01-01T00:00:00Z")
+    assert s.trusted.recordCount == 1 and s.untrustedSessions == []
+
+
+def test_unrecognised_status_is_not_trusted(make_root: Callable[..., Path]) -> None:
+    a = DIGESTS[0]
+    root = make_root({"s.json": {"image_digest": a, "records": [record(1)]}},
+                     provenance=[{"digest": a, "trustStatus": "Revoked"}])
+    s = TemporalAggregator().accumulate(root)
+    assert s.trustStatus == "revoked" and s.trusted.recordCount == 0
+    assert s.untrusted.recordCount == 1 and s.untrustedSessions == ["s.json"]
+
+
 def test_named_provenance_must_exist(make_root: Callable[..., Path], tmp_path: Path) -> None:
     root = make_root({"s.json": {"records": [record(1)]}})
     with pytest.raises(BadInputError, match="provenance file not found"):

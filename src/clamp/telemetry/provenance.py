@@ -1,9 +1,12 @@
 """Reading trust evidence from `rocm_provenance.json`, tolerantly.
 
 The verifier writes this file; telemetry only reads it, so it must survive older and newer
-versions of its shape: a missing field is null, an unknown field is ignored, and a bare list of
-records is accepted as well as the `{"records": [...]}` document. Evidence is keyed by digest,
-because a digest (not a tag) names what actually ran.
+versions of its shape, and files written by the original per-image verifier: a missing field is
+null, an unknown field is ignored, a field may be spelled in camelCase or snake_case
+(`trustStatus`/`trust_status`), and three layouts are accepted: the `{"records": [...]}`
+document, a bare list of records, and a single record at the top level (one image verified for
+the run, which is then also the run's resolved image). Evidence is keyed by digest, because a
+digest (not a tag) names what actually ran.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from clamp.telemetry.jsonfile import read_json
 
 TRUSTED = "valid"
 KNOWN_STATUSES = ("valid", "unsigned", "invalid", "identity_mismatch", "error")
+# Words other verifiers use for a signature that verified: read as "valid" so such an image is
+# not reported untrusted. Anything else is kept as written (and so counts as untrusted).
+_VALID_SYNONYMS = frozenset({"verified", "trusted", "ok", "pass", "passed", "success"})
 _DIGEST_RE = re.compile(r"(sha256|sha384|sha512):[0-9a-fA-F]{32,128}")
 
 
@@ -65,8 +71,23 @@ def _digest(*candidates: Any) -> str | None:
     return None
 
 
+def _field(record: dict[str, Any], camel: str) -> Any:
+    """`record[camel]`, else its snake_case spelling (`logIndex` -> `log_index`)."""
+    if camel in record:
+        return record[camel]
+    return record.get(re.sub(r"(?<!^)([A-Z])", r"_\1", camel).lower())
+
+
+def _status(value: Any) -> str:
+    text = _text(value)
+    if text is None:
+        return "unknown"
+    folded = text.strip().lower().replace("-", "_").replace(" ", "_")
+    return TRUSTED if folded in _VALID_SYNONYMS else folded
+
+
 def _evidence(record: dict[str, Any]) -> Evidence | None:
-    digest = _digest(record.get("digest"), record.get("image"))
+    digest = _digest(record.get("digest"), _field(record, "imageDigest"), record.get("image"))
     if digest is None:
         return None
     stamp = record.get("timestamp")
@@ -75,17 +96,24 @@ def _evidence(record: dict[str, Any]) -> Evidence | None:
         stamp_time, stamp_source = _text(stamp.get("time")), _text(stamp.get("source"))
     elif isinstance(stamp, str):
         stamp_time = stamp
-    status = _text(record.get("trustStatus")) or "unknown"
-    log_index = record.get("logIndex")
+    log_index = _field(record, "logIndex")
     return Evidence(
-        digest=digest, image=_text(record.get("image")), trust_status=status,
+        digest=digest, image=_text(record.get("image")),
+        trust_status=_status(_field(record, "trustStatus")),
         issuer=_text(record.get("issuer")), identity=_text(record.get("identity")),
         timestamp=stamp_time, timestamp_source=stamp_source,
         log_index=log_index if isinstance(log_index, int) and not isinstance(log_index, bool)
         else None,
-        digest_algorithm=_text(record.get("digestAlgorithm")) or digest.split(":", 1)[0],
-        policy_decision=_text(record.get("policyDecision")),
-        policy_mode=_text(record.get("policyMode")))
+        digest_algorithm=_text(_field(record, "digestAlgorithm")) or digest.split(":", 1)[0],
+        policy_decision=_text(_field(record, "policyDecision")),
+        policy_mode=_text(_field(record, "policyMode")))
+
+
+def _is_record(document: dict[str, Any]) -> bool:
+    """A top-level object that is itself one image's record (the original verifier's file)."""
+    return "records" not in document and (
+        _field(document, "trustStatus") is not None
+        or _digest(document.get("digest"), _field(document, "imageDigest")) is not None)
 
 
 def parse_provenance(document: Any, source: str | None = None) -> Provenance:
@@ -94,6 +122,11 @@ def parse_provenance(document: Any, source: str | None = None) -> Provenance:
     generated = None
     if isinstance(document, list):
         records: Any = document
+    elif isinstance(document, dict) and _is_record(document):
+        records = [document]
+        resolved = _digest(document.get("digest"), _field(document, "imageDigest"),
+                           document.get("image"))
+        generated = _text(_field(document, "generatedAt"))
     elif isinstance(document, dict):
         records = document.get("records", [])
         res = document.get("resolved")
