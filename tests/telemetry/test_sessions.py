@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -122,3 +123,22 @@ def test_to_float_round_trips_text(value: float) -> None:
 @given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1)))
 def test_timestamp_round_trip(moment: datetime) -> None:
     assert parse_timestamp(moment.isoformat() + "Z") == moment
+
+
+@pytest.mark.parametrize("text", [
+    "2025-01-01T00:00:00.123456789Z", "2025-01-01 00:00:00 UTC", "2025-01-01 00:00:00 utc",
+    "2025-01-01T24:00:00Z", "2025-01-01 24:00", "2025-01-01T24:00:00+02:00",
+    "2025-01-01T24:00:01Z", "2025-01-01 00:00:00 Europe/Paris", "2025-07-01 12:00:00 EST",
+    "2025-07-01 12:00:00 America/New_York", "2025-01-01 00:00:00 +0000 UTC",
+    "2025-01-01T00:00:00Z UTC", "2025-01-01 00:00:00 Nowhere/Land", "2025-01-01 foo",
+    "2025-01-01T00:00:00.5-01", "2025-01-01"])
+def test_timestamps_read_as_the_fast_path_reads_them(text: str) -> None:
+    """The reference reader and DuckDB's TIMESTAMPTZ cast (the store's fast path) give the same
+    instant, or both refuse."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    (duck,) = con.execute("SELECT timezone('UTC', TRY_CAST(? AS TIMESTAMPTZ))",
+                          [text]).fetchone()
+    assert parse_timestamp(text) == duck

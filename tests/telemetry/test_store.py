@@ -84,7 +84,10 @@ numbers = st.one_of(st.floats(-2, 3, allow_nan=False), st.integers(-5, 5),
                     st.floats(-2, 3, allow_nan=False).map(str),
                     st.sampled_from(["nan", "inf", "-inf", "1e300", "-0.0"]), st.none())
 stamps = st.one_of(st.just("2025-01-01T00:00:00Z"), st.just("2025-01-01T00:00:01.5+01:00"),
-                   st.just("2025-01-02 03:04:05"), st.just("bad"), st.none())
+                   st.just("2025-01-02 03:04:05"), st.just("bad"), st.none(),
+                   st.sampled_from(["2025-01-01 00:00:00 UTC", "2025-01-01T24:00:00Z",
+                                    "2025-01-01 00:30:00 Europe/Paris",
+                                    "2025-01-01T00:00:00.123456789Z"]))
 overrides = st.fixed_dictionaries({}, optional={
     "seed": st.one_of(st.integers(-3, 3), st.integers(-3, 3).map(str),
                       st.sampled_from([2.5, 1e300, "inf", "nan", "4.0"])),

@@ -19,7 +19,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -112,19 +112,59 @@ def to_text(value: Any) -> str | None:
 
 
 def parse_timestamp(value: Any) -> datetime | None:
-    """ISO 8601 to naive UTC; a timestamp without an offset is taken as UTC."""
+    """ISO 8601 to naive UTC; a timestamp without an offset is taken as UTC.
+
+    Also read, as the store's fast path (DuckDB's TIMESTAMPTZ cast) reads them, so both paths
+    agree: a zone name after the time ("2025-01-01 00:00:00 UTC", "... Europe/Paris", "... EST")
+    and ISO 8601's end-of-day 24:00:00.
+    """
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
+    zone: tzinfo | None = None
+    head, _, name = text.rpartition(" ")
+    if head and _ZONE_NAME.fullmatch(name):
+        zone = _zone(name)
+        if zone is None:
+            return None
+        text = head.rstrip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
+    next_day = False
+    end_of_day = _END_OF_DAY.search(text)
+    if end_of_day:
+        text = text[:end_of_day.start(1)] + "00" + text[end_of_day.end(1):]
+        next_day = True
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
+    if zone is not None:
+        if parsed.tzinfo is not None:
+            return None  # an offset and a zone name: DuckDB refuses it too
+        parsed = parsed.replace(tzinfo=zone)
+    if next_day:
+        parsed += timedelta(days=1)
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed
+
+
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*")
+# "T24:00:00" / " 24:00" with nothing past zero: the midnight that ends the day.
+_END_OF_DAY = re.compile(r"[T ](24)(?::00(?::00(?:\.0+)?)?)?(?=$|[+\-])")
+
+
+def _zone(name: str) -> tzinfo | None:
+    """A time zone by IANA name or abbreviation in the system database; UTC/GMT always."""
+    if name.upper() in ("UTC", "GMT"):
+        return UTC
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def digest_of(image: str | None, image_digest: str | None) -> str | None:
