@@ -32,6 +32,11 @@ def _num(value: float | None, digits: int = 4) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def _shift(value: float | None, digits: int) -> str:
+    """A change, always signed (+10.7, -0.0602) like its interval."""
+    return "—" if value is None else f"{value:+.{digits}f}"
+
+
 def _status(status: str) -> str:
     css = status if status in ("valid", "unknown") else "bad"
     return f'<span class="{css}">{escape(status)}</span>'
@@ -126,12 +131,12 @@ def render_html(summary: TelemetrySummary) -> str:
         f'<td class="n">{_num(img.driftPercentile, 2)}</td></tr>'
         for img in s.breakdown.byImage)
     change_rows = "".join(
-        f"<tr><td>{escape(c.windowAfter[:16])}</td><td><code>{escape(short(c.digestBefore))}"
+        f'<tr><td>{escape(c.windowAfter[:10])}</td><td><code>{escape(short(c.digestBefore))}'
         f"</code> → <code>{escape(short(c.digestAfter))}</code></td>"
         f"<td>{_status(c.trustAfter)}</td>"
-        f'<td class="n">{_num(c.meanStabilityShift)}'
+        f'<td class="n">{_shift(c.meanStabilityShift, 4)}'
         f"{_ci(c.meanStabilityShiftCI, 4)}</td>"
-        f'<td class="n">{_num(c.p95DurationShift, 1)}{_ci(c.p95DurationShiftCI, 1)}</td>'
+        f'<td class="n">{_shift(c.p95DurationShift, 1)}{_ci(c.p95DurationShiftCI, 1)}</td>'
         f"<td>{'yes' if c.significant else 'no'}</td></tr>" for c in s.changes)
     corrupt_rows = "".join(
         f"<tr><td><code>{escape(f.path)}</code></td><td>{escape(f.reason)}</td></tr>"
