@@ -66,8 +66,9 @@ class TelemetryStore:
             if _is_lock_error(exc):
                 raise ConflictError("telemetry store is in use by another process",
                                     where=str(path)) from exc
-            raise BadInputError(f"cannot open telemetry store ({_first_line(exc)}); "
-                                "delete it to rebuild", where=str(path)) from exc
+            advice = "; delete it to rebuild" if path.is_file() else ""
+            raise BadInputError(f"cannot open telemetry store ({_first_line(exc)}){advice}",
+                                where=str(path)) from exc
         except OSError as exc:
             raise BadInputError(f"cannot open telemetry store: {exc.strerror}",
                                 where=str(path)) from exc
