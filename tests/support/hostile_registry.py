@@ -26,6 +26,8 @@ class Answer:
 
 
 Script = Callable[[str, str], Answer]  # (method, path) -> answer
+#: (method, path, request headers) -> answer, for scripts that check what the client sent.
+HeaderScript = Callable[[str, str, dict[str, str]], Answer]
 
 
 @dataclass
@@ -35,7 +37,8 @@ class HostileServer:
 
 
 @contextmanager
-def hostile_registry(script: Script) -> Iterator[HostileServer]:
+def hostile_registry(script: Script | None = None, *,
+                     with_headers: HeaderScript | None = None) -> Iterator[HostileServer]:
     seen: list[tuple[str, str]] = []
     lock = threading.Lock()
 
@@ -58,7 +61,11 @@ def hostile_registry(script: Script) -> Iterator[HostileServer]:
             length = int(self.headers.get("content-length") or 0)
             if length:
                 self.rfile.read(length)
-            answer = script(self.command, self.path)
+            if with_headers is not None:
+                answer = with_headers(self.command, self.path, dict(self.headers.items()))
+            else:
+                assert script is not None
+                answer = script(self.command, self.path)
             if answer.reset:
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                            b"\x01\x00\x00\x00\x00\x00\x00\x00")

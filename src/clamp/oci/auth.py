@@ -125,6 +125,13 @@ class TokenCache:
             return None
         return token
 
+    def drop(self, key: tuple[str, str, str], token: str) -> None:
+        """Forget `token` (the registry refused it before it expired), unless another task
+        already replaced it with a fresh one."""
+        item = self._tokens.get(key)
+        if item is not None and item[0] == token:
+            del self._tokens[key]
+
     def put(self, key: tuple[str, str, str], token: str, expires_in: float) -> None:
         # Docker's spec: a missing expires_in means 60 s; keep a margin for clock skew.
         self._tokens[key] = (token, time.monotonic() + max(expires_in - 10, 1))

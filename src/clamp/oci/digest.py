@@ -31,8 +31,14 @@ class Digest:
 
     @property
     def tag_form(self) -> str:
-        """The `sha256-<hex>` form cosign and the referrers fallback use as a tag."""
+        """The `sha256-<hex>` form cosign uses for its `.sig`/`.att` tags."""
         return f"{self.algorithm}-{self.hex}"
+
+    @property
+    def referrers_tag(self) -> str:
+        """The OCI referrers tag schema's `<alg>-<ref>`, `<ref>` cut to 64 characters (the same
+        as `tag_form` for sha256; a sha512 tag would otherwise pass the 128-character limit)."""
+        return f"{self.algorithm}-{self.hex[:64]}"
 
     def matches(self, data: bytes) -> bool:
         return hashlib.new(self.algorithm, data).hexdigest() == self.hex

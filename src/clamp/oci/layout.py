@@ -113,7 +113,7 @@ class LayoutStore:
     async def referrers(self, repo: str, digest: Digest,
                         artifact_type: str | None = None) -> list[Descriptor]:
         try:
-            index = await self.get_manifest(repo, digest.tag_form)
+            index = await self.get_manifest(repo, digest.referrers_tag)
         except NotFoundError:
             return []
         found = index.manifests if index.is_index else []

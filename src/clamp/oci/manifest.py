@@ -40,6 +40,25 @@ class Platform:
     def __str__(self) -> str:
         return "/".join(p for p in (self.os, self.architecture, self.variant) if p)
 
+    def normalized(self) -> Platform:
+        """The form platforms are compared in, as container runtimes compare them (containerd's
+        rules): architecture aliases folded (x86_64 -> amd64, aarch64 -> arm64), arm64's v8 and
+        amd64's v1 are the default (no variant), and plain arm means arm/v7."""
+        os_name = self.os.lower()
+        arch = _ARCH_ALIASES.get(self.architecture.lower(), self.architecture.lower())
+        variant = (self.variant or "").lower() or None
+        if variant in _DEFAULT_VARIANTS.get(arch, ()):
+            variant = None
+        elif arch == "arm":
+            variant = {"5": "v5", "6": "v6", "7": "v7", "8": "v8"}.get(variant or "7", variant)
+        return Platform(os_name, arch, variant)
+
+
+_ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "i386": "386"}
+_DEFAULT_VARIANTS = {"arm64": ("8", "v8"), "amd64": ("1", "v1")}
+#: What an index entry without a `platform` is taken to be (go-containerregistry's rule).
+DEFAULT_PLATFORM = Platform("linux", "amd64")
+
 
 @dataclass(frozen=True)
 class Descriptor:
@@ -177,15 +196,24 @@ class Manifest:
             if isinstance(ann, dict) else {}
 
     def platform_child(self, platform: Platform) -> Descriptor | None:
-        """The child manifest for `platform` in an index (variant matched when asked for)."""
+        """The child manifest a runtime on `platform` would pull from an index.
+
+        Platforms are compared normalized (`Platform.normalized`). A variant asked for must
+        match; without one, an entry of the default variant is preferred to the first of the
+        others (linux/arm picks arm/v7 over an arm/v6 listed before it). An entry without a
+        platform counts as linux/amd64.
+        """
+        want = platform.normalized()
+        first: Descriptor | None = None
         for desc in self.manifests:
-            plat = desc.platform
-            if plat is None or plat.os != platform.os or plat.architecture != platform.architecture:
+            have = (desc.platform or DEFAULT_PLATFORM).normalized()
+            if (have.os, have.architecture) != (want.os, want.architecture):
                 continue
-            if platform.variant and plat.variant != platform.variant:
-                continue
-            return desc
-        return None
+            if have.variant == want.variant:
+                return desc
+            if platform.variant is None and first is None:
+                first = desc
+        return first
 
 
 def encode_json(body: dict[str, Any]) -> bytes:

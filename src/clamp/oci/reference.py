@@ -22,7 +22,7 @@ _PATH_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _HOST_RE = re.compile(
     rf"^(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[0-9a-fA-F:.]+\])(?::[0-9]{{1,5}})?$")
-_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)  # the distribution grammar is ASCII
 
 
 @dataclass(frozen=True)

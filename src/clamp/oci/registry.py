@@ -8,6 +8,7 @@ under a deadline; every digest is computed from the bytes that arrived.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,14 @@ if TYPE_CHECKING:
 from clamp.errors import AuthError, DigestMismatchError, NotFoundError, RegistryError
 from clamp.oci.auth import Challenge, Credentials, parse_challenge
 from clamp.oci.digest import Digest, digest_of, is_digest, parse_digest, verify_bytes
-from clamp.oci.manifest import MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, OCI_INDEX, Descriptor, Manifest
+from clamp.oci.manifest import (
+    MANIFEST_ACCEPT,
+    MAX_MANIFEST_BYTES,
+    OCI_INDEX,
+    Descriptor,
+    Manifest,
+    encode_json,
+)
 from clamp.oci.reference import DOCKER_HUB, DOCKER_HUB_API
 from clamp.oci.retry import (
     RETRYABLE_STATUS,
@@ -33,6 +41,7 @@ from clamp.oci.retry import (
 MAX_BLOB_BYTES = 16 * 1024 * 1024  # signatures, bundles and configs; never image layers
 MAX_SMALL_BYTES = 1024 * 1024  # token answers, error bodies, tag pages
 MAX_TAG_PAGES = 100
+MAX_REFERRER_PAGES = 10  # of up to 4 MiB each: far more signatures than any image carries
 
 
 @dataclass
@@ -119,8 +128,19 @@ class RegistryClient:
             if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
                 raise RegistryError("tag list is not a list of strings", where=where)
             tags.extend(page)
-            path = _next_link(resp.headers.get("link"), repo)
+            path = self._next_page(resp, where)
         raise RegistryError(f"more than {MAX_TAG_PAGES} pages of tags", where=where)
+
+    def _next_page(self, resp: _Response, where: str) -> str | None:
+        """The absolute URL of the `Link: <…>; rel="next"` page, resolved against the answer's
+        URL; only on the registry's own origin, since the request carries its credentials."""
+        target = next_link(resp.headers.get("link"))
+        if target is None:
+            return None
+        url = resp.url.join(target)
+        if (url.scheme, url.host, url.port) != (resp.url.scheme, resp.url.host, resp.url.port):
+            raise RegistryError(f"next page is on another host ({url.host})", where=where)
+        return str(url)
 
     async def referrers(self, repo: str, digest: Digest,
                         artifact_type: str | None = None) -> list[Descriptor]:
@@ -136,10 +156,12 @@ class RegistryClient:
             index = await self._referrers_api_call(repo, f"{digest}{query}", where)
         if index is None:
             try:
-                index = await self.get_manifest(repo, digest.tag_form, accept=(OCI_INDEX,))
+                index = await self.get_manifest(repo, digest.referrers_tag, accept=(OCI_INDEX,))
             except NotFoundError:
                 return []
-            if not index.is_index:
+            # Some registries (GitLab) resolve `sha256-<hex>` to the manifest `sha256:<hex>`
+            # itself: a multi-arch index is then no list of its own referrers.
+            if not index.is_index or index.digest == digest:
                 return []
         found = index.manifests
         if artifact_type:
@@ -163,7 +185,25 @@ class RegistryClient:
             self._referrers_api = False
             return None
         self._referrers_api = True
-        return Manifest.parse(resp.body, content_type=None, where=where)
+        index = Manifest.parse(resp.body, content_type=None, where=where)
+        # A registry that cannot list every referrer in one answer links the next page.
+        entries = list(index.body.get("manifests") or [])
+        page: _Response = resp
+        for _ in range(MAX_REFERRER_PAGES - 1):
+            url = self._next_page(page, where)
+            if url is None:
+                break
+            page = await self._call("GET", repo, url, where=where, headers={"Accept": OCI_INDEX},
+                                    max_bytes=MAX_MANIFEST_BYTES)
+            entries += _json_object(page.body, where).get("manifests") or []
+        else:
+            if self._next_page(page, where) is not None:
+                raise RegistryError(f"more than {MAX_REFERRER_PAGES} pages of referrers",
+                                    where=where)
+        if page is resp:
+            return index
+        merged = {**index.body, "manifests": entries}
+        return Manifest.parse(encode_json(merged), content_type=None, where=where)
 
     async def blob_exists(self, repo: str, digest: Digest) -> bool:
         try:
@@ -222,7 +262,8 @@ class RegistryClient:
                        headers: dict[str, str] | None, content: bytes | None, max_bytes: int,
                        expect: tuple[int, ...], actions: str) -> _Response:
         scope = f"repository:{repo}:{actions}"
-        for _ in range(2):  # at most one fresh challenge per attempt
+        refreshed = False
+        for _ in range(3):  # a fresh challenge, and once a fresh token for a refused one
             auth = await self._auth_header(scope, where)
             send_headers = dict(headers or {})
             if auth:
@@ -233,7 +274,13 @@ class RegistryClient:
                 if challenge is None or challenge.scheme not in ("bearer", "basic"):
                     raise AuthError("registry requires authentication it does not describe",
                                     where=where)
-                if self._challenge == challenge and auth:
+                if auth and _same_challenge(self._challenge, challenge):
+                    if auth.startswith("Bearer ") and not refreshed:
+                        # A cached token revoked or expired early: ask for a new one, once.
+                        refreshed = True
+                        self.pool.tokens.drop(self._token_key(challenge, scope),
+                                              auth.removeprefix("Bearer "))
+                        continue
                     raise AuthError("credentials refused (401)" if self.credentials else
                                     "authentication required (401); no credentials found",
                                     where=where)
@@ -242,13 +289,19 @@ class RegistryClient:
             return self._check_status(resp, expect, where)
         raise AuthError("authentication failed (401 after a fresh token)", where=where)
 
+    @staticmethod
+    def _token_key(challenge: Challenge, scope: str) -> tuple[str, str, str]:
+        return challenge.params.get("realm", ""), challenge.params.get("service", ""), scope
+
     def _check_status(self, resp: _Response, expect: tuple[int, ...], where: str) -> _Response:
         if resp.status in expect:
             return resp
-        if resp.status in RETRYABLE_STATUS:
-            raise RetryableError(f"registry answered {resp.status}",
-                                 parse_retry_after(resp.headers.get("retry-after")))
         detail = _error_detail(resp.body)
+        if resp.status in RETRYABLE_STATUS:
+            # The registry's own words matter here: Docker Hub's 429 says it is the pull
+            # rate limit and how to lift it.
+            raise RetryableError(f"registry answered {resp.status}{detail}",
+                                 parse_retry_after(resp.headers.get("retry-after")))
         if resp.status == 404:
             raise NotFoundError(f"not found (404){detail}", where=where)
         if resp.status == 403:
@@ -284,9 +337,8 @@ class RegistryClient:
             if self.credentials is None:
                 raise AuthError("registry requires basic auth; no credentials found", where=where)
             return self.credentials.basic_header()
-        realm = challenge.params.get("realm", "")
-        service = challenge.params.get("service", "")
-        key = (realm, service, scope)
+        key = self._token_key(challenge, scope)
+        realm, service, _ = key
         lock = self._token_locks.setdefault(key, asyncio.Lock())
         async with lock:
             token = self.pool.tokens.get(key)
@@ -304,7 +356,7 @@ class RegistryClient:
         if service:
             params["service"] = service
         headers = {"Authorization": self.credentials.basic_header()} if self.credentials else {}
-        url = str(httpx.URL(realm, params=params))
+        url = str(httpx.URL(realm).copy_merge_params(params))  # keep the realm's own query
         try:
             async for attempt in retrying(self.pool.options.retry):
                 with attempt:
@@ -357,6 +409,18 @@ def check_scheme(url: str, pool: RegistryPool, where: str, what: str = "registry
                         "and --insecure-registry hosts may use HTTP", where=where)
 
 
+def _same_challenge(old: Challenge | None, new: Challenge) -> bool:
+    """The challenge answered already: the same scheme and parameters, whatever `error` it now
+    gives (`invalid_token` on a refused token)."""
+    if old is None:
+        return False
+
+    def core(c: Challenge) -> tuple[str, dict[str, str]]:
+        return c.scheme, {k: v for k, v in c.params.items()
+                          if k not in ("error", "error_description", "error_uri")}
+    return core(old) == core(new)
+
+
 def _json_object(body: bytes, where: str) -> dict[str, Any]:
     import json
 
@@ -381,16 +445,20 @@ def _error_detail(body: bytes) -> str:
         return ""
 
 
-def _next_link(link: str | None, repo: str) -> str | None:
-    if not link or 'rel="next"' not in link:
-        return None
-    start, end = link.find("<"), link.find(">")
-    if start < 0 or end <= start:
-        return None
-    target = link[start + 1:end]
-    marker = f"/v2/{repo}"
-    if target.startswith(marker):
-        return target[len(marker):]
-    return None if target.startswith(("http://", "https://")) else target
+_LINK = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,]+)*)')
+_LINK_PARAM = re.compile(r'\s*;\s*([A-Za-z0-9_.*-]+)\s*=\s*(?:"([^"]*)"|([^\s;,"]+))')
 
 
+def next_link(header: str | None) -> str | None:
+    """The target of the RFC 8288 link whose `rel` includes `next` (quoted or not, among other
+    links or relation types), or None."""
+    if not header:
+        return None
+    for match in _LINK.finditer(header):
+        for param in _LINK_PARAM.finditer(match.group(2)):
+            if param.group(1).lower() != "rel":
+                continue
+            rels = (param.group(2) if param.group(2) is not None else param.group(3)).split()
+            if "next" in (r.lower() for r in rels):
+                return match.group(1).strip()
+    return None

@@ -246,7 +246,7 @@ async def push_bundle_referrer(store: ImageStore, repo: str, subject: Manifest,
     }
     raw = encode_json(manifest)
     referrer = await store.put_manifest(repo, str(_digest(raw)), raw, OCI_MANIFEST)
-    fallback_tag = subject.digest.tag_form
+    fallback_tag = subject.digest.referrers_tag
     try:
         index = (await store.get_manifest(repo, fallback_tag, accept=(OCI_INDEX,))).body
     except NotFoundError:
