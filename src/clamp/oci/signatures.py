@@ -33,8 +33,10 @@ from clamp.oci.store import ImageStore
 SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 DSSE_ENVELOPE = "application/vnd.dsse.envelope.v1+json"
 BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
+# Every spelling of a sigstore bundle as a referrer's artifactType: v0.3's own, and the
+# `+json;version=0.N` form (attest-build-provenance v1.0.x pushed v0.2 bundles this way).
 BUNDLE_ARTIFACT_TYPES = frozenset(
-    {BUNDLE_V03, "application/vnd.dev.sigstore.bundle+json;version=0.3"})
+    {BUNDLE_V03, *(f"application/vnd.dev.sigstore.bundle+json;version=0.{n}" for n in (1, 2, 3))})
 COSIGN_SIG_ARTIFACT = "application/vnd.dev.cosign.artifact.sig.v1+json"
 COSIGN_ATT_ARTIFACT = "application/vnd.dev.cosign.artifact.att.v1+json"
 MAX_SIGNATURE_BLOB = 4 * 1024 * 1024

@@ -17,7 +17,6 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.trust.certs import load_der_cert
 from clamp.trust.dsse import parse_envelope, parse_statement, require_subject, verify_envelope
@@ -133,28 +132,13 @@ def _material(vm: dict[str, Any], version: int) -> tuple[x509.Certificate | None
     raise InvalidSignatureError(CHECK, "bundle has no verification material")
 
 
-def _hash_for(key: PublicKey) -> list[str]:
-    if isinstance(key.key, ec.EllipticCurvePublicKey):
-        size = key.key.curve.key_size
-        return ["sha384", "sha256"] if size == 384 else (
-            ["sha512", "sha256"] if size == 521 else ["sha256"])
-    return ["sha256"]
-
-
 def _verify_message(key: PublicKey, signature: bytes, artifact: Artifact) -> None:
-    last: InvalidSignatureError | None = None
-    for hash_name in _hash_for(key):
-        try:
-            if artifact.data is not None:
-                key.verify(signature, artifact.data, hash_name=hash_name)
-            elif hash_name == "sha256":
-                key.verify(signature, artifact.digest, hash_name="sha256", prehashed=True)
-            else:
-                continue
-            return
-        except InvalidSignatureError as exc:
-            last = exc
-    raise last or InvalidSignatureError("signature", "signature does not verify")
+    """Over the artifact's bytes with any hash the key allows; over a bare digest, only the
+    SHA-256 one we have."""
+    if artifact.data is not None:
+        key.verify_any(signature, artifact.data)
+    else:
+        key.verify(signature, artifact.digest, hash_name="sha256", prehashed=True)
 
 
 def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
@@ -263,7 +247,7 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
 
     key, material = chosen
     if envelope is not None:
-        verify_envelope(envelope, key, hash_name=_hash_for(key)[0])
+        verify_envelope(envelope, key)
     else:
         assert message_sig is not None
         _verify_message(key, message_sig, artifact)
@@ -275,7 +259,8 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
         else:
             assert message_sig is not None
             kind = check_message_body(result_log.body, signature=message_sig,
-                                      digest=artifact.digest, signer=material)
+                                      digest=artifact.digest, signer=material,
+                                      data=artifact.data)
 
     found_types: list[str] = []
     if envelope is not None:
@@ -304,7 +289,7 @@ def _pick_key(candidates: list[tuple[PublicKey, bytes | PublicKey]], envelope: E
     for key, material in candidates:
         try:
             if envelope is not None:
-                verify_envelope(envelope, key, hash_name=_hash_for(key)[0])
+                verify_envelope(envelope, key)
             else:
                 assert message_sig is not None
                 _verify_message(key, message_sig, artifact)

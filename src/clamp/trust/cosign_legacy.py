@@ -143,14 +143,18 @@ def verify_legacy_layer(layer: LegacyLayer, manifest_digest: str, policy: Policy
             check_dsse_body(entry.body, envelope=envelope, signer=material)
         else:
             check_message_body(entry.body, signature=signature,
-                               digest=hashlib.sha256(layer.payload).digest(), signer=material)
+                               digest=hashlib.sha256(layer.payload).digest(), signer=material,
+                               data=layer.payload)
     elif policy.require_tlog or leaf is not None:
         raise InvalidSignatureError("tlog", "no Rekor bundle (SET) on the signature layer")
     if ann.get(ANN_TIMESTAMP):
         doc = loads_json(ann[ANN_TIMESTAMP], check="tsa", limit=64 * 1024)
         raw = b64decode(as_str(go_get(doc, "SignedRFC3161Timestamp"), check="tsa",
                                what="SignedRFC3161Timestamp"), check="tsa")
-        signed = envelope.signatures[0] if envelope is not None else signature
+        # cosign timestamps what it signed: the signature of a simple-signing layer, but the
+        # whole DSSE envelope (the layer's bytes) of an attestation (cosign verify.go,
+        # VerifyRFC3161Timestamp).
+        signed = layer.payload if envelope is not None else signature
         tsa_times = verify_timestamps([raw], signed, policy.trusted_root)
         times.extend(tsa_times)
         time_source = time_source if time_source != "none" else "tsa"
@@ -188,7 +192,7 @@ def _verify_signature(candidates: Sequence[PublicKey], signature: bytes, payload
             if envelope is not None:
                 verify_envelope(envelope, key)
             else:
-                key.verify(signature, payload)
+                key.verify_any(signature, payload)
             return key
         except InvalidSignatureError as exc:
             last = exc

@@ -42,13 +42,14 @@ def parse_envelope_bytes(raw: bytes, *, check: str = "dsse") -> Envelope:
     return parse_envelope(loads_json(raw, check=check, limit=MAX_ENVELOPE), check=check)
 
 
-def verify_envelope(envelope: Envelope, key: PublicKey, *, hash_name: str = "sha256") -> None:
-    """At least one envelope signature verifies over the PAE with `key`."""
+def verify_envelope(envelope: Envelope, key: PublicKey) -> None:
+    """At least one envelope signature verifies over the PAE with `key` (with any hash the
+    key's type allows: `PublicKey.verify_any`)."""
     pae = envelope.pae()
     last: InvalidSignatureError | None = None
     for sig in envelope.signatures:
         try:
-            key.verify(sig, pae, hash_name=hash_name, check="dsse")
+            key.verify_any(sig, pae, check="dsse")
             return
         except InvalidSignatureError as exc:
             last = exc

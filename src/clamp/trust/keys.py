@@ -90,6 +90,31 @@ class PublicKey:
         except (ValueError, UnsupportedAlgorithm) as exc:
             raise InvalidSignatureError(check, f"malformed signature ({exc})") from exc
 
+    def hash_names(self) -> list[str]:
+        """Hashes a signer with this key may have used, most likely first: ECDSA P-384 and
+        P-521 keys sign with SHA-384/SHA-512 under current cosign and sigstore clients
+        (sigstore/sigstore's default key details), with SHA-256 under older ones."""
+        if isinstance(self.key, ec.EllipticCurvePublicKey):
+            size = self.key.curve.key_size
+            return ["sha384", "sha256"] if size == 384 else (
+                ["sha512", "sha256"] if size == 521 else ["sha256"])
+        return ["sha256"]
+
+    def verify_any(self, signature: bytes, data: bytes, *, check: str = "signature") -> None:
+        """Verify `signature` over `data` with any hash `hash_names` allows; for Ed25519, pure
+        Ed25519 or Ed25519ph (cosign's default for Ed25519 keys since v2.4)."""
+        last: InvalidSignatureError | None = None
+        for hash_name in self.hash_names():
+            try:
+                self.verify(signature, data, hash_name=hash_name, check=check)
+                return
+            except InvalidSignatureError as exc:
+                last = exc
+        if isinstance(self.key, ed25519.Ed25519PublicKey) and _verify_ed25519ph(
+                self.key, signature, data):
+            return
+        raise last or InvalidSignatureError(check, "signature does not verify")
+
     def _verify_rsa(self, signature: bytes, data: bytes, chosen: object) -> None:
         assert isinstance(self.key, rsa.RSAPublicKey)
         try:
@@ -138,3 +163,23 @@ def sign_bytes(private_key: PrivateKeyTypes, data: bytes) -> bytes:
 
 def public_of(private_key: PrivateKeyTypes) -> PublicKey:
     return PublicKey(private_key.public_key())
+
+
+def _verify_ed25519ph(key: ed25519.Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
+    """RFC 8032 Ed25519ph (SHA-512 prehash) through libsodium, which `cryptography` lacks."""
+    if len(signature) != 64:
+        return False
+    from nacl.bindings import (
+        crypto_sign_ed25519ph_final_verify,
+        crypto_sign_ed25519ph_state,
+        crypto_sign_ed25519ph_update,
+    )
+    from nacl.exceptions import BadSignatureError
+
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    state = crypto_sign_ed25519ph_state()
+    crypto_sign_ed25519ph_update(state, data)
+    try:
+        return bool(crypto_sign_ed25519ph_final_verify(state, signature, raw))
+    except BadSignatureError:
+        return False

@@ -3,7 +3,8 @@
 A valid SET or inclusion proof only proves that some entry is in the log; the entry must also
 name the same signature, the same key or certificate and the same artifact/payload hash, or an
 attacker could staple any logged entry to a forged signature (CVE-2022-36056 family). Supported
-kinds: hashedrekord 0.0.1/0.0.2, dsse 0.0.1, intoto 0.0.1/0.0.2.
+kinds: hashedrekord 0.0.1/0.0.2, rekord 0.0.1 (cosign 1.x), dsse 0.0.1/0.0.2 (0.0.2 is Rekor
+v2's), intoto 0.0.1/0.0.2.
 """
 
 from __future__ import annotations
@@ -68,35 +69,57 @@ def _v2_verifier_matches(verifier: Any, signer: Signer) -> bool:
     return isinstance(key, str) and same_key(b64decode(key, check=CHECK), signer)
 
 
-def check_message_body(body: bytes, *, signature: bytes, digest: bytes, signer: Signer) -> str:
-    """hashedrekord: same sha256 artifact digest, same signature, same key/cert."""
+_V2_HASHES = {"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}
+
+
+def _same_hash(algorithm: Any, value: bytes, digest: bytes, data: bytes | None) -> bool:
+    """The logged hash (`algorithm` as Rekor names it) is the artifact's: its SHA-256 `digest`,
+    or, given the artifact's bytes, its SHA-384/SHA-512 (P-384/P-521 signers log those)."""
+    name = _V2_HASHES.get(algorithm, algorithm) if isinstance(algorithm, str) else None
+    if name == "sha256":
+        return value == digest
+    if name in ("sha384", "sha512") and data is not None:
+        return value == hashlib.new(name, data).digest()
+    return False
+
+
+def check_message_body(body: bytes, *, signature: bytes, digest: bytes, signer: Signer,
+                       data: bytes | None = None) -> str:
+    """hashedrekord (or cosign 1.x's rekord): the same artifact hash, signature and key/cert.
+
+    `digest` is the artifact's SHA-256; `data`, its bytes when known, lets an entry that logged
+    a SHA-384/SHA-512 hash be checked too."""
     kind, version, spec = _parse(body)
-    if kind != "hashedrekord":
+    if kind not in ("hashedrekord", "rekord"):
         raise _fail(f"expected a hashedrekord entry, got {kind}")
     if version == "0.0.1":
         algorithm = _get(spec, "data", "hash", "algorithm")
         value = _get(spec, "data", "hash", "value")
         sig = _get(spec, "signature", "content")
         material = _get(spec, "signature", "publicKey", "content")
-        if algorithm != "sha256" or not isinstance(value, str) or value.lower() != digest.hex():
-            raise _fail("logged artifact hash differs from the artifact's sha256")
+        try:
+            logged = bytes.fromhex(value) if isinstance(value, str) else b""
+        except ValueError:
+            logged = b""
+        if not _same_hash(algorithm, logged, digest, data):
+            raise _fail("logged artifact hash differs from the artifact's")
         if not isinstance(sig, str) or b64decode(sig, check=CHECK) != signature:
             raise _fail("logged signature differs from the signature")
         if not _signer_matches(material, signer):
             raise _fail("logged key/certificate differs from the signer")
         return f"{kind}/{version}"
-    if version == "0.0.2":
+    if version == "0.0.2" and kind == "hashedrekord":
         v2 = _get(spec, "hashedRekordV002")
-        if _get(v2, "data", "algorithm") != "SHA2_256" or b64decode(
-                str(_get(v2, "data", "digest")), check=CHECK) != digest:
-            raise _fail("logged artifact hash differs from the artifact's sha256")
+        if not _same_hash(_get(v2, "data", "algorithm"),
+                          b64decode(str(_get(v2, "data", "digest")), check=CHECK), digest, data):
+            raise _fail("logged artifact hash differs from the artifact's")
         content = _get(v2, "signature", "content")
         if not isinstance(content, str) or b64decode(content, check=CHECK) != signature:
             raise _fail("logged signature differs from the signature")
         if not _v2_verifier_matches(_get(v2, "signature", "verifier"), signer):
             raise _fail("logged key/certificate differs from the signer")
         return f"{kind}/{version}"
-    raise _fail(f"unsupported hashedrekord version {version}")
+    raise _fail(f"unsupported {kind} version {version}")
 
 
 def check_dsse_body(body: bytes, *, envelope: Envelope, signer: Signer) -> str:
@@ -108,6 +131,22 @@ def check_dsse_body(body: bytes, *, envelope: Envelope, signer: Signer) -> str:
             raise _fail("a Rekor v2 DSSE entry needs exactly one envelope signature")
         return check_message_body(body, signature=envelope.signatures[0],
                                   digest=hashlib.sha256(envelope.pae()).digest(), signer=signer)
+    if kind == "dsse" and version == "0.0.2":  # Rekor v2 (rekor-tiles), as sigstore-js logs
+        v2 = _get(spec, "dsseV002")
+        ph = _get(v2, "payloadHash")
+        if (_get(ph, "algorithm") != "SHA2_256" or b64decode(str(_get(ph, "digest")), check=CHECK)
+                != hashlib.sha256(envelope.payload).digest()):
+            raise _fail("logged payload hash differs from the envelope payload")
+        logged = _get(v2, "signatures")
+        if not isinstance(logged, list) or len(logged) != len(envelope.signatures):
+            raise _fail("logged signatures differ from the envelope's")
+        for item, sig in zip(logged, envelope.signatures, strict=True):
+            content = _get(item, "content")
+            if not isinstance(content, str) or b64decode(content, check=CHECK) != sig:
+                raise _fail("logged signatures differ from the envelope's")
+            if not _v2_verifier_matches(_get(item, "verifier"), signer):
+                raise _fail("logged verifier differs from the signer")
+        return f"{kind}/{version}"
     if kind == "dsse" and version == "0.0.1":
         ph = _get(spec, "payloadHash")
         if _get(ph, "algorithm") != "sha256" or _get(ph, "value") != payload_hash:

@@ -24,6 +24,10 @@ from clamp.trust.errors import TrustInputError
 from clamp.trust.keys import PublicKey
 
 MEDIA_TYPE = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
+#: Every spelling of the trusted-root media type in use (protobuf-specs and the clients).
+MEDIA_TYPES = frozenset({MEDIA_TYPE, "application/vnd.dev.sigstore.trustedroot.v0.1+json",
+                         "application/vnd.dev.sigstore.trustedroot.v0.2+json",
+                         "application/vnd.dev.sigstore.trustedroot+json;version=0.2"})
 MAX_ROOT = 4 * 1024 * 1024
 CHECK = "trusted-root"
 
@@ -132,10 +136,32 @@ def _authority(obj: Any, what: str) -> CertificateAuthority:
 
 
 def parse_trusted_root(data: bytes, *, source: str = "<memory>") -> TrustedRoot:
+    """One trusted root, or several one to a line (`gh attestation trusted-root` prints the
+    public-good and GitHub roots that way), merged: a signature any of them vouches for is
+    trusted."""
+    lines = [line for line in data.splitlines() if line.strip()]
+    if len(lines) > 1 and all(line.lstrip().startswith(b"{") and line.rstrip().endswith(b"}")
+                              for line in lines):
+        try:
+            roots = [_parse_one(line, source) for line in lines]
+        except TrustInputError:
+            roots = []  # not JSON lines after all: one pretty-printed document
+        if roots:
+            return TrustedRoot(
+                tlogs=tuple(x for r in roots for x in r.tlogs),
+                ctlogs=tuple(x for r in roots for x in r.ctlogs),
+                certificate_authorities=tuple(x for r in roots
+                                              for x in r.certificate_authorities),
+                timestamp_authorities=tuple(x for r in roots for x in r.timestamp_authorities),
+                source=source)
+    return _parse_one(data, source)
+
+
+def _parse_one(data: bytes, source: str) -> TrustedRoot:
     doc = loads_json(data, check=CHECK, limit=MAX_ROOT, error=TrustInputError)
     if not isinstance(doc, dict):
         raise TrustInputError(CHECK, "not a JSON object", where=source)
-    if doc.get("mediaType") != MEDIA_TYPE:
+    if doc.get("mediaType") not in MEDIA_TYPES:
         raise TrustInputError(CHECK, f"unsupported mediaType {doc.get('mediaType')!r}",
                               where=source)
 
