@@ -18,7 +18,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from clamp.trust.certs import load_der_cert
+from clamp.trust.certs import chain_authority, load_der_cert
 from clamp.trust.dsse import parse_envelope, parse_statement, require_subject, verify_envelope
 from clamp.trust.encoding import as_int, as_str, b64decode, loads_json
 from clamp.trust.errors import InvalidSignatureError, TrustError, TrustInputError, UnsignedError
@@ -219,7 +219,7 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
             times.append(verify_set(entry, policy.trusted_root, now=now))
             time_source = "set"
         result_log = entry
-    elif policy.require_tlog or leaf is not None:
+    elif policy.require_tlog:
         raise InvalidSignatureError("tlog", "no transparency log entry in the bundle")
 
     tsa_raw = []
@@ -235,6 +235,13 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
     if result_log is not None and result_log.integrated_time is None and not tsa_times \
             and leaf is not None:
         raise InvalidSignatureError("tsa", "Rekor v2 entries need a signed timestamp")
+
+    # A certificate without a log entry is only trusted from an instance that runs no log
+    # (GitHub's, for private repositories), and then only with a verified signed timestamp.
+    if leaf is not None and result_log is None and (
+            not tsa_times or chain_authority(leaf, policy.trusted_root, tsa_times[0],
+                                             extra_chain)[1].instance_tlogs):
+        raise InvalidSignatureError("tlog", "no transparency log entry in the bundle")
 
     signer: Signer
     if leaf is not None:

@@ -22,7 +22,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from clamp.trust.errors import InvalidSignatureError
 from clamp.trust.keys import PublicKey
-from clamp.trust.root import TrustedRoot
+from clamp.trust.root import CertificateAuthority, TrustedRoot
 
 OID_ISSUER_V1 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 OID_ISSUER_V2 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
@@ -77,6 +77,13 @@ def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
 def verify_chain(leaf: x509.Certificate, root: TrustedRoot, when: datetime,
                  extra: Sequence[x509.Certificate] = ()) -> list[x509.Certificate]:
     """Return the issuing path (leaf's issuer first) to a trusted CA valid at `when`."""
+    return chain_authority(leaf, root, when, extra)[0]
+
+
+def chain_authority(leaf: x509.Certificate, root: TrustedRoot, when: datetime,
+                    extra: Sequence[x509.Certificate] = ()
+                    ) -> tuple[list[x509.Certificate], CertificateAuthority]:
+    """The issuing path (leaf's issuer first) and the trusted CA it reaches, valid at `when`."""
     if not _valid_at(leaf, when):
         raise InvalidSignatureError(
             "cert-validity", f"certificate valid {leaf.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}"
@@ -94,7 +101,7 @@ def verify_chain(leaf: x509.Certificate, root: TrustedRoot, when: datetime,
             full = path + chain[start:]
             if all(_valid_at(c, when) for c in full) and all(
                     _issued_by(a, b) for a, b in itertools.pairwise(full)):
-                return full
+                return full, authority
     raise InvalidSignatureError(
         "chain", "certificate does not chain to a Fulcio CA of the trusted root "
         f"valid at {when:%Y-%m-%dT%H:%M:%SZ}")

@@ -15,10 +15,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from clamp.trust.certs import (
+    chain_authority,
     check_profile,
     oidc_issuer,
     san_identities,
-    verify_chain,
     verify_embedded_sct,
 )
 from clamp.trust.errors import InvalidSignatureError
@@ -34,9 +34,11 @@ def verify_certificate(leaf: x509.Certificate, times: Sequence[datetime], policy
                                     "(SET, inclusion proof with integrated time, or TSA)")
     root = policy.trusted_root
     path: list[x509.Certificate] = []
+    authority = None
     for when in times:
-        path = verify_chain(leaf, root, when, extra_chain)
-    verify_embedded_sct(leaf, path[0], root)
+        path, authority = chain_authority(leaf, root, when, extra_chain)
+    if authority is None or authority.instance_ctlogs:
+        verify_embedded_sct(leaf, path[0], root)
     check_profile(leaf)
     sans = san_identities(leaf)
     issuer = oidc_issuer(leaf)

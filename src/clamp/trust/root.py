@@ -10,7 +10,7 @@ silently dropping one instance would make a later failure hard to explain.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -55,11 +55,19 @@ class LogInstance:
 
 @dataclass(frozen=True)
 class CertificateAuthority:
-    """A Fulcio CA or TSA: its chain (leaf-most first, root last) and validity window."""
+    """A Fulcio CA or TSA: its chain (leaf-most first, root last) and validity window.
+
+    `instance_tlogs`/`instance_ctlogs`: whether the sigstore instance this CA came with (its
+    trusted root) runs a transparency log / a CT log. GitHub's own instance, which signs
+    attestations of private repositories, runs neither: its signatures carry a signed
+    timestamp instead, and a verifier asks for no log entry or SCT there (as `gh` does).
+    """
 
     certificates: tuple[x509.Certificate, ...]
     validity: Validity
     uri: str
+    instance_tlogs: bool = True
+    instance_ctlogs: bool = True
 
 
 @dataclass(frozen=True)
@@ -172,11 +180,13 @@ def _parse_one(data: bytes, source: str) -> TrustedRoot:
         return value
 
     try:
+        tlogs = tuple(_log(o, f"tlogs[{i}]") for i, o in enumerate(items("tlogs")))
+        ctlogs = tuple(_log(o, f"ctlogs[{i}]") for i, o in enumerate(items("ctlogs")))
         return TrustedRoot(
-            tlogs=tuple(_log(o, f"tlogs[{i}]") for i, o in enumerate(items("tlogs"))),
-            ctlogs=tuple(_log(o, f"ctlogs[{i}]") for i, o in enumerate(items("ctlogs"))),
+            tlogs=tlogs, ctlogs=ctlogs,
             certificate_authorities=tuple(
-                _authority(o, f"certificateAuthorities[{i}]")
+                replace(_authority(o, f"certificateAuthorities[{i}]"),
+                        instance_tlogs=bool(tlogs), instance_ctlogs=bool(ctlogs))
                 for i, o in enumerate(items("certificateAuthorities"))),
             timestamp_authorities=tuple(
                 _authority(o, f"timestampAuthorities[{i}]")
