@@ -263,3 +263,44 @@ def test_platforms_match_as_a_container_runtime_matches_them() -> None:
     assert _picked(attestations, "linux/amd64") == 1
     assert _picked(_platform_index({"os": "linux", "architecture": "arm64",
                                     "variant": "v9"}), "linux/arm64/v8") is None
+
+
+def test_identity_token_is_exchanged_by_the_oauth2_flow(tmp_path: Any) -> None:
+    """`az acr login` leaves a docker config entry whose `auth` is a placeholder user with no
+    password and whose `identitytoken` is an OAuth2 refresh token: it is POSTed to the realm
+    (grant_type=refresh_token) for the access token, never sent as Basic credentials."""
+    import base64
+
+    from clamp.oci.auth import credentials_for
+
+    def script(method: str, path: str, headers: dict[str, str]) -> Answer:
+        if path.startswith("/oauth2/token"):
+            if method != "POST":
+                return Answer(401, b"")  # the placeholder user has no password
+            return Answer(200, b'{"access_token": "acc", "expires_in": 300}',
+                          {"Content-Type": "application/json"})
+        if headers.get("Authorization") != "Bearer acc":
+            return Answer(401, b"", {"WWW-Authenticate": f'Bearer realm="http://'
+                                     f'{headers["Host"]}/oauth2/token",service="acr.test"'})
+        return Answer(200, b'{"name": "r/x", "tags": ["a"]}', {"Content-Type": "application/json"})
+
+    with hostile_registry(with_headers=script) as srv:
+        placeholder = base64.b64encode(b"00000000-0000-0000-0000-000000000000:").decode()
+        (tmp_path / "config.json").write_text(json.dumps({"auths": {srv.host: {
+            "auth": placeholder, "identitytoken": "refresh-secret"}}}))
+        creds = credentials_for(srv.host, {"DOCKER_CONFIG": str(tmp_path)})
+        assert creds is not None and creds.identity_token == "refresh-secret"
+        assert "refresh-secret" not in repr(creds)
+
+        async def go() -> list[str]:
+            from dataclasses import replace
+
+            async with RegistryPool(replace(FAST, credentials={srv.host: creds})) as pool:
+                return await pool.client(srv.host).list_tags("r/x")
+
+        assert run(go()) == ["a"]
+    posts = [i for i, (m, _) in enumerate(srv.requests) if m == "POST"]
+    assert len(posts) == 1
+    form = parse_qs(srv.bodies[posts[0]].decode())
+    assert form["grant_type"] == ["refresh_token"] and form["refresh_token"] == ["refresh-secret"]
+    assert form["service"] == ["acr.test"] and form["scope"] == ["repository:r/x:pull"]

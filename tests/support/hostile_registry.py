@@ -34,12 +34,14 @@ HeaderScript = Callable[[str, str, dict[str, str]], Answer]
 class HostileServer:
     host: str
     requests: list[tuple[str, str]]
+    bodies: list[bytes] = field(default_factory=list)  # request bodies, in order
 
 
 @contextmanager
 def hostile_registry(script: Script | None = None, *,
                      with_headers: HeaderScript | None = None) -> Iterator[HostileServer]:
     seen: list[tuple[str, str]] = []
+    bodies: list[bytes] = []
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -59,8 +61,9 @@ def hostile_registry(script: Script | None = None, *,
             with lock:
                 seen.append((self.command, self.path))
             length = int(self.headers.get("content-length") or 0)
-            if length:
-                self.rfile.read(length)
+            body = self.rfile.read(length) if length else b""
+            with lock:
+                bodies.append(body)
             if with_headers is not None:
                 answer = with_headers(self.command, self.path, dict(self.headers.items()))
             else:
@@ -96,7 +99,7 @@ def hostile_registry(script: Script | None = None, *,
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield HostileServer(f"127.0.0.1:{server.server_address[1]}", seen)
+        yield HostileServer(f"127.0.0.1:{server.server_address[1]}", seen, bodies)
     finally:
         server.shutdown()
         server.server_close()

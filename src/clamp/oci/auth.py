@@ -27,9 +27,13 @@ _DOCKER_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io
 class Credentials:
     username: str
     password: str = field(repr=False)
+    #: A docker config `identitytoken`: an OAuth2 refresh token (Azure ACR's `az acr login`,
+    #: `docker login` to registries that issue them), exchanged at the token realm.
+    identity_token: str | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
-        return f"Credentials(username={self.username!r}, password=***)"
+        token = ", identity_token=***" if self.identity_token else ""
+        return f"Credentials(username={self.username!r}, password=***{token})"
 
     def basic_header(self) -> str:
         raw = f"{self.username}:{self.password}".encode()
@@ -94,6 +98,8 @@ def credentials_for(registry: str, env: dict[str, str] | None = None) -> Credent
 
 
 def _entry_credentials(entry: dict[str, object], *, where: str) -> Credentials | None:
+    token = entry.get("identitytoken")
+    identity = token if isinstance(token, str) and token else None
     auth = entry.get("auth")
     if isinstance(auth, str) and auth:
         try:
@@ -102,10 +108,12 @@ def _entry_credentials(entry: dict[str, object], *, where: str) -> Credentials |
             raise BadInputError("auth is not base64 of user:password", where=where) from None
         if not sep:
             raise BadInputError("auth is not base64 of user:password", where=where)
-        return Credentials(user, password)
+        return Credentials(user, password, identity)
     name, secret = entry.get("username"), entry.get("password")
     if isinstance(name, str) and isinstance(secret, str):
-        return Credentials(name, secret)
+        return Credentials(name, secret, identity)
+    if identity:
+        return Credentials("", "", identity)
     return None
 
 

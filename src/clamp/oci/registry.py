@@ -357,10 +357,25 @@ class RegistryClient:
             params["service"] = service
         headers = {"Authorization": self.credentials.basic_header()} if self.credentials else {}
         url = str(httpx.URL(realm).copy_merge_params(params))  # keep the realm's own query
+        refresh = self.credentials.identity_token if self.credentials else None
         try:
             async for attempt in retrying(self.pool.options.retry):
                 with attempt:
-                    resp = await self._send("GET", url, headers, None, MAX_SMALL_BYTES, where)
+                    if refresh:
+                        # The OAuth2 flow of the token spec: the refresh token for an access
+                        # token; a realm without it (404) gets the plain GET, as
+                        # go-containerregistry falls back.
+                        form = httpx.QueryParams({"grant_type": "refresh_token",
+                                                  "refresh_token": refresh, "client_id": "clamp",
+                                                  **params})
+                        resp = await self._send(
+                            "POST", str(httpx.URL(realm)), {
+                                "Content-Type": "application/x-www-form-urlencoded"},
+                            str(form).encode(), MAX_SMALL_BYTES, where)
+                        if resp.status == 404:
+                            refresh = None
+                    if not refresh:
+                        resp = await self._send("GET", url, headers, None, MAX_SMALL_BYTES, where)
                     if resp.status in RETRYABLE_STATUS:
                         raise RetryableError(f"token service answered {resp.status}",
                                              parse_retry_after(resp.headers.get("retry-after")))
