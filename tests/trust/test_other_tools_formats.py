@@ -785,3 +785,73 @@ def test_hashedrekord_larger_hash(pki: TestSigstore, curve: ec.EllipticCurve,
         verify_legacy_layer(layer(hashedrekord_with(hash_name, signature, b"other bytes",
                                                     public.pem)), DIGEST, policy)
     assert failed.value.check == "tlog-body", str(failed.value)
+
+
+# --- GitHub's own instance: attestations of private repositories ----------------------------
+
+def _github_like_bundle(github: TestSigstore, tsa: OpensslTsa | None) -> bytes:
+    """What attest-build-provenance writes in a private repository: a certificate from
+    GitHub's Fulcio, an RFC 3161 timestamp from GitHub's TSA over the DSSE signature, and no
+    transparency-log entry at all."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = github.issue_leaf(key, identity=IDENTITY, issuer=ISSUER)
+    statement = image_statement(DIGEST, REFERENCE, predicate_type=SLSA)
+    signature = sign_bytes(key, Envelope(INTOTO_PAYLOAD_TYPE, statement, ()).pae())
+    material: dict[str, Any] = {
+        "certificate": {"rawBytes": b64(cert.public_bytes(serialization.Encoding.DER))},
+        "tlogEntries": []}
+    if tsa is not None:
+        material["timestampVerificationData"] = {
+            "rfc3161Timestamps": [{"signedTimestamp": b64(tsa.timestamp(signature))}]}
+    return json.dumps({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": material,
+        "dsseEnvelope": {"payload": b64(statement), "payloadType": INTOTO_PAYLOAD_TYPE,
+                         "signatures": [{"sig": b64(signature)}]}}).encode()
+
+
+def _github_root(github: TestSigstore, tsa: OpensslTsa, *, logs: bool) -> TrustedRoot:
+    """GitHub's trusted root has a Fulcio CA and a TSA but no tlogs or ctlogs; `logs=True` is
+    the same instance as if it ran them (as public-good does)."""
+    doc = _root_doc(github, timestampAuthorities=[tsa.authority_json()])
+    if not logs:
+        doc.update(tlogs=[], ctlogs=[])
+    return parse_trusted_root(json.dumps(doc).encode(), source="github-like")
+
+
+def test_github_instance_bundle_verifies_by_its_timestamp(tsa: OpensslTsa) -> None:
+    """`gh attestation verify` accepts these with one signed timestamp and no log entry or SCT
+    (cli/cli: newGitHubVerifier). clamp does the same, and only for a CA whose own trusted root
+    runs no transparency log; without a verified timestamp it is still refused."""
+    github = TestSigstore()
+    identity = (Identity(subject=IDENTITY, issuer=ISSUER),)
+    policy = Policy.with_root(_github_root(github, tsa, logs=False), identities=identity)
+    result = verify_bundle(_github_like_bundle(github, tsa), Artifact.from_digest(DIGEST),
+                           policy, predicate_types=(SLSA,))
+    assert result.verdict == "verified" and result.time_source == "tsa"
+    assert result.signer is not None and result.signer.identity == IDENTITY
+
+    with pytest.raises(InvalidSignatureError) as no_stamp:
+        verify_bundle(_github_like_bundle(github, None), Artifact.from_digest(DIGEST), policy,
+                      predicate_types=(SLSA,))
+    assert no_stamp.value.check == "tlog"
+
+    logged = Policy.with_root(_github_root(github, tsa, logs=True), identities=identity)
+    with pytest.raises(InvalidSignatureError) as needs_log:
+        verify_bundle(_github_like_bundle(github, tsa), Artifact.from_digest(DIGEST), logged,
+                      predicate_types=(SLSA,))
+    assert needs_log.value.check == "tlog"
+    # Merged with a root that does run logs (gh's JSON lines), the rule stays per instance.
+    public = TestSigstore()
+    merged = parse_trusted_root(
+        _line(_root_doc(public)) + b"\n"
+        + _line(_root_doc(github, tlogs=[], ctlogs=[],
+                          timestampAuthorities=[tsa.authority_json()])))
+    result = verify_bundle(_github_like_bundle(github, tsa), Artifact.from_digest(DIGEST),
+                           Policy.with_root(merged, identities=identity),
+                           predicate_types=(SLSA,))
+    assert result.verdict == "verified"
+    with pytest.raises(InvalidSignatureError) as public_needs_log:
+        verify_bundle(_github_like_bundle(public, tsa), Artifact.from_digest(DIGEST),
+                      Policy.with_root(merged, identities=identity), predicate_types=(SLSA,))
+    assert public_needs_log.value.check == "tlog"

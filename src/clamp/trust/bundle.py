@@ -25,7 +25,7 @@ from clamp.trust.errors import InvalidSignatureError, TrustError, TrustInputErro
 from clamp.trust.keyless import verify_certificate
 from clamp.trust.keys import PublicKey
 from clamp.trust.policy import Policy
-from clamp.trust.rekor_body import Envelope, check_dsse_body, check_message_body
+from clamp.trust.rekor_body import Envelope, check_dsse_body, check_message_body, same_hash
 from clamp.trust.result import Signer, TimeSource, VerificationResult
 from clamp.trust.tlog import LogEntry, find_log, verify_checkpoint, verify_inclusion, verify_set
 from clamp.trust.tsa import verify_timestamps
@@ -174,9 +174,12 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
         message_sig = b64decode(as_str(ms.get("signature"), check="signature",
                                        what="signature"), check="signature", limit=16 * 1024)
         md = ms.get("messageDigest")
-        if md is not None and ((md or {}).get("algorithm") != "SHA2_256" or b64decode(
-                as_str(md.get("digest"), check="message-digest", what="digest"),
-                check="message-digest") != artifact.digest):
+        # SHA2_256, or SHA2_384/SHA2_512 as P-384/P-521 signers write it (checkable when the
+        # artifact's bytes are at hand).
+        if md is not None and not same_hash(
+                (md or {}).get("algorithm"),
+                b64decode(as_str(md.get("digest"), check="message-digest", what="digest"),
+                          check="message-digest"), artifact.digest, artifact.data):
             raise InvalidSignatureError("message-digest",
                                         "bundle message digest differs from the artifact's")
         tsa_message = message_sig

@@ -72,7 +72,7 @@ def _v2_verifier_matches(verifier: Any, signer: Signer) -> bool:
 _V2_HASHES = {"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}
 
 
-def _same_hash(algorithm: Any, value: bytes, digest: bytes, data: bytes | None) -> bool:
+def same_hash(algorithm: Any, value: bytes, digest: bytes, data: bytes | None) -> bool:
     """The logged hash (`algorithm` as Rekor names it) is the artifact's: its SHA-256 `digest`,
     or, given the artifact's bytes, its SHA-384/SHA-512 (P-384/P-521 signers log those)."""
     name = _V2_HASHES.get(algorithm, algorithm) if isinstance(algorithm, str) else None
@@ -101,7 +101,7 @@ def check_message_body(body: bytes, *, signature: bytes, digest: bytes, signer: 
             logged = bytes.fromhex(value) if isinstance(value, str) else b""
         except ValueError:
             logged = b""
-        if not _same_hash(algorithm, logged, digest, data):
+        if not same_hash(algorithm, logged, digest, data):
             raise _fail("logged artifact hash differs from the artifact's")
         if not isinstance(sig, str) or b64decode(sig, check=CHECK) != signature:
             raise _fail("logged signature differs from the signature")
@@ -110,7 +110,7 @@ def check_message_body(body: bytes, *, signature: bytes, digest: bytes, signer: 
         return f"{kind}/{version}"
     if version == "0.0.2" and kind == "hashedrekord":
         v2 = _get(spec, "hashedRekordV002")
-        if not _same_hash(_get(v2, "data", "algorithm"),
+        if not same_hash(_get(v2, "data", "algorithm"),
                           b64decode(str(_get(v2, "data", "digest")), check=CHECK), digest, data):
             raise _fail("logged artifact hash differs from the artifact's")
         content = _get(v2, "signature", "content")

@@ -10,6 +10,7 @@ silently dropping one instance would make a later failure hard to explain.
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
@@ -153,6 +154,8 @@ def parse_trusted_root(data: bytes, *, source: str = "<memory>") -> TrustedRoot:
         try:
             roots = [_parse_one(line, source) for line in lines]
         except TrustInputError:
+            if all(_is_json(line) for line in lines):
+                raise  # JSON lines, one of them not a usable root: say which problem
             roots = []  # not JSON lines after all: one pretty-printed document
         if roots:
             return TrustedRoot(
@@ -163,6 +166,14 @@ def parse_trusted_root(data: bytes, *, source: str = "<memory>") -> TrustedRoot:
                 timestamp_authorities=tuple(x for r in roots for x in r.timestamp_authorities),
                 source=source)
     return _parse_one(data, source)
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_one(data: bytes, source: str) -> TrustedRoot:
