@@ -255,3 +255,47 @@ def test_text_without_json_is_still_not_json(tmp_path: Path) -> None:
     broken.write_bytes(b"notice\n{\"card0\": ")
     with pytest.raises(ValueError, match="not valid JSON"):
         read_gpu_snapshot(broken)
+
+
+CAPTURES = Path(__file__).resolve().parent / "data" / "amd_smi_captures"
+
+
+def test_real_capture_of_a_48_gb_radeon() -> None:
+    """jkoudela/amd-smi-exporter's committed sample (list layout, complete metric output)."""
+    from clamp.telemetry.gpu import read_gpu_snapshot
+
+    path = CAPTURES / "jkoudela_exporter_sample_radeon48g.json"
+    snap = read_amd_smi(path)
+    assert read_gpu_snapshot(path) == snap
+    (gpu,) = snap.cards
+    assert gpu.card == "gpu0" and gpu.power_w == 34.0 and gpu.voltage_mv == 729.0
+    assert (gpu.gpu_use_percent, gpu.memory_activity_percent) == (0.0, 0.0)
+    assert (gpu.temperature_edge_c, gpu.temperature_junction_c,
+            gpu.temperature_memory_c) == (43.0, 49.0, 56.0)
+    assert gpu.temperatures_c == {"edge": 43.0, "hotspot": 49.0, "mem": 56.0}
+    assert (gpu.fan_speed_percent, gpu.fan_rpm) == (20.0, 981.0)
+    # amd-smi's "MB" are MiB: 46064 MB is a 45 GiB (48 GB) card.
+    assert gpu.vram_total_bytes == 46064 * 2**20 and gpu.vram_used_bytes == 1758 * 2**20
+    assert gpu.gtt_total_bytes == 128797 * 2**20 and gpu.gtt_used_bytes == 300 * 2**20
+    assert "fan.speed" in gpu.extra and "power.soc_voltage" in gpu.extra  # untyped, kept
+
+
+def test_real_capture_from_the_amdsmi_changelog() -> None:
+    """ROCm/amdsmi CHANGELOG (6.1.0, `amd-smi metric -p --json`): the power block alone."""
+    (gpu,) = read_amd_smi(CAPTURES / "amdsmi_changelog_610_power_only.json").cards
+    assert gpu.power_w == 10.0 and gpu.voltage_mv == 6.0
+    assert gpu.temperature_edge_c is None and gpu.vram_total_bytes is None
+
+
+def test_unnamed_amd_smi_gpus_of_different_machines_stay_apart(tmp_path: Path) -> None:
+    """`amd-smi metric` names no GPU: two machines' gpu0 are told apart by VRAM size."""
+    from clamp.telemetry.gpu import summarise_gpu
+
+    big = (CAPTURES / "jkoudela_exporter_sample_radeon48g.json").read_bytes()
+    (tmp_path / "a.json").write_bytes(big)
+    small = json.loads(big)
+    small[0]["mem_usage"]["total_vram"]["value"] = 8176
+    (tmp_path / "b.json").write_text(json.dumps(small))
+    metrics, corrupt = summarise_gpu(tmp_path)
+    assert corrupt == [] and sorted(c.vramTotalBytes or 0 for c in metrics.cards) == [
+        8176 * 2**20, 46064 * 2**20]

@@ -164,6 +164,13 @@ def parse_gpu(entry: dict[str, Any], position: int) -> CardMetrics:
                     int(reading) if metric.attr.endswith("_bytes") else reading)
         if reading is not None or _is_missing_reading(value):
             used.add(f"{block}.{key}")
+    temperatures = entry.get("temperature")
+    if isinstance(temperatures, dict):  # every sensor, as the rocm-smi reader keeps them
+        for name, value in temperatures.items():
+            reading = _reading(value, _CELSIUS)
+            if reading is not None:
+                metrics.temperatures_c[str(name).lower()] = reading
+                used.add(f"temperature.{name}")
     clocks = entry.get("clock")
     if isinstance(clocks, dict):
         for name, clock in clocks.items():

@@ -65,8 +65,10 @@ def summarise_gpu(directory: Path) -> tuple[GpuMetrics, list[tuple[str, str]]]:
             continue
         snapshots += 1
         for card in snapshot.cards:
-            # "card0" on two machines is two GPUs: tell them apart by what identifies the GPU.
-            identity = card.unique_id or card.name or ""
+            # "card0" on two machines is two GPUs: tell them apart by what identifies the GPU
+            # (amd-smi's metric output names none: its VRAM size at least tells models apart).
+            identity = card.unique_id or card.name or (
+                f"{card.vram_total_bytes} B VRAM" if card.vram_total_bytes else "")
             per_card.setdefault((card.card, identity), []).append(card)
     cards = []
     for (name, _), readings in sorted(per_card.items()):
