@@ -157,7 +157,7 @@ _END_OF_DAY = re.compile(r"[T ](24)(?::00(?::00(?:\.0+)?)?)?(?=$|[+\-])")
 
 def _zone(name: str) -> tzinfo | None:
     """A time zone by IANA name or abbreviation in the system database; UTC/GMT always."""
-    if name.upper() in ("UTC", "GMT"):
+    if name.upper() in ("UTC", "GMT", "Z"):
         return UTC
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
