@@ -181,3 +181,16 @@ def test_github_annotations_name_file_and_line(native: Callable[[str], Path],
     assert code == ExitCode.BAD_INPUT
     line = NATIVE.splitlines().index("  policy: strict") + 1
     assert f"::error file={path},line={line},title=clamp matrix::defaults.policy: " in out
+
+
+@pytest.mark.parametrize("text", ["a: " + "[" * 100_000 + "]" * 100_000 + "\n",
+                                  "".join("  " * i + "k:\n" for i in range(3000))])
+def test_absurdly_nested_yaml_is_bad_input(tmp_path: Path, text: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Flow or block nesting deep enough to exhaust the YAML composer's recursion: bad input
+    naming the file (exit 64), not an internal error."""
+    path = tmp_path / "rocm_matrix.yml"
+    path.write_text(text)
+    code, _, err = run_cli("matrix", "validate", str(path), capsys=capsys)
+    assert code == ExitCode.BAD_INPUT
+    assert err.strip() == f"error: {path}: YAML nested too deeply"

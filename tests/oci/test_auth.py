@@ -70,3 +70,9 @@ def test_bearer_challenge_parsing() -> None:
 @given(st.text(max_size=200))
 def test_challenge_parser_never_crashes(text: str) -> None:
     parse_challenge(text)
+
+
+def test_deeply_nested_docker_config_is_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(BadInputError, match="unreadable docker config"):
+        credentials_for("ghcr.io", {"DOCKER_CONFIG": str(tmp_path)})

@@ -256,3 +256,22 @@ def test_referrers_api_error_is_not_a_fallback() -> None:
 
     with hostile_registry(script) as srv, pytest.raises(AuthError):
         run(go(srv.host))
+
+
+def test_deeply_nested_answers_are_registry_errors_not_crashes() -> None:
+    """A manifest, tag list or token answer of 100,000 nested arrays (well under the size
+    bounds) would exhaust the JSON parser's recursion: a registry error (exit 69), not a bug."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+
+    def script(method: str, path: str) -> Answer:
+        return Answer(200, deep, {"Content-Type": OCI_MANIFEST})
+
+    with hostile_registry(script) as srv, pytest.raises(RegistryError, match="not valid JSON"):
+        run(_get(srv.host, "tag"))
+
+    async def tags(host: str) -> list[str]:
+        async with RegistryPool(FAST) as pool:
+            return await pool.client(host).list_tags("r/x")
+
+    with hostile_registry(script) as srv, pytest.raises(RegistryError, match="not valid JSON"):
+        run(tags(srv.host))

@@ -115,6 +115,8 @@ def parse_yaml(path: Path, text: str) -> YamlDoc:
         raise MatrixError([Problem(str(path), line, "", f"YAML syntax: {reason}")]) from None
     except YAMLError as exc:
         raise MatrixError([Problem(str(path), None, "", f"YAML syntax: {exc}")]) from None
+    except RecursionError:  # ruamel's composer recurses once per nesting level
+        raise MatrixError([Problem(str(path), None, "", "YAML nested too deeply")]) from None
     return YamlDoc(path, text, data)
 
 

@@ -80,7 +80,7 @@ def credentials_for(registry: str, env: dict[str, str] | None = None) -> Credent
         if config_path.stat().st_size > 1024 * 1024:
             raise BadInputError("docker config larger than 1 MiB", where=str(config_path))
         config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise BadInputError(f"unreadable docker config ({exc.__class__.__name__})",
                             where=str(config_path)) from None
     auths = config.get("auths") if isinstance(config, dict) else None

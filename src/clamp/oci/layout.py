@@ -53,7 +53,7 @@ class LayoutStore:
         raw = _read_bounded(path, MAX_MANIFEST_BYTES)
         try:
             index = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise RegistryError("index.json is not valid JSON", where=str(path)) from None
         if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
             raise RegistryError("index.json has no manifests list", where=str(path))

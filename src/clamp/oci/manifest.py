@@ -133,7 +133,7 @@ class Manifest:
             raise RegistryError(f"manifest larger than {MAX_MANIFEST_BYTES} bytes", where=where)
         try:
             body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise RegistryError(f"manifest is not valid JSON ({exc})", where=where) from None
         if not isinstance(body, dict):
             raise RegistryError("manifest is not a JSON object", where=where)

@@ -441,7 +441,7 @@ def _json_object(body: bytes, where: str) -> dict[str, Any]:
 
     try:
         value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise RegistryError("answer is not valid JSON", where=where) from None
     if not isinstance(value, dict):
         raise RegistryError("answer is not a JSON object", where=where)
@@ -456,7 +456,8 @@ def _error_detail(body: bytes) -> str:
         first = errors[0]
         code, message = str(first.get("code", ""))[:40], str(first.get("message", ""))[:120]
         return f": {code} {message}".rstrip()
-    except (ValueError, AttributeError, IndexError, TypeError, UnicodeDecodeError):
+    except (ValueError, AttributeError, IndexError, TypeError, UnicodeDecodeError,
+            RecursionError):
         return ""
 
 

@@ -10,15 +10,28 @@ from typing import Any
 
 from clamp.errors import BadInputError
 
+#: The largest provenance file or summary read (a 64-entry matrix's provenance is ~200 KB, a
+#: summary of 10,000 sessions ~10 MB): past it, the file is bad input rather than a memory hog.
+MAX_DOCUMENT = 256 * 1024 * 1024
+#: The largest GPU snapshot read (rocm-smi/amd-smi output is a few KB per card).
+MAX_SNAPSHOT = 16 * 1024 * 1024
+
 
 def read_json(path: Path, what: str) -> Any:
-    """Parse `path` as JSON; an unreadable or malformed file is a BadInputError naming it."""
+    """Parse `path` as JSON; an unreadable, oversized, malformed or absurdly nested file is a
+    BadInputError naming it."""
     try:
+        if path.stat().st_size > MAX_DOCUMENT:
+            raise BadInputError(f"{what} is larger than {MAX_DOCUMENT // 2**20} MiB",
+                                where=str(path))
         return json.loads(path.read_bytes())
     except OSError as exc:
         raise BadInputError(f"cannot read {what}: {exc.strerror}", where=str(path)) from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadInputError(f"{what} is not valid JSON ({exc})", where=str(path)) from exc
+    except RecursionError:
+        raise BadInputError(f"{what} is not valid JSON (nested too deeply)",
+                            where=str(path)) from None
 
 
 _JSON_START = re.compile(rb"^[ \t]*[\[{]", re.MULTILINE)
@@ -32,6 +45,8 @@ def load_captured_json(path: Path) -> Any:
     "WARNING: ..." lines), so a `> file` capture often starts with one.
     """
     try:
+        if path.stat().st_size > MAX_SNAPSHOT:
+            raise ValueError(f"larger than {MAX_SNAPSHOT // 2**20} MiB")
         raw = path.read_bytes()
     except OSError as exc:
         raise ValueError(f"unreadable: {exc.strerror}") from exc

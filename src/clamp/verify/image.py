@@ -151,7 +151,7 @@ def bundle_predicate(raw: bytes) -> str | None:
         doc = json.loads(raw)
         payload = base64.b64decode(doc["dsseEnvelope"]["payload"], validate=True)
         predicate = json.loads(payload).get("predicateType")
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, RecursionError):
         return None
     return predicate if isinstance(predicate, str) else None
 
