@@ -145,7 +145,8 @@ def test_samples_change_attribution(tmp_path: Path) -> None:
 def test_window_parsing() -> None:
     assert parse_window("1d")[0] == "1 day" and parse_window("2w")[0] == "14 day"
     assert parse_window("30m")[0] == "30 minute"
-    for bad in ("0d", "1y", "d", "-1d", ""):
+    assert parse_window("5200w")[1].days == 36400  # a century still works
+    for bad in ("0d", "1y", "d", "-1d", "", "99999999999999d", "5300w"):
         with pytest.raises(BadInputError):
             parse_window(bad)
 

@@ -76,6 +76,7 @@ def test_original_summary_is_still_inspectable(capsys: pytest.CaptureFixture[str
 
 @pytest.mark.parametrize("args", [
     ["--window", "1y"],
+    ["--window", "99999999999999d"],  # past what the window arithmetic can hold
     ["--provenance", "missing.json"],
 ])
 def test_bad_input_exits_64_without_writing(capsys: pytest.CaptureFixture[str],

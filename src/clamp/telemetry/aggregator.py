@@ -51,7 +51,12 @@ def parse_window(text: str) -> tuple[str, timedelta]:
     count, unit = int(match.group(1)), match.group(2)
     name, seconds = _UNITS[unit]
     amount = count * 7 if unit == "w" else count
+    if count * seconds > _MAX_WINDOW_S:
+        raise BadInputError(f"window {text!r} is longer than 100 years", where="--window")
     return f"{amount} {name}", timedelta(seconds=count * seconds)
+
+
+_MAX_WINDOW_S = 100 * 366 * 86400  # windows are epoch-microsecond buckets: keep them sane
 
 
 def _session_files(directory: Path) -> list[str]:
