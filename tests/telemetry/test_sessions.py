@@ -142,3 +142,11 @@ def test_timestamps_read_as_the_fast_path_reads_them(text: str) -> None:
     (duck,) = con.execute("SELECT timezone('UTC', TRY_CAST(? AS TIMESTAMPTZ))",
                           [text]).fetchone()
     assert parse_timestamp(text) == duck
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T24:00:00Z", "9999-12-31T23:00:00-05:00",
+                                  "0001-01-01T00:00:00+05:00", "10000-01-01T00:00:00Z"])
+def test_timestamps_outside_pythons_range_do_not_parse(text: str) -> None:
+    """Past year 9999 (or before year 1) once in UTC: no datetime, so the record is invalid
+    ("timestamp missing or does not parse"), on both paths (test_store's property test)."""
+    assert parse_timestamp(text) is None

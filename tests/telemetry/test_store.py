@@ -87,7 +87,11 @@ stamps = st.one_of(st.just("2025-01-01T00:00:00Z"), st.just("2025-01-01T00:00:01
                    st.just("2025-01-02 03:04:05"), st.just("bad"), st.none(),
                    st.sampled_from(["2025-01-01 00:00:00 UTC", "2025-01-01T24:00:00Z",
                                     "2025-01-01 00:30:00 Europe/Paris",
-                                    "2025-01-01T00:00:00.123456789Z"]))
+                                    "2025-01-01T00:00:00.123456789Z",
+                                    # past Python's datetime range once in UTC
+                                    "9999-12-31T24:00:00Z", "10000-01-01T00:00:00Z",
+                                    "9999-12-31T23:00:00-05:00",
+                                    "0001-01-01T00:00:00+05:00"]))
 overrides = st.fixed_dictionaries({}, optional={
     "seed": st.one_of(st.integers(-3, 3), st.integers(-3, 3).map(str),
                       st.sampled_from([2.5, 1e300, "inf", "nan", "4.0"])),

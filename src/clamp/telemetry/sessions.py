@@ -143,10 +143,13 @@ def parse_timestamp(value: Any) -> datetime | None:
         if parsed.tzinfo is not None:
             return None  # an offset and a zone name: DuckDB refuses it too
         parsed = parsed.replace(tzinfo=zone)
-    if next_day:
-        parsed += timedelta(days=1)
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    try:
+        if next_day:
+            parsed += timedelta(days=1)
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # past year 9999 (or before year 1) once moved to UTC
+        return None
     return parsed
 
 

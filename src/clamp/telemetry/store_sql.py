@@ -20,7 +20,7 @@ import re
 
 from clamp.telemetry.sessions import REASONS
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6  # 6: timestamps outside Python's datetime range are invalid
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -113,6 +113,9 @@ _EXTRA = f"""CASE WHEN idx = 1 OR ({_RB} IS NOT NULL AND {_RB} IS DISTINCT FROM 
                              'rd', CASE WHEN {_RD} IS DISTINCT FROM sd THEN {_RD} END)::VARCHAR
             END"""
 
+# Timestamps are valid only within Python's datetime range once in UTC (what the reference
+# reader can represent): DuckDB reads `10000-01-01` or `9999-12-31T23:00-05:00` happily, and
+# hands such values back as text. `a >= min AND rl <= max` bounds both, since `rl >= a`.
 # $1: paths to read; $2/$3: the batch's paths and file ids (the schema file is not among them,
 # so the join drops its row).
 _FAST_INSERT = """
@@ -134,7 +137,8 @@ c AS (
     FROM u)
 SELECT file_id, idx, a, d, s,
        CASE WHEN s BETWEEN 0 AND 1 AND d >= 0 AND d < 'inf'::DOUBLE AND seed <> 0
-                 AND abs(seed) < 'inf'::DOUBLE AND seed = floor(seed) AND rl >= a THEN NULL
+                 AND abs(seed) < 'inf'::DOUBLE AND seed = floor(seed) AND rl >= a
+                 AND a >= __MIN_TS__ AND rl <= __MAX_TS__ THEN NULL
             WHEN s IS NULL OR isnan(s) THEN 2
             WHEN s < 0 OR s > 1 THEN 3
             WHEN d IS NULL OR NOT isfinite(d) THEN 4
@@ -144,11 +148,14 @@ SELECT file_id, idx, a, d, s,
             WHEN (a IS NULL AND r.acquired_at IS NOT NULL)
               OR (rl IS NULL AND r.released_at IS NOT NULL) THEN __SUSPECT__
             WHEN a IS NULL OR rl IS NULL THEN 8
+            WHEN a < __MIN_TS__ OR a > __MAX_TS__ OR rl < __MIN_TS__ OR rl > __MAX_TS__ THEN 8
             WHEN rl < a THEN 9 END,
        CASE WHEN idx <> 1 AND r.backend = sb AND r.deviceName = sd THEN NULL
             ELSE __EXTRA__ END
 FROM c
-""".replace("__SUSPECT__", str(SUSPECT)).replace("__EXTRA__", _EXTRA)
+""".replace("__SUSPECT__", str(SUSPECT)).replace("__EXTRA__", _EXTRA).replace(
+    "__MIN_TS__", "TIMESTAMPTZ '0001-01-01 00:00:00+00'").replace(
+    "__MAX_TS__", "TIMESTAMPTZ '9999-12-31 23:59:59.999999+00'")
 
 
 def fast_insert(reader: str, fmt: str, max_object: int = DEFAULT_MAX_OBJECT) -> str:
