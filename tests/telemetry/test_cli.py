@@ -212,14 +212,19 @@ def test_logs_and_pipes_get_wide_tables(monkeypatch: pytest.MonkeyPatch) -> None
     assert output._width(io.StringIO()) is None
 
 
+@pytest.mark.parametrize(("text", "words"), [
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"records": [], "n": ' + "9" * 100_000 + "}", "not valid JSON"),  # > 4300 digits
+])
 def test_deeply_nested_provenance_or_summary_is_bad_input(
-        capsys: pytest.CaptureFixture[str], sample_root: Path, tmp_path: Path) -> None:
+        capsys: pytest.CaptureFixture[str], sample_root: Path, tmp_path: Path, text: str,
+        words: str) -> None:
     deep = tmp_path / "deep.json"
-    deep.write_text("[" * 100_000 + "]" * 100_000)
+    deep.write_text(text)
     code, _, err = run(capsys, "telemetry", "accumulate", str(sample_root), "--provenance",
                        str(deep))
-    assert code == ExitCode.BAD_INPUT and "nested too deeply" in err
+    assert code == ExitCode.BAD_INPUT and words in err
     assert_one_line_error(err)
     code, _, err = run(capsys, "telemetry", "inspect", str(deep))
-    assert code == ExitCode.BAD_INPUT and "nested too deeply" in err
+    assert code == ExitCode.BAD_INPUT and words in err
     assert_one_line_error(err)

@@ -150,3 +150,9 @@ def test_timestamps_outside_pythons_range_do_not_parse(text: str) -> None:
     """Past year 9999 (or before year 1) once in UTC: no datetime, so the record is invalid
     ("timestamp missing or does not parse"), on both paths (test_store's property test)."""
     assert parse_timestamp(text) is None
+
+
+def test_a_number_past_pythons_digit_limit_is_a_corrupt_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text('{"stability_score": ' + "9" * 100_000 + ', "records": []}')
+    assert read_session_file(path).corrupt == "JSON number too long"

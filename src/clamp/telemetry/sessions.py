@@ -254,4 +254,6 @@ def read_session_file(path: Path) -> SessionRead:
         return SessionRead(path=path, corrupt=f"{what} at line {exc.lineno} column {exc.colno}")
     except RecursionError:
         return SessionRead(path=path, corrupt="JSON nested too deeply")
+    except ValueError:  # a number past Python's 4300-digit integer limit
+        return SessionRead(path=path, corrupt="JSON number too long")
     return parse_session(document, path)
