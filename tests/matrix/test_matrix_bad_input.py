@@ -194,3 +194,15 @@ def test_absurdly_nested_yaml_is_bad_input(tmp_path: Path, text: str,
     code, _, err = run_cli("matrix", "validate", str(path), capsys=capsys)
     assert code == ExitCode.BAD_INPUT
     assert err.strip() == f"error: {path}: YAML nested too deeply"
+
+
+@pytest.mark.parametrize("text", ["version: " + "9" * 100_000 + "\n",
+                                  "version: 1\ndefaults: {added: 2025-13-45}\n"])
+def test_values_yaml_cannot_construct_are_bad_input(tmp_path: Path, text: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """An integer past Python's digit limit, a date that is no date: one line, exit 64."""
+    path = tmp_path / "rocm_matrix.yml"
+    path.write_text(text)
+    code, _, err = run_cli("matrix", "validate", str(path), capsys=capsys)
+    assert code == ExitCode.BAD_INPUT and "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith(f"error: {path}")
