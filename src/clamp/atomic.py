@@ -27,6 +27,12 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *,
     their file and ours untouched.
     """
     target = Path(path)
+    if target.is_symlink():  # write where the link points, and keep the link
+        target = Path(os.path.realpath(target))
+    if str(path) == "" or (os.path.lexists(target) and not target.is_file()):
+        # A directory, a device (/dev/stdout, /dev/full), a socket: renaming over it would
+        # destroy it or fail late; only regular files are replaced.
+        raise BadInputError("cannot write: not a regular file", where=str(path))
     payload = data.encode() if isinstance(data, str) else data
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -49,6 +55,10 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *,
                 raise ConflictError("file changed since it was read; not overwritten",
                                     where=str(target))
         os.replace(tmp_name, target)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise BadInputError(f"cannot write: {exc.strerror or exc}", where=str(target)) from exc
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)

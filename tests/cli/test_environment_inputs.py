@@ -73,3 +73,36 @@ def test_unknown_transport(pub: Path, monkeypatch: pytest.MonkeyPatch,
     code, err = _verify(pub, capsys)
     assert code == 64, err
     assert err.count("\n") == 1 and "CLAMP_HTTP_TRANSPORT" in err
+
+
+def test_outputs_that_are_not_regular_files_are_bad_input(tmp_path: Path) -> None:
+    """A directory, or a device such as /dev/full, is never renamed over: one line, exit 64,
+    and nothing replaced."""
+    from clamp.atomic import write_atomic
+    from clamp.errors import BadInputError
+
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    for target in (folder, Path("/dev/full"), Path("")):
+        with pytest.raises(BadInputError, match="not a regular file"):
+            write_atomic(target, "x")
+    assert folder.is_dir() and Path("/dev/full").is_char_device()
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    write_atomic(link, "new")  # through the link: the link stays, its target is replaced
+    assert link.is_symlink() and real.read_text() == "new"
+
+
+def test_github_output_that_cannot_be_appended_is_bad_input(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from clamp.cli.output import gha_set_outputs, gha_step_summary
+    from clamp.errors import BadInputError
+
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path))
+    with pytest.raises(BadInputError, match="GITHUB_OUTPUT"):
+        gha_set_outputs({"image": "x"})
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path))
+    with pytest.raises(BadInputError, match="GITHUB_STEP_SUMMARY"):
+        gha_step_summary("x")

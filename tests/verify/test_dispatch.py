@@ -104,3 +104,25 @@ def test_dispatch_flag_forces_update_under_warn(demo_world: DemoResult, tmp_path
                      "5.7.1", "-o", str(tmp_path / "p.json")) == 1
     assert len(gh.requests) == 1
     assert gh.requests[0].body["inputs"]["entries"] == "5.7.1/ubuntu-22.04"
+
+
+@pytest.mark.parametrize("workflow", ["../../../../evil", "a/b.yml", "update rocm.yml", ".yml"])
+def test_a_workflow_that_is_not_a_file_name_is_bad_input(auto_matrix: Path, tmp_path: Path,
+                                                         workflow: str) -> None:
+    """The workflow is a URL path segment sent with the job's token: `../` would point the
+    dispatch at another endpoint. The matrix refuses it before anything is sent."""
+    path = tmp_path / "bad.yml"
+    path.write_text(auto_matrix.read_text().replace("workflow: update-rocm.yml",
+                                                    f"workflow: {json.dumps(workflow)}"))
+    assert clamp("matrix", "validate", str(path)) == 64
+
+
+def test_a_repository_that_is_not_owner_name_is_never_dispatched_to(
+        auto_matrix: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with github_api(TOKEN) as api:
+        _env(monkeypatch, api.url)
+        monkeypatch.setenv("GITHUB_REPOSITORY", "../../x")
+        out = tmp_path / "prov.json"
+        assert clamp("verify", "--matrix", str(auto_matrix), "--dispatch", "-o", str(out)) == 71
+        assert api.requests == []
+    assert "owner/name" in json.loads(out.read_text())["dispatch"]["error"]

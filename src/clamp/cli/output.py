@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -112,7 +113,7 @@ def gha_set_outputs(values: dict[str, str]) -> None:
     path = os.environ.get("GITHUB_OUTPUT")
     if not path:
         return
-    with open(path, "a", encoding="utf-8") as handle:
+    with _gha_file(path, "GITHUB_OUTPUT") as handle:
         for name, value in values.items():
             if "\n" in value:
                 marker = "CLAMP_EOF"
@@ -127,5 +128,19 @@ def gha_step_summary(markdown: str) -> None:
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
-    with open(path, "a", encoding="utf-8") as handle:
+    with _gha_file(path, "GITHUB_STEP_SUMMARY") as handle:
         handle.write(markdown.rstrip("\n") + "\n")
+
+
+@contextmanager
+def _gha_file(path: str, variable: str) -> Iterator[TextIO]:
+    """Append to a file GitHub Actions named; one that cannot be written is bad input naming
+    the variable (a runner sets these; a wrong one is the workflow's mistake)."""
+    from clamp.errors import BadInputError
+
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            yield handle
+    except OSError as exc:
+        raise BadInputError(f"cannot append to {path}: {exc.strerror or exc}",
+                            where=variable) from exc

@@ -212,7 +212,10 @@ class ResolvePrefs(_Strict):
 class Dispatch(_Strict):
     """The workflow `auto_update` dispatches, and the git ref it runs on."""
 
-    workflow: str = Field(min_length=1)
+    # A workflow file name (`update-rocm.yml`) or numeric id, as GitHub's API takes it: never a
+    # path, which would let the dispatch URL point at another endpoint with the job's token.
+    workflow: str = Field(min_length=1, max_length=255,
+                          pattern=r"^(?:[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml|[0-9]+)$")
     ref: str | None = Field(default=None, min_length=1)
 
 

@@ -9,8 +9,10 @@ Enterprise, and the tests' local stand-in).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from clamp.errors import DispatchError
 
@@ -33,11 +35,20 @@ class DispatchRequest:
 def request_from_env(workflow: str | None, ref: str | None, entries: list[str],
                      reasons: str) -> DispatchRequest:
     repository = os.environ.get("GITHUB_REPOSITORY", "")
-    if "/" not in repository:
-        raise DispatchError("GITHUB_REPOSITORY (owner/name) is not set; cannot dispatch")
+    if not _REPOSITORY.fullmatch(repository):
+        raise DispatchError("GITHUB_REPOSITORY (owner/name) is not set or not owner/name; "
+                            "cannot dispatch")
+    if workflow is not None and not _WORKFLOW.fullmatch(workflow):
+        raise DispatchError(f"workflow {workflow[:80]!r} is not a workflow file name or id")
     chosen_ref = ref or os.environ.get("GITHUB_REF_NAME") or "main"
     return DispatchRequest(repository, workflow or "update-rocm.yml", chosen_ref,
                            tuple(entries), reasons)
+
+
+# What GitHub allows in owner and repository names, and in a workflow file name or id: the
+# parts of the dispatch URL, so that none of them can add a path segment (`..`, `/`).
+_REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
+_WORKFLOW = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml|[0-9]+)")
 
 
 def dispatch(request: DispatchRequest) -> None:
@@ -48,7 +59,9 @@ def dispatch(request: DispatchRequest) -> None:
     if not token:
         raise DispatchError("GITHUB_TOKEN is not set; cannot dispatch the update workflow")
     api = os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
-    url = f"{api}/repos/{request.repository}/actions/workflows/{request.workflow}/dispatches"
+    owner, _, name = request.repository.partition("/")
+    url = (f"{api}/repos/{quote(owner, safe='')}/{quote(name, safe='')}/actions/workflows/"
+           f"{quote(request.workflow, safe='')}/dispatches")
     body = {"ref": request.ref, "inputs": {
         "entries": ",".join(request.entries)[:INPUT_LIMIT],
         "reasons": request.reasons[:INPUT_LIMIT]}}
