@@ -206,3 +206,18 @@ def test_values_yaml_cannot_construct_are_bad_input(tmp_path: Path, text: str,
     code, _, err = run_cli("matrix", "validate", str(path), capsys=capsys)
     assert code == ExitCode.BAD_INPUT and "Traceback" not in err
     assert err.count("\n") == 1 and err.startswith(f"error: {path}")
+
+
+def test_yaml_constructor_failures_and_empty_filters_are_bad_input(
+        tmp_path: Path, native: Callable[[str], Path],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    for text in ("version: 1\nv: !!int 0x\n", "version: !!omap [a: 1, a: 2]\n",
+                 NATIVE.replace("subject_regexp: ", "subject_regexp: a{4294967296}", 1)):
+        path = tmp_path / "m.yml"
+        path.write_text(text)
+        code, _, err = run_cli("matrix", "validate", str(path), capsys=capsys)
+        assert code == ExitCode.BAD_INPUT and "internal error" not in err, err
+    # An empty --os is a filter that matches nothing, not "no filter".
+    loaded = load(native(NATIVE))
+    with pytest.raises(BadInputError, match="no entry matches"):
+        loaded.matching(None, "")

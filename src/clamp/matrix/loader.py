@@ -70,7 +70,7 @@ class LoadedMatrix:
                   if (not pinned_only or e.digest is not None)
                   and (version is None or e.version == version)
                   and (os_name is None or e.os == os_name)]
-        if not chosen and (version or os_name):
+        if not chosen and (version is not None or os_name is not None):
             what = "pinned entry" if pinned_only else "entry"
             raise BadInputError(f"no {what} matches version={version} os={os_name}",
                                 where=str(self.path))

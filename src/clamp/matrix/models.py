@@ -51,7 +51,7 @@ TAG_FIELDS = ("version", "os")
 def _compiles(value: str) -> str:
     try:
         re.compile(value)
-    except re.error as exc:
+    except (re.error, OverflowError) as exc:  # OverflowError: a{4294967296}
         raise ValueError(f"regular expression {value!r} does not compile: {exc}") from None
     return value
 

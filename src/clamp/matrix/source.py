@@ -117,7 +117,9 @@ def parse_yaml(path: Path, text: str) -> YamlDoc:
         raise MatrixError([Problem(str(path), None, "", f"YAML syntax: {exc}")]) from None
     except RecursionError:  # ruamel's composer recurses once per nesting level
         raise MatrixError([Problem(str(path), None, "", "YAML nested too deeply")]) from None
-    except ValueError as exc:  # an integer past Python's 4300-digit limit, a bad date
+    except (ValueError, IndexError, TypeError, AssertionError, OverflowError) as exc:
+        # what ruamel's constructors raise on a value they cannot build: an integer past
+        # Python's 4300-digit limit, an impossible date, `!!int 0x`, `!!omap` with repeats
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise MatrixError([Problem(str(path), None, "", f"YAML value: {reason}")]) from None
     return YamlDoc(path, text, data)

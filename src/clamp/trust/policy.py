@@ -26,7 +26,7 @@ def _compile(pattern: str | None, what: str) -> re.Pattern[str] | None:
         raise TrustInputError("policy", f"{what} regexp too long")
     try:
         return re.compile(pattern)
-    except re.error as exc:
+    except (re.error, OverflowError) as exc:  # OverflowError: a{4294967296}
         raise TrustInputError("policy", f"invalid {what} regexp: {exc}") from exc
 
 
