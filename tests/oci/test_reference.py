@@ -141,3 +141,19 @@ def test_layout_references() -> None:
     ("128.0.0.1", False)])
 def test_loopback_detection(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
+
+
+@pytest.mark.parametrize("ref", ["127.0.0.1:99999/x:y", "[::1]:99999/x:y", "localhost:0/x:y",
+                                 "300.1.1.1:1/x:y", "999.999.999.999/x:y", "[::::]:1/x:y",
+                                 "[.]:1/x:y", "[1.2.3.4]:1/x:y"])
+def test_hosts_no_connection_could_use_are_bad_references(ref: str) -> None:
+    """Ports outside 1-65535 and impossible IP addresses: bad input here, not a crash when the
+    connection is attempted."""
+    with pytest.raises(BadInputError, match="bad registry host"):
+        parse_reference(ref)
+
+
+@pytest.mark.parametrize("ref", ["127.0.0.1:5000/x:y", "[::1]:5000/x:y", "10.0.0.1/x:y",
+                                 "registry.example.com:443/rocm/dev:6.4", "localhost:65535/x:y"])
+def test_real_hosts_still_parse(ref: str) -> None:
+    assert parse_reference(ref).repository in ("x", "rocm/dev")

@@ -25,6 +25,31 @@ _HOST_RE = re.compile(
 _TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)  # the distribution grammar is ASCII
 
 
+def _host_is_plausible(registry: str) -> bool:
+    """A port in 1-65535, a bracketed host that is an IPv6 address, dotted digits that are an
+    IPv4 address: what the grammar lets through but no connection could use."""
+    import ipaddress
+
+    host, port = registry, None
+    if registry.startswith("["):
+        host, _, rest = registry[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return False
+    elif ":" in registry:
+        host, port = registry.rsplit(":", 1)
+    if port is not None and not 1 <= int(port) <= 65535:
+        return False
+    if host.replace(".", "").isdigit():
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return False
+    return True
+
+
 @dataclass(frozen=True)
 class Reference:
     registry: str
@@ -88,7 +113,7 @@ def parse_reference(text: str, *, where: str | None = None) -> Reference:
             raise BadInputError(f"invalid image reference {original!r}: bad tag {tag!r}",
                                 where=where)
     registry, path = _split_domain(text)
-    if not _HOST_RE.match(registry):
+    if not _HOST_RE.match(registry) or not _host_is_plausible(registry):
         raise BadInputError(f"invalid image reference {original!r}: bad registry host "
                             f"{registry!r}", where=where)
     if not _PATH_RE.match(path):
