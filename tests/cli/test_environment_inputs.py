@@ -106,3 +106,13 @@ def test_github_output_that_cannot_be_appended_is_bad_input(
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path))
     with pytest.raises(BadInputError, match="GITHUB_STEP_SUMMARY"):
         gha_step_summary("x")
+
+
+def test_endless_inputs_are_read_only_to_their_bound(capsys: pytest.CaptureFixture[str]) -> None:
+    """`stat` says 0 bytes for a character device: a matrix or key named /dev/zero is read up to
+    its bound and refused, not read until memory runs out."""
+    assert invoke(app, ["matrix", "validate", "/dev/zero"], prog_name="clamp") == 64
+    assert "larger than" in capsys.readouterr().err
+    assert invoke(app, ["verify", "--image", "oci:/nonexistent/x:1", "--key", "/dev/zero"],
+                  prog_name="clamp") == 64
+    assert "key larger than" in capsys.readouterr().err

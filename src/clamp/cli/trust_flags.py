@@ -36,11 +36,15 @@ REQUIRE_TLOG_OPTION = typer.Option(False, "--require-tlog",
 def read_file(path: Path, what: str, limit: int | None = None) -> bytes:
     """Read a user-named file, bounded, turning OS errors into one-line BadInputErrors."""
     from clamp.errors import BadInputError
+    from clamp.files import read_at_most
 
     try:
-        if limit is not None and path.stat().st_size > limit:
+        if limit is None:
+            return path.read_bytes()
+        data = read_at_most(path, limit)
+        if len(data) > limit:
             raise BadInputError(f"{what} larger than {limit} bytes", where=str(path))
-        return path.read_bytes()
+        return data
     except OSError as exc:
         raise BadInputError(f"cannot read {what}: {exc.strerror}", where=str(path)) from None
 

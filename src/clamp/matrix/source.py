@@ -125,16 +125,24 @@ def parse_yaml(path: Path, text: str) -> YamlDoc:
     return YamlDoc(path, text, data)
 
 
+MAX_MATRIX_BYTES = 16 * 1024 * 1024  # a 1,000-entry matrix is ~300 KB
+
+
 def read_text(path: Path) -> tuple[bytes, str]:
     """Read a file's bytes and UTF-8 text; an unreadable file is a one-line BadInputError."""
+    from clamp.files import read_at_most
+
     try:
-        raw = path.read_bytes()
+        raw = read_at_most(path, MAX_MATRIX_BYTES)
     except FileNotFoundError:
         raise BadInputError("file not found", where=str(path)) from None
     except IsADirectoryError:
         raise BadInputError("is a directory, not a matrix file", where=str(path)) from None
     except OSError as exc:
         raise BadInputError(f"cannot read: {exc.strerror}", where=str(path)) from None
+    if len(raw) > MAX_MATRIX_BYTES:
+        raise BadInputError(f"larger than {MAX_MATRIX_BYTES // 2**20} MiB; not a matrix",
+                            where=str(path))
     try:
         return raw, raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from clamp.errors import BadInputError
+from clamp.files import read_at_most
 
 #: The largest provenance file or summary read (a 64-entry matrix's provenance is ~200 KB, a
 #: summary of 10,000 sessions ~10 MB): past it, the file is bad input rather than a memory hog.
@@ -21,10 +22,11 @@ def read_json(path: Path, what: str) -> Any:
     """Parse `path` as JSON; an unreadable, oversized, malformed or absurdly nested file is a
     BadInputError naming it."""
     try:
-        if path.stat().st_size > MAX_DOCUMENT:
+        data = read_at_most(path, MAX_DOCUMENT)
+        if len(data) > MAX_DOCUMENT:
             raise BadInputError(f"{what} is larger than {MAX_DOCUMENT // 2**20} MiB",
                                 where=str(path))
-        return json.loads(path.read_bytes())
+        return json.loads(data)
     except OSError as exc:
         raise BadInputError(f"cannot read {what}: {exc.strerror}", where=str(path)) from exc
     except (ValueError, UnicodeDecodeError) as exc:  # also a number past 4300 digits
@@ -51,11 +53,11 @@ def load_captured_json(path: Path) -> Any:
     "WARNING: ..." lines), so a `> file` capture often starts with one.
     """
     try:
-        if path.stat().st_size > MAX_SNAPSHOT:
-            raise ValueError(f"larger than {MAX_SNAPSHOT // 2**20} MiB")
-        raw = path.read_bytes()
+        raw = read_at_most(path, MAX_SNAPSHOT)
     except OSError as exc:
         raise ValueError(f"unreadable: {exc.strerror}") from exc
+    if len(raw) > MAX_SNAPSHOT:
+        raise ValueError(f"larger than {MAX_SNAPSHOT // 2**20} MiB")
     try:
         try:
             return json.loads(raw)
