@@ -116,3 +116,15 @@ def test_endless_inputs_are_read_only_to_their_bound(capsys: pytest.CaptureFixtu
     assert invoke(app, ["verify", "--image", "oci:/nonexistent/x:1", "--key", "/dev/zero"],
                   prog_name="clamp") == 64
     assert "key larger than" in capsys.readouterr().err
+
+
+def test_an_unusable_trusted_root_is_bad_input_before_any_registry(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for content in (b"{}", b"\x00\xff", b"[" * 100_000):
+        root = tmp_path / "root.json"
+        root.write_bytes(content)
+        code = invoke(app, ["verify", "--image", "oci:/nonexistent/x:1", "--certificate-identity",
+                            "a", "--certificate-oidc-issuer", "b", "--trusted-root", str(root)],
+                      prog_name="clamp")
+        err = capsys.readouterr().err
+        assert code == 64 and "unusable trusted root" in err and err.count("\n") == 1, err

@@ -64,10 +64,23 @@ def policy_from_flags(keys: list[Path], identity: str | None, identity_regexp: s
     if not loaded and not identities:
         raise BadInputError("give --key, or --certificate-identity[-regexp] with "
                             "--certificate-oidc-issuer[-regexp]")
-    if trusted_root is not None and not trusted_root.is_file():
-        raise BadInputError("trusted root file not found", where=str(trusted_root))
-    return Policy(keys=loaded, identities=identities, require_tlog=require_tlog,
-                  trusted_root_path=str(trusted_root) if trusted_root else None)
+    if trusted_root is None:
+        return Policy(keys=loaded, identities=identities, require_tlog=require_tlog)
+    if not trusted_root.is_file():
+        raise BadInputError("trusted root is not a regular file" if trusted_root.exists()
+                            else "trusted root file not found", where=str(trusted_root))
+    # Loaded now: a root that cannot be used is the user's bad input (exit 64), found before any
+    # registry is asked, rather than a verification error per image later.
+    from clamp.trust.errors import TrustInputError
+    from clamp.trust.root import load_trusted_root
+
+    try:
+        root = load_trusted_root(trusted_root)
+    except TrustInputError as exc:
+        raise BadInputError(f"unusable trusted root: {exc.reason}",
+                            where=str(trusted_root)) from None
+    return Policy(_root=root, keys=loaded, identities=identities, require_tlog=require_tlog,
+                  trusted_root_path=str(trusted_root))
 
 
 def password(*, confirm: bool) -> bytes:

@@ -213,8 +213,12 @@ def load_trusted_root(path: str | Path | None = None) -> TrustedRoot:
     if path is None:
         data = resources.files("clamp.data").joinpath("trusted_root.json").read_bytes()
         return parse_trusted_root(data, source="sigstore-public-good (shipped)")
+    from clamp.files import read_at_most
+
     try:
-        data = Path(path).read_bytes()
+        data = read_at_most(path, MAX_ROOT)
     except OSError as exc:
         raise TrustInputError(CHECK, f"cannot read: {exc.strerror}", where=str(path)) from exc
+    if len(data) > MAX_ROOT:
+        raise TrustInputError(CHECK, f"larger than {MAX_ROOT // 2**20} MiB", where=str(path))
     return parse_trusted_root(data, source=str(path))
