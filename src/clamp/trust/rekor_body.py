@@ -10,6 +10,7 @@ v2's), intoto 0.0.1/0.0.2.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,6 +123,20 @@ def check_message_body(body: bytes, *, signature: bytes, digest: bytes, signer: 
     raise _fail(f"unsupported {kind} version {version}")
 
 
+def _check_logged_signatures(logged: Any, envelope: Envelope, content_key: str,
+                             verifier_matches: Callable[[Any], bool]) -> None:
+    """A dsse entry's `signatures` are the envelope's, one for one, each by the signer (the
+    signature under `content_key`; the verifier as the entry's version writes it)."""
+    if not isinstance(logged, list) or len(logged) != len(envelope.signatures):
+        raise _fail("logged signatures differ from the envelope's")
+    for item, sig in zip(logged, envelope.signatures, strict=True):
+        content = _get(item, content_key)
+        if not isinstance(content, str) or b64decode(content, check=CHECK) != sig:
+            raise _fail("logged signatures differ from the envelope's")
+        if not verifier_matches(_get(item, "verifier")):
+            raise _fail("logged verifier differs from the signer")
+
+
 def check_dsse_body(body: bytes, *, envelope: Envelope, signer: Signer) -> str:
     """dsse/intoto entries (or Rekor v2 hashedrekord over the PAE) name this envelope."""
     kind, version, spec = _parse(body)
@@ -137,29 +152,15 @@ def check_dsse_body(body: bytes, *, envelope: Envelope, signer: Signer) -> str:
         if (_get(ph, "algorithm") != "SHA2_256" or b64decode(str(_get(ph, "digest")), check=CHECK)
                 != hashlib.sha256(envelope.payload).digest()):
             raise _fail("logged payload hash differs from the envelope payload")
-        logged = _get(v2, "signatures")
-        if not isinstance(logged, list) or len(logged) != len(envelope.signatures):
-            raise _fail("logged signatures differ from the envelope's")
-        for item, sig in zip(logged, envelope.signatures, strict=True):
-            content = _get(item, "content")
-            if not isinstance(content, str) or b64decode(content, check=CHECK) != sig:
-                raise _fail("logged signatures differ from the envelope's")
-            if not _v2_verifier_matches(_get(item, "verifier"), signer):
-                raise _fail("logged verifier differs from the signer")
+        _check_logged_signatures(_get(v2, "signatures"), envelope, "content",
+                                 lambda v: _v2_verifier_matches(v, signer))
         return f"{kind}/{version}"
     if kind == "dsse" and version == "0.0.1":
         ph = _get(spec, "payloadHash")
         if _get(ph, "algorithm") != "sha256" or _get(ph, "value") != payload_hash:
             raise _fail("logged payload hash differs from the envelope payload")
-        logged = _get(spec, "signatures")
-        if not isinstance(logged, list) or len(logged) != len(envelope.signatures):
-            raise _fail("logged signatures differ from the envelope's")
-        for item, sig in zip(logged, envelope.signatures, strict=True):
-            content = _get(item, "signature")
-            if not isinstance(content, str) or b64decode(content, check=CHECK) != sig:
-                raise _fail("logged signatures differ from the envelope's")
-            if not _signer_matches(_get(item, "verifier"), signer):
-                raise _fail("logged verifier differs from the signer")
+        _check_logged_signatures(_get(spec, "signatures"), envelope, "signature",
+                                 lambda v: _signer_matches(v, signer))
         return f"{kind}/{version}"
     if kind == "intoto" and version in ("0.0.1", "0.0.2"):
         content = _get(spec, "content")
