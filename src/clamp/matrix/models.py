@@ -209,13 +209,16 @@ class ResolvePrefs(_Strict):
     require_verified: StrictBool = False
 
 
+#: A GitHub workflow as its API names one: a workflow file name or a numeric id.
+WORKFLOW_NAME = r"(?:[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml|[0-9]+)"
+
+
 class Dispatch(_Strict):
     """The workflow `auto_update` dispatches, and the git ref it runs on."""
 
     # A workflow file name (`update-rocm.yml`) or numeric id, as GitHub's API takes it: never a
     # path, which would let the dispatch URL point at another endpoint with the job's token.
-    workflow: str = Field(min_length=1, max_length=255,
-                          pattern=r"^(?:[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml|[0-9]+)$")
+    workflow: str = Field(min_length=1, max_length=255, pattern=rf"^{WORKFLOW_NAME}$")
     ref: str | None = Field(default=None, min_length=1)
 
 

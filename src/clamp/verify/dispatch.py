@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from clamp.errors import DispatchError
+from clamp.matrix.models import WORKFLOW_NAME
 
 if TYPE_CHECKING:
     import httpx
@@ -48,7 +49,7 @@ def request_from_env(workflow: str | None, ref: str | None, entries: list[str],
 # What GitHub allows in owner and repository names, and in a workflow file name or id: the
 # parts of the dispatch URL, so that none of them can add a path segment (`..`, `/`).
 _REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
-_WORKFLOW = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml|[0-9]+)")
+_WORKFLOW = re.compile(WORKFLOW_NAME)
 
 
 def dispatch(request: DispatchRequest) -> None:
