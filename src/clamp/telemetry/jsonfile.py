@@ -30,16 +30,17 @@ def read_json(path: Path, what: str) -> Any:
     except OSError as exc:
         raise BadInputError(f"cannot read {what}: {exc.strerror}", where=str(path)) from exc
     except (ValueError, UnicodeDecodeError) as exc:  # also a number past 4300 digits
-        raise BadInputError(f"{what} is not valid JSON ({_first_line(exc)})",
+        raise BadInputError(f"{what} is not valid JSON ({first_line(exc, 200)})",
                             where=str(path)) from exc
     except RecursionError:
         raise BadInputError(f"{what} is not valid JSON (nested too deeply)",
                             where=str(path)) from None
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).splitlines()
-    return text[0][:200] if text else type(exc).__name__
+def first_line(exc: BaseException, limit: int | None = None) -> str:
+    """An exception's first line (cut to `limit` characters), for one-line errors."""
+    text = str(exc).strip().splitlines()
+    return text[0][:limit] if text else type(exc).__name__
 
 
 _JSON_START = re.compile(rb"^[ \t]*[\[{]", re.MULTILINE)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from clamp.errors import BadInputError, ConflictError
 from clamp.telemetry import store_sql
+from clamp.telemetry.jsonfile import first_line
 from clamp.telemetry.sessions import REASONS, SessionRead, read_session_file
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class TelemetryStore:
                 raise ConflictError("telemetry store is in use by another process",
                                     where=str(path)) from exc
             advice = "; delete it to rebuild" if path.is_file() else ""
-            raise BadInputError(f"cannot open telemetry store ({_first_line(exc)}){advice}",
+            raise BadInputError(f"cannot open telemetry store ({first_line(exc)}){advice}",
                                 where=str(path)) from exc
         except OSError as exc:
             raise BadInputError(f"cannot open telemetry store: {exc.strerror}",
@@ -346,7 +347,3 @@ def _named_file(error: Exception, batch: list[tuple[int, str]]) -> tuple[int, st
             return entry
     return None
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
