@@ -138,7 +138,8 @@ def test_samples_change_attribution(tmp_path: Path) -> None:
     ci = first.meanStabilityShiftCI
     assert ci is not None and ci[0] <= first.meanStabilityShift <= ci[1] < 0
     assert first.significant
-    assert s.gpuMetrics.snapshotCount == 2 and s.gpuMetrics.cards[0].maxTemperatureEdgeC == 44.0
+    assert s.gpuMetrics.snapshotCount == 3 and s.gpuMetrics.cards[0].maxTemperatureEdgeC == 44.0
+    assert [c.vendor for c in s.gpuMetrics.cards] == ["AMD", "NVIDIA"]
     assert len(s.breakdown.byWindow) == 9 and len(s.breakdown.bySession) == 9
 
 

@@ -1,5 +1,6 @@
-"""GPU readings for the summary: per-card aggregates over `rocm-smi --json` and
-`amd-smi metric --json` snapshots.
+"""GPU readings for the summary: per-card aggregates over `rocm-smi --json`,
+`amd-smi metric --json` and NVIDIA `nvidia-smi --query-gpu --format=csv` / `nvidia-smi -q -x`
+snapshots, AMD and NVIDIA cards side by side.
 
 Snapshots are few and small (one per CI job), so they are read directly rather than stored;
 an unreadable snapshot is reported as a corrupt input like a bad session file.
@@ -13,6 +14,7 @@ from typing import Any
 from clamp.telemetry.amd_smi import parse_amd_smi
 from clamp.telemetry.jsonfile import load_captured_json
 from clamp.telemetry.models import GpuCard, GpuMetrics
+from clamp.telemetry.nvidia_smi import READERS as NVIDIA_READERS
 from clamp.telemetry.rocm_smi import CardMetrics, SmiSnapshot, parse_rocm_smi
 
 
@@ -36,8 +38,26 @@ def parse_gpu_snapshot(document: Any) -> SmiSnapshot:
         raise ValueError(f"{reader}: {exc}") from exc
 
 
+#: Snapshot file names read from the gpu/ directory, by suffix.
+SUFFIXES = (".json", ".csv", ".xml")
+
+
+def snapshot_tool(path: Path, snapshot: SmiSnapshot) -> str:
+    """The tool that wrote a snapshot read from `path` (for the summary's `source`)."""
+    if path.suffix.lower() in NVIDIA_READERS:
+        return "nvidia-smi"
+    return "rocm-smi" if any(c.card.startswith("card") for c in snapshot.cards) else "amd-smi"
+
+
 def read_gpu_snapshot(path: Path) -> SmiSnapshot:
-    """Read a rocm-smi or amd-smi JSON file; raises ValueError (with a reason) if unusable."""
+    """Read a snapshot by its suffix: `.json` is rocm-smi or amd-smi (told apart by shape),
+    `.csv` and `.xml` are nvidia-smi. Raises ValueError (with a reason) if unusable."""
+    reader = NVIDIA_READERS.get(path.suffix.lower())
+    if reader is not None:
+        try:
+            return reader(path)
+        except ValueError as exc:
+            raise ValueError(f"nvidia-smi: {exc}") from exc
     return parse_gpu_snapshot(load_captured_json(path))
 
 
@@ -54,9 +74,11 @@ def _mean(values: list[float | None]) -> float | None:
 def summarise_gpu(directory: Path) -> tuple[GpuMetrics, list[tuple[str, str]]]:
     """Aggregate every snapshot under `directory`; return metrics and (path, reason) failures."""
     per_card: dict[tuple[str, str], list[CardMetrics]] = {}
+    tools: dict[tuple[str, str], str] = {}
     corrupt: list[tuple[str, str]] = []
     snapshots = 0
-    files = sorted(directory.glob("*.json")) if directory.is_dir() else []
+    files = sorted(p for p in directory.iterdir() if p.suffix.lower() in SUFFIXES
+                   and p.is_file()) if directory.is_dir() else []
     for path in files:
         try:
             snapshot = read_gpu_snapshot(path)
@@ -64,14 +86,21 @@ def summarise_gpu(directory: Path) -> tuple[GpuMetrics, list[tuple[str, str]]]:
             corrupt.append((str(path), str(exc)))
             continue
         snapshots += 1
+        tool = snapshot_tool(path, snapshot)
         for card in snapshot.cards:
             # "card0" on two machines is two GPUs: tell them apart by what identifies the GPU
             # (amd-smi's metric output names none: its VRAM size at least tells models apart).
             identity = card.unique_id or card.name or (
                 f"{card.vram_total_bytes} B VRAM" if card.vram_total_bytes else "")
             per_card.setdefault((card.card, identity), []).append(card)
+            tools.setdefault((card.card, identity), tool)
     cards = []
-    for (name, _), readings in sorted(per_card.items()):
+    for key, readings in sorted(per_card.items()):
+        name = key[0]
+        clocks: dict[str, float] = {}
+        for r in readings:
+            for clock, mhz in r.clocks_mhz.items():
+                clocks[clock] = max(mhz, clocks.get(clock, mhz))
         used = [r.vram_used_bytes for r in readings if r.vram_used_bytes is not None]
         totals = [r.vram_total_bytes for r in readings if r.vram_total_bytes is not None]
         cards.append(GpuCard(
@@ -86,5 +115,8 @@ def summarise_gpu(directory: Path) -> tuple[GpuMetrics, list[tuple[str, str]]]:
             meanGpuUsePercent=_mean([r.gpu_use_percent for r in readings]),
             maxFanSpeedPercent=_max([r.fan_speed_percent for r in readings]),
             maxVramUsedBytes=max(used) if used else None,
-            vramTotalBytes=max(totals) if totals else None))
+            vramTotalBytes=max(totals) if totals else None,
+            vendor="NVIDIA" if tools[key] == "nvidia-smi" else "AMD", source=tools[key],
+            maxTemperatureGpuC=_max([r.temperature_gpu_c for r in readings]),
+            powerLimitW=_max([r.power_cap_w for r in readings]), maxClocksMhz=clocks))
     return GpuMetrics(snapshotCount=snapshots, cards=cards), corrupt

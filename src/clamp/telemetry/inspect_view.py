@@ -218,16 +218,21 @@ def corrupt_view(summary: TelemetrySummary) -> RenderableType:
 
 
 def gpu_table(summary: TelemetrySummary) -> RenderableType:
+    """AMD and NVIDIA cards in one table. NVIDIA reports one die temperature where AMD reports
+    edge and junction, so the first temperature column is whichever the card has (marked)."""
     from rich.markup import escape
 
     table = _table(f"GPU ({summary.gpuMetrics.snapshotCount} snapshots; temperatures and VRAM "
-                   "are maxima, power and use are means)", "card", "name", "Edge °C",
-                   "Junction °C", "W", "Use %", "VRAM GiB")
+                   "are maxima, power and use are means)", "card", "name", "Temp °C",
+                   "Junct. °C", "W", "Limit W", "Use %", "VRAM GiB")
     for c in summary.gpuMetrics.cards:
         vram = None if c.maxVramUsedBytes is None else c.maxVramUsedBytes / 2**30
-        table.add_row(escape(c.card), escape(c.name or "—"), fmt(c.maxTemperatureEdgeC, 1),
-                      fmt(c.maxTemperatureJunctionC, 1), fmt(c.meanPowerW, 1),
-                      fmt(c.meanGpuUsePercent, 1), fmt(vram, 2))
+        temp = (fmt(c.maxTemperatureEdgeC, 0) if c.maxTemperatureEdgeC is not None
+                else fmt(c.maxTemperatureGpuC, 0))
+        total = "" if c.vramTotalBytes is None else f"/{c.vramTotalBytes / 2**30:.0f}"
+        table.add_row(escape(c.card), escape(c.name or "—"), temp,
+                      fmt(c.maxTemperatureJunctionC, 0), fmt(c.meanPowerW, 0),
+                      fmt(c.powerLimitW, 0), fmt(c.meanGpuUsePercent, 0), fmt(vram, 1) + total)
     return table
 
 

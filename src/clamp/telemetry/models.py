@@ -155,6 +155,18 @@ class GpuCard(_Model):
     maxFanSpeedPercent: float | None = None
     maxVramUsedBytes: int | None
     vramTotalBytes: int | None
+    vendor: str | None = Field(default=None, description="'AMD' or 'NVIDIA'.")
+    source: str | None = Field(
+        default=None, description="The tool whose snapshots these are: rocm-smi, amd-smi, "
+                                  "nvidia-smi (CSV or XML).")
+    maxTemperatureGpuC: float | None = Field(
+        default=None, description="NVIDIA's die temperature (temperature.gpu / gpu_temp); AMD "
+                                  "cards report edge and junction instead.")
+    powerLimitW: float | None = Field(
+        default=None, description="Highest power limit (cap) the card reported.")
+    maxClocksMhz: dict[str, float] = Field(
+        default_factory=dict, description="Highest reading of each clock, by the tool's own "
+                                          "names (sclk/mclk, gfx_0, graphics/sm/memory).")
 
 
 class GpuMetrics(_Model):

@@ -100,6 +100,8 @@ class CardMetrics:
     pci_bus: str | None = None
     vbios: str | None = None
     serial: str | None = None
+    #: NVIDIA's one die temperature (`temperature.gpu`); AMD cards report edge/junction instead.
+    temperature_gpu_c: float | None = None
     temperature_edge_c: float | None = None
     temperature_junction_c: float | None = None
     temperature_memory_c: float | None = None

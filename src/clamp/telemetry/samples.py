@@ -6,7 +6,8 @@ between consecutive windows. Each later image shifts mean stability down and dur
 change attribution has something real to find. For the corrupt-input paths it also writes one
 truncated file and a few invalid records (a seed of 0, a stability score of 1.7, a timestamp
 running backwards), uses numbers-as-strings and `device_name` in places, as real producers do,
-and two `rocm-smi --json`-style GPU snapshots under gpu/.
+and two `rocm-smi --json`-style GPU snapshots under gpu/ beside one `nvidia-smi --query-gpu`
+CSV snapshot of an NVIDIA runner (a mixed fleet).
 """
 
 from __future__ import annotations
@@ -68,6 +69,14 @@ def _gpu_snapshot(index: int) -> dict[str, Any]:
         "system": {"Driver version": "6.8.5"}}
 
 
+_NVIDIA_SNAPSHOT = (
+    "index, uuid, name, temperature.gpu, power.draw [W], power.limit [W], utilization.gpu [%], "
+    "utilization.memory [%], memory.used [MiB], memory.total [MiB], fan.speed [%], "
+    "clocks.gr [MHz], clocks.sm [MHz], clocks.mem [MHz]\n"
+    "0, GPU-5a1e0000-0000-4000-8000-000000000001, NVIDIA L4, 58, 61.20 W, 72.00 W, 87 %, 41 %, "
+    "17022 MiB, 23034 MiB, [N/A], 2040 MHz, 2040 MHz, 6250 MHz\n")
+
+
 def write_sample_sessions(root: Path, digests: list[str], *, seed: int = 0) -> list[Path]:
     """Write the sample sessions under ROOT/build/telemetry/ and return their paths."""
     out_dir = Path(root) / "build" / "telemetry"
@@ -98,4 +107,5 @@ def write_sample_sessions(root: Path, digests: list[str], *, seed: int = 0) -> l
     for index in range(2):
         (gpu_dir / f"rocm-smi-{index}.json").write_text(
             json.dumps(_gpu_snapshot(index), indent=4) + "\n", encoding="utf-8")
+    (gpu_dir / "nvidia-smi-0.csv").write_text(_NVIDIA_SNAPSHOT, encoding="utf-8")
     return paths

@@ -1,0 +1,280 @@
+"""Readers for NVIDIA snapshots: `nvidia-smi --query-gpu=... --format=csv` and `nvidia-smi -q -x`.
+
+Both map to the `CardMetrics` the AMD readers produce, so NVIDIA GPUs sit beside AMD ones in the
+summary. Cards are named `nvidia<N>` by NVML index (the CSV `index` column, else the row's or
+`<gpu>` element's position, which is NVML's enumeration order), so they never merge with
+rocm-smi's `card<N>` or amd-smi's `gpu<N>`.
+
+Values come with units ("26.78 W", "15360 MiB", "40 C") or without (`nounits`, where the header
+says `memory.used [MiB]`, or the XML never does); a unit that is given must be one the reading
+can be converted from, else the reading is kept verbatim in `extra` rather than guessed. nvidia-smi
+writes unavailable readings as `[N/A]`, `[Not Supported]`, `[Unknown Error]` or `[Requested
+functionality has been deprecated]` (CSV) or `N/A` (XML): all of them become null.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from clamp.files import read_at_most
+from clamp.telemetry.jsonfile import MAX_SNAPSHOT
+from clamp.telemetry.rocm_smi import CardMetrics, SmiSnapshot
+from clamp.telemetry.safe_xml import Element, parse_xml
+
+#: The query clamp documents for CSV snapshots; a file without a header line is read as these
+#: columns (and refused unless it has exactly this many).
+DEFAULT_FIELDS = ("index", "uuid", "name", "temperature.gpu", "power.draw", "power.limit",
+                  "utilization.gpu", "utilization.memory", "memory.used", "memory.total",
+                  "fan.speed", "clocks.gr", "clocks.sm", "clocks.mem")
+MAX_ROWS = 100_000
+MAX_COLUMNS = 1_000
+
+_NUMBER = re.compile(r"^([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z%°]*)$")
+_HEADER_CELL = re.compile(r"^([a-zA-Z_][\w.]*)(?: \[([^\]]+)\])?$")
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """A reading's unit: the factor from each accepted unit to the one stored."""
+
+    default: str
+    factors: dict[str, float]
+
+
+_MIB = _Kind("mib", {"b": 2**-20, "kib": 2**-10, "mib": 1.0, "gib": 2**10,
+                     "kb": 2**-10, "mb": 1.0, "gb": 2**10})
+_WATT = _Kind("w", {"w": 1.0, "mw": 1e-3, "kw": 1e3})
+_MHZ = _Kind("mhz", {"mhz": 1.0, "ghz": 1e3, "khz": 1e-3})
+_PERCENT = _Kind("%", {"%": 1.0})
+_CELSIUS = _Kind("c", {"c": 1.0, "°c": 1.0})
+_MILLIVOLT = _Kind("mv", {"mv": 1.0, "v": 1e3})
+
+
+def _missing(raw: str) -> bool:
+    """nvidia-smi's spellings of "no reading": [N/A], N/A, [Not Supported], empty, ..."""
+    text = raw.strip()
+    return not text or (text.startswith("[") and text.endswith("]")) or text.upper() in (
+        "N/A", "NA", "NOT SUPPORTED", "UNKNOWN ERROR")
+
+
+def reading(raw: str, kind: _Kind, header_unit: str | None = None) -> float | None:
+    """The number in `raw` converted to `kind`'s unit; None when missing or not understood."""
+    match = _NUMBER.match(raw.strip())
+    if match is None:
+        return None
+    unit = (match.group(2) or header_unit or kind.default).lower()
+    factor = kind.factors.get(unit)
+    if factor is None:
+        return None
+    try:
+        value = float(match.group(1)) * factor
+    except OverflowError:
+        return None
+    return value if value == value and abs(value) != float("inf") else None
+
+
+# Where each reading goes: (attribute or "clock:<name>" / "temp:<name>", kind).
+_Target = tuple[str, _Kind]
+_CSV_FIELDS: dict[str, list[_Target]] = {
+    "temperature.gpu": [("temperature_gpu_c", _CELSIUS), ("temp:gpu", _CELSIUS)],
+    "temperature.memory": [("temperature_memory_c", _CELSIUS), ("temp:memory", _CELSIUS)],
+    "power.draw": [("power_w", _WATT)],
+    "power.draw.average": [("power_w", _WATT)],
+    "power.draw.instant": [("power_w", _WATT)],
+    "enforced.power.limit": [("power_cap_w", _WATT)],
+    "power.limit": [("power_cap_w", _WATT)],
+    "utilization.gpu": [("gpu_use_percent", _PERCENT)],
+    "utilization.memory": [("memory_activity_percent", _PERCENT)],
+    "memory.total": [("vram_total_bytes", _MIB)],
+    "memory.used": [("vram_used_bytes", _MIB)],
+    "fan.speed": [("fan_speed_percent", _PERCENT)],
+    "clocks.current.graphics": [("clock:graphics", _MHZ)], "clocks.gr": [("clock:graphics", _MHZ)],
+    "clocks.current.sm": [("clock:sm", _MHZ)], "clocks.sm": [("clock:sm", _MHZ)],
+    "clocks.current.memory": [("clock:memory", _MHZ)], "clocks.mem": [("clock:memory", _MHZ)],
+    "clocks.current.video": [("clock:video", _MHZ)], "clocks.video": [("clock:video", _MHZ)],
+}
+# Text fields: query name -> CardMetrics attribute.
+_CSV_TEXT = {"name": "name", "uuid": "unique_id", "serial": "serial", "pci.bus_id": "pci_bus",
+             "vbios_version": "vbios"}
+
+
+def _store(metrics: CardMetrics, target: str, value: float) -> bool:
+    """Set one reading unless an earlier (preferred) spelling already did; True when set."""
+    if target.startswith("clock:"):
+        return metrics.clocks_mhz.setdefault(target[6:], value) == value
+    if target.startswith("temp:"):
+        return metrics.temperatures_c.setdefault(target[5:], value) == value
+    if getattr(metrics, target) is not None:
+        return False
+    if target.endswith("_bytes"):
+        setattr(metrics, target, round(value * 2**20))
+    else:
+        setattr(metrics, target, value)
+    return True
+
+
+def _apply(metrics: CardMetrics, key: str, raw: str, targets: list[_Target],
+           unit: str | None = None) -> None:
+    """Type one reading into its targets; a present reading that is not understood goes to
+    `extra` verbatim (fail closed: never a guessed number)."""
+    if _missing(raw):
+        return
+    typed = False
+    for target, kind in targets:
+        value = reading(raw, kind, unit)
+        if value is not None:
+            _store(metrics, target, value)
+            typed = True
+    if not typed:
+        metrics.extra[key] = raw.strip()
+
+
+def _header(cells: list[str]) -> list[tuple[str, str | None]] | None:
+    """(field, unit) per column if `cells` is a header line, else None."""
+    fields = []
+    for cell in cells:
+        match = _HEADER_CELL.match(cell.strip())
+        if match is None:
+            return None
+        fields.append((match.group(1), match.group(2)))
+    known = {"index", "uuid", "name", *_CSV_FIELDS}
+    return fields if any(f in known for f, _ in fields) else None
+
+
+def parse_nvidia_csv(text: str) -> SmiSnapshot:
+    """Parse `nvidia-smi --query-gpu=... --format=csv[,noheader][,nounits]` output."""
+    try:  # Windows captures end lines with CRLF; splitlines takes every line ending
+        rows = list(csv.reader(text.splitlines(), skipinitialspace=True))
+    except csv.Error as exc:
+        raise ValueError(f"not valid CSV: {exc}") from exc
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        raise ValueError("no rows")
+    if len(rows) > MAX_ROWS + 1:
+        raise ValueError(f"more than {MAX_ROWS} rows")
+    header = _header(rows[0])
+    if header is None:
+        if len(rows[0]) != len(DEFAULT_FIELDS):
+            raise ValueError(f"no header line, and {len(rows[0])} columns are not the "
+                             f"{len(DEFAULT_FIELDS)} of the documented query")
+        header = [(f, None) for f in DEFAULT_FIELDS]
+        data = rows
+    else:
+        data = [r for r in rows[1:] if r != rows[0]]  # `-l N` loops may repeat the header
+    if len(header) > MAX_COLUMNS:
+        raise ValueError(f"more than {MAX_COLUMNS} columns")
+    cards: list[CardMetrics] = []
+    driver = None
+    for number, row in enumerate(data, start=1):
+        if len(row) != len(header):
+            raise ValueError(f"GPU row {number} has {len(row)} columns, the header "
+                             f"{len(header)}")
+        values = {f: (cell, unit) for (f, unit), cell in zip(header, row, strict=True)}
+        index = values.get("index", ("", None))[0].strip()
+        card = CardMetrics(card=f"nvidia{index if index.isdigit() else len(cards)}",
+                           vendor="NVIDIA")
+        for name, targets in _CSV_FIELDS.items():  # in order of preference
+            if name in values:
+                _apply(card, name, values[name][0], targets, values[name][1])
+        for name, (cell, _unit) in values.items():
+            if name == "index" or name in _CSV_FIELDS or _missing(cell):
+                continue
+            if name == "driver_version":
+                driver = driver or cell.strip()
+            elif name in _CSV_TEXT:
+                setattr(card, _CSV_TEXT[name], cell.strip())
+            else:
+                card.extra[name] = cell.strip()
+        cards.append(card)
+    if not cards:
+        raise ValueError("a header line but no GPU rows")
+    return SmiSnapshot(cards=cards, driver_version=driver)
+
+
+# XML paths (relative to <gpu>) in order of preference, per target.
+_XML_READINGS: list[tuple[str, list[_Target]]] = [
+    ("temperature/gpu_temp", _CSV_FIELDS["temperature.gpu"]),
+    ("temperature/memory_temp", _CSV_FIELDS["temperature.memory"]),
+    *((f"{block}/{name}", [("power_w", _WATT)])
+      for block in ("gpu_power_readings", "power_readings")
+      for name in ("power_draw", "average_power_draw", "instant_power_draw")),
+    *((f"{block}/{name}", [("power_cap_w", _WATT)])
+      for block in ("gpu_power_readings", "power_readings")
+      for name in ("enforced_power_limit", "current_power_limit", "power_limit")),
+    ("utilization/gpu_util", [("gpu_use_percent", _PERCENT)]),
+    ("utilization/memory_util", [("memory_activity_percent", _PERCENT)]),
+    ("fb_memory_usage/total", [("vram_total_bytes", _MIB)]),
+    ("fb_memory_usage/used", [("vram_used_bytes", _MIB)]),
+    ("fan_speed", [("fan_speed_percent", _PERCENT)]),
+    ("clocks/graphics_clock", [("clock:graphics", _MHZ)]),
+    ("clocks/sm_clock", [("clock:sm", _MHZ)]),
+    ("clocks/mem_clock", [("clock:memory", _MHZ)]),
+    ("clocks/video_clock", [("clock:video", _MHZ)]),
+    ("voltage/graphics_volt", [("voltage_mv", _MILLIVOLT)]),
+]
+_XML_TEXT = {"product_name": "name", "uuid": "unique_id", "serial": "serial",
+             "pci/pci_bus_id": "pci_bus", "vbios_version": "vbios"}
+_XML_EXTRA = ("performance_state", "product_architecture", "compute_mode")
+
+
+def _gpu_from_xml(gpu: Element, position: int) -> CardMetrics:
+    card = CardMetrics(card=f"nvidia{position}", vendor="NVIDIA")
+    for path, attr in _XML_TEXT.items():
+        node = gpu.find(path)
+        if node is not None and not _missing(node.text):
+            setattr(card, attr, node.text)
+    for path, targets in _XML_READINGS:
+        node = gpu.find(path)
+        if node is not None:
+            _apply(card, path, node.text, targets)
+    for path in _XML_EXTRA:
+        node = gpu.find(path)
+        if node is not None and not _missing(node.text):
+            card.extra[path] = node.text
+    return card
+
+
+def parse_nvidia_xml(data: bytes) -> SmiSnapshot:
+    """Parse `nvidia-smi -q -x` output; raises ValueError if it is not usable."""
+    root = parse_xml(data)
+    if root.tag != "nvidia_smi_log":
+        raise ValueError(f"root element is <{root.tag[:40]}>, not <nvidia_smi_log>")
+    gpus = root.findall("gpu")
+    if not gpus:
+        raise ValueError("no <gpu> elements")
+    driver = root.find("driver_version")
+    return SmiSnapshot(cards=[_gpu_from_xml(g, i) for i, g in enumerate(gpus)],
+                       driver_version=driver.text if driver is not None and driver.text
+                       else None)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        raw = read_at_most(path, MAX_SNAPSHOT)
+    except OSError as exc:
+        raise ValueError(f"unreadable: {exc.strerror}") from exc
+    if len(raw) > MAX_SNAPSHOT:
+        raise ValueError(f"larger than {MAX_SNAPSHOT // 2**20} MiB")
+    return raw
+
+
+def read_nvidia_csv(path: Path) -> SmiSnapshot:
+    """Read a `--query-gpu` CSV file; raises ValueError (with a reason) if unusable."""
+    try:
+        text = _read(path).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text: {exc.reason}") from exc
+    return parse_nvidia_csv(text)
+
+
+def read_nvidia_xml(path: Path) -> SmiSnapshot:
+    """Read a `-q -x` XML file; raises ValueError (with a reason) if unusable."""
+    return parse_nvidia_xml(_read(path))
+
+
+READERS: dict[str, Callable[[Path], SmiSnapshot]] = {".csv": read_nvidia_csv,
+                                                      ".xml": read_nvidia_xml}
