@@ -57,12 +57,12 @@ def test_resampled_quantile_has_the_distribution_of_a_real_resample() -> None:
     import random
     import statistics
 
-    from clamp.telemetry.stats import _resampled_quantile, quantile_linear
+    from clamp.telemetry.stats import resampled_quantile, quantile_linear
 
     base = random.Random(7)
     ordered = sorted(base.expovariate(1 / 40) for _ in range(60))
     rng_fast, rng_slow = random.Random(1), random.Random(2)
-    fast = [_resampled_quantile(ordered, 0.95, rng_fast) for _ in range(6000)]
+    fast = [resampled_quantile(ordered, 0.95, rng_fast) for _ in range(6000)]
     slow = [quantile_linear(rng_slow.choices(ordered, k=len(ordered)), 0.95)
             for _ in range(6000)]
     spread = statistics.stdev(slow)

@@ -90,6 +90,19 @@ class Breakdown(_Model):
     bySession: list[SessionGroup]
 
 
+class StratumShift(_Model):
+    """One (backend, device) stratum of an image change: its records on each side and shifts."""
+
+    backend: str | None
+    device: str | None
+    recordsBefore: int
+    recordsAfter: int
+    meanStabilityShift: float | None
+    p95DurationShift: float | None
+    weight: float = Field(description="Its weight in the like-with-like shift (0 when it is "
+                                      "seen on one side only and so not compared).")
+
+
 class Change(_Model):
     """A change of image digest between consecutive windows and what it did to stability."""
 
@@ -112,7 +125,27 @@ class Change(_Model):
     p95DurationShiftCI: list[float] | None = Field(
         description="95% percentile-bootstrap interval of the shift in p95 duration_ms.")
     significant: bool = Field(
-        description="True when either interval excludes zero.")
+        description="True when the verdict is 'regressed' or 'improved'.")
+    verdict: str = Field(
+        default="no evidence",
+        description="'regressed' (stability down or p95 duration up), 'improved', or 'no "
+                    "evidence', from the like-with-like intervals: one that excludes zero.")
+    adjustedMeanStabilityShift: float | None = Field(
+        default=None, description="Shift in mean stability compared within each backend and "
+                                  "device, combined with Mantel-Haenszel weights.")
+    adjustedMeanStabilityShiftCI: list[float] | None = Field(
+        default=None, description="95% Welch-Satterthwaite interval of the adjusted shift.")
+    adjustedP95DurationShift: float | None = Field(
+        default=None, description="Shift in p95 duration_ms within each backend and device, "
+                                  "combined with the same weights.")
+    adjustedP95DurationShiftCI: list[float] | None = Field(
+        default=None, description="95% stratified percentile-bootstrap interval.")
+    comparedShare: float | None = Field(
+        default=None, description="Share of the change's records in strata seen on both sides.")
+    mixShift: float | None = Field(
+        default=None, description="Total variation distance between the backend/device mix "
+                                  "before and after (0 = same mix, 1 = disjoint).")
+    strata: list[StratumShift] = Field(default_factory=list)
 
 
 class CorruptFile(_Model):

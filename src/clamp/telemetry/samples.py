@@ -43,7 +43,10 @@ def _session(rng: random.Random, day: int, digest: str, image_no: int,
             "thread_id": i % 4, "acquired_at": _iso(acquired),
             "released_at": _iso(acquired + timedelta(milliseconds=duration)),
             "duration_ms": duration, "stability_score": stability,
-            "backend": backend, "deviceName": device}
+            # Every session mixes backends and devices, as a shared runner pool does, so each
+            # image change can be compared like with like (clamp.telemetry.stratified).
+            "backend": ("hip", "opencl")[(i + day) % 2],
+            "deviceName": ("gfx90a", "gfx942")[(i // 2 + image_no) % 2]}
         if strings and i % 3 == 0:
             for key in ("seed", "duration_ms", "stability_score", "thread_id"):
                 record[key] = str(record[key])

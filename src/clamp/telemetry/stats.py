@@ -100,13 +100,13 @@ def bootstrap_quantile_shift(before: Sequence[float], after: Sequence[float], *,
         return None
     rng = random.Random(seed)
     sb, sa = sorted(before), sorted(after)
-    shifts = [_resampled_quantile(sa, q, rng) - _resampled_quantile(sb, q, rng)
+    shifts = [resampled_quantile(sa, q, rng) - resampled_quantile(sb, q, rng)
               for _ in range(rounds)]
     tail = (1 - confidence) / 2
     return (quantile_linear(shifts, tail), quantile_linear(shifts, 1 - tail))
 
 
-def _resampled_quantile(ordered: Sequence[float], q: float, rng: random.Random) -> float:
+def resampled_quantile(ordered: Sequence[float], q: float, rng: random.Random) -> float:
     """The q-quantile (linear) of one bootstrap resample of `ordered` (sorted), drawn exactly
     without drawing the resample.
 

@@ -1,0 +1,164 @@
+"""Like-with-like change attribution: compare an image change within each backend and device.
+
+A fleet mixes backends (hip, opencl, cpu) and devices whose stability and durations differ far
+more than any image does. When the mix shifts at an image change — more cpu runs after it, say —
+the plain before/after comparison reads the shift of the mix as the image's effect. So each
+change is also compared stratum by stratum, (backend, device) being a stratum, and the
+per-stratum shifts are combined with Cochran–Mantel–Haenszel weights n_b·n_a/(n_b + n_a): a
+stratum counts in proportion to how much it can tell, and one seen on only one side of the
+change cannot be compared at all and is left out (`comparedShare` says how much was compared).
+
+- mean stability: the weighted sum of per-stratum Welch differences, its standard error from the
+  per-stratum variances, degrees of freedom by Welch–Satterthwaite over all the terms;
+- p95 duration: the weighted sum of per-stratum p95 shifts (exact, from SQL), its interval from a
+  stratified percentile bootstrap of a deterministic hash-thinned sample per stratum, seeded from
+  the change itself so the same data always gives the same interval.
+
+With one stratum on both sides the result is exactly the plain comparison.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from clamp.telemetry import queries
+from clamp.telemetry.stats import quantile_linear, resampled_quantile, t_quantile
+
+if TYPE_CHECKING:
+    import duckdb
+
+SAMPLE = 400  # durations per (window, digest) side, shared out among its strata
+ROUNDS = 200
+Stratum = tuple[str | None, str | None]  # (backend, device)
+
+
+@dataclass
+class Side:
+    """One stratum's records on one side of a change."""
+
+    n: int
+    mean: float
+    var: float | None
+    p95: float | None
+    sample: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Adjusted:
+    """The like-with-like comparison of one change."""
+
+    mean_shift: float | None
+    mean_ci: tuple[float, float] | None
+    p95_shift: float | None
+    p95_ci: tuple[float, float] | None
+    compared_share: float
+    mix_shift: float
+    strata: list[tuple[Stratum, Side | None, Side | None, float]]  # weight 0 when not compared
+
+
+def side_stats(con: duckdb.DuckDBPyConnection, width_us: int,
+               wanted: list[tuple[datetime, str, int]]
+               ) -> dict[tuple[int, str], dict[Stratum, Side]]:
+    """Per (window bucket, digest): each stratum's n, mean, variance, p95 and thinned sample, in
+    one scan of the records of the wanted windows."""
+    if not wanted:
+        return {}
+    params = [width_us,
+              [queries.bucket_of(start, width_us) for start, _, _ in wanted],
+              [digest for _, digest, _ in wanted],
+              [max(1, -(-n // SAMPLE)) for _, _, n in wanted]]
+    query = f"""
+        WITH wanted AS (SELECT unnest($2::BIGINT[]) AS w, unnest($3::VARCHAR[]) AS digest,
+                               unnest($4::UBIGINT[]) AS m)
+        SELECT r.w, s.digest, {queries.BACKEND} AS backend, {queries.DEVICE} AS device,
+               count(*), avg(r.stability), var_samp(r.stability),
+               quantile_cont(r.duration_ms, 0.95),
+               list(r.duration_ms) FILTER (WHERE hash(r.file_id, r.idx) % x.m = 0)
+        FROM {queries.VALID} JOIN wanted AS x ON x.w = r.w AND x.digest = s.digest
+        GROUP BY ALL"""
+    out: dict[tuple[int, str], dict[Stratum, Side]] = {}
+    for w, digest, backend, device, n, mean, var, p95, sample in con.execute(
+            query, params).fetchall():
+        var, p95 = queries.clean([var, p95])
+        out.setdefault((w, digest), {})[(backend, device)] = Side(
+            n, mean, var, p95, sorted(sample or []))
+    return out
+
+
+def _seed(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+
+
+def compare(before: dict[Stratum, Side], after: dict[Stratum, Side], *, seed_key: str,
+            confidence: float = 0.95) -> Adjusted:
+    """Combine the per-stratum comparisons of one change (see the module docstring)."""
+    strata = sorted(set(before) | set(after), key=lambda s: (s[0] or "", s[1] or ""))
+    total_b = sum(s.n for s in before.values())
+    total_a = sum(s.n for s in after.values())
+    mix = 0.5 * sum(abs((before[s].n / total_b if s in before and total_b else 0.0)
+                        - (after[s].n / total_a if s in after and total_a else 0.0))
+                    for s in strata)
+    both = [s for s in strata if s in before and s in after]
+    raw = {s: before[s].n * after[s].n / (before[s].n + after[s].n) for s in both}
+    weight_sum = sum(raw.values())
+    weights = {s: (raw[s] / weight_sum if weight_sum else 0.0) for s in both}
+    compared = sum(before[s].n + after[s].n for s in both)
+    share = compared / (total_b + total_a) if total_b + total_a else 0.0
+    rows = [(s, before.get(s), after.get(s), weights.get(s, 0.0)) for s in strata]
+    if not both:
+        return Adjusted(None, None, None, None, 0.0, mix, rows)
+    mean_shift = sum(w * (after[s].mean - before[s].mean) for s, w in weights.items())
+    mean_ci = _mean_interval(before, after, weights, mean_shift, confidence)
+    p95_parts = [(w, before[s], after[s]) for s, w in weights.items()]
+    p95_shift = (sum(w * ((a.p95 or 0.0) - (b.p95 or 0.0)) for w, b, a in p95_parts)
+                 if all(b.p95 is not None and a.p95 is not None for _, b, a in p95_parts)
+                 else None)
+    p95_ci = _p95_interval(p95_parts, confidence, _seed(seed_key))
+    return Adjusted(mean_shift, mean_ci, p95_shift, p95_ci, share, mix, rows)
+
+
+def _mean_interval(before: dict[Stratum, Side], after: dict[Stratum, Side],
+                   weights: dict[Stratum, float], shift: float,
+                   confidence: float) -> tuple[float, float] | None:
+    """Welch–Satterthwaite interval of a weighted sum of per-stratum mean differences; None
+    unless every compared stratum has two records a side (no variance otherwise)."""
+    terms: list[tuple[float, int]] = []  # (w² · var / n, n) per side per stratum
+    for s, w in weights.items():
+        for side in (before[s], after[s]):
+            if side.n < 2 or side.var is None:
+                return None
+            terms.append((w * w * side.var / side.n, side.n))
+    variance = sum(c for c, _ in terms)
+    if variance == 0:
+        return (shift, shift)
+    df = variance ** 2 / sum(c * c / (n - 1) for c, n in terms if c)
+    t = t_quantile(0.5 + confidence / 2, df)
+    se = math.sqrt(variance)
+    return (shift - t * se, shift + t * se)
+
+
+def _p95_interval(parts: list[tuple[float, Side, Side]], confidence: float,
+                  seed: int) -> tuple[float, float] | None:
+    """Stratified percentile bootstrap of the weighted p95 shift; None unless every compared
+    stratum has two sampled durations a side."""
+    if any(len(b.sample) < 2 or len(a.sample) < 2 for _, b, a in parts):
+        return None
+    rng = random.Random(seed)
+    shifts = [sum(w * (resampled_quantile(a.sample, 0.95, rng)
+                       - resampled_quantile(b.sample, 0.95, rng)) for w, b, a in parts)
+              for _ in range(ROUNDS)]
+    tail = (1 - confidence) / 2
+    return (quantile_linear(shifts, tail), quantile_linear(shifts, 1 - tail))
+
+
+def verdict(mean_ci: list[float] | None, p95_ci: list[float] | None) -> str:
+    """'regressed' when an interval excludes zero on the bad side (stability down, p95 duration
+    up), else 'improved' when one excludes zero on the good side, else 'no evidence'."""
+    worse = (mean_ci is not None and mean_ci[1] < 0) or (p95_ci is not None and p95_ci[0] > 0)
+    better = (mean_ci is not None and mean_ci[0] > 0) or (p95_ci is not None and p95_ci[1] < 0)
+    return "regressed" if worse else "improved" if better else "no evidence"

@@ -1,0 +1,136 @@
+"""Change attribution compares like with like: a shift of the backend mix is not an effect."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clamp.telemetry.aggregator import TemporalAggregator
+from clamp.telemetry.models import Change
+from clamp.telemetry.stratified import Side, compare, verdict
+from clamp.telemetry.stats import welch_interval
+
+from .conftest import DIGESTS
+
+# Per backend: (mean stability, mean duration ms). cpu runs are far less stable and slower.
+BASE = {"hip": (0.95, 20.0), "cpu": (0.75, 60.0)}
+
+
+def _records(rng: random.Random, day: int, mix: dict[str, int],
+             effect: tuple[float, float]) -> list[dict[str, Any]]:
+    out = []
+    i = 0
+    for backend, count in mix.items():
+        stab, dur = BASE[backend]
+        for _ in range(count):
+            second = i % 3600
+            out.append({
+                "seed": 1 + i, "context": "k", "thread_id": 0,
+                "acquired_at": f"2025-01-0{day}T{second // 60 // 60:02d}:{second // 60 % 60:02d}"
+                               f":{second % 60:02d}Z",
+                "released_at": f"2025-01-0{day}T23:59:59Z",
+                "duration_ms": round(rng.lognormvariate(0, 0.2) * (dur + effect[1]), 3),
+                "stability_score": round(min(1, max(0, rng.gauss(stab + effect[0], 0.02))), 5),
+                "backend": backend, "deviceName": "gfx90a"})
+            i += 1
+    return out
+
+
+def _changes(make_root: Callable[..., Path], effect: tuple[float, float],
+             before: dict[str, int], after: dict[str, int], seed: int = 7) -> Change:
+    rng = random.Random(seed)
+    root = make_root({
+        "a.json": {"backend": "hip", "deviceName": "gfx90a", "image_digest": DIGESTS[0],
+                   "records": _records(rng, 1, before, (0.0, 0.0))},
+        "b.json": {"backend": "hip", "deviceName": "gfx90a", "image_digest": DIGESTS[1],
+                   "records": _records(rng, 2, after, effect)}})
+    (change,) = TemporalAggregator(window="1d").accumulate(root).changes
+    return change
+
+
+MIX_BEFORE = {"hip": 270, "cpu": 30}
+MIX_AFTER = {"hip": 30, "cpu": 270}
+
+
+def test_mix_shift_alone_is_no_evidence(make_root: Callable[..., Path]) -> None:
+    change = _changes(make_root, (0.0, 0.0), MIX_BEFORE, MIX_AFTER)
+    # The naive comparison is fooled: stability "drops" by ~0.16 and p95 "rises".
+    naive = change.meanStabilityShiftCI
+    assert naive is not None and naive[1] < -0.1
+    assert change.p95DurationShiftCI is not None and change.p95DurationShiftCI[0] > 0
+    # Within each backend nothing changed.
+    assert change.verdict == "no evidence" and not change.significant
+    ci = change.adjustedMeanStabilityShiftCI
+    assert ci is not None and ci[0] < 0 < ci[1]
+    p95 = change.adjustedP95DurationShiftCI
+    assert p95 is not None and p95[0] < 0 < p95[1]
+    assert change.comparedShare == 1.0 and change.mixShift == pytest.approx(0.8)
+    assert {(s.backend, s.recordsBefore, s.recordsAfter) for s in change.strata} == {
+        ("cpu", 30, 270), ("hip", 270, 30)}
+
+
+def test_a_real_effect_under_the_same_mix_shift_is_found(make_root: Callable[..., Path]) -> None:
+    change = _changes(make_root, (-0.02, 20.0), MIX_BEFORE, MIX_AFTER)
+    assert change.verdict == "regressed" and change.significant
+    ci = change.adjustedMeanStabilityShiftCI
+    assert ci is not None and ci[0] <= -0.02 <= ci[1] < 0
+    assert change.adjustedMeanStabilityShift == pytest.approx(-0.02, abs=0.006)
+    p95 = change.adjustedP95DurationShiftCI
+    assert p95 is not None and p95[0] > 0
+
+
+def test_an_improvement_is_improved(make_root: Callable[..., Path]) -> None:
+    change = _changes(make_root, (0.03, -5.0), MIX_BEFORE, MIX_BEFORE)
+    assert change.verdict == "improved" and change.mixShift == 0.0
+
+
+def test_one_stratum_is_exactly_the_plain_comparison(make_root: Callable[..., Path]) -> None:
+    change = _changes(make_root, (-0.01, 0.0), {"hip": 200}, {"hip": 180})
+    assert change.adjustedMeanStabilityShift == pytest.approx(change.meanStabilityShift)
+    assert change.adjustedMeanStabilityShiftCI == pytest.approx(change.meanStabilityShiftCI)
+    assert change.adjustedP95DurationShift == pytest.approx(change.p95DurationShift)
+
+
+def test_disjoint_mix_cannot_be_compared(make_root: Callable[..., Path]) -> None:
+    change = _changes(make_root, (0.0, 0.0), {"hip": 100}, {"cpu": 100})
+    assert change.meanStabilityShiftCI is not None and change.meanStabilityShiftCI[1] < 0
+    assert change.verdict == "no evidence" and change.comparedShare == 0.0
+    assert change.mixShift == 1.0 and change.adjustedMeanStabilityShift is None
+    assert all(s.weight == 0.0 for s in change.strata)
+
+
+def test_combination_matches_a_direct_computation() -> None:
+    before = {("hip", "a"): Side(10, 0.9, 0.0004, 20.0, [19.0, 20.0, 21.0]),
+              ("cpu", "a"): Side(40, 0.7, 0.0009, 60.0, [55.0, 60.0, 65.0])}
+    after = {("hip", "a"): Side(30, 0.88, 0.0004, 22.0, [21.0, 22.0, 23.0]),
+             ("cpu", "a"): Side(20, 0.69, 0.0016, 61.0, [56.0, 61.0, 66.0]),
+             ("cpu", "b"): Side(5, 0.1, 0.01, 99.0, [98.0, 99.0])}
+    adj = compare(before, after, seed_key="x")
+    w_hip, w_cpu = 10 * 30 / 40, 40 * 20 / 60
+    total = w_hip + w_cpu
+    expected = (w_hip * -0.02 + w_cpu * -0.01) / total
+    assert adj.mean_shift == pytest.approx(expected)
+    se = ((w_hip / total) ** 2 * (0.0004 / 10 + 0.0004 / 30)
+          + (w_cpu / total) ** 2 * (0.0009 / 40 + 0.0016 / 20)) ** 0.5
+    assert adj.mean_ci is not None
+    half = (adj.mean_ci[1] - adj.mean_ci[0]) / 2
+    assert 1.96 * se < half < 2.1 * se  # a t quantile a little above the normal one
+    assert adj.p95_shift == pytest.approx((w_hip * 2.0 + w_cpu * 1.0) / total)
+    assert adj.compared_share == pytest.approx(100 / 105)
+    # One stratum alone: the Welch interval itself.
+    single = compare({("hip", "a"): before[("hip", "a")]}, {("hip", "a"): after[("hip", "a")]},
+                     seed_key="x")
+    assert single.mean_ci == pytest.approx(welch_interval(10, 0.9, 0.0004, 30, 0.88, 0.0004))
+
+
+def test_verdict_reads_the_direction() -> None:
+    assert verdict([-0.2, -0.1], None) == "regressed"
+    assert verdict(None, [1.0, 2.0]) == "regressed"
+    assert verdict([0.1, 0.2], [-2.0, -1.0]) == "improved"
+    assert verdict([0.1, 0.2], [1.0, 2.0]) == "regressed"  # slower outweighs steadier
+    assert verdict([-0.1, 0.1], [-1.0, 1.0]) == "no evidence"
+    assert verdict(None, None) == "no evidence"
