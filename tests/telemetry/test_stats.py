@@ -57,7 +57,7 @@ def test_resampled_quantile_has_the_distribution_of_a_real_resample() -> None:
     import random
     import statistics
 
-    from clamp.telemetry.stats import resampled_quantile, quantile_linear
+    from clamp.telemetry.stats import quantile_linear, resampled_quantile
 
     base = random.Random(7)
     ordered = sorted(base.expovariate(1 / 40) for _ in range(60))

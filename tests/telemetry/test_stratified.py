@@ -11,8 +11,8 @@ import pytest
 
 from clamp.telemetry.aggregator import TemporalAggregator
 from clamp.telemetry.models import Change
-from clamp.telemetry.stratified import Side, compare, verdict
 from clamp.telemetry.stats import welch_interval
+from clamp.telemetry.stratified import Side, compare, verdict
 
 from .conftest import DIGESTS
 
