@@ -1,40 +1,25 @@
-"""The self-contained HTML report: inline SVG plots, no scripts, no network at view time.
+"""The self-contained HTML report: the verdict for each image change first, then the evidence.
 
-Plots are drawn here as SVG (mean stability and p95 duration per window), with a vertical marker
-at every window where the image digest changed, coloured and labelled by that image's trust
-status. A Content-Security-Policy of `default-src 'none'` makes the "no network" promise
-enforceable by the browser, not just by convention. Element ids and classes (`plot-stability`,
-`plot-p95`, `digest-change`, `provenance-table`) are stable for tests and for users' own styling.
+One file, no scripts, inline SVG, and a Content-Security-Policy (`html_style.csp`) that admits
+only its own stylesheet, so opening it makes no network request. Top to bottom: the headline
+(the current image's trust and signer), one verdict per image change — regressed, improved or no
+evidence, with the like-with-like effect and its interval —, plots of mean stability and p95
+duration per window with the image changes marked, the changes in detail, each image's tag,
+digest, trust status and signer, the backend/device breakdown, the GPUs and the corrupt inputs.
+Element ids (`plot-stability`, `plot-p95`, `verdicts`, `changes-table`, `provenance-table`,
+`breakdown-table`, `gpu-table`) and classes (`digest-change`) are stable for tests and styling.
 """
 
 from __future__ import annotations
 
 from html import escape
 
-from clamp.telemetry.inspect_view import short
-from clamp.telemetry.models import TelemetrySummary
+from clamp.telemetry import numfmt
+from clamp.telemetry.html_plot import Axis, Marker, duration_axis, line_plot
+from clamp.telemetry.html_style import CSS, csp
+from clamp.telemetry.models import Change, ImageGroup, TelemetrySummary
 
-_W, _H, _PAD = 760, 220, 44
-_COLOURS = {"valid": "#1a7f37", "unknown": "#9a6700"}
-_BAD = "#cf222e"
-
-_CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:900px;color:#1f2328}
-h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #d0d7de;padding:4px 6px;
-text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.valid{color:#1a7f37}.unknown{color:#9a6700}.bad{color:#cf222e}code{font-size:.85em}
-svg{background:#f6f8fa;border:1px solid #d0d7de}.kv td:first-child{color:#57606a;width:12rem}
-"""
-
-
-def _num(value: float | None, digits: int = 4) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-def _shift(value: float | None, digits: int) -> str:
-    """A change, always signed (+10.7, -0.0602) like its interval."""
-    return "—" if value is None else f"{value:+.{digits}f}"
+_VERDICT_CLASS = {"regressed": "bad", "improved": "good"}
 
 
 def _status(status: str) -> str:
@@ -42,137 +27,256 @@ def _status(status: str) -> str:
     return f'<span class="{css}">{escape(status)}</span>'
 
 
-def _plot(plot_id: str, title: str, values: list[float | None], starts: list[str],
-          markers: list[tuple[int, str, str]], unit: str) -> str:
-    """A line plot with point circles and change markers, as an inline SVG element."""
-    present = [v for v in values if v is not None]
-    parts = [f'<svg id="{plot_id}" class="plot" role="img" width="{_W}" height="{_H}" '
-             f'viewBox="0 0 {_W} {_H}" xmlns="http://www.w3.org/2000/svg">',
-             f"<title>{escape(title)}</title>"]
-    if present:
-        lo, hi = min(present), max(present)
-        span = (hi - lo) or 1.0
-        n = len(values)
-
-        def x(i: int) -> float:
-            return _PAD + (i * (_W - 2 * _PAD) / max(1, n - 1))
-
-        def y(v: float) -> float:
-            return _H - _PAD - (v - lo) / span * (_H - 2 * _PAD)
-
-        parts.append(f'<text x="4" y="{_PAD - 8}" font-size="11">{escape(unit)} '
-                     f"{_num(hi, 4)}</text>")
-        parts.append(f'<text x="4" y="{_H - _PAD + 16}" font-size="11">{_num(lo, 4)}</text>')
-        for i, status, label in markers:
-            colour = _COLOURS.get(status, _BAD)
-            parts.append(
-                f'<line class="digest-change" data-trust="{escape(status)}" x1="{x(i):.1f}" '
-                f'x2="{x(i):.1f}" y1="{_PAD / 2:.1f}" y2="{_H - _PAD / 2:.1f}" stroke="{colour}" '
-                f'stroke-dasharray="4 3"><title>{escape(label)}</title></line>'
-                f'<text class="marker-label" x="{x(i) + 3:.1f}" y="{_PAD / 2 + 8:.1f}" '
-                f'font-size="10" fill="{colour}">{escape(label)}</text>')
-        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values)
-                          if v is not None)
-        parts.append(f'<polyline class="series" fill="none" stroke="#0969da" stroke-width="2" '
-                     f'points="{points}"/>')
-        for i in {0, n - 1}:
-            parts.append(f'<text x="{x(i) - 30:.1f}" y="{_H - 8}" font-size="10">'
-                         f"{escape(starts[i][:10])}</text>")
-        for i, v in enumerate(values):
-            if v is not None:
-                parts.append(f'<circle class="point" cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" '
-                             f'fill="#0969da"><title>{escape(starts[i][:16])}: '
-                             f"{_num(v, 4)}</title></circle>")
-    else:
-        parts.append(f'<text x="{_PAD}" y="{_H / 2}">no data</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+def _digest(digest: str | None) -> str:
+    return (f'<code class="nw" title="{escape(digest or "")}">'
+            f"{escape(numfmt.short_digest(digest))}</code>")
 
 
-def _markers(summary: TelemetrySummary) -> list[tuple[int, str, str]]:
-    out: list[tuple[int, str, str]] = []
-    status_of = {img.digest: img.evidence.trustStatus for img in summary.breakdown.byImage}
+def _image(digest: str | None, images: dict[str | None, ImageGroup]) -> str:
+    """The image's tag beside its (short) digest: "dev:6.4.4 sha256:abc…"."""
+    img = images.get(digest)
+    tag = numfmt.image_tag(img.image if img else None)
+    return (f'<span class="tag">{escape(tag)}</span> ' if tag else "") + _digest(digest)
+
+
+def _signer(img: ImageGroup | None) -> str:
+    if img is None:
+        return '<span class="muted">no evidence</span>'
+    ev = img.evidence
+    who = f'<span class="wrap">{escape(ev.provenanceIdentity or "identity not recorded")}</span>'
+    issuer = f' <span class="note wrap">({escape(ev.provenanceIssuer)})</span>' \
+        if ev.provenanceIssuer else ""
+    return f"{_status(ev.trustStatus)} · {who}{issuer}"
+
+
+def _td(label: str, content: str, numeric: bool = False) -> str:
+    cls = ' class="n"' if numeric else ""
+    # One child, so the narrow layout's two-column grid holds the label and the whole content.
+    return f'<td data-label="{escape(label)}"{cls}><div>{content}</div></td>'
+
+
+def _table(table_id: str, columns: list[tuple[str, bool]], rows: list[list[str]],
+           caption: str = "") -> str:
+    """A table that reflows on narrow screens; `columns` are (name, numeric)."""
+    numeric = ' class="n"'
+    head = "".join(f'<th scope="col"{numeric if num else ""}>{escape(name)}</th>'
+                   for name, num in columns)
+    body = "".join("<tr>" + "".join(_td(name, cell, num) for (name, num), cell in
+                                    zip(columns, row, strict=True)) + "</tr>" for row in rows)
+    cap = f"<caption class=\"note\">{escape(caption)}</caption>" if caption else ""
+    return (f'<table id="{table_id}" class="reflow">{cap}<thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>")
+
+
+def _num(text: str) -> str:
+    """A shift "+12 [+5, +17] ms" as two unbreakable parts that may wrap between them."""
+    value, sep, rest = text.partition(" [")
+    return (f"<span>{escape(value)}</span> <span>[{escape(rest)}</span>" if sep
+            else f"<span>{escape(text)}</span>")
+
+
+def _verdict_badge(verdict: str) -> str:
+    return (f'<span class="badge {_VERDICT_CLASS.get(verdict, "muted")}">'
+            f"{escape(verdict)}</span>")
+
+
+def _effect(c: Change) -> tuple[str, str]:
+    """The like-with-like shifts with intervals; the plain ones when nothing was stratified."""
+    mean = c.adjustedMeanStabilityShift
+    mean_ci = c.adjustedMeanStabilityShiftCI
+    p95, p95_ci = c.adjustedP95DurationShift, c.adjustedP95DurationShiftCI
+    return (numfmt.shift(mean, mean_ci), numfmt.shift(p95, p95_ci, unit="ms"))
+
+
+def _verdicts(s: TelemetrySummary, images: dict[str | None, ImageGroup]) -> str:
+    if not s.changes:
+        return '<p id="verdicts" class="muted">No image change between windows.</p>'
+    items = []
+    for c in s.changes:
+        mean, p95 = _effect(c)
+        css = {"regressed": "v-regressed", "improved": "v-improved"}.get(c.verdict, "v-none")
+        compared = ("" if c.comparedShare is None else
+                    f"compared within backend and device over "
+                    f"{numfmt.percent(c.comparedShare)} of records, mix shift "
+                    f"{numfmt.percent(c.mixShift)}")
+        items.append(
+            f'<li class="{css}">{_verdict_badge(c.verdict)} '
+            f"<strong>{escape(c.windowAfter[:10])}</strong>: "
+            f"{_image(c.digestBefore, images)} → {_image(c.digestAfter, images)} "
+            f"({_status(c.trustAfter)})"
+            f'<div class="figures"><span>Δ mean stability {escape(mean)}</span>'
+            f"<span>Δ p95 duration {escape(p95)}</span></div>"
+            f'<div class="note">{escape(compared)}</div></li>')
+    return f'<ol id="verdicts" class="verdicts">{"".join(items)}</ol>'
+
+
+def _markers(s: TelemetrySummary, narrow: bool) -> list[Marker]:
+    out: list[Marker] = []
+    status_of = {img.digest: img.evidence.trustStatus for img in s.breakdown.byImage}
+    images = {img.digest: img for img in s.breakdown.byImage}
     previous = None
-    for i, window in enumerate(summary.breakdown.byWindow):
+    for i, window in enumerate(s.breakdown.byWindow):
         digest = window.dominantDigest
         if i and digest and previous and digest != previous:
             status = status_of.get(digest, "unknown")
-            out.append((i, status, f"image → {short(digest)} ({status})"))
+            img = images.get(digest)
+            name = numfmt.image_tag(img.image if img else None) or numfmt.short_digest(
+                digest, 8)
+            title = f"image → {numfmt.short_digest(digest)} ({status})"
+            out.append(Marker(i, status, status if narrow else f"{name} ({status})", title))
         previous = digest or previous
     return out
+
+
+def _plots(s: TelemetrySummary) -> str:
+    windows = s.breakdown.byWindow
+    starts = [w.start for w in windows]
+    stab = [w.meanStability for w in windows]
+    p95 = [w.driftPercentile for w in windows]
+    out = []
+    for plot_id, title, values, axis in (
+            ("plot-stability", "Mean stability per window", stab, Axis("mean stability")),
+            ("plot-p95", "p95 duration per window", p95, duration_axis(p95))):
+        wide = line_plot(plot_id, title, values, starts, _markers(s, False), axis,
+                         width=1100, height=300, css_class="wide")
+        narrow = line_plot(plot_id + "-narrow", title, values, starts, _markers(s, True), axis,
+                           width=380, height=260, css_class="narrow")
+        out.append(f"<figure>{wide}{narrow}<figcaption>{escape(title)}; dashed lines mark "
+                   "image changes, coloured by the new image's trust status.</figcaption>"
+                   "</figure>")
+    return "".join(out)
+
+
+def _changes_table(s: TelemetrySummary, images: dict[str | None, ImageGroup]) -> str:
+    rows = [[f'<span class="nw">{escape(c.windowAfter[:10])}</span>',
+             f"{_image(c.digestBefore, images)} → {_image(c.digestAfter, images)}",
+             _signer(images.get(c.digestAfter)),
+             _verdict_badge(c.verdict), _num(_effect(c)[0]), _num(_effect(c)[1]),
+             _num(numfmt.shift(c.meanStabilityShift, c.meanStabilityShiftCI)),
+             escape(numfmt.count(c.recordsBefore)) + " / " + escape(numfmt.count(
+                 c.recordsAfter))] for c in s.changes]
+    return _table("changes-table", [
+        ("window", False), ("image change", False), ("new image: trust · signer", False),
+        ("verdict", False), ("Δ stability [95% CI]", True),
+        ("Δ p95 [95% CI]", True), ("Δ stability, plain", True),
+        ("records before / after", True)], rows,
+        "Δ: compared like with like (within each backend and device, then combined); "
+        "'plain' is the before/after comparison the mix can fool.")
+
+
+def _images_table(s: TelemetrySummary) -> str:
+    rows = []
+    for img in s.breakdown.byImage:
+        ev = img.evidence
+        rows.append([
+            escape(numfmt.image_tag(img.image) or "—"), _digest(img.digest),
+            _status(ev.trustStatus),
+            f'<span class="wrap">{escape(ev.provenanceIdentity or "—")}</span>',
+            f'<span class="wrap">{escape(ev.provenanceIssuer or "—")}</span>',
+            f'<span class="nw">{escape(ev.provenanceTimestamp or "—")}</span>',
+            escape(ev.policyDecision or "—"), numfmt.count(img.sessionCount),
+            numfmt.stability(img.meanStability), escape(numfmt.ms(img.driftPercentile))])
+    return _table("provenance-table", [
+        ("image", False), ("digest", False), ("trust", False), ("signer identity", False),
+        ("issuer", False), ("signed at", False), ("policy", False), ("sessions", True),
+        ("mean stability", True), ("p95 duration", True)], rows)
+
+
+def _breakdown_table(s: TelemetrySummary) -> str:
+    rows = [[escape(label), escape(g.key or "(none)"), numfmt.count(g.sessionCount),
+             numfmt.count(g.recordCount), numfmt.stability(g.meanStability),
+             escape(numfmt.ms(g.driftPercentile))]
+            for label, groups in (("backend", s.breakdown.byBackend),
+                                  ("device", s.breakdown.byDevice)) for g in groups]
+    return _table("breakdown-table", [("by", False), ("group", False), ("sessions", True),
+                                      ("records", True), ("mean stability", True),
+                                      ("p95 duration", True)], rows)
+
+
+def _one(value: float | None, unit: str) -> str:
+    return "—" if value is None else f"<span>{value:.0f} {unit}</span>"
+
+
+def _gpu_table(s: TelemetrySummary) -> str:
+    rows = []
+    for c in s.gpuMetrics.cards:
+        temp = c.maxTemperatureEdgeC if c.maxTemperatureEdgeC is not None \
+            else c.maxTemperatureGpuC
+        vram = "—" if c.maxVramUsedBytes is None else (
+            f"{c.maxVramUsedBytes / 2**30:.1f}" + (
+                f" / {c.vramTotalBytes / 2**30:.0f}" if c.vramTotalBytes else "") + " GiB")
+        clocks = ", ".join(f"{k} {v:.0f}" for k, v in sorted(c.maxClocksMhz.items()))
+        rows.append([escape(c.card), escape(c.vendor or "—"), escape(c.name or "—"),
+                     _one(temp, "°C"), _one(c.maxTemperatureJunctionC, "°C"),
+                     _one(c.maxTemperatureMemoryC, "°C"),
+                     f"{_one(c.meanPowerW, 'W')} / {_one(c.powerLimitW, 'W')}",
+                     _one(c.meanGpuUsePercent, "%"), vram,
+                     escape(clocks + " MHz" if clocks else "—")])
+    caption = (f"{s.gpuMetrics.snapshotCount} snapshots; temperatures, VRAM and clocks are "
+               "maxima, power and use are means. Temp. is AMD's edge or NVIDIA's die sensor.")
+    return _table("gpu-table", [
+        ("card", False), ("vendor", False), ("name", False), ("temp.", True),
+        ("junction", True), ("memory", True), ("power / limit", True), ("use", True),
+        ("VRAM used / total", True), ("max clocks", False)], rows, caption)
+
+
+def _headline(s: TelemetrySummary, images: dict[str | None, ImageGroup]) -> str:
+    current = images.get(s.provenanceDigest)
+    rows = [("trust status", _signer(current) if current else _status(s.trustStatus)),
+            ("current image", _image(s.provenanceDigest, images)
+             if s.provenanceDigest else "—"),
+            ("issuer", escape(s.provenanceIssuer or "—")),
+            ("signed at", escape(s.provenanceTimestamp or "—")),
+            ("policy decision", escape(s.policyDecision or "—")),
+            ("sessions / records", f"{numfmt.count(s.sessionCount)} / "
+                                   f"{numfmt.count(s.recordCount)}"),
+            ("mean stability", f"{numfmt.stability(s.meanStability)}"),
+            ("p95 duration", escape(numfmt.ms(s.driftPercentile))),
+            ("corrupt files / invalid records", f"{numfmt.count(s.corruptFiles.count)} / "
+                                                f"{numfmt.count(s.invalidRecords.count)}")]
+    body = "".join(f'<tr><th scope="row">{escape(k)}</th><td>{v}</td></tr>' for k, v in rows)
+    return f'<table class="kv" id="headline"><tbody>{body}</tbody></table>'
+
+
+def _corrupt(s: TelemetrySummary) -> str:
+    rows = [[f"<code>{escape(f.path)}</code>", escape(f.reason)] for f in s.corruptFiles.files]
+    rows += [[f"{numfmt.count(n)} record(s)", escape(reason)]
+             for reason, n in s.invalidRecords.byReason.items()]
+    if not rows:
+        return '<p class="muted">None.</p>'
+    return _table("corrupt-table", [("input", False), ("reason", False)], rows)
 
 
 def render_html(summary: TelemetrySummary) -> str:
     """The complete report as one HTML string."""
     s = summary
-    windows = s.breakdown.byWindow
-    starts = [w.start for w in windows]
-    markers = _markers(s)
-    head = (f"<tr><td>trust status</td><td>{_status(s.trustStatus)}</td></tr>"
-            f"<tr><td>image digest</td><td><code>{escape(s.provenanceDigest or '—')}</code>"
-            f"</td></tr><tr><td>issuer</td><td>{escape(s.provenanceIssuer or '—')}</td></tr>"
-            f"<tr><td>signed at</td><td>{escape(s.provenanceTimestamp or '—')}</td></tr>"
-            f"<tr><td>policy decision</td><td>{escape(s.policyDecision or '—')}</td></tr>"
-            f"<tr><td>sessions / records</td><td>{s.sessionCount} / {s.recordCount}</td></tr>"
-            f"<tr><td>mean stability</td><td>{_num(s.meanStability)} "
-            f"(variance {_num(s.variance, 6)})</td></tr>"
-            f"<tr><td>p95 duration</td><td>{_num(s.driftPercentile, 2)} ms</td></tr>"
-            f"<tr><td>corrupt files / invalid records</td><td>{s.corruptFiles.count} / "
-            f"{s.invalidRecords.count}</td></tr>")
-    prov_rows = "".join(
-        f"<tr><td><code title=\"{escape(img.digest or '')}\">"
-        f"{escape(short(img.digest))}</code></td>"
-        f"<td>{_status(img.evidence.trustStatus)}</td>"
-        f"<td>{escape(img.evidence.provenanceIssuer or '—')}</td>"
-        f"<td>{escape(img.evidence.provenanceIdentity or '—')}</td>"
-        f"<td>{escape(img.evidence.provenanceTimestamp or '—')}</td>"
-        f"<td>{escape(img.evidence.policyDecision or '—')}</td>"
-        f'<td class="n">{img.sessionCount}</td><td class="n">{_num(img.meanStability)}</td>'
-        f'<td class="n">{_num(img.driftPercentile, 2)}</td></tr>'
-        for img in s.breakdown.byImage)
-    change_rows = "".join(
-        f'<tr><td>{escape(c.windowAfter[:10])}</td><td><code>{escape(short(c.digestBefore))}'
-        f"</code> → <code>{escape(short(c.digestAfter))}</code></td>"
-        f"<td>{_status(c.trustAfter)}</td>"
-        f'<td class="n">{_shift(c.meanStabilityShift, 4)}'
-        f"{_ci(c.meanStabilityShiftCI, 4)}</td>"
-        f'<td class="n">{_shift(c.p95DurationShift, 1)}{_ci(c.p95DurationShiftCI, 1)}</td>'
-        f"<td>{'yes' if c.significant else 'no'}</td></tr>" for c in s.changes)
-    corrupt_rows = "".join(
-        f"<tr><td><code>{escape(f.path)}</code></td><td>{escape(f.reason)}</td></tr>"
-        for f in s.corruptFiles.files) + "".join(
-        f"<tr><td>{count} record(s)</td><td>{escape(reason)}</td></tr>"
-        for reason, count in s.invalidRecords.byReason.items())
+    images = {img.digest: img for img in s.breakdown.byImage}
+    gpu = _gpu_table(s) if s.gpuMetrics.cards else '<p class="muted">No GPU snapshots.</p>'
+    changes = _changes_table(s, images) if s.changes else \
+        '<p class="muted">No image change between windows.</p>'
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy" content="{csp()}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Telemetry report</title><style>{_CSS}</style></head><body>
+<meta name="color-scheme" content="light dark">
+<title>Telemetry report</title><style>{CSS}</style></head><body><main>
 <h1>Telemetry report</h1>
-<p>{escape(s.sourceDirectory)} · generated {escape(s.generatedAt)} · windows of {escape(s.window)}
-</p>
-<table class="kv" id="headline">{head}</table>
-<h2>Mean stability per window</h2>
-{_plot("plot-stability", "mean stability per window", [w.meanStability for w in windows],
-       starts, markers, "stability")}
-<h2>p95 duration per window (ms)</h2>
-{_plot("plot-p95", "p95 duration_ms per window", [w.driftPercentile for w in windows], starts,
-       markers, "ms")}
-<h2>Image changes</h2>
-<table id="changes-table"><thead><tr><th>window</th><th>image</th><th>trust</th>
-<th>Δ mean stability [95% CI]</th><th>Δ p95 ms [95% CI]</th><th>significant</th></tr></thead>
-<tbody>{change_rows}</tbody></table>
-<h2>Provenance</h2>
-<table id="provenance-table"><thead><tr><th>digest</th><th>trust</th><th>issuer</th>
-<th>identity</th><th>signed at</th><th>policy</th><th>sessions</th><th>mean stability</th>
-<th>p95 ms</th></tr></thead><tbody>{prov_rows}</tbody></table>
+<p class="meta">{escape(s.sourceDirectory)} · generated {escape(s.generatedAt)} · windows of
+{escape(s.window)}</p>
+{_headline(s, images)}
+<h2>Did an image change hurt?</h2>
+{_verdicts(s, images)}
+<h2>Stability over time</h2>
+{_plots(s)}
+<h2>Image changes in detail</h2>
+{changes}
+<h2>Images and their trust evidence</h2>
+{_images_table(s)}
+<h2>By backend and device</h2>
+{_breakdown_table(s)}
+<h2>GPUs</h2>
+{gpu}
 <h2>Corrupt inputs</h2>
-<table id="corrupt-table"><tbody>{corrupt_rows}</tbody></table>
-</body></html>
+{_corrupt(s)}
+</main></body></html>
 """
-
-
-def _ci(ci: list[float] | None, digits: int) -> str:
-    if not ci:
-        return ""
-    return f" [{ci[0]:+.{digits}f}, {ci[1]:+.{digits}f}]"
