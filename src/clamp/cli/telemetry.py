@@ -70,11 +70,9 @@ def _github(summary: object, out_path: Path) -> None:
     output.gha_set_outputs({"summary": str(out_path), "trust_status": summary.trustStatus,
                             "session_count": str(summary.sessionCount),
                             "mean_stability": str(summary.meanStability)})
-    output.gha_step_summary(
-        "### Telemetry\n\n| sessions | records | mean stability | p95 ms | trust |\n"
-        "|---|---|---|---|---|\n"
-        f"| {summary.sessionCount} | {summary.recordCount} | {summary.meanStability} | "
-        f"{summary.driftPercentile} | {summary.trustStatus} |\n")
+    from clamp.telemetry.job_summary import markdown
+
+    output.gha_step_summary(markdown(summary))
 
 
 @app.command("samples")
