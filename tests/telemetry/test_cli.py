@@ -71,7 +71,7 @@ def test_original_summary_is_still_inspectable(capsys: pytest.CaptureFixture[str
                                 "variance": 0.01, "driftPercentile": 12.0}))
     code, out, err = run(capsys, "telemetry", "inspect", str(path))
     assert code == 0, err
-    assert "0.9000" in out and "sessions     3" in out
+    assert "0.900" in out and "sessions     3" in out
 
 
 @pytest.mark.parametrize("args", [

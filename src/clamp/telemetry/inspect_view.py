@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from clamp.telemetry.models import Change, Stats, TelemetrySummary
+from clamp.telemetry import numfmt
+from clamp.telemetry.models import Change, ImageGroup, Stats, TelemetrySummary
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -55,10 +56,26 @@ def fmt(value: float | None, digits: int = 4) -> str:
 
 
 def short(digest: str | None) -> str:
-    if not digest:
-        return "(none)"
-    algo, _, hexpart = digest.partition(":")
-    return f"{algo}:{hexpart[:12]}"
+    """`sha256:` and 12 hex digits (`numfmt.short_digest`): never cut further."""
+    return numfmt.short_digest(digest)
+
+
+def image_label(digest: str | None, images: dict[str | None, ImageGroup]) -> str:
+    """The short digest with the image's tag after it, when the evidence names one."""
+    img = images.get(digest)
+    tag = numfmt.image_tag(img.image if img else None)
+    return short(digest) + (f" {tag}" if tag else "")
+
+
+def signer_text(img: ImageGroup | None) -> str:
+    """Who signed an image (the certificate identity) and the issuer that vouched for it."""
+    from rich.markup import escape
+
+    if img is None:
+        return "—"
+    ev = img.evidence
+    who = escape(ev.provenanceIdentity or "identity not recorded")
+    return who + (f" [dim]({escape(ev.provenanceIssuer)})[/]" if ev.provenanceIssuer else "")
 
 
 def status_text(status: str) -> str:
@@ -82,58 +99,76 @@ def _table(title: str, *columns: str) -> Table:
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for i, column in enumerate(columns):
         numeric = column[:1].isupper()
+        # Text columns fold a word too long for them (a signer URL) rather than cut it to "…".
         table.add_column(column, justify="right" if numeric else "left",
-                         no_wrap=i == 0 or numeric)
+                         no_wrap=i == 0 or numeric, overflow="fold")
     return table
 
 
 def headline(summary: TelemetrySummary) -> RenderableType:
     from rich.markup import escape
     from rich.panel import Panel
+    from rich.text import Text
 
     s = summary
+    images = {img.digest: img for img in s.breakdown.byImage}
+    current = images.get(s.provenanceDigest)
     lines = [
         f"source       {escape(s.sourceDirectory)}",
-        f"sessions     {s.sessionCount}    records {s.recordCount}    window {s.window}",
-        f"stability    mean {fmt(s.meanStability)}   variance {fmt(s.variance, 6)}",
-        f"duration p95 {fmt(s.driftPercentile, 2)} ms",
-        f"trust        {status_text(s.trustStatus)}  image {escape(short(s.provenanceDigest))}"
-        f"  decision {escape(s.policyDecision or '—')}",
-        f"issuer       {escape(s.provenanceIssuer or '—')}",
+        f"sessions     {numfmt.count(s.sessionCount)}    records {numfmt.count(s.recordCount)}"
+        f"    window {escape(s.window)}",
+        f"stability    mean {numfmt.stability(s.meanStability)}   variance "
+        f"{numfmt.variance(s.variance)}",
+        f"duration p95 {numfmt.ms(s.driftPercentile)}",
+        f"trust        {status_text(s.trustStatus)}  image "
+        f"{escape(image_label(s.provenanceDigest, images))}",
+        f"signer       {signer_text(current) if current else '—'}",
         f"signed at    {escape(s.provenanceTimestamp or '—')}"
         f"   algorithm {escape(s.digestAlgorithm or '—')}",
+        f"decision     {escape(s.policyDecision or '—')}",
     ]
     if s.untrustedSessions:
         lines.append(f"[red]{len(s.untrustedSessions)} session(s) ran untrusted images[/]")
-    return Panel("\n".join(lines), title="telemetry summary", expand=False)
+    # Folded, not cropped: a long signer identity (a workflow URL) continues on the next line.
+    return Panel(Text.from_markup("\n".join(lines), overflow="fold"), title="telemetry summary",
+                 expand=False)
 
 
 def images_table(summary: TelemetrySummary, wide: bool = True) -> RenderableType:
-    """Each image's trust beside its stability; `wide` adds issuer and variance."""
+    """Each image's trust beside its stability, its tag under its digest; `wide` adds the signer
+    and variance (narrow, the signers follow the table as lines of their own)."""
+    from rich.console import Group as Lines
     from rich.markup import escape
 
-    columns = ["image", "trust", "issuer", "Sessions", "Records", "Mean stab.", "Variance",
-               "p95 ms"]
+    columns = ["image", "trust", "signer", "Sessions", "Records", "Mean stab.", "Variance",
+               "p95"]
     if not wide:
-        columns = [c for c in columns if c not in ("issuer", "Variance")]
+        columns = [c for c in columns if c not in ("signer", "Variance")]
     table = _table("images: trust beside stability", *columns)
     table.columns[1].no_wrap = True
 
-    def row(label: str, status: str, issuer: str, stats: Stats) -> None:
-        cells = {"image": label, "trust": status, "issuer": issuer,
-                 "Sessions": str(stats.sessionCount), "Records": str(stats.recordCount),
-                 "Mean stab.": fmt(stats.meanStability), "Variance": fmt(stats.variance, 6),
-                 "p95 ms": fmt(stats.driftPercentile, 2)}
+    def row(label: str, status: str, signer: str, stats: Stats) -> None:
+        cells = {"image": label, "trust": status, "signer": signer,
+                 "Sessions": numfmt.count(stats.sessionCount),
+                 "Records": numfmt.count(stats.recordCount),
+                 "Mean stab.": numfmt.stability(stats.meanStability),
+                 "Variance": numfmt.variance(stats.variance),
+                 "p95": numfmt.ms(stats.driftPercentile)}
         table.add_row(*(cells[c] for c in columns))
 
+    signers = []
     for img in summary.breakdown.byImage:
-        row(escape(short(img.digest)), status_text(img.evidence.trustStatus),
-            escape(img.evidence.provenanceIssuer or "—"), img)
+        tag = numfmt.image_tag(img.image)
+        label = escape(short(img.digest)) + (f"\n[dim]{escape(tag)}[/]" if tag else "")
+        row(label, status_text(img.evidence.trustStatus), signer_text(img), img)
+        signers.append(f"  {escape(short(img.digest))}  {signer_text(img)}")
     for name, stats in (("trusted", summary.trusted), ("untrusted", summary.untrusted),
                         ("unverified", summary.unverified)):
         if stats.recordCount:
             row(f"[dim]all {name}[/]", "", "", stats)
-    return table
+    if wide or not signers:
+        return table
+    return Lines(table, "[bold]signers[/]", *signers)
 
 
 def timeline(summary: TelemetrySummary) -> RenderableType:
@@ -152,54 +187,69 @@ def timeline(summary: TelemetrySummary) -> RenderableType:
     ])
 
 
+_VERDICT_STYLE = {"regressed": "bold red", "improved": "bold green"}
+
+
+def verdict_text(verdict: str) -> str:
+    from rich.markup import escape
+
+    return f"[{_VERDICT_STYLE.get(verdict, 'dim')}]{escape(verdict.upper())}[/]"
+
+
 def _intervals(c: Change) -> tuple[str, str]:
-    """The two shifts with their 95% intervals, as text."""
-    mean_ci = (f" [{c.meanStabilityShiftCI[0]:+.4f}, {c.meanStabilityShiftCI[1]:+.4f}]"
-               if c.meanStabilityShiftCI else "")
-    p95_ci = (f" [{c.p95DurationShiftCI[0]:+.1f}, {c.p95DurationShiftCI[1]:+.1f}]"
-              if c.p95DurationShiftCI else "")
-    return (f"{c.meanStabilityShift or 0:+.4f}{mean_ci}",
-            f"{c.p95DurationShift or 0:+.1f}{p95_ci}")
+    """The like-with-like shifts with their 95% intervals, rounded to the interval."""
+    return (numfmt.shift(c.adjustedMeanStabilityShift, c.adjustedMeanStabilityShiftCI),
+            numfmt.shift(c.adjustedP95DurationShift, c.adjustedP95DurationShiftCI, unit="ms"))
 
 
 def changes_table(summary: TelemetrySummary, wide: bool = True) -> RenderableType:
-    """The attributed image changes: a table when wide, two lines per change when narrow."""
+    """The attributed image changes, each with its verdict: a table when wide, a few short
+    lines per change when narrow (each under 80 columns, numbers and digests whole)."""
     from rich.markup import escape
 
+    images = {img.digest: img for img in summary.breakdown.byImage}
+    note = ("[dim]Δ: compared within each backend and device, then combined; a changed "
+            "mix is not read as the image's effect[/]")
     if not wide:
         lines = ["[bold]image changes and what came with them[/]"]
         for c in summary.changes:
             mean, p95 = _intervals(c)
-            lines.append(
-                f"  {escape(c.windowAfter[:10])}  {escape(short(c.digestBefore))} "
-                f"({status_text(c.trustBefore)}) → {escape(short(c.digestAfter))} "
-                f"({status_text(c.trustAfter)})"
-                + ("  [bold red]significant[/]" if c.significant else ""))
-            lines.append(f"              Δ mean stability {escape(mean)}   "
-                         f"Δ p95 {escape(p95)} ms")
+            lines += [
+                f"  {escape(c.windowAfter[:10])}  {verdict_text(c.verdict)}",
+                f"    {escape(image_label(c.digestBefore, images))} "
+                f"({status_text(c.trustBefore)})",
+                f"    → {escape(image_label(c.digestAfter, images))} "
+                f"({status_text(c.trustAfter)})",
+                f"    Δ mean stability {escape(mean)}",
+                f"    Δ p95 duration   {escape(p95)}",
+                f"    signer {signer_text(images.get(c.digestAfter))}"]
+        lines.append(note)
         return "\n".join(lines)
+    from rich.console import Group as Lines
+
     table = _table("image changes and what came with them", "window", "from → to", "trust",
-                   "Δ mean stab. [95% CI]", "Δ p95 ms [95% CI]", "sig.")
+                   "verdict", "Δ mean stab. [95% CI]", "Δ p95 [95% CI]")
     for c in summary.changes:
         mean, p95 = _intervals(c)
-        table.add_row(escape(c.windowAfter[:16]),
-                      escape(f"{short(c.digestBefore)} → {short(c.digestAfter)}"),
+        table.add_row(escape(c.windowAfter[:10]),
+                      escape(f"{image_label(c.digestBefore, images)} → "
+                             f"{image_label(c.digestAfter, images)}"),
                       f"{status_text(c.trustBefore)} → {status_text(c.trustAfter)}",
-                      escape(mean), escape(p95),
-                      "[bold red]yes[/]" if c.significant else "no")
-    return table
+                      verdict_text(c.verdict), escape(mean), escape(p95))
+    return Lines(table, note)
 
 
 def breakdown_table(summary: TelemetrySummary) -> RenderableType:
     from rich.markup import escape
 
     table = _table("by backend and device", "group", "Sessions", "Records", "Mean stab.",
-                   "p95 ms")
+                   "p95")
     for label, groups in (("backend", summary.breakdown.byBackend),
                           ("device", summary.breakdown.byDevice)):
         for g in groups:
-            table.add_row(escape(f"{label}={g.key}"), str(g.sessionCount), str(g.recordCount),
-                          fmt(g.meanStability), fmt(g.driftPercentile, 2))
+            table.add_row(escape(f"{label}={g.key}"), numfmt.count(g.sessionCount),
+                          numfmt.count(g.recordCount), numfmt.stability(g.meanStability),
+                          numfmt.ms(g.driftPercentile))
     return table
 
 
@@ -238,7 +288,7 @@ def gpu_table(summary: TelemetrySummary) -> RenderableType:
 
 def render(summary: TelemetrySummary, console: Console) -> None:
     """Print the full terminal view."""
-    console.print(headline(summary))
+    console.print(headline(summary), soft_wrap=False)  # folded inside its frame
     if summary.breakdown.byImage:
         console.print(images_table(summary, wide=console.width >= WIDE))
     console.print(timeline(summary))
@@ -267,20 +317,53 @@ def compare_rows(a: TelemetrySummary, b: TelemetrySummary) -> list[dict[str, Any
     return rows
 
 
+_COUNTS = ("sessionCount", "recordCount", "corruptFiles", "invalidRecords")
+
+
+def compare_cell(metric: str, value: Any) -> str:
+    """One value of the comparison as the rest of the view shows it: counts as integers,
+    stability to 3 decimals, p95 with its unit, digests short and whole."""
+    if value is None:
+        return "—"
+    if metric in _COUNTS:
+        return numfmt.count(value)
+    if metric == "meanStability":
+        return numfmt.stability(value)
+    if metric == "variance":
+        return numfmt.variance(value)
+    if metric == "driftPercentile":
+        return numfmt.ms(value)
+    if metric == "provenanceDigest":
+        return short(value)
+    return str(value)
+
+
+def compare_delta(metric: str, delta: Any) -> str:
+    """A difference, signed: counts as integers, the rest to the precision of its metric."""
+    if delta is None:
+        return ""
+    if metric in _COUNTS:
+        return f"{round(delta):+,}".replace("-", numfmt.MINUS)
+    if metric == "driftPercentile":
+        return numfmt.ms(delta, signed=True)
+    if metric == "meanStability":
+        return f"{delta:+.3f}".replace("-", numfmt.MINUS)
+    decimals = numfmt.decimals_for(abs(delta), significant=2) if delta else 0
+    return f"{delta:+.{decimals}f}".replace("-", numfmt.MINUS)
+
+
 def render_compare(a: TelemetrySummary, b: TelemetrySummary, labels: tuple[str, str],
                    console: Console) -> None:
     from rich.markup import escape
 
     table = _table("summaries side by side", "metric", escape(labels[0]), escape(labels[1]),
                    "Δ")
+    for column in table.columns[1:3]:
+        column.no_wrap, column.overflow = False, "fold"  # paths may fold; values never do
     for row in compare_rows(a, b):
-        def cell(v: Any) -> str:
-            if isinstance(v, float):
-                return f"{v:.6g}"
-            return escape(str(v)) if v is not None else "—"
-        delta = row["delta"]
-        table.add_row(row["metric"], cell(row["a"]), cell(row["b"]),
-                      "" if delta is None else f"{delta:+.6g}")
+        metric = row["metric"]
+        table.add_row(metric, escape(compare_cell(metric, row["a"])),
+                      escape(compare_cell(metric, row["b"])), compare_delta(metric, row["delta"]))
     console.print(table)
     for label, summary in zip(labels, (a, b), strict=True):
         windows = summary.breakdown.byWindow

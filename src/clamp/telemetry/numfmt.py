@@ -39,6 +39,11 @@ def stability(value: float | None) -> str:
     return DASH if value is None else f"{value:.3f}"
 
 
+def variance(value: float | None) -> str:
+    """A variance to two significant figures (0.0029): its digits past that are noise."""
+    return DASH if value is None else f"{value:.2g}"
+
+
 def ms(value: float | None, *, signed: bool = False, decimals: int | None = None) -> str:
     """A duration in milliseconds with its unit, precision by size (or `decimals`)."""
     if value is None:
