@@ -237,3 +237,13 @@ def test_report_passes_axe(report: Path, scheme: str) -> None:
                                "({id: v.id, impact: v.impact, nodes: v.nodes.length, "
                                "help: v.help})))")
         assert result == []
+
+
+def test_report_of_an_empty_or_original_summary(tmp_path: Path) -> None:
+    # An original-format summary (headline keys only): no windows, changes or GPUs to show.
+    path = tmp_path / "telemetry_summary.json"
+    path.write_text(json.dumps({"sourceDirectory": "x", "sessionCount": 0, "meanStability": None,
+                                "variance": None, "driftPercentile": None}))
+    html = render_html(load_summary(path))
+    assert "No image change between windows." in html and "No GPU snapshots." in html
+    assert html.count("no data") == 4  # both plots, wide and narrow

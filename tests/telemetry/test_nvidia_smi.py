@@ -233,3 +233,19 @@ def test_xml_parser_fails_only_with_valueerror(data: bytes) -> None:
 def test_power_units_convert(value: float, unit: tuple[str, float]) -> None:
     (card,) = parse_nvidia_csv(f"index, power.draw\n0, {value!r} {unit[0]}\n").cards
     assert card.power_w == pytest.approx(value * unit[1])
+
+
+def test_windows_encodings(tmp_path: Path) -> None:
+    # PowerShell's `nvidia-smi ... > file` writes UTF-16 with a BOM; XML carries its own.
+    text = (DATA / "nvidia_gpu_exporter_query.csv").read_text()
+    for encoding in ("utf-16", "utf-8-sig"):
+        path = tmp_path / f"{encoding}.csv"
+        path.write_text(text, encoding=encoding)
+        assert read_nvidia_csv(path).cards[0].name == "NVIDIA GeForce RTX 2080 SUPER"
+    xml = (DATA / "telegraf_gtx-1070-ti.xml").read_text().replace(
+        '<?xml version="1.0" ?>', '<?xml version="1.0" encoding="UTF-16"?>')
+    (tmp_path / "w.xml").write_bytes(xml.encode("utf-16"))
+    assert read_nvidia_xml(tmp_path / "w.xml").cards[0].name == "GeForce GTX 1070 Ti"
+    (tmp_path / "bad.csv").write_bytes(b"index, name\n0, \xff\xfe\xfd\n")
+    with pytest.raises(ValueError, match="not UTF-8 text: invalid start byte"):
+        read_nvidia_csv(tmp_path / "bad.csv")

@@ -264,10 +264,14 @@ def _read(path: Path) -> bytes:
 
 def read_nvidia_csv(path: Path) -> SmiSnapshot:
     """Read a `--query-gpu` CSV file; raises ValueError (with a reason) if unusable."""
+    raw = _read(path)
+    # PowerShell's `>` writes UTF-16 with a byte-order mark; everything else writes UTF-8.
+    encoding = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
     try:
-        text = _read(path).decode("utf-8-sig")
+        text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 text: {exc.reason}") from exc
+        name = "UTF-16" if encoding == "utf-16" else "UTF-8"
+        raise ValueError(f"not {name} text: {exc.reason}") from exc
     return parse_nvidia_csv(text)
 
 
