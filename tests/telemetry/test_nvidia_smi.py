@@ -249,3 +249,15 @@ def test_windows_encodings(tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_bytes(b"index, name\n0, \xff\xfe\xfd\n")
     with pytest.raises(ValueError, match="not UTF-8 text: invalid start byte"):
         read_nvidia_csv(tmp_path / "bad.csv")
+
+
+def test_v13_power_readings_prefer_the_average() -> None:
+    # Schema v13 (driver 535+) drops <power_draw> for average and instant readings.
+    doc = (b"<nvidia_smi_log><gpu><gpu_power_readings><power_draw>N/A</power_draw>"
+           b"<instant_power_draw>130.50 W</instant_power_draw>"
+           b"<average_power_draw>120.25 W</average_power_draw>"
+           b"<current_power_limit>450.00 W</current_power_limit></gpu_power_readings>"
+           b"<module_power_readings><power_draw>999 W</power_draw></module_power_readings>"
+           b"</gpu></nvidia_smi_log>")
+    (card,) = parse_nvidia_xml(doc).cards
+    assert card.power_w == 120.25 and card.power_cap_w == 450.0
