@@ -17,7 +17,7 @@ from clamp.telemetry.stratified import Side, compare, verdict
 from .conftest import DIGESTS
 
 # Per backend: (mean stability, mean duration ms). cpu runs are far less stable and slower.
-BASE = {"hip": (0.95, 20.0), "cpu": (0.75, 60.0)}
+BASE = {"hip": (0.95, 20.0), "cpu": (0.75, 60.0), "vulkan": (0.5, 5.0)}
 
 
 def _records(rng: random.Random, day: int, mix: dict[str, int],
@@ -134,3 +134,18 @@ def test_verdict_reads_the_direction() -> None:
     assert verdict([0.1, 0.2], [1.0, 2.0]) == "regressed"  # slower outweighs steadier
     assert verdict([-0.1, 0.1], [-1.0, 1.0]) == "no evidence"
     assert verdict(None, None) == "no evidence"
+
+
+def test_a_stray_record_does_not_void_the_comparison(make_root: Callable[..., Path]) -> None:
+    change = _changes(make_root, (-0.02, 20.0), {**MIX_BEFORE, "vulkan": 1},
+                      {**MIX_AFTER, "vulkan": 3})
+    assert change.verdict == "regressed" and change.adjustedMeanStabilityShiftCI is not None
+    stray = next(s for s in change.strata if s.backend == "vulkan")
+    assert stray.weight == 0.0 and (stray.recordsBefore, stray.recordsAfter) == (1, 3)
+    assert change.comparedShare is not None and change.comparedShare < 1.0
+
+
+def test_same_data_same_intervals(make_root: Callable[..., Path], tmp_path: Path) -> None:
+    first = _changes(make_root, (0.0, 0.0), MIX_BEFORE, MIX_AFTER)
+    (again,) = TemporalAggregator(window="1d").accumulate(tmp_path / "root").changes
+    assert again.adjustedP95DurationShiftCI == first.adjustedP95DurationShiftCI

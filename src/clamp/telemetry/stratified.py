@@ -103,10 +103,11 @@ def compare(before: dict[Stratum, Side], after: dict[Stratum, Side], *, seed_key
     mix = 0.5 * sum(abs((before[s].n / total_b if s in before and total_b else 0.0)
                         - (after[s].n / total_a if s in after and total_a else 0.0))
                     for s in strata)
-    both = [s for s in strata if s in before and s in after]
-    raw = {s: before[s].n * after[s].n / (before[s].n + after[s].n) for s in both}
-    weight_sum = sum(raw.values())
-    weights = {s: (raw[s] / weight_sum if weight_sum else 0.0) for s in both}
+    # Comparable: seen on both sides with two records each (one record has no variance); a
+    # stray record of a rare backend must not void the comparison of everything else.
+    both = [s for s in strata if s in before and s in after
+            and before[s].n >= 2 and after[s].n >= 2]
+    weights = _weights({s: (before[s].n, after[s].n) for s in both})
     compared = sum(before[s].n + after[s].n for s in both)
     share = compared / (total_b + total_a) if total_b + total_a else 0.0
     rows = [(s, before.get(s), after.get(s), weights.get(s, 0.0)) for s in strata]
@@ -114,19 +115,30 @@ def compare(before: dict[Stratum, Side], after: dict[Stratum, Side], *, seed_key
         return Adjusted(None, None, None, None, 0.0, mix, rows)
     mean_shift = sum(w * (after[s].mean - before[s].mean) for s, w in weights.items())
     mean_ci = _mean_interval(before, after, weights, mean_shift, confidence)
-    p95_parts = [(w, before[s], after[s]) for s, w in weights.items()]
+    # The p95 comparison needs a p95 and two sampled durations a side; the weights are
+    # renormalised over the strata that have them.
+    p95_ok = [s for s in both if before[s].p95 is not None and after[s].p95 is not None
+              and len(before[s].sample) >= 2 and len(after[s].sample) >= 2]
+    p95_weights = _weights({s: (before[s].n, after[s].n) for s in p95_ok})
+    p95_parts = [(w, before[s], after[s]) for s, w in p95_weights.items()]
     p95_shift = (sum(w * ((a.p95 or 0.0) - (b.p95 or 0.0)) for w, b, a in p95_parts)
-                 if all(b.p95 is not None and a.p95 is not None for _, b, a in p95_parts)
-                 else None)
-    p95_ci = _p95_interval(p95_parts, confidence, _seed(seed_key))
+                 if p95_parts else None)
+    p95_ci = _p95_interval(p95_parts, confidence, _seed(seed_key)) if p95_parts else None
     return Adjusted(mean_shift, mean_ci, p95_shift, p95_ci, share, mix, rows)
+
+
+def _weights(counts: dict[Stratum, tuple[int, int]]) -> dict[Stratum, float]:
+    """Mantel–Haenszel weights n_b·n_a/(n_b + n_a), normalised to sum to 1."""
+    raw = {s: b * a / (b + a) for s, (b, a) in counts.items()}
+    total = sum(raw.values())
+    return {s: (w / total if total else 0.0) for s, w in raw.items()}
 
 
 def _mean_interval(before: dict[Stratum, Side], after: dict[Stratum, Side],
                    weights: dict[Stratum, float], shift: float,
                    confidence: float) -> tuple[float, float] | None:
-    """Welch–Satterthwaite interval of a weighted sum of per-stratum mean differences; None
-    unless every compared stratum has two records a side (no variance otherwise)."""
+    """Welch–Satterthwaite interval of a weighted sum of per-stratum mean differences (every
+    compared stratum has two records a side); None when a variance is missing."""
     terms: list[tuple[float, int]] = []  # (w² · var / n, n) per side per stratum
     for s, w in weights.items():
         for side in (before[s], after[s]):
