@@ -149,3 +149,15 @@ def test_same_data_same_intervals(make_root: Callable[..., Path], tmp_path: Path
     first = _changes(make_root, (0.0, 0.0), MIX_BEFORE, MIX_AFTER)
     (again,) = TemporalAggregator(window="1d").accumulate(tmp_path / "root").changes
     assert again.adjustedP95DurationShiftCI == first.adjustedP95DurationShiftCI
+
+
+def test_report_and_job_summary_show_the_like_with_like_verdict(
+        make_root: Callable[..., Path], tmp_path: Path) -> None:
+    from clamp.telemetry.html_report import render_html
+    from clamp.telemetry.job_summary import markdown
+
+    _changes(make_root, (0.0, 0.0), MIX_BEFORE, MIX_AFTER)
+    summary = TemporalAggregator(window="1d").accumulate(tmp_path / "root")
+    html, md = render_html(summary), markdown(summary)
+    assert 'class="badge muted">no evidence' in html and ">regressed<" not in html
+    assert "⚪ no evidence" in md and "regressed" not in md
