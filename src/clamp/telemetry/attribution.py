@@ -15,7 +15,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from clamp.telemetry import queries, stratified
-from clamp.telemetry.models import Change, StratumShift
+from clamp.telemetry.models import Change
 from clamp.telemetry.stats import bootstrap_quantile_shift, welch_interval
 
 if TYPE_CHECKING:
@@ -110,31 +110,8 @@ def changes(con: duckdb.DuckDBPyConnection, width_us: int, grouped: queries.Grou
             p95DurationShift=_round(p95_shift),
             p95DurationShiftCI=[_round(x) or 0.0 for x in p95_ci] if p95_ci else None,
             significant=significant,
-            **_like_with_like(strata, width_us, before_w, after_w, d_before, d_after)))
+            **stratified.change_fields(strata, width_us, before_w, after_w, d_before, d_after)))
     for change in out:  # the verdict reads the like-with-like intervals, not the naive ones
         change.significant = change.verdict != "no evidence"
     return out
 
-
-def _like_with_like(strata: dict[tuple[int, str], dict[stratified.Stratum, stratified.Side]],
-                    width_us: int, before_w: datetime, after_w: datetime, d_before: str,
-                    d_after: str) -> dict[str, object]:
-    """The change's fields from comparing within each backend and device (`stratified`)."""
-    before = strata.get((queries.bucket_of(before_w, width_us), d_before), {})
-    after = strata.get((queries.bucket_of(after_w, width_us), d_after), {})
-    adj = stratified.compare(before, after, seed_key=f"{before_w}|{after_w}|{d_before}|{d_after}")
-    mean_ci = [_round(x) or 0.0 for x in adj.mean_ci] if adj.mean_ci else None
-    p95_ci = [_round(x) or 0.0 for x in adj.p95_ci] if adj.p95_ci else None
-    return {
-        "verdict": stratified.verdict(mean_ci, p95_ci),
-        "adjustedMeanStabilityShift": _round(adj.mean_shift), "adjustedMeanStabilityShiftCI":
-        mean_ci, "adjustedP95DurationShift": _round(adj.p95_shift),
-        "adjustedP95DurationShiftCI": p95_ci, "comparedShare": _round(adj.compared_share),
-        "mixShift": _round(adj.mix_shift),
-        "strata": [StratumShift(
-            backend=s[0], device=s[1], recordsBefore=b.n if b else 0,
-            recordsAfter=a.n if a else 0,
-            meanStabilityShift=_round(a.mean - b.mean) if a and b else None,
-            p95DurationShift=_round(a.p95 - b.p95) if a and b and a.p95 is not None
-            and b.p95 is not None else None, weight=_round(w) or 0.0)
-            for s, b, a, w in adj.strata]}

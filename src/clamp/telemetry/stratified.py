@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from clamp.telemetry import queries
+from clamp.telemetry.models import StratumShift
 from clamp.telemetry.stats import quantile_linear, resampled_quantile, t_quantile
 
 if TYPE_CHECKING:
@@ -174,3 +175,31 @@ def verdict(mean_ci: list[float] | None, p95_ci: list[float] | None) -> str:
     worse = (mean_ci is not None and mean_ci[1] < 0) or (p95_ci is not None and p95_ci[0] > 0)
     better = (mean_ci is not None and mean_ci[0] > 0) or (p95_ci is not None and p95_ci[1] < 0)
     return "regressed" if worse else "improved" if better else "no evidence"
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 9)
+
+
+def change_fields(strata: dict[tuple[int, str], dict[Stratum, Side]], width_us: int,
+                  before_w: datetime, after_w: datetime, d_before: str,
+                  d_after: str) -> dict[str, object]:
+    """A `Change`'s like-with-like fields (verdict, adjusted shifts, strata), from `side_stats`."""
+    before = strata.get((queries.bucket_of(before_w, width_us), d_before), {})
+    after = strata.get((queries.bucket_of(after_w, width_us), d_after), {})
+    adj = compare(before, after, seed_key=f"{before_w}|{after_w}|{d_before}|{d_after}")
+    mean_ci = [_round(x) or 0.0 for x in adj.mean_ci] if adj.mean_ci else None
+    p95_ci = [_round(x) or 0.0 for x in adj.p95_ci] if adj.p95_ci else None
+    return {
+        "verdict": verdict(mean_ci, p95_ci),
+        "adjustedMeanStabilityShift": _round(adj.mean_shift), "adjustedMeanStabilityShiftCI":
+        mean_ci, "adjustedP95DurationShift": _round(adj.p95_shift),
+        "adjustedP95DurationShiftCI": p95_ci, "comparedShare": _round(adj.compared_share),
+        "mixShift": _round(adj.mix_shift),
+        "strata": [StratumShift(
+            backend=s[0], device=s[1], recordsBefore=b.n if b else 0,
+            recordsAfter=a.n if a else 0,
+            meanStabilityShift=_round(a.mean - b.mean) if a and b else None,
+            p95DurationShift=_round(a.p95 - b.p95) if a and b and a.p95 is not None
+            and b.p95 is not None else None, weight=_round(w) or 0.0)
+            for s, b, a, w in adj.strata]}
