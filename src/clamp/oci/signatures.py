@@ -40,7 +40,13 @@ BUNDLE_ARTIFACT_TYPES = frozenset(
 COSIGN_SIG_ARTIFACT = "application/vnd.dev.cosign.artifact.sig.v1+json"
 COSIGN_ATT_ARTIFACT = "application/vnd.dev.cosign.artifact.att.v1+json"
 MAX_SIGNATURE_BLOB = 4 * 1024 * 1024
-MAX_LAYERS = 128
+# cosign's bound on the layers of one signature manifest (ociremote maxLayers): a registry that
+# can append layers must not be able to push a valid signature out of reach below it.
+MAX_LAYERS = 1000
+# What all the layers of one manifest may cost together; the smallest are fetched first, so
+# junk layers crowding out a ~300-byte signature would need to be smaller than it.
+MAX_SIGNATURE_BYTES_TOTAL = 64 * 1024 * 1024
+LAYER_CONCURRENCY = 16
 MAX_REFERRERS = 128
 EMPTY_JSON = b"{}"
 
@@ -74,6 +80,9 @@ class SignatureSet:
     attestations: list[SignedLayer] = field(default_factory=list)
     bundles: list[BundleArtifact] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # Layers the registry served wrongly (digest mismatch, refused fetch): each skipped, never
+    # trusted, and never a reason to leave the other layers untried.
+    layer_errors: list[ClampError] = field(default_factory=list)
     sig_manifest: Digest | None = None
     att_manifest: Digest | None = None
 
@@ -129,17 +138,40 @@ async def _layers(store: ImageStore, repo: str, tag: str, found: SignatureSet) -
 
 async def _signed_layers(store: ImageStore, repo: str, manifest: Manifest, name: str,
                          found: SignatureSet) -> list[SignedLayer]:
-    """The layers of a `.sig`/`.att`-shaped manifest, each blob bounded and digest-checked."""
+    """The layers of a `.sig`/`.att`-shaped manifest, each blob bounded and digest-checked.
+
+    A layer that cannot be fetched or fails its digest is recorded (`found.problems`,
+    `found.layer_errors`) and skipped: the others are still tried, in manifest order.
+    """
     layers = manifest.layers
     if len(layers) > MAX_LAYERS:
         raise RegistryError(f"{name} has {len(layers)} layers (bound {MAX_LAYERS})",
                             where=f"{repo}:{name}")
-
-    async def one(i: int, desc: Descriptor) -> SignedLayer | None:
+    budget = MAX_SIGNATURE_BYTES_TOTAL
+    chosen: set[int] = set()
+    for i in sorted(range(len(layers)), key=lambda n: (layers[n].size, n)):
+        desc = layers[i]
         if desc.size > MAX_SIGNATURE_BLOB:
             found.problems.append(f"{name} layer {i}: {desc.size} bytes exceeds the bound")
+        elif desc.size > budget:
+            found.problems.append(f"{name} layer {i}: not fetched, the layers' total exceeds "
+                                  f"{MAX_SIGNATURE_BYTES_TOTAL} bytes")
+        else:
+            budget -= desc.size
+            chosen.add(i)
+    gate = asyncio.Semaphore(LAYER_CONCURRENCY)
+
+    async def one(i: int, desc: Descriptor) -> SignedLayer | None:
+        if i not in chosen:
             return None
-        payload = await store.get_blob(repo, desc.digest, max_bytes=MAX_SIGNATURE_BLOB)
+        try:
+            async with gate:
+                # Never more than the manifest declared (ggcr checks the size too).
+                payload = await store.get_blob(repo, desc.digest, max_bytes=desc.size)
+        except ClampError as exc:
+            found.problems.append(f"{name} layer {i}: {exc}")
+            found.layer_errors.append(exc)
+            return None
         return SignedLayer(i, desc.media_type, payload, desc.annotations, desc.digest)
 
     results = await asyncio.gather(*(one(i, d) for i, d in enumerate(layers)))
