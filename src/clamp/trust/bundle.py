@@ -153,7 +153,9 @@ def _material(vm: dict[str, Any], version: int) -> tuple[x509.Certificate | None
                                             "must come from the trusted root")
         return certs[0], certs[1:]
     if "publicKey" in vm:
-        as_dict(vm["publicKey"], check=CHECK, what="publicKey", error=M)
+        hint = as_dict(vm["publicKey"], check=CHECK, what="publicKey", error=M).get("hint")
+        if hint is not None:
+            as_str(hint, check=CHECK, what="publicKey.hint", error=M)
         return None, []
     raise M(CHECK, "bundle has no verification material")
 

@@ -38,6 +38,8 @@ def parse_envelope(doc: Any, *, check: str = "dsse") -> Envelope:
         value = sig.get("sig") if isinstance(sig, dict) else None
         if not isinstance(value, str):
             raise InvalidSignatureError(check, "DSSE signature lacks 'sig'")
+        if not isinstance(sig.get("keyid", ""), str):
+            raise InvalidSignatureError(check, "DSSE signature keyid is not a string")
         decoded.append(b64decode(value, check=check, limit=16 * 1024))
     return Envelope(payload_type, b64decode(payload, check=check, limit=MAX_ENVELOPE),
                     tuple(decoded))
