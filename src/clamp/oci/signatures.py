@@ -170,12 +170,20 @@ async def _signed_layers(store: ImageStore, repo: str, manifest: Manifest, name:
                 payload = await store.get_blob(repo, desc.digest, max_bytes=desc.size)
         except ClampError as exc:
             found.problems.append(f"{name} layer {i}: {exc}")
-            found.layer_errors.append(exc)
+            found.layer_errors.append(_about_layer(exc, f"{name} layer {i}"))
             return None
         return SignedLayer(i, desc.media_type, payload, desc.annotations, desc.digest)
 
     results = await asyncio.gather(*(one(i, d) for i, d in enumerate(layers)))
     return [r for r in results if r is not None]
+
+
+def _about_layer(exc: ClampError, label: str) -> ClampError:
+    """`exc`, of the same class (a digest mismatch stays one), saying which layer it was."""
+    try:
+        return type(exc)(f"{label}: {exc.message}", where=exc.where)
+    except TypeError:  # a subclass with its own constructor
+        return RegistryError(f"{label}: {exc}")
 
 
 async def _referrers(store: ImageStore, repo: str, subject: Digest, found: SignatureSet, *,

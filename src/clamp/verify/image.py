@@ -84,9 +84,7 @@ async def verify_image(store: ImageStore, ref: Reference, policies: Sequence[Pol
     if not result.ok and result.verdict == "unsigned" and layer_errors:
         # Nothing else to judge by, and the registry served a layer wrongly: that is what to
         # report (fail closed, as an error of the registry), not "unsigned".
-        worst = layer_errors[0]
-        more = f" (and {len(layer_errors) - 1} other layer(s))" if len(layer_errors) > 1 else ""
-        error = type(worst)(f"{worst.message}{more}", where=worst.where)
+        error = layer_errors[0]
         return ImageVerification(ref, image, _error(error, manifest_digest=str(image.digest)),
                                  found=found, registry_error=error)
     attestation = None
