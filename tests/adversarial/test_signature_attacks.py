@@ -302,6 +302,20 @@ REKOR_VARIANTS = {
 }
 
 
+def test_rekor_set_annotation_with_case_variant_keys_is_refused(
+        attack: Attack, signer: Signer, pki: TestSigstore, root_file: Path) -> None:
+    layer = _rekor_layer(pki, signer, attack.digest, lambda body: body)
+    doc = json.loads(layer.annotations[ANN_BUNDLE])
+    text = json.dumps(doc)[:-1] + ', "payload": ' + json.dumps(doc["Payload"]) + "}"
+    attack.push_tag(".sig", [Layer(layer.media_type, layer.payload,
+                                   {**layer.annotations, ANN_BUNDLE: text})])
+    flags = key_flags(signer, "--trusted-root", str(root_file), "--require-tlog")
+    trust = key_trust(signer).replace("tlog: optional", "tlog: required") + (
+        f"\n    trusted_root: {root_file}")
+    err, _ = refused(attack, flags, trust)
+    assert "spelling" in err, err
+
+
 @pytest.mark.parametrize("how", sorted([*REKOR_VARIANTS, "honest"]))
 def test_rekor_body_with_case_variant_keys_is_refused(how: str, attack: Attack, signer: Signer,
                                                       pki: TestSigstore,

@@ -9,6 +9,7 @@ names the image digest. Any failure raises a `TrustError` naming the check.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +18,6 @@ from cryptography.hazmat.primitives import serialization
 
 from clamp.trust.certs import load_pem_certs
 from clamp.trust.dsse import (
-    SHA256_DIGEST,
     parse_envelope_bytes,
     parse_statement,
     require_subject,
@@ -50,6 +50,8 @@ ANN_BUNDLE = "dev.sigstore.cosign/bundle"
 ANN_TIMESTAMP = "dev.sigstore.cosign/rfc3161timestamp"
 # cosign's own bound on the layers of one signature manifest (ociremote, maxLayers).
 MAX_LAYERS = 1000
+# The digests an image can have (OCI: sha256, sha512), lowercase hex, nothing around them.
+IMAGE_DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}", re.ASCII)
 _DESCRIBE = {"signature": "a simple-signing signature", "attestation": "a DSSE attestation"}
 
 
@@ -65,8 +67,8 @@ class LegacyLayer:
 def require_payload_digest(named: str, manifest_digest: str) -> None:
     """The payload's `docker-manifest-digest` is the image digest, byte for byte, as cosign
     compares it: `SHA256:`, uppercase hex, whitespace or another algorithm never match."""
-    if SHA256_DIGEST.fullmatch(manifest_digest) is None:
-        raise InvalidSignatureError("payload-digest", "not a canonical sha256 digest: "
+    if IMAGE_DIGEST.fullmatch(manifest_digest) is None:
+        raise InvalidSignatureError("payload-digest", "not a canonical image digest: "
                                     f"{manifest_digest[:80]!r}")
     if named != manifest_digest:
         raise InvalidSignatureError("payload-digest", f"payload names {named[:100]!r}, not the "

@@ -61,20 +61,16 @@ def loads_json(data: bytes | str, *, check: str, limit: int = MAX_JSON,
     are therefore refused outright, at every nesting level, as are exact duplicates, NaN and
     Infinity, non-UTF-8 bytes and a byte-order mark. Size and nesting are capped first.
     """
-    if isinstance(data, str):
-        text = data
-        if len(text.encode("utf-8", "surrogatepass")) > limit:
-            raise error(check, f"JSON too large (> {limit} bytes)")
-    else:
-        if len(data) > limit:
-            raise error(check, f"JSON too large ({len(data)} > {limit} bytes)")
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise error(check, "malformed JSON (not UTF-8)") from exc
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if len(raw) > limit:
+        raise error(check, f"JSON too large ({len(raw)} > {limit} bytes)")
+    try:
+        text = data if isinstance(data, str) else data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(check, "malformed JSON (not UTF-8)") from exc
     if text.startswith("\ufeff"):
         raise error(check, "malformed JSON (byte-order mark)")
-    if _depth_exceeds(text.encode("utf-8", "surrogatepass"), MAX_JSON_DEPTH):
+    if _depth_exceeds(raw, MAX_JSON_DEPTH):
         raise error(check, f"JSON nested deeper than {MAX_JSON_DEPTH}")
 
     def no_constants(name: str) -> Any:
