@@ -138,8 +138,11 @@ class Attack:
     def _manifest(self, layers: Sequence[Layer], *, artifact_type: str | None = None,
                   subject: dict[str, Any] | None = None) -> bytes:
         descriptors = []
+        pushed: dict[bytes, str] = {}
         for layer in layers:
-            digest = self.pusher.push_blob(self.repo, layer.payload)
+            if layer.payload not in pushed:
+                pushed[layer.payload] = self.pusher.push_blob(self.repo, layer.payload)
+            digest = pushed[layer.payload]
             if layer.gone:
                 self._gone.append(digest)
             descriptors.append({"mediaType": layer.media_type,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 import rfc8785
@@ -19,6 +20,7 @@ MAX_SIGNATURE_B64 = 16 * 1024  # an RSA-8192 signature is 1 KiB; leave generous 
 MAX_PEM = 64 * 1024  # a certificate chain of a handful of certs
 MAX_JSON = 8 * 1024 * 1024  # payloads, bundles, trust roots
 MAX_JSON_DEPTH = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def b64decode(text: str | bytes, *, check: str, limit: int = MAX_JSON,
@@ -92,7 +94,9 @@ def fold_key(key: str) -> str:
 
 def case_fold(key: str) -> str:
     """`key` as Go's encoding/json compares field names (a superset of its simple folding)."""
-    return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in key).casefold()
+    if key.isascii():
+        return key.lower()
+    return _SURROGATE.sub("\ufffd", key).casefold()
 
 
 def _unambiguous_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
