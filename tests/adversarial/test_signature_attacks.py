@@ -159,6 +159,18 @@ def test_honest_attestation_passes(types: list[str], attack: Attack, signer: Sig
            attest_mode="required")
 
 
+@pytest.mark.parametrize("attested", [[SLSA], [SLSA, VULN]])
+def test_matrix_requires_each_listed_predicate_type(attested: list[str], attack: Attack,
+                                                    signer: Signer) -> None:
+    honest_sig(attack, signer)
+    attack.push_tag(".att", [signer.dsse(statement(attack.digest, t)) for t in attested])
+    mcode, record = attack.verify_matrix(key_trust(signer, [SLSA, VULN]), attest_mode="required")
+    if len(attested) == 2:
+        assert mcode == 0 and record["attestation"]["verdict"] == "verified", record
+    else:
+        assert mcode == 3 and VULN in record["attestation"]["reason"], record
+
+
 # -- 3. JSON that Go reads differently ----------------------------------------------------------
 
 def _payload(image: str, *, extra_image: str = "", extra_critical: str = "",

@@ -60,6 +60,7 @@ async def verify_image(store: ImageStore, ref: Reference, policies: Sequence[Pol
                        platform: Platform | None = None,
                        attestation_types: tuple[str, ...] = (),
                        require_attestation: bool = False,
+                       every_type: bool = False,
                        prefetched: Manifest | None = None) -> ImageVerification:
     """Resolve `ref` (by its digest when it has one) and verify it against any of `policies`.
 
@@ -89,7 +90,8 @@ async def verify_image(store: ImageStore, ref: Reference, policies: Sequence[Pol
                                  found=found, registry_error=error)
     attestation = None
     if require_attestation or attestation_types:
-        attestation = check_attestations(found, policies, attestation_types)
+        attestation = check_attestations(found, policies, attestation_types,
+                                         every_type=every_type)
         if not require_attestation and attestation.verdict == "unsigned":
             attestation = None
     return ImageVerification(ref, image, result, attestation, found)
@@ -157,9 +159,29 @@ def _split_bundles(sigs: SignatureSet) -> tuple[list[tuple[int, BundleArtifact]]
 
 
 def check_attestations(found: Sequence[SignatureSet], policies: Sequence[Policy],
-                       predicate_types: tuple[str, ...]) -> VerificationResult:
+                       predicate_types: tuple[str, ...], *,
+                       every_type: bool = False) -> VerificationResult:
     """Verify `.att` DSSE layers and DSSE bundle referrers (subject must be the image digest,
-    predicate type one of `predicate_types`, or any attestation's when none is named)."""
+    predicate type one of `predicate_types`, or any attestation's when none is named).
+
+    `every_type` (a matrix's trust entries listing types): each type named needs its own
+    verified attestation; the first type without one is the verdict. Without it (cosign's
+    repeatable `--attestation-type`), any one will do."""
+    if every_type and len(predicate_types) > 1:
+        verified: VerificationResult | None = None
+        for wanted in predicate_types:
+            result = _check_attestations(found, policies, (wanted,))
+            if not result.ok:
+                return result.model_copy(update={
+                    "reason": f"no verified attestation of {wanted}: {result.reason}"[:2000]})
+            verified = verified or result
+        assert verified is not None
+        return verified.model_copy(update={"predicate_types": list(predicate_types)})
+    return _check_attestations(found, policies, predicate_types)
+
+
+def _check_attestations(found: Sequence[SignatureSet], policies: Sequence[Policy],
+                        predicate_types: tuple[str, ...]) -> VerificationResult:
     from clamp.trust.kinds import accepts_attestation
 
     misses: list[VerificationResult] = []
