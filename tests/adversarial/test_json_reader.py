@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import contextlib
 import json
+from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clamp.trust.bundle import Artifact, verify_bundle
 from clamp.trust.encoding import fold_key, loads_json
 from clamp.trust.errors import MalformedError, TrustError, TrustInputError
+from clamp.trust.keys import PublicKey
 from clamp.trust.kinds import bundle_kind, layer_kind, parse_simplesigning
 from clamp.trust.policy import Policy
 from clamp.trust.root import parse_trusted_root
+from tests.adversarial.conftest import run_clamp
 
 KEYS = st.sampled_from(["a", "A", "critical", "CRITICAL", "k", "\u212a", "s", "\u017f",
                         "predicateType", "predicate_type", "mediaType", "MediaType", "x_y",
@@ -119,3 +124,29 @@ def _root() -> Any:
 
 
 _ROOT = _root()
+
+
+@pytest.fixture(scope="module")
+def blob_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    folder = tmp_path_factory.mktemp("blob")
+    pub = folder / "k.pub"
+    pub.write_bytes(PublicKey(ec.generate_private_key(ec.SECP256R1()).public_key()).pem)
+    artifact = folder / "artifact"
+    artifact.write_bytes(b"hello")
+    return folder, pub, artifact
+
+
+@settings(max_examples=120, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(JSON, st.booleans())
+def test_verify_blob_fuzz_never_exit_70(blob_files: tuple[Path, Path, Path], value: Any,
+                                        as_bundle: bool) -> None:
+    """Any JSON as the bundle (or inside a bundle's frame): one line, a documented code."""
+    folder, pub, artifact = blob_files
+    doc = value if not as_bundle else [("mediaType", "application/vnd.dev.sigstore.bundle.v0.3"
+                                                    "+json"), ("verificationMaterial", value),
+                                       ("dsseEnvelope", value)]
+    path = folder / "bundle.json"
+    path.write_text(_encode(doc))
+    code, err = run_clamp("verify-blob", "--bundle", str(path), "--key", str(pub), str(artifact))
+    assert code in (3, 4, 5, 64), err
+    assert err.count("\n") == 1, err

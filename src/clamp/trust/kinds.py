@@ -78,7 +78,8 @@ def bundle_kind(raw: bytes) -> tuple[Kind, str | None]:
     is wrong with it)."""
     try:
         doc = loads_json(raw, check="bundle", limit=16 * 1024 * 1024)
-        envelope = go_get(doc, "dsseEnvelope") if isinstance(doc, dict) else None
+        # protojson (bundles) matches field names exactly, as `verify_bundle` does.
+        envelope = doc.get("dsseEnvelope") if isinstance(doc, dict) else None
         if not isinstance(envelope, dict):
             return "signature", None
         payload = b64decode(envelope.get("payload", ""), check="bundle")
