@@ -167,6 +167,9 @@ class Attack:
         """`sha256-<hex>.sig` (or `.att`) holding `layers`, as cosign's legacy layout."""
         tag = self.digest.replace(":", "-") + suffix
         self.pusher.push_manifest(self.repo, tag, self._manifest(layers), OCI_MANIFEST)
+        self._drop_gone()
+
+    def _drop_gone(self) -> None:
         for digest in self._gone:  # the registry checks blobs on push, not afterwards
             resp = self.pusher.request("DELETE", f"/v2/{self.repo}/blobs/{digest}",
                                        repo=self.repo, actions="*")
@@ -189,6 +192,7 @@ class Attack:
         index["manifests"].append({"mediaType": OCI_MANIFEST, "size": len(raw),
                                    "digest": referrer, "artifactType": artifact_type})
         self.pusher.push_manifest(self.repo, fallback, canonical_json(index), OCI_INDEX)
+        self._drop_gone()
 
     def push_bundle(self, bundle: bytes) -> None:
         self.push_referrer(BUNDLE_V03, [Layer(BUNDLE_V03, bundle)])

@@ -25,6 +25,7 @@ from clamp.trust.cosign_legacy import ANN_BUNDLE, ANN_SIGNATURE, SIMPLESIGNING_M
 from clamp.trust.keys import sign_bytes
 from clamp.trust.pki import TestSigstore, _der_utf8, keyless_sign_image, make_ca
 from tests.adversarial.conftest import (
+    BUNDLE_V03,
     COSIGN_ATT_ARTIFACT,
     COSIGN_SIG_ARTIFACT,
     COSIGN_SIGN,
@@ -500,3 +501,19 @@ def test_no_verifying_layer_fails_closed_and_says_why(how: str, attack: Attack,
     assert ("layer 0" in err or "layers (bound 1000)" in err), err
     mcode, record = attack.verify_matrix(key_trust(signer))
     assert mcode != 0 and record["policyDecision"] == "fail" and record["trustStatus"] != "valid"
+
+
+@pytest.mark.parametrize("with_valid", [True, False])
+def test_a_bundle_referrer_the_registry_cannot_serve_does_not_deny(with_valid: bool,
+                                                                   attack: Attack,
+                                                                   signer: Signer) -> None:
+    bundle = signer.bundle(statement(attack.digest, COSIGN_SIGN))
+    attack.push_referrer(BUNDLE_V03, [Layer(BUNDLE_V03, bundle, gone=True)])
+    if with_valid:
+        honest_sig(attack, signer)
+        passes(attack, key_flags(signer), key_trust(signer))
+        return
+    code, err = attack.verify_image(*key_flags(signer))
+    assert code == 69 and "referrer" in err, err
+    mcode, record = attack.verify_matrix(key_trust(signer))
+    assert mcode != 0 and record["policyDecision"] == "fail", record

@@ -133,11 +133,12 @@ async def _layers(store: ImageStore, repo: str, tag: str, found: SignatureSet) -
     if manifest.is_index:
         found.problems.append(f"{tag} is an index, not a signature manifest")
         return []
-    return await _signed_layers(store, repo, manifest, tag, found)
+    return await _signed_layers(store, repo, manifest, tag, found,
+                                signatures=tag.endswith(".sig"))
 
 
 async def _signed_layers(store: ImageStore, repo: str, manifest: Manifest, name: str,
-                         found: SignatureSet) -> list[SignedLayer]:
+                         found: SignatureSet, *, signatures: bool) -> list[SignedLayer]:
     """The layers of a `.sig`/`.att`-shaped manifest, each blob bounded and digest-checked.
 
     A layer that cannot be fetched or fails its digest is recorded (`found.problems`,
@@ -182,7 +183,8 @@ async def _signed_layers(store: ImageStore, repo: str, manifest: Manifest, name:
             payload = await fetches[key]
         except ClampError as exc:
             found.problems.append(f"{name} layer {i}: {exc}")
-            found.layer_errors.append(_about_layer(exc, f"{name} layer {i}"))
+            if signatures:  # what the signature verdict falls back on when nothing verifies
+                found.layer_errors.append(_about_layer(exc, f"{name} layer {i}"))
             return None
         return SignedLayer(i, desc.media_type, payload, desc.annotations, desc.digest)
 
@@ -234,19 +236,26 @@ async def _referrers(store: ImageStore, repo: str, subject: Digest, found: Signa
         if layer.size > MAX_SIGNATURE_BLOB:
             found.problems.append(f"referrer {desc.digest}: bundle too large")
             return None
-        data = await store.get_blob(repo, layer.digest, max_bytes=MAX_SIGNATURE_BLOB)
+        try:
+            data = await store.get_blob(repo, layer.digest,
+                                        max_bytes=min(layer.size, MAX_SIGNATURE_BLOB))
+        except ClampError as exc:  # skipped like a bad layer: it must not deny the others
+            found.problems.append(f"referrer {desc.digest}: {exc}")
+            found.layer_errors.append(_about_layer(exc, f"referrer {desc.digest}"))
+            return None
         return BundleArtifact(manifest.digest, layer.media_type, data)
 
-    async def signed(desc: Descriptor) -> list[SignedLayer]:
+    async def signed(desc: Descriptor, kind: str) -> list[SignedLayer]:
         manifest = await manifest_of(desc)
         if manifest is None:
             return []
-        return await _signed_layers(store, repo, manifest, f"referrer {desc.digest}", found)
+        return await _signed_layers(store, repo, manifest, f"referrer {desc.digest}", found,
+                                    signatures=kind == "sig")
 
     bundles, sigs, atts = await asyncio.gather(
         asyncio.gather(*(bundle(d) for kind, d in wanted if kind == "bundle")),
-        asyncio.gather(*(signed(d) for kind, d in wanted if kind == "sig")),
-        asyncio.gather(*(signed(d) for kind, d in wanted if kind == "att")))
+        asyncio.gather(*(signed(d, kind) for kind, d in wanted if kind == "sig")),
+        asyncio.gather(*(signed(d, kind) for kind, d in wanted if kind == "att")))
     return ([b for b in bundles if b is not None], [x for group in sigs for x in group],
             [x for group in atts for x in group])
 

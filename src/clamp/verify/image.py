@@ -65,7 +65,8 @@ async def verify_image(store: ImageStore, ref: Reference, policies: Sequence[Pol
     """Resolve `ref` (by its digest when it has one) and verify it against any of `policies`.
 
     Registry failures become an `error` verdict with the reason (never `unsigned`): not being
-    able to look is not evidence of absence.
+    able to look is not evidence of absence. `every_type`: each of `attestation_types` needs its
+    own verified attestation (a matrix's rule), not any one of them (cosign's flag).
     """
     try:
         image = await resolve(store, ref, platform, prefetched=prefetched)
