@@ -100,6 +100,7 @@ BUNDLE_DAMAGE = {
         "timestampVerificationData": {"rfc3161Timestamps": [[]]}}},
     "mediaType-list": lambda b: {**b, "mediaType": []},
     "case-variant-keys": lambda b: {**b, "MediaType": b["mediaType"]},
+    "no-content": lambda b: {k: v for k, v in b.items() if k != "dsseEnvelope"},
 }
 
 

@@ -29,7 +29,7 @@ from clamp.trust.encoding import (
     opt_dict,
     opt_list,
 )
-from clamp.trust.errors import InvalidSignatureError, TrustError, TrustInputError, UnsignedError
+from clamp.trust.errors import InvalidSignatureError, TrustError, TrustInputError
 from clamp.trust.errors import MalformedError as M
 from clamp.trust.keyless import verify_certificate
 from clamp.trust.keys import PublicKey
@@ -209,7 +209,7 @@ def parse_bundle(raw: bytes) -> ParsedBundle:
                 as_str(md.get("digest"), check="message-digest", what="digest", error=M),
                 check="message-digest", error=M))
     else:
-        raise UnsignedError(CHECK, "bundle has neither messageSignature nor dsseEnvelope")
+        raise M(CHECK, "bundle has neither messageSignature nor dsseEnvelope")
     entries = opt_list(vm.get("tlogEntries"), check=CHECK, what="tlogEntries", limit=1, error=M)
     tvd = opt_dict(vm.get("timestampVerificationData"), check="tsa",
                    what="timestampVerificationData", error=M)
