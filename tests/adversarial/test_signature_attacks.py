@@ -432,6 +432,33 @@ def test_certificate_path_rules(how: str, attack: Attack, pki: TestSigstore,
     assert record["trustStatus"] == "invalid" and "chain" in err, err
 
 
+@pytest.mark.parametrize("depth", [1, 2])
+def test_a_path_within_path_length_passes_one_beyond_fails(depth: int, attack: Attack,
+                                                           tmp_path: Path) -> None:
+    """The honest twin of the sub-CA attack: an intermediate allowing one CA below it
+    (pathLen=1) may have a sub-CA issue leaves; a sub-sub-CA is one too many."""
+    pki = TestSigstore()
+    pki.intermediate_cert = make_ca("intermediate-pathlen-1", pki.intermediate_key,
+                                    pki.root_cert, pki.root_key, pki.start, path_length=1)
+    root = tmp_path / "root.json"
+    root.write_bytes(pki.trusted_root_json())
+    issuer, issuer_key, chain = pki.intermediate_cert, pki.intermediate_key, [
+        pki.intermediate_cert, pki.root_cert]
+    for level in range(depth):
+        key = ec.generate_private_key(ec.SECP384R1())
+        issuer = make_ca(f"sub-ca-{level}", key, issuer, issuer_key, pki.start, path_length=None)
+        issuer_key = key
+        chain = [issuer, *chain]
+    layer = keyless_sign_image(pki, attack.digest, attack.name, identity=IDENTITY, issuer=ISSUER,
+                               signer=(issuer, issuer_key), chain=chain)
+    attack.push_tag(".sig", [Layer(layer.media_type, layer.payload, dict(layer.annotations))])
+    if depth == 1:
+        passes(attack, keyless_flags(root), keyless_trust(root))
+        return
+    err, _ = refused(attack, keyless_flags(root), keyless_trust(root))
+    assert "pathLenConstraint" in err, err
+
+
 @pytest.mark.parametrize("key_cert_sign", [False, True])
 def test_issuer_without_keycertsign_is_refused(key_cert_sign: bool, attack: Attack,
                                                tmp_path: Path) -> None:
