@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import pytest
 from conftest import DIGEST, OTHER_DIGEST
@@ -30,10 +31,16 @@ def attestation(key: ec.EllipticCurvePrivateKey, digest: str) -> LegacyLayer:
     return LegacyLayer(payload=json.dumps(envelope).encode(), media_type=DSSE_MEDIA_TYPE)
 
 
+def verify_attestation(layer: LegacyLayer, digest: str, policy: Policy,
+                       **kwargs: Any) -> Any:
+    """An `.att` layer is verified as an attestation (`clamp.trust.kinds`)."""
+    return verify_legacy_layer(layer, digest, policy, role="attestation", **kwargs)
+
+
 def test_attestation_verifies(signing_key: ec.EllipticCurvePrivateKey,
                               key_policy: Policy) -> None:
-    result = verify_legacy_layer(attestation(signing_key, DIGEST), DIGEST, key_policy,
-                                 predicate_types=(SLSA,))
+    result = verify_attestation(attestation(signing_key, DIGEST), DIGEST, key_policy,
+                                predicate_types=(SLSA,))
     assert result.ok and result.predicate_types == [SLSA]
     assert result.signature_kind == "cosign-attestation"
 
@@ -41,20 +48,20 @@ def test_attestation_verifies(signing_key: ec.EllipticCurvePrivateKey,
 def test_subject_other_image(signing_key: ec.EllipticCurvePrivateKey,
                              key_policy: Policy) -> None:
     with pytest.raises(TrustError) as info:
-        verify_legacy_layer(attestation(signing_key, OTHER_DIGEST), DIGEST, key_policy)
+        verify_attestation(attestation(signing_key, OTHER_DIGEST), DIGEST, key_policy)
     assert info.value.check == "subject"
 
 
 def test_predicate_type_filtered(signing_key: ec.EllipticCurvePrivateKey,
                                  key_policy: Policy) -> None:
     with pytest.raises(TrustError) as info:
-        verify_legacy_layer(attestation(signing_key, DIGEST), DIGEST, key_policy,
-                            predicate_types=("https://spdx.dev/Document",))
+        verify_attestation(attestation(signing_key, DIGEST), DIGEST, key_policy,
+                           predicate_types=("https://spdx.dev/Document",))
     assert info.value.check == "predicate-type"
 
 
 def test_dsse_wrong_key(key_policy: Policy) -> None:
     with pytest.raises(TrustError) as info:
-        verify_legacy_layer(attestation(ec.generate_private_key(ec.SECP256R1()), DIGEST),
-                            DIGEST, key_policy)
+        verify_attestation(attestation(ec.generate_private_key(ec.SECP256R1()), DIGEST),
+                           DIGEST, key_policy)
     assert info.value.check == "dsse"

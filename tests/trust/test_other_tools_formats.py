@@ -318,18 +318,20 @@ def test_att_layer_timestamp_covers_the_envelope(pki: TestSigstore, tsa: Openssl
                                                                    predicate_type=SLSA))
     before = datetime.now(UTC) - timedelta(minutes=5)
     result = verify_legacy_layer(_stamped(blob, tsa.timestamp(blob)), DIGEST, policy,
-                                 predicate_types=(SLSA,))
+                                 role="attestation", predicate_types=(SLSA,))
     assert result.ok and result.time_source == "tsa", result
     assert result.integrated_time is not None and result.integrated_time >= before
     assert result.signature_kind == "cosign-attestation" and result.predicate_types == [SLSA]
     # A timestamp over the DSSE signature alone is not what cosign makes: refused.
     with pytest.raises(TrustError) as info:
-        verify_legacy_layer(_stamped(blob, tsa.timestamp(signature)), DIGEST, policy)
+        verify_legacy_layer(_stamped(blob, tsa.timestamp(signature)), DIGEST, policy,
+                            role="attestation")
     assert info.value.check == "tsa", str(info.value)
     # The right timestamp, but from a TSA the trusted root does not list: refused.
     untrusted = Policy.with_root(pki.trusted_root(), keys=(PublicKey(signing_key.public_key()),))
     with pytest.raises(TrustError) as info:
-        verify_legacy_layer(_stamped(blob, tsa.timestamp(blob)), DIGEST, untrusted)
+        verify_legacy_layer(_stamped(blob, tsa.timestamp(blob)), DIGEST, untrusted,
+                            role="attestation")
     assert info.value.check == "tsa", str(info.value)
 
 

@@ -40,7 +40,13 @@ BUNDLE_ARTIFACT_TYPES = frozenset(
 COSIGN_SIG_ARTIFACT = "application/vnd.dev.cosign.artifact.sig.v1+json"
 COSIGN_ATT_ARTIFACT = "application/vnd.dev.cosign.artifact.att.v1+json"
 MAX_SIGNATURE_BLOB = 4 * 1024 * 1024
-MAX_LAYERS = 128
+# cosign's bound on the layers of one signature manifest (ociremote maxLayers): a registry that
+# can append layers must not be able to push a valid signature out of reach below it.
+MAX_LAYERS = 1000
+# What all the layers of one manifest may cost together; the smallest are fetched first, so
+# junk layers crowding out a ~300-byte signature would need to be smaller than it.
+MAX_SIGNATURE_BYTES_TOTAL = 64 * 1024 * 1024
+LAYER_CONCURRENCY = 16
 MAX_REFERRERS = 128
 EMPTY_JSON = b"{}"
 
@@ -74,6 +80,9 @@ class SignatureSet:
     attestations: list[SignedLayer] = field(default_factory=list)
     bundles: list[BundleArtifact] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # Layers the registry served wrongly (digest mismatch, refused fetch): each skipped, never
+    # trusted, and never a reason to leave the other layers untried.
+    layer_errors: list[ClampError] = field(default_factory=list)
     sig_manifest: Digest | None = None
     att_manifest: Digest | None = None
 
@@ -124,26 +133,71 @@ async def _layers(store: ImageStore, repo: str, tag: str, found: SignatureSet) -
     if manifest.is_index:
         found.problems.append(f"{tag} is an index, not a signature manifest")
         return []
-    return await _signed_layers(store, repo, manifest, tag, found)
+    return await _signed_layers(store, repo, manifest, tag, found,
+                                signatures=tag.endswith(".sig"))
 
 
 async def _signed_layers(store: ImageStore, repo: str, manifest: Manifest, name: str,
-                         found: SignatureSet) -> list[SignedLayer]:
-    """The layers of a `.sig`/`.att`-shaped manifest, each blob bounded and digest-checked."""
+                         found: SignatureSet, *, signatures: bool) -> list[SignedLayer]:
+    """The layers of a `.sig`/`.att`-shaped manifest, each blob bounded and digest-checked.
+
+    A layer that cannot be fetched or fails its digest is recorded (`found.problems`,
+    `found.layer_errors`) and skipped: the others are still tried, in manifest order.
+    """
     layers = manifest.layers
     if len(layers) > MAX_LAYERS:
         raise RegistryError(f"{name} has {len(layers)} layers (bound {MAX_LAYERS})",
                             where=f"{repo}:{name}")
-
-    async def one(i: int, desc: Descriptor) -> SignedLayer | None:
+    budget = MAX_SIGNATURE_BYTES_TOTAL
+    chosen: set[int] = set()
+    counted: set[tuple[Digest, int]] = set()
+    for i in sorted(range(len(layers)), key=lambda n: (layers[n].size, n)):
+        desc = layers[i]
+        cost = 0 if (desc.digest, desc.size) in counted else desc.size
         if desc.size > MAX_SIGNATURE_BLOB:
             found.problems.append(f"{name} layer {i}: {desc.size} bytes exceeds the bound")
+        elif cost > budget:
+            found.problems.append(f"{name} layer {i}: not fetched, the layers' total exceeds "
+                                  f"{MAX_SIGNATURE_BYTES_TOTAL} bytes")
+        else:
+            budget -= cost
+            counted.add((desc.digest, desc.size))
+            chosen.add(i)
+    gate = asyncio.Semaphore(LAYER_CONCURRENCY)
+    # One fetch per distinct blob: a digest names its bytes, so a layer repeated 999 times costs
+    # one request (and one budget share), whatever its annotations.
+    fetches: dict[tuple[Digest, int], asyncio.Task[bytes]] = {}
+
+    async def fetch(desc: Descriptor) -> bytes:
+        async with gate:
+            # Never more than the manifest declared (ggcr checks the size too).
+            return await store.get_blob(repo, desc.digest, max_bytes=desc.size)
+
+    async def one(i: int, desc: Descriptor) -> SignedLayer | None:
+        if i not in chosen:
             return None
-        payload = await store.get_blob(repo, desc.digest, max_bytes=MAX_SIGNATURE_BLOB)
+        key = (desc.digest, desc.size)
+        if key not in fetches:
+            fetches[key] = asyncio.ensure_future(fetch(desc))
+        try:
+            payload = await fetches[key]
+        except ClampError as exc:
+            found.problems.append(f"{name} layer {i}: {exc}")
+            if signatures:  # what the signature verdict falls back on when nothing verifies
+                found.layer_errors.append(_about_layer(exc, f"{name} layer {i}"))
+            return None
         return SignedLayer(i, desc.media_type, payload, desc.annotations, desc.digest)
 
     results = await asyncio.gather(*(one(i, d) for i, d in enumerate(layers)))
     return [r for r in results if r is not None]
+
+
+def _about_layer(exc: ClampError, label: str) -> ClampError:
+    """`exc`, of the same class (a digest mismatch stays one), saying which layer it was."""
+    try:
+        return type(exc)(f"{label}: {exc.message}", where=exc.where)
+    except TypeError:  # a subclass with its own constructor
+        return RegistryError(f"{label}: {exc}")
 
 
 async def _referrers(store: ImageStore, repo: str, subject: Digest, found: SignatureSet, *,
@@ -182,19 +236,26 @@ async def _referrers(store: ImageStore, repo: str, subject: Digest, found: Signa
         if layer.size > MAX_SIGNATURE_BLOB:
             found.problems.append(f"referrer {desc.digest}: bundle too large")
             return None
-        data = await store.get_blob(repo, layer.digest, max_bytes=MAX_SIGNATURE_BLOB)
+        try:
+            data = await store.get_blob(repo, layer.digest,
+                                        max_bytes=min(layer.size, MAX_SIGNATURE_BLOB))
+        except ClampError as exc:  # skipped like a bad layer: it must not deny the others
+            found.problems.append(f"referrer {desc.digest}: {exc}")
+            found.layer_errors.append(_about_layer(exc, f"referrer {desc.digest}"))
+            return None
         return BundleArtifact(manifest.digest, layer.media_type, data)
 
-    async def signed(desc: Descriptor) -> list[SignedLayer]:
+    async def signed(desc: Descriptor, kind: str) -> list[SignedLayer]:
         manifest = await manifest_of(desc)
         if manifest is None:
             return []
-        return await _signed_layers(store, repo, manifest, f"referrer {desc.digest}", found)
+        return await _signed_layers(store, repo, manifest, f"referrer {desc.digest}", found,
+                                    signatures=kind == "sig")
 
     bundles, sigs, atts = await asyncio.gather(
         asyncio.gather(*(bundle(d) for kind, d in wanted if kind == "bundle")),
-        asyncio.gather(*(signed(d) for kind, d in wanted if kind == "sig")),
-        asyncio.gather(*(signed(d) for kind, d in wanted if kind == "att")))
+        asyncio.gather(*(signed(d, kind) for kind, d in wanted if kind == "sig")),
+        asyncio.gather(*(signed(d, kind) for kind, d in wanted if kind == "att")))
     return ([b for b in bundles if b is not None], [x for group in sigs for x in group],
             [x for group in atts for x in group])
 

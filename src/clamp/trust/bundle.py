@@ -20,8 +20,17 @@ from cryptography.hazmat.primitives import serialization
 
 from clamp.trust.certs import chain_authority, load_der_cert
 from clamp.trust.dsse import parse_envelope, parse_statement, require_subject, verify_envelope
-from clamp.trust.encoding import as_int, as_str, b64decode, loads_json
-from clamp.trust.errors import InvalidSignatureError, TrustError, TrustInputError, UnsignedError
+from clamp.trust.encoding import (
+    as_dict,
+    as_int,
+    as_str,
+    b64decode,
+    loads_json,
+    opt_dict,
+    opt_list,
+)
+from clamp.trust.errors import InvalidSignatureError, TrustError, TrustInputError
+from clamp.trust.errors import MalformedError as M
 from clamp.trust.keyless import verify_certificate
 from clamp.trust.keys import PublicKey
 from clamp.trust.policy import Policy
@@ -67,69 +76,151 @@ class Artifact:
 
 
 def _entry(obj: Any) -> tuple[LogEntry, Any]:
-    if not isinstance(obj, dict):
-        raise InvalidSignatureError(CHECK, "tlog entry is not an object")
-    kv = obj.get("kindVersion") or {}
+    obj = as_dict(obj, check=CHECK, what="tlog entry", error=M)
+    kv = opt_dict(obj.get("kindVersion"), check=CHECK, what="kindVersion", error=M)
     promise = obj.get("inclusionPromise")
     set_bytes = None
     if promise is not None:
-        set_bytes = b64decode(as_str((promise or {}).get("signedEntryTimestamp"), check="set",
-                                     what="signedEntryTimestamp"), check="set")
+        promise = as_dict(promise, check="set", what="inclusionPromise", error=M)
+        set_bytes = b64decode(as_str(promise.get("signedEntryTimestamp"), check="set",
+                                     what="signedEntryTimestamp", error=M), check="set", error=M)
     integrated = obj.get("integratedTime")
+    log_id = opt_dict(obj.get("logId"), check=CHECK, what="logId", error=M)
     entry = LogEntry(
         body=b64decode(as_str(obj.get("canonicalizedBody"), check=CHECK,
-                              what="canonicalizedBody"), check=CHECK, limit=2 * 1024 * 1024),
-        log_index=as_int(obj.get("logIndex"), check=CHECK, what="logIndex"),
-        log_id=b64decode(as_str((obj.get("logId") or {}).get("keyId"), check=CHECK,
-                                what="logId.keyId"), check=CHECK),
-        integrated_time=(as_int(integrated, check=CHECK, what="integratedTime")
+                              what="canonicalizedBody", error=M), check=CHECK,
+                       limit=2 * 1024 * 1024, error=M),
+        log_index=as_int(obj.get("logIndex"), check=CHECK, what="logIndex", error=M),
+        log_id=b64decode(as_str(log_id.get("keyId"), check=CHECK, what="logId.keyId", error=M),
+                         check=CHECK, error=M),
+        integrated_time=(as_int(integrated, check=CHECK, what="integratedTime", error=M)
                          if integrated not in (None, "0", 0) else None),
         signed_entry_timestamp=set_bytes,
         kind=str(kv.get("kind")), version=str(kv.get("version")),
     )
-    return entry, obj.get("inclusionProof")
+    proof = obj.get("inclusionProof")
+    if proof is not None:
+        proof = as_dict(proof, check="inclusion-proof", what="inclusionProof", error=M)
+    return entry, proof
 
 
-def _verify_proof(entry: LogEntry, proof: Any, policy: Policy) -> None:
+def _verify_proof(entry: LogEntry, proof: dict[str, Any], policy: Policy) -> None:
     log = find_log(policy.trusted_root, entry.log_id)
-    if not isinstance(proof, dict):
-        raise InvalidSignatureError("inclusion-proof", "inclusion proof is not an object")
-    index = as_int(proof.get("logIndex"), check="inclusion-proof", what="logIndex")
-    size = as_int(proof.get("treeSize"), check="inclusion-proof", what="treeSize")
-    root_hash = b64decode(as_str(proof.get("rootHash"), check="inclusion-proof",
-                                 what="rootHash"), check="inclusion-proof")
-    hashes = proof.get("hashes") or []
-    if not isinstance(hashes, list):
-        raise InvalidSignatureError("inclusion-proof", "hashes is not a list")
+    check = "inclusion-proof"
+    index = as_int(proof.get("logIndex"), check=check, what="logIndex", error=M)
+    size = as_int(proof.get("treeSize"), check=check, what="treeSize", error=M)
+    root_hash = b64decode(as_str(proof.get("rootHash"), check=check, what="rootHash", error=M),
+                          check=check, error=M)
+    hashes = opt_list(proof.get("hashes"), check=check, what="hashes", limit=64, error=M)
+    checkpoint = opt_dict(proof.get("checkpoint"), check="checkpoint", what="checkpoint",
+                          error=M).get("envelope")
     verify_inclusion(entry.body, index, size,
-                     [b64decode(str(h), check="inclusion-proof") for h in hashes], root_hash)
-    checkpoint = (proof.get("checkpoint") or {}).get("envelope")
+                     [b64decode(as_str(h, check=check, what="hashes[]", error=M), check=check,
+                                error=M) for h in hashes], root_hash)
     if not isinstance(checkpoint, str):
         raise InvalidSignatureError("checkpoint", "inclusion proof has no signed checkpoint")
     verify_checkpoint(checkpoint, log, size=size, root_hash=root_hash)
 
 
+def _raw_cert(obj: Any, what: str) -> x509.Certificate:
+    raw = as_dict(obj, check="chain", what=what, error=M).get("rawBytes")
+    der = b64decode(as_str(raw, check="chain", what=f"{what}.rawBytes", error=M), check="chain",
+                    error=M)
+    try:
+        return load_der_cert(der, check="chain")
+    except InvalidSignatureError as exc:
+        raise M("chain", exc.reason) from None
+
+
 def _material(vm: dict[str, Any], version: int) -> tuple[x509.Certificate | None,
                                                           list[x509.Certificate]]:
+    kinds = [k for k in ("certificate", "x509CertificateChain", "publicKey") if k in vm]
+    if len(kinds) > 1:
+        raise M(CHECK, f"verification material holds both {kinds[0]} and {kinds[1]}")
     if "certificate" in vm:
-        raw = (vm["certificate"] or {}).get("rawBytes")
-        return load_der_cert(b64decode(as_str(raw, check="chain", what="certificate"),
-                                       check="chain"), check="chain"), []
+        return _raw_cert(vm["certificate"], "certificate"), []
     if "x509CertificateChain" in vm:
-        certs_json = (vm["x509CertificateChain"] or {}).get("certificates") or []
-        if not isinstance(certs_json, list) or not certs_json or len(certs_json) > 8:
-            raise InvalidSignatureError("chain", "certificate chain is empty")
-        certs = [load_der_cert(b64decode(as_str((c or {}).get("rawBytes"), check="chain",
-                                                what="certificate"), check="chain"),
-                               check="chain") for c in certs_json]
+        chain = as_dict(vm["x509CertificateChain"], check="chain", what="x509CertificateChain",
+                        error=M)
+        certs_json = opt_list(chain.get("certificates"), check="chain",
+                              what="x509CertificateChain.certificates", limit=8, error=M)
+        if not certs_json:
+            raise M("chain", "certificate chain is empty")
+        certs = [_raw_cert(c, f"certificates[{i}]") for i, c in enumerate(certs_json)]
         for cert in certs[1:]:
             if cert.issuer == cert.subject:
                 raise InvalidSignatureError("chain", "bundle carries a root certificate; roots "
                                             "must come from the trusted root")
         return certs[0], certs[1:]
     if "publicKey" in vm:
+        hint = as_dict(vm["publicKey"], check=CHECK, what="publicKey", error=M).get("hint")
+        if hint is not None:
+            as_str(hint, check=CHECK, what="publicKey.hint", error=M)
         return None, []
-    raise InvalidSignatureError(CHECK, "bundle has no verification material")
+    raise M(CHECK, "bundle has no verification material")
+
+
+@dataclass(frozen=True)
+class ParsedBundle:
+    """A bundle's parts, shape-checked (every object an object, every list a list)."""
+
+    media_type: str
+    version: int
+    leaf: x509.Certificate | None
+    extra_chain: list[x509.Certificate]
+    envelope: Envelope | None
+    message_sig: bytes | None
+    message_digest: tuple[Any, bytes] | None  # (algorithm, digest) as the bundle states them
+    entries: list[Any]
+    timestamps: list[bytes]
+
+
+def parse_bundle(raw: bytes) -> ParsedBundle:
+    """Parse a bundle or raise `MalformedError`: nothing here is verified yet."""
+    doc = as_dict(loads_json(raw, check=CHECK, limit=MAX_BUNDLE, error=M), check=CHECK,
+                  what="bundle", error=M)
+    media_type = doc.get("mediaType")
+    version = MEDIA_TYPES.get(media_type) if isinstance(media_type, str) else None
+    if version is None or not isinstance(media_type, str):
+        raise M(CHECK, f"unsupported bundle mediaType {str(media_type)[:80]!r}")
+    vm = as_dict(doc.get("verificationMaterial"), check=CHECK, what="verificationMaterial",
+                 error=M)
+    leaf, extra_chain = _material(vm, version)
+    envelope: Envelope | None = None
+    message_sig: bytes | None = None
+    message_digest: tuple[Any, bytes] | None = None
+    if "dsseEnvelope" in doc and "messageSignature" in doc:
+        raise M(CHECK, "bundle holds both a messageSignature and a dsseEnvelope")
+    if "dsseEnvelope" in doc:
+        try:
+            envelope = parse_envelope(doc["dsseEnvelope"])
+        except InvalidSignatureError as exc:
+            raise M(exc.check, exc.reason) from None
+    elif "messageSignature" in doc:
+        ms = as_dict(doc["messageSignature"], check="signature", what="messageSignature",
+                     error=M)
+        message_sig = b64decode(as_str(ms.get("signature"), check="signature",
+                                       what="signature", error=M), check="signature",
+                                limit=16 * 1024, error=M)
+        md = ms.get("messageDigest")
+        if md is not None:
+            md = as_dict(md, check="message-digest", what="messageDigest", error=M)
+            message_digest = (md.get("algorithm"), b64decode(
+                as_str(md.get("digest"), check="message-digest", what="digest", error=M),
+                check="message-digest", error=M))
+    else:
+        raise M(CHECK, "bundle has neither messageSignature nor dsseEnvelope")
+    entries = opt_list(vm.get("tlogEntries"), check=CHECK, what="tlogEntries", limit=1, error=M)
+    tvd = opt_dict(vm.get("timestampVerificationData"), check="tsa",
+                   what="timestampVerificationData", error=M)
+    stamps = opt_list(tvd.get("rfc3161Timestamps"), check="tsa", what="rfc3161Timestamps",
+                      limit=32, error=M)
+    timestamps = [b64decode(as_str(as_dict(item, check="tsa", what="rfc3161Timestamps[]",
+                                           error=M).get("signedTimestamp"), check="tsa",
+                                   what="signedTimestamp", error=M), check="tsa", error=M)
+                  for item in stamps]
+    return ParsedBundle(media_type, version, leaf, extra_chain, envelope, message_sig,
+                        message_digest, entries, timestamps)
 
 
 def _verify_message(key: PublicKey, signature: bytes, artifact: Artifact) -> None:
@@ -150,41 +241,24 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
     `subject_digest` overrides which digest a DSSE statement must name (image verification
     passes the manifest digest); `predicate_types`, when given, restricts accepted predicates.
     """
-    doc = loads_json(raw, check=CHECK, limit=MAX_BUNDLE)
-    if not isinstance(doc, dict):
-        raise InvalidSignatureError(CHECK, "bundle is not a JSON object")
-    media_type = doc.get("mediaType")
-    version = MEDIA_TYPES.get(str(media_type))
-    if version is None:
-        raise InvalidSignatureError(CHECK, f"unsupported bundle mediaType {media_type!r}")
-    vm = doc.get("verificationMaterial")
-    if not isinstance(vm, dict):
-        raise InvalidSignatureError(CHECK, "bundle lacks verificationMaterial")
-    leaf, extra_chain = _material(vm, version)
-
-    envelope: Envelope | None = None
-    message_sig: bytes | None = None
-    if "dsseEnvelope" in doc:
-        envelope = parse_envelope(doc["dsseEnvelope"])
+    parsed = parse_bundle(raw)
+    media_type, version = parsed.media_type, parsed.version
+    leaf, extra_chain = parsed.leaf, parsed.extra_chain
+    envelope, message_sig = parsed.envelope, parsed.message_sig
+    if envelope is not None:
         if len(envelope.signatures) != 1:
             raise InvalidSignatureError("dsse", "bundle DSSE envelope needs exactly 1 signature")
         tsa_message = envelope.signatures[0]
-    elif "messageSignature" in doc:
-        ms = doc["messageSignature"] or {}
-        message_sig = b64decode(as_str(ms.get("signature"), check="signature",
-                                       what="signature"), check="signature", limit=16 * 1024)
-        md = ms.get("messageDigest")
+    else:
+        assert message_sig is not None
         # SHA2_256, or SHA2_384/SHA2_512 as P-384/P-521 signers write it (checkable when the
         # artifact's bytes are at hand).
-        if md is not None and not same_hash(
-                (md or {}).get("algorithm"),
-                b64decode(as_str(md.get("digest"), check="message-digest", what="digest"),
-                          check="message-digest"), artifact.digest, artifact.data):
+        if parsed.message_digest is not None and not same_hash(
+                parsed.message_digest[0], parsed.message_digest[1], artifact.digest,
+                artifact.data):
             raise InvalidSignatureError("message-digest",
                                         "bundle message digest differs from the artifact's")
         tsa_message = message_sig
-    else:
-        raise UnsignedError(CHECK, "bundle has neither messageSignature nor dsseEnvelope")
 
     # Signer material, as the log body must name it.
     candidates: list[tuple[PublicKey, bytes | PublicKey]] = []
@@ -201,9 +275,7 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
         candidates = [(k, k) for k in policy.keys]
 
     # Log evidence.
-    entries = vm.get("tlogEntries") or []
-    if not isinstance(entries, list) or len(entries) > 1:
-        raise InvalidSignatureError(CHECK, "expected at most one tlog entry")
+    entries = parsed.entries
     times: list[datetime] = []
     time_source: TimeSource = "none"
     result_log: LogEntry | None = None
@@ -225,12 +297,7 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
     elif policy.require_tlog:
         raise InvalidSignatureError("tlog", "no transparency log entry in the bundle")
 
-    tsa_raw = []
-    tvd = vm.get("timestampVerificationData") or {}
-    for item in (tvd.get("rfc3161Timestamps") or [])[:33]:
-        tsa_raw.append(b64decode(as_str((item or {}).get("signedTimestamp"), check="tsa",
-                                        what="signedTimestamp"), check="tsa"))
-    tsa_times = verify_timestamps(tsa_raw, tsa_message, policy.trusted_root)
+    tsa_times = verify_timestamps(parsed.timestamps, tsa_message, policy.trusted_root)
     if tsa_times:
         times.extend(tsa_times)
         if time_source != "set":

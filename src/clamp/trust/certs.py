@@ -26,6 +26,7 @@ from clamp.trust.root import CertificateAuthority, TrustedRoot
 
 OID_ISSUER_V1 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 OID_ISSUER_V2 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
+OID_OTHERNAME_USERNAME = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
 MAX_PATH = 4
 
 
@@ -90,6 +91,7 @@ def chain_authority(leaf: x509.Certificate, root: TrustedRoot, when: datetime,
             f"..{leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}, not at signing time "
             f"{when:%Y-%m-%dT%H:%M:%SZ}")
     intermediates = [c for c in extra if not _is_self_signed(c)]
+    last_refusal: str | None = None
     for authority in root.certificate_authorities:
         if not authority.validity.contains(when):
             continue
@@ -101,10 +103,41 @@ def chain_authority(leaf: x509.Certificate, root: TrustedRoot, when: datetime,
             full = path + chain[start:]
             if all(_valid_at(c, when) for c in full) and all(
                     _issued_by(a, b) for a, b in itertools.pairwise(full)):
-                return full, authority
+                refused = _refused_issuer(full)
+                if refused is None:
+                    return full, authority
+                last_refusal = refused
+    if last_refusal is not None:
+        raise InvalidSignatureError("chain", last_refusal)
     raise InvalidSignatureError(
         "chain", "certificate does not chain to a Fulcio CA of the trusted root "
         f"valid at {when:%Y-%m-%dT%H:%M:%SZ}")
+
+
+def _refused_issuer(issuers: Sequence[x509.Certificate]) -> str | None:
+    """Why the path is refused, or None: RFC 5280 §6.1.4 on every issuing certificate (the
+    leaf's issuer first, the trust anchor last): CA:TRUE, a key usage with keyCertSign, and a
+    pathLenConstraint no smaller than the number of (non-self-issued) CA certificates below it.
+    Without this, a CA the root limited to issuing leaves (pathLen=0) could mint a sub-CA whose
+    leaves verify."""
+    below = 0  # intermediate CA certificates between this issuer and the leaf
+    for position, cert in enumerate(issuers):
+        what = f"issuing certificate {position} ({cert.subject.rfc4514_string()[:80]})"
+        try:
+            constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+            usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        except x509.ExtensionNotFound:
+            return f"{what} lacks basicConstraints or keyUsage"
+        if not constraints.ca:
+            return f"{what} is not a CA (CA:FALSE)"
+        if not usage.key_cert_sign:
+            return f"{what} lacks the keyCertSign key usage"
+        if constraints.path_length is not None and below > constraints.path_length:
+            return (f"{what} allows {constraints.path_length} CA certificate(s) below it "
+                    f"(pathLenConstraint), the path has {below}")
+        if cert.issuer != cert.subject:
+            below += 1
+    return None
 
 
 def _reach(cert: x509.Certificate, target: x509.Certificate,
@@ -152,7 +185,8 @@ def san_identities(leaf: x509.Certificate) -> list[str]:
     for name in san:
         if isinstance(name, x509.UniformResourceIdentifier | x509.RFC822Name | x509.DNSName):
             out.append(str(name.value))
-        elif isinstance(name, x509.OtherName):
+        elif isinstance(name, x509.OtherName) and name.type_id == OID_OTHERNAME_USERNAME:
+            # Fulcio's username SAN; an OtherName of any other type is never an identity.
             text = _der_utf8(name.value)
             if text is not None:
                 out.append(text)

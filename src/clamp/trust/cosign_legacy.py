@@ -9,6 +9,7 @@ names the image digest. Any failure raises a `TrustError` naming the check.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,27 +17,42 @@ from datetime import datetime
 from cryptography.hazmat.primitives import serialization
 
 from clamp.trust.certs import load_pem_certs
-from clamp.trust.dsse import parse_envelope_bytes, parse_statement, require_subject, verify_envelope
+from clamp.trust.dsse import (
+    parse_envelope_bytes,
+    parse_statement,
+    require_subject,
+    verify_envelope,
+)
 from clamp.trust.encoding import as_int, as_str, b64decode, go_get, loads_json
 from clamp.trust.errors import InvalidSignatureError, TrustError, UnsignedError
 from clamp.trust.keyless import verify_certificate
 from clamp.trust.keys import PublicKey
+from clamp.trust.kinds import (
+    DSSE_MEDIA_TYPE,
+    MAX_PAYLOAD,
+    PAYLOAD_TYPE,
+    SIMPLESIGNING_MEDIA_TYPE,
+    Kind,
+    accepts_attestation,
+    layer_kind,
+    parse_simplesigning,
+)
 from clamp.trust.policy import Policy
 from clamp.trust.rekor_body import Envelope, check_dsse_body, check_message_body
 from clamp.trust.result import Signer, TimeSource, VerificationResult
 from clamp.trust.tlog import LogEntry, verify_set
 from clamp.trust.tsa import verify_timestamps
 
-SIMPLESIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
-DSSE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
 ANN_SIGNATURE = "dev.cosignproject.cosign/signature"
 ANN_CERTIFICATE = "dev.sigstore.cosign/certificate"
 ANN_CHAIN = "dev.sigstore.cosign/chain"
 ANN_BUNDLE = "dev.sigstore.cosign/bundle"
 ANN_TIMESTAMP = "dev.sigstore.cosign/rfc3161timestamp"
-PAYLOAD_TYPE = "cosign container image signature"
-MAX_PAYLOAD = 1024 * 1024
-MAX_LAYERS = 64
+# cosign's own bound on the layers of one signature manifest (ociremote, maxLayers).
+MAX_LAYERS = 1000
+# The digests an image can have (OCI: sha256, sha512), lowercase hex, nothing around them.
+IMAGE_DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}", re.ASCII)
+_DESCRIBE = {"signature": "a simple-signing signature", "attestation": "a DSSE attestation"}
 
 
 @dataclass(frozen=True)
@@ -48,21 +64,15 @@ class LegacyLayer:
     media_type: str = SIMPLESIGNING_MEDIA_TYPE
 
 
-def parse_simplesigning(payload: bytes) -> tuple[str, str | None]:
-    """(docker-manifest-digest, docker-reference) from a payload; keys matched like Go's json."""
-    doc = loads_json(payload, check="payload", limit=MAX_PAYLOAD)
-    critical = go_get(doc, "critical")
-    if not isinstance(critical, dict):
-        raise InvalidSignatureError("payload", "payload has no 'critical' object")
-    kind = go_get(critical, "type")
-    if kind != PAYLOAD_TYPE:
-        raise InvalidSignatureError("payload", f"payload type {kind!r} is not {PAYLOAD_TYPE!r}")
-    digest = go_get(go_get(critical, "image"), "docker-manifest-digest")
-    if not isinstance(digest, str):
-        raise InvalidSignatureError("payload", "payload lacks critical.image."
-                                    "docker-manifest-digest")
-    reference = go_get(go_get(critical, "identity"), "docker-reference")
-    return digest, reference if isinstance(reference, str) else None
+def require_payload_digest(named: str, manifest_digest: str) -> None:
+    """The payload's `docker-manifest-digest` is the image digest, byte for byte, as cosign
+    compares it: `SHA256:`, uppercase hex, whitespace or another algorithm never match."""
+    if IMAGE_DIGEST.fullmatch(manifest_digest) is None:
+        raise InvalidSignatureError("payload-digest", "not a canonical image digest: "
+                                    f"{manifest_digest[:80]!r}")
+    if named != manifest_digest:
+        raise InvalidSignatureError("payload-digest", f"payload names {named[:100]!r}, not the "
+                                    f"verified image {manifest_digest}")
 
 
 def _rekor_bundle(text: str) -> LogEntry:
@@ -90,16 +100,25 @@ def _hex(text: str) -> bytes:
 
 
 def verify_legacy_layer(layer: LegacyLayer, manifest_digest: str, policy: Policy, *,
-                        predicate_types: tuple[str, ...] = (),
+                        role: Kind = "signature", predicate_types: tuple[str, ...] = (),
                         now: datetime | None = None) -> VerificationResult:
-    """Verify one `.sig` (simplesigning) or `.att` (DSSE) layer for the image `manifest_digest`."""
+    """Verify one layer as a `.sig` signature (`role="signature"`: simple signing only) or an
+    `.att` attestation (`role="attestation"`: DSSE only, its predicate one of `predicate_types`,
+    any but cosign's sign predicate when none is named) for the image `manifest_digest`."""
     ann = layer.annotations
     if len(layer.payload) > MAX_PAYLOAD:
         raise InvalidSignatureError("payload", f"payload larger than {MAX_PAYLOAD} bytes")
-    is_att = layer.media_type == DSSE_MEDIA_TYPE
-    if layer.media_type not in (SIMPLESIGNING_MEDIA_TYPE, DSSE_MEDIA_TYPE):
-        raise UnsignedError("media-type", f"layer media type {layer.media_type!r} is not a "
-                            "cosign signature")
+    kind, predicate = layer_kind(layer.media_type, layer.payload)
+    if kind is not None and kind != role:
+        raise UnsignedError("layer-kind", f"{_DESCRIBE[kind]}"
+                            + (f" (predicate {predicate[:100]!r})" if predicate else "")
+                            + f" stored as {'an' if role == 'attestation' else 'a'} {role} is "
+                            f"not {_DESCRIBE[role]}")
+    wanted_type = DSSE_MEDIA_TYPE if role == "attestation" else SIMPLESIGNING_MEDIA_TYPE
+    if layer.media_type != wanted_type:
+        raise UnsignedError("media-type", f"layer media type {layer.media_type[:100]!r} is not "
+                            f"{_DESCRIBE[role]} ({wanted_type})")
+    is_att = role == "attestation"
     envelope: Envelope | None = parse_envelope_bytes(layer.payload) if is_att else None
     signature = b""
     if envelope is None:
@@ -167,14 +186,14 @@ def verify_legacy_layer(layer: LegacyLayer, manifest_digest: str, policy: Policy
         statement = parse_statement(envelope)
         require_subject(statement, manifest_digest)
         predicates = [statement.predicate_type]
-        if predicate_types and statement.predicate_type not in predicate_types:
+        if not accepts_attestation(statement.predicate_type, predicate_types):
             raise InvalidSignatureError("predicate-type", f"predicate type "
-                                        f"{statement.predicate_type!r} is not accepted")
+                                        f"{statement.predicate_type[:100]!r} is not accepted"
+                                        + (f" (want {', '.join(predicate_types)})"
+                                           if predicate_types else ""))
     else:
         named, _ = parse_simplesigning(layer.payload)
-        if named.lower() != manifest_digest.lower():
-            raise InvalidSignatureError("payload-digest", f"payload names {named}, not the "
-                                        f"verified image {manifest_digest}")
+        require_payload_digest(named, manifest_digest)
     return VerificationResult(
         verdict="verified", signer=signer, integrated_time=min(times) if times else None,
         time_source=time_source, log_index=entry.log_index if entry else None,
@@ -200,7 +219,7 @@ def _verify_signature(candidates: Sequence[PublicKey], signature: bytes, payload
 
 
 def verify_legacy_layers(layers: Sequence[LegacyLayer], manifest_digest: str, policy: Policy,
-                         *, predicate_types: tuple[str, ...] = (),
+                         *, role: Kind = "signature", predicate_types: tuple[str, ...] = (),
                          now: datetime | None = None) -> VerificationResult:
     """Any one good layer suffices; the result's `layer_index` says which.
 
@@ -210,11 +229,12 @@ def verify_legacy_layers(layers: Sequence[LegacyLayer], manifest_digest: str, po
     if not layers:
         raise UnsignedError("signature", "the signature manifest has no layers")
     if len(layers) > MAX_LAYERS:
-        raise InvalidSignatureError("signature", f"more than {MAX_LAYERS} signature layers")
+        raise InvalidSignatureError("signature", f"more than {MAX_LAYERS} signature layers "
+                                    "(cosign's bound)")
     errors: list[TrustError] = []
     for index, layer in enumerate(layers):
         try:
-            result = verify_legacy_layer(layer, manifest_digest, policy,
+            result = verify_legacy_layer(layer, manifest_digest, policy, role=role,
                                          predicate_types=predicate_types, now=now)
         except TrustError as exc:
             errors.append(exc)
@@ -226,3 +246,9 @@ def verify_legacy_layers(layers: Sequence[LegacyLayer], manifest_digest: str, po
     raise type(worst)(worst.check, f"layer {index}: {worst.reason}"
                       + (f" (and {len(errors) - 1} other layer(s) failed)" if len(errors) > 1
                          else ""))
+
+
+__all__ = ["ANN_BUNDLE", "ANN_CERTIFICATE", "ANN_CHAIN", "ANN_SIGNATURE", "ANN_TIMESTAMP",
+           "DSSE_MEDIA_TYPE", "MAX_LAYERS", "PAYLOAD_TYPE", "SIMPLESIGNING_MEDIA_TYPE",
+           "LegacyLayer", "parse_simplesigning", "require_payload_digest", "verify_legacy_layer",
+           "verify_legacy_layers"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,10 @@ STATEMENT_TYPES = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statem
 COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
 MAX_ENVELOPE = 8 * 1024 * 1024
 MAX_SIGNATURES = 8
+MAX_SUBJECTS = 1024
+# `re.ASCII` and `fullmatch`: `\d`/`$` would take Unicode digits and a trailing newline.
+SHA256_HEX = re.compile(r"[0-9a-f]{64}", re.ASCII)
+SHA256_DIGEST = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
 
 
 def parse_envelope(doc: Any, *, check: str = "dsse") -> Envelope:
@@ -33,6 +38,8 @@ def parse_envelope(doc: Any, *, check: str = "dsse") -> Envelope:
         value = sig.get("sig") if isinstance(sig, dict) else None
         if not isinstance(value, str):
             raise InvalidSignatureError(check, "DSSE signature lacks 'sig'")
+        if not isinstance(sig.get("keyid", ""), str):
+            raise InvalidSignatureError(check, "DSSE signature keyid is not a string")
         decoded.append(b64decode(value, check=check, limit=16 * 1024))
     return Envelope(payload_type, b64decode(payload, check=check, limit=MAX_ENVELOPE),
                     tuple(decoded))
@@ -64,6 +71,9 @@ class Statement:
 
 
 def parse_statement(envelope: Envelope) -> Statement:
+    """The in-toto statement of an envelope, read by `loads_json` (no key two Go readers could
+    read differently). A subject's `sha256` must be exactly 64 lowercase hex: cosign and
+    sigstore-go compare spellings, and a statement naming a digest two ways is refused whole."""
     if envelope.payload_type != INTOTO_PAYLOAD_TYPE:
         raise InvalidSignatureError("statement", f"payload type {envelope.payload_type!r} is "
                                     "not an in-toto statement")
@@ -74,15 +84,28 @@ def parse_statement(envelope: Envelope) -> Statement:
     subjects = go_get(doc, "subject")
     if not isinstance(predicate_type, str) or not isinstance(subjects, list):
         raise InvalidSignatureError("statement", "statement lacks predicateType or subject")
+    if len(subjects) > MAX_SUBJECTS:
+        raise InvalidSignatureError("statement", f"more than {MAX_SUBJECTS} subjects")
     digests = []
-    for subject in subjects[:1024]:
-        value = go_get(go_get(subject, "digest"), "sha256")
-        if isinstance(value, str):
-            digests.append(f"sha256:{value.lower()}")
+    for subject in subjects:
+        digest_set = go_get(subject, "digest")
+        if not isinstance(subject, dict) or not isinstance(digest_set, dict):
+            raise InvalidSignatureError("subject", "a statement subject has no digest object")
+        # A DigestSet is a map: its keys are algorithm names, matched exactly (not as fields).
+        value = digest_set.get("sha256")
+        if value is None:
+            continue
+        if not isinstance(value, str) or SHA256_HEX.fullmatch(value) is None:
+            raise InvalidSignatureError("subject", "a subject's sha256 is not 64 lowercase hex: "
+                                        f"{str(value)[:80]!r}")
+        digests.append(f"sha256:{value}")
     return Statement(predicate_type, tuple(digests), go_get(doc, "predicate"))
 
 
 def require_subject(statement: Statement, digest: str) -> None:
-    """The statement must name `digest` ("sha256:<hex>") among its subjects."""
-    if digest.lower() not in statement.subject_digests:
+    """The statement must name `digest` (exactly "sha256:<64 lowercase hex>") among its
+    subjects, compared byte for byte."""
+    if SHA256_DIGEST.fullmatch(digest) is None:
+        raise InvalidSignatureError("subject", f"not a canonical sha256 digest: {digest[:80]!r}")
+    if digest not in statement.subject_digests:
         raise InvalidSignatureError("subject", f"statement subject does not name {digest}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 import rfc8785
@@ -19,20 +20,23 @@ MAX_SIGNATURE_B64 = 16 * 1024  # an RSA-8192 signature is 1 KiB; leave generous 
 MAX_PEM = 64 * 1024  # a certificate chain of a handful of certs
 MAX_JSON = 8 * 1024 * 1024  # payloads, bundles, trust roots
 MAX_JSON_DEPTH = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def b64decode(text: str | bytes, *, check: str, limit: int = MAX_JSON,
-              urlsafe: bool = False) -> bytes:
+              urlsafe: bool = False, error: type[TrustError] = InvalidSignatureError) -> bytes:
     """Strict base64 (standard alphabet, padding required, no junk); raise naming `check`."""
+    if not isinstance(text, str | bytes):
+        raise error(check, "not base64 (not a string)")
     if isinstance(text, str):
         try:
             raw = text.encode("ascii")
         except UnicodeEncodeError as exc:
-            raise InvalidSignatureError(check, "not base64 (non-ASCII characters)") from exc
+            raise error(check, "not base64 (non-ASCII characters)") from exc
     else:
         raw = text
     if len(raw) > limit:
-        raise InvalidSignatureError(check, f"base64 data too large ({len(raw)} > {limit} bytes)")
+        raise error(check, f"base64 data too large ({len(raw)} > {limit} bytes)")
     # Go's base64 decoder (and so protojson, cosign, Rekor) skips CR and LF anywhere.
     raw = raw.replace(b"\r", b"").replace(b"\n", b"")
     if urlsafe:
@@ -40,7 +44,7 @@ def b64decode(text: str | bytes, *, check: str, limit: int = MAX_JSON,
     try:
         return base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise InvalidSignatureError(check, "not valid base64") from exc
+        raise error(check, "not valid base64") from exc
 
 
 def b64encode(data: bytes) -> str:
@@ -49,28 +53,69 @@ def b64encode(data: bytes) -> str:
 
 def loads_json(data: bytes | str, *, check: str, limit: int = MAX_JSON,
                error: type[TrustError] = InvalidSignatureError) -> Any:
-    """Parse JSON with a size cap and a nesting cap; reject duplicate keys and NaN."""
-    raw = data.encode() if isinstance(data, str) else data
+    """Parse JSON the way no Go reader can read differently: the one reader for every signed
+    payload, in-toto statement, DSSE envelope, sigstore bundle, Rekor body and trusted root.
+
+    Go's encoding/json fills a struct field from the *last* key matching it case-insensitively
+    (cosign reads `Docker-Manifest-Digest` after `docker-manifest-digest`), and protojson (bundles,
+    in-toto v1) takes a field under its JSON name or its proto name (`predicateType`,
+    `predicate_type`). Two keys of one object that either reader could take for the same field
+    are therefore refused outright, at every nesting level, as are exact duplicates, NaN and
+    Infinity, non-UTF-8 bytes and a byte-order mark. Size and nesting are capped first.
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if len(raw) > limit:
         raise error(check, f"JSON too large ({len(raw)} > {limit} bytes)")
+    try:
+        text = data if isinstance(data, str) else data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(check, "malformed JSON (not UTF-8)") from exc
+    if text.startswith("\ufeff"):
+        raise error(check, "malformed JSON (byte-order mark)")
     if _depth_exceeds(raw, MAX_JSON_DEPTH):
         raise error(check, f"JSON nested deeper than {MAX_JSON_DEPTH}")
-
-    def no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                raise ValueError(f"duplicate key {key!r}")
-            out[key] = value
-        return out
 
     def no_constants(name: str) -> Any:
         raise ValueError(f"invalid JSON constant {name}")
 
     try:
-        return json.loads(raw, object_pairs_hook=no_dupes, parse_constant=no_constants)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        return json.loads(text, object_pairs_hook=_unambiguous_object,
+                          parse_constant=no_constants)
+    except (ValueError, RecursionError) as exc:
         raise error(check, f"malformed JSON ({exc})") from exc
+
+
+def fold_key(key: str) -> str:
+    """The spelling-insensitive form of an object key: two keys with one fold could be read as the
+    same field by Go (Unicode case folding, `K` KELVIN SIGN and `ſ` included; lone surrogates
+    are U+FFFD to Go) or by protojson (proto name `a_b` for JSON name `aB`)."""
+    return case_fold(key).replace("_", "")
+
+
+def case_fold(key: str) -> str:
+    """`key` as Go's encoding/json compares field names (a superset of its simple folding)."""
+    if key.isascii():
+        return key.lower()
+    return _SURROGATE.sub("\ufffd", key).casefold()
+
+
+def _unambiguous_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    seen: dict[str, str] = {}
+    for key, value in pairs:
+        folded = fold_key(key)
+        if folded in seen:
+            first = seen[folded]
+            what = "duplicate key" if first == key else "keys differing only in spelling"
+            raise ValueError(f"{what} {_show(first)} and {_show(key)}"
+                             if first != key else f"{what} {_show(key)}")
+        seen[folded] = key
+        out[key] = value
+    return out
+
+
+def _show(key: str) -> str:
+    return ascii(key[:64])
 
 
 def _depth_exceeds(raw: bytes, limit: int) -> bool:
@@ -101,44 +146,65 @@ def canonical_json(value: Any) -> bytes:
 
 
 def go_get(obj: Any, key: str) -> Any:
-    """Look up `key` in a JSON object the way Go's encoding/json fills a struct field.
-
-    An exact match wins; otherwise the first key equal under case-folding. Go's decoder takes
-    the last of several case-insensitive matches when no exact one exists; we refuse ambiguity
-    instead (None), because two spellings of one field in a signed payload are an attack.
-    """
+    """Look up `key` in a JSON object the way Go's encoding/json fills a struct field: by a
+    case-insensitive match. `loads_json` has refused every object where two keys could be read
+    as one; an object built otherwise with several matches is ambiguous and reads as None (Go
+    would take the last, which a verifier must not guess at). None when `obj` is not an object
+    or lacks the key."""
     if not isinstance(obj, dict):
         return None
-    if key in obj:
-        return obj[key]
-    folded = [k for k in obj if k.casefold() == key.casefold()]
-    if len(folded) != 1:
-        return None
-    return obj[folded[0]]
+    folded = case_fold(key)
+    matches = [k for k in obj if case_fold(k) == folded]
+    return obj[matches[0]] if len(matches) == 1 else None
 
 
-def as_dict(value: Any, *, check: str, what: str) -> dict[str, Any]:
+def as_dict(value: Any, *, check: str, what: str,
+            error: type[TrustError] = InvalidSignatureError) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise InvalidSignatureError(check, f"{what} is not a JSON object")
+        raise error(check, f"{what} is not a JSON object")
     return value
 
 
-def as_str(value: Any, *, check: str, what: str, limit: int = MAX_JSON) -> str:
-    if not isinstance(value, str):
-        raise InvalidSignatureError(check, f"{what} is missing or not a string")
+def opt_dict(value: Any, *, check: str, what: str,
+             error: type[TrustError] = InvalidSignatureError) -> dict[str, Any]:
+    """An optional object: absent (None) reads as empty; anything but an object is refused."""
+    return {} if value is None else as_dict(value, check=check, what=what, error=error)
+
+
+def opt_list(value: Any, *, check: str, what: str, limit: int,
+             error: type[TrustError] = InvalidSignatureError) -> list[Any]:
+    """An optional list of at most `limit` items: absent reads as empty."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise error(check, f"{what} is not a JSON list")
     if len(value) > limit:
-        raise InvalidSignatureError(check, f"{what} too long")
+        raise error(check, f"{what} has {len(value)} items (bound {limit})")
     return value
 
 
-def as_int(value: Any, *, check: str, what: str, minimum: int = 0) -> int:
-    """JSON integers, also the decimal strings protobuf-JSON uses for int64."""
+def as_str(value: Any, *, check: str, what: str, limit: int = MAX_JSON,
+           error: type[TrustError] = InvalidSignatureError) -> str:
+    if not isinstance(value, str):
+        raise error(check, f"{what} is missing or not a string")
+    if len(value) > limit:
+        raise error(check, f"{what} too long")
+    return value
+
+
+def as_int(value: Any, *, check: str, what: str, minimum: int = 0,
+           error: type[TrustError] = InvalidSignatureError) -> int:
+    """JSON integers, also the decimal strings protobuf-JSON uses for int64 (ASCII digits only:
+    `str.isdigit` would take Unicode digits Go refuses)."""
     if isinstance(value, bool):
-        raise InvalidSignatureError(check, f"{what} is not an integer")
-    if isinstance(value, str) and value.lstrip("-").isdigit() and len(value) <= 20:
+        raise error(check, f"{what} is not an integer")
+    if isinstance(value, str) and value.lstrip("-").isascii() and value.lstrip("-").isdigit() \
+            and len(value) <= 20:
         value = int(value)
     if not isinstance(value, int):
-        raise InvalidSignatureError(check, f"{what} is missing or not an integer")
+        raise error(check, f"{what} is missing or not an integer")
     if value < minimum:
-        raise InvalidSignatureError(check, f"{what} is below {minimum}")
+        raise error(check, f"{what} is below {minimum}")
+    if value >= 2**63:
+        raise error(check, f"{what} is out of range")
     return value

@@ -29,6 +29,14 @@ class InvalidSignatureError(TrustError):
     """A signature, digest, log proof, timestamp or certificate does not verify."""
 
 
+class MalformedError(InvalidSignatureError):
+    """Signature material that is not the format it claims (a bundle with a list where an object
+    belongs, bad base64, an unknown media type). Found beside an image it is an invalid
+    signature like any other; handed over by the user (`verify-blob --bundle`) it is bad input."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
 class IdentityMismatchError(TrustError):
     """The evidence is sound but the signer is not one the policy trusts."""
 

@@ -84,22 +84,31 @@ class Log:
                 "logId": {"keyId": _b64(self.log_id)}}
 
 
-def _ca(name: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Certificate | None,
-        issuer_key: ec.EllipticCurvePrivateKey | None, start: datetime,
-        years: int = 10) -> x509.Certificate:
+def make_ca(name: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Certificate | None,
+            issuer_key: ec.EllipticCurvePrivateKey | None, start: datetime, years: int = 10, *,
+            path_length: int | None = -1, ca: bool = True,
+            key_cert_sign: bool = True) -> x509.Certificate:
+    """A CA certificate (self-signed without `issuer`). By default (`path_length=-1`) a root has
+    no path length limit and an intermediate pathLen=0, as Fulcio's; tests pass other values to
+    build the certificates a mis-issuing CA would."""
     subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "clamp-test"),
                          x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    length = (None if issuer is None else 0) if path_length == -1 else path_length
     builder = (x509.CertificateBuilder().subject_name(subject)
                .issuer_name(issuer.subject if issuer else subject)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
                .not_valid_before(start).not_valid_after(start + timedelta(days=365 * years))
-               .add_extension(x509.BasicConstraints(ca=True, path_length=None if issuer is None
-                                                    else 0), critical=True)
-               .add_extension(x509.KeyUsage(False, False, False, False, False, True, True,
-                                            False, False), critical=True)
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=length if ca else None),
+                              critical=True)
+               .add_extension(x509.KeyUsage(not key_cert_sign, False, False, False, False,
+                                            key_cert_sign, key_cert_sign, False, False),
+                              critical=True)
                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
                               critical=False))
     return builder.sign(issuer_key or key, hashes.SHA384())
+
+
+_ca = make_ca
 
 
 @dataclass
@@ -147,12 +156,13 @@ class TestSigstore:
                    issuer_oid: str = "v2", email: bool = False, code_signing: bool = True,
                    ctlog: Log | None = None, signer: tuple[x509.Certificate,
                                                            ec.EllipticCurvePrivateKey] | None
-                   = None) -> x509.Certificate:
-        """A Fulcio-like leaf: SAN, issuer OID (v1 raw / v2 UTF8String), EKU, embedded SCT."""
+                   = None, san: x509.GeneralName | None = None) -> x509.Certificate:
+        """A Fulcio-like leaf: SAN (`san` replaces the URI/email one built from `identity`),
+        issuer OID (v1 raw / v2 UTF8String), EKU, embedded SCT."""
         issued_at = issued_at or datetime.now(UTC) - timedelta(minutes=1)
         ca_cert, ca_key = signer or (self.intermediate_cert, self.intermediate_key)
-        san: x509.GeneralName = (x509.RFC822Name(identity) if email
-                                 else x509.UniformResourceIdentifier(identity))
+        san = san or (x509.RFC822Name(identity) if email
+                      else x509.UniformResourceIdentifier(identity))
         eku = [ExtendedKeyUsageOID.CODE_SIGNING if code_signing
                else ExtendedKeyUsageOID.CLIENT_AUTH]
         extensions: list[tuple[x509.ExtensionType, bool]] = [
@@ -209,15 +219,17 @@ def hashedrekord(signature: bytes, data: bytes, signer_pem: bytes) -> dict[str, 
 
 def keyless_sign_image(pki: TestSigstore, manifest_digest: str, docker_reference: str, *,
                        identity: str, issuer: str, payload: bytes | None = None,
+                       chain: list[x509.Certificate] | None = None,
                        **leaf_options: Any) -> LegacyLayer:
-    """Sign like `cosign sign` keyless: ephemeral key, Fulcio-like cert, Rekor SET."""
+    """Sign like `cosign sign` keyless: ephemeral key, Fulcio-like cert, Rekor SET. `chain`
+    replaces the chain annotation (intermediate, root)."""
     key = ec.generate_private_key(ec.SECP256R1())
     cert = pki.issue_leaf(key, identity=identity, issuer=issuer, **leaf_options)
     payload = payload or simplesigning_payload(manifest_digest, docker_reference)
     signature = key.sign(payload, ec.ECDSA(hashes.SHA256()))
     cert_pem = cert.public_bytes(serialization.Encoding.PEM)
     chain_pem = b"".join(c.public_bytes(serialization.Encoding.PEM)
-                         for c in (pki.intermediate_cert, pki.root_cert))
+                         for c in (chain or [pki.intermediate_cert, pki.root_cert]))
     bundle = pki.rekor_bundle(hashedrekord(signature, payload, cert_pem))
     return LegacyLayer(payload=payload, media_type=SIMPLESIGNING_MEDIA_TYPE, annotations={
         ANN_SIGNATURE: _b64(signature), ANN_CERTIFICATE: cert_pem.decode(),

@@ -96,9 +96,19 @@ def _time(value: Any, what: str) -> datetime:
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _obj(value: Any, what: str, *, optional: bool = False) -> dict[str, Any]:
+    """An object where one belongs (an absent optional one reads as empty): a list or a string
+    there is a malformed root, said in one line, never a crash."""
+    if value is None and optional:
+        return {}
+    if not isinstance(value, dict):
+        raise TrustInputError(CHECK, f"{what} is missing or not an object")
+    return value
+
+
 def _validity(obj: Any, what: str) -> Validity:
     if not isinstance(obj, dict):
-        raise TrustInputError(CHECK, f"{what}.validFor is missing")
+        raise TrustInputError(CHECK, f"{what}.validFor is missing or not an object")
     end = obj.get("end")
     return Validity(_time(obj.get("start"), f"{what}.validFor.start"),
                     _time(end, f"{what}.validFor.end") if end is not None else None)
@@ -114,28 +124,27 @@ def _b64(value: Any, what: str) -> bytes:
 
 
 def _log(obj: Any, what: str) -> LogInstance:
-    if not isinstance(obj, dict) or not isinstance(obj.get("publicKey"), dict):
-        raise TrustInputError(CHECK, f"{what}.publicKey is missing")
-    pk = obj["publicKey"]
+    obj = _obj(obj, what)
+    pk = _obj(obj.get("publicKey"), f"{what}.publicKey")
     raw = _b64(pk.get("rawBytes"), f"{what}.publicKey.rawBytes")
     try:
         key = PublicKey(serialization.load_der_public_key(raw))  # type: ignore[arg-type]
     except ValueError as exc:
         raise TrustInputError(CHECK, f"{what}.publicKey is not a DER key") from exc
-    log_id = _b64((obj.get("logId") or {}).get("keyId"), f"{what}.logId.keyId")
+    log_id = _b64(_obj(obj.get("logId"), f"{what}.logId").get("keyId"), f"{what}.logId.keyId")
     return LogInstance(log_id, key, str(pk.get("keyDetails", "")),
                        _validity(pk.get("validFor"), what), str(obj.get("baseUrl", "")))
 
 
 def _authority(obj: Any, what: str) -> CertificateAuthority:
-    if not isinstance(obj, dict):
-        raise TrustInputError(CHECK, f"{what} is not an object")
-    certs_json = (obj.get("certChain") or {}).get("certificates")
+    obj = _obj(obj, what)
+    certs_json = _obj(obj.get("certChain"), f"{what}.certChain").get("certificates")
     if not isinstance(certs_json, list) or not certs_json:
         raise TrustInputError(CHECK, f"{what}.certChain is empty")
     certs = []
     for i, cert in enumerate(certs_json):
-        raw = _b64((cert or {}).get("rawBytes"), f"{what}.certChain[{i}]")
+        raw = _b64(_obj(cert, f"{what}.certChain[{i}]").get("rawBytes"),
+                   f"{what}.certChain[{i}].rawBytes")
         try:
             certs.append(x509.load_der_x509_certificate(raw))
         except ValueError as exc:
@@ -180,12 +189,15 @@ def _parse_one(data: bytes, source: str) -> TrustedRoot:
     doc = loads_json(data, check=CHECK, limit=MAX_ROOT, error=TrustInputError)
     if not isinstance(doc, dict):
         raise TrustInputError(CHECK, "not a JSON object", where=source)
-    if doc.get("mediaType") not in MEDIA_TYPES:
-        raise TrustInputError(CHECK, f"unsupported mediaType {doc.get('mediaType')!r}",
+    media_type = doc.get("mediaType")
+    if not isinstance(media_type, str) or media_type not in MEDIA_TYPES:
+        raise TrustInputError(CHECK, f"unsupported mediaType {str(media_type)[:80]!r}",
                               where=source)
 
     def items(name: str) -> list[Any]:
-        value = doc.get(name) or []
+        value = doc.get(name)
+        if value is None:
+            return []
         if not isinstance(value, list):
             raise TrustInputError(CHECK, f"{name} is not a list", where=source)
         return value

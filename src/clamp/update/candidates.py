@@ -97,7 +97,7 @@ async def _verify(store: ImageStore, base: Examined, digest: Digest) -> Examined
     verification = await verify_image(
         store, base.tag_reference.with_digest(digest), trust.policies, platform=platform,
         attestation_types=trust.attestation_types,
-        require_attestation=trust.require_attestation)
+        require_attestation=trust.require_attestation, every_type=True)
     image = verification.image
     base = _with(base, verification=verification,
                  platform_digest=image.platform_digest if image else None)

@@ -17,7 +17,7 @@ from clamp.errors import ClampError
 from clamp.oci.manifest import Manifest, Platform
 from clamp.oci.reference import Reference
 from clamp.oci.resolve import ResolvedImage, resolve
-from clamp.oci.signatures import BundleArtifact, SignatureSet, fetch_signatures
+from clamp.oci.signatures import BundleArtifact, SignatureSet, SignedLayer, fetch_signatures
 from clamp.oci.store import ImageStore
 from clamp.trust.errors import TrustError, UnsignedError
 from clamp.trust.policy import Policy
@@ -25,6 +25,7 @@ from clamp.trust.result import VerificationResult, failure
 
 if TYPE_CHECKING:
     from clamp.trust.cosign_legacy import LegacyLayer
+    from clamp.trust.kinds import Kind
 
 # When nothing verifies, report the closest miss: a signer we do not trust says more than a
 # broken signature, which says more than no signature at all.
@@ -59,11 +60,13 @@ async def verify_image(store: ImageStore, ref: Reference, policies: Sequence[Pol
                        platform: Platform | None = None,
                        attestation_types: tuple[str, ...] = (),
                        require_attestation: bool = False,
+                       every_type: bool = False,
                        prefetched: Manifest | None = None) -> ImageVerification:
     """Resolve `ref` (by its digest when it has one) and verify it against any of `policies`.
 
     Registry failures become an `error` verdict with the reason (never `unsigned`): not being
-    able to look is not evidence of absence.
+    able to look is not evidence of absence. `every_type`: each of `attestation_types` needs its
+    own verified attestation (a matrix's rule), not any one of them (cosign's flag).
     """
     try:
         image = await resolve(store, ref, platform, prefetched=prefetched)
@@ -79,9 +82,17 @@ async def verify_image(store: ImageStore, ref: Reference, policies: Sequence[Pol
         return ImageVerification(ref, image, _error(exc, manifest_digest=str(image.digest)),
                                  registry_error=exc)
     result = check_signatures(found, policies)
+    layer_errors = [e for sigs in found for e in sigs.layer_errors]
+    if not result.ok and result.verdict == "unsigned" and layer_errors:
+        # Nothing else to judge by, and the registry served a layer wrongly: that is what to
+        # report (fail closed, as an error of the registry), not "unsigned".
+        error = layer_errors[0]
+        return ImageVerification(ref, image, _error(error, manifest_digest=str(image.digest)),
+                                 found=found, registry_error=error)
     attestation = None
     if require_attestation or attestation_types:
-        attestation = check_attestations(found, policies, attestation_types)
+        attestation = check_attestations(found, policies, attestation_types,
+                                         every_type=every_type)
         if not require_attestation and attestation.verdict == "unsigned":
             attestation = None
     return ImageVerification(ref, image, result, attestation, found)
@@ -89,18 +100,20 @@ async def verify_image(store: ImageStore, ref: Reference, policies: Sequence[Pol
 
 def check_signatures(found: Sequence[SignatureSet],
                      policies: Sequence[Policy]) -> VerificationResult:
-    """The first verified signature among legacy layers and bundles, else the closest miss."""
-    from clamp.trust.cosign_legacy import LegacyLayer
+    """The first verified signature among `.sig` layers and bundles, else the closest miss.
+
+    Only simple-signing layers and cosign-sign bundles are signatures (`clamp.trust.kinds`): an
+    attestation, whoever signed it and wherever it was stored, never is.
+    """
     from clamp.trust.dsse import COSIGN_SIGN_PREDICATE
 
     misses: list[VerificationResult] = []
     attestation_bundles = 0
     for sigs in found:
-        layers = [LegacyLayer(s.payload, s.annotations, s.media_type) for s in sigs.legacy]
         bundles, attested = _split_bundles(sigs)
         attestation_bundles += len(attested)
-        verified = _first_verified(str(sigs.subject), layers, bundles, policies, misses,
-                                   layer_predicates=(),
+        verified = _first_verified(str(sigs.subject), _layers(sigs.legacy), bundles, policies,
+                                   misses, role="signature", layer_predicates=(),
                                    bundle_predicates=(COSIGN_SIGN_PREDICATE,))
         if verified is not None:
             return verified
@@ -113,65 +126,74 @@ def check_signatures(found: Sequence[SignatureSet],
                        "signatures")
         return failure(UnsignedError("signature", reason),
                        manifest_digest=str(found[0].subject) if found else None)
-    return _closest(misses)
+    return _with_problems(_closest(misses), problems)
+
+
+def _with_problems(result: VerificationResult, problems: str) -> VerificationResult:
+    """The closest miss, saying also what could not be read (a layer that failed its digest)."""
+    if not problems:
+        return result
+    return result.model_copy(update={"reason": f"{result.reason}; also: {problems}"[:2000]})
+
+
+def _layers(signed: Sequence[SignedLayer]) -> list[LegacyLayer]:
+    from clamp.trust.cosign_legacy import LegacyLayer
+
+    return [LegacyLayer(s.payload, s.annotations, s.media_type) for s in signed]
 
 
 def _split_bundles(sigs: SignatureSet) -> tuple[list[tuple[int, BundleArtifact]],
                                                 list[tuple[int, BundleArtifact, str]]]:
-    """(signature bundles, attestation bundles with their predicate type), by position.
-
-    cosign's sign predicate only makes a signature: an attestation bundle (SLSA provenance,
-    SBOM...) stored beside the image is evidence about it, not a signature of it, whoever signed
-    it. A bundle that is not DSSE (a message signature) or does not parse is a signature
-    candidate, and verification says what is wrong with it.
-    """
-    from clamp.trust.dsse import COSIGN_SIGN_PREDICATE
+    """(signature bundles, attestation bundles with their predicate type), by position, as
+    `clamp.trust.kinds.bundle_kind` sorts them."""
+    from clamp.trust.kinds import bundle_kind
 
     signatures: list[tuple[int, BundleArtifact]] = []
     attestations: list[tuple[int, BundleArtifact, str]] = []
     for n, bundle in enumerate(sigs.bundles):
-        predicate = bundle_predicate(bundle.bundle)
-        if predicate is None or predicate == COSIGN_SIGN_PREDICATE:
-            signatures.append((n, bundle))
-        else:
+        kind, predicate = bundle_kind(bundle.bundle)
+        if kind == "attestation" and predicate is not None:
             attestations.append((n, bundle, predicate))
+        else:
+            signatures.append((n, bundle))
     return signatures, attestations
 
 
-def bundle_predicate(raw: bytes) -> str | None:
-    """The predicate type a DSSE bundle's statement claims, read without verifying anything:
-    it only sorts bundles into signatures and attestations before each is verified in full.
-    None for message-signature bundles and for anything that does not parse (verification then
-    reports what is wrong with it)."""
-    import base64
-    import binascii
-    import json
-
-    try:
-        doc = json.loads(raw)
-        payload = base64.b64decode(doc["dsseEnvelope"]["payload"], validate=True)
-        predicate = json.loads(payload).get("predicateType")
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, RecursionError):
-        return None
-    return predicate if isinstance(predicate, str) else None
-
-
 def check_attestations(found: Sequence[SignatureSet], policies: Sequence[Policy],
-                       predicate_types: tuple[str, ...]) -> VerificationResult:
+                       predicate_types: tuple[str, ...], *,
+                       every_type: bool = False) -> VerificationResult:
     """Verify `.att` DSSE layers and DSSE bundle referrers (subject must be the image digest,
-    predicate type filtered)."""
-    from clamp.trust.cosign_legacy import LegacyLayer
+    predicate type one of `predicate_types`, or any attestation's when none is named).
+
+    `every_type` (a matrix's trust entries listing types): each type named needs its own
+    verified attestation; the first type without one is the verdict. Without it (cosign's
+    repeatable `--attestation-type`), any one will do."""
+    if every_type and len(predicate_types) > 1:
+        verified: VerificationResult | None = None
+        for wanted in predicate_types:
+            result = _check_attestations(found, policies, (wanted,))
+            if not result.ok:
+                return result.model_copy(update={
+                    "reason": f"no verified attestation of {wanted}: {result.reason}"[:2000]})
+            verified = verified or result
+        assert verified is not None
+        return verified.model_copy(update={"predicate_types": list(predicate_types)})
+    return _check_attestations(found, policies, predicate_types)
+
+
+def _check_attestations(found: Sequence[SignatureSet], policies: Sequence[Policy],
+                        predicate_types: tuple[str, ...]) -> VerificationResult:
+    from clamp.trust.kinds import accepts_attestation
 
     misses: list[VerificationResult] = []
     for sigs in found:
-        layers = [LegacyLayer(s.payload, s.annotations, s.media_type) for s in sigs.attestations]
         _, attested = _split_bundles(sigs)
         # New-format attestations are DSSE bundles stored as referrers (`cosign attest
-        # --new-bundle-format`, GitHub's attest-build-provenance with push-to-registry). With no
-        # type asked for, any attestation will do.
+        # --new-bundle-format`, GitHub's attest-build-provenance with push-to-registry).
         bundles = [(n, b) for n, b, predicate in attested
-                   if not predicate_types or predicate in predicate_types]
-        verified = _first_verified(str(sigs.subject), layers, bundles, policies, misses,
+                   if accepts_attestation(predicate, predicate_types)]
+        verified = _first_verified(str(sigs.subject), _layers(sigs.attestations), bundles,
+                                   policies, misses, role="attestation",
                                    layer_predicates=predicate_types,
                                    bundle_predicates=predicate_types)
         if verified is not None:
@@ -184,7 +206,8 @@ def check_attestations(found: Sequence[SignatureSet], policies: Sequence[Policy]
 
 def _first_verified(digest: str, layers: Sequence[LegacyLayer],
                     bundles: Sequence[tuple[int, BundleArtifact]], policies: Sequence[Policy],
-                    misses: list[VerificationResult], *, layer_predicates: tuple[str, ...],
+                    misses: list[VerificationResult], *, role: Kind,
+                    layer_predicates: tuple[str, ...],
                     bundle_predicates: tuple[str, ...]) -> VerificationResult | None:
     """Each policy against the `.sig`/`.att` layers, then against each bundle: the first result
     that verifies, or None with every miss appended to `misses`."""
@@ -193,7 +216,7 @@ def _first_verified(digest: str, layers: Sequence[LegacyLayer],
 
     for policy in policies:
         attempts = [partial(_attempt, partial(verify_legacy_layers, layers, digest, policy,
-                                              predicate_types=layer_predicates),
+                                              role=role, predicate_types=layer_predicates),
                             manifest_digest=digest)] if layers else []
         attempts += [partial(_attempt, partial(verify_bundle, bundle.bundle,
                                                Artifact.from_digest(digest), policy,

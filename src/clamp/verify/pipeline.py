@@ -68,7 +68,7 @@ async def _verify_entry(stores: Stores, loaded: LoadedMatrix, entry: ImageEntry,
         verification = await verify_image(store, pinned, trust.policies, platform=platform,
                                           attestation_types=trust.attestation_types,
                                           require_attestation=trust.require_attestation,
-                                          prefetched=by_tag)
+                                          every_type=True, prefetched=by_tag)
     else:
         verification = await _resolve_only(store, pinned, platform, by_tag)
     mismatch = None

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 from clamp.errors import BadInputError
 from clamp.matrix import ImageEntry, LoadedMatrix, TrustPolicy, effective
+from clamp.trust.errors import TrustInputError
 from clamp.trust.keys import PublicKey, load_public_key
 from clamp.trust.policy import Identity, Policy
+from clamp.trust.root import load_trusted_root
 
 MAX_KEY_FILE = 64 * 1024
 
@@ -79,6 +81,15 @@ class PolicyCache:
                      issuer=ident.issuer, issuer_regexp=anchored(ident.issuer_regexp))
             for ident in spec.keyless)
         root = spec.resolved_trusted_root
+        # Loaded now, with the key files, before any registry is asked: a root that cannot be
+        # used is the matrix's bad input (exit 64), not a signature failure of every entry.
+        loaded_root = None
+        if root is not None:
+            try:
+                loaded_root = load_trusted_root(root)
+            except TrustInputError as exc:
+                raise BadInputError(f"unusable trusted root: {exc.reason}",
+                                    where=f"{where}.trusted_root ({root})") from None
         return Policy(keys=tuple(keys), identities=identities,
                       require_tlog=spec.tlog == "required",
-                      trusted_root_path=str(root) if root else None)
+                      trusted_root_path=str(root) if root else None, _root=loaded_root)
