@@ -50,6 +50,8 @@ def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
     first = math.floor(lo / step)
+    if float(f"{first * step:.12g}") > lo:  # lo / step underflowed to -0.0, or rounding lifted it
+        first -= 1
     ticks: list[float] = []
     k = first
     while len(ticks) < 50:
