@@ -15,6 +15,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from clamp.errors import BadInputError
 from clamp.oci.reference import DOCKER_HUB
@@ -38,6 +39,11 @@ class Credentials:
     def basic_header(self) -> str:
         raw = f"{self.username}:{self.password}".encode()
         return "Basic " + base64.b64encode(raw).decode()
+
+    def secrets(self) -> list[str]:
+        """Every form of these credentials a server could echo into an error message."""
+        found = [self.password, self.basic_header().removeprefix("Basic ")]
+        return found + ([self.identity_token] if self.identity_token else [])
 
 
 @dataclass(frozen=True)
@@ -117,13 +123,39 @@ def _entry_credentials(entry: dict[str, object], *, where: str) -> Credentials |
     return None
 
 
+#: (scheme, host, port) of a URL: what a credential or token is bound to.
+Origin = tuple[str, str, int]
+#: The registry origin that challenged, and the realm, service and scope it named.
+TokenKey = tuple[Origin, str, str, str]
+
+
+def origin_of(url: str) -> Origin:
+    """The origin of `url`, host lower-cased and the port made explicit (`https://h` is port
+    443), so two spellings of one server compare equal and two ports of one host do not."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1  # no server listens there; it equals no real origin
+    host = (parts.hostname or "").lower()
+    return scheme, host, port if port is not None else {"https": 443, "http": 80}.get(scheme, -1)
+
+
 @dataclass
-class TokenCache:
-    """Bearer tokens by (realm, service, scope), dropped a little before they expire."""
+class TokenStore:
+    """Bearer tokens by the registry origin that challenged for them and the realm, service and
+    scope its challenge named; dropped a little before they expire.
 
-    _tokens: dict[tuple[str, str, str], tuple[str, float]] = field(default_factory=dict)
+    The origin is part of the key because the challenge is the registry's word: a hostile
+    registry that names another registry's token service (realm, service) and an image name
+    that registry serves must get a token of its own asking, never one that the other
+    registry's credentials bought. A token is only ever sent to the origin in its key.
+    """
 
-    def get(self, key: tuple[str, str, str]) -> str | None:
+    _tokens: dict[TokenKey, tuple[str, float]] = field(default_factory=dict)
+
+    def get(self, key: TokenKey) -> str | None:
         item = self._tokens.get(key)
         if item is None:
             return None
@@ -133,16 +165,33 @@ class TokenCache:
             return None
         return token
 
-    def drop(self, key: tuple[str, str, str], token: str) -> None:
+    def drop(self, key: TokenKey, token: str) -> None:
         """Forget `token` (the registry refused it before it expired), unless another task
         already replaced it with a fresh one."""
         item = self._tokens.get(key)
         if item is not None and item[0] == token:
             del self._tokens[key]
 
-    def put(self, key: tuple[str, str, str], token: str, expires_in: float) -> None:
+    def put(self, key: TokenKey, token: str, expires_in: float) -> None:
         # Docker's spec: a missing expires_in means 60 s; keep a margin for clock skew.
         self._tokens[key] = (token, time.monotonic() + max(expires_in - 10, 1))
 
+    def held_for(self, origin: Origin) -> list[str]:
+        """The tokens bound to `origin`: the secrets its error messages must not echo."""
+        return [token for key, (token, _) in self._tokens.items() if key[0] == origin]
+
     def __repr__(self) -> str:
-        return f"TokenCache({len(self._tokens)} tokens)"
+        return f"TokenStore({len(self._tokens)} tokens)"
+
+
+MASK = "***"
+_MIN_SECRET = 3  # shorter strings are masked nowhere: they would garble every message
+
+
+def redact(text: str, secrets: list[str], limit: int | None = None) -> str:
+    """`text` with every secret replaced by `***`, then cut to `limit` characters: masking
+    first, so a cut never leaves a secret's prefix standing where the whole would be masked.
+    Longest first, so a secret that contains another is masked whole."""
+    for secret in sorted({s for s in secrets if len(s) >= _MIN_SECRET}, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text if limit is None else text[:limit]

@@ -20,7 +20,16 @@ if TYPE_CHECKING:
     from clamp.oci.pool import RegistryPool
 
 from clamp.errors import AuthError, DigestMismatchError, NotFoundError, RegistryError
-from clamp.oci.auth import Challenge, Credentials, parse_challenge
+from clamp.oci.auth import (
+    Challenge,
+    Credentials,
+    Origin,
+    TokenKey,
+    origin_of,
+    parse_challenge,
+    redact,
+)
+from clamp.oci.body import BodyError, BoundedDecoder
 from clamp.oci.digest import Digest, digest_of, is_digest, parse_digest, verify_bytes
 from clamp.oci.manifest import (
     MANIFEST_ACCEPT,
@@ -30,7 +39,7 @@ from clamp.oci.manifest import (
     Manifest,
     encode_json,
 )
-from clamp.oci.reference import DOCKER_HUB, DOCKER_HUB_API
+from clamp.oci.reference import DOCKER_HUB, DOCKER_HUB_API, is_loopback_host
 from clamp.oci.retry import (
     RETRYABLE_STATUS,
     RetryableError,
@@ -42,6 +51,8 @@ MAX_BLOB_BYTES = 16 * 1024 * 1024  # signatures, bundles and configs; never imag
 MAX_SMALL_BYTES = 1024 * 1024  # token answers, error bodies, tag pages
 MAX_TAG_PAGES = 100
 MAX_REFERRER_PAGES = 10  # of up to 4 MiB each: far more signatures than any image carries
+MAX_REDIRECTS = 5
+MAX_CHALLENGE_BYTES = 8 * 1024  # a WWW-Authenticate value; real ones are ~200 characters
 
 
 @dataclass
@@ -61,8 +72,9 @@ class RegistryClient:
         self.pool = pool
         self.credentials = credentials
         self.base = f"{pool.scheme_for(self.host)}://{self.host}"
+        self.origin: Origin = origin_of(self.base)
         self._challenge: Challenge | None = None
-        self._token_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self._token_locks: dict[TokenKey, asyncio.Lock] = {}
         self._referrers_api: bool | None = None  # learnt on first use; saves a round trip
         self._referrers_probe = asyncio.Lock()  # one probe per host, not one per image
 
@@ -248,6 +260,12 @@ class RegistryClient:
                     expect: tuple[int, ...] = (200,), actions: str = "pull") -> _Response:
         url = path if path.startswith(("http://", "https://")) else f"{self.base}/v2/{repo}{path}"
         check_scheme(url, self.pool, where)
+        if origin_of(url) != self.origin:
+            # An upload Location or a page link on another host: the request would carry this
+            # registry's credentials there.
+            raise RegistryError(f"refusing to send a request for {self.registry} to another "
+                                f"host ({urlsplit(url).netloc.rsplit('@', 1)[-1][:100]})",
+                                where=where)
         try:
             async for attempt in retrying(self.pool.options.retry):
                 with attempt:
@@ -270,7 +288,17 @@ class RegistryClient:
                 send_headers["Authorization"] = auth
             resp = await self._send(method, url, send_headers, content, max_bytes, where)
             if resp.status == 401:
-                challenge = parse_challenge(resp.headers.get("www-authenticate", ""))
+                if origin_of(str(resp.url)) != self.origin:
+                    # A redirect target (blob storage, a CDN) that asks for credentials: its
+                    # challenge is not this registry's, and its realm gets nothing of ours.
+                    raise AuthError(f"{resp.url.host} (redirected to) asks for authentication; "
+                                    f"{self.registry}'s credentials are not sent to another host",
+                                    where=where)
+                header = resp.headers.get("www-authenticate", "")
+                if len(header) > MAX_CHALLENGE_BYTES:
+                    raise AuthError(f"authentication challenge longer than "
+                                    f"{MAX_CHALLENGE_BYTES} bytes", where=where)
+                challenge = parse_challenge(header)
                 if challenge is None or challenge.scheme not in ("bearer", "basic"):
                     raise AuthError("registry requires authentication it does not describe",
                                     where=where)
@@ -289,14 +317,20 @@ class RegistryClient:
             return self._check_status(resp, expect, where)
         raise AuthError("authentication failed (401 after a fresh token)", where=where)
 
-    @staticmethod
-    def _token_key(challenge: Challenge, scope: str) -> tuple[str, str, str]:
-        return challenge.params.get("realm", ""), challenge.params.get("service", ""), scope
+    def _token_key(self, challenge: Challenge, scope: str) -> TokenKey:
+        return (self.origin, challenge.params.get("realm", ""),
+                challenge.params.get("service", ""), scope)
+
+    def _secrets(self) -> list[str]:
+        """What an error message from this registry must never repeat: its credentials in
+        every form it was sent, and the tokens bound to it."""
+        held = self.credentials.secrets() if self.credentials else []
+        return held + self.pool.tokens.held_for(self.origin)
 
     def _check_status(self, resp: _Response, expect: tuple[int, ...], where: str) -> _Response:
         if resp.status in expect:
             return resp
-        detail = _error_detail(resp.body)
+        detail = _error_detail(resp.body, self._secrets())
         if resp.status in RETRYABLE_STATUS:
             # The registry's own words matter here: Docker Hub's 429 says it is the pull
             # rate limit and how to lift it.
@@ -315,7 +349,15 @@ class RegistryClient:
             async with self.pool.semaphore, asyncio.timeout(options.attempt_deadline):
                 http = self.pool.http()
                 request = http.build_request(method, url, headers=headers, content=content)
-                response = await http.send(request, stream=True)
+                first = origin_of(url)
+                for _ in range(MAX_REDIRECTS + 1):
+                    response = await http.send(request, stream=True)
+                    if response.next_request is None:
+                        break
+                    await response.aclose()  # a redirect's body is never read
+                    request = _redirected(response.next_request, first, where)
+                else:
+                    raise RegistryError(f"more than {MAX_REDIRECTS} redirects", where=where)
                 try:
                     body = await _read_bounded(response, max_bytes, where)
                 finally:
@@ -323,22 +365,21 @@ class RegistryClient:
         except TimeoutError:
             raise RetryableError(f"no complete answer within {options.attempt_deadline:g} s") \
                 from None
-        except httpx.TooManyRedirects:
-            raise RegistryError("too many redirects", where=where) from None
-        except (httpx.TransportError, httpx.DecodingError) as exc:
-            raise RetryableError(f"connection failed ({type(exc).__name__}: {exc})") from None
+        except httpx.TransportError as exc:
+            reason = redact(str(exc), self._secrets(), 300)
+            raise RetryableError(f"connection failed ({type(exc).__name__}: {reason})") from None
         return _Response(response.status_code, response.headers, body, response.url)
 
     async def _auth_header(self, scope: str, where: str) -> str | None:
         challenge = self._challenge
         if challenge is None:
             return None
-        if challenge.scheme == "basic":
+        if challenge.scheme == "basic":  # sent to the registry's own origin only (_call)
             if self.credentials is None:
                 raise AuthError("registry requires basic auth; no credentials found", where=where)
             return self.credentials.basic_header()
         key = self._token_key(challenge, scope)
-        realm, service, _ = key
+        _, realm, service, _ = key
         lock = self._token_locks.setdefault(key, asyncio.Lock())
         async with lock:
             token = self.pool.tokens.get(key)
@@ -355,6 +396,9 @@ class RegistryClient:
         params = {"scope": scope}
         if service:
             params["service"] = service
+        if self.credentials is not None and not may_send_credentials(self.base, realm):
+            raise AuthError(f"refusing to send {self.registry}'s credentials to the token realm "
+                            f"{_origin_text(realm)}: {_REALM_RULE}", where=where)
         headers = {"Authorization": self.credentials.basic_header()} if self.credentials else {}
         url = str(httpx.URL(realm).copy_merge_params(params))  # keep the realm's own query
         refresh = self.credentials.identity_token if self.credentials else None
@@ -394,21 +438,72 @@ class RegistryClient:
 
 
 async def _read_bounded(response: httpx.Response, max_bytes: int, where: str) -> bytes:
+    """The body, decoded by clamp.oci.body's bounded decoder (never httpx's: it inflates
+    without a limit). A success answer past `max_bytes` is an error; an error page is cut at
+    1 MiB (enough for its message) and one that cannot be decoded reads as empty."""
+    error_page = response.status_code >= 300
+    limit = MAX_SMALL_BYTES if error_page else max_bytes
+    try:
+        decoder = BoundedDecoder(response.headers.get("content-encoding"), limit)
+    except BodyError as exc:
+        if error_page:
+            return b""
+        raise RegistryError(str(exc), where=where) from None
     declared = response.headers.get("content-length")
     is_head = response.request.method == "HEAD"
-    if declared and declared.isdigit() and int(declared) > max_bytes and not is_head:
+    if (declared and declared.isdigit() and int(declared) > decoder.raw_limit and not is_head
+            and not error_page):
         raise RegistryError(f"response of {declared} bytes exceeds the {max_bytes}-byte bound",
                             where=where)
     chunks: list[bytes] = []
-    total = 0
-    async for chunk in response.aiter_bytes():
-        total += len(chunk)
-        if total > max(max_bytes, 0) and response.status_code < 300:
-            raise RegistryError(f"response exceeds the {max_bytes}-byte bound", where=where)
-        if total > MAX_SMALL_BYTES and response.status_code >= 300:
-            break  # an error page: keep what we need for the message
-        chunks.append(chunk)
+    try:
+        async for raw in response.aiter_raw():
+            chunks.append(decoder.feed(raw))
+            if decoder.exceeded:
+                if error_page:
+                    break  # keep what the message needs
+                raise RegistryError(f"response exceeds the {max_bytes}-byte bound", where=where)
+        decoder.finish()
+    except BodyError as exc:
+        if error_page:
+            return b"".join(chunks)
+        raise RegistryError(str(exc), where=where) from None
     return b"".join(chunks)
+
+
+def _redirected(request: httpx.Request, first: Origin, where: str) -> httpx.Request:
+    """The next hop of a redirect, under clamp's rule rather than httpx's: nothing that
+    authenticates (Authorization) and no request body goes on to another origin, not even the
+    same host on another scheme or port. httpx would keep Authorization on an http->https hop
+    and re-send a 307's body (a refresh token) anywhere."""
+    if origin_of(str(request.url)) != first:
+        request.headers.pop("authorization", None)
+        if request.method not in ("GET", "HEAD"):
+            raise RegistryError(f"refusing to re-send a {request.method} request to another host "
+                                f"({request.url.host}) on a redirect", where=where)
+    return request
+
+
+_REALM_RULE = ("a registry's credentials go to a token realm on its own host, or from an "
+               "HTTPS registry to an HTTPS realm; never over plain HTTP to another host")
+
+
+def may_send_credentials(registry_base: str, realm: str) -> bool:
+    """Whether the credentials for the registry at `registry_base` may go to the token realm its
+    challenge named. Docker and containerd send them to any realm; clamp keeps that for an HTTPS
+    registry naming an HTTPS realm (TLS vouches for the challenge and for the realm, as it does
+    for ghcr.io -> ghcr.io/token and registry-1.docker.io -> auth.docker.io), and otherwise only
+    to the registry's own host name (loopback counts as one host): a plain-HTTP challenge can be
+    rewritten on the way, and an HTTPS registry's password must not travel in the clear."""
+    reg, to = origin_of(registry_base), origin_of(realm)
+    if reg[0] == "https":
+        return to[0] == "https"
+    return reg[1] == to[1] or (is_loopback_host(reg[1]) and is_loopback_host(to[1]))
+
+
+def _origin_text(url: str) -> str:
+    scheme, host, port = origin_of(url)
+    return f"{scheme}://{host}:{port}"[:120]
 
 
 def check_scheme(url: str, pool: RegistryPool, where: str, what: str = "registry URL") -> None:
@@ -416,6 +511,10 @@ def check_scheme(url: str, pool: RegistryPool, where: str, what: str = "registry
     refused before it is sent."""
     parts = urlsplit(url)
     host = parts.netloc.rsplit("@", 1)[-1]
+    if "@" in parts.netloc:
+        # httpx would turn user:password@ into Basic credentials of the server's choosing.
+        raise RegistryError(f"refusing a {what} with user information ({host[:100]})",
+                            where=where)
     if parts.scheme == "https":
         return
     if parts.scheme == "http" and pool.scheme_for(host) == "http":
@@ -448,13 +547,16 @@ def _json_object(body: bytes, where: str) -> dict[str, Any]:
     return value
 
 
-def _error_detail(body: bytes) -> str:
+def _error_detail(body: bytes, secrets: list[str]) -> str:
+    """The registry's own first error (`code message`), with `secrets` masked before it is cut:
+    a hostile registry may echo the Authorization header it was sent."""
     import json
 
     try:
         errors = json.loads(body).get("errors") or []
         first = errors[0]
-        code, message = str(first.get("code", ""))[:40], str(first.get("message", ""))[:120]
+        code = redact(str(first.get("code", "")), secrets, 40)
+        message = redact(str(first.get("message", "")), secrets, 120)
         return f": {code} {message}".rstrip()
     except (ValueError, AttributeError, IndexError, TypeError, UnicodeDecodeError,
             RecursionError):
