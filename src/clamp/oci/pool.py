@@ -93,7 +93,8 @@ def environment_proxies() -> dict[str, str]:
     for kind, value in found.items():
         try:
             url = httpx.URL(value if "://" in value else f"http://{value}")
-            usable = bool(url.host) and url.scheme in ("http", "https", "socks5", "socks5h")
+            usable = (bool(url.host) and url.scheme in ("http", "https", "socks5", "socks5h")
+                      and (url.port is None or 1 <= url.port <= 65535))
         except (httpx.InvalidURL, ValueError, TypeError):
             usable = False
         if not usable:

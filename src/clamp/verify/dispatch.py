@@ -109,12 +109,15 @@ def api_url() -> str:
         host = parts.hostname or ""
         _ = parts.port
     except ValueError:
-        raise DispatchError(f"GITHUB_API_URL {api[:80]!r} is not a URL") from None
-    if not host or "@" in parts.netloc:
-        raise DispatchError(f"GITHUB_API_URL {api[:80]!r} is not a URL without user information")
+        host = ""
+    if not host:  # the value itself is not printed: it may hold user:password@
+        raise DispatchError("GITHUB_API_URL is not a URL with a host and a valid port")
+    if "@" in parts.netloc:
+        raise DispatchError(f"GITHUB_API_URL for {host[:80]} holds user information; the token "
+                            "is GITHUB_TOKEN's alone")
     if parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(host)):
         return api
-    raise DispatchError(f"refusing to send GITHUB_TOKEN to {parts.scheme}://{host[:80]}: "
+    raise DispatchError(f"refusing to send GITHUB_TOKEN to {parts.scheme[:10]}://{host[:80]}: "
                         "GITHUB_API_URL must be HTTPS (plain HTTP only to a loopback host)")
 
 
