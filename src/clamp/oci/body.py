@@ -67,23 +67,18 @@ class BoundedDecoder:
     def feed(self, data: bytes) -> bytes:
         if self.exceeded or not data:
             return b""
+        allowed = self.raw_limit - self._raw
+        over_raw = len(data) > allowed
+        if over_raw:
+            data = data[:allowed]
         self._raw += len(data)
-        if self._raw > self.raw_limit:
-            self.exceeded = True
-            if self.coding is not None:
-                return b""
-            data = data[:self.limit - self.produced]
-            self.produced += len(data)
-            return data
-        if self.coding is None:
-            self.produced += len(data)
-            return data
-        out = self._inflate(data)
+        out = data if self.coding is None else self._inflate(data) if data else b""
         self.produced += len(out)
         if self.produced > self.limit:
-            self.exceeded = True
+            over_raw = True
             out = out[:len(out) - (self.produced - self.limit)]
             self.produced = self.limit
+        self.exceeded = over_raw
         return out
 
     def _inflate(self, data: bytes) -> bytes:
