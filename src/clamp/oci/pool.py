@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 
-from clamp.oci.auth import Credentials, TokenStore, credentials_for
+from clamp.oci.auth import Credentials, TokenStore
 from clamp.oci.body import ACCEPT_ENCODING
+from clamp.oci.credentials import credentials_for
 from clamp.oci.reference import is_loopback_host
 from clamp.oci.registry import RegistryClient, check_scheme
 from clamp.oci.retry import RetryPolicy

@@ -75,6 +75,9 @@ class RegistryClient:
         self.origin: Origin = origin_of(self.base)
         self._challenge: Challenge | None = None
         self._token_locks: dict[TokenKey, asyncio.Lock] = {}
+        #: Scopes asked anonymously since the credentials were refused for them (a GITHUB_TOKEN
+        #: without packages:read, for a public image that needs none).
+        self._anonymous: set[str] = set()
         self._referrers_api: bool | None = None  # learnt on first use; saves a round trip
         self._referrers_probe = asyncio.Lock()  # one probe per host, not one per image
 
@@ -281,7 +284,8 @@ class RegistryClient:
                        expect: tuple[int, ...], actions: str) -> _Response:
         scope = f"repository:{repo}:{actions}"
         refreshed = False
-        for _ in range(3):  # a fresh challenge, and once a fresh token for a refused one
+        # A fresh challenge, once a fresh token for a refused one, once anonymously.
+        for _ in range(4):
             auth = await self._auth_header(scope, where)
             send_headers = dict(headers or {})
             if auth:
@@ -303,23 +307,45 @@ class RegistryClient:
                     raise AuthError("registry requires authentication it does not describe",
                                     where=where)
                 if auth and _same_challenge(self._challenge, challenge):
-                    if auth.startswith("Bearer ") and not refreshed:
+                    fetched = not (self.credentials and self.credentials.registry_token) or \
+                        scope in self._anonymous
+                    if auth.startswith("Bearer ") and fetched and not refreshed:
                         # A cached token revoked or expired early: ask for a new one, once.
                         refreshed = True
                         self.pool.tokens.drop(self._token_key(challenge, scope),
                                               auth.removeprefix("Bearer "))
                         continue
-                    raise AuthError("credentials refused (401)" if self.credentials else
-                                    "authentication required (401); no credentials found",
-                                    where=where)
+                    if self._try_anonymously(scope, challenge):
+                        continue
+                    raise AuthError(self._refusal(401, scope), where=where)
                 self._challenge = challenge
+                continue
+            if resp.status == 403 and auth and self._try_anonymously(scope, self._challenge):
                 continue
             return self._check_status(resp, expect, where)
         raise AuthError("authentication failed (401 after a fresh token)", where=where)
 
     def _token_key(self, challenge: Challenge, scope: str) -> TokenKey:
         return (self.origin, challenge.params.get("realm", ""),
-                challenge.params.get("service", ""), scope)
+                challenge.params.get("service", ""), scope, scope in self._anonymous)
+
+    def _refusal(self, status: int, scope: str) -> str:
+        if self.credentials is None:
+            return f"authentication required ({status}); no credentials found"
+        if scope in self._anonymous:
+            return f"credentials refused, then anonymous access too ({status})"
+        return f"credentials refused ({status})"
+
+    def _try_anonymously(self, scope: str, challenge: Challenge | None) -> bool:
+        """Whether to ask once more without credentials: they were refused (401/403) for a pull
+        under the Bearer flow. A public image needs none, and a token lacking the right (GHCR's
+        GITHUB_TOKEN without packages:read) must not make it unreadable, as it does not for
+        docker. Anonymous asking sends less, never more, and only once per scope."""
+        if (self.credentials is None or scope in self._anonymous or challenge is None
+                or challenge.scheme != "bearer" or not scope.endswith(":pull")):
+            return False
+        self._anonymous.add(scope)
+        return True
 
     def _secrets(self) -> list[str]:
         """What an error message from this registry must never repeat: its credentials in
@@ -378,30 +404,39 @@ class RegistryClient:
             if self.credentials is None:
                 raise AuthError("registry requires basic auth; no credentials found", where=where)
             return self.credentials.basic_header()
+        creds = None if scope in self._anonymous else self.credentials
+        if creds is not None and creds.registry_token:
+            return f"Bearer {creds.registry_token}"  # cosign's --registry-token: no exchange
         key = self._token_key(challenge, scope)
-        _, realm, service, _ = key
+        _, realm, service, _, _ = key
         lock = self._token_locks.setdefault(key, asyncio.Lock())
         async with lock:
             token = self.pool.tokens.get(key)
             if token is None:
-                token, expires_in = await self._fetch_token(realm, service, scope, where)
+                try:
+                    token, expires_in = await self._fetch_token(realm, service, scope, where,
+                                                                creds)
+                except _CredentialsRefused as exc:
+                    if not self._try_anonymously(scope, challenge):
+                        raise AuthError(exc.message, where=where) from None
+                    return await self._auth_header(scope, where)
                 self.pool.tokens.put(key, token, expires_in)
         return f"Bearer {token}"
 
-    async def _fetch_token(self, realm: str, service: str, scope: str,
-                           where: str) -> tuple[str, float]:
+    async def _fetch_token(self, realm: str, service: str, scope: str, where: str,
+                           creds: Credentials | None) -> tuple[str, float]:
         if not realm:
             raise AuthError("bearer challenge without a realm", where=where)
         check_scheme(realm, self.pool, where, what="token realm")
         params = {"scope": scope}
         if service:
             params["service"] = service
-        if self.credentials is not None and not may_send_credentials(self.base, realm):
+        if creds is not None and not may_send_credentials(self.base, realm):
             raise AuthError(f"refusing to send {self.registry}'s credentials to the token realm "
                             f"{_origin_text(realm)}: {_REALM_RULE}", where=where)
-        headers = {"Authorization": self.credentials.basic_header()} if self.credentials else {}
+        headers = {"Authorization": creds.basic_header()} if creds else {}
         url = str(httpx.URL(realm).copy_merge_params(params))  # keep the realm's own query
-        refresh = self.credentials.identity_token if self.credentials else None
+        refresh = creds.identity_token if creds else None
         try:
             async for attempt in retrying(self.pool.options.retry):
                 with attempt:
@@ -426,7 +461,12 @@ class RegistryClient:
         except RetryableError as exc:
             raise AuthError(f"{exc} (gave up after retries)", where=where) from None
         if resp.status in (401, 403):
-            raise AuthError(f"token service refused the credentials ({resp.status})", where=where)
+            if creds is not None:
+                raise _CredentialsRefused(f"token service refused the credentials "
+                                          f"({resp.status})", where=where)
+            after = "the credentials, then " if scope in self._anonymous else ""
+            raise AuthError(f"token service refused {after}anonymous access ({resp.status})",
+                            where=where)
         if resp.status != 200:
             raise AuthError(f"token service answered {resp.status}", where=where)
         body = _json_object(resp.body, f"{where} (token)")
@@ -435,6 +475,10 @@ class RegistryClient:
             raise AuthError("token service answered without a token", where=where)
         expires = body.get("expires_in")
         return token, float(expires) if isinstance(expires, int | float) and expires > 0 else 60.0
+
+
+class _CredentialsRefused(AuthError):
+    """The token service refused the credentials (401/403): maybe worth asking anonymously."""
 
 
 async def _read_bounded(response: httpx.Response, max_bytes: int, where: str) -> bytes:
