@@ -42,6 +42,7 @@ from tests.support.hostile_http import (
     response,
     zeros_gzip,
 )
+from tests.support.private_ca import Pki, make_pki
 from tests.support.pushing import RegistryPusher, push_image
 from tests.support.registry import RegistryHandle
 
@@ -670,3 +671,41 @@ def test_unusable_proxy_is_exit_64_on_the_command_line(
     err = capsys.readouterr().err
     assert code == 64
     assert "HTTPS_PROXY" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+# -- the dispatch reaches GitHub as the registry client reaches a registry ---------------------
+@pytest.fixture(scope="module")
+def ghe_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A GitHub Enterprise behind a private CA, at 127.0.0.1 and at a name only a proxy knows."""
+    return make_pki(tmp_path_factory.mktemp("ghe-pki"), dns_names=("ghe.test",))
+
+
+def test_dispatch_trusts_the_ca_ssl_cert_file_names(ghe_pki: Pki,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    with hostile_http(_github(204, b""), tls=ghe_pki.server_context()) as gh:
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        monkeypatch.setenv("GITHUB_API_URL", f"{gh.url}/api/v3")
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        with pytest.raises(DispatchError, match="unreachable"):  # twin: certifi's bundle
+            dispatch(REQUEST)
+        assert gh.requests == []  # the handshake failed: the token was never sent
+        monkeypatch.setenv("SSL_CERT_FILE", str(ghe_pki.ca))
+        dispatch(REQUEST)
+    assert gh.authorizations() == [f"Bearer {TOKEN}"]
+
+
+def test_dispatch_goes_through_the_environments_proxy(ghe_pki: Pki,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ghe.test` resolves nowhere: a dispatch that arrives went through the proxy's tunnel."""
+    with hostile_http(_github(204, b""), tunnel=ghe_pki.server_context()) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.setenv("SSL_CERT_FILE", str(ghe_pki.ca))
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        monkeypatch.setenv("GITHUB_API_URL", "https://ghe.test/api/v3")
+        dispatch(REQUEST)
+    connect, post = proxy.requests
+    assert connect.method == "CONNECT" and connect.target == "ghe.test:443"
+    assert "authorization" not in connect.headers  # the token travels inside the tunnel only
+    assert post.target.startswith("/api/v3/repos/rocm/clamp-ci/actions/workflows/")
+    assert post.headers["authorization"] == f"Bearer {TOKEN}"

@@ -5,7 +5,9 @@ this one writes whatever the script yields, so a test can send what no honest se
 head of megabytes, a `Content-Length` that lies, a chunked body with no end, an answer trickled a
 byte at a time, a gzip bomb under any `Content-Encoding`. It records every request it read
 (method, target, headers, body), so credential tests can assert on what a second, hostile host
-was sent.
+was sent. With `tls` it speaks HTTPS; with `tunnel` it also plays a forward proxy's CONNECT
+(answers 200, then speaks TLS with that context inside the tunnel and serves the requests that
+come through it), so an HTTPS client behind a proxy can be tested without another host.
 
 Bounded so that a client bug cannot hang the test run: the server listens on 127.0.0.1 only,
 reads request heads up to 64 KiB, writes at most `max_write` bytes per connection, stops every
@@ -19,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import socket
+import ssl
 import threading
 import time
 import zlib
@@ -62,10 +65,11 @@ class HostileHttp:
     host: str  # 127.0.0.1:PORT
     requests: list[Request] = field(default_factory=list)
     written: list[int] = field(default_factory=list)  # bytes written per reply, in order
+    tls: bool = False
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{'https' if self.tls else 'http'}://{self.host}"
 
     def authorizations(self) -> list[str]:
         """Every Authorization header this server was sent."""
@@ -137,25 +141,37 @@ def _read_request(conn: socket.socket, pending: bytearray) -> Request | None:
 
 @contextmanager
 def hostile_http(script: Script, *, max_seconds: float = MAX_SECONDS,
-                 max_write: int = MAX_WRITE) -> Iterator[HostileHttp]:
+                 max_write: int = MAX_WRITE, tls: ssl.SSLContext | None = None,
+                 tunnel: ssl.SSLContext | None = None) -> Iterator[HostileHttp]:
     """Run the server for the `with` block; `script(request)` gives each reply's pieces."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.2)
     stop = threading.Event()
     lock = threading.Lock()
-    server = HostileHttp(f"127.0.0.1:{listener.getsockname()[1]}")
+    server = HostileHttp(f"127.0.0.1:{listener.getsockname()[1]}", tls=tls is not None)
     conns: list[socket.socket] = []
 
     def serve(conn: socket.socket) -> None:
         pending = bytearray()
         conn.settimeout(max_seconds)
         with contextlib.suppress(OSError), conn:
+            if tls is not None:
+                conn = tls.wrap_socket(conn, server_side=True)
+                with lock:
+                    conns.append(conn)  # the wrapper owns the socket now: shut it at the end
             while not stop.is_set():
                 request = _read_request(conn, pending)
                 if request is None:
                     return
                 with lock:
                     server.requests.append(request)
+                if request.method == "CONNECT" and tunnel is not None:
+                    conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    conn = tunnel.wrap_socket(conn, server_side=True)
+                    with lock:
+                        conns.append(conn)
+                    pending.clear()
+                    continue
                 written, deadline = 0, time.monotonic() + max_seconds
                 closed = False
                 try:
