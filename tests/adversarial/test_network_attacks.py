@@ -646,12 +646,14 @@ def test_dispatch_does_not_follow_a_redirect(monkeypatch: pytest.MonkeyPatch) ->
 
 
 # -- bad input: an unusable proxy -----------------------------------------------------------------
-@pytest.mark.parametrize("value", ["::::", "http://proxy:99999", "http://"])
+@pytest.mark.parametrize("value", ["::::", "http://proxy:99999", "http://",
+                                   "ftp://user:pr0xy-pw@proxy:21", "user:pr0xy-pw@proxy:99999"])
 def test_unusable_proxy_is_bad_input(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTPS_PROXY", value)
     with pytest.raises(BadInputError, match="unusable proxy") as info:
         RegistryPool(FAST)
     assert info.value.exit_code == 64 and "HTTPS_PROXY" in str(info.value)
+    assert "pr0xy-pw" not in str(info.value)  # the proxy's password is never printed
 
 
 def test_unusable_proxy_is_exit_64_on_the_command_line(

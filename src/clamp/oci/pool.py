@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,7 +102,8 @@ def environment_proxies() -> dict[str, str]:
         if not usable:
             from clamp.errors import BadInputError
 
-            raise BadInputError(f"unusable proxy {value[:80]!r}: not an http(s) or socks5 "
+            shown = re.sub(r"^([^/]*//)?[^/@]*@", r"\1***@", value)  # never a proxy password
+            raise BadInputError(f"unusable proxy {shown[:80]!r}: not an http(s) or socks5 "
                                 "proxy URL", where=f"{kind.upper()}_PROXY")
     return found
 
