@@ -14,10 +14,13 @@ import json
 import os
 import stat
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clamp.errors import AuthError, BadInputError
 from clamp.oci.auth import Credentials
@@ -444,3 +447,26 @@ def test_registry_flags_are_bound_to_one_registry(tmp_path: Path) -> None:
             flag_credentials({"ghcr.io", "docker.io"})
     finally:
         _FLAGS.reset(reset)
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                     lambda inner: st.lists(inner, max_size=3) |
+                     st.dictionaries(st.text(max_size=10), inner, max_size=3), max_leaves=10)
+
+
+@given(st.dictionaries(st.sampled_from(["r.example", "https://r.example", "r.example/ns",
+                                        "docker.io", "x"]), _JSON, max_size=3),
+       st.sampled_from(["r.example", "docker.io"]))
+def test_any_auths_table_gives_credentials_none_or_bad_input(auths: dict[str, object],
+                                                             registry: str) -> None:
+    """Helpers are left out (they would run programs); every other shape of the file is read
+    to credentials, nothing, or a one-line bad input."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "auth.json"
+        path.write_text(json.dumps({"auths": auths}))
+        try:
+            found = credentials_for(registry, {"HOME": tmp, "REGISTRY_AUTH_FILE": str(path)})
+        except BadInputError as exc:
+            assert "\n" not in str(exc)
+            return
+        assert found is None or isinstance(found, Credentials)
