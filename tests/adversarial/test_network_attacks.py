@@ -266,6 +266,23 @@ def test_trickling_answer_is_bounded_by_the_attempt_deadline(transport: str) -> 
     assert len(srv.requests) == FAST.retry.attempts
 
 
+def test_trickling_attempts_draw_on_one_budget_per_request(transport: str) -> None:
+    """Five attempts of 1 s each would be 5 s; the request's network-time budget (here 2.5 s)
+    ends it after the third, whatever the retry policy still allows."""
+    def trickle(req: Request) -> Reply:
+        yield head(200, {"Content-Type": OCI_MANIFEST, "Content-Length": "100000"})
+        for _ in range(100000):
+            yield b" "
+            yield Pause(0.05)
+
+    options = replace(FAST, attempt_deadline=1.0, request_budget=2.5,
+                      retry=RetryPolicy(attempts=5, max_wait=0.01, total=60, initial=0.01))
+    with hostile_http(trickle) as srv, pytest.raises(RegistryError) as info:
+        run(get_manifest(), srv.host, options)
+    assert "2.5 s of network time" in str(info.value)
+    assert len(srv.requests) == 3
+
+
 def test_slow_but_complete_answer_is_read(transport: str) -> None:
     def slow(req: Request) -> Reply:
         yield head(200, {"Content-Type": OCI_MANIFEST, "Content-Length": str(len(MANIFEST))})

@@ -30,6 +30,7 @@ class ClientOptions:
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     attempt_deadline: float = 60.0  # one attempt, start to last byte
+    request_budget: float = 120.0  # one call's network time, all its attempts and tokens
     max_concurrency: int = DEFAULT_IN_FLIGHT
     transport: httpx.AsyncBaseTransport | None = None
     credentials: Mapping[str, Credentials] = field(default_factory=dict)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -53,6 +55,24 @@ MAX_TAG_PAGES = 100
 MAX_REFERRER_PAGES = 10  # of up to 4 MiB each: far more signatures than any image carries
 MAX_REDIRECTS = 5
 MAX_CHALLENGE_BYTES = 8 * 1024  # a WWW-Authenticate value; real ones are ~200 characters
+
+
+class _Budget:
+    """The network time one registry call may still spend: every attempt, redirect and token
+    request it makes draws on it (time waiting for a free slot does not). The attempt deadline
+    alone bounds one exchange; this bounds their sum, so a server that answers each attempt
+    slowly (or a token service that does) cannot stretch one call over many minutes."""
+
+    def __init__(self, seconds: float) -> None:
+        self.total = seconds
+        self.remaining = seconds
+
+    def spent_message(self) -> str:
+        return (f"no answer within the request's {self.total:g} s of network time "
+                "(attempts, redirects and token requests together)")
+
+
+_BUDGET: ContextVar[_Budget | None] = ContextVar("clamp_registry_budget", default=None)
 
 
 @dataclass
@@ -269,6 +289,7 @@ class RegistryClient:
             raise RegistryError(f"refusing to send a request for {self.registry} to another "
                                 f"host ({urlsplit(url).netloc.rsplit('@', 1)[-1][:100]})",
                                 where=where)
+        reset = _BUDGET.set(_Budget(self.pool.options.request_budget))
         try:
             async for attempt in retrying(self.pool.options.retry):
                 with attempt:
@@ -277,6 +298,8 @@ class RegistryClient:
                                                expect=expect, actions=actions)
         except RetryableError as exc:
             raise RegistryError(f"{exc} (gave up after retries)", where=where) from None
+        finally:
+            _BUDGET.reset(reset)
         raise RegistryError("no attempt was made", where=where)  # pragma: no cover
 
     async def _attempt(self, method: str, url: str, repo: str, *, where: str,
@@ -371,23 +394,26 @@ class RegistryClient:
     async def _send(self, method: str, url: str, headers: dict[str, str], content: bytes | None,
                     max_bytes: int, where: str) -> _Response:
         options = self.pool.options
+        budget = _BUDGET.get()
         try:
-            async with self.pool.semaphore, asyncio.timeout(options.attempt_deadline):
-                http = self.pool.http()
-                request = http.build_request(method, url, headers=headers, content=content)
-                first = origin_of(url)
-                for _ in range(MAX_REDIRECTS + 1):
-                    response = await http.send(request, stream=True)
-                    if response.next_request is None:
-                        break
-                    await response.aclose()  # a redirect's body is never read
-                    request = _redirected(response.next_request, first, where)
-                else:
-                    raise RegistryError(f"more than {MAX_REDIRECTS} redirects", where=where)
+            async with self.pool.semaphore:
+                allowed = options.attempt_deadline if budget is None else \
+                    min(options.attempt_deadline, budget.remaining)
+                if allowed <= 0:
+                    raise RegistryError(budget.spent_message(), where=where) if budget else \
+                        RegistryError("no time left for the request", where=where)
+                started = time.monotonic()
                 try:
-                    body = await _read_bounded(response, max_bytes, where)
+                    async with asyncio.timeout(allowed):
+                        response, body = await self._exchange(method, url, headers, content,
+                                                              max_bytes, where)
+                except TimeoutError:
+                    if budget is not None and allowed < options.attempt_deadline:
+                        raise RegistryError(budget.spent_message(), where=where) from None
+                    raise
                 finally:
-                    await response.aclose()
+                    if budget is not None:
+                        budget.remaining -= time.monotonic() - started
         except TimeoutError:
             raise RetryableError(f"no complete answer within {options.attempt_deadline:g} s") \
                 from None
@@ -395,6 +421,27 @@ class RegistryClient:
             reason = redact(str(exc), self._secrets(), 300)
             raise RetryableError(f"connection failed ({type(exc).__name__}: {reason})") from None
         return _Response(response.status_code, response.headers, body, response.url)
+
+    async def _exchange(self, method: str, url: str, headers: dict[str, str],
+                        content: bytes | None, max_bytes: int,
+                        where: str) -> tuple[httpx.Response, bytes]:
+        """One request, its redirects followed under clamp's rule, and its body read."""
+        http = self.pool.http()
+        request = http.build_request(method, url, headers=headers, content=content)
+        first = origin_of(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            response = await http.send(request, stream=True)
+            if response.next_request is None:
+                break
+            await response.aclose()  # a redirect's body is never read
+            request = _redirected(response.next_request, first, where)
+        else:
+            raise RegistryError(f"more than {MAX_REDIRECTS} redirects", where=where)
+        try:
+            body = await _read_bounded(response, max_bytes, where)
+        finally:
+            await response.aclose()
+        return response, body
 
     async def _auth_header(self, scope: str, where: str) -> str | None:
         challenge = self._challenge
