@@ -714,6 +714,19 @@ def test_dispatch_trusts_the_ca_ssl_cert_file_names(ghe_pki: Pki,
     assert gh.authorizations() == [f"Bearer {TOKEN}"]
 
 
+def test_dispatch_with_an_unusable_ca_bundle_is_a_failed_dispatch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The registry client loads the bundle on its first HTTPS use, so a run on loopback
+    registries meets a bad SSL_CERT_FILE only here: a failed dispatch (71, recorded with the
+    run's findings), not bad input that would end the run before its provenance is written."""
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("GITHUB_API_URL", "https://127.0.0.1:9/api/v3")
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(DispatchError, match="SSL_CERT_FILE") as info:
+        dispatch(REQUEST)
+    assert info.value.exit_code == 71
+
+
 def test_dispatch_goes_through_the_environments_proxy(ghe_pki: Pki,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """`ghe.test` resolves nowhere: a dispatch that arrives went through the proxy's tunnel."""

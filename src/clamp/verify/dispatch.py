@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from clamp.errors import DispatchError
+from clamp.errors import BadInputError, DispatchError
 from clamp.matrix.models import WORKFLOW_NAME
 
 if TYPE_CHECKING:
@@ -80,7 +80,10 @@ def dispatch(request: DispatchRequest) -> None:
                "X-GitHub-Api-Version": "2022-11-28", "User-Agent": "clamp",
                "Accept-Encoding": ACCEPT_ENCODING}
     where = f"dispatch {request.workflow} on {request.repository}@{request.ref}"
-    settings = http_client_settings()  # bad SSL_CERT_FILE or proxy: bad input, before sending
+    try:
+        settings = http_client_settings()
+    except BadInputError as exc:  # an unusable CA bundle or proxy: a failed dispatch, recorded
+        raise DispatchError(exc.message, where=exc.where) from None
     try:
         with httpx.Client(timeout=TIMEOUT_S, follow_redirects=False, **settings) as client, \
                 client.stream("POST", url, json=body, headers=headers) as response:
