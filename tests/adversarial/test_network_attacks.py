@@ -207,6 +207,16 @@ def test_token_answer_bomb_is_refused(transport: str) -> None:
     assert peak < MEMORY_CEILING
 
 
+@pytest.mark.parametrize("token", ["good-token\r\nX-Injected: 1", "two words", "x" * 20000,
+                                   "t\u00e9l\u00e9"])
+def test_a_token_that_is_no_header_value_is_refused(token: str) -> None:
+    body = json.dumps({"token": token}).encode()
+    with hostile_http(_token_server(body, {})) as srv, \
+            pytest.raises(AuthError, match="no header value"):
+        run(get_manifest(), srv.host)
+    assert all("x-injected" not in r.headers for r in srv.requests)
+
+
 def test_gzipped_token_answer_of_normal_size_is_used(transport: str) -> None:
     body = gzip.compress(json.dumps({"token": "good-token"}).encode())
     with hostile_http(_token_server(body, {"Content-Encoding": "gzip"})) as srv:

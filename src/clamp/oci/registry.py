@@ -55,6 +55,9 @@ MAX_TAG_PAGES = 100
 MAX_REFERRER_PAGES = 10  # of up to 4 MiB each: far more signatures than any image carries
 MAX_REDIRECTS = 5
 MAX_CHALLENGE_BYTES = 8 * 1024  # a WWW-Authenticate value; real ones are ~200 characters
+MAX_TOKEN_CHARS = 16 * 1024  # a bearer token; GHCR's and Docker Hub's JWTs are ~1-2 KB
+MAX_TOKEN_LIFETIME = 24 * 3600.0  # an `expires_in` of years (or inf) is cached for a day
+_TOKEN_CHARS = re.compile(rf"[\x21-\x7e]{{1,{MAX_TOKEN_CHARS}}}")
 
 
 class _Budget:
@@ -520,8 +523,13 @@ class RegistryClient:
         token = body.get("token") or body.get("access_token")
         if not isinstance(token, str) or not token:
             raise AuthError("token service answered without a token", where=where)
+        if not _TOKEN_CHARS.fullmatch(token):
+            # It goes into a header line: CR/LF or spaces would be an injection, not a token.
+            raise AuthError("token service answered a token that is no header value "
+                            f"(visible ASCII, at most {MAX_TOKEN_CHARS} characters)", where=where)
         expires = body.get("expires_in")
-        return token, float(expires) if isinstance(expires, int | float) and expires > 0 else 60.0
+        seconds = float(expires) if isinstance(expires, int | float) and expires > 0 else 60.0
+        return token, min(seconds, MAX_TOKEN_LIFETIME)
 
 
 class _CredentialsRefused(AuthError):
