@@ -353,6 +353,22 @@ def test_endless_redirects_stop(transport: str) -> None:
     assert len(srv.requests) == 6  # the first request and five redirects, not retried
 
 
+def test_a_redirect_with_an_endless_bomb_body_is_skipped_unread(transport: str) -> None:
+    def bombing(req: Request) -> Reply:
+        if req.target.endswith("/there"):
+            yield response(200, MANIFEST, {"Content-Type": OCI_MANIFEST})
+            return
+        yield head(307, {"Location": "/v2/r/x/manifests/there", "Content-Encoding": "gzip",
+                         "Transfer-Encoding": "chunked"})
+        while True:
+            yield chunk(bomb()[:65536])
+
+    with hostile_http(bombing) as srv:
+        peak, raised = peak_memory(lambda: run(get_manifest(), srv.host))
+    assert raised is None and peak < MEMORY_CEILING
+    assert max(srv.written) < 64 * 1024 * 1024  # the client hung up on the redirect's body
+
+
 def test_few_redirects_are_followed(transport: str) -> None:
     def hop(req: Request) -> Reply:
         if req.target.count("x") < 3:

@@ -436,7 +436,7 @@ class RegistryClient:
             response = await http.send(request, stream=True)
             if response.next_request is None:
                 break
-            await response.aclose()  # a redirect's body is never read
+            await _discard(response)
             request = _redirected(response.next_request, first, where)
         else:
             raise RegistryError(f"more than {MAX_REDIRECTS} redirects", where=where)
@@ -568,6 +568,23 @@ async def _read_bounded(response: httpx.Response, max_bytes: int, where: str) ->
             return b"".join(chunks)
         raise RegistryError(str(exc), where=where) from None
     return b"".join(chunks)
+
+
+MAX_REDIRECT_BODY = 64 * 1024
+
+
+async def _discard(response: httpx.Response) -> None:
+    """Skip a redirect's body, still encoded (it is never decoded or kept): a short one is read
+    out so the connection can serve the next request (GHCR and Docker Hub redirect every blob);
+    past 64 KiB the connection is dropped instead."""
+    seen = 0
+    try:
+        async for raw in response.aiter_raw():
+            seen += len(raw)
+            if seen > MAX_REDIRECT_BODY:
+                break
+    finally:
+        await response.aclose()
 
 
 def _redirected(request: httpx.Request, first: Origin, where: str) -> httpx.Request:
