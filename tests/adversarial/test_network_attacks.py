@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 import jwt
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clamp.errors import AuthError, BadInputError, DispatchError, NotFoundError, RegistryError
 from clamp.oci.auth import Credentials, redact
@@ -588,6 +590,36 @@ def test_a_next_page_on_another_host_is_never_asked() -> None:
     assert elsewhere.requests == []
 
 
+UNUSABLE_URLS = ["http://[::1", "http://[zz]/t", "http://127.0.0.1:99999/t",
+                 "http://127.0.0.1:x/t", "http://127.0.0.1:0/t", "https://" + "a" * 300 + "/t",
+                 "http:///t"]
+
+
+@pytest.mark.parametrize("url", UNUSABLE_URLS)
+@pytest.mark.parametrize("where", ["realm", "redirect", "link", "location"])
+def test_urls_no_connection_could_use_are_registry_errors(url: str, where: str) -> None:
+    """A realm, redirect, next page or upload Location a hostile server names is refused as
+    a registry error (69): it was an internal error (exit 70) from deep in urllib or httpx."""
+    def script(req: Request) -> Reply:
+        if where == "realm":
+            yield response(401, b"", {"WWW-Authenticate": f'Bearer realm="{url}"'})
+        elif where == "redirect":
+            yield response(307, b"", {"Location": url})
+        elif where == "link":
+            yield response(200, json.dumps({"tags": ["a"]}).encode(), {
+                "Content-Type": "application/json", "Link": f'<{url}>; rel="next"'})
+        elif req.method == "POST":
+            yield response(202, b"", {"Location": url})
+        else:
+            yield response(404, b"")
+
+    call: Callable[[RegistryClient], Awaitable[Any]] = {
+        "link": lambda c: c.list_tags("r/x"),
+        "location": lambda c: c.put_blob("r/x", BLOB)}.get(where, get_manifest())
+    with hostile_http(script) as srv, pytest.raises(RegistryError):
+        run(call, srv.host)
+
+
 def test_realm_with_user_information_is_refused() -> None:
     with hostile_http(_impostor("http://user:pw@127.0.0.1:9/token", "s")) as srv, \
             pytest.raises(RegistryError, match="user information"):
@@ -767,3 +799,26 @@ def test_dispatch_goes_through_the_environments_proxy(ghe_pki: Pki,
     assert "authorization" not in connect.headers  # the token travels inside the tunnel only
     assert post.target.startswith("/api/v3/repos/rocm/clamp-ci/actions/workflows/")
     assert post.headers["authorization"] == f"Bearer {TOKEN}"
+
+
+@given(st.one_of(st.text(max_size=80),
+                 st.builds(lambda a, b: f"{a}://{b}", st.sampled_from(["http", "https", "ftp"]),
+                           st.text(max_size=60))))
+def test_the_url_gate_passes_only_urls_a_connection_can_use(url: str) -> None:
+    """Whatever text a server puts where a URL belongs: refused as a registry error, or a URL
+    whose origin, port and httpx form are all well defined."""
+    import httpx
+
+    from clamp.oci.auth import origin_of
+    from clamp.oci.registry import check_scheme
+
+    pool = RegistryPool(FAST)
+    try:
+        check_scheme(url, pool, "test", what="URL")
+    except RegistryError:
+        return
+    finally:
+        asyncio.run(pool.aclose())
+    scheme, host, port = origin_of(url)
+    assert scheme in ("http", "https") and host and 0 < port <= 65535
+    httpx.URL(url)

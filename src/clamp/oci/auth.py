@@ -77,13 +77,13 @@ TokenKey = tuple[Origin, str, str, str, bool]
 def origin_of(url: str) -> Origin:
     """The origin of `url`, host lower-cased and the port made explicit (`https://h` is port
     443), so two spellings of one server compare equal and two ports of one host do not."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
     try:
+        parts = urlsplit(url)
         port = parts.port
+        host = (parts.hostname or "").lower()
     except ValueError:
-        port = -1  # no server listens there; it equals no real origin
-    host = (parts.hostname or "").lower()
+        return "", "", -1  # no server listens there; it equals no real origin
+    scheme = parts.scheme.lower()
     return scheme, host, port if port is not None else {"https": 443, "http": 80}.get(scheme, -1)
 
 

@@ -175,7 +175,10 @@ class RegistryClient:
         target = next_link(resp.headers.get("link"))
         if target is None:
             return None
-        url = resp.url.join(target)
+        try:
+            url = resp.url.join(target)
+        except (httpx.InvalidURL, ValueError):
+            raise RegistryError("next page link is not a usable URL", where=where) from None
         if (url.scheme, url.host, url.port) != (resp.url.scheme, resp.url.host, resp.url.port):
             raise RegistryError(f"next page is on another host ({url.host})", where=where)
         return str(url)
@@ -261,7 +264,10 @@ class RegistryClient:
         location = resp.headers.get("location")
         if not location:
             raise RegistryError("upload started without a Location", where=where)
-        url = urljoin(str(resp.url), location)
+        try:
+            url = urljoin(str(resp.url), location)
+        except ValueError:
+            raise RegistryError("upload Location is not a usable URL", where=where) from None
         sep = "&" if "?" in url else "?"
         await self._call("PUT", repo, f"{url}{sep}digest={digest}", where=where, content=data,
                          headers={"Content-Type": "application/octet-stream"},
@@ -624,9 +630,21 @@ def _origin_text(url: str) -> str:
 
 def check_scheme(url: str, pool: RegistryPool, where: str, what: str = "registry URL") -> None:
     """HTTPS, or plain HTTP to a loopback or --insecure-registry host; anything else is
-    refused before it is sent."""
-    parts = urlsplit(url)
+    refused before it is sent. Every URL a server names (a realm, a redirect, an upload
+    Location, a next page) passes here, so one that no connection could use (a bracketed host
+    that is no IPv6 address, a port past 65535, a label IDNA refuses) is a registry error, not
+    a crash further down."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        httpx.URL(url)  # what httpx will make of it: IDNA labels, IPv6 literals
+    except (ValueError, httpx.InvalidURL):  # UnicodeError (IDNA) is a ValueError
+        raise RegistryError(f"{what} is not a usable http(s) URL", where=where) from None
     host = parts.netloc.rsplit("@", 1)[-1]
+    name = parts.hostname or ""
+    if not name or port == 0 or len(name) > 253 or any(
+            len(label) > 63 for label in name.split(".")):  # DNS refuses these, and so idna
+        raise RegistryError(f"{what} is not a usable http(s) URL ({host[:100]})", where=where)
     if "@" in parts.netloc:
         # httpx would turn user:password@ into Basic credentials of the server's choosing.
         raise RegistryError(f"refusing a {what} with user information ({host[:100]})",
