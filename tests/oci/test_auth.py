@@ -1,4 +1,6 @@
-"""Credential lookup and challenge parsing: no helper programs run, secrets never printed."""
+"""Credential lookup from docker's config and challenge parsing; secrets never printed.
+
+Credential helpers and the containers auth files: tests/oci/test_credentials.py."""
 
 from __future__ import annotations
 
@@ -11,12 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clamp.errors import BadInputError
-from clamp.oci.auth import Credentials, credentials_for, parse_challenge
+from clamp.oci.auth import Credentials, parse_challenge
+from clamp.oci.credentials import credentials_for
 
 
 def _config(tmp_path: Path, auths: dict[str, object]) -> dict[str, str]:
-    (tmp_path / "config.json").write_text(json.dumps({"auths": auths,
-                                                      "credsStore": "desktop"}))
+    (tmp_path / "config.json").write_text(json.dumps({"auths": auths}))
     return {"DOCKER_CONFIG": str(tmp_path)}
 
 

@@ -271,7 +271,7 @@ def test_identity_token_is_exchanged_by_the_oauth2_flow(tmp_path: Any) -> None:
     (grant_type=refresh_token) for the access token, never sent as Basic credentials."""
     import base64
 
-    from clamp.oci.auth import credentials_for
+    from clamp.oci.credentials import credentials_for
 
     def script(method: str, path: str, headers: dict[str, str]) -> Answer:
         if path.startswith("/oauth2/token"):

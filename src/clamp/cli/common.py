@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,16 +32,29 @@ def load_matrix(path: Path) -> LoadedMatrix:
     return loaded
 
 
-def client_options(insecure: list[str], concurrency: int | None = None) -> ClientOptions:
+def client_options(insecure: list[str], concurrency: int | None = None, *,
+                   registries: Iterable[str] = ()) -> ClientOptions:
     """Registry options; `concurrency` (images or entries at a time) also raises the number of
     requests in flight, since one image may have two requests out at once (its `.sig` and its
-    referrers)."""
+    referrers). `registries` are the hosts the command's images are on: the `--registry-*`
+    flags' credentials are bound to them (clamp.cli.registry_flags)."""
+    from clamp.cli.registry_flags import flag_credentials
     from clamp.oci.pool import DEFAULT_IN_FLIGHT, ClientOptions
 
+    credentials = flag_credentials(registries)
     if concurrency is None:
-        return ClientOptions.from_env(insecure=insecure)
-    return ClientOptions.from_env(insecure=insecure,
+        return ClientOptions.from_env(insecure=insecure, credentials=credentials)
+    return ClientOptions.from_env(insecure=insecure, credentials=credentials,
                                   max_concurrency=max(DEFAULT_IN_FLIGHT, 2 * concurrency))
+
+
+def matrix_registries(loaded: LoadedMatrix) -> set[str]:
+    """The registry hosts a matrix's entries are on, spelt as the registry client keys them."""
+    from clamp.matrix.select import image_ref
+    from clamp.oci.store import parse_image_ref
+
+    return {parse_image_ref(image_ref(loaded.model, e).tag_reference).registry
+            for e in loaded.model.images}
 
 
 def concurrency_option(what: str) -> Any:

@@ -84,14 +84,15 @@ def _strategy(loaded: LoadedMatrix) -> int:
 def _check(loaded: LoadedMatrix, as_json: bool, insecure: list[str]) -> int:
     import asyncio
 
-    from clamp.cli.common import client_options
+    from clamp.cli.common import client_options, matrix_registries
     from clamp.oci.store import Stores
     from clamp.verify.tags import check_tags
 
     entries = [e for e in loaded.model.images if e.digest is not None]
 
     async def run() -> list[TagCheck]:
-        async with Stores(client_options(insecure)) as stores:
+        async with Stores(client_options(insecure,
+                                         registries=matrix_registries(loaded))) as stores:
             return await check_tags(stores, loaded, entries)
 
     from clamp.cli.output import busy
@@ -154,4 +155,6 @@ def _annotate(loaded: LoadedMatrix, results: list[TagCheck]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("resolve")(resolve)
+    from clamp.cli.registry_flags import with_registry_flags
+
+    app.command("resolve")(with_registry_flags(resolve))

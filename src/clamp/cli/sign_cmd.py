@@ -45,7 +45,7 @@ def sign(
         raise BadInputError(str(exc), where="--platform") from None
 
     async def run() -> list[str]:
-        async with Stores(client_options(insecure)) as stores:
+        async with Stores(client_options(insecure, registries={ref.registry})) as stores:
             return await sign_and_push(stores.open(ref), ref, private, platform=plat,
                                        bundle=bundle_format)
 
@@ -55,4 +55,6 @@ def sign(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("sign")(sign)
+    from clamp.cli.registry_flags import with_registry_flags
+
+    app.command("sign")(with_registry_flags(sign))

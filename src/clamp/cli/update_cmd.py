@@ -49,7 +49,7 @@ def update(
     import asyncio
     import os
 
-    from clamp.cli.common import client_options, load_matrix
+    from clamp.cli.common import client_options, load_matrix, matrix_registries
 
     loaded = load_matrix(matrix)  # bad input fails before the network and crypto stacks load
 
@@ -62,7 +62,8 @@ def update(
     reasons = " ".join(os.environ.get(REASONS_ENV, "").split()) or None
 
     async def go() -> UpdateRun:
-        async with Stores(client_options(insecure, concurrency)) as stores:
+        async with Stores(client_options(insecure, concurrency,
+                                         registries=matrix_registries(loaded))) as stores:
             return await run_update(loaded, stores, entry_ids=wanted, version=version,
                                     os_name=os_name, discover_newer=discover, dry_run=dry_run,
                                     reasons=reasons, concurrency=concurrency)
@@ -176,4 +177,6 @@ def _github(run: UpdateRun) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("update")(update)
+    from clamp.cli.registry_flags import with_registry_flags
+
+    app.command("update")(with_registry_flags(update))

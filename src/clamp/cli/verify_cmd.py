@@ -84,4 +84,6 @@ def verify(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("verify")(verify)
+    from clamp.cli.registry_flags import with_registry_flags
+
+    app.command("verify")(with_registry_flags(verify))

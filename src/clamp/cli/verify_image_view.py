@@ -35,7 +35,7 @@ def run_verify_image(image: str, policy: Policy, *, platform: str | None,
         raise BadInputError(str(exc), where="--platform") from None
 
     async def run() -> ImageVerification:
-        async with Stores(client_options(insecure)) as stores:
+        async with Stores(client_options(insecure, registries={ref.registry})) as stores:
             return await verify_image(stores.open(ref), ref, [policy], platform=plat,
                                       attestation_types=attestation_types,
                                       require_attestation=bool(attestation_types))

@@ -23,7 +23,7 @@ STATUS_STYLE = {"valid": "green", "unsigned": "yellow", "invalid": "red",
 def run_verify_matrix(matrix: Path, *, version: str | None, os_name: str | None, output: Path,
                       dispatch: bool, concurrency: int, as_json: bool,
                       insecure: list[str]) -> int:
-    from clamp.cli.common import client_options, load_matrix
+    from clamp.cli.common import client_options, load_matrix, matrix_registries
 
     loaded = load_matrix(matrix)  # bad input fails before the network and crypto stacks load
 
@@ -34,7 +34,8 @@ def run_verify_matrix(matrix: Path, *, version: str | None, os_name: str | None,
     progress, advance = _progress(total, enabled=not as_json)
 
     async def run() -> MatrixRun:
-        async with Stores(client_options(insecure, concurrency)) as stores:
+        async with Stores(client_options(insecure, concurrency,
+                                         registries=matrix_registries(loaded))) as stores:
             return await run_matrix(loaded, stores, version=version, os_name=os_name,
                                     concurrency=concurrency, force_dispatch=dispatch,
                                     on_done=advance)

@@ -1,26 +1,18 @@
-"""Registry credentials and the auth challenge flow (Basic and the Docker Bearer token flow).
+"""Registry credentials, challenges, and the tokens they buy (Basic and the Docker Bearer flow).
 
-Credentials come from, in order: explicit ones, `GITHUB_TOKEN` for ghcr.io, and the `auths` of
-`$DOCKER_CONFIG/config.json` (credential helpers are not run: clamp never executes programs named
-in a config file). Secrets live only in objects whose repr hides them, so a log line or a
-traceback can never print one.
+Where credentials are found is clamp.oci.credentials; where they may be sent, the registry
+client's rule (clamp.oci.registry). Secrets live only in objects whose repr hides them, so a log
+line or a traceback can never print one, and `redact` masks them in any text built from a
+server's words.
 """
 
 from __future__ import annotations
 
 import base64
-import json
-import os
 import re
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-
-from clamp.errors import BadInputError
-from clamp.oci.reference import DOCKER_HUB
-
-_DOCKER_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io",
-                    "registry-1.docker.io")
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -30,14 +22,22 @@ class Credentials:
     #: A docker config `identitytoken`: an OAuth2 refresh token (Azure ACR's `az acr login`,
     #: `docker login` to registries that issue them), exchanged at the token realm.
     identity_token: str | None = field(default=None, repr=False)
+    #: cosign's `--registry-token`: a bearer token sent to the registry as it is, no exchange.
+    registry_token: str | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         token = ", identity_token=***" if self.identity_token else ""
+        token += ", registry_token=***" if self.registry_token else ""
         return f"Credentials(username={self.username!r}, password=***{token})"
 
     def basic_header(self) -> str:
         raw = f"{self.username}:{self.password}".encode()
         return "Basic " + base64.b64encode(raw).decode()
+
+    def secrets(self) -> list[str]:
+        """Every form of these credentials a server could echo into an error message."""
+        found = [self.password, self.basic_header().removeprefix("Basic ")]
+        return found + [t for t in (self.identity_token, self.registry_token) if t]
 
 
 @dataclass(frozen=True)
@@ -67,63 +67,40 @@ def parse_challenge(header: str) -> Challenge | None:
     return Challenge(scheme.lower(), params)
 
 
-def credentials_for(registry: str, env: dict[str, str] | None = None) -> Credentials | None:
-    """Find credentials for `registry` (a host[:port]) without running any helper program."""
-    environ = os.environ if env is None else env
-    if registry == "ghcr.io" and environ.get("GITHUB_TOKEN"):
-        return Credentials(environ.get("GITHUB_ACTOR") or "clamp", environ["GITHUB_TOKEN"])
-    config_dir = environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
-    config_path = Path(config_dir) / "config.json"
-    if not config_path.is_file():
-        return None
+#: (scheme, host, port) of a URL: what a credential or token is bound to.
+Origin = tuple[str, str, int]
+#: The registry origin that challenged, the realm, service and scope it named, and whether the
+#: token was asked anonymously (credentials refused for that scope).
+TokenKey = tuple[Origin, str, str, str, bool]
+
+
+def origin_of(url: str) -> Origin:
+    """The origin of `url`, host lower-cased and the port made explicit (`https://h` is port
+    443), so two spellings of one server compare equal and two ports of one host do not."""
     try:
-        if config_path.stat().st_size > 1024 * 1024:
-            raise BadInputError("docker config larger than 1 MiB", where=str(config_path))
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
-        raise BadInputError(f"unreadable docker config ({exc.__class__.__name__})",
-                            where=str(config_path)) from None
-    auths = config.get("auths") if isinstance(config, dict) else None
-    if not isinstance(auths, dict):
-        return None
-    keys = _DOCKER_HUB_KEYS if registry == DOCKER_HUB else (registry,)
-    for key, entry in auths.items():
-        host = re.sub(r"^https?://", "", str(key)).split("/")[0]
-        if key not in keys and host not in keys:
-            continue
-        if not isinstance(entry, dict):
-            continue
-        return _entry_credentials(entry, where=f"{config_path} auths[{key}]")
-    return None
-
-
-def _entry_credentials(entry: dict[str, object], *, where: str) -> Credentials | None:
-    token = entry.get("identitytoken")
-    identity = token if isinstance(token, str) and token else None
-    auth = entry.get("auth")
-    if isinstance(auth, str) and auth:
-        try:
-            user, sep, password = base64.b64decode(auth, validate=True).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            raise BadInputError("auth is not base64 of user:password", where=where) from None
-        if not sep:
-            raise BadInputError("auth is not base64 of user:password", where=where)
-        return Credentials(user, password, identity)
-    name, secret = entry.get("username"), entry.get("password")
-    if isinstance(name, str) and isinstance(secret, str):
-        return Credentials(name, secret, identity)
-    if identity:
-        return Credentials("", "", identity)
-    return None
+        parts = urlsplit(url)
+        port = parts.port
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return "", "", -1  # no server listens there; it equals no real origin
+    scheme = parts.scheme.lower()
+    return scheme, host, port if port is not None else {"https": 443, "http": 80}.get(scheme, -1)
 
 
 @dataclass
-class TokenCache:
-    """Bearer tokens by (realm, service, scope), dropped a little before they expire."""
+class TokenStore:
+    """Bearer tokens by the registry origin that challenged for them and the realm, service and
+    scope its challenge named; dropped a little before they expire.
 
-    _tokens: dict[tuple[str, str, str], tuple[str, float]] = field(default_factory=dict)
+    The origin is part of the key because the challenge is the registry's word: a hostile
+    registry that names another registry's token service (realm, service) and an image name
+    that registry serves must get a token of its own asking, never one that the other
+    registry's credentials bought. A token is only ever sent to the origin in its key.
+    """
 
-    def get(self, key: tuple[str, str, str]) -> str | None:
+    _tokens: dict[TokenKey, tuple[str, float]] = field(default_factory=dict)
+
+    def get(self, key: TokenKey) -> str | None:
         item = self._tokens.get(key)
         if item is None:
             return None
@@ -133,16 +110,33 @@ class TokenCache:
             return None
         return token
 
-    def drop(self, key: tuple[str, str, str], token: str) -> None:
+    def drop(self, key: TokenKey, token: str) -> None:
         """Forget `token` (the registry refused it before it expired), unless another task
         already replaced it with a fresh one."""
         item = self._tokens.get(key)
         if item is not None and item[0] == token:
             del self._tokens[key]
 
-    def put(self, key: tuple[str, str, str], token: str, expires_in: float) -> None:
+    def put(self, key: TokenKey, token: str, expires_in: float) -> None:
         # Docker's spec: a missing expires_in means 60 s; keep a margin for clock skew.
         self._tokens[key] = (token, time.monotonic() + max(expires_in - 10, 1))
 
+    def held_for(self, origin: Origin) -> list[str]:
+        """The tokens bound to `origin`: the secrets its error messages must not echo."""
+        return [token for key, (token, _) in self._tokens.items() if key[0] == origin]
+
     def __repr__(self) -> str:
-        return f"TokenCache({len(self._tokens)} tokens)"
+        return f"TokenStore({len(self._tokens)} tokens)"
+
+
+MASK = "***"
+_MIN_SECRET = 3  # shorter strings are masked nowhere: they would garble every message
+
+
+def redact(text: str, secrets: list[str], limit: int | None = None) -> str:
+    """`text` with every secret replaced by `***`, then cut to `limit` characters: masking
+    first, so a cut never leaves a secret's prefix standing where the whole would be masked.
+    Longest first, so a secret that contains another is masked whole."""
+    for secret in sorted({s for s in secrets if len(s) >= _MIN_SECRET}, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text if limit is None else text[:limit]

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from clamp.oci.auth import Credentials, TokenCache, credentials_for
+from clamp.oci.auth import Credentials, TokenStore
+from clamp.oci.body import ACCEPT_ENCODING
+from clamp.oci.credentials import credentials_for
 from clamp.oci.reference import is_loopback_host
 from clamp.oci.registry import RegistryClient, check_scheme
 from clamp.oci.retry import RetryPolicy
@@ -27,6 +30,7 @@ class ClientOptions:
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     attempt_deadline: float = 60.0  # one attempt, start to last byte
+    request_budget: float = 120.0  # one call's network time, all its attempts and tokens
     max_concurrency: int = DEFAULT_IN_FLIGHT
     transport: httpx.AsyncBaseTransport | None = None
     credentials: Mapping[str, Credentials] = field(default_factory=dict)
@@ -82,11 +86,38 @@ LOOPBACK_PATTERNS = ("all://127.0.0.1", "all://localhost", "all://[::1]")
 
 
 def environment_proxies() -> dict[str, str]:
-    """The HTTP(S)/ALL proxies the environment names (either case), as urllib reads them."""
+    """The HTTP(S)/ALL proxies the environment names (either case), as urllib reads them. One
+    that is no URL httpx can use (`::::`, a port past 65535) is bad input naming its variable,
+    found before anything is sent."""
     from urllib.request import getproxies_environment
 
-    return {k: v for k, v in getproxies_environment().items()
-            if k in ("http", "https", "all") and v}
+    found = {k: v for k, v in getproxies_environment().items()
+             if k in ("http", "https", "all") and v}
+    for kind, value in found.items():
+        try:
+            url = httpx.URL(value if "://" in value else f"http://{value}")
+            usable = (bool(url.host) and url.scheme in ("http", "https", "socks5", "socks5h")
+                      and (url.port is None or 1 <= url.port <= 65535))
+        except (httpx.InvalidURL, ValueError, TypeError):
+            usable = False
+        if not usable:
+            from clamp.errors import BadInputError
+
+            shown = re.sub(r"^([^/]*//)?[^/@]*@", r"\1***@", value)  # never a proxy password
+            raise BadInputError(f"unusable proxy {shown[:80]!r}: not an http(s) or socks5 "
+                                "proxy URL", where=f"{kind.upper()}_PROXY")
+    return found
+
+
+def http_client_settings() -> dict[str, Any]:
+    """What any other httpx client clamp opens (the workflow dispatch) needs to reach a server
+    the way the registry client does: the CA bundle of SSL_CERT_FILE / SSL_CERT_DIR (else
+    certifi's), the environment's proxies with loopback always direct, and nothing else taken
+    from the environment."""
+    if environment_proxies():
+        return {"verify": default_ssl_context(), "trust_env": True,
+                "mounts": dict.fromkeys(LOOPBACK_PATTERNS)}
+    return {"verify": default_ssl_context(), "trust_env": False}
 
 
 class RegistryPool:
@@ -102,8 +133,11 @@ class RegistryPool:
     def __init__(self, options: ClientOptions | None = None) -> None:
         self.options = options or ClientOptions.from_env()
         timeout = httpx.Timeout(self.options.read_timeout, connect=self.options.connect_timeout)
-        common: dict[str, Any] = {"timeout": timeout, "follow_redirects": True,
-                                  "max_redirects": 5, "headers": {"User-Agent": "clamp/0.1"},
+        # Redirects are followed by the client (RegistryClient._send), under clamp's rule for
+        # what may go on to another host, and their bodies are never read.
+        common: dict[str, Any] = {"timeout": timeout, "follow_redirects": False,
+                                  "headers": {"User-Agent": "clamp/0.1",
+                                              "Accept-Encoding": ACCEPT_ENCODING},
                                   "event_hooks": {"request": [self._refuse_plain_http]}}
         choice = transport_choice()  # validated even when a proxy decides the transport
         if self.options.transport is None and environment_proxies():
@@ -115,7 +149,7 @@ class RegistryPool:
                     **common, trust_env=True, verify=default_ssl_context(),
                     limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
                     mounts=dict.fromkeys(LOOPBACK_PATTERNS))
-            except (ValueError, ImportError) as exc:  # a scheme httpx cannot proxy through
+            except (ValueError, ImportError, httpx.InvalidURL) as exc:  # unusable proxy
                 from clamp.errors import BadInputError
 
                 raise BadInputError(f"unusable proxy ({exc})",
@@ -124,7 +158,7 @@ class RegistryPool:
             transport = self.options.transport or default_transport(
                 self.options.max_concurrency, choice)
             self._http = httpx.AsyncClient(**common, transport=transport, trust_env=False)
-        self.tokens = TokenCache()
+        self.tokens = TokenStore()
         self.semaphore = asyncio.Semaphore(self.options.max_concurrency)
         self._clients: dict[str, RegistryClient] = {}
 

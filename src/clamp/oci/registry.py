@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -20,7 +22,16 @@ if TYPE_CHECKING:
     from clamp.oci.pool import RegistryPool
 
 from clamp.errors import AuthError, DigestMismatchError, NotFoundError, RegistryError
-from clamp.oci.auth import Challenge, Credentials, parse_challenge
+from clamp.oci.auth import (
+    Challenge,
+    Credentials,
+    Origin,
+    TokenKey,
+    origin_of,
+    parse_challenge,
+    redact,
+)
+from clamp.oci.body import BodyError, BoundedDecoder
 from clamp.oci.digest import Digest, digest_of, is_digest, parse_digest, verify_bytes
 from clamp.oci.manifest import (
     MANIFEST_ACCEPT,
@@ -30,7 +41,7 @@ from clamp.oci.manifest import (
     Manifest,
     encode_json,
 )
-from clamp.oci.reference import DOCKER_HUB, DOCKER_HUB_API
+from clamp.oci.reference import DOCKER_HUB, DOCKER_HUB_API, is_loopback_host
 from clamp.oci.retry import (
     RETRYABLE_STATUS,
     RetryableError,
@@ -42,6 +53,29 @@ MAX_BLOB_BYTES = 16 * 1024 * 1024  # signatures, bundles and configs; never imag
 MAX_SMALL_BYTES = 1024 * 1024  # token answers, error bodies, tag pages
 MAX_TAG_PAGES = 100
 MAX_REFERRER_PAGES = 10  # of up to 4 MiB each: far more signatures than any image carries
+MAX_REDIRECTS = 5
+MAX_CHALLENGE_BYTES = 8 * 1024  # a WWW-Authenticate value; real ones are ~200 characters
+MAX_TOKEN_CHARS = 16 * 1024  # a bearer token; GHCR's and Docker Hub's JWTs are ~1-2 KB
+MAX_TOKEN_LIFETIME = 24 * 3600.0  # an `expires_in` of years (or inf) is cached for a day
+_TOKEN_CHARS = re.compile(rf"[\x21-\x7e]{{1,{MAX_TOKEN_CHARS}}}")
+
+
+class _Budget:
+    """The network time one registry call may still spend: every attempt, redirect and token
+    request it makes draws on it (time waiting for a free slot does not). The attempt deadline
+    alone bounds one exchange; this bounds their sum, so a server that answers each attempt
+    slowly (or a token service that does) cannot stretch one call over many minutes."""
+
+    def __init__(self, seconds: float) -> None:
+        self.total = seconds
+        self.remaining = seconds
+
+    def spent_message(self) -> str:
+        return (f"no answer within the request's {self.total:g} s of network time "
+                "(attempts, redirects and token requests together)")
+
+
+_BUDGET: ContextVar[_Budget | None] = ContextVar("clamp_registry_budget", default=None)
 
 
 @dataclass
@@ -61,8 +95,12 @@ class RegistryClient:
         self.pool = pool
         self.credentials = credentials
         self.base = f"{pool.scheme_for(self.host)}://{self.host}"
+        self.origin: Origin = origin_of(self.base)
         self._challenge: Challenge | None = None
-        self._token_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self._token_locks: dict[TokenKey, asyncio.Lock] = {}
+        #: Scopes asked anonymously since the credentials were refused for them (a GITHUB_TOKEN
+        #: without packages:read, for a public image that needs none).
+        self._anonymous: set[str] = set()
         self._referrers_api: bool | None = None  # learnt on first use; saves a round trip
         self._referrers_probe = asyncio.Lock()  # one probe per host, not one per image
 
@@ -137,7 +175,10 @@ class RegistryClient:
         target = next_link(resp.headers.get("link"))
         if target is None:
             return None
-        url = resp.url.join(target)
+        try:
+            url = resp.url.join(target)
+        except (httpx.InvalidURL, ValueError):
+            raise RegistryError("next page link is not a usable URL", where=where) from None
         if (url.scheme, url.host, url.port) != (resp.url.scheme, resp.url.host, resp.url.port):
             raise RegistryError(f"next page is on another host ({url.host})", where=where)
         return str(url)
@@ -223,7 +264,10 @@ class RegistryClient:
         location = resp.headers.get("location")
         if not location:
             raise RegistryError("upload started without a Location", where=where)
-        url = urljoin(str(resp.url), location)
+        try:
+            url = urljoin(str(resp.url), location)
+        except ValueError:
+            raise RegistryError("upload Location is not a usable URL", where=where) from None
         sep = "&" if "?" in url else "?"
         await self._call("PUT", repo, f"{url}{sep}digest={digest}", where=where, content=data,
                          headers={"Content-Type": "application/octet-stream"},
@@ -248,6 +292,13 @@ class RegistryClient:
                     expect: tuple[int, ...] = (200,), actions: str = "pull") -> _Response:
         url = path if path.startswith(("http://", "https://")) else f"{self.base}/v2/{repo}{path}"
         check_scheme(url, self.pool, where)
+        if origin_of(url) != self.origin:
+            # An upload Location or a page link on another host: the request would carry this
+            # registry's credentials there.
+            raise RegistryError(f"refusing to send a request for {self.registry} to another "
+                                f"host ({urlsplit(url).netloc.rsplit('@', 1)[-1][:100]})",
+                                where=where)
+        reset = _BUDGET.set(_Budget(self.pool.options.request_budget))
         try:
             async for attempt in retrying(self.pool.options.retry):
                 with attempt:
@@ -256,6 +307,8 @@ class RegistryClient:
                                                expect=expect, actions=actions)
         except RetryableError as exc:
             raise RegistryError(f"{exc} (gave up after retries)", where=where) from None
+        finally:
+            _BUDGET.reset(reset)
         raise RegistryError("no attempt was made", where=where)  # pragma: no cover
 
     async def _attempt(self, method: str, url: str, repo: str, *, where: str,
@@ -263,40 +316,79 @@ class RegistryClient:
                        expect: tuple[int, ...], actions: str) -> _Response:
         scope = f"repository:{repo}:{actions}"
         refreshed = False
-        for _ in range(3):  # a fresh challenge, and once a fresh token for a refused one
+        # A fresh challenge, once a fresh token for a refused one, once anonymously.
+        for _ in range(4):
             auth = await self._auth_header(scope, where)
             send_headers = dict(headers or {})
             if auth:
                 send_headers["Authorization"] = auth
             resp = await self._send(method, url, send_headers, content, max_bytes, where)
             if resp.status == 401:
-                challenge = parse_challenge(resp.headers.get("www-authenticate", ""))
+                if origin_of(str(resp.url)) != self.origin:
+                    # A redirect target (blob storage, a CDN) that asks for credentials: its
+                    # challenge is not this registry's, and its realm gets nothing of ours.
+                    raise AuthError(f"{resp.url.host} (redirected to) asks for authentication; "
+                                    f"{self.registry}'s credentials are not sent to another host",
+                                    where=where)
+                header = resp.headers.get("www-authenticate", "")
+                if len(header) > MAX_CHALLENGE_BYTES:
+                    raise AuthError(f"authentication challenge longer than "
+                                    f"{MAX_CHALLENGE_BYTES} bytes", where=where)
+                challenge = parse_challenge(header)
                 if challenge is None or challenge.scheme not in ("bearer", "basic"):
                     raise AuthError("registry requires authentication it does not describe",
                                     where=where)
                 if auth and _same_challenge(self._challenge, challenge):
-                    if auth.startswith("Bearer ") and not refreshed:
+                    fetched = not (self.credentials and self.credentials.registry_token) or \
+                        scope in self._anonymous
+                    if auth.startswith("Bearer ") and fetched and not refreshed:
                         # A cached token revoked or expired early: ask for a new one, once.
                         refreshed = True
                         self.pool.tokens.drop(self._token_key(challenge, scope),
                                               auth.removeprefix("Bearer "))
                         continue
-                    raise AuthError("credentials refused (401)" if self.credentials else
-                                    "authentication required (401); no credentials found",
-                                    where=where)
+                    if self._try_anonymously(scope, challenge):
+                        continue
+                    raise AuthError(self._refusal(401, scope), where=where)
                 self._challenge = challenge
+                continue
+            if resp.status == 403 and auth and self._try_anonymously(scope, self._challenge):
                 continue
             return self._check_status(resp, expect, where)
         raise AuthError("authentication failed (401 after a fresh token)", where=where)
 
-    @staticmethod
-    def _token_key(challenge: Challenge, scope: str) -> tuple[str, str, str]:
-        return challenge.params.get("realm", ""), challenge.params.get("service", ""), scope
+    def _token_key(self, challenge: Challenge, scope: str) -> TokenKey:
+        return (self.origin, challenge.params.get("realm", ""),
+                challenge.params.get("service", ""), scope, scope in self._anonymous)
+
+    def _refusal(self, status: int, scope: str) -> str:
+        if self.credentials is None:
+            return f"authentication required ({status}); no credentials found"
+        if scope in self._anonymous:
+            return f"credentials refused, then anonymous access too ({status})"
+        return f"credentials refused ({status})"
+
+    def _try_anonymously(self, scope: str, challenge: Challenge | None) -> bool:
+        """Whether to ask once more without credentials: they were refused (401/403) for a pull
+        under the Bearer flow. A public image needs none, and a token lacking the right (GHCR's
+        GITHUB_TOKEN without packages:read) must not make it unreadable, as it does not for
+        docker. Anonymous asking sends less, never more, and only once per scope."""
+        if (self.credentials is None or scope in self._anonymous or challenge is None
+                or challenge.scheme != "bearer" or not scope.endswith(":pull")):
+            return False
+        self._anonymous.add(scope)
+        return True
+
+    def _secrets(self) -> list[str]:
+        """What an error message from this registry must never repeat: its credentials in
+        every form it was sent, and the tokens bound to it."""
+        held = self.credentials.secrets() if self.credentials else []
+        return held + self.pool.tokens.held_for(self.origin)
 
     def _check_status(self, resp: _Response, expect: tuple[int, ...], where: str) -> _Response:
         if resp.status in expect:
             return resp
-        detail = _error_detail(resp.body)
+        detail = _error_detail(resp.body, self._secrets())
         if resp.status in RETRYABLE_STATUS:
             # The registry's own words matter here: Docker Hub's 429 says it is the pull
             # rate limit and how to lift it.
@@ -311,53 +403,96 @@ class RegistryClient:
     async def _send(self, method: str, url: str, headers: dict[str, str], content: bytes | None,
                     max_bytes: int, where: str) -> _Response:
         options = self.pool.options
+        budget = _BUDGET.get()
         try:
-            async with self.pool.semaphore, asyncio.timeout(options.attempt_deadline):
-                http = self.pool.http()
-                request = http.build_request(method, url, headers=headers, content=content)
-                response = await http.send(request, stream=True)
+            async with self.pool.semaphore:
+                allowed = options.attempt_deadline if budget is None else \
+                    min(options.attempt_deadline, budget.remaining)
+                if allowed <= 0:
+                    raise RegistryError(budget.spent_message(), where=where) if budget else \
+                        RegistryError("no time left for the request", where=where)
+                started = time.monotonic()
                 try:
-                    body = await _read_bounded(response, max_bytes, where)
+                    async with asyncio.timeout(allowed):
+                        response, body = await self._exchange(method, url, headers, content,
+                                                              max_bytes, where)
+                except TimeoutError:
+                    if budget is not None and allowed < options.attempt_deadline:
+                        raise RegistryError(budget.spent_message(), where=where) from None
+                    raise
                 finally:
-                    await response.aclose()
+                    if budget is not None:
+                        budget.remaining -= time.monotonic() - started
         except TimeoutError:
             raise RetryableError(f"no complete answer within {options.attempt_deadline:g} s") \
                 from None
-        except httpx.TooManyRedirects:
-            raise RegistryError("too many redirects", where=where) from None
-        except (httpx.TransportError, httpx.DecodingError) as exc:
-            raise RetryableError(f"connection failed ({type(exc).__name__}: {exc})") from None
+        except httpx.TransportError as exc:
+            reason = redact(str(exc), self._secrets(), 300)
+            raise RetryableError(f"connection failed ({type(exc).__name__}: {reason})") from None
         return _Response(response.status_code, response.headers, body, response.url)
+
+    async def _exchange(self, method: str, url: str, headers: dict[str, str],
+                        content: bytes | None, max_bytes: int,
+                        where: str) -> tuple[httpx.Response, bytes]:
+        """One request, its redirects followed under clamp's rule, and its body read."""
+        http = self.pool.http()
+        request = http.build_request(method, url, headers=headers, content=content)
+        first = origin_of(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            response = await http.send(request, stream=True)
+            if response.next_request is None:
+                break
+            await _discard(response)
+            request = _redirected(response.next_request, first, where)
+        else:
+            raise RegistryError(f"more than {MAX_REDIRECTS} redirects", where=where)
+        try:
+            body = await _read_bounded(response, max_bytes, where)
+        finally:
+            await response.aclose()
+        return response, body
 
     async def _auth_header(self, scope: str, where: str) -> str | None:
         challenge = self._challenge
         if challenge is None:
             return None
-        if challenge.scheme == "basic":
+        if challenge.scheme == "basic":  # sent to the registry's own origin only (_call)
             if self.credentials is None:
                 raise AuthError("registry requires basic auth; no credentials found", where=where)
             return self.credentials.basic_header()
+        creds = None if scope in self._anonymous else self.credentials
+        if creds is not None and creds.registry_token:
+            return f"Bearer {creds.registry_token}"  # cosign's --registry-token: no exchange
         key = self._token_key(challenge, scope)
-        realm, service, _ = key
+        _, realm, service, _, _ = key
         lock = self._token_locks.setdefault(key, asyncio.Lock())
         async with lock:
             token = self.pool.tokens.get(key)
             if token is None:
-                token, expires_in = await self._fetch_token(realm, service, scope, where)
+                try:
+                    token, expires_in = await self._fetch_token(realm, service, scope, where,
+                                                                creds)
+                except _CredentialsRefused as exc:
+                    if not self._try_anonymously(scope, challenge):
+                        raise AuthError(exc.message, where=where) from None
+                    return await self._auth_header(scope, where)
                 self.pool.tokens.put(key, token, expires_in)
         return f"Bearer {token}"
 
-    async def _fetch_token(self, realm: str, service: str, scope: str,
-                           where: str) -> tuple[str, float]:
+    async def _fetch_token(self, realm: str, service: str, scope: str, where: str,
+                           creds: Credentials | None) -> tuple[str, float]:
         if not realm:
             raise AuthError("bearer challenge without a realm", where=where)
         check_scheme(realm, self.pool, where, what="token realm")
         params = {"scope": scope}
         if service:
             params["service"] = service
-        headers = {"Authorization": self.credentials.basic_header()} if self.credentials else {}
+        if creds is not None and not may_send_credentials(self.base, realm):
+            raise AuthError(f"refusing to send {self.registry}'s credentials to the token realm "
+                            f"{_origin_text(realm)}: {_REALM_RULE}", where=where)
+        headers = {"Authorization": creds.basic_header()} if creds else {}
         url = str(httpx.URL(realm).copy_merge_params(params))  # keep the realm's own query
-        refresh = self.credentials.identity_token if self.credentials else None
+        refresh = creds.identity_token if creds else None
         try:
             async for attempt in retrying(self.pool.options.retry):
                 with attempt:
@@ -382,40 +517,138 @@ class RegistryClient:
         except RetryableError as exc:
             raise AuthError(f"{exc} (gave up after retries)", where=where) from None
         if resp.status in (401, 403):
-            raise AuthError(f"token service refused the credentials ({resp.status})", where=where)
+            if creds is not None:
+                raise _CredentialsRefused(f"token service refused the credentials "
+                                          f"({resp.status})", where=where)
+            after = "the credentials, then " if scope in self._anonymous else ""
+            raise AuthError(f"token service refused {after}anonymous access ({resp.status})",
+                            where=where)
         if resp.status != 200:
             raise AuthError(f"token service answered {resp.status}", where=where)
         body = _json_object(resp.body, f"{where} (token)")
         token = body.get("token") or body.get("access_token")
         if not isinstance(token, str) or not token:
             raise AuthError("token service answered without a token", where=where)
+        if not _TOKEN_CHARS.fullmatch(token):
+            # It goes into a header line: CR/LF or spaces would be an injection, not a token.
+            raise AuthError("token service answered a token that is no header value "
+                            f"(visible ASCII, at most {MAX_TOKEN_CHARS} characters)", where=where)
         expires = body.get("expires_in")
-        return token, float(expires) if isinstance(expires, int | float) and expires > 0 else 60.0
+        seconds = float(expires) if isinstance(expires, int | float) and expires > 0 else 60.0
+        return token, min(seconds, MAX_TOKEN_LIFETIME)
+
+
+class _CredentialsRefused(AuthError):
+    """The token service refused the credentials (401/403): maybe worth asking anonymously."""
 
 
 async def _read_bounded(response: httpx.Response, max_bytes: int, where: str) -> bytes:
+    """The body, decoded by clamp.oci.body's bounded decoder (never httpx's: it inflates
+    without a limit). A success answer past `max_bytes` is an error; an error page is cut at
+    1 MiB (enough for its message) and one that cannot be decoded reads as empty."""
+    error_page = response.status_code >= 300
+    limit = MAX_SMALL_BYTES if error_page else max_bytes
+    try:
+        decoder = BoundedDecoder(response.headers.get("content-encoding"), limit)
+    except BodyError as exc:
+        if error_page:
+            return b""
+        raise RegistryError(str(exc), where=where) from None
     declared = response.headers.get("content-length")
     is_head = response.request.method == "HEAD"
-    if declared and declared.isdigit() and int(declared) > max_bytes and not is_head:
+    if (declared and declared.isdigit() and int(declared) > decoder.raw_limit and not is_head
+            and not error_page):
         raise RegistryError(f"response of {declared} bytes exceeds the {max_bytes}-byte bound",
                             where=where)
     chunks: list[bytes] = []
-    total = 0
-    async for chunk in response.aiter_bytes():
-        total += len(chunk)
-        if total > max(max_bytes, 0) and response.status_code < 300:
-            raise RegistryError(f"response exceeds the {max_bytes}-byte bound", where=where)
-        if total > MAX_SMALL_BYTES and response.status_code >= 300:
-            break  # an error page: keep what we need for the message
-        chunks.append(chunk)
+    try:
+        async for raw in response.aiter_raw():
+            chunks.append(decoder.feed(raw))
+            if decoder.exceeded:
+                if error_page:
+                    break  # keep what the message needs
+                raise RegistryError(f"response exceeds the {max_bytes}-byte bound", where=where)
+        decoder.finish()
+    except BodyError as exc:
+        if error_page:
+            return b"".join(chunks)
+        raise RegistryError(str(exc), where=where) from None
     return b"".join(chunks)
+
+
+MAX_REDIRECT_BODY = 64 * 1024
+
+
+async def _discard(response: httpx.Response) -> None:
+    """Skip a redirect's body, still encoded (it is never decoded or kept): a short one is read
+    out so the connection can serve the next request (GHCR and Docker Hub redirect every blob);
+    past 64 KiB the connection is dropped instead."""
+    seen = 0
+    try:
+        async for raw in response.aiter_raw():
+            seen += len(raw)
+            if seen > MAX_REDIRECT_BODY:
+                break
+    finally:
+        await response.aclose()
+
+
+def _redirected(request: httpx.Request, first: Origin, where: str) -> httpx.Request:
+    """The next hop of a redirect, under clamp's rule rather than httpx's: nothing that
+    authenticates (Authorization) and no request body goes on to another origin, not even the
+    same host on another scheme or port. httpx would keep Authorization on an http->https hop
+    and re-send a 307's body (a refresh token) anywhere."""
+    if origin_of(str(request.url)) != first:
+        request.headers.pop("authorization", None)
+        if request.method not in ("GET", "HEAD"):
+            raise RegistryError(f"refusing to re-send a {request.method} request to another host "
+                                f"({request.url.host}) on a redirect", where=where)
+    return request
+
+
+_REALM_RULE = ("a registry's credentials go to a token realm on its own host, or from an "
+               "HTTPS registry to an HTTPS realm; never over plain HTTP to another host")
+
+
+def may_send_credentials(registry_base: str, realm: str) -> bool:
+    """Whether the credentials for the registry at `registry_base` may go to the token realm its
+    challenge named. Docker and containerd send them to any realm; clamp keeps that for an HTTPS
+    registry naming an HTTPS realm (TLS vouches for the challenge and for the realm, as it does
+    for ghcr.io -> ghcr.io/token and registry-1.docker.io -> auth.docker.io), and otherwise only
+    to the registry's own host name (loopback counts as one host): a plain-HTTP challenge can be
+    rewritten on the way, and an HTTPS registry's password must not travel in the clear."""
+    reg, to = origin_of(registry_base), origin_of(realm)
+    if reg[0] == "https":
+        return to[0] == "https"
+    return reg[1] == to[1] or (is_loopback_host(reg[1]) and is_loopback_host(to[1]))
+
+
+def _origin_text(url: str) -> str:
+    scheme, host, port = origin_of(url)
+    return f"{scheme}://{host}:{port}"[:120]
 
 
 def check_scheme(url: str, pool: RegistryPool, where: str, what: str = "registry URL") -> None:
     """HTTPS, or plain HTTP to a loopback or --insecure-registry host; anything else is
-    refused before it is sent."""
-    parts = urlsplit(url)
+    refused before it is sent. Every URL a server names (a realm, a redirect, an upload
+    Location, a next page) passes here, so one that no connection could use (a bracketed host
+    that is no IPv6 address, a port past 65535, a label IDNA refuses) is a registry error, not
+    a crash further down."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        httpx.URL(url)  # what httpx will make of it: IDNA labels, IPv6 literals
+    except (ValueError, httpx.InvalidURL):  # UnicodeError (IDNA) is a ValueError
+        raise RegistryError(f"{what} is not a usable http(s) URL", where=where) from None
     host = parts.netloc.rsplit("@", 1)[-1]
+    name = parts.hostname or ""
+    if not name or port == 0 or len(name) > 253 or any(
+            len(label) > 63 for label in name.split(".")):  # DNS refuses these, and so idna
+        raise RegistryError(f"{what} is not a usable http(s) URL ({host[:100]})", where=where)
+    if "@" in parts.netloc:
+        # httpx would turn user:password@ into Basic credentials of the server's choosing.
+        raise RegistryError(f"refusing a {what} with user information ({host[:100]})",
+                            where=where)
     if parts.scheme == "https":
         return
     if parts.scheme == "http" and pool.scheme_for(host) == "http":
@@ -448,13 +681,16 @@ def _json_object(body: bytes, where: str) -> dict[str, Any]:
     return value
 
 
-def _error_detail(body: bytes) -> str:
+def _error_detail(body: bytes, secrets: list[str]) -> str:
+    """The registry's own first error (`code message`), with `secrets` masked before it is cut:
+    a hostile registry may echo the Authorization header it was sent."""
     import json
 
     try:
         errors = json.loads(body).get("errors") or []
         first = errors[0]
-        code, message = str(first.get("code", ""))[:40], str(first.get("message", ""))[:120]
+        code = redact(str(first.get("code", "")), secrets, 40)
+        message = redact(str(first.get("message", "")), secrets, 120)
         return f": {code} {message}".rstrip()
     except (ValueError, AttributeError, IndexError, TypeError, UnicodeDecodeError,
             RecursionError):

@@ -128,7 +128,7 @@ class H11Transport(httpx.AsyncBaseTransport):
         except TimeoutError:
             raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out",
                                        request=request) from None
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:  # UnicodeError: a name idna cannot encode
             raise httpx.ConnectError(f"connecting to {host}:{port} failed: {exc}",
                                      request=request) from None
         return _Connection(reader, writer)
