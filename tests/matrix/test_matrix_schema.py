@@ -42,14 +42,13 @@ def test_examples_are_valid() -> None:
 def test_loading_stays_light() -> None:
     """A pinned resolve needs no network or crypto stack: keep them out of clamp.matrix."""
     code = (
-        "import sys, time; t = time.perf_counter();"
+        "import sys;"
         "import clamp.matrix as m;"
         f"s = m.select_image(m.load({str(ROOT / 'examples' / 'rocm_matrix.yml')!r}).model);"
-        "print(time.perf_counter() - t);"
         "heavy = [n for n in ('httpx', 'cryptography', 'sigstore', 'duckdb', 'rich') "
         "if n in sys.modules]; print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.splitlines()
-    assert out[1] == "[]"
-    assert float(out[0]) < 1.0  # ~0.1 s measured; bound loose for busy CI machines
+    # No timed assertion (speed belongs in benchmarks/): what is imported is the cause of slowness.
+    assert out == ["[]"]
