@@ -157,9 +157,8 @@ def test_missing_files(tmp_path: Path, original: Callable[..., Path],
     code, _, err = run_cli("matrix", "validate", str(tmp_path / "nope.yml"), capsys=capsys)
     assert code == ExitCode.BAD_INPUT
     assert err.strip() == f"error: {tmp_path / 'nope.yml'}: file not found"
-    path = original(ORIGINAL, None)
-    with pytest.raises(MatrixError, match="policy file not found"):
-        load(path)
+    path = original(ORIGINAL, None)  # the origin's defaults, with a warning (test_origin_*)
+    assert any("policy file not found" in w for w in load(path).warnings)
 
 
 def test_cli_process_has_no_traceback(native: Callable[[str], Path]) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from matrix_samples import D1, D3, NATIVE, ORIGINAL
 
+from clamp.matrix.original import OriginPolicy
 from clamp.matrix import effective, image_ref, load
 
 
@@ -53,6 +54,12 @@ def test_unquoted_numeric_version_keeps_its_text(native: Callable[[str], Path]) 
     assert any("quote it" in w for w in loaded.warnings)
 
 
+def loaded_policy(path: Path) -> OriginPolicy:
+    policy = load(path).origin_policy
+    assert policy is not None
+    return policy
+
+
 def test_original_layout_normalised(original: Callable[..., Path]) -> None:
     path = original()
     loaded = load(path)
@@ -63,7 +70,9 @@ def test_original_layout_normalised(original: Callable[..., Path]) -> None:
     assert model.defaults.policy == "warn"
     assert model.defaults.digest_ttl_days == 14
     assert model.defaults.require_signature is False
-    assert model.defaults.attest_mode == "optional"
+    # the origin's attest_mode is about the signature: optional = record, no attestation needed
+    assert model.defaults.attest_mode == "off"
+    assert loaded_policy(original()).attest_mode == "record"
     assert model.dispatch is not None
     assert (model.dispatch.workflow, model.dispatch.ref) == ("update-rocm.yml", "main")
     assert model.resolve.default is not None
@@ -76,7 +85,10 @@ def test_original_layout_normalised(original: Callable[..., Path]) -> None:
     (name,) = first.trust or []
     keyless = model.trust[name].keyless[0]
     assert keyless.issuer == "https://token.actions.githubusercontent.com"
-    assert keyless.subject is not None and keyless.subject.endswith("@refs/tags/v1")
+    # cosign's unanchored --certificate-identity-regexp, as a whole-value pattern
+    assert keyless.subject is None and keyless.subject_regexp is not None
+    assert keyless.subject_regexp.startswith("^.*(?:https://") and \
+        keyless.subject_regexp.endswith("@refs/tags/v1).*$")
     keyed = model.entry("6.3.4/ubuntu-22.04")
     key = model.trust[(keyed.trust or [""])[0]].keys[0]
     # key_path is repository-relative: found in the parent of ci/.
@@ -96,8 +108,9 @@ def test_original_ttl_as_int_and_identity_regexp(original: Callable[..., Path]) 
     policy = "policy:\n  mode: strict\n  digest_ttl: 30\n"
     model = load(original(text, policy)).model
     assert model.defaults.digest_ttl_days == 30
-    assert model.defaults.require_signature is True
-    assert model.dispatch is None
+    assert model.defaults.require_signature is False  # the origin's default
+    assert model.dispatch is not None  # the origin's default workflow
+    assert (model.dispatch.workflow, model.dispatch.ref) == ("update-rocm.yml", "main")
     name = (model.images[0].trust or [""])[0]
     assert model.trust[name].keyless[0].subject_regexp == "^https://github\\.com/ROCm/.+$"
 

@@ -33,7 +33,7 @@ def test_migrate_carries_everything(original: Callable[..., Path]) -> None:
     assert resolved == [k.resolved_path for t in old.model.trust.values() for k in t.keys]
     assert "registry: ghcr.io" in text and "repository: rocm/dev" in text
     assert "policy: warn" in text and "digest_ttl_days: 14" in text
-    assert "require_signature: false" in text and "attest_mode: optional" in text
+    assert "require_signature: false" in text and "attest_mode: off" in text
     assert "workflow: update-rocm.yml" in text and "ref: main" in text
     assert "issuer: https://token.actions.githubusercontent.com" in text
     assert "path: keys/rocm.pub" in text  # rebased from the repository root to ci/

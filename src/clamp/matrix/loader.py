@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from clamp.errors import BadInputError
 from clamp.matrix.checks import check_model
 from clamp.matrix.models import ImageEntry, MatrixFile
+from clamp.matrix.original import OriginPolicy
 from clamp.matrix.source import (
     Loc,
     MatrixError,
@@ -48,6 +49,9 @@ class LoadedMatrix:
     doc: YamlDoc | None = field(default=None, repr=False)
     policy_doc: YamlDoc | None = field(default=None, repr=False)
     trust_origin: dict[str, Loc] = field(default_factory=dict, repr=False)
+    #: For the original layout: the policy as the origin's verifier read it (the ci/ shims
+    #: compute the origin's exit codes from it).
+    origin_policy: OriginPolicy | None = field(default=None, repr=False)
 
     @property
     def entry_ids(self) -> list[str]:
@@ -141,7 +145,33 @@ def load_text(text: str, path: str | Path, *, policy_text: str | None = None,
     sha = hashlib.sha256(raw if raw is not None else text.encode()).hexdigest()
     if "rocm" in data:
         return _load_original(doc, sha, policy_text, policy_raw, policy_path)
+    if _is_os_keyed(data):
+        raise MatrixError([Problem(
+            str(matrix_path), 1, "",
+            "this is the origin's later OS-keyed layout ('OS: {image, mirror, canonical, "
+            "tarball, sha256, timestamp}'), which names images by tag and tarball hash, not by "
+            "manifest digest, so clamp cannot verify it as it is. Migrate it to the native "
+            "format: one images[] entry per OS with the image's version, os and manifest "
+            "digest (docs/matrix.md, 'The origin's OS-keyed layout')")])
     return _load_native(doc, sha)
+
+
+_OS_KEYED_FIELDS = frozenset({"image", "mirror", "canonical", "tarball", "sha256", "hash",
+                              "timestamp", "clamp_manifest"})
+
+
+def _is_os_keyed(data: dict[Any, Any]) -> bool:
+    """The origin's later matrix: top-level keys are OS names, each an image reference or a
+    mapping of `_OS_KEYED_FIELDS` with an `image`."""
+    if not data or {"version", "images", "defaults"} & set(data):
+        return False
+    for value in data.values():
+        if isinstance(value, str):
+            continue
+        if not isinstance(value, dict) or "image" not in value \
+                or not set(value) <= _OS_KEYED_FIELDS:
+            return False
+    return True
 
 
 def _load_native(doc: YamlDoc, sha: str) -> LoadedMatrix:
@@ -161,46 +191,64 @@ def _load_original(doc: YamlDoc, sha: str, policy_text: str | None, policy_raw: 
                    policy_path: Path | None) -> LoadedMatrix:
     from clamp.matrix import original as orig  # only paid for when the layout is used
 
-    if policy_text is None or policy_path is None:
-        found = find_policy_file(doc.path)
-        if found is None:
-            missing = doc.path.with_name("rocm_policy.yml")
-            raise MatrixError([Problem(str(missing), None, "",
-                                       "policy file not found: a matrix in the original layout "
-                                       f"(rocm:) needs it beside {doc.path.name}")])
-        policy_path = found
-        policy_raw, policy_text = read_text(policy_path)
-    policy_doc = parse_yaml(policy_path, policy_text)
     problems: list[Problem] = []
     warnings: list[Problem] = []
-    _numbers_to_text(doc, warnings, quiet=True)
+    policy_doc: YamlDoc | None = None
+    if policy_text is None or policy_path is None:
+        found = find_policy_file(doc.path)
+        if found is not None:
+            policy_path = found
+            policy_raw, policy_text = read_text(policy_path)
+    if policy_text is not None and policy_path is not None:
+        policy_doc = parse_yaml(policy_path, policy_text)
+    else:
+        missing = doc.path.with_name("rocm_policy.yml")
+        warnings.append(Problem(str(missing), None, "", (
+            "policy file not found: using the origin's defaults (mode strict, digest_ttl 7, "
+            "require_signature false, attest_mode none)")))
+    _origin_scalars(doc, warnings)
+    policy_data: Any = {}
+    if policy_doc is not None:
+        _origin_scalars(policy_doc, warnings)
+        policy_data = policy_doc.data
+        if policy_data is None:
+            policy_data = {}
+            warnings.append(Problem(str(policy_path), 1, "", "empty policy file: using the "
+                                    "origin's defaults"))
+        elif isinstance(policy_data, dict) and "policy" not in policy_data:
+            warnings.append(policy_doc.problem((), "no 'policy' key: using the origin's "
+                                                   "defaults"))
     matrix_model = policy_model = None
     try:
         matrix_model = orig.OriginalMatrix.model_validate(doc.data)
     except ValidationError as exc:
         problems += validation_problems(exc, doc, entry_label=_labeler(doc, ("rocm", "images")))
-    if not isinstance(policy_doc.data, dict):
+    if not isinstance(policy_data, dict):
         problems.append(Problem(str(policy_path), 1, "", "expected a mapping with a 'policy' key"))
     else:
         try:
-            policy_model = orig.OriginalPolicy.model_validate(policy_doc.data)
+            policy_model = orig.OriginalPolicy.model_validate(policy_data)
         except ValidationError as exc:
-            problems += validation_problems(exc, policy_doc)
+            problems += validation_problems(exc, policy_doc) if policy_doc else [
+                Problem(str(policy_path), None, "", str(exc))]
     if problems or matrix_model is None or policy_model is None:
         raise MatrixError(problems)
     translation = orig.translate(matrix_model, policy_model)
-    docs = {"matrix": doc, "policy": policy_doc}
+    docs = {"matrix": doc, "policy": policy_doc or doc}
     if translation.errors:
         raise MatrixError([docs[which].problem(loc, text)
                            for which, loc, text in translation.errors])
     warnings += [docs[which].problem(loc, text) for which, loc, text in translation.warnings]
     model = MatrixFile.model_validate(translation.data)
+    policy_sha = None
+    if policy_text is not None:
+        policy_sha = hashlib.sha256(policy_raw if policy_raw is not None
+                                    else policy_text.encode()).hexdigest()
     loaded = LoadedMatrix(
         model=model, path=doc.path, layout="original", sha256=sha, text=doc.text, doc=doc,
-        policy_path=policy_path, policy_text=policy_text, policy_doc=policy_doc,
-        policy_sha256=hashlib.sha256(policy_raw if policy_raw is not None
-                                     else policy_text.encode()).hexdigest(),
-        trust_origin=translation.trust_origin)
+        policy_path=policy_path if policy_doc else None, policy_text=policy_text,
+        policy_doc=policy_doc, policy_sha256=policy_sha,
+        trust_origin=translation.trust_origin, origin_policy=translation.origin_policy)
     # Original key paths were given relative to where the old verifier ran: the repository
     # root, i.e. the parent of ci/. The matrix's own directory is tried first.
     return _finish(loaded, [doc.path.parent, doc.path.parent.parent], warnings)
@@ -255,6 +303,75 @@ def _labeler(doc: YamlDoc, images_loc: Loc) -> Any:
         return None
 
     return label
+
+
+def _origin_scalars(doc: YamlDoc, warnings: list[Problem]) -> None:
+    """Read the original layout's unquoted scalars as the origin's PyYAML (YAML 1.1) did.
+
+    Names (versions, OS names, the resolver's choices) become the `str()` of that value, as the
+    origin's scripts made them: `6.4` is "6.4", `6.10` is "6.1" (a float), `010` is "8". A name
+    read differently from its text gets a warning. Policy values keep YAML 1.1's types, so
+    `require_signature: yes` is true and `attest_mode: off` is false (none), as in the origin.
+    """
+    from clamp.matrix.yaml11 import origin_str, resolve_plain
+
+    data = doc.data
+    if not isinstance(data, dict):
+        return
+    names: list[tuple[Any, str | int, Loc]] = []
+    rocm = data.get("rocm")
+    images = rocm.get("images") if isinstance(rocm, dict) else None
+    for index, item in enumerate(images if isinstance(images, list) else []):
+        if isinstance(item, dict):
+            names += [(item, key, ("rocm", "images", index, key)) for key in ("version", "os")]
+    policy = rocm.get("policy") if isinstance(rocm, dict) else None
+    if isinstance(policy, dict):
+        names += [(policy, key, ("rocm", "policy", key))
+                  for key in ("fallback_version", "fallback_os", "prefer_os")]
+        for key in ("default", "prefer_os"):
+            block = policy.get(key)
+            if isinstance(block, list):
+                names += [(block, i, ("rocm", "policy", key, i)) for i in range(len(block))]
+            elif isinstance(block, dict):
+                names += [(block, k, ("rocm", "policy", key, k)) for k in ("version", "os")]
+    settings = data.get("policy") if "rocm" not in data else None
+    typed: list[tuple[Any, str | int]] = []
+    if isinstance(settings, dict):
+        typed = [(settings, key) for key in list(settings)]
+    for container, key in typed:
+        raw = _plain_text(doc, container, key)
+        if raw is not None:
+            container[key] = resolve_plain(raw)
+    for container, key, loc in names:
+        raw = _plain_text(doc, container, key)
+        if raw is None:
+            continue
+        value = resolve_plain(raw)
+        if value is None:
+            container[key] = None
+            continue
+        text = origin_str(value)
+        container[key] = text
+        if text != raw:
+            warnings.append(doc.problem(loc, f"{raw} is read as {text!r}, as the origin's "
+                                             f"YAML 1.1 reader read it (quote it if you mean "
+                                             f"{raw!r})"))
+
+
+def _plain_text(doc: YamlDoc, container: Any, key: str | int) -> str | None:
+    """The source text of an unquoted one-word scalar; None for anything else."""
+    try:
+        value = container[key]
+    except (KeyError, IndexError, TypeError):
+        return None
+    if isinstance(value, dict | list):
+        return None
+    raw = doc.raw_value(container, key)
+    if raw is None or raw[:1] in ("'", '"', "&", "*", "!", "|", ">"):
+        return None
+    if isinstance(value, str) and raw != value:
+        return None  # a scalar of several words, or one ruamel read differently
+    return raw
 
 
 def _numbers_to_text(doc: YamlDoc, warnings: list[Problem], *, quiet: bool) -> None:

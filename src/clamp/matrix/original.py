@@ -11,23 +11,35 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from clamp.matrix.digest import DigestKind, classify
-from clamp.matrix.models import AttestMode, PinDate, PolicyMode, Token
+from clamp.matrix.models import PinDate, PolicyMode, Token
 from clamp.matrix.source import Loc
 
 ORIGINAL_REGISTRY = "ghcr.io"
 ORIGINAL_REPOSITORY = "rocm/dev"
 ORIGINAL_TAG = "{version}-{os}"
 
-# attest_mode spellings accepted from the original policy file, and what they mean natively.
-ATTEST_ALIASES: dict[str, AttestMode] = {
-    "off": "off", "none": "off", "disabled": "off", "skip": "off",
-    "optional": "optional", "warn": "optional",
-    "required": "required", "require": "required", "strict": "required", "enforce": "required",
+#: The origin's policy defaults (its verifier's `Policy` dataclass): what a missing policy file or
+#: a missing key means.
+ORIGIN_DEFAULTS: dict[str, Any] = {
+    "mode": "strict", "digest_ttl": 7, "workflow": "update-rocm.yml", "auto_update_ref": "main",
+    "require_signature": False, "attest_mode": "none",
+}
+
+OriginAttest = Literal["none", "record", "enforce"]
+# attest_mode spellings accepted from the original policy file, by the origin's meaning: `none`
+# skips signature verification (unless require_signature), `record` verifies and records the
+# result (a failure is a warning), `enforce` makes a failed signature fatal (exit 3). The origin
+# read anything else as `none`; clamp refuses it, so a typo cannot switch verification off.
+ATTEST_ALIASES: dict[str, OriginAttest] = {
+    "none": "none", "off": "none", "disabled": "none", "skip": "none", "false": "none",
+    "record": "record", "optional": "record", "warn": "record",
+    "enforce": "enforce", "required": "enforce", "require": "enforce", "strict": "enforce",
+    "true": "enforce",
 }
 
 
@@ -39,27 +51,71 @@ def _digest_or_placeholder(value: str) -> str:
 
 
 def _ttl_days(value: Any) -> int:
+    # The origin took int(value): 7, "7" and 7.0 are seven days; clamp also reads "7d".
     if isinstance(value, bool):
-        raise ValueError("digest_ttl must be a number of days (30) or a string like '30d'")
+        raise ValueError("digest_ttl must be a number of days (7) or a string like '7d'")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, int):
         days = value
     elif isinstance(value, str) and (match := re.fullmatch(r"\s*(\d+)\s*d?\s*", value)):
         days = int(match.group(1))
     else:
-        raise ValueError(f"digest_ttl {value!r} must be a number of days (30) or a string like "
-                         "'30d'")
+        raise ValueError(f"digest_ttl {value!r} must be a number of days (7) or a string like "
+                         "'7d'")
     if days < 1:
         raise ValueError("digest_ttl must be at least 1 day")
     return days
 
 
-def _attest_mode(value: Any) -> AttestMode:
-    if isinstance(value, bool):
-        return "required" if value else "off"
-    if isinstance(value, str) and value.lower() in ATTEST_ALIASES:
-        return ATTEST_ALIASES[value.lower()]
-    allowed = ", ".join(sorted(ATTEST_ALIASES))
-    raise ValueError(f"unknown attest_mode {value!r} (expected one of {allowed})")
+def _attest_mode(value: Any) -> OriginAttest:
+    text = "none" if value is None else str(value).strip().lower() or "none"
+    if text in ATTEST_ALIASES:
+        return ATTEST_ALIASES[text]
+    raise ValueError(f"unknown attest_mode {value!r} (the origin's values: none, record, "
+                     "enforce)")
+
+
+def _mode(value: Any) -> Any:
+    # The origin compared mode.lower() after str().strip(), an empty mode being strict.
+    if isinstance(value, str):
+        return value.strip().lower() or "strict"
+    return "strict" if value is None else value
+
+
+def _truthy(value: Any) -> bool:
+    # The origin's bool(): any non-empty string (even "false") is true, null is false.
+    if isinstance(value, dict | list):
+        raise ValueError("require_signature must be true or false")
+    return bool(value)
+
+
+def _text_or_default(default: str) -> Any:
+    def read(value: Any) -> Any:
+        if value is None:
+            return default
+        return str(value).strip() or default if isinstance(value, str | int | float) else value
+    return read
+
+
+def _os_list(value: Any) -> Any:
+    """prefer_os as the origin wrote it (one OS) or as a list; empty means none."""
+    if value is None or value == "":
+        return []
+    return [value] if isinstance(value, str) else value
+
+
+def _pair(value: Any) -> Any:
+    """rocm.policy.default as [version, os] or {version, os} (the origin's resolver took both)."""
+    if isinstance(value, dict):
+        unknown = sorted(str(k) for k in value if k not in ("version", "os"))
+        if unknown:
+            raise ValueError(f"default has unknown key(s) {', '.join(unknown)} "
+                             "(expected version and os)")
+        if "version" not in value or "os" not in value:
+            raise ValueError("default must give both version and os")
+        return [value["version"], value["os"]]
+    return value
 
 
 class _Strict(BaseModel):
@@ -85,8 +141,9 @@ class OriginalImage(_Strict):
 
 
 class OriginalResolve(_Strict):
-    default: Annotated[list[Token], Field(min_length=2, max_length=2)] | None = None
-    prefer_os: list[Token] = Field(default_factory=list)
+    default: Annotated[list[Token], BeforeValidator(_pair),
+                       Field(min_length=2, max_length=2)] | None = None
+    prefer_os: Annotated[list[Token], BeforeValidator(_os_list)] = Field(default_factory=list)
     fallback_os: Token | None = None
     fallback_version: Token | None = None
 
@@ -101,16 +158,39 @@ class OriginalMatrix(_Strict):
 
 
 class OriginalPolicySettings(_Strict):
-    mode: PolicyMode = "strict"
-    digest_ttl: Annotated[Any, AfterValidator(_ttl_days)] | None = None
-    workflow: str | None = Field(default=None, min_length=1)
-    auto_update_ref: str | None = Field(default=None, min_length=1)
-    require_signature: StrictBool = True
-    attest_mode: Annotated[Any, AfterValidator(_attest_mode)] | None = None
+    """`rocm_policy.yml`'s `policy:` block; an absent key has the origin's default."""
+
+    mode: Annotated[PolicyMode, BeforeValidator(_mode)] = "strict"
+    digest_ttl: Annotated[int, BeforeValidator(_ttl_days)] = 7
+    workflow: Annotated[str, BeforeValidator(_text_or_default("update-rocm.yml")),
+                        Field(min_length=1)] = "update-rocm.yml"
+    auto_update_ref: Annotated[str, BeforeValidator(_text_or_default("main")),
+                               Field(min_length=1)] = "main"
+    require_signature: Annotated[bool, BeforeValidator(_truthy)] = False
+    attest_mode: Annotated[OriginAttest, BeforeValidator(_attest_mode)] = "none"
 
 
 class OriginalPolicy(_Strict):
-    policy: OriginalPolicySettings
+    policy: OriginalPolicySettings = Field(default_factory=OriginalPolicySettings)
+
+
+@dataclass(frozen=True)
+class OriginPolicy:
+    """The policy as the origin's verifier held it: what its exit codes are computed from."""
+
+    mode: str
+    require_signature: bool
+    attest_mode: OriginAttest
+
+    @property
+    def checks_signature(self) -> bool:
+        """The origin ran `cosign verify` only under require_signature or record/enforce."""
+        return self.require_signature or self.attest_mode != "none"
+
+    @property
+    def signature_fatal(self) -> bool:
+        """A failed signature was exit 3 whatever the mode."""
+        return self.require_signature or self.attest_mode == "enforce"
 
 
 @dataclass
@@ -121,20 +201,27 @@ class Translation:
     warnings: list[tuple[str, Loc, str]] = field(default_factory=list)  # (which file, loc, text)
     errors: list[tuple[str, Loc, str]] = field(default_factory=list)
     trust_origin: dict[str, Loc] = field(default_factory=dict)
+    origin_policy: OriginPolicy | None = None
 
 
 def translate(matrix: OriginalMatrix, policy: OriginalPolicy) -> Translation:
-    """Build native-format data (to validate as `MatrixFile`) from the two original files."""
+    """Build native-format data (to validate as `MatrixFile`) from the two original files.
+
+    The origin's `attest_mode` was about the image signature (it ran `cosign verify`, never
+    `verify-attestation`): `enforce` makes a signature required; `record` and `none` leave it
+    optional (the ci/ shims give `record` the origin's warning and `none` its silence). No
+    attestation is required natively.
+    """
     settings = policy.policy
-    out = Translation(data={})
+    out = Translation(data={}, origin_policy=OriginPolicy(
+        mode=settings.mode, require_signature=settings.require_signature,
+        attest_mode=settings.attest_mode))
     defaults: dict[str, Any] = {
         "registry": ORIGINAL_REGISTRY, "repository": ORIGINAL_REPOSITORY, "tag": ORIGINAL_TAG,
-        "policy": settings.mode, "require_signature": settings.require_signature,
+        "policy": settings.mode,
+        "require_signature": settings.require_signature or settings.attest_mode == "enforce",
+        "digest_ttl_days": settings.digest_ttl, "attest_mode": "off",
     }
-    if settings.digest_ttl is not None:
-        defaults["digest_ttl_days"] = settings.digest_ttl
-    if settings.attest_mode is not None:
-        defaults["attest_mode"] = settings.attest_mode
     out.data["version"] = 1
     out.data["defaults"] = defaults
 
@@ -176,11 +263,7 @@ def translate(matrix: OriginalMatrix, policy: OriginalPolicy) -> Translation:
     out.data["trust"] = trust
     out.data["images"] = images
     out.data["resolve"] = _resolve(matrix.rocm.policy)
-    if settings.workflow is not None:
-        out.data["dispatch"] = {"workflow": settings.workflow, "ref": settings.auto_update_ref}
-    elif settings.auto_update_ref is not None:
-        out.warnings.append(("policy", ("policy", "auto_update_ref"),
-                             "auto_update_ref without workflow: no update workflow to dispatch"))
+    out.data["dispatch"] = {"workflow": settings.workflow, "ref": settings.auto_update_ref}
     return out
 
 
@@ -194,8 +277,15 @@ def _signer(prov: OriginalProvenance, where: Loc, out: Translation) -> dict[str,
                                "identity needs an issuer (the OIDC issuer of the signing "
                                "certificate) for keyless verification"))
             return None
-        subject = ("subject_regexp" if prov.identity.startswith("^") else "subject")
-        policy["keyless"] = [{"issuer": prov.issuer, subject: prov.identity}]
+        pattern = anchored_identity(prov.identity)
+        if pattern != prov.identity:
+            out.warnings.append(("matrix", (*where, "identity"),
+                                 f"identity {prov.identity!r} is an unanchored regular "
+                                 "expression (the origin passed it to cosign's "
+                                 "--certificate-identity-regexp): it matches any identity "
+                                 f"containing a match; read as {pattern!r}. Anchor it to "
+                                 "accept only the identity you mean"))
+        policy["keyless"] = [{"issuer": prov.issuer, "subject_regexp": pattern}]
     elif prov.issuer is not None:
         if prov.key_path is None:
             out.errors.append(("matrix", (*where, "issuer"),
@@ -205,6 +295,17 @@ def _signer(prov: OriginalProvenance, where: Loc, out: Translation) -> dict[str,
                              "issuer without identity is kept as information only; the entry "
                              "is verified with key_path"))
     return policy or None
+
+
+def anchored_identity(identity: str) -> str:
+    """A whole-value pattern with the meaning of cosign's unanchored `identity` regexp.
+
+    One written `^...$` is kept: as a whole-value match it accepts what cosign accepted or less
+    (`^a$|b` then needs all of `b`), never more.
+    """
+    if identity.startswith("^") and identity.endswith("$") and not identity.endswith("\\$"):
+        return identity
+    return f"^.*(?:{identity}).*$"
 
 
 def _base_name(prov: OriginalProvenance) -> str:
