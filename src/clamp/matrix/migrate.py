@@ -15,6 +15,8 @@ from typing import Any
 from clamp.errors import BadInputError
 from clamp.matrix.loader import LoadedMatrix, load_text
 from clamp.matrix.models import MatrixFile
+from clamp.matrix.source import Loc, format_loc
+from clamp.matrix.yaml11 import needs_quotes
 
 
 def migrate_text(loaded: LoadedMatrix, output: Path | None = None) -> str:
@@ -73,13 +75,16 @@ def _render(model: MatrixFile, loaded: LoadedMatrix) -> str:
     data["images"] = [_entry(entry.model_dump(exclude_none=True), entry.digest)
                       for entry in model.images]
     sources = f"{loaded.path}" + (f" and {loaded.policy_path}" if loaded.policy_path else "")
-    data.yaml_set_start_comment(
-        f"clamp image matrix (native format), migrated from {sources}.\n"
-        "Reference: docs/matrix.md; schema: schemas/matrix.schema.json")
+    data = _styled(data)
+    loose = _carry_comments(data, loaded)
+    header = (f"clamp image matrix (native format), migrated from {sources}.\n"
+              "Reference: docs/matrix.md; schema: schemas/matrix.schema.json")
+    if loose:
+        header += "\n\nComments of the original files:\n" + "\n".join(loose)
+    data.yaml_set_start_comment(header)
     for key in ("defaults", "trust", "resolve", "dispatch", "images"):
         if key in data:
             data.yaml_set_comment_before_after_key(key, before="\n")
-    _styled(data)
 
     yaml = YAML(typ="rt")
     yaml.width = 4096
@@ -108,9 +113,105 @@ def _styled(node: Any, key: str = "") -> Any:
         if node and all(isinstance(item, str) for item in node):
             seq.fa.set_flow_style()
         return seq
-    if key == "version" and isinstance(node, str):
+    if isinstance(node, str) and (key == "version" or needs_quotes(node)):
+        # quoted where a YAML 1.1 reader (PyYAML) would read another type: off, yes, 010, 6.10
         return DoubleQuotedScalarString(node)
     return node
+
+
+# Where an original key's comment goes in the native file (None: into the header).
+_POLICY_COMMENTS: dict[str, Loc] = {
+    "mode": ("defaults", "policy"), "digest_ttl": ("defaults", "digest_ttl_days"),
+    "require_signature": ("defaults", "require_signature"),
+    "workflow": ("dispatch", "workflow"), "auto_update_ref": ("dispatch", "ref")}
+_RESOLVE_COMMENTS: dict[str, Loc] = {
+    "default": ("resolve", "default"), "prefer_os": ("resolve", "prefer_os"),
+    "fallback_os": ("resolve", "fallback"), "fallback_version": ("resolve", "fallback")}
+
+
+def _native_loc(which: str, loc: Loc) -> Loc | None:
+    if which == "policy":
+        return _POLICY_COMMENTS.get(str(loc[1])) if len(loc) >= 2 else None
+    if loc[:2] == ("rocm", "images") and len(loc) >= 3:
+        if len(loc) >= 4 and loc[3] in ("version", "os", "digest", "added"):
+            return ("images", loc[2], loc[3])
+        return ("images", loc[2])
+    if loc[:2] == ("rocm", "policy") and len(loc) >= 3:
+        return _RESOLVE_COMMENTS.get(str(loc[2]))
+    return None
+
+
+def _carry_comments(data: Any, loaded: LoadedMatrix) -> list[str]:
+    """Put each comment of the original files beside the native key it is about; return the
+    ones with no such key (whole-line comments, keys that have no native counterpart)."""
+    loose: list[str] = []
+    for which, doc in (("matrix", loaded.doc), ("policy", loaded.policy_doc)):
+        if doc is None:
+            continue
+        lines = _key_lines(doc.data, ())
+        for number, text, whole_line in _comments(doc.text):
+            loc = None if whole_line else lines.get(number)
+            target = _native_loc(which, loc) if loc else None
+            if target is None or not _attach(data, target, text):
+                label = f"{doc.path.name}: " + (f"{format_loc(loc)}: " if loc else "")
+                loose.append(label + text)
+    return loose
+
+
+def _comments(text: str) -> list[tuple[int, str, bool]]:
+    """(0-based line, comment text, whole line?) of every `#` comment outside quotes."""
+    found = []
+    for number, line in enumerate(text.splitlines()):
+        quote = None
+        for col, char in enumerate(line):
+            if quote:
+                quote = None if char == quote else quote
+            elif char in "'\"" and (col == 0 or line[col - 1] in " :[{,-"):
+                quote = char
+            elif char == "#" and (col == 0 or line[col - 1] in " \t"):
+                comment = line[col + 1:].strip()
+                if comment:
+                    found.append((number, comment, not line[:col].strip()))
+                break
+    return found
+
+
+def _key_lines(node: Any, loc: Loc) -> dict[int, Loc]:
+    """0-based line -> the deepest key or list item starting on it."""
+    out: dict[int, Loc] = {}
+    items: list[tuple[Any, Any]] = []
+    try:
+        if isinstance(node, dict):
+            items = [(k, node.lc.key(k)[0]) for k in node]
+        elif isinstance(node, list):
+            items = [(i, node.lc.item(i)[0]) for i in range(len(node))]
+    except (AttributeError, KeyError, TypeError):
+        return out
+    for key, line in items:
+        out[line] = (*loc, key)
+        out.update(_key_lines(node[key], (*loc, key)))
+    return out
+
+
+def _attach(data: Any, target: Loc, text: str) -> bool:
+    """An end-of-line comment on the native key `target` (its parent key when the node is in
+    flow style, where ruamel cannot place one)."""
+    node = data
+    for depth, part in enumerate(target[:-1]):
+        try:
+            child = node[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+        if getattr(getattr(child, "fa", None), "flow_style", lambda: False)():
+            return _attach(data, target[:depth + 1], text)
+        node = child
+    last = target[-1]
+    try:
+        node[last]
+        node.yaml_add_eol_comment("# " + text, last)
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return False
+    return True
 
 
 def _trust(policy: dict[str, Any]) -> dict[str, Any]:
