@@ -12,7 +12,7 @@ from matrix_samples import NATIVE, ORIGINAL
 from clamp.cli.main import app, invoke
 from clamp.errors import BadInputError
 from clamp.exitcodes import ExitCode
-from clamp.matrix import LoadedMatrix, effective, load, load_text, select_image
+from clamp.matrix import LoadedMatrix, MatrixFile, effective, load, load_text, select_image
 from clamp.matrix.migrate import migrate_text
 
 
@@ -33,7 +33,7 @@ def test_migrate_carries_everything(original: Callable[..., Path]) -> None:
     assert resolved == [k.resolved_path for t in old.model.trust.values() for k in t.keys]
     assert "registry: ghcr.io" in text and "repository: rocm/dev" in text
     assert "policy: warn" in text and "digest_ttl_days: 14" in text
-    assert "require_signature: false" in text and "attest_mode: off" in text
+    assert "require_signature: false" in text and 'attest_mode: "off"' in text
     assert "workflow: update-rocm.yml" in text and "ref: main" in text
     assert "issuer: https://token.actions.githubusercontent.com" in text
     assert "path: keys/rocm.pub" in text  # rebased from the repository root to ci/
@@ -76,3 +76,23 @@ def test_migrate_rejects_native_and_bad_input(native: Callable[[str], Path],
     assert code == ExitCode.BAD_INPUT
     assert not target.exists()
     assert "rocm.images[3].digest" in capsys.readouterr().err
+
+
+def test_migrate_output_reads_right_in_yaml_1_1(original: Callable[..., Path]) -> None:
+    """PyYAML (YAML 1.1) reads the migrated file as the same data clamp does: a bare `off`
+    would be false there and fail the schema."""
+    yaml = pytest.importorskip("yaml")
+    old = load(original())
+    text = migrate_text(old)
+    assert yaml.safe_load(text)["defaults"]["attest_mode"] == "off"
+    as_11 = MatrixFile.model_validate(yaml.safe_load(text))
+    assert as_11.model_dump() == load_text(text, old.path).model.model_dump()
+
+
+def test_migrate_keeps_comments(original: Callable[..., Path]) -> None:
+    policy = ("# our policy\npolicy:\n  mode: warn   # reviewed weekly\n"
+              "  attest_mode: record  # none | record | enforce\n")
+    text = migrate_text(load(original(policy=policy)))
+    assert "policy: warn  # reviewed weekly" in text
+    assert "# rocm_policy.yml: our policy" in text
+    assert "# rocm_policy.yml: policy.attest_mode: none | record | enforce" in text

@@ -364,7 +364,7 @@ def _plain_text(doc: YamlDoc, container: Any, key: str | int) -> str | None:
         value = container[key]
     except (KeyError, IndexError, TypeError):
         return None
-    if isinstance(value, dict | list):
+    if value is None or isinstance(value, dict | list):
         return None
     raw = doc.raw_value(container, key)
     if raw is None or raw[:1] in ("'", '"', "&", "*", "!", "|", ">"):

@@ -170,7 +170,11 @@ class OriginalPolicySettings(_Strict):
     attest_mode: Annotated[OriginAttest, BeforeValidator(_attest_mode)] = "none"
 
 
-class OriginalPolicy(_Strict):
+class OriginalPolicy(BaseModel):
+    """The policy file: other top-level keys are ignored, as the origin ignored them."""
+
+    model_config = ConfigDict(extra="ignore")
+
     policy: OriginalPolicySettings = Field(default_factory=OriginalPolicySettings)
 
 
