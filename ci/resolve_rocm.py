@@ -1,15 +1,49 @@
 #!/usr/bin/env python3
-"""The seed's resolver name, kept for its users: `ci/resolve_rocm.py ARGS` is `clamp resolve ARGS`.
+"""The origin's resolver, kept for its users, on clamp's matrix reader.
 
-Without --matrix it reads ci/rocm_matrix.yml beside this script.
+    ci/resolve_rocm.py [--matrix M]
+
+prints what the origin's printed: one line, `ghcr.io/rocm/dev:VERSION-OS@DIGEST`, the first of
+(default version, prefer_os), (default), (fallback) that is pinned; on failure `Error: ...` on
+stderr and exit 1. Unlike the origin it never asks a registry for the digest of an unpinned
+entry: an unpinned image is not resolved. Any other option makes it `clamp resolve ARGS`.
 """
+
+from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from clamp.cli.main import run
+HERE = Path(__file__).resolve().parent
 
-args = sys.argv[1:]
-if not {"--matrix", "-m", "--help"} & set(args):
-    args = ["--matrix", str(Path(__file__).with_name("rocm_matrix.yml")), *args]
-run(["resolve", *args], prog_name="resolve_rocm.py")
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    matrix = HERE / "rocm_matrix.yml"
+    rest = list(args)
+    if len(rest) >= 2 and rest[0] in ("--matrix", "-m"):
+        matrix, rest = Path(rest[1]), rest[2:]
+    elif rest and rest[0].startswith("--matrix="):
+        matrix, rest = Path(rest[0].split("=", 1)[1]), rest[1:]
+    from clamp.cli.main import app, invoke
+
+    if rest:
+        return invoke(app, ["resolve", "--matrix", str(matrix), *rest],
+                      prog_name="resolve_rocm.py")
+    from clamp.errors import ClampError
+    from clamp.matrix import load, select_image
+
+    try:
+        loaded = load(matrix)
+        chosen = select_image(loaded.model)
+    except ClampError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    for warning in [*loaded.warnings, *chosen.warnings]:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(chosen.ref.reference)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
