@@ -96,9 +96,11 @@ def grouped(con: duckdb.DuckDBPyConnection, width_us: int) -> Grouped:
     out = Grouped(EMPTY, rows("backend"), rows("device"), rows("digest"), rows("file"), {}, {},
                   rows("trust"))
     out.total = rows("total").get((), EMPTY)
-    out.window = {window_start(w, width_us): r for w, r in rows("window").items()}
+    # Records without acquired_at (optional, as in the origin) fall in no time window.
+    out.window = {window_start(w, width_us): r for w, r in rows("window").items()
+                  if w is not None}
     out.window_digest = {(window_start(w, width_us), d): r
-                         for (w, d), r in rows("window_digest").items()}
+                         for (w, d), r in rows("window_digest").items() if w is not None}
     return out
 
 

@@ -23,16 +23,17 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-#: One reason per invalid record: the first rule it breaks, in this order.
+#: One reason per invalid record: the first rule it breaks, in this order. (The duration reasons
+#: are no longer given, a bad duration being dropped instead; their places keep the stored codes.)
 REASONS = (
     "record is not an object",
     "stability_score missing or not numeric",
     "stability_score outside [0, 1]",
     "duration_ms missing or not numeric",
     "duration_ms negative",
-    "seed missing or not an integer",
+    "seed not an integer",
     "seed is 0",
-    "timestamp missing or does not parse",
+    "timestamp does not parse",
     "released_at before acquired_at",
 )
 
@@ -182,30 +183,39 @@ def digest_of(image: str | None, image_digest: str | None) -> str | None:
 
 def check_record(raw: Any) -> tuple[str | None, float | None, float | None,
                                      datetime | None]:
-    """Apply the validity rules to one raw record: (reason, stability, duration, acquired)."""
+    """Apply the validity rules to one raw record: (reason, stability, duration, acquired).
+
+    The origin's TemporalAggregator counted every record whose stability_score is a number or a
+    numeric string, so only that is required; what the origin's spec calls corruption is
+    invalid: a score outside [0, 1], a seed of 0, released before acquired (and, clamp's own
+    rule, a seed or timestamp that is present but unreadable). A duration that is missing,
+    not finite or negative leaves the record valid without a duration, as the origin left it out
+    of the drift percentile.
+    """
     if not isinstance(raw, dict):
         return REASONS[0], None, None, None
     stability = to_float(raw.get("stability_score"))
     duration = to_float(raw.get("duration_ms"))
-    acquired = parse_timestamp(raw.get("acquired_at"))
-    released = parse_timestamp(raw.get("released_at"))
-    seed = to_int(raw.get("seed"))
+    if duration is not None and not (math.isfinite(duration) and duration >= 0):
+        duration = None
+    acquired_raw, released_raw = raw.get("acquired_at"), raw.get("released_at")
+    acquired = parse_timestamp(acquired_raw)
+    released = parse_timestamp(released_raw)
+    seed_raw = raw.get("seed")
+    seed = to_int(seed_raw)
     reason: str | None = None
     if stability is None or math.isnan(stability):
         reason = REASONS[1]
     elif not 0.0 <= stability <= 1.0:
         reason = REASONS[2]
-    elif duration is None or not math.isfinite(duration):
-        reason = REASONS[3]
-    elif duration < 0:
-        reason = REASONS[4]
-    elif seed is None:
+    elif seed_raw is not None and seed is None:
         reason = REASONS[5]
     elif seed == 0:
         reason = REASONS[6]
-    elif acquired is None or released is None:
+    elif (acquired_raw is not None and acquired is None) or \
+            (released_raw is not None and released is None):
         reason = REASONS[7]
-    elif released < acquired:
+    elif acquired is not None and released is not None and released < acquired:
         reason = REASONS[8]
     return reason, stability, duration, acquired
 
@@ -222,7 +232,8 @@ def parse_session(document: Any, path: Path) -> SessionRead:
         return session
     session.stability_score = to_float(document.get("stability_score"))
     session.backend = to_text(document.get("backend")) or None
-    session.device = to_text(document.get("deviceName")) or to_text(document.get("device_name"))
+    session.device = (to_text(document.get("deviceName"))
+                      or to_text(document.get("device_name")) or None)
     session.image = to_text(document.get("image"))
     session.image_digest = digest_of(session.image, to_text(document.get("image_digest")))
     for index, raw in enumerate(records, start=1):

@@ -20,7 +20,7 @@ import re
 
 from clamp.telemetry.sessions import REASONS
 
-SCHEMA_VERSION = 6  # 6: timestamps outside Python's datetime range are invalid
+SCHEMA_VERSION = 7  # 7: the origin's record rules (seed, timestamps, duration optional)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -135,19 +135,21 @@ c AS (
            TRY_CAST(r.acquired_at AS TIMESTAMPTZ) AS a,
            TRY_CAST(r.released_at AS TIMESTAMPTZ) AS rl
     FROM u)
-SELECT file_id, idx, a, d, s,
-       CASE WHEN s BETWEEN 0 AND 1 AND d >= 0 AND d < 'inf'::DOUBLE AND seed <> 0
-                 AND abs(seed) < 'inf'::DOUBLE AND seed = floor(seed) AND rl >= a
-                 AND a >= __MIN_TS__ AND rl <= __MAX_TS__ THEN NULL
+SELECT file_id, idx, a, CASE WHEN d >= 0 AND d < 'inf'::DOUBLE THEN d END, s,
+       CASE WHEN s BETWEEN 0 AND 1
+                 AND (seed IS NULL OR (seed <> 0 AND abs(seed) < 'inf'::DOUBLE
+                                       AND seed = floor(seed)))
+                 AND (a IS NOT NULL OR r.acquired_at IS NULL)
+                 AND (rl IS NOT NULL OR r.released_at IS NULL)
+                 AND (a IS NULL OR (a >= __MIN_TS__ AND a <= __MAX_TS__))
+                 AND (rl IS NULL OR (rl >= __MIN_TS__ AND rl <= __MAX_TS__))
+                 AND (a IS NULL OR rl IS NULL OR rl >= a) THEN NULL
             WHEN s IS NULL OR isnan(s) THEN 2
             WHEN s < 0 OR s > 1 THEN 3
-            WHEN d IS NULL OR NOT isfinite(d) THEN 4
-            WHEN d < 0 THEN 5
-            WHEN seed IS NULL OR NOT isfinite(seed) OR seed <> floor(seed) THEN 6
+            WHEN seed IS NOT NULL AND (NOT isfinite(seed) OR seed <> floor(seed)) THEN 6
             WHEN seed = 0 THEN 7
             WHEN (a IS NULL AND r.acquired_at IS NOT NULL)
               OR (rl IS NULL AND r.released_at IS NOT NULL) THEN __SUSPECT__
-            WHEN a IS NULL OR rl IS NULL THEN 8
             WHEN a < __MIN_TS__ OR a > __MAX_TS__ OR rl < __MIN_TS__ OR rl > __MAX_TS__ THEN 8
             WHEN rl < a THEN 9 END,
        CASE WHEN idx <> 1 AND r.backend = sb AND r.deviceName = sd THEN NULL
