@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections.abc import Callable
 from pathlib import Path
@@ -46,16 +47,20 @@ def test_keys_aliases_and_statistics(make_root: Callable[..., Path]) -> None:
         assert key in doc
     stabilities = [float(r["stability_score"]) for r in recs_a + recs_b]
     durations = [float(r["duration_ms"]) for r in recs_a + recs_b]
-    assert doc["sessionCount"] == doc["session_count"] == 2  # c.json held no valid record
+    # the origin's meaning: aggregated records; the files are sessionFileCount
+    assert doc["sessionCount"] == doc["session_count"] == len(stabilities)
+    assert doc["sessionFileCount"] == 2  # c.json held no valid record
     assert doc["recordCount"] == 12
     assert doc["meanStability"] == pytest.approx(statistics.mean(stabilities), rel=1e-12)
     assert doc["variance"] == pytest.approx(statistics.variance(stabilities), rel=1e-9)
-    assert doc["driftPercentile"] == pytest.approx(quantile_linear(durations, 0.95), rel=1e-12)
+    # the origin's rule (computePercentile): the element at floor(0.95 (n - 1)), sorted
+    assert doc["driftPercentile"] == sorted(durations)[math.floor(0.95 * (len(durations) - 1))]
+    assert doc["durationP95"] == pytest.approx(quantile_linear(durations, 0.95), rel=1e-12)
     assert doc["drift_index"] == doc["driftPercentile"]
     assert doc["corruptFiles"]["count"] == 1 and doc["corruptFiles"]["files"][0]["path"] == "d.json"
     assert doc["invalidRecords"]["byReason"] == {"seed is 0": 1,
                                                  "stability_score outside [0, 1]": 1}
-    assert doc["trustStatus"] == "unknown" and doc["provenanceIssuer"] is None
+    assert doc["trustStatus"] == "unknown" and doc["provenanceIssuer"] == "unknown"
     assert TelemetrySummary.model_validate(doc) == summary
 
 
@@ -84,7 +89,7 @@ def test_bare_list_provenance_and_missing_fields(make_root: Callable[..., Path])
     root = make_root({"s.json": {"image_digest": a, "records": [record(1)]}},
                      provenance=[{"digest": a, "trustStatus": "valid"}])
     s = TemporalAggregator().accumulate(root)
-    assert s.trustStatus == "valid" and s.provenanceIssuer is None
+    assert s.trustStatus == "valid" and s.provenanceIssuer == "unknown"
     assert s.digestAlgorithm == "sha256"
 
 
@@ -154,7 +159,7 @@ def test_window_parsing() -> None:
 
 def test_empty_root_gives_an_empty_summary(tmp_path: Path) -> None:
     s = TemporalAggregator().accumulate(tmp_path)
-    assert s.sessionCount == 0 and s.meanStability is None and s.trustStatus == "unknown"
+    assert s.sessionCount == 0 and s.meanStability == 0.0 and s.trustStatus == "unknown"
     assert (tmp_path / "build" / "telemetry_summary.json").exists()
 
 

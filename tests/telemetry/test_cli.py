@@ -45,14 +45,15 @@ def test_accumulate_json_and_inspect(capsys: pytest.CaptureFixture[str],
                          "--window", "1d")
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["sessionCount"] == 9 and doc["corruptFiles"]["count"] == 1
+    assert doc["sessionFileCount"] == 9 and doc["corruptFiles"]["count"] == 1
+    assert doc["sessionCount"] == doc["recordCount"]  # the origin's meaning
     assert "corrupt file" in err  # warned, not failed
     code, out, err = run(capsys, "telemetry", "inspect", str(sample_root))
     assert code == 0, err
     for text in ("telemetry summary", "unsigned", "over time", "corrupt inputs", "▁"):
         assert text in out
     code, out, _ = run(capsys, "telemetry", "inspect", str(sample_root), "--json")
-    assert json.loads(out)["sessionCount"] == 9
+    assert json.loads(out)["sessionFileCount"] == 9
     summary = sample_root / "build" / "telemetry_summary.json"
     other = tmp_path / "other.json"
     shutil.copy(summary, other)
@@ -71,7 +72,7 @@ def test_original_summary_is_still_inspectable(capsys: pytest.CaptureFixture[str
                                 "variance": 0.01, "driftPercentile": 12.0}))
     code, out, err = run(capsys, "telemetry", "inspect", str(path))
     assert code == 0, err
-    assert "0.900" in out and "sessions     3" in out
+    assert "0.900" in out and "records 3" in out  # the origin counted records
 
 
 @pytest.mark.parametrize("args", [
@@ -151,7 +152,7 @@ def test_console_script(sample_root: Path) -> None:
     invoke(app, ["telemetry", "accumulate", str(sample_root)], prog_name="clamp")
     proc = subprocess.run([str(script), str(sample_root), "--json"], capture_output=True,
                           text=True, env={**os.environ, "NO_COLOR": "1"})
-    assert proc.returncode == 0 and json.loads(proc.stdout)["sessionCount"] == 9
+    assert proc.returncode == 0 and json.loads(proc.stdout)["sessionFileCount"] == 9
 
 
 def test_github_actions_outputs(capsys: pytest.CaptureFixture[str], sample_root: Path,
@@ -163,7 +164,7 @@ def test_github_actions_outputs(capsys: pytest.CaptureFixture[str], sample_root:
     code, out, _ = run(capsys, "telemetry", "accumulate", str(sample_root))
     assert code == 0
     assert "::warning file=" in out and "corrupt telemetry file" in out
-    assert "session_count=9" in outputs.read_text()
+    assert "session_count=357" in outputs.read_text()  # the origin's meaning: records
     assert "| 9 |" in step.read_text()
 
 

@@ -43,7 +43,7 @@ def accumulate(
         print(summary.to_json(), end="")
     else:
         mean = "—" if summary.meanStability is None else f"{summary.meanStability:.4f}"
-        output.info(f"wrote {out_path}: {summary.sessionCount} sessions, "
+        output.info(f"wrote {out_path}: {summary.sessionFileCount} sessions, "
                     f"{summary.recordCount} records, mean stability {mean}, "
                     f"trust {summary.trustStatus}")
     if summary.corruptFiles.count or summary.invalidRecords.count:

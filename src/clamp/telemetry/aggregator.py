@@ -18,6 +18,7 @@ from pathlib import Path
 from clamp.atomic import write_atomic
 from clamp.errors import BadInputError
 from clamp.telemetry import attribution, breakdowns, queries
+from clamp.telemetry.queries import clean
 from clamp.telemetry.gpu import summarise_gpu
 from clamp.telemetry.models import (
     Breakdown,
@@ -191,17 +192,27 @@ class TemporalAggregator:
         top_digest = latest.digest if latest and latest.digest else provenance.resolved_digest
         top = _evidence_model(evidence.get(top_digest or ""))
         total = g.total
+        origin_p95 = clean([con.execute(queries.ORIGIN_P95).fetchone()[0]])[0]  # type: ignore[index]
+        labels = con.execute(queries.FILE_LABELS).fetchall()
+        backend = queries.origin_label([b for b, _ in labels], "unknown")
+        device = queries.origin_label([d for _, d in labels], "unspecified")
+        mean = 0.0 if total.mean is None else total.mean
+        var = 0.0 if total.var is None else total.var
+        drift = 0.0 if origin_p95 is None else origin_p95
         return TelemetrySummary(
             generatedAt=datetime.now(UTC).replace(microsecond=0).isoformat().replace(
                 "+00:00", "Z"),
             sourceDirectory=str(telemetry_dir), source_directory=str(telemetry_dir),
-            sessionCount=total.sessions, session_count=total.sessions,
-            recordCount=total.n, meanStability=total.mean, mean_stability=total.mean,
-            variance=total.var, stability_variance=total.var,
-            driftPercentile=total.p95, drift_index=total.p95, window=self.window,
-            trustStatus=top.trustStatus, provenanceIssuer=top.provenanceIssuer,
-            provenanceTimestamp=top.provenanceTimestamp, digestAlgorithm=top.digestAlgorithm,
-            policyDecision=top.policyDecision,
+            backend=backend, deviceName=device, device_name=device,
+            sessionCount=total.n, session_count=total.n, sessionFileCount=total.sessions,
+            recordCount=total.n, meanStability=mean, mean_stability=mean,
+            variance=var, stability_variance=var,
+            driftPercentile=drift, drift_index=drift, durationP95=total.p95,
+            window=self.window,
+            trustStatus=top.trustStatus, provenanceIssuer=top.provenanceIssuer or "unknown",
+            provenanceTimestamp=top.provenanceTimestamp or "unknown",
+            digestAlgorithm=top.digestAlgorithm or "unknown",
+            policyDecision=top.policyDecision or "mode=unknown",
             provenanceDigest=top_digest if top.trustStatus != "unknown" else None,
             provenanceSource=provenance.source,
             trusted=Stats(**_stats(g.trust.get("trusted", queries.EMPTY))),

@@ -228,7 +228,7 @@ def _headline(s: TelemetrySummary, images: dict[str | None, ImageGroup]) -> str:
             ("issuer", escape(s.provenanceIssuer or "—")),
             ("signed at", escape(s.provenanceTimestamp or "—")),
             ("policy decision", escape(s.policyDecision or "—")),
-            ("sessions / records", f"{numfmt.count(s.sessionCount)} / "
+            ("sessions / records", f"{numfmt.count(s.sessionFileCount)} / "
                                    f"{numfmt.count(s.recordCount)}"),
             ("mean stability", f"{numfmt.stability(s.meanStability)}"),
             ("p95 duration", escape(numfmt.ms(s.driftPercentile))),

@@ -115,7 +115,7 @@ def headline(summary: TelemetrySummary) -> RenderableType:
     current = images.get(s.provenanceDigest)
     lines = [
         f"source       {escape(s.sourceDirectory)}",
-        f"sessions     {numfmt.count(s.sessionCount)}    records {numfmt.count(s.recordCount)}"
+        f"sessions     {numfmt.count(s.sessionFileCount)}    records {numfmt.count(s.recordCount)}"
         f"    window {escape(s.window)}",
         f"stability    mean {numfmt.stability(s.meanStability)}   variance "
         f"{numfmt.variance(s.variance)}",

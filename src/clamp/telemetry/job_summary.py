@@ -52,7 +52,7 @@ def markdown(summary: TelemetrySummary) -> str:
         "### Telemetry", "",
         "| sessions | records | mean stability | p95 duration | trust of the current image |",
         "|---:|---:|---:|---:|---|",
-        f"| {numfmt.count(s.sessionCount)} | {numfmt.count(s.recordCount)} | "
+        f"| {numfmt.count(s.sessionFileCount)} | {numfmt.count(s.recordCount)} | "
         f"{numfmt.stability(s.meanStability)} | {numfmt.ms(s.driftPercentile)} | "
         f"{_signer(current) if current else md(s.trustStatus)} |", ""]
     if s.changes:

@@ -214,24 +214,37 @@ class TelemetrySummary(_Model):
     generatedAt: str
     sourceDirectory: str
     source_directory: str
-    sessionCount: int = Field(description="Session files that held at least one valid record.")
+    backend: str = Field(description="The origin's backend label: the one backend the session "
+                                     "files name, 'mixed' for several, 'unknown' for none.")
+    deviceName: str = Field(description="The origin's device label: the one device, 'mixed', "
+                                        "or 'unspecified'.")
+    device_name: str
+    sessionCount: int = Field(description="The origin's meaning: the number of aggregated "
+                                          "(valid) records, as recordCount.")
     session_count: int
+    sessionFileCount: int = Field(description="Session files that held at least one valid "
+                                              "record.")
     recordCount: int = Field(description="Valid records (invalid ones are counted apart).")
-    meanStability: float | None
-    mean_stability: float | None
-    variance: float | None = Field(description="Sample variance of record stability scores.")
-    stability_variance: float | None
-    driftPercentile: float | None = Field(
-        description="95th percentile of record duration_ms, linear interpolation "
-                    "(numpy default, DuckDB quantile_cont).")
-    drift_index: float | None
+    meanStability: float = Field(description="Mean record stability; 0 without records, "
+                                             "as the origin wrote it.")
+    mean_stability: float
+    variance: float = Field(description="Sample variance of record stability scores; 0 below "
+                                        "two records, as the origin wrote it.")
+    stability_variance: float
+    driftPercentile: float = Field(
+        description="The origin's p95 of record duration_ms: the element at index "
+                    "floor(0.95*(n-1)) of the sorted durations; 0 without durations.")
+    drift_index: float
+    durationP95: float | None = Field(
+        description="95th percentile of record duration_ms by linear interpolation (numpy "
+                    "default, DuckDB quantile_cont); null without durations.")
     window: str = Field(description="Width of the time windows, e.g. '1d'.")
     trustStatus: str = Field(description="Trust status of the most recent session's image; "
                                          "'unknown' when there is no evidence.")
-    provenanceIssuer: str | None
-    provenanceTimestamp: str | None
-    digestAlgorithm: str | None
-    policyDecision: str | None
+    provenanceIssuer: str = Field(description="'unknown' when there is no evidence.")
+    provenanceTimestamp: str = Field(description="'unknown' when there is no evidence.")
+    digestAlgorithm: str = Field(description="'unknown' when there is no evidence.")
+    policyDecision: str = Field(description="'mode=unknown' when there is no evidence.")
     provenanceDigest: str | None
     provenanceSource: str | None
     trusted: Stats = Field(description="Sessions whose image verified (trustStatus 'valid').")
@@ -248,6 +261,7 @@ class TelemetrySummary(_Model):
     def _aliases_agree(self) -> TelemetrySummary:
         pairs = [(self.sourceDirectory, self.source_directory),
                  (self.sessionCount, self.session_count),
+                 (self.deviceName, self.device_name),
                  (self.meanStability, self.mean_stability),
                  (self.variance, self.stability_variance),
                  (self.driftPercentile, self.drift_index)]

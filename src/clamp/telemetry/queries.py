@@ -41,6 +41,34 @@ SELECT f.file_id, f.path, s.stability_score, s.backend, s.device, s.image, s.ima
 FROM files AS f LEFT JOIN sessions AS s USING (file_id) WHERE f.status = 'ok'
 """
 
+# The origin's drift percentile: the element at index floor(0.95 * (n - 1)) of the sorted
+# non-negative durations (its computePercentile), not an interpolated quantile.
+ORIGIN_P95 = """
+SELECT CASE WHEN count(duration_ms) > 0 THEN list_sort(list(duration_ms)
+       FILTER (WHERE duration_ms IS NOT NULL))[floor(0.95 * (count(duration_ms) - 1))::BIGINT + 1]
+       END FROM records WHERE reason IS NULL
+"""
+# Each readable session file's backend and device as the origin chose them: its own top-level
+# value, else the first record naming one (for the device, the first valid record).
+FILE_LABELS = """
+WITH firsts AS (
+    SELECT file_id, arg_min(extra->>'rb', idx) FILTER (WHERE extra->>'rb' IS NOT NULL) AS rb,
+           arg_min(extra->>'rd', idx) FILTER (WHERE extra->>'rd' IS NOT NULL
+                                              AND reason IS NULL) AS rd
+    FROM records WHERE extra IS NOT NULL GROUP BY file_id)
+SELECT coalesce(s.backend, firsts.rb), coalesce(s.device, firsts.rd)
+FROM files AS f JOIN sessions AS s USING (file_id) LEFT JOIN firsts USING (file_id)
+WHERE f.status = 'ok'
+"""
+
+
+def origin_label(values: list[str | None], nothing: str) -> str:
+    """One label for a directory, as the origin chose it: the only value, 'mixed' for several,
+    `nothing` ('unknown' backend, 'unspecified' device) for none."""
+    distinct = {v for v in values if v}
+    if not distinct:
+        return nothing
+    return distinct.pop() if len(distinct) == 1 else "mixed"
 
 
 @dataclass(frozen=True)

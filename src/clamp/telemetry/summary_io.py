@@ -43,16 +43,24 @@ def _from_original(doc: dict[str, Any]) -> TelemetrySummary:
     empty = {"sessionCount": 0, "recordCount": 0, "meanStability": None, "variance": None,
              "driftPercentile": None}
     trust = str(doc.get("trustStatus") or "unknown")
+    device = str(doc.get("deviceName") or doc.get("device_name") or "unspecified")
+
+    def text(key: str, default: str = "unknown") -> str:
+        return str(doc.get(key) or default)
+
     return TelemetrySummary.model_validate({
         "generatedAt": str(doc.get("generatedAt") or ""), "sourceDirectory": source,
-        "source_directory": source, "sessionCount": sessions, "session_count": sessions,
-        "recordCount": records, "meanStability": mean, "mean_stability": mean,
-        "variance": var, "stability_variance": var, "driftPercentile": p95, "drift_index": p95,
+        "source_directory": source, "backend": text("backend"), "deviceName": device,
+        "device_name": device, "sessionCount": sessions, "session_count": sessions,
+        "sessionFileCount": 0, "recordCount": records or sessions,
+        "meanStability": mean or 0.0, "mean_stability": mean or 0.0,
+        "variance": var or 0.0, "stability_variance": var or 0.0, "driftPercentile": p95 or 0.0,
+        "drift_index": p95 or 0.0, "durationP95": None,
         "window": "1d", "trustStatus": trust,
-        "provenanceIssuer": doc.get("provenanceIssuer"),
-        "provenanceTimestamp": doc.get("provenanceTimestamp"),
-        "digestAlgorithm": doc.get("digestAlgorithm"),
-        "policyDecision": doc.get("policyDecision"), "provenanceDigest": None,
+        "provenanceIssuer": text("provenanceIssuer"),
+        "provenanceTimestamp": text("provenanceTimestamp"),
+        "digestAlgorithm": text("digestAlgorithm"),
+        "policyDecision": text("policyDecision", "mode=unknown"), "provenanceDigest": None,
         "provenanceSource": None, "trusted": empty, "untrusted": empty, "unverified": empty,
         "untrustedSessions": [], "corruptFiles": {"count": 0, "files": []},
         "invalidRecords": {"count": 0, "byReason": {}, "examples": []},
