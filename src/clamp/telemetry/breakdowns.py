@@ -146,9 +146,10 @@ def _merge(cells: list[Cell], members: list[int]) -> Merged:
         fid, _, _, _, n, mean, var, cell_first, cell_last, _ = cells[index]
         moments.add(n, mean, var)
         files.add(fid)
-        if cell_first < first:
+        # a cell of records without acquired_at (optional) has no first/last time
+        if cell_first is not None and (first is None or cell_first < first):
             first = cell_first
-        if cell_last > last:
+        if cell_last is not None and (last is None or cell_last > last):
             last = cell_last
     return (moments.n, len(files), moments.mean, moments.variance, first, last)
 

@@ -3,9 +3,11 @@
 The verifier writes this file; telemetry only reads it, so it must survive older and newer
 versions of its shape, and files written by the original per-image verifier: a missing field is
 null, an unknown field is ignored, a field may be spelled in camelCase or snake_case
-(`trustStatus`/`trust_status`), and three layouts are accepted: the `{"records": [...]}`
-document, a bare list of records, and a single record at the top level (one image verified for
-the run, which is then also the run's resolved image). Evidence is keyed by digest, because a
+(`trustStatus`/`trust_status`), and four layouts are accepted: the `{"records": [...]}`
+document, a bare list of records, a single record at the top level (one image verified for
+the run, which is then also the run's resolved image), and the origin verifier's own
+`{image, policyMode, requireSignature, attestMode, provenance: {...}}`, read as that single
+record for its image. Evidence is keyed by digest, because a
 digest (not a tag) names what actually ran.
 """
 
@@ -116,10 +118,22 @@ def _is_record(document: dict[str, Any]) -> bool:
         or _digest(document.get("digest"), _field(document, "imageDigest")) is not None)
 
 
+def _is_origin_document(document: Any) -> bool:
+    """The document the origin's verify_rocm_digest.py wrote to PROVENANCE_OUTPUT."""
+    return (isinstance(document, dict) and "records" not in document
+            and isinstance(document.get("provenance"), dict)
+            and isinstance(document.get("image"), str))
+
+
 def parse_provenance(document: Any, source: str | None = None) -> Provenance:
     """Build `Provenance` from a decoded document (object with records, or a bare list)."""
     resolved = None
     generated = None
+    if _is_origin_document(document):
+        # The origin verifier's own file: {image, policyMode, ..., provenance: {...}}, evidence
+        # for its one image (which was the run's resolved image).
+        document = {**document["provenance"], "image": document.get("image"),
+                    "policyMode": document.get("policyMode")}
     if isinstance(document, list):
         records: Any = document
     elif isinstance(document, dict) and _is_record(document):
