@@ -177,7 +177,7 @@ def _write(image: str, policy: Any, provenance: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0].startswith("-"):
-        from clamp.cli.main import invoke, app
+        from clamp.cli.main import app, invoke
 
         if not {"--matrix", "-m", "--image", "-i", "--help"} & set(args):
             args = ["--matrix", str(HERE / "rocm_matrix.yml"), *args]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from matrix_samples import D1, D3, NATIVE, ORIGINAL
 
-from clamp.matrix.original import OriginPolicy
 from clamp.matrix import effective, image_ref, load
+from clamp.matrix.original import OriginPolicy
 
 
 def test_native_loads_with_locations(native: Callable[[str], Path]) -> None:

@@ -229,3 +229,31 @@ def test_deeply_nested_provenance_or_summary_is_bad_input(
     code, _, err = run(capsys, "telemetry", "inspect", str(deep))
     assert code == ExitCode.BAD_INPUT and words in err
     assert_one_line_error(err)
+
+
+def test_origin_inspect_options(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                sample_root: Path) -> None:
+    """telemetry_inspect keeps the origin's --summary, --sessions and --compare GLOB."""
+    assert run(capsys, "telemetry", "accumulate", str(sample_root))[0] == 0
+    code, out, _ = run(capsys, "telemetry", "inspect", str(sample_root), "--summary")
+    assert code == 0 and "telemetry summary" in out and "session breakdown" not in out
+    code, out, _ = run(capsys, "telemetry", "inspect", str(sample_root), "--sessions")
+    assert code == 0 and "session breakdown" in out and "telemetry summary" not in out
+    runs = tmp_path / "runs"
+    for name, mean in (("a", 0.9), ("b", 0.8), ("c", 0.7)):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "telemetry_summary.json").write_text(json.dumps(
+            {"sessionCount": 3, "meanStability": mean, "variance": 0.01,
+             "driftPercentile": 12.0, "backend": "HIP", "deviceName": name}))
+    code, out, err = run(capsys, "telemetry", "inspect", str(sample_root), "--json",
+                         "--compare", str(runs / "*" / "telemetry_summary.json"))
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["baseline"].endswith("a/telemetry_summary.json")
+    assert [round(e["meanDelta"], 6) for e in doc["entries"]] == [0.0, -0.1, -0.2]
+    code, out, _ = run(capsys, "telemetry", "inspect", str(sample_root), "--compare",
+                       str(runs / "*" / "telemetry_summary.json"))
+    assert code == 0 and "baseline" in out
+    code, _, err = run(capsys, "telemetry", "inspect", str(sample_root), "--compare",
+                       str(runs / "*" / "nothing.json"))
+    assert code == ExitCode.BAD_INPUT and "no files matched" in err

@@ -100,8 +100,15 @@ def samples(
 def inspect(
     target: Path = typer.Argument(Path("."),
                                   help="A ROOT directory or a telemetry_summary.json."),
-    compare: Path | None = typer.Option(None, "--compare",
-                                        help="Another ROOT or summary to show side by side."),
+    compare: str | None = typer.Option(
+        None, "--compare", help="Another ROOT or summary to show side by side; a glob "
+        "('runs/*/telemetry_summary.json') compares each match against the first, as the "
+        "origin's telemetry_inspect did."),
+    summary_only: bool = typer.Option(False, "--summary",
+                                      help="Only the summary (the origin's option)."),
+    sessions_only: bool = typer.Option(False, "--sessions",
+                                       help="Only the per-session breakdown (the origin's "
+                                       "option)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout."),
     html: Path | None = typer.Option(None, "--html",
                                      help="Also write a self-contained HTML report here."),
@@ -113,26 +120,55 @@ def inspect(
     from clamp.telemetry.summary_io import load_summary, summary_path
 
     summary = load_summary(target)
-    other = load_summary(compare) if compare is not None else None
+    matches = _compare_paths(compare) if compare is not None else []
     if html is not None:
         from clamp.telemetry.html_report import render_html
 
         write_atomic(html, render_html(summary))
         if not as_json:
             output.info(f"wrote {html}")
+    if len(matches) > 1:
+        named = [(str(p), load_summary(p)) for p in matches]
+        if as_json:
+            print(json.dumps({"baseline": named[0][0],
+                              "entries": inspect_view.multi_compare_rows(named)}, indent=2))
+        else:
+            inspect_view.render_multi_compare(named, output.out_console())
+        return
+    other = load_summary(matches[0]) if matches else None
     if as_json:
         if other is None:
             print(summary.to_json(), end="")
         else:
-            print(json.dumps({"a": str(summary_path(target)), "b": str(summary_path(compare or
-                              target)), "rows": inspect_view.compare_rows(summary, other)},
+            print(json.dumps({"a": str(summary_path(target)), "b": str(summary_path(matches[0])),
+                              "rows": inspect_view.compare_rows(summary, other)},
                              indent=2))
         return
     console = output.out_console()
-    if other is None:
-        inspect_view.render(summary, console)
+    if other is not None:
+        inspect_view.render_compare(summary, other, (str(target), str(matches[0])), console)
+    elif sessions_only and not summary_only:
+        console.print(inspect_view.sessions_table(summary))
+    elif summary_only and not sessions_only:
+        console.print(inspect_view.headline(summary))
     else:
-        inspect_view.render_compare(summary, other, (str(target), str(compare)), console)
+        inspect_view.render(summary, console)
+        if sessions_only:
+            console.print(inspect_view.sessions_table(summary))
+
+
+def _compare_paths(pattern: str) -> list[Path]:
+    """--compare's argument: a path, or a glob over several summaries (sorted)."""
+    import glob
+
+    from clamp.errors import BadInputError
+
+    if not any(char in pattern for char in "*?["):
+        return [Path(pattern)]
+    found = sorted(Path(p) for p in glob.glob(pattern, recursive=True))[:1000]
+    if not found:
+        raise BadInputError(f"no files matched pattern {pattern!r}", where="--compare")
+    return found
 
 
 def register(root_app: typer.Typer) -> None:

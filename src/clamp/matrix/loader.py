@@ -338,20 +338,20 @@ def _origin_scalars(doc: YamlDoc, warnings: list[Problem]) -> None:
     typed: list[tuple[Any, str | int]] = []
     if isinstance(settings, dict):
         typed = [(settings, key) for key in list(settings)]
-    for container, key in typed:
-        raw = _plain_text(doc, container, key)
+    for container, field_key in typed:
+        raw = _plain_text(doc, container, field_key)
         if raw is not None:
-            container[key] = resolve_plain(raw)
-    for container, key, loc in names:
-        raw = _plain_text(doc, container, key)
+            container[field_key] = resolve_plain(raw)
+    for container, name_key, loc in names:
+        raw = _plain_text(doc, container, name_key)
         if raw is None:
             continue
         value = resolve_plain(raw)
         if value is None:
-            container[key] = None
+            container[name_key] = None
             continue
         text = origin_str(value)
-        container[key] = text
+        container[name_key] = text
         if text != raw:
             warnings.append(doc.problem(loc, f"{raw} is read as {text!r}, as the origin's "
                                              f"YAML 1.1 reader read it (quote it if you mean "

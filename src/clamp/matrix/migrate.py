@@ -180,11 +180,12 @@ def _key_lines(node: Any, loc: Loc) -> dict[int, Loc]:
     """0-based line -> the deepest key or list item starting on it."""
     out: dict[int, Loc] = {}
     items: list[tuple[Any, Any]] = []
+    lc: Any = getattr(node, "lc", None)
     try:
         if isinstance(node, dict):
-            items = [(k, node.lc.key(k)[0]) for k in node]
+            items = [(k, lc.key(k)[0]) for k in node]
         elif isinstance(node, list):
-            items = [(i, node.lc.item(i)[0]) for i in range(len(node))]
+            items = [(i, lc.item(i)[0]) for i in range(len(node))]
     except (AttributeError, KeyError, TypeError):
         return out
     for key, line in items:

@@ -18,7 +18,6 @@ from pathlib import Path
 from clamp.atomic import write_atomic
 from clamp.errors import BadInputError
 from clamp.telemetry import attribution, breakdowns, queries
-from clamp.telemetry.queries import clean
 from clamp.telemetry.gpu import summarise_gpu
 from clamp.telemetry.models import (
     Breakdown,
@@ -35,6 +34,7 @@ from clamp.telemetry.models import (
     WindowGroup,
 )
 from clamp.telemetry.provenance import TRUSTED, Evidence, Provenance, load_provenance
+from clamp.telemetry.queries import clean
 from clamp.telemetry.sessions import digest_of
 from clamp.telemetry.store import IngestStats, TelemetryStore
 

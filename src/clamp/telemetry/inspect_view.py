@@ -370,3 +370,53 @@ def render_compare(a: TelemetrySummary, b: TelemetrySummary, labels: tuple[str, 
         console.print(f"{escape(label)}: stability "
                       f"{sparkline([w.meanStability for w in windows])}  p95 "
                       f"{sparkline([w.driftPercentile for w in windows])}")
+
+
+def sessions_table(summary: TelemetrySummary) -> RenderableType:
+    """Per session file, as the origin's `--sessions` listed them: backend, device, mean, count
+    (records) and p95 duration."""
+    from rich.markup import escape
+
+    table = _table("session breakdown", "session", "backend | device", "mean", "records",
+                   "p95 ms", "trust")
+    for row in summary.breakdown.bySession:
+        if not row.recordCount:
+            continue
+        table.add_row(escape(row.path),
+                      escape(f"{row.backend or 'unknown'} | {row.device or 'unspecified'}"),
+                      fmt(row.meanStability), str(row.recordCount), fmt(row.driftPercentile, 2),
+                      status_text(row.trustStatus))
+    if not table.row_count:
+        return "No per-session telemetry detected."
+    return table
+
+
+def multi_compare_rows(named: list[tuple[str, TelemetrySummary]]) -> list[dict[str, Any]]:
+    """The origin's `--compare GLOB`: each summary against the first (the baseline)."""
+    base = named[0][1]
+    rows = []
+    for label, s in named:
+        ratio = (s.variance / base.variance) if base.variance else None
+        rows.append({"summary": label, "backend": s.backend, "device": s.deviceName,
+                     "meanStability": s.meanStability,
+                     "meanDelta": s.meanStability - base.meanStability,
+                     "driftPercentile": s.driftPercentile,
+                     "driftDelta": s.driftPercentile - base.driftPercentile,
+                     "variance": s.variance, "varianceRatio": ratio,
+                     "trustStatus": s.trustStatus})
+    return rows
+
+
+def render_multi_compare(named: list[tuple[str, TelemetrySummary]], console: Console) -> None:
+    from rich.markup import escape
+
+    table = _table(f"comparison (baseline: {escape(named[0][0])})", "summary", "backend/device",
+                   "mean", "Δmean", "drift p95", "drift Δ", "var", "var ×", "trust")
+    for row in multi_compare_rows(named):
+        ratio = row["varianceRatio"]
+        table.add_row(escape(row["summary"]), escape(f"{row['backend']}/{row['device']}"),
+                      fmt(row["meanStability"]), f"{row['meanDelta']:+.4f}",
+                      fmt(row["driftPercentile"]), f"{row['driftDelta']:+.4f}",
+                      fmt(row["variance"]), "—" if ratio is None else f"{ratio:.2f}",
+                      status_text(row["trustStatus"]))
+    console.print(table)
