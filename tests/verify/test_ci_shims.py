@@ -106,3 +106,60 @@ def test_scripts_run_as_the_origin_ci_ran_them(demo_world: DemoResult, tmp_path:
                               "--matrix", str(tmp_path / "none.yml")],
                              capture_output=True, text=True, check=False)
     assert missing.returncode == 1 and missing.stderr.startswith("Error: ")
+
+
+def origin_layout(world: DemoResult, tmp_path: Path, mode: str) -> tuple[Path, Path]:
+    """The demo's entries as the origin's rocm_matrix.yml + rocm_policy.yml (no signatures)."""
+    from clamp.matrix import load
+
+    ci = tmp_path / f"origin-{mode}"
+    ci.mkdir()
+    lines = ["rocm:", "  images:"]
+    for entry in load(world.matrix).model.images:
+        if entry.digest is None or entry.platform:
+            continue
+        lines += [f'    - version: "{entry.version}"', f'      os: "{entry.os}"',
+                  f'      digest: "{entry.digest}"', f'      added: "{entry.added}"']
+    (ci / "rocm_matrix.yml").write_text("\n".join(lines) + "\n")
+    (ci / "rocm_policy.yml").write_text(f"policy:\n  mode: {mode}\n  digest_ttl: 30\n"
+                                        "  require_signature: false\n  attest_mode: none\n")
+    return ci / "rocm_matrix.yml", ci / "rocm_policy.yml"
+
+
+@pytest.mark.parametrize("mode", ["strict", "warn", "auto_update"])
+@pytest.mark.parametrize("tag", ["6.4.4-ubuntu-24.04", "5.7.1-ubuntu-22.04", "6.2.4-ubuntu-22.04",
+                                 "9.9.9-ubuntu-22.04", "6.4.4-ubuntu-24.04@sha256:" + "0" * 64])
+def test_codes_and_document_are_the_origin_verifiers(
+        demo_world: DemoResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str,
+        tag: str) -> None:
+    """The origin's own verify() (../shared/origin, the registry's answer given to it through
+    its CLAMP_SKIP_REMOTE_DIGEST) and the shim on the real images agree: exit code and the
+    document's status, trustStatus, digestAlgorithm and policyDecision."""
+    from tests.support.origin import load_script
+
+    from clamp.matrix import load
+
+    origin = load_script("verify_rocm_digest")
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    name = tag.split("@")[0]
+    version, os_name = name.split("-", 1)
+    entries = {e.id: e for e in load(demo_world.matrix).model.images}
+    entry = entries.get(f"{version}/{os_name}")
+    moved = name.startswith("5.7.1")  # the demo's tag that moved on after it was pinned
+    remote = "sha256:" + "1" * 64 if moved or entry is None or entry.digest is None \
+        else entry.digest
+    monkeypatch.setenv("CLAMP_SKIP_REMOTE_DIGEST", remote)
+    matrix, policy = origin_layout(demo_world, tmp_path, mode)
+    theirs_out, ours_out = tmp_path / "theirs.json", tmp_path / "ours.json"
+    monkeypatch.setenv("PROVENANCE_OUTPUT", str(theirs_out))
+    theirs = origin.verify(f"ghcr.io/rocm/dev:{tag}", matrix, policy)
+    monkeypatch.setenv("PROVENANCE_OUTPUT", str(ours_out))
+    ours = verify(demo_world, tmp_path, tag, mode, require=False)
+    assert ours == theirs
+    assert ours_out.exists() == theirs_out.exists()
+    if theirs_out.exists():
+        a, b = json.loads(ours_out.read_text()), json.loads(theirs_out.read_text())
+        for key in ("status", "trustStatus", "digestAlgorithm", "policyDecision"):
+            assert a["provenance"][key] == b["provenance"][key], key
+        assert (a["policyMode"], a["requireSignature"], a["attestMode"]) == \
+            (b["policyMode"], b["requireSignature"], b["attestMode"])
