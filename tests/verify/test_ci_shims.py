@@ -135,9 +135,8 @@ def test_codes_and_document_are_the_origin_verifiers(
     """The origin's own verify() (../shared/origin, the registry's answer given to it through
     its CLAMP_SKIP_REMOTE_DIGEST) and the shim on the real images agree: exit code and the
     document's status, trustStatus, digestAlgorithm and policyDecision."""
-    from tests.support.origin import load_script
-
     from clamp.matrix import load
+    from tests.support.origin import load_script
 
     origin = load_script("verify_rocm_digest")
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
