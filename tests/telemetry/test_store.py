@@ -243,3 +243,38 @@ def test_a_file_past_duckdbs_default_value_limit_takes_the_fast_path(tmp_path: P
         stats = store.sync([big, small])
         assert (stats.ingested, stats.fallback) == (2, 0)
         assert store.con.execute("SELECT count(*) FROM records").fetchone() == (count + 1,)
+
+
+def _without(rec: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in rec.items() if k not in keys}
+
+
+def test_origin_record_rules_agree_on_both_paths(make_root: Callable[..., Path],
+                                                 tmp_path: Path) -> None:
+    """The origin's optional fields (issue 14): the fast SQL path and the reference reader
+    store the same rows and reasons, and the fast path settles them itself."""
+    records = [
+        _without(record(1), "seed", "context", "thread_id"),            # counts
+        _without(record(2), "acquired_at", "released_at"),              # counts, no window
+        record(3, released_at=None),                                    # in flight: counts
+        _without(record(4), "duration_ms"),                             # counts, no duration
+        record(5, duration_ms=-3.0),                                    # duration dropped
+        {"stability_score": "0.25"},                                    # the bare minimum
+        record(6, seed=0),                                              # invalid: seed 0
+        record(7, stability_score=1.5),                                 # invalid: outside
+        record(8, released_at="2024-12-31T00:00:00Z"),                  # invalid: order
+        record(9, seed=None),                                           # counts
+    ]
+    root = make_root({"a.json": {"records": records}})
+    path = root / "build" / "telemetry" / "a.json"
+    with TelemetryStore(tmp_path / "t.duckdb") as store:
+        assert store.sync([path]).fallback == 0
+        got = _rows(store)
+    ref = read_session_file(path)
+    expected = [(str(path), r.index, r.acquired_at, r.duration_ms, r.stability, r.backend,
+                 r.device, r.reason) for r in ref.records]
+    assert got == expected
+    reasons = [row[7] for row in got]
+    assert reasons == [None] * 6 + ["seed is 0", "stability_score outside [0, 1]",
+                                    "released_at before acquired_at", None]
+    assert [row[3] for row in got][3:5] == [None, None]  # missing and negative durations
