@@ -162,3 +162,22 @@ def test_codes_and_document_are_the_origin_verifiers(
             assert a["provenance"][key] == b["provenance"][key], key
         assert (a["policyMode"], a["requireSignature"], a["attestMode"]) == \
             (b["policyMode"], b["requireSignature"], b["attestMode"])
+
+
+def test_policy_option_and_missing_policy(tmp_path: Path) -> None:
+    """--policy P is read (a missing P is the origin's defaults: strict), offline paths."""
+    ci = tmp_path / "ci"
+    ci.mkdir()
+    (ci / "rocm_matrix.yml").write_text(
+        'rocm:\n  images:\n    - version: "6.4.4"\n      os: "ubuntu-24.04"\n'
+        '      digest: "sha256:TODO_NEXT_RELEASE"\n')
+    warn = tmp_path / "elsewhere.yml"
+    warn.write_text("policy:\n  mode: warn\n")
+    main = shim("verify_rocm_digest").main
+    matrix = str(ci / "rocm_matrix.yml")
+    assert main(["ghcr.io/rocm/dev:6.4.4-ubuntu-24.04", "--matrix", matrix]) == 2
+    assert main(["ghcr.io/rocm/dev:6.4.4-ubuntu-24.04", "--matrix", matrix,
+                 "--policy", str(warn)]) == 1
+    assert main(["ghcr.io/rocm/dev:6.4.4-ubuntu-24.04", "--matrix", matrix,
+                 "--policy", str(tmp_path / "none.yml")]) == 2
+    assert main(["ghcr.io/rocm/dev:notag", "--matrix", matrix]) == 2  # the origin's catch-all
