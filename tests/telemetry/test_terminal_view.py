@@ -74,7 +74,8 @@ def test_compare_counts_are_integers_and_shifts_sensible(summary: TelemetrySumma
         render_compare(summary, other, ("a", "b"), console)
     text = console.export_text()
     rows = {line.split()[0]: line for line in text.splitlines() if line[:1].isalpha()}
-    assert re.search(r"sessionCount +│ 9 +│ 6 +│ +−3$", rows["sessionCount"])
+    assert re.search(r"sessionFileCount +│ 9 +│ 6 +│ +−3$", rows["sessionFileCount"])
+    assert re.search(r"│ +−120$", rows["sessionCount"])  # the origin's meaning: records
     assert re.search(r"│ +−120$", rows["recordCount"])
     assert re.search(r"│ +[+−]0\.\d{3}$", rows["meanStability"])
     assert re.search(r"│ +[+−]\d+\.\d{1,2} ms$", rows["driftPercentile"])

@@ -231,7 +231,7 @@ def _headline(s: TelemetrySummary, images: dict[str | None, ImageGroup]) -> str:
             ("sessions / records", f"{numfmt.count(s.sessionFileCount)} / "
                                    f"{numfmt.count(s.recordCount)}"),
             ("mean stability", f"{numfmt.stability(s.meanStability)}"),
-            ("p95 duration", escape(numfmt.ms(s.driftPercentile))),
+            ("p95 duration", escape(numfmt.ms(s.p95))),
             ("corrupt files / invalid records", f"{numfmt.count(s.corruptFiles.count)} / "
                                                 f"{numfmt.count(s.invalidRecords.count)}")]
     body = "".join(f'<tr><th scope="row">{escape(k)}</th><td>{v}</td></tr>' for k, v in rows)

@@ -119,7 +119,7 @@ def headline(summary: TelemetrySummary) -> RenderableType:
         f"    window {escape(s.window)}",
         f"stability    mean {numfmt.stability(s.meanStability)}   variance "
         f"{numfmt.variance(s.variance)}",
-        f"duration p95 {numfmt.ms(s.driftPercentile)}",
+        f"duration p95 {numfmt.ms(s.p95)}",
         f"trust        {status_text(s.trustStatus)}  image "
         f"{escape(image_label(s.provenanceDigest, images))}",
         f"signer       {signer_text(current) if current else '—'}",
@@ -304,7 +304,8 @@ def render(summary: TelemetrySummary, console: Console) -> None:
 def compare_rows(a: TelemetrySummary, b: TelemetrySummary) -> list[dict[str, Any]]:
     """Headline metrics of two summaries with their differences (also the --json form)."""
     rows: list[dict[str, Any]] = []
-    for key in ("sessionCount", "recordCount", "meanStability", "variance", "driftPercentile"):
+    for key in ("sessionFileCount", "sessionCount", "recordCount", "meanStability", "variance",
+                "driftPercentile", "durationP95"):
         va, vb = getattr(a, key), getattr(b, key)
         delta = (vb - va) if isinstance(va, int | float) and isinstance(vb, int | float) else None
         rows.append({"metric": key, "a": va, "b": vb, "delta": delta})
@@ -317,7 +318,8 @@ def compare_rows(a: TelemetrySummary, b: TelemetrySummary) -> list[dict[str, Any
     return rows
 
 
-_COUNTS = ("sessionCount", "recordCount", "corruptFiles", "invalidRecords")
+_COUNTS = ("sessionFileCount", "sessionCount", "recordCount", "corruptFiles", "invalidRecords")
+_DURATIONS = ("driftPercentile", "durationP95")
 
 
 def compare_cell(metric: str, value: Any) -> str:
@@ -331,7 +333,7 @@ def compare_cell(metric: str, value: Any) -> str:
         return numfmt.stability(value)
     if metric == "variance":
         return numfmt.variance(value)
-    if metric == "driftPercentile":
+    if metric in _DURATIONS:
         return numfmt.ms(value)
     if metric == "provenanceDigest":
         return short(value)
@@ -344,7 +346,7 @@ def compare_delta(metric: str, delta: Any) -> str:
         return ""
     if metric in _COUNTS:
         return f"{round(delta):+,}".replace("-", numfmt.MINUS)
-    if metric == "driftPercentile":
+    if metric in _DURATIONS:
         return numfmt.ms(delta, signed=True)
     if metric == "meanStability":
         return f"{delta:+.3f}".replace("-", numfmt.MINUS)

@@ -269,5 +269,11 @@ class TelemetrySummary(_Model):
             raise ValueError("snake-case aliases must equal their camelCase keys")
         return self
 
+    @property
+    def p95(self) -> float | None:
+        """The p95 duration the views show: clamp's interpolated one, else (a summary of the
+        origin's, which has none) the origin's driftPercentile."""
+        return self.durationP95 if self.durationP95 is not None else self.driftPercentile
+
     def to_json(self) -> str:
         return self.model_dump_json(indent=2) + "\n"
