@@ -220,3 +220,20 @@ def test_yaml11_scalars_as_pyyaml(text: str) -> None:
         assert ours == theirs and type(ours) is type(theirs)
     if not needs_quotes(text):
         assert yaml.safe_load(text) == text
+
+
+def test_origin_files_migrate(tmp_path: Path) -> None:
+    """`clamp matrix migrate` on the origin's own files: comments kept, PyYAML reads the result
+    as clamp does, and it resolves to what the origin's files resolved to."""
+    yaml = pytest.importorskip("yaml")
+    from clamp.matrix import MatrixFile, load_text
+    from clamp.matrix.migrate import migrate_text
+
+    ci = tmp_path / "ci"
+    shutil.copytree(origin_dir() / "ci", ci)
+    old = load(ci / "rocm_matrix.yml")
+    text = migrate_text(old)
+    assert "# strict | warn | auto_update" in text and "none | record | enforce" in text
+    new = load_text(text, ci / "native.yml")
+    assert MatrixFile.model_validate(yaml.safe_load(text)).model_dump() == new.model.model_dump()
+    assert select_image(new.model).ref.reference == select_image(old.model).ref.reference
