@@ -54,7 +54,7 @@ def write_original(root: Path, signed: str, unsigned: str, mode: str) -> Path:
 
 
 @pytest.mark.parametrize(("mode", "code", "decision"), [("strict", 3, "fail"),
-                                                       ("warn", 1, "warn")])
+                                                       ("warn", 0, "warn")])
 def test_original_layout_verifies_with_its_policy_file(
         registry: RegistryHandle, repo_name: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, mode: str, code: int, decision: str) -> None:
