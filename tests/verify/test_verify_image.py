@@ -224,7 +224,8 @@ def test_manifest_bytes_that_do_not_hash_to_requested_digest(
                        "application/vnd.oci.image.manifest.v1+json", "layers": []}).encode()
     with hostile_registry(lambda m, p: Answer(200, body, {
             "Content-Type": "application/vnd.oci.image.manifest.v1+json"})) as srv:
-        code = clamp("verify", NO_LOG, "--image", f"{srv.host}/r/x@{wanted}", "--key", str(keypair[1]))
+        code = clamp("verify", NO_LOG, "--image", f"{srv.host}/r/x@{wanted}", "--key",
+                     str(keypair[1]))
     assert code == 69
     assert "hash to" in capsys.readouterr().err
 
