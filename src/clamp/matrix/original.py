@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from clamp.matrix.digest import DigestKind, classify
-from clamp.matrix.models import AttestMode, PinDate, PolicyMode, Token
+from clamp.matrix.models import AttestMode, PinDate, PolicyMode, TlogMode, Token
 from clamp.matrix.source import Loc
 
 ORIGINAL_REGISTRY = "ghcr.io"
@@ -107,6 +107,9 @@ class OriginalPolicySettings(_Strict):
     auto_update_ref: str | None = Field(default=None, min_length=1)
     require_signature: StrictBool = True
     attest_mode: Annotated[Any, AfterValidator(_attest_mode)] | None = None
+    # Not in the origin: `tlog: optional` accepts signatures without a transparency-log entry
+    # for every trust entry (the native `trust.NAME.tlog`); absent, one is required.
+    tlog: TlogMode | None = None
 
 
 class OriginalPolicy(_Strict):
@@ -165,6 +168,8 @@ def translate(matrix: OriginalMatrix, policy: OriginalPolicy) -> Translation:
                 if name is None:
                     name = _unique_name(_base_name(prov), trust)
                     signature_names[key] = name
+                    if settings.tlog is not None:
+                        signer["tlog"] = settings.tlog
                     trust[name] = signer
                     out.trust_origin[name] = where
                 entry["trust"] = [name]
