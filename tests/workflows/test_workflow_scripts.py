@@ -185,19 +185,24 @@ def test_verify_step_fails_when_exit_0_wrote_no_provenance(tmp_path: Path, job: 
     assert "no provenance file" in proc.stderr
 
 
-def _real_provenance(tmp_path: Path, demo_matrix: Path, *extra: str) -> Path:
-    out = tmp_path / "real.json"
-    assert subprocess.run([sys.executable, "-m", "clamp", "verify", "--matrix",
-                           str(demo_matrix), "-o", str(out), *extra], capture_output=True,
-                          check=False).returncode == 0
-    return out
+@pytest.fixture(scope="module")
+def real_provenance(demo_matrix: Path) -> tuple[Path, Path]:
+    """What a real `clamp verify` wrote for the whole matrix, and for one version only."""
+    out = []
+    for name, extra in (("whole", ()), ("partial", ("--version", "6.3.4"))):
+        path = demo_matrix.parent / f"{name}-provenance.json"
+        assert subprocess.run([sys.executable, "-m", "clamp", "verify", "--matrix",
+                               str(demo_matrix), "-o", str(path), *extra], capture_output=True,
+                              check=False).returncode == 0
+        out.append(path)
+    return out[0], out[1]
 
 
 @pytest.mark.parametrize("job", JOBS)
-def test_verify_step_fails_on_provenance_that_is_not_this_runs(tmp_path: Path, job: str,
-                                                               demo_matrix: Path) -> None:
+def test_verify_step_fails_on_provenance_that_is_not_this_runs(
+        tmp_path: Path, job: str, demo_matrix: Path, real_provenance: tuple[Path, Path]) -> None:
+    whole, partial = real_provenance
     # Written for one version only: entries are missing a record.
-    partial = _real_provenance(tmp_path, demo_matrix, "--version", "6.3.4")
     proc, _ = run_verify_step(tmp_path / "a", job, demo_matrix, FAKE_PROVENANCE=str(partial))
     assert proc.returncode == 64 and "entries without a record" in proc.stderr
     # Valid JSON that is not a provenance document.
@@ -206,7 +211,6 @@ def test_verify_step_fails_on_provenance_that_is_not_this_runs(tmp_path: Path, j
     proc, _ = run_verify_step(tmp_path / "b", job, demo_matrix, FAKE_PROVENANCE=str(bogus))
     assert proc.returncode == 64 and "not a valid provenance document" in proc.stderr
     # The whole document, but for other matrix bytes.
-    whole = _real_provenance(tmp_path, demo_matrix)
     doc = json.loads(whole.read_text())
     doc["matrix"]["sha256"] = "0" * 64
     other = tmp_path / "other.json"
