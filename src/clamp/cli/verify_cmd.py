@@ -25,9 +25,9 @@ DEFAULT_OUTPUT = Path("build/rocm_provenance.json")
 
 def verify(
     positional: list[str] | None = typer.Argument(
-        None, metavar="[IMAGE]...", show_default=False,
+        None, metavar="IMAGE", show_default=False,
         help="Images to verify (tag or digest; oci:DIR[:TAG]); every one must verify."),
-    image: list[str] = typer.Option([], "--image", "-i", show_default=False,
+    image: list[str] = typer.Option([], "--image", "-i", show_default=False, metavar="IMAGE",
                                     help="An image to verify (repeatable; same as IMAGE)."),
     matrix: Path | None = typer.Option(None, "--matrix", "-m",
                                        help="Verify every pinned entry of this matrix."),
