@@ -252,3 +252,31 @@ def test_an_unreachable_registry_is_still_69(signer: Signer, tmp_path: Path) -> 
         {"version": "6.4.4", "digest": "sha256:" + "a" * 64, "added": RECENT}]).replace(
             "policy: strict", "policy: warn"))
     assert clamp("verify", "--matrix", str(matrix), "-o", str(tmp_path / "p.json")) == 69
+
+
+# -- every command starts (the floors run this against the lowest allowed dependencies) ------
+
+COMMANDS = [["verify"], ["verify-blob"], ["sign"], ["keygen"], ["resolve"], ["update"],
+            ["demo"], ["matrix", "validate"], ["matrix", "migrate"], ["provenance", "check"],
+            ["telemetry", "accumulate"], ["telemetry", "inspect"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_starts_and_shows_its_own_help(command: list[str]) -> None:
+    """typer 0.12.5 with click 8.5.1 answered every command with the version and exit 0; a
+    broken floor shows here as a missing Usage line or another exit code."""
+    proc = _run([*command, "--help"])
+    assert proc.returncode == 0, proc.stderr
+    assert f"Usage: clamp {' '.join(command)}" in " ".join(proc.stdout.split())
+    assert proc.stdout.strip() != "clamp 0.1.0"
+
+
+def test_console_scripts_start() -> None:
+    bin_dir = Path(sys.executable).parent
+    for script, words in (("clamp", "Usage: clamp"), ("telemetry_inspect", "Usage:")):
+        proc = subprocess.run([str(bin_dir / script), "--help"], capture_output=True,
+                              text=True, timeout=120, check=False)
+        assert proc.returncode == 0 and words in proc.stdout, (script, proc.stderr)
+    version = subprocess.run([str(bin_dir / "clamp"), "--version"], capture_output=True,
+                             text=True, timeout=120, check=False)
+    assert version.returncode == 0 and version.stdout.startswith("clamp ")
