@@ -125,15 +125,19 @@ def test_check_reports_current_drift_missing_and_stale(
                       "1.0/c": ("missing", False), "2.0/a": ("current", True)}
     drift = next(e for e in data["entries"] if e["entry"] == "1.0/b")
     assert drift["current"] == moved.digest
-    assert code == 2
+    assert code == 8
 
 
 def test_check_stale_only_is_a_warning(registry: RegistryHandle, repo_name: str, tmp_path: Path,
-                                       make_pusher: Callable[..., RegistryPusher]) -> None:
+                                       make_pusher: Callable[..., RegistryPusher],
+                                       capsys: pytest.CaptureFixture[str]) -> None:
     pushed = push_image(make_pusher(registry), repo_name, "1.0-a")
     path = _matrix(tmp_path, registry.host, repo_name,
                    [("1.0", "a", pushed.digest, date.today() - timedelta(days=31))])
-    assert clamp("resolve", "-m", str(path), "--check") == 1
+    assert clamp("resolve", "-m", str(path), "--check", "--json") == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["status"] == "warnings"
+    assert "stale pins" in captured.err and "1.0/a" in captured.err
 
 
 def test_check_unreachable_registry_is_registry_error(tmp_path: Path) -> None:
@@ -156,7 +160,7 @@ def test_check_annotates_in_github_actions(
     push_image(pusher, repo_name, "1.0-a")
     path = _matrix(tmp_path, registry.host, repo_name, [("1.0", "a", old.digest, date.today())])
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    assert clamp("resolve", "-m", str(path), "--check") == 2
-    out = capsys.readouterr().out
+    assert clamp("resolve", "-m", str(path), "--check") == 8
+    out = capsys.readouterr().err
     assert f"::error file={path},line=" in out
     assert "1.0/a" in out

@@ -176,10 +176,11 @@ def test_github_annotations_name_file_and_line(native: Callable[[str], Path],
                                                capsys: pytest.CaptureFixture[str]) -> None:
     path = native(NATIVE.replace("policy: strict", "policy: lenient"))
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    code, out, _ = run_cli("matrix", "validate", str(path), capsys=capsys)
+    code, _, err = run_cli("matrix", "validate", str(path), capsys=capsys)
     assert code == ExitCode.BAD_INPUT
     line = NATIVE.splitlines().index("  policy: strict") + 1
-    assert f"::error file={path},line={line},title=clamp matrix::defaults.policy: " in out
+    # on stderr, as every annotation: stdout stays for --json
+    assert f"::error file={path},line={line},title=clamp matrix::defaults.policy: " in err
 
 
 @pytest.mark.parametrize("text", ["a: " + "[" * 100_000 + "]" * 100_000 + "\n",

@@ -161,7 +161,7 @@ def test_github_actions_outputs(capsys: pytest.CaptureFixture[str], sample_root:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
-    code, out, _ = run(capsys, "telemetry", "accumulate", str(sample_root))
+    code, _, out = run(capsys, "telemetry", "accumulate", str(sample_root))  # annotations: stderr
     assert code == 0
     assert "::warning file=" in out and "corrupt telemetry file" in out
     assert "session_count=357" in outputs.read_text()  # the origin's meaning: records

@@ -72,13 +72,17 @@ def test_verify_blob_cli_exit_codes(tmp_path: Path, signing_key: ec.EllipticCurv
     pub = tmp_path / "k.pub"
     pub.write_bytes(PublicKey(signing_key.public_key()).pem)
     base = ["verify-blob", "--bundle", str(bundle)]
-    assert invoke(app, [*base, "--key", str(pub), "--json", str(statement_subject)],
-                  prog_name="clamp") == 0
+    # The bundle has no log entry: refused by default (as cosign), accepted with the opt-out.
+    assert invoke(app, [*base, "--key", str(pub), str(statement_subject)],
+                  prog_name="clamp") == ExitCode.SIGNATURE_FAILED
+    assert "tlog" in capsys.readouterr().err
+    assert invoke(app, [*base, "--key", str(pub), "--insecure-ignore-tlog", "--json",
+                        str(statement_subject)], prog_name="clamp") == 0
     assert json.loads(capsys.readouterr().out)["verdict"] == "verified"
     other = tmp_path / "other.pub"
     other.write_bytes(PublicKey(ec.generate_private_key(ec.SECP256R1()).public_key()).pem)
-    assert invoke(app, [*base, "--key", str(other), str(statement_subject)],
-                  prog_name="clamp") == ExitCode.SIGNATURE_FAILED
+    assert invoke(app, [*base, "--key", str(other), "--insecure-ignore-tlog",
+                        str(statement_subject)], prog_name="clamp") == ExitCode.SIGNATURE_FAILED
     assert invoke(app, [*base, "--certificate-identity", "x", "--certificate-oidc-issuer", "y",
                         str(statement_subject)], prog_name="clamp") == ExitCode.IDENTITY_MISMATCH
     assert invoke(app, [*base, str(statement_subject)], prog_name="clamp") == ExitCode.BAD_INPUT

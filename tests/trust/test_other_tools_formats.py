@@ -179,7 +179,7 @@ def test_new_key_schemes_are_not_the_old_ones(name: str) -> None:
 def test_cosign_key_algorithm_legacy_sig(pki: TestSigstore, name: str) -> None:
     private_key, sign = key_case(name)
     public = PublicKey(private_key.public_key())
-    policy = Policy.with_root(pki.trusted_root(), keys=(public,))
+    policy = Policy.with_root(pki.trusted_root(), keys=(public,), require_tlog=False)
     payload = simplesigning_payload(DIGEST, REFERENCE)
     signature = sign(payload)
     result = verify_legacy_layer(LegacyLayer(payload, {ANN_SIGNATURE: b64(signature)}), DIGEST,
@@ -196,7 +196,7 @@ def test_cosign_key_algorithm_legacy_sig(pki: TestSigstore, name: str) -> None:
 def test_cosign_key_algorithm_dsse_bundle(pki: TestSigstore, name: str) -> None:
     private_key, sign = key_case(name)
     public = PublicKey(private_key.public_key())
-    policy = Policy.with_root(pki.trusted_root(), keys=(public,))
+    policy = Policy.with_root(pki.trusted_root(), keys=(public,), require_tlog=False)
     result = verify_bundle(key_bundle(private_key, sign), Artifact.from_digest(DIGEST), policy)
     assert result.ok and result.signature_kind == "bundle-dsse"
     assert result.signer is not None and result.signer.key_fingerprint == public.fingerprint
@@ -313,7 +313,7 @@ def dsse_layer_blob(private_key: PrivateKeyTypes, statement: bytes) -> tuple[byt
 def test_att_layer_timestamp_covers_the_envelope(pki: TestSigstore, tsa: OpensslTsa,
                                                  signing_key: ec.EllipticCurvePrivateKey) -> None:
     policy = Policy.with_root(root_with(pki, tsas=(tsa.authority_json(),)),
-                              keys=(PublicKey(signing_key.public_key()),))
+                              keys=(PublicKey(signing_key.public_key()),), require_tlog=False)
     blob, signature = dsse_layer_blob(signing_key, image_statement(DIGEST, REFERENCE,
                                                                    predicate_type=SLSA))
     before = datetime.now(UTC) - timedelta(minutes=5)
@@ -328,7 +328,8 @@ def test_att_layer_timestamp_covers_the_envelope(pki: TestSigstore, tsa: Openssl
                             role="attestation")
     assert info.value.check == "tsa", str(info.value)
     # The right timestamp, but from a TSA the trusted root does not list: refused.
-    untrusted = Policy.with_root(pki.trusted_root(), keys=(PublicKey(signing_key.public_key()),))
+    untrusted = Policy.with_root(pki.trusted_root(), keys=(PublicKey(signing_key.public_key()),),
+                                 require_tlog=False)
     with pytest.raises(TrustError) as info:
         verify_legacy_layer(_stamped(blob, tsa.timestamp(blob)), DIGEST, untrusted,
                             role="attestation")
@@ -340,7 +341,7 @@ def test_sig_layer_timestamp_covers_the_signature(pki: TestSigstore, tsa: Openss
                                                   ) -> None:
     """`cosign sign --timestamp-server-url`: on a `.sig` layer the raw signature is stamped."""
     policy = Policy.with_root(root_with(pki, tsas=(tsa.authority_json(),)),
-                              keys=(PublicKey(signing_key.public_key()),))
+                              keys=(PublicKey(signing_key.public_key()),), require_tlog=False)
     payload = simplesigning_payload(DIGEST, REFERENCE)
     signature = sign_bytes(signing_key, payload)
     good = _stamped(payload, tsa.timestamp(signature), signature=b64(signature),
@@ -827,7 +828,9 @@ def test_github_instance_bundle_verifies_by_its_timestamp(tsa: OpensslTsa) -> No
     runs no transparency log; without a verified timestamp it is still refused."""
     github = TestSigstore()
     identity = (Identity(subject=IDENTITY, issuer=ISSUER),)
-    policy = Policy.with_root(_github_root(github, tsa, logs=False), identities=identity)
+    # No log entry: like cosign, clamp requires one unless the policy opts out.
+    policy = Policy.with_root(_github_root(github, tsa, logs=False), identities=identity,
+                              require_tlog=False)
     result = verify_bundle(_github_like_bundle(github, tsa), Artifact.from_digest(DIGEST),
                            policy, predicate_types=(SLSA,))
     assert result.verdict == "verified" and result.time_source == "tsa"
@@ -838,7 +841,8 @@ def test_github_instance_bundle_verifies_by_its_timestamp(tsa: OpensslTsa) -> No
                       predicate_types=(SLSA,))
     assert no_stamp.value.check == "tlog"
 
-    logged = Policy.with_root(_github_root(github, tsa, logs=True), identities=identity)
+    logged = Policy.with_root(_github_root(github, tsa, logs=True), identities=identity,
+                              require_tlog=False)
     with pytest.raises(InvalidSignatureError) as needs_log:
         verify_bundle(_github_like_bundle(github, tsa), Artifact.from_digest(DIGEST), logged,
                       predicate_types=(SLSA,))
@@ -850,10 +854,11 @@ def test_github_instance_bundle_verifies_by_its_timestamp(tsa: OpensslTsa) -> No
         + _line(_root_doc(github, tlogs=[], ctlogs=[],
                           timestampAuthorities=[tsa.authority_json()])))
     result = verify_bundle(_github_like_bundle(github, tsa), Artifact.from_digest(DIGEST),
-                           Policy.with_root(merged, identities=identity),
+                           Policy.with_root(merged, identities=identity, require_tlog=False),
                            predicate_types=(SLSA,))
     assert result.verdict == "verified"
     with pytest.raises(InvalidSignatureError) as public_needs_log:
         verify_bundle(_github_like_bundle(public, tsa), Artifact.from_digest(DIGEST),
-                      Policy.with_root(merged, identities=identity), predicate_types=(SLSA,))
+                      Policy.with_root(merged, identities=identity, require_tlog=False),
+                      predicate_types=(SLSA,))
     assert public_needs_log.value.check == "tlog"

@@ -136,7 +136,7 @@ def test_partial_update_pins_only_what_verified(
     assert model.entry("6.3.4/ubuntu-22.04").digest == old_second
     assert str(bad.digest) not in matrix.read_text()
     assert report["counts"] == {"updated": 1, "added": 0, "rejected": 1, "errors": 0,
-                                "current": 0, "missing": 0}
+                                "current": 0, "missing": 0, "unverified": 0}
 
 
 def test_concurrent_change_is_not_overwritten(
@@ -268,7 +268,7 @@ def test_stale_pin_is_renewed_when_it_still_verifies(
     matrix = tmp_path / "m.yml"
     matrix.write_text(native_matrix(registry.host, repo_name, signer.public_path, [
         {"version": "6.4.4", "digest": image.digest, "added": "2025-01-02"}]))
-    assert clamp("verify", "--matrix", str(matrix), "-o", str(tmp_path / "v.json")) == 2
+    assert clamp("verify", "--matrix", str(matrix), "-o", str(tmp_path / "v.json")) == 8
     before = matrix.read_text()
     code, report = _json(capsys, "--matrix", str(matrix))
     assert code == 10

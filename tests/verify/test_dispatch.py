@@ -40,7 +40,9 @@ def test_auto_update_dispatches_with_entries_and_reasons(
     with github_api(TOKEN) as gh:
         _env(monkeypatch, gh.url)
         code = clamp("verify", "--matrix", str(auto_matrix), "-o", str(out))
-    assert code == 1
+    # Unsigned, invalid and mis-signed pins dispatch the update AND fail the run (exit 3):
+    # CI must not run them while the update is made.
+    assert code == 3
     (request,) = gh.requests
     assert request.path == "/repos/rocm/clamp-ci/actions/workflows/update-rocm.yml/dispatches"
     assert request.headers["X-GitHub-Api-Version"] == "2022-11-28"
@@ -52,8 +54,11 @@ def test_auto_update_dispatches_with_entries_and_reasons(
     assert "drift" in request.body["inputs"]["reasons"]
     doc = json.loads(out.read_text())
     assert doc["dispatch"]["status"] == "dispatched"
-    assert {r["entry"]: r["policyDecision"] for r in doc["records"]}["5.7.1/ubuntu-22.04"] == \
-        "update"
+    decisions = {r["entry"]: r["policyDecision"] for r in doc["records"]}
+    assert decisions["5.7.1/ubuntu-22.04"] == "update"
+    assert {decisions[e] for e in ("6.2.4/ubuntu-22.04", "6.1.2/ubuntu-22.04",
+                                   "6.0.2/ubuntu-22.04")} == {"fail"}
+    assert doc["exitCode"] == 3 and doc["status"] == "signature_failed"
     captured = capsys.readouterr()
     assert TOKEN not in captured.out + captured.err + out.read_text()
 
@@ -73,7 +78,10 @@ def test_dispatch_refusals_exit_71_and_never_print_the_token(
         if setup == "server-error":
             gh.force_status = 500
         _env(monkeypatch, gh.url, "wrong-" + TOKEN if setup == "bad-token" else TOKEN)
-        code = clamp("verify", "--matrix", str(auto_matrix), "-o", str(out))
+        # 5.7.1 only drifted (its pin still verifies): the run would pass, but the dispatch
+        # it asked for failed.
+        code = clamp("verify", "--matrix", str(auto_matrix), "--version", "5.7.1", "-o",
+                     str(out))
     assert code == 71
     doc = json.loads(out.read_text())
     assert doc["dispatch"]["status"] == "failed" and needle in doc["dispatch"]["error"]
@@ -88,11 +96,13 @@ def test_missing_token_skips_dispatch_unless_forced(auto_matrix: Path, tmp_path:
     monkeypatch.setenv("GITHUB_REPOSITORY", "rocm/clamp-ci")
     out = tmp_path / "prov.json"
     # A pull request's read-only job has no token: the findings show, the dispatch is skipped.
-    assert clamp("verify", "--matrix", str(auto_matrix), "-o", str(out)) == 1
+    drift_only = ("--version", "5.7.1")
+    assert clamp("verify", "--matrix", str(auto_matrix), *drift_only, "-o", str(out)) == 0
     dispatch = json.loads(out.read_text())["dispatch"]
     assert dispatch["status"] == "skipped" and "GITHUB_TOKEN" in dispatch["error"]
     # Asked for explicitly, a dispatch that cannot happen is an error.
-    assert clamp("verify", "--matrix", str(auto_matrix), "--dispatch", "-o", str(out)) == 71
+    assert clamp("verify", "--matrix", str(auto_matrix), *drift_only, "--dispatch", "-o",
+                 str(out)) == 71
     assert json.loads(out.read_text())["dispatch"]["status"] == "failed"
 
 
@@ -101,9 +111,64 @@ def test_dispatch_flag_forces_update_under_warn(demo_world: DemoResult, tmp_path
     with github_api(TOKEN) as gh:
         _env(monkeypatch, gh.url)
         assert clamp("verify", "--matrix", str(demo_world.matrix), "--dispatch", "--version",
-                     "5.7.1", "-o", str(tmp_path / "p.json")) == 1
+                     "5.7.1", "-o", str(tmp_path / "p.json")) == 0
     assert len(gh.requests) == 1
     assert gh.requests[0].body["inputs"]["entries"] == "5.7.1/ubuntu-22.04"
+    record = json.loads((tmp_path / "p.json").read_text())["records"][0]
+    assert record["policyDecision"] == "warn"  # --dispatch asks; it does not decide
+
+
+@pytest.mark.parametrize(("version", "code"), [("6.2.4", 3), ("6.1.2", 3), ("6.0.2", 3),
+                                               ("5.7.1", 8), ("6.4.4", 0)])
+def test_dispatch_never_lowers_a_strict_failure(demo_world: DemoResult, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch, version: str,
+                                                code: int) -> None:
+    """Unsigned (6.2.4), invalid (6.1.2), mis-signed (6.0.2) and drifted (5.7.1) pins fail
+    under strict with or without --dispatch; the clean 6.4.4 entries pass either way."""
+    strict = demo_world.matrix.parent / f"strict-{tmp_path.name}.yml"
+    strict.write_text(demo_world.matrix.read_text().replace("policy: warn", "policy: strict"))
+    with github_api(TOKEN) as gh:
+        _env(monkeypatch, gh.url)
+        plain = clamp("verify", "--matrix", str(strict), "--version", version, "-o",
+                      str(tmp_path / "a.json"))
+        forced = clamp("verify", "--matrix", str(strict), "--version", version, "--dispatch",
+                       "-o", str(tmp_path / "b.json"))
+    assert plain == forced == code
+    assert len(gh.requests) == (0 if code == 0 else 1)
+    doc = json.loads((tmp_path / "b.json").read_text())
+    assert {r["policyDecision"] for r in doc["records"]} == {"pass" if code == 0 else "fail"}
+
+
+def test_auto_update_drift_with_a_verified_pin_dispatches_and_passes(
+        auto_matrix: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "prov.json"
+    with github_api(TOKEN) as gh:
+        _env(monkeypatch, gh.url)
+        capsys.readouterr()
+        code = clamp("verify", "--matrix", str(auto_matrix), "--version", "5.7.1", "-o",
+                     str(out))
+    assert code == 0
+    assert gh.requests[0].body["inputs"]["entries"] == "5.7.1/ubuntu-22.04"
+    doc = json.loads(out.read_text())
+    assert doc["status"] == "warnings" and doc["exitCode"] == 0
+    assert doc["records"][0]["policyDecision"] == "update"
+    assert "passed with warnings" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("version", ["6.2.4", "6.1.2", "6.0.2"])
+def test_auto_update_signature_failure_dispatches_and_fails(
+        auto_matrix: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        version: str) -> None:
+    """Unsigned, invalid, identity mismatch: each alone dispatches and exits 3."""
+    out = tmp_path / "prov.json"
+    with github_api(TOKEN) as gh:
+        _env(monkeypatch, gh.url)
+        code = clamp("verify", "--matrix", str(auto_matrix), "--version", version, "-o",
+                     str(out))
+    assert code == 3
+    assert gh.requests[0].body["inputs"]["entries"] == f"{version}/ubuntu-22.04"
+    assert json.loads(out.read_text())["records"][0]["policyDecision"] == "fail"
 
 
 @pytest.mark.parametrize("workflow", ["../../../../evil", "a/b.yml", "update rocm.yml", ".yml"])
@@ -123,6 +188,7 @@ def test_a_repository_that_is_not_owner_name_is_never_dispatched_to(
         _env(monkeypatch, api.url)
         monkeypatch.setenv("GITHUB_REPOSITORY", "../../x")
         out = tmp_path / "prov.json"
-        assert clamp("verify", "--matrix", str(auto_matrix), "--dispatch", "-o", str(out)) == 71
+        assert clamp("verify", "--matrix", str(auto_matrix), "--version", "5.7.1", "--dispatch",
+                     "-o", str(out)) == 71
         assert api.requests == []
     assert "owner/name" in json.loads(out.read_text())["dispatch"]["error"]

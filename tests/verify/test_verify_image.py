@@ -24,6 +24,8 @@ from tests.support.registry import RegistryHandle
 
 IDENTITY = "https://github.com/ROCm/rocm-images/.github/workflows/release.yml@refs/tags/v6.4.4"
 ISSUER = "https://token.actions.githubusercontent.com"
+# `clamp sign` and these tests' own signatures write no transparency-log entry.
+NO_LOG = "--insecure-ignore-tlog"
 
 
 def clamp(*args: str) -> int:
@@ -89,15 +91,19 @@ def test_sign_then_verify_with_key(registry: RegistryHandle, repo_name: str,
     image = f"{registry.host}/{repo_name}:6.4.4-ubuntu-22.04"
     monkeypatch.setenv("CLAMP_PASSWORD", "correct horse")
     assert clamp("sign", "--image", image, "--key", str(keypair[0])) == 0
-    code, data = _verify_json(capsys, "--image", image, "--key", str(keypair[1]))
+    code, data = _verify_json(capsys, NO_LOG, "--image", image, "--key", str(keypair[1]))
     assert code == 0
     assert data["digest"] == pushed.digest
     assert data["result"]["verdict"] == "verified"
     assert data["result"]["signature_kind"] == "cosign-simplesigning"
     assert data["result"]["manifest_digest"] == pushed.digest
     assert data["result"]["signer"]["key_fingerprint"]
-    # Key mode without a log entry fails closed when the log is required.
-    assert clamp("verify", "--image", image, "--key", str(keypair[1]), "--require-tlog") == 3
+    # Key mode without a log entry fails closed: the log is required by default, as cosign's.
+    assert clamp("verify", "--image", image, "--key", str(keypair[1])) == 3
+    assert "tlog" in capsys.readouterr().err
+    assert clamp("verify", image, "--key", str(keypair[1]), "--insecure-ignore-tlog=true") == 0
+    assert clamp("verify", image, "--key", str(keypair[1]), "--insecure-ignore-tlog=false") == 3
+    assert clamp("verify", image, "--key", str(keypair[1]), "--insecure-ignore-tlog=maybe") == 64
 
 
 def test_bundle_referrer_alone_verifies(registry: RegistryHandle, repo_name: str,
@@ -121,7 +127,7 @@ def test_bundle_referrer_alone_verifies(registry: RegistryHandle, repo_name: str
                                        sign_image_bundle(key, pushed.digest, name))
 
     asyncio.run(go())
-    code, data = _verify_json(capsys, "--image", f"{name}:t", "--key", str(pub))
+    code, data = _verify_json(capsys, NO_LOG, "--image", f"{name}:t", "--key", str(pub))
     assert code == 0, data
     assert data["result"]["signature_kind"] == "bundle-dsse"
     assert data["found"][0]["bundles"] == 1 and data["found"][0]["legacySignatures"] == 0
@@ -159,7 +165,7 @@ def test_unsigned_image(registry: RegistryHandle, repo_name: str, keypair: tuple
                         make_pusher: Callable[..., RegistryPusher],
                         capsys: pytest.CaptureFixture[str]) -> None:
     push_image(make_pusher(registry), repo_name, "t")
-    code = clamp("verify", "--image", f"{registry.host}/{repo_name}:t", "--key",
+    code = clamp("verify", NO_LOG, "--image", f"{registry.host}/{repo_name}:t", "--key",
                  str(keypair[1]))
     assert code == 4
     err = capsys.readouterr().err
@@ -174,7 +180,7 @@ def test_wrong_key(registry: RegistryHandle, repo_name: str, keypair: tuple[Path
     layer = sign_image_legacy(other, pushed.digest, f"{registry.host}/{repo_name}")
     _push_signature(registry.host, repo_name, pushed.digest, layer.payload,
                     dict(layer.annotations))
-    assert clamp("verify", "--image", f"{registry.host}/{repo_name}:t", "--key",
+    assert clamp("verify", NO_LOG, "--image", f"{registry.host}/{repo_name}:t", "--key",
                  str(keypair[1])) == 3
     assert "check signature failed" in capsys.readouterr().err
 
@@ -190,7 +196,7 @@ def test_signature_copied_from_another_image_names_payload_digest(
     layer = sign_image_legacy(key, other.digest, f"{registry.host}/{repo_name}")
     _push_signature(registry.host, repo_name, victim.digest, layer.payload,
                     dict(layer.annotations))
-    assert clamp("verify", "--image", f"{registry.host}/{repo_name}:victim", "--key",
+    assert clamp("verify", NO_LOG, "--image", f"{registry.host}/{repo_name}:victim", "--key",
                  str(tmp_path / "k.pub")) == 3
     assert "payload-digest" in capsys.readouterr().err
 
@@ -204,7 +210,7 @@ def test_multi_arch_index_signature(registry: RegistryHandle, repo_name: str,
     image = f"{registry.host}/{repo_name}:multi"
     monkeypatch.setenv("CLAMP_PASSWORD", "correct horse")
     assert clamp("sign", "--image", image, "--key", str(keypair[0]), "--bundle-format") == 0
-    code, data = _verify_json(capsys, "--image", image, "--key", str(keypair[1]),
+    code, data = _verify_json(capsys, NO_LOG, "--image", image, "--key", str(keypair[1]),
                               "--platform", "linux/arm64")
     assert code == 0
     assert data["digest"] == pushed.digest
@@ -218,7 +224,8 @@ def test_manifest_bytes_that_do_not_hash_to_requested_digest(
                        "application/vnd.oci.image.manifest.v1+json", "layers": []}).encode()
     with hostile_registry(lambda m, p: Answer(200, body, {
             "Content-Type": "application/vnd.oci.image.manifest.v1+json"})) as srv:
-        code = clamp("verify", "--image", f"{srv.host}/r/x@{wanted}", "--key", str(keypair[1]))
+        code = clamp("verify", NO_LOG, "--image", f"{srv.host}/r/x@{wanted}", "--key",
+                     str(keypair[1]))
     assert code == 69
     assert "hash to" in capsys.readouterr().err
 
@@ -275,7 +282,7 @@ def test_cosign_signature_stored_as_a_referrer(registry: RegistryHandle, repo_na
     subject = (pushed.media_type, len(pushed.manifest), pushed.digest)
     _push_cosign_referrer(pusher, repo_name, pushed.digest, subject, layer.payload,
                           dict(layer.annotations))
-    code, data = _verify_json(capsys, "--image", f"{registry.host}/{repo_name}:t", "--key",
+    code, data = _verify_json(capsys, NO_LOG, "--image", f"{registry.host}/{repo_name}:t", "--key",
                               str(tmp_path / "k.pub"))
     assert code == 0, data
     assert json.dumps(data).count(pushed.digest) >= 1
@@ -293,7 +300,7 @@ def test_cosign_referrer_naming_another_subject_is_not_a_signature(
     subject = (other.media_type, len(other.manifest), other.digest)
     _push_cosign_referrer(pusher, repo_name, victim.digest, subject, layer.payload,
                           dict(layer.annotations))
-    assert clamp("verify", "--image", f"{registry.host}/{repo_name}:victim", "--key",
+    assert clamp("verify", NO_LOG, "--image", f"{registry.host}/{repo_name}:victim", "--key",
                  str(tmp_path / "k.pub")) == 4
     assert "names another subject" in capsys.readouterr().err
 
@@ -332,7 +339,7 @@ def test_attestation_bundle_is_not_a_signature(registry: RegistryHandle, repo_na
                                                capsys: pytest.CaptureFixture[str]) -> None:
     image, pub = _attested_image(registry, repo_name, make_pusher, tmp_path, sign_too=False)
     capsys.readouterr()
-    assert clamp("verify", "--image", image, "--key", str(pub)) == 4
+    assert clamp("verify", NO_LOG, "--image", image, "--key", str(pub)) == 4
     err = capsys.readouterr().err
     assert "1 attestation bundle(s) found, which are not signatures" in err
 
@@ -341,13 +348,13 @@ def test_attestation_bundle_satisfies_attestation_type(
         registry: RegistryHandle, repo_name: str, make_pusher: Callable[..., RegistryPusher],
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     image, pub = _attested_image(registry, repo_name, make_pusher, tmp_path, sign_too=True)
-    code, data = _verify_json(capsys, "--image", image, "--key", str(pub),
+    code, data = _verify_json(capsys, NO_LOG, "--image", image, "--key", str(pub),
                               "--attestation-type", SLSA)
     assert code == 0, data
     assert data["result"]["signature_kind"] == "bundle-dsse"
     assert SLSA not in data["result"]["predicate_types"]  # the signature is the sign bundle
     assert data["attestation"]["verdict"] == "verified"
     assert data["attestation"]["predicate_types"] == [SLSA]
-    code, data = _verify_json(capsys, "--image", image, "--key", str(pub),
+    code, data = _verify_json(capsys, NO_LOG, "--image", image, "--key", str(pub),
                               "--attestation-type", "https://spdx.dev/Document")
     assert code != 0, data

@@ -34,8 +34,10 @@ def test_schema_file_is_current() -> None:
 
 def test_warn_mode_reports_every_verdict(demo_world: DemoResult, tmp_path: Path) -> None:
     out = tmp_path / "prov.json"
-    assert clamp("verify", "--matrix", str(demo_world.matrix), "-o", str(out)) == 1
+    # Warnings exit 0 (never 1, Python's crash code): they show in `status` and the records.
+    assert clamp("verify", "--matrix", str(demo_world.matrix), "-o", str(out)) == 0
     doc = json.loads(out.read_text())
+    assert doc["status"] == "warnings" and doc["exitCode"] == 0
     ProvenanceDocument.model_validate(doc)
     records = {r["entry"]: r for r in doc["records"]}
     assert set(records) == {s.entry for s in STORIES}
@@ -82,7 +84,7 @@ def test_strict_without_signature_problems_fails_on_drift(demo_world: DemoResult
                                                           tmp_path: Path) -> None:
     matrix = with_policy(demo_world, "strict", tmp_path)
     out = tmp_path / "prov.json"
-    assert clamp("verify", "--matrix", str(matrix), "--version", "5.7.1", "-o", str(out)) == 2
+    assert clamp("verify", "--matrix", str(matrix), "--version", "5.7.1", "-o", str(out)) == 8
     (record,) = json.loads(out.read_text())["records"]
     assert record["trustStatus"] == "valid" and record["policyDecision"] == "fail"
     assert "drift" in record["policyPath"] and "stale" in record["policyPath"]
@@ -106,10 +108,10 @@ def test_github_actions_output(demo_world: DemoResult, tmp_path: Path,
     matrix = with_policy(demo_world, "strict", tmp_path)
     out = tmp_path / "prov.json"
     assert clamp("verify", "--matrix", str(matrix), "-o", str(out)) == 3
-    stdout = capsys.readouterr().out
+    stderr = capsys.readouterr().err  # annotations go to stderr: stdout is for --json
     lines = matrix.read_text().splitlines()
     tampered_line = lines.index('  - version: "6.1.2"') + 1
-    assert f"::error file={matrix},line={tampered_line},title=clamp verify%3A invalid::" in stdout
+    assert f"::error file={matrix},line={tampered_line},title=clamp verify%3A invalid::" in stderr
     table = summary.read_text()
     assert "| 6.1.2/ubuntu-22.04 |" in table and "**fail**" in table
     values = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
@@ -124,6 +126,19 @@ def test_json_output_is_the_document(demo_world: DemoResult, tmp_path: Path,
     clamp("verify", "--matrix", str(demo_world.matrix), "-o", str(out), "--json")
     printed = json.loads(capsys.readouterr().out)
     assert printed["records"] == json.loads(out.read_text())["records"]
+
+
+def test_json_under_github_actions_keeps_stdout_json(demo_world: DemoResult, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "outputs"))
+    out = tmp_path / "prov.json"
+    assert clamp("verify", "--matrix", str(demo_world.matrix), "-o", str(out), "--json") == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["status"] == "warnings"  # the whole of stdout is JSON
+    assert "::warning " in captured.err and "::" not in captured.out
+    assert "passed with warnings" in captured.err
 
 
 def test_bad_inputs(tmp_path: Path, demo_world: DemoResult,

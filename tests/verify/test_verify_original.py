@@ -54,7 +54,7 @@ def write_original(root: Path, signed: str, unsigned: str, mode: str) -> Path:
 
 
 @pytest.mark.parametrize(("mode", "code", "decision"), [("strict", 3, "fail"),
-                                                       ("warn", 1, "warn")])
+                                                       ("warn", 0, "warn")])
 def test_original_layout_verifies_with_its_policy_file(
         registry: RegistryHandle, repo_name: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, mode: str, code: int, decision: str) -> None:
@@ -86,3 +86,28 @@ def test_original_layout_verifies_with_its_policy_file(
     assert run.document.matrix.layout == "original"
     assert run.document.matrix.policySha256
     assert int(run.exit_code) == code
+
+
+@pytest.mark.parametrize(("tlog", "status"), [("", "invalid"), ("  tlog: optional\n", "valid")])
+def test_original_layout_requires_the_log_unless_its_policy_opts_out(
+        registry: RegistryHandle, repo_name: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, tlog: str, status: str) -> None:
+    """A key signature without a log entry (as `clamp sign` makes): refused by default, as
+    cosign refuses it; `tlog: optional` in ci/rocm_policy.yml accepts it."""
+    use_as_default_root(monkeypatch, TestSigstore(), tmp_path)
+    signer = new_signer(tmp_path / "ci" / "keys", "rocm-release")
+    signed = push(registry.host, repo_name, "6.4.4-ubuntu-22.04", signer=signer)
+    other = push(registry.host, repo_name, "6.3.4-ubuntu-22.04", signer=signer, version="6.3.4")
+    matrix = write_original(tmp_path, str(signed.digest), str(other.digest), "strict")
+    policy = tmp_path / "ci" / "rocm_policy.yml"
+    policy.write_text(policy.read_text() + tlog)
+    loaded = load(matrix)
+
+    async def go() -> MatrixRun:
+        options = ClientOptions(transport=ToTestRegistry(registry, repo_name))
+        async with Stores(options) as stores:
+            return await run_matrix(loaded, stores)
+
+    run = asyncio.run(go())
+    assert {r.trustStatus for r in run.document.records} == {status}
+    assert int(run.exit_code) == (0 if status == "valid" else 3)

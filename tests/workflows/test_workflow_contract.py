@@ -140,12 +140,26 @@ def test_update_never_cancels_a_running_update(update: dict[str, Any]) -> None:
                                      "cancel-in-progress": False}
 
 
+LOCKED_INSTALL = ["python -m pip install --require-hashes --no-deps -r requirements/ci.lock",
+                  "python -m pip install --no-deps --no-build-isolation ."]
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_every_pip_install_is_hash_locked(path: Any) -> None:
+    """No workflow installs an unpinned package: the lock with --require-hashes, then clamp
+    itself from the checkout with --no-deps and the locked build backend."""
+    for _, a_step in steps(load(path)):
+        for line in str(a_step.get("run", "")).splitlines():
+            if "pip install" in line:
+                assert line.strip() in LOCKED_INSTALL, line
+
+
 def test_update_installs_from_checkout_and_opens_the_exact_pr(update: dict[str, Any]) -> None:
     assert update["env"]["PR_TITLE"] == "Auto-update ROCm matrix"
     assert update["env"]["BRANCH"] == "clamp/auto-update-rocm"
     assert update["env"]["MATRIX"] == "ci/rocm_matrix.yml"
     install = step(update, "update", "Install clamp")
-    assert install["run"].strip() == "python -m pip install ."
+    assert install["run"].strip().splitlines() == LOCKED_INSTALL
     run = step(update, "update", "Update the matrix")
     assert "clamp update" in run["run"]
     assert run["env"] == {"ENTRIES": "${{ inputs.entries }}", "REASONS": "${{ inputs.reasons }}"}

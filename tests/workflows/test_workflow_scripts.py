@@ -8,12 +8,14 @@ against a real git remote.
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.workflows.wf import UPDATE, VERIFY, load, run_step, stand_in
+from tests.workflows.wf import UPDATE, VERIFY, load, run_step, stand_in, steps
 
 RECORD_ARGV = 'printf "%s\\x1f" "$@" >>"$ARGV_LOG"; printf "\\n" >>"$ARGV_LOG"'
 UPDATED, PARTIAL, NOTHING_TO_DO = 10, 7, 0
@@ -48,13 +50,13 @@ def test_update_step_outcomes_that_succeed(tmp_path: Path, fake_clamp: Path, rc:
     proc, outputs, argv = run_update_step(tmp_path, fake_clamp, rc)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert outputs == {"changed": changed}
-    assert argv == [["update", "--matrix", "ci/rocm_matrix.yml",
+    assert argv == [["update", "--matrix", "ci/rocm_matrix.yml", "--discover",
                      "--pr-body", "build/update/pr-body.md",
                      "--provenance-output", "build/update/rocm_provenance.json"]]
     assert "clamp stand-in ran" in (tmp_path / "build/update/clamp-update.log").read_text()
 
 
-@pytest.mark.parametrize("rc", [6, 2, 3, 64, 69, 70, 75, 1])
+@pytest.mark.parametrize("rc", [6, 2, 3, 8, 64, 69, 70, 75, 1])
 def test_update_step_fails_the_job_on_anything_else(tmp_path: Path, fake_clamp: Path,
                                                     rc: int) -> None:
     proc, outputs, _ = run_update_step(tmp_path, fake_clamp, rc)
@@ -76,22 +78,148 @@ def test_dispatch_inputs_reach_clamp_as_data(tmp_path: Path, fake_clamp: Path) -
     assert list(tmp_path.glob("pwned*")) == []
 
 
-def test_verify_steps_in_both_jobs_map_exit_codes_alike(tmp_path: Path, fake_clamp: Path) -> None:
-    workflow = load(VERIFY)
-    for job in ("verify", "verify-dispatch"):
-        for rc, ok in [(0, True), (1, True), (2, False), (3, False), (64, False), (69, False),
-                       (71, False)]:
-            work = tmp_path / f"{job}-{rc}"
-            work.mkdir()
-            log = work / "argv.log"
-            proc, _ = run_step(workflow, job, "Verify the matrix", cwd=work, bin_dir=fake_clamp,
-                               env={"FAKE_RC": str(rc), "ARGV_LOG": str(log)})
-            assert (proc.returncode == 0) is ok, (job, rc, proc.stdout)
-            if not ok:
-                assert proc.returncode == rc
-            assert calls(log) == [["verify", "--matrix", "ci/rocm_matrix.yml",
-                                   "--output", "build/rocm_provenance.json"]]
-            assert (work / "build/verify.log").read_text().startswith("clamp stand-in ran")
+def test_update_step_on_a_pin_that_no_longer_verifies(tmp_path: Path, fake_clamp: Path) -> None:
+    """9: what verified is still proposed (changed=true when the matrix differs), and the
+    job's last step fails it."""
+    for changed in (False, True):
+        work = tmp_path / f"changed-{changed}"
+        (work / "ci").mkdir(parents=True)
+        git(work, "init", "--quiet")
+        (work / "ci/rocm_matrix.yml").write_text("images: []\n")
+        git(work, "add", ".")
+        git(work, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "--quiet", "-m", "x")
+        if changed:
+            (work / "ci/rocm_matrix.yml").write_text("images: [] # re-pinned\n")
+        proc, outputs, _ = run_update_step(work, fake_clamp, 9)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert outputs == {"unverified": "true", "changed": str(changed).lower()}
+        assert "::error::clamp update: pins no longer verify" in proc.stdout
+    workflow = load(UPDATE)
+    final = [s for _, s in steps(workflow) if "unverified" in str(s.get("if", ""))]
+    assert len(final) == 1 and "exit 9" in final[0]["run"]
+    names = [str(s.get("name")) for _, s in steps(workflow)]
+    assert names.index(final[0]["name"]) > names.index(
+        "Push the branch and open or update the pull request")
+
+
+JOBS = ("verify", "verify-dispatch")
+
+
+@pytest.fixture(scope="module")
+def demo_matrix(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real matrix (the demo's, in warn mode over an OCI layout: exit 0 with warnings)."""
+    from tests.verify.conftest import build_demo
+
+    return build_demo(tmp_path_factory.mktemp("wf-demo")).matrix
+
+
+def verify_clamp(bin_dir: Path) -> Path:
+    """`clamp`: `provenance check` (and FAKE_MODE=real) run the real clamp; otherwise the
+    stand-in records its argv, may write $FAKE_PROVENANCE to $PROVENANCE, and exits $FAKE_RC
+    (FAKE_MODE=crash: a Python that cannot import clamp, as a broken install exits)."""
+    stand_in(bin_dir, "clamp", f"""
+real() {{ exec {sys.executable} -m clamp "$@"; }}
+if [[ "$1" == provenance ]]; then real "$@"; fi
+{RECORD_ARGV}
+case "${{FAKE_MODE:-}}" in
+  real) real "$@" ;;
+  crash) exec {sys.executable} -c "import clamp_is_not_installed" ;;
+esac
+if [[ -n "${{FAKE_PROVENANCE:-}}" ]]; then cp "$FAKE_PROVENANCE" "$PROVENANCE"; fi
+echo "clamp stand-in ran"
+exit "$FAKE_RC"
+""")
+    return bin_dir
+
+
+def run_verify_step(work: Path, job: str, demo_matrix: Path, **env: str) -> tuple[
+        subprocess.CompletedProcess[str], list[list[str]]]:
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / "argv.log"
+    proc, _ = run_step(load(VERIFY), job, "Verify the matrix", cwd=work,
+                       bin_dir=verify_clamp(work / "bin"),
+                       env={"FAKE_RC": "0", "ARGV_LOG": str(log), "MATRIX": str(demo_matrix),
+                            **env})
+    return proc, calls(log)
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_verify_step_passes_a_real_run_with_its_provenance(tmp_path: Path, job: str,
+                                                           demo_matrix: Path) -> None:
+    proc, argv = run_verify_step(tmp_path, job, demo_matrix, FAKE_MODE="real")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert argv == [["verify", "--matrix", str(demo_matrix),
+                     "--output", "build/rocm_provenance.json"]]
+    assert "records (one per pinned entry)" in proc.stdout + proc.stderr
+    assert (tmp_path / "build/verify.log").read_text()
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_verify_step_fails_when_clamp_crashes(tmp_path: Path, job: str,
+                                              demo_matrix: Path) -> None:
+    """The seam of issue 13: a broken install exits 1 before clamp runs. It used to pass."""
+    proc, _ = run_verify_step(tmp_path, job, demo_matrix, FAKE_MODE="crash")
+    assert proc.returncode == 1
+    assert "::error::clamp verify exited with code 1" in proc.stdout
+    assert "ModuleNotFoundError" in (tmp_path / "build/verify.log").read_text()
+
+
+@pytest.mark.parametrize("job", JOBS)
+@pytest.mark.parametrize("rc", [1, 2, 3, 4, 5, 8, 64, 69, 70, 71])
+def test_verify_step_accepts_only_exit_0(tmp_path: Path, job: str, rc: int,
+                                         demo_matrix: Path) -> None:
+    proc, argv = run_verify_step(tmp_path, job, demo_matrix, FAKE_RC=str(rc))
+    assert proc.returncode == rc
+    assert f"::error::clamp verify exited with code {rc}" in proc.stdout
+    assert len(argv) == 1  # and no provenance check ran after a failure
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_verify_step_fails_when_exit_0_wrote_no_provenance(tmp_path: Path, job: str,
+                                                           demo_matrix: Path) -> None:
+    # A file from an earlier run is removed first: it cannot pass for this run's evidence.
+    (tmp_path / "build").mkdir(parents=True)
+    (tmp_path / "build/rocm_provenance.json").write_text("{}")
+    proc, _ = run_verify_step(tmp_path, job, demo_matrix)
+    assert proc.returncode == 64, proc.stdout + proc.stderr
+    assert "no provenance file" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def real_provenance(demo_matrix: Path) -> tuple[Path, Path]:
+    """What a real `clamp verify` wrote for the whole matrix, and for one version only."""
+    out = []
+    for name, extra in (("whole", ()), ("partial", ("--version", "6.3.4"))):
+        path = demo_matrix.parent / f"{name}-provenance.json"
+        assert subprocess.run([sys.executable, "-m", "clamp", "verify", "--matrix",
+                               str(demo_matrix), "-o", str(path), *extra], capture_output=True,
+                              check=False).returncode == 0
+        out.append(path)
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_verify_step_fails_on_provenance_that_is_not_this_runs(
+        tmp_path: Path, job: str, demo_matrix: Path, real_provenance: tuple[Path, Path]) -> None:
+    whole, partial = real_provenance
+    # Written for one version only: entries are missing a record.
+    proc, _ = run_verify_step(tmp_path / "a", job, demo_matrix, FAKE_PROVENANCE=str(partial))
+    assert proc.returncode == 64 and "entries without a record" in proc.stderr
+    # Valid JSON that is not a provenance document.
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text(json.dumps({"schemaVersion": 1, "records": []}))
+    proc, _ = run_verify_step(tmp_path / "b", job, demo_matrix, FAKE_PROVENANCE=str(bogus))
+    assert proc.returncode == 64 and "not a valid provenance document" in proc.stderr
+    # The whole document, but for other matrix bytes.
+    doc = json.loads(whole.read_text())
+    doc["matrix"]["sha256"] = "0" * 64
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(doc))
+    proc, _ = run_verify_step(tmp_path / "c", job, demo_matrix, FAKE_PROVENANCE=str(other))
+    assert proc.returncode == 64 and "other matrix bytes" in proc.stderr
+    # The honest twin: this matrix's whole document passes.
+    proc, _ = run_verify_step(tmp_path / "d", job, demo_matrix, FAKE_PROVENANCE=str(whole))
+    assert proc.returncode == 0, proc.stderr
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -14,6 +14,7 @@ def register(app: typer.Typer) -> None:
         demo_cmd,
         keys_cmd,
         matrix_cmd,
+        provenance_cmd,
         resolve_cmd,
         sign_cmd,
         telemetry,
@@ -28,6 +29,7 @@ def register(app: typer.Typer) -> None:
     sign_cmd.register(app)
     keys_cmd.register(app)
     matrix_cmd.register(app)
+    provenance_cmd.register(app)
     telemetry.register(app)
     demo_cmd.register(app)
     update_cmd.register(app)

@@ -89,7 +89,9 @@ def _report(result: DemoResult) -> int:
 
         for line in mismatches:
             error(f"demo outcome differs from its story: {line}")
-        return 2
+        from clamp.exitcodes import ExitCode
+
+        return int(ExitCode.INTERNAL_ERROR)  # the demo's stories are clamp's own: a bug
     info(f"demo finished: main job exit code would be {int(result.run.exit_code)} "
          f"({result.run.document.status}; warn mode reports the unsigned, invalid and drifted "
          "entries without failing)")

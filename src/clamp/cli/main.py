@@ -52,9 +52,10 @@ def run(argv: list[str] | None = None, *, prog_name: str = "clamp") -> int:
 
 def invoke(typer_app: typer.Typer, argv: list[str] | None, *, prog_name: str) -> int:
     from clamp.cli.output import error
+    from clamp.cli.trust_flags import normalize_tlog_flag
     from clamp.errors import ClampError
 
-    args = sys.argv[1:] if argv is None else argv
+    args = normalize_tlog_flag(sys.argv[1:] if argv is None else argv)
     try:
         result = typer_app(args=args, prog_name=prog_name, standalone_mode=False)
     except ClampError as exc:
@@ -65,16 +66,27 @@ def invoke(typer_app: typer.Typer, argv: list[str] | None, *, prog_name: str) ->
         return int(ExitCode.INTERRUPTED)
     except BaseException as exc:  # click exceptions and genuine bugs
         return _map_other(exc)
-    return int(result) if isinstance(result, int) else 0
+    return _exit_status(result) if isinstance(result, int) else 0
 
 
 def _click_exceptions() -> Any:
-    """click's exception module: vendored inside typer since 0.2x, a dependency before."""
-    try:
-        from typer._click import exceptions  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        from click import exceptions  # type: ignore[import-not-found,no-redef,unused-ignore]
+    """click's exception module, as vendored inside typer (since 0.26, the floor in
+    pyproject.toml): clamp never imports an outside `click`."""
+    from typer._click import exceptions  # type: ignore[import-not-found,unused-ignore]
+
     return exceptions
+
+
+def _exit_status(code: object) -> int:
+    """A SystemExit's code as clamp's: 1 and 2 (a crash, a usage error) are never passed on,
+    so no clamp outcome can be read as either."""
+    from clamp.exitcodes import RESERVED
+
+    if code is None:
+        return 0
+    if not isinstance(code, int):
+        return int(ExitCode.INTERNAL_ERROR)
+    return int(ExitCode.INTERNAL_ERROR) if code in RESERVED else code
 
 
 def _map_other(exc: BaseException) -> int:
@@ -83,9 +95,9 @@ def _map_other(exc: BaseException) -> int:
     from clamp.cli.output import error
 
     if isinstance(exc, SystemExit):
-        return int(exc.code) if isinstance(exc.code, int) else 0
+        return _exit_status(exc.code)
     if isinstance(exc, typer.Exit):
-        return int(exc.exit_code)
+        return _exit_status(exc.exit_code)
     if isinstance(exc, typer.Abort):
         error("aborted")
         return int(ExitCode.INTERRUPTED)
@@ -102,6 +114,9 @@ def _map_other(exc: BaseException) -> int:
     if isinstance(exc, BrokenPipeError):
         return 0
     if os.environ.get("CLAMP_DEBUG"):
-        raise exc
+        # The traceback, for a bug report; the exit code stays the documented one.
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
     error(f"internal error ({type(exc).__name__}: {exc}); rerun with CLAMP_DEBUG=1 for details")
     return int(ExitCode.INTERNAL_ERROR)

@@ -96,7 +96,10 @@ def _gha_escape_prop(value: str) -> str:
 
 def gha_annotation(level: str, message: str, *, file: str | None = None,
                    line: int | None = None, title: str | None = None) -> None:
-    """Emit a `::error`/`::warning`/`::notice` workflow command on stdout."""
+    """Emit a `::error`/`::warning`/`::notice` workflow command on stderr.
+
+    The runner reads workflow commands from both streams; stderr keeps stdout for machine
+    output, so `--json` under GitHub Actions stays valid JSON."""
     props = []
     if file:
         props.append(f"file={_gha_escape_prop(file)}")
@@ -105,7 +108,7 @@ def gha_annotation(level: str, message: str, *, file: str | None = None,
     if title:
         props.append(f"title={_gha_escape_prop(title)}")
     prop_text = (" " + ",".join(props)) if props else ""
-    print(f"::{level}{prop_text}::{_gha_escape_data(message)}", flush=True)
+    print(f"::{level}{prop_text}::{_gha_escape_data(message)}", file=sys.stderr, flush=True)
 
 
 def gha_set_outputs(values: dict[str, str]) -> None:

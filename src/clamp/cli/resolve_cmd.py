@@ -29,8 +29,8 @@ def resolve(
 ) -> int:
     """Choose the image CI runs, as the original resolver did, and print it pinned by digest.
 
-    No network access unless --check. Exit codes with --check: 0 all current, 1 stale pins only,
-    2 drift or a missing tag, 69 registry unreachable.
+    No network access unless --check. Exit codes with --check: 0 all current (stale pins are
+    warned about on stderr), 8 drift or a missing tag, 69 registry unreachable.
     """
     loaded = load_matrix(matrix)
     if check:
@@ -100,22 +100,27 @@ def _check(loaded: LoadedMatrix, as_json: bool, insecure: list[str]) -> int:
     with busy(f"checking {len(entries)} tags…"):
         results = asyncio.run(run())
     code = _check_exit_code(results)
+    stale = [r.entry_id for r in results if r.stale]
+    status = "warnings" if code == ExitCode.OK and stale else code.name.lower()
     if as_json:
-        print_json({"matrix": str(loaded.path), "status": code.name.lower(), "exitCode": int(code),
+        print_json({"matrix": str(loaded.path), "status": status, "exitCode": int(code),
                     "entries": [_check_json(r) for r in results]})
     else:
         _check_table(results)
+    if stale:
+        from clamp.cli.output import warn
+
+        warn(f"stale pins (past their TTL; exit {int(code)}): {', '.join(stale)}")
     _annotate(loaded, results)
     return code
 
 
 def _check_exit_code(results: list[TagCheck]) -> ExitCode:
+    """Drift or a missing tag fails; a stale pin is a warning (reported, exit 0)."""
     if any(r.state in ("drift", "missing") for r in results):
         return ExitCode.FAILED
     if any(r.state == "error" for r in results):
         return ExitCode.REGISTRY_ERROR
-    if any(r.stale for r in results):
-        return ExitCode.WARNINGS
     return ExitCode.OK
 
 

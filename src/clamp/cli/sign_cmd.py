@@ -3,7 +3,7 @@
 For users who mirror unsigned upstream images (the ROCm images on Docker Hub carry no
 signatures) and sign their mirror. Pushes a legacy `.sig` signature, and with --bundle-format a
 sigstore v0.3 bundle referrer as well. No transparency log is written (clamp never contacts a
-log), so verify such signatures with `tlog: optional` / without --require-tlog.
+log), so verify such signatures with `tlog: optional` / `--insecure-ignore-tlog`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ def sign(
                                         help="Sign this platform's manifest of an index too."),
     insecure: list[str] = INSECURE_OPTION,
 ) -> int:
-    """Sign IMAGE's digest with KEY and push the signature next to it."""
+    """Sign IMAGE's digest with KEY and push the signature next to it.
+
+    No transparency-log entry is written (clamp never contacts a log): verification requires
+    one by default, so verify these signatures with `clamp verify --key PUB
+    --insecure-ignore-tlog` or a matrix trust entry with `tlog: optional`.
+    """
     import asyncio
 
     from clamp.cli.common import client_options

@@ -29,8 +29,41 @@ ISSUER_REGEXP_OPTION = typer.Option(None, "--certificate-oidc-issuer-regexp",
                                     help="Regexp for the OIDC issuer (unanchored).")
 TRUSTED_ROOT_OPTION = typer.Option(None, "--trusted-root",
                                    help="trusted_root.json replacing the shipped public-good one.")
-REQUIRE_TLOG_OPTION = typer.Option(False, "--require-tlog",
-                                   help="Require transparency-log evidence with --key.")
+IGNORE_TLOG_FLAG = "--insecure-ignore-tlog"
+INSECURE_IGNORE_TLOG_OPTION = typer.Option(
+    False, IGNORE_TLOG_FLAG,
+    help="Accept signatures without a transparency-log entry (cosign's flag; also "
+    f"{IGNORE_TLOG_FLAG}=true). A log entry is required by default, with --key too; `clamp "
+    "sign` writes none.")
+# Accepted for scripts written before the log became required by default; it changes nothing.
+REQUIRE_TLOG_OPTION = typer.Option(False, "--require-tlog", hidden=True,
+                                   help="The default: a transparency-log entry is required.")
+
+
+def tlog_required(insecure_ignore_tlog: bool, require_tlog: bool) -> bool:
+    """True unless `--insecure-ignore-tlog`; both flags at once is a contradiction (exit 64)."""
+    if insecure_ignore_tlog and require_tlog:
+        from clamp.errors import BadInputError
+
+        raise BadInputError(f"give {IGNORE_TLOG_FLAG} or --require-tlog, not both")
+    return not insecure_ignore_tlog
+
+
+def normalize_tlog_flag(args: list[str]) -> list[str]:
+    """cosign spells the opt-out `--insecure-ignore-tlog=true`; click's boolean flags take no
+    value, so `=true` becomes the flag and `=false` is dropped (before `--` only). Any other
+    value is left for click to refuse as a usage error (exit 64)."""
+    out: list[str] = []
+    for index, arg in enumerate(args):
+        if arg == "--":
+            return out + args[index:]
+        name, eq, value = arg.partition("=")
+        if name == IGNORE_TLOG_FLAG and eq and value.lower() in ("true", "false"):
+            if value.lower() == "true":
+                out.append(IGNORE_TLOG_FLAG)
+            continue
+        out.append(arg)
+    return out
 
 
 def read_file(path: Path, what: str, limit: int | None = None) -> bytes:
@@ -51,7 +84,7 @@ def read_file(path: Path, what: str, limit: int | None = None) -> bytes:
 
 def policy_from_flags(keys: list[Path], identity: str | None, identity_regexp: str | None,
                       issuer: str | None, issuer_regexp: str | None,
-                      trusted_root: Path | None, require_tlog: bool) -> Policy:
+                      trusted_root: Path | None, require_tlog: bool = True) -> Policy:
     from clamp.errors import BadInputError
     from clamp.trust.keys import load_public_key
     from clamp.trust.policy import Identity, Policy

@@ -42,9 +42,11 @@ def update(
     """Pin what each entry's tag names now (and, with --discover, newer releases) if it
     verifies against the entry's trust policy, exactly as `clamp verify` checks it.
 
-    Exit codes: 0 nothing to do; 10 matrix updated; 7 updated, but some candidates were
-    rejected; 6 candidates found but none verified (nothing pinned); 69 registry error and
-    nothing verified; 75 the matrix changed while running (not overwritten); 64 bad input.
+    Every pin is verified again, whether or not its tag moved. Exit codes: 0 nothing to do;
+    10 matrix updated; 7 updated, but some candidates were rejected; 6 candidates found but
+    none verified (nothing pinned); 9 a pin no longer verifies and nothing verified replaced
+    it (what did verify is still written); 69 registry error and nothing verified; 75 the
+    matrix changed while running (not overwritten); 64 bad input.
     """
     import asyncio
     import os
@@ -106,8 +108,15 @@ def _human(run: UpdateRun) -> None:
     verb = "would change" if report.dry_run else "changed"
     said = (f"{report.matrix}: {verb}" if report.changed else f"{report.matrix}: unchanged")
     console.print(f"{said} — {c.updated} re-pinned, {c.added} new, {c.rejected} rejected, "
-                  f"{c.errors} errors, {c.current} current, {c.missing} tag missing "
+                  f"{c.errors} errors, {c.current} current, {c.missing} tag missing, "
+                  f"{c.unverified} pins no longer verify "
                   f"(exit {report.exit_code}: {report.status})", markup=False, highlight=False)
+    from clamp.cli.output import error
+
+    for item in report.entries:
+        if item.unverified_pin:
+            error(f"{item.entry}: pin {item.old_digest} no longer verifies and nothing verified "
+                  f"replaced it ({item.pin_reason})")
     if report.dry_run and report.diff:
         sys.stdout.write(report.diff)
 
@@ -121,6 +130,8 @@ def _line(item: EntryReport) -> str:
         text += f" [{how_verified(item).replace('`', '')}]"
     elif item.outcome in ("rejected", "error", "missing"):
         text += f" {item.new_digest or ''} ({item.check}: {item.reason})"
+    if item.unverified_pin:
+        text += f" [pin does not verify: {item.pin_reason}]"
     return " ".join(text.split())
 
 
@@ -160,18 +171,24 @@ def _github(run: UpdateRun) -> None:
         return
     report = run.report
     for item in report.entries:
-        if item.outcome not in ("rejected", "error"):
-            continue
         source = item.source or item.entry
         line = run.loaded.entry_line(source) if source in run.loaded.entry_ids else None
+        if item.unverified_pin:
+            gha_annotation("error", f"{item.entry}: pin {item.old_digest} no longer verifies "
+                           f"and nothing verified replaced it ({item.pin_reason})",
+                           file=report.matrix, line=line, title="clamp update: pin unverified")
+        if item.outcome not in ("rejected", "error"):
+            continue
         gha_annotation("warning", f"{item.entry}: candidate {item.new_digest or '?'} not "
                        f"pinned ({item.check}: {item.reason})", file=report.matrix, line=line,
                        title="clamp update")
     changed = [i.entry for i in report.entries if i.outcome in ("updated", "added")]
     rejected = [i.entry for i in report.entries if i.outcome == "rejected"]
+    unverified = [i.entry for i in report.entries if i.unverified_pin]
     gha_set_outputs({
         "updated": str(len(changed)), "rejected": str(len(rejected)),
         "updated_entries": ",".join(changed), "rejected_entries": ",".join(rejected),
+        "unverified_entries": ",".join(unverified),
         "changed": "true" if report.changed and report.written else "false",
         "pr_body": report.pr_body or "", "status": report.status})
 

@@ -13,12 +13,14 @@ import typer
 from clamp.cli.trust_flags import (
     IDENTITY_OPTION,
     IDENTITY_REGEXP_OPTION,
+    INSECURE_IGNORE_TLOG_OPTION,
     ISSUER_OPTION,
     ISSUER_REGEXP_OPTION,
     REQUIRE_TLOG_OPTION,
     TRUSTED_ROOT_OPTION,
     policy_from_flags,
     read_file,
+    tlog_required,
 )
 
 MAX_BUNDLE_FILE = 16 * 1024 * 1024
@@ -37,6 +39,7 @@ def verify_blob(
     issuer: str | None = ISSUER_OPTION,
     issuer_regexp: str | None = ISSUER_REGEXP_OPTION,
     trusted_root: Path | None = TRUSTED_ROOT_OPTION,
+    insecure_ignore_tlog: bool = INSECURE_IGNORE_TLOG_OPTION,
     require_tlog: bool = REQUIRE_TLOG_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print the result model as JSON."),
 ) -> int:
@@ -47,7 +50,8 @@ def verify_blob(
     from clamp.trust.result import failure
 
     policy = policy_from_flags([key] if key else [], identity, identity_regexp, issuer,
-                               issuer_regexp, trusted_root, require_tlog)
+                               issuer_regexp, trusted_root,
+                               tlog_required(insecure_ignore_tlog, require_tlog))
     bundle_bytes = read_file(bundle, "bundle", MAX_BUNDLE_FILE)
     try:
         result = verify_bundle(bundle_bytes, Artifact.from_bytes(read_file(artifact, "artifact")),

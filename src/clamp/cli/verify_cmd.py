@@ -1,4 +1,5 @@
-"""`clamp verify`: one image (`--image`, cosign's flags) or every entry of a matrix (`--matrix`)."""
+"""`clamp verify`: images (`clamp verify [flags] IMAGE...`, cosign's shape, or repeated
+`--image`) or every entry of a matrix (`--matrix`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from clamp.cli.common import INSECURE_OPTION, concurrency_option
 from clamp.cli.trust_flags import (
     IDENTITY_OPTION,
     IDENTITY_REGEXP_OPTION,
+    INSECURE_IGNORE_TLOG_OPTION,
     ISSUER_OPTION,
     ISSUER_REGEXP_OPTION,
     KEY_OPTION,
@@ -17,10 +19,16 @@ from clamp.cli.trust_flags import (
     TRUSTED_ROOT_OPTION,
 )
 
+#: Where `--matrix` writes its provenance when `--output` is not given.
+DEFAULT_OUTPUT = Path("build/rocm_provenance.json")
+
 
 def verify(
-    image: str | None = typer.Option(None, "--image", "-i",
-                                     help="Verify this image (tag or digest; oci:DIR[:TAG])."),
+    positional: list[str] | None = typer.Argument(
+        None, metavar="IMAGE", show_default=False,
+        help="Images to verify (tag or digest; oci:DIR[:TAG]); every one must verify."),
+    image: list[str] = typer.Option([], "--image", "-i", show_default=False, metavar="IMAGE",
+                                    help="An image to verify (repeatable; same as IMAGE)."),
     matrix: Path | None = typer.Option(None, "--matrix", "-m",
                                        help="Verify every pinned entry of this matrix."),
     key: list[Path] = KEY_OPTION,
@@ -29,6 +37,7 @@ def verify(
     issuer: str | None = ISSUER_OPTION,
     issuer_regexp: str | None = ISSUER_REGEXP_OPTION,
     trusted_root: Path | None = TRUSTED_ROOT_OPTION,
+    insecure_ignore_tlog: bool = INSECURE_IGNORE_TLOG_OPTION,
     require_tlog: bool = REQUIRE_TLOG_OPTION,
     platform: str | None = typer.Option(None, "--platform",
                                         help="os/arch[/variant] of a multi-arch image."),
@@ -38,49 +47,65 @@ def verify(
     version: str | None = typer.Option(None, "--version", help="With --matrix: only this "
                                        "version."),
     os_name: str | None = typer.Option(None, "--os", help="With --matrix: only this OS."),
-    output: Path = typer.Option(Path("build/rocm_provenance.json"), "--output", "-o",
-                                help="With --matrix: where to write the provenance."),
+    output: Path | None = typer.Option(None, "--output", "-o", show_default=False,
+                                       help=f"With --matrix: where to write the provenance "
+                                       f"(default {DEFAULT_OUTPUT})."),
     dispatch: bool = typer.Option(False, "--dispatch", help="With --matrix: dispatch the update "
-                                  "workflow on drift or signature failure, whatever the mode."),
-    concurrency: int = concurrency_option("With --matrix: entries verified at once"),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+                                  "workflow on drift or signature failure, whatever the mode "
+                                  "(the decisions, and so the exit code, stay the same)."),
+    concurrency: int = concurrency_option("Images or matrix entries verified at once"),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (one image: "
+                                 "an object; several: a list; --matrix: the provenance)."),
     insecure: list[str] = INSECURE_OPTION,
 ) -> int:
     """Verify signatures the way `cosign verify` does, offline and in-process.
 
-    Exit codes: 0 verified; --image: 3 invalid signature, 4 unsigned, 5 identity mismatch;
-    --matrix: 1 warnings only, 2 policy failure, 3 signature failure under strict;
-    64 bad input, 69 registry/network error, 71 dispatch failed.
+    Exit codes: 0 verified (warnings are reported, not coded); images: 3 invalid signature,
+    4 unsigned, 5 identity mismatch (several images: the first failing image's code);
+    --matrix: 8 policy failure, 3 signature failure; 64 bad input, 69 registry/network
+    error, 71 dispatch failed. Never 1 or 2 (a crash, a usage error).
     """
+    from clamp.cli.trust_flags import tlog_required
     from clamp.errors import BadInputError
 
-    if (image is None) == (matrix is None):
-        raise BadInputError("give exactly one of --image or --matrix")
-    if image is not None:
+    images = [*(positional or []), *image]
+    if bool(images) == (matrix is not None):
+        raise BadInputError("give images (IMAGE... or --image) or --matrix, not both"
+                            if images else "give an IMAGE (or --image) or --matrix")
+    if images:
+        matrix_only = {"--version": version is not None, "--os": os_name is not None,
+                       "--output": output is not None, "--dispatch": dispatch}
+        given = [flag for flag, used in matrix_only.items() if used]
+        if given:
+            raise BadInputError(f"{', '.join(given)}: for --matrix only; images are verified "
+                                "and reported one line each (use --json for a record)")
         from clamp.cli.trust_flags import policy_from_flags
-        from clamp.cli.verify_image_view import run_verify_image
+        from clamp.cli.verify_image_view import run_verify_images
 
         policy = policy_from_flags(key, identity, identity_regexp, issuer, issuer_regexp,
-                                   trusted_root, require_tlog)
-        return run_verify_image(image, policy, platform=platform,
-                                attestation_types=tuple(attestation_type), as_json=as_json,
-                                insecure=insecure)
+                                   trusted_root, tlog_required(insecure_ignore_tlog,
+                                                               require_tlog))
+        return run_verify_images(images, policy, platform=platform,
+                                 attestation_types=tuple(attestation_type), as_json=as_json,
+                                 insecure=insecure, concurrency=concurrency)
     assert matrix is not None
     image_only = {"--key": bool(key), "--certificate-identity": identity is not None,
                   "--certificate-identity-regexp": identity_regexp is not None,
                   "--certificate-oidc-issuer": issuer is not None,
                   "--certificate-oidc-issuer-regexp": issuer_regexp is not None,
                   "--trusted-root": trusted_root is not None, "--require-tlog": require_tlog,
+                  "--insecure-ignore-tlog": insecure_ignore_tlog,
                   "--platform": platform is not None, "--attestation-type": bool(attestation_type)}
     given = [flag for flag, used in image_only.items() if used]
     if given:
-        raise BadInputError(f"{', '.join(given)}: for --image only; with --matrix the trust "
-                            "policy comes from the matrix file")
+        raise BadInputError(f"{', '.join(given)}: for images only; with --matrix the trust "
+                            "policy comes from the matrix file (`tlog: optional` opts out of "
+                            "the log)")
     from clamp.cli.verify_matrix_view import run_verify_matrix
 
-    return run_verify_matrix(matrix, version=version, os_name=os_name, output=output,
-                             dispatch=dispatch, concurrency=concurrency, as_json=as_json,
-                             insecure=insecure)
+    return run_verify_matrix(matrix, version=version, os_name=os_name,
+                             output=output or DEFAULT_OUTPUT, dispatch=dispatch,
+                             concurrency=concurrency, as_json=as_json, insecure=insecure)
 
 
 def register(app: typer.Typer) -> None:

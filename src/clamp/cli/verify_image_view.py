@@ -1,4 +1,4 @@
-"""`clamp verify --image`: run one image verification and present it (human or JSON)."""
+"""`clamp verify IMAGE...`: verify each image and present it (one line each, or JSON)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from clamp.exitcodes import ExitCode
+from clamp.verify.image import verify_image
 
 if TYPE_CHECKING:
+    from clamp.oci.reference import Reference
     from clamp.trust.policy import Policy
     from clamp.trust.result import VerificationResult
     from clamp.verify.image import ImageVerification
@@ -18,42 +20,59 @@ VERDICT_EXIT = {"verified": ExitCode.OK, "unsigned": ExitCode.UNSIGNED,
                 "error": ExitCode.REGISTRY_ERROR}
 
 
-def run_verify_image(image: str, policy: Policy, *, platform: str | None,
-                     attestation_types: tuple[str, ...], as_json: bool,
-                     insecure: list[str]) -> int:
+def run_verify_images(images: list[str], policy: Policy, *, platform: str | None,
+                      attestation_types: tuple[str, ...], as_json: bool, insecure: list[str],
+                      concurrency: int = 16) -> int:
+    """Verify every image (at most `concurrency` at once); one line each; the run fails if any
+    image fails, with the first failing image's code (in the order given)."""
     from clamp.cli.common import client_options, print_json
-    from clamp.cli.output import error, info
     from clamp.errors import BadInputError
     from clamp.oci.manifest import Platform
     from clamp.oci.store import Stores, parse_image_ref
-    from clamp.verify.image import verify_image
 
-    ref = parse_image_ref(image, where="--image")
+    refs = [parse_image_ref(image, where="--image" if len(images) == 1 else image)
+            for image in images]  # every reference is checked before any registry is asked
     try:
         plat = Platform.parse(platform) if platform else None
     except ValueError as exc:
         raise BadInputError(str(exc), where="--platform") from None
 
-    async def run() -> ImageVerification:
-        async with Stores(client_options(insecure, registries={ref.registry})) as stores:
-            return await verify_image(stores.open(ref), ref, [policy], platform=plat,
-                                      attestation_types=attestation_types,
-                                      require_attestation=bool(attestation_types))
+    async def run() -> list[ImageVerification]:
+        gate = asyncio.Semaphore(concurrency)
+        options = client_options(insecure, concurrency, registries={r.registry for r in refs})
+        async with Stores(options) as stores:
+            async def one(ref: Reference) -> ImageVerification:
+                async with gate:
+                    return await verify_image(stores.open(ref), ref, [policy], platform=plat,
+                                              attestation_types=attestation_types,
+                                              require_attestation=bool(attestation_types))
 
-    outcome = asyncio.run(run())
+            return list(await asyncio.gather(*(one(ref) for ref in refs)))
+
+    outcomes = asyncio.run(run())
     if as_json:
-        print_json(verification_json(outcome))
+        documents = [verification_json(outcome) for outcome in outcomes]
+        print_json(documents[0] if len(documents) == 1 else documents)
+    codes = [report(outcome, quiet=as_json) for outcome in outcomes]
+    return next((code for code in codes if code != ExitCode.OK), int(ExitCode.OK))
+
+
+def report(outcome: ImageVerification, *, quiet: bool) -> int:
+    """One line on stderr for one image (`verified: ...` unless `quiet`, or the error), and
+    its exit code."""
+    from clamp.cli.output import error, info
+
     result = outcome.result
     worst = result if not result.ok or outcome.attestation is None else outcome.attestation
     if worst.ok:
-        if not as_json:
+        if not quiet:
             info(f"verified: {describe(outcome)}")
-        return ExitCode.OK
+        return int(ExitCode.OK)
     if outcome.registry_error is not None:
-        error(str(outcome.registry_error))
+        error(f"{outcome.reference}: {outcome.registry_error}")
         return int(outcome.registry_error.exit_code)
-    error(f"{ref}: {worst.verdict}: check {worst.check} failed: {worst.reason}")
-    return VERDICT_EXIT.get(worst.verdict, ExitCode.SIGNATURE_FAILED)
+    error(f"{outcome.reference}: {worst.verdict}: check {worst.check} failed: {worst.reason}")
+    return int(VERDICT_EXIT.get(worst.verdict, ExitCode.SIGNATURE_FAILED))
 
 
 def describe(outcome: ImageVerification) -> str:

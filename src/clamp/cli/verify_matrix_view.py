@@ -51,8 +51,24 @@ def run_verify_matrix(matrix: Path, *, version: str | None, os_name: str | None,
     else:
         render_table(result)
         _closing(result, output)
+    _warnings_line(result)
     _github(result, output)
     return int(result.exit_code)
+
+
+def _warnings_line(result: MatrixRun) -> None:
+    """Warnings exit 0, so they are said on stderr (and in annotations and `status`)."""
+    from clamp.cli.output import warn
+
+    if result.document.status != "warnings":
+        return
+    warned = [r.entry for r in result.document.records if r.policyDecision in ("warn", "update")]
+    parts = []
+    if warned:
+        parts.append(f"{len(warned)} entries with warnings ({', '.join(warned)})")
+    if result.document.skipped:
+        parts.append(f"{len(result.document.skipped)} unpinned entries not verified")
+    warn(f"clamp verify passed with warnings: {'; '.join(parts)} (exit 0)")
 
 
 def _progress(total: int, *, enabled: bool
@@ -132,6 +148,10 @@ def _github(result: MatrixRun, output: Path) -> None:
         file, line = _location(result, record.entry)
         gha_annotation(level, f"{record.entry} ({record.image}): {record.policyPath}",
                        file=file, line=line, title=f"clamp verify: {record.trustStatus}")
+    for skipped in result.document.skipped:
+        file, line = _location(result, skipped)
+        gha_annotation("warning", f"{skipped}: unpinned, not verified", file=file, line=line,
+                       title="clamp verify: unpinned")
     gha_step_summary(step_summary(result))
     gha_set_outputs({"status": result.document.status, "failed": ",".join(failed),
                      "provenance": str(output)})

@@ -161,7 +161,7 @@ def matrix_text(registry: str, pins: dict[str, Manifest], today: date) -> str:
         "  rocm-mirror:              # a mirror signed with a cosign-format key",
         "    keys:",
         "      - path: ../keys/mirror.pub",
-        "    tlog: optional",
+        "    tlog: optional         # `clamp sign` writes no transparency-log entry",
         "resolve:",
         '  default: {version: "6.4.4", os: ubuntu-22.04}',
         "  prefer_os: [ubuntu-24.04, ubuntu-22.04]",

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from clamp.matrix.digest import DigestKind, classify
-from clamp.matrix.models import PinDate, PolicyMode, Token
+from clamp.matrix.models import PinDate, PolicyMode, TlogMode, Token
 from clamp.matrix.source import Loc
 
 ORIGINAL_REGISTRY = "ghcr.io"
@@ -168,6 +168,9 @@ class OriginalPolicySettings(_Strict):
                                Field(min_length=1)] = "main"
     require_signature: Annotated[bool, BeforeValidator(_truthy)] = False
     attest_mode: Annotated[OriginAttest, BeforeValidator(_attest_mode)] = "none"
+    # Not in the origin: `tlog: optional` accepts signatures without a transparency-log entry
+    # for every trust entry (the native `trust.NAME.tlog`); absent, one is required.
+    tlog: TlogMode | None = None
 
 
 class OriginalPolicy(BaseModel):
@@ -256,6 +259,8 @@ def translate(matrix: OriginalMatrix, policy: OriginalPolicy) -> Translation:
                 if name is None:
                     name = _unique_name(_base_name(prov), trust)
                     signature_names[key] = name
+                    if settings.tlog is not None:
+                        signer["tlog"] = settings.tlog
                     trust[name] = signer
                     out.trust_origin[name] = where
                 entry["trust"] = [name]

@@ -96,11 +96,13 @@ class Policy:
     """Everything a verification needs to decide: trusted keys, identities, tlog rule, root.
 
     `trusted_root=None` means the shipped Sigstore public-good root (loaded on first use).
+    A transparency-log entry is required unless `require_tlog=False` (cosign's
+    `--insecure-ignore-tlog`): one default for the library, the CLI and the matrix.
     """
 
     keys: tuple[PublicKey, ...] = ()
     identities: tuple[Identity, ...] = ()
-    require_tlog: bool = False
+    require_tlog: bool = True
     trusted_root_path: str | None = None
     _root: TrustedRoot | None = field(default=None, repr=False)
 

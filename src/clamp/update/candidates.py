@@ -21,7 +21,7 @@ from clamp.oci.reference import Reference
 from clamp.oci.store import ImageStore, Stores
 from clamp.trust.result import VerificationResult
 from clamp.update.discover import ReleaseLine, newer_tags
-from clamp.update.report import Kind
+from clamp.update.report import Kind, PinState
 from clamp.verify.image import ImageVerification, verify_image
 from clamp.verify.policy import EntryTrust
 from clamp.verify.tags import entry_reference, staleness
@@ -48,43 +48,68 @@ class Examined:
     reason: str | None = None
     check: str | None = None
     renew: bool = False  # the tag still names the pin, but the pin is older than its TTL
+    pin_state: PinState | None = None  # the current pin, verified again (every run)
+    pin_reason: str | None = None  # why the current pin does not verify
 
     @property
     def drift(self) -> bool:
         return (self.kind == "pinned" and self.digest is not None and not self.renew
+                and str(self.digest) != self.entry.digest
                 and self.state not in ("current", "missing", "error"))
 
 
 async def examine(stores: Stores, loaded: LoadedMatrix, entry: ImageEntry, trust: EntryTrust, *,
                   kind: Kind, today: date, source: ImageEntry | None = None) -> Examined:
-    """Resolve the entry's tag; unless it still names the pin, verify what it names now.
+    """Resolve the entry's tag and verify what it names now; verify the current pin too.
 
-    A pin past its TTL (`digest_ttl_days`, counted from `added`) is verified again even when the
-    tag has not moved: if it still verifies, `added` and the provenance are renewed, so a
-    strict matrix does not fail on age alone while its images keep verifying.
+    Every pin is verified again on every run, not only those whose tag moved: a pin whose
+    signature no longer verifies (or was never valid) is reported (`pin_state`), so an update
+    never calls an unverified pin "current". A pin past its TTL (`digest_ttl_days`, counted from
+    `added`) that still verifies has its `added` and provenance renewed, so a strict matrix does
+    not fail on age alone while its images keep verifying.
     """
     tag_ref = entry_reference(loaded, entry)
     base = Examined(entry, kind, source, trust, tag_ref, "error")
     store = stores.open(tag_ref)
+    pinned = parse_digest(entry.digest) if entry.digest is not None else None
     try:
         manifest = await store.get_manifest(tag_ref.repository, tag_ref.identifier)
     except NotFoundError as exc:
-        return _with(base, state="missing", reason=exc.message, check="tag")
+        missing = _with(base, state="missing", reason=exc.message, check="tag")
+        if pinned is None:
+            return missing
+        return _pin(missing, await _verify(store, base, pinned))
     except ClampError as exc:
         return _with(base, reason=exc.message, check="registry")
     digest = manifest.digest
-    if entry.digest is not None:
-        pinned = parse_digest(entry.digest)
-        if pinned.matches(manifest.raw) and (entry.platform is None
-                                             or entry.platform_digest is not None):
-            # Content-addressed: an unchanged index still names the same platform child.
-            current = _with(base, state="current", digest=pinned,
-                            platform_digest=parse_digest(entry.platform_digest)
-                            if entry.platform_digest else None)
-            if not staleness(loaded, entry, today)[0]:
-                return current
-            return await _verify(store, _with(current, renew=True), pinned)
-    return await _verify(store, base, digest)
+    if pinned is not None and pinned.matches(manifest.raw) and (
+            entry.platform is None or entry.platform_digest is not None):
+        # Content-addressed: an unchanged index still names the same platform child.
+        current = _with(base, state="current", digest=pinned,
+                        platform_digest=parse_digest(entry.platform_digest)
+                        if entry.platform_digest else None)
+        renew = staleness(loaded, entry, today)[0]
+        checked = await _verify(store, _with(current, renew=renew), pinned)
+        if checked.state != "verified":
+            return _pin(checked, checked)  # the tag names the pin, and it does not verify
+        return _pin(checked if renew else current, checked)
+    if pinned is None:
+        return await _verify(store, base, digest)
+    candidate, pin = await asyncio.gather(_verify(store, base, digest),
+                                          _verify(store, base, pinned))
+    return _pin(candidate, pin)
+
+
+def _pin(examined: Examined, pin: Examined) -> Examined:
+    """`examined` with what verifying the current pin (`pin`) found."""
+    if pin.state == "verified":
+        return _with(examined, pin_state="verified", pin_reason=None)
+    verification = pin.verification
+    gone = (verification is not None and verification.image is None
+            and isinstance(verification.registry_error, NotFoundError))
+    state: PinState = "failed" if pin.state == "rejected" or gone else "error"
+    reason = f"pin missing: {pin.reason}" if gone else pin.reason
+    return _with(examined, pin_state=state, pin_reason=reason)
 
 
 async def _verify(store: ImageStore, base: Examined, digest: Digest) -> Examined:

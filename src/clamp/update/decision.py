@@ -93,7 +93,8 @@ def entry_report(item: Examined) -> EntryReport:
         drift=item.drift, renewed=item.renew and item.state == "verified", check=item.check,
         reason=item.reason, signing=signing,
         verification=verification.result if verification else None,
-        attestation=verification.attestation if verification else None)
+        attestation=verification.attestation if verification else None,
+        pin_state=item.pin_state, pin_reason=item.pin_reason)
 
 
 def counts(reports: Sequence[EntryReport]) -> Counts:
@@ -101,20 +102,26 @@ def counts(reports: Sequence[EntryReport]) -> Counts:
         return sum(r.outcome == outcome for r in reports)
 
     return Counts(updated=n("updated"), added=n("added"), rejected=n("rejected"),
-                  errors=n("error"), current=n("current"), missing=n("missing"))
+                  errors=n("error"), current=n("current"), missing=n("missing"),
+                  unverified=sum(r.unverified_pin for r in reports))
 
 
 def exit_code(reports: Sequence[EntryReport]) -> tuple[ExitCode, Status]:
-    """0 nothing to do; 10 updated; 7 updated but something was rejected or failed;
-    6 candidates found but none verified; 69 nothing verified and the registry failed."""
+    """9 a pin no longer verifies and nothing verified replaced it (whatever else was pinned:
+    CI still runs that image); 0 nothing to do; 10 updated; 7 updated but something was
+    rejected or failed; 6 candidates found but none verified; 69 nothing verified and the
+    registry failed (a pin that could not be checked counts as a registry failure)."""
     total = counts(reports)
     changed = total.updated + total.added
+    if total.unverified:
+        return ExitCode.PIN_UNVERIFIED, "pin_unverified"
+    unchecked = sum(r.pin_state == "error" and r.outcome != "updated" for r in reports)
     if changed and (total.rejected or total.errors):
         return ExitCode.PARTIALLY_UPDATED, "partially_updated"
     if changed:
         return ExitCode.UPDATED, "updated"
     if total.rejected:
         return ExitCode.NOTHING_UPDATED, "nothing_updated"
-    if total.errors:
+    if total.errors or unchecked:
         return ExitCode.REGISTRY_ERROR, "registry_error"
     return ExitCode.OK, "nothing_to_do"

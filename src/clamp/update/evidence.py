@@ -22,8 +22,9 @@ from clamp.verify.tags import TagCheck
 
 # The provenance document's status vocabulary is verify's; an update's codes map onto it.
 _STATUS_CODE = {ExitCode.OK: ExitCode.OK, ExitCode.UPDATED: ExitCode.OK,
-                ExitCode.PARTIALLY_UPDATED: ExitCode.WARNINGS,
+                ExitCode.PARTIALLY_UPDATED: ExitCode.OK,
                 ExitCode.NOTHING_UPDATED: ExitCode.SIGNATURE_FAILED,
+                ExitCode.PIN_UNVERIFIED: ExitCode.SIGNATURE_FAILED,
                 ExitCode.REGISTRY_ERROR: ExitCode.REGISTRY_ERROR}
 
 

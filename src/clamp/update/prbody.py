@@ -55,6 +55,7 @@ def render(report: UpdateReport, *, title: str = "Auto-update ROCm matrix") -> s
     rejected = [e for e in report.entries if e.outcome == "rejected"]
     problems = [e for e in report.entries if e.outcome in ("error", "missing")]
     drift = [e for e in report.entries if e.drift]
+    unverified = [e for e in report.entries if e.unverified_pin]
     c = report.counts
     out = [f"## {title}", ""]
     out.append(f"`clamp update` examined {code(report.matrix)}: {c.updated} re-pinned, "
@@ -63,6 +64,15 @@ def render(report: UpdateReport, *, title: str = "Auto-update ROCm matrix") -> s
                "pinned; rejected candidates are listed below and were not written.")
     if report.requested_reasons:
         out += ["", f"Requested because: {text_cell(report.requested_reasons)}"]
+    if unverified:
+        out += ["", "### Pins that no longer verify", "",
+                "These entries' current pins did not verify and no verified candidate replaced "
+                "them: CI still runs them. Fix the signature or the trust policy, or remove "
+                "the entry.", "",
+                "| Entry | Pinned digest | Tag now names | Why |", "|---|---|---|---|"]
+        for item in unverified:
+            out.append(f"| {code(item.entry)} | {code(item.old_digest)} | "
+                       f"{code(item.new_digest)} | {text_cell(item.pin_reason)} |")
     out += ["", "### Pinned", ""]
     if pinned:
         out += ["| Entry | Old digest | New digest | How it verified |", "|---|---|---|---|"]

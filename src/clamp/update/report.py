@@ -17,7 +17,8 @@ from clamp.trust.result import VerificationResult
 Outcome = Literal["current", "missing", "updated", "added", "rejected", "error"]
 Kind = Literal["pinned", "unpinned", "new"]
 Status = Literal["nothing_to_do", "updated", "partially_updated", "nothing_updated",
-                 "registry_error"]
+                 "pin_unverified", "registry_error"]
+PinState = Literal["verified", "failed", "error"]
 
 
 class _Model(BaseModel):
@@ -53,10 +54,19 @@ class EntryReport(_Model):
     signing: Signing | None
     verification: VerificationResult | None
     attestation: VerificationResult | None
+    pin_state: PinState | None = Field(None, description="the entry's current pin, verified "
+                                       "again: verified, failed (does not verify, or is gone), "
+                                       "error (could not be checked); null when unpinned")
+    pin_reason: str | None = Field(None, description="failed/error: why")
 
     @property
     def changes_matrix(self) -> bool:
         return self.outcome in ("updated", "added")
+
+    @property
+    def unverified_pin(self) -> bool:
+        """The current pin no longer verifies and no verified candidate replaced it."""
+        return self.pin_state == "failed" and self.outcome != "updated"
 
 
 class Counts(_Model):
@@ -66,6 +76,8 @@ class Counts(_Model):
     errors: int
     current: int
     missing: int
+    unverified: int = Field(0, description="pins that no longer verify, with no verified "
+                            "replacement")
 
 
 class UpdateReport(_Model):

@@ -15,6 +15,7 @@ from clamp.exitcodes import ExitCode
 from clamp.matrix import LoadedMatrix, effective, image_ref, select_image
 from clamp.oci.store import Stores
 from clamp.verify.decision import EntryDecision, decide, run_exit_code
+from clamp.verify.decision import force_dispatch as with_dispatch
 from clamp.verify.dispatch import dispatch, request_from_env
 from clamp.verify.pipeline import EntryOutcome, verify_entries
 from clamp.verify.provenance import (
@@ -30,7 +31,7 @@ from clamp.verify.provenance import (
     TrustedRootInfo,
 )
 
-STATUS = {ExitCode.OK: "verified", ExitCode.WARNINGS: "warnings", ExitCode.FAILED: "failed",
+STATUS = {ExitCode.OK: "verified", ExitCode.FAILED: "failed",
           ExitCode.SIGNATURE_FAILED: "signature_failed",
           ExitCode.REGISTRY_ERROR: "registry_error", ExitCode.DISPATCH_ERROR: "dispatch_error"}
 
@@ -53,35 +54,34 @@ async def run_matrix(loaded: LoadedMatrix, stores: Stores, *, version: str | Non
                                     today=today, on_done=on_done)
     decisions = [decide(o, effective(loaded.model, o.entry).policy) for o in outcomes]
     if force_dispatch:
-        decisions = [_force_update(d) for d in decisions]
+        decisions = [with_dispatch(d) for d in decisions]
     dispatch_info = _dispatch(loaded, outcomes, decisions, forced=force_dispatch)
     code = run_exit_code(decisions, dispatch_failed=bool(dispatch_info and
                                                           dispatch_info.status == "failed"))
     skipped = [e.id for e in loaded.model.images if e.digest is None
                and (version is None or e.version == version)
                and (os_name is None or e.os == os_name)]
-    if skipped and code == ExitCode.OK:
-        code = ExitCode.WARNINGS  # an unpinned entry is not verified: say so in the exit code
     document = build_document(loaded, outcomes, decisions, dispatch_info, code, skipped)
     return MatrixRun(loaded, outcomes, decisions, document, code)
 
 
-def _force_update(decision: EntryDecision) -> EntryDecision:
-    if decision.decision in ("warn", "fail") and any(
-            f.kind in ("drift", "signature", "missing-tag") for f in decision.problems):
-        return EntryDecision(decision.mode, "update", decision.findings,
-                             decision.path.rsplit("->", 1)[0] + "-> update (--dispatch)")
-    return decision
+def run_status(code: ExitCode, decisions: list[EntryDecision], skipped: list[str]) -> str:
+    """The provenance's `status`: a passing run with warnings (warn or update decisions, or
+    unpinned entries not verified) says `warnings`; its exit code is still 0."""
+    if code == ExitCode.OK and (skipped or any(d.decision in ("warn", "update")
+                                               for d in decisions)):
+        return "warnings"
+    return STATUS.get(code, "failed")
 
 
 def _dispatch(loaded: LoadedMatrix, outcomes: list[EntryOutcome],
               decisions: list[EntryDecision], *, forced: bool) -> DispatchInfo | None:
-    """Dispatch the update workflow for entries decided `update`.
+    """Dispatch the update workflow for entries whose decision asks for it (`dispatch`).
 
     Without a GITHUB_TOKEN and without --dispatch (a pull request's read-only job, a developer's
     terminal) the dispatch is recorded as skipped, not failed: the findings still show.
     """
-    wanted = [(o, d) for o, d in zip(outcomes, decisions, strict=True) if d.decision == "update"]
+    wanted = [(o, d) for o, d in zip(outcomes, decisions, strict=True) if d.dispatch]
     if not wanted:
         return None
     entries = [o.entry.id for o, _ in wanted]
@@ -125,7 +125,7 @@ def build_document(loaded: LoadedMatrix, outcomes: list[EntryOutcome],
                           policySha256=loaded.policy_sha256),
         trustedRoots=_roots(loaded),
         resolved=_resolved(loaded),
-        status=STATUS.get(code, "failed"),
+        status=run_status(code, decisions, skipped),
         exitCode=int(code), summary=summary, dispatch=dispatch_info, skipped=skipped,
         records=records)
 
