@@ -194,7 +194,17 @@ def _load_original(doc: YamlDoc, sha: str, policy_text: str | None, policy_raw: 
         raise MatrixError([docs[which].problem(loc, text)
                            for which, loc, text in translation.errors])
     warnings += [docs[which].problem(loc, text) for which, loc, text in translation.warnings]
-    model = MatrixFile.model_validate(translation.data)
+    try:
+        model = MatrixFile.model_validate(translation.data)
+    except ValidationError as exc:  # the translation checks first; anything left is still
+        # the user's input, reported at its place in the original files
+        located = []
+        for err in exc.errors(include_url=False):
+            which, file_loc = orig.native_to_original_loc(tuple(err["loc"]),
+                                                          translation.trust_origin)
+            reason = str(err["msg"]).removeprefix("Value error, ")
+            located.append(docs[which].problem(file_loc, reason))
+        raise MatrixError(located) from None
     loaded = LoadedMatrix(
         model=model, path=doc.path, layout="original", sha256=sha, text=doc.text, doc=doc,
         policy_path=policy_path, policy_text=policy_text, policy_doc=policy_doc,

@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from clamp.matrix.digest import DIGEST_PATTERN, check_pinned
+from clamp.pattern import PatternError, compile_pattern
 
 PolicyMode = Literal["strict", "warn", "auto_update"]
 POLICY_MODES: tuple[str, ...] = ("strict", "warn", "auto_update")
@@ -49,10 +50,12 @@ TAG_FIELDS = ("version", "os")
 
 
 def _compiles(value: str) -> str:
+    # Go's syntax and engine (clamp.pattern), as verify will match it: a pattern that validates
+    # here compiles there, and none can backtrack for minutes.
     try:
-        re.compile(value)
-    except (re.error, OverflowError) as exc:  # OverflowError: a{4294967296}
-        raise ValueError(f"regular expression {value!r} does not compile: {exc}") from None
+        compile_pattern(value)
+    except PatternError as exc:
+        raise ValueError(str(exc)) from None
     return value
 
 

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 from clamp.matrix.digest import DigestKind, classify
 from clamp.matrix.models import AttestMode, PinDate, PolicyMode, Token
 from clamp.matrix.source import Loc
+from clamp.pattern import PatternError, compile_pattern
 
 ORIGINAL_REGISTRY = "ghcr.io"
 ORIGINAL_REPOSITORY = "rocm/dev"
@@ -195,6 +196,12 @@ def _signer(prov: OriginalProvenance, where: Loc, out: Translation) -> dict[str,
                                "certificate) for keyless verification"))
             return None
         subject = ("subject_regexp" if prov.identity.startswith("^") else "subject")
+        if subject == "subject_regexp":
+            try:  # Go's syntax, as verify matches it (clamp.pattern)
+                compile_pattern(prov.identity)
+            except PatternError as exc:
+                out.errors.append(("matrix", (*where, "identity"), str(exc)))
+                return None
         policy["keyless"] = [{"issuer": prov.issuer, subject: prov.identity}]
     elif prov.issuer is not None:
         if prov.key_path is None:
