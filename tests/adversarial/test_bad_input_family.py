@@ -162,3 +162,29 @@ def test_clamp_debug_keeps_exit_70_and_adds_the_traceback(
     assert invoke(bug, ["crash"], prog_name="x") == ExitCode.INTERNAL_ERROR
     err = capsys.readouterr().err
     assert "Traceback" in err and "RuntimeError: a bug" in err and "internal error" in err
+
+
+def test_keygen_writes_both_keys_or_neither(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CLAMP_PASSWORD", "pw")
+    # PREFIX.pub's write fails (disk full): the private key is not left behind.
+    monkeypatch.chdir(tmp_path)
+    from clamp import atomic
+
+    real = atomic.write_atomic
+    calls: list[str] = []
+
+    def failing_public(path: object, data: str | bytes, **kw: object) -> None:
+        calls.append(str(path))
+        if str(path).endswith(".pub"):
+            from clamp.errors import BadInputError
+
+            raise BadInputError("cannot write: No space left on device", where=str(path))
+        real(path, data, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(atomic, "write_atomic", failing_public)
+    assert clamp("keygen", "--output-prefix", "k") == ExitCode.BAD_INPUT
+    assert calls == ["k.key", "k.pub"] and not (tmp_path / "k.key").exists()
+    monkeypatch.setattr(atomic, "write_atomic", real)
+    assert clamp("keygen", "--output-prefix", "k") == 0  # the honest twin: not refused
+    assert (tmp_path / "k.key").exists() and (tmp_path / "k.pub").exists()
