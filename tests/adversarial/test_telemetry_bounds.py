@@ -110,3 +110,15 @@ def test_attribution_depends_on_the_session_files_alone(tmp_path: Path) -> None:
     assert ids_a != ids_b  # the stores did number the files differently
     assert first["changes"] and first["changes"][0]["p95DurationShiftCI"] is not None
     assert first["changes"] == second["changes"]
+
+
+def test_a_gpu_reading_padded_with_spaces_is_decided_at_once() -> None:
+    """The quantity regexp had two `\\s*` around an optional unit: "1", 16,000 spaces and "a b"
+    took 5 s and longer text grew with the cube of its length. Now it is a bounded, linear
+    match; the honest twins still read."""
+    from clamp.telemetry.amd_smi import _quantity
+
+    assert _quantity("1" + " " * 200_000 + "a b") is None
+    assert _quantity("1" + " " * 40 + "W") == (1.0, "w")
+    assert _quantity(" 20 W ") == (20.0, "w") and _quantity("16368 MB") == (16368.0, "mb")
+    assert _quantity({"value": "42", "unit": "%"}) == (42.0, "%")
