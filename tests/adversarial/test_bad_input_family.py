@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import typer
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clamp.cli.main import app, invoke
 from clamp.exitcodes import ExitCode
@@ -188,3 +190,38 @@ def test_keygen_writes_both_keys_or_neither(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setattr(atomic, "write_atomic", real)
     assert clamp("keygen", "--output-prefix", "k") == 0  # the honest twin: not refused
     assert (tmp_path / "k.key").exists() and (tmp_path / "k.pub").exists()
+
+
+_PLAIN = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=3), children, max_size=3), max_leaves=12)
+
+
+@given(_PLAIN, st.sampled_from([frozenset({1}), b"x", (1, 2), object()]), st.integers(0, 5))
+def test_plain_data_is_accepted_and_anything_else_refused(data: object, odd: object,
+                                                          where: int) -> None:
+    from clamp.matrix.plain import NotPlain, check_plain
+
+    check_plain(data)
+    holder: list[object] = [data]
+    node: object = holder
+    for _ in range(where):  # bury the odd value somewhere inside
+        if isinstance(node, list) and node:
+            node = node[-1]
+    target = node if isinstance(node, list) else holder
+    target.append(odd)
+    with pytest.raises(NotPlain):
+        check_plain(holder)
+
+
+def test_shared_values_count_each_time_they_are_reached() -> None:
+    from clamp.matrix.plain import MAX_NODES, NotPlain, check_plain
+
+    level: list[object] = ["a"] * 10
+    for _ in range(5):
+        level = [level] * 10  # 10**6 leaves from 60 objects
+    with pytest.raises(NotPlain, match="aliases"):
+        check_plain({"x": level})
+    check_plain({"x": level[0]})  # a tenth of it is fine
+    assert MAX_NODES >= 100_000
