@@ -27,7 +27,9 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *,
     their file and ours untouched.
     """
     target = check_writable(path)
-    payload = data.encode() if isinstance(data, str) else data
+    # Text holding lone surrogates (bytes an OS string could not decode, carried through) is
+    # written with them escaped: an output is never lost to a UnicodeEncodeError.
+    payload = data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

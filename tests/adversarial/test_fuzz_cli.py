@@ -354,3 +354,27 @@ def test_passwords_are_any_bytes(password: bytes) -> None:
         # os.environ holds undecodable bytes as surrogates; os.environb gives them back as-is.
         run("keygen", "--output-prefix", str(tmp / "k"),
             CLAMP_PASSWORD=password.decode("utf-8", "surrogateescape"))
+
+
+ENV_NAMES = ["CLAMP_UPDATE_REASONS", "CLAMP_UPDATE_ENTRIES", "CLAMP_INSECURE_REGISTRIES",
+             "CLAMP_RETRY_ATTEMPTS", "CLAMP_RETRY_MAX_WAIT", "COLUMNS", "GITHUB_REF_NAME",
+             "CLAMP_HTTP_TRANSPORT", "COSIGN_PASSWORD"]
+
+
+@FUZZ
+@given(st.dictionaries(st.sampled_from(ENV_NAMES),
+                       st.binary(max_size=30).map(lambda b: b.replace(b"\0", b"")), max_size=4),
+       st.booleans())
+def test_environment(values: dict[str, bytes], actions: bool) -> None:
+    with workdir() as tmp:
+        (tmp / "m.yml").write_text(NATIVE.replace(f"registry: {CLOSED}",
+                                                  f"registry: oci:{tmp / 'layout'}"))
+        env: dict[str, str | None] = {k: v.decode("utf-8", "surrogateescape")
+                                      for k, v in values.items()}
+        if actions:
+            env.update(GITHUB_ACTIONS="true", GITHUB_OUTPUT=str(tmp / "out"),
+                       GITHUB_STEP_SUMMARY=str(tmp / "summary"))
+        matrix = str(tmp / "m.yml")
+        run("resolve", "-m", matrix, **env)
+        run("verify", "--matrix", matrix, "--output", str(tmp / "p.json"), **env)
+        run("update", "-m", matrix, "--pr-body", str(tmp / "pr.md"), **env)

@@ -62,3 +62,18 @@ def test_a_refused_matrix_write_takes_the_evidence_back(tmp_path: Path) -> None:
     with pytest.raises(ConflictError):
         write_together([(kept, "new body"), (fresh, "{}")], commit)
     assert kept.read_text() == "last run's body" and not fresh.exists()
+
+
+def test_dispatch_reasons_that_are_not_utf8_reach_the_pr_body(
+        matrix: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    (tmp_path / "layout").mkdir()
+    matrix.write_text(matrix.read_text().replace("registry: ghcr.io",
+                                                 f"registry: oci:{tmp_path / 'layout'}"))
+    monkeypatch.setitem(os.environb, b"CLAMP_UPDATE_REASONS", b"drift on \xff\xfe 6.4.4")
+    body = tmp_path / "pr-body.md"
+    code = invoke(app, ["update", "-m", str(matrix), "--pr-body", str(body)], prog_name="clamp")
+    assert code != ExitCode.INTERNAL_ERROR and "internal error" not in capsys.readouterr().err
+    assert "drift on \ufffd\ufffd 6.4.4" in body.read_text(encoding="utf-8")

@@ -63,7 +63,10 @@ def update(
                   [p for p in (loaded.path, loaded.policy_path) if p is not None])
 
     wanted = parse_entry_list(entries if entries is not None else os.environ.get(ENTRIES_ENV))
-    reasons = " ".join(os.environ.get(REASONS_ENV, "").split()) or None
+    # Free text from the dispatch, quoted into the PR body: bytes that are not UTF-8 become
+    # U+FFFD rather than surrogates no file can hold.
+    raw_reasons = os.environb.get(REASONS_ENV.encode(), b"").decode("utf-8", "replace")
+    reasons = " ".join(raw_reasons.split()) or None
 
     async def go() -> UpdateRun:
         async with Stores(client_options(insecure, concurrency,
