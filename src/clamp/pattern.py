@@ -112,7 +112,7 @@ class Pattern:
         return f"Pattern({self.source!r})"
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)  # each may hold up to MAX_MEM of automaton
 def compile_pattern(source: str) -> Pattern:
     """Compile `source` with Go's syntax; PatternError (one line) when it cannot be."""
     if len(source) > MAX_PATTERN:
