@@ -107,4 +107,4 @@ def password(*, confirm: bool) -> bytes:
                               default="", show_default=False)
         if first != second:
             raise BadInputError("passwords do not match")
-    return str(first).encode()
+    return str(first).encode("utf-8", "surrogateescape")  # typed bytes, as the variables
