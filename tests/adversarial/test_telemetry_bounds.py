@@ -122,3 +122,14 @@ def test_a_gpu_reading_padded_with_spaces_is_decided_at_once() -> None:
     assert _quantity("1" + " " * 40 + "W") == (1.0, "w")
     assert _quantity(" 20 W ") == (20.0, "w") and _quantity("16368 MB") == (16368.0, "mb")
     assert _quantity({"value": "42", "unit": "%"}) == (42.0, "%")
+
+
+def test_gpu_snapshots_that_are_not_regular_files_are_corrupt_not_a_hang(tmp_path: Path) -> None:
+    gpu = tmp_path / "build" / "telemetry" / "gpu"
+    gpu.mkdir(parents=True)
+    os.mkfifo(gpu / "fifo.json")  # opening it would block forever
+    (gpu / "zero.json").symlink_to("/dev/zero")  # reading it would never end
+    (gpu / "dir.json").mkdir()
+    TemporalAggregator().accumulate(tmp_path)
+    corrupt = _corrupt(tmp_path)
+    assert {corrupt[f"gpu/{n}.json"] for n in ("fifo", "zero", "dir")} == {"not a regular file"}
