@@ -84,11 +84,14 @@ def run(*args: str, **env: str | None) -> tuple[int, str]:
 
 @contextlib.contextmanager
 def workdir() -> Iterator[Path]:
+    """A fresh directory, also the working directory: relative names a command line makes up
+    (`keygen --output-prefix '{0}'`) land there, never in the checkout."""
     path = Path(tempfile.mkdtemp(prefix="clamp-fuzz-"))
     try:
         shutil.copytree(EXAMPLES_DIR / "keys", path / "keys")
         (path / "layout").mkdir()
-        yield path
+        with contextlib.chdir(path):
+            yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
 
