@@ -57,14 +57,13 @@ def _samples(con: duckdb.DuckDBPyConnection, width_us: int,
     query = f"""
         WITH wanted AS (SELECT unnest($2::BIGINT[]) AS w, unnest($3::VARCHAR[]) AS digest,
                                unnest($4::UBIGINT[]) AS m),
-        r AS (SELECT * FROM (SELECT file_id, idx, duration_ms, stability,
-                                    epoch_us(acquired_at) AS t,
+        r AS (SELECT * FROM (SELECT file_id, idx, duration_ms, stability, acquired_at,
                                     (epoch_us(acquired_at) - {queries.ORIGIN_US}) // $1::BIGINT AS w
                              FROM records WHERE reason IS NULL)
               WHERE w IN (SELECT w FROM wanted))
         SELECT r.w, s.digest, r.duration_ms
         FROM r JOIN sess AS s USING (file_id) JOIN wanted AS x ON x.w = r.w AND x.digest = s.digest
-        WHERE hash(r.t, r.idx, r.duration_ms, r.stability) % x.m = 0"""
+        WHERE {queries.SAMPLE_HASH} % x.m = 0"""
     out: dict[tuple[int, str], list[float]] = {}
     for bucket, digest, duration in con.execute(query, params).fetchall():
         out.setdefault((bucket, digest), []).append(duration)
