@@ -26,14 +26,10 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *,
     mismatch (someone else changed it since it was read) aborts with `ConflictError`, leaving both
     their file and ours untouched.
     """
-    target = Path(path)
-    if target.is_symlink():  # write where the link points, and keep the link
-        target = Path(os.path.realpath(target))
-    if str(path) == "" or (os.path.lexists(target) and not target.is_file()):
-        # A directory, a device (/dev/stdout, /dev/full), a socket: renaming over it would
-        # destroy it or fail late; only regular files are replaced.
-        raise BadInputError("cannot write: not a regular file", where=str(path))
-    payload = data.encode() if isinstance(data, str) else data
+    target = check_writable(path)
+    # Text holding lone surrogates (bytes an OS string could not decode, carried through) is
+    # written with them escaped: an output is never lost to a UnicodeEncodeError.
+    payload = data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -63,6 +59,25 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *,
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Where `write_atomic(path)` would write, or BadInputError (checked before any work, so a
+    command refuses a bad output path before it writes anything else)."""
+    target = Path(path)
+    try:
+        if target.is_symlink():  # write where the link points, and keep the link
+            target = Path(os.path.realpath(target))
+        os.lstat(target)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # a name past the OS's limit, a file where a folder should be
+        raise BadInputError(f"cannot write: {exc.strerror}", where=str(path)) from None
+    if str(path) == "" or (os.path.lexists(target) and not target.is_file()):
+        # A directory, a device (/dev/stdout, /dev/full), a socket: renaming over it would
+        # destroy it or fail late; only regular files are replaced.
+        raise BadInputError("cannot write: not a regular file", where=str(path))
+    return target
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

@@ -43,7 +43,7 @@ NATIVE_CASES = [
      "images[2].trust[0]", "'nobody' is not defined"),
     ("bad-regexp", lambda t: t.replace("subject_regexp: ^https://github\\.com/ROCm/.+$",
                                        "subject_regexp: ^(unclosed"),
-     "trust.release.keyless[0].subject_regexp", "does not compile"),
+     "trust.release.keyless[0].subject_regexp", "invalid regular expression"),
     ("missing-key-file", lambda t: t.replace("keys/mirror.pub", "keys/absent.pub"),
      "trust.mirror.keys[0].path", "not found"),
     ("bad-tag-template", lambda t: t.replace('"{version}-{os}"', '"{version}-{arch}"'),

@@ -26,15 +26,20 @@ def demo(
     from clamp.cli.output import error, info
     from clamp.demo.local_registry import run_local_registry
     from clamp.demo.scenario import REPOSITORY, run_demo
+    from clamp.errors import BadInputError
     from clamp.oci.reference import Reference
     from clamp.oci.store import LAYOUT_PREFIX
 
     out = output.resolve()
     layout = out / "layout"
-    if layout.exists() and (not (layout / REPOSITORY / "index.json").exists()
-                            and any(layout.iterdir())):
-        error(f"{layout} exists and is not a demo layout; choose another --output")
-        return 64
+    try:
+        if layout.exists() and (not (layout / REPOSITORY / "index.json").exists()
+                                and any(layout.iterdir())):
+            error(f"{layout} exists and is not a demo layout; choose another --output")
+            return 64
+    except OSError as exc:  # a name past the OS's limit, a file where a folder should be
+        raise BadInputError(f"cannot use the output folder: {exc.strerror}",
+                            where=str(output)) from None
     shutil.rmtree(layout, ignore_errors=True)
     with contextlib.ExitStack() as stack:
         if registry:

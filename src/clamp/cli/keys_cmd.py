@@ -6,6 +6,7 @@ from a hidden prompt asked twice. Existing files are never overwritten.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -29,10 +30,21 @@ def keygen(
 
     private_path, public_path = Path(f"{output_prefix}.key"), Path(f"{output_prefix}.pub")
     for path in (private_path, public_path):
-        if path.exists():
-            raise BadInputError("already exists; refusing to overwrite", where=str(path))
+        try:
+            os.lstat(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # a name past the OS's limit: found before asking for a password
+            raise BadInputError(f"cannot write: {exc.strerror}", where=str(path)) from None
+        raise BadInputError("already exists; refusing to overwrite", where=str(path))
     private_pem, public_pem = generate_key_pair(password(confirm=True))
+    # A pair: a public key whose write fails takes its new private key with it, so a failed
+    # run leaves neither (and the next run is not refused by a half pair).
     write_atomic(private_path, private_pem, mode=0o600)
-    write_atomic(public_path, public_pem)
+    try:
+        write_atomic(public_path, public_pem)
+    except BaseException:
+        private_path.unlink(missing_ok=True)
+        raise
     info(f"Private key written to {private_path}\nPublic key written to {public_path}")
     return 0

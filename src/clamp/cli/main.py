@@ -7,8 +7,10 @@ stacks.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
+import traceback
 from typing import Any
 
 import typer
@@ -113,10 +115,18 @@ def _map_other(exc: BaseException) -> int:
         return int(ExitCode.BAD_INPUT)
     if isinstance(exc, BrokenPipeError):
         return 0
+    if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+        # Only a name the user gave can be too long; a command that did not check its own
+        # paths still reports it as bad input naming the file, not as a bug.
+        error(f"{exc.filename}: file name too long" if exc.filename else "file name too long")
+        return int(ExitCode.BAD_INPUT)
     if os.environ.get("CLAMP_DEBUG"):
-        # The traceback, for a bug report; the exit code stays the documented one.
-        import traceback
-
+        # The traceback is extra stderr; the exit code stays the one documented for a bug.
         traceback.print_exception(exc, file=sys.stderr)
-    error(f"internal error ({type(exc).__name__}: {exc}); rerun with CLAMP_DEBUG=1 for details")
+    error(f"internal error ({type(exc).__name__}: {_one_line(exc)}); rerun with CLAMP_DEBUG=1 "
+          "for details")
     return int(ExitCode.INTERNAL_ERROR)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:500]

@@ -75,6 +75,10 @@ def _github(summary: object, out_path: Path) -> None:
     output.gha_step_summary(markdown(summary))
 
 
+#: Sample sessions are three a day per digest; a hundred digests is most of a year of them.
+MAX_SAMPLE_DIGESTS = 100
+
+
 @app.command("samples")
 def samples(
     root: Path = typer.Argument(..., help="ROOT: sample sessions go to ROOT/build/telemetry/."),
@@ -89,10 +93,17 @@ def samples(
     from clamp.errors import BadInputError
     from clamp.telemetry.samples import write_sample_sessions
 
+    if len(digest) > MAX_SAMPLE_DIGESTS:
+        raise BadInputError(f"at most {MAX_SAMPLE_DIGESTS} --digest values (three sample "
+                            "sessions a day each)")
     for value in digest:
         if not re.fullmatch(r"sha256:[0-9a-f]{64}", value):
             raise BadInputError("not a sha256:<64 hex> digest", where=f"--digest {value}")
-    paths = write_sample_sessions(root, digest, seed=seed)
+    try:
+        paths = write_sample_sessions(root, digest, seed=seed)
+    except OSError as exc:  # ROOT is a file, not writable, a name past the OS's limit
+        raise BadInputError(f"cannot write sample sessions: {exc.strerror}",
+                            where=str(exc.filename or root)) from None
     output.info(f"wrote {len(paths)} sample session files under {root / 'build' / 'telemetry'}")
 
 

@@ -117,12 +117,22 @@ def policy_from_flags(keys: list[Path], identity: str | None, identity_regexp: s
 
 
 def password(*, confirm: bool) -> bytes:
-    """The private key password: CLAMP_PASSWORD, COSIGN_PASSWORD, else a hidden prompt."""
-    for name in ("CLAMP_PASSWORD", "COSIGN_PASSWORD"):
-        if name in os.environ:
-            return os.environ[name].encode()
+    """The private key password: CLAMP_PASSWORD, COSIGN_PASSWORD, else a hidden prompt.
+
+    The variable's bytes are used as they are, as cosign's Go does (a password that is not
+    UTF-8 is still a password). Without either variable and without a terminal to ask on (CI),
+    there is no password to be had: bad input, said before anything is prompted.
+    """
+    import sys
+
+    for name in (b"CLAMP_PASSWORD", b"COSIGN_PASSWORD"):
+        if name in os.environb:
+            return os.environb[name]
     from clamp.errors import BadInputError
 
+    if not sys.stdin.isatty():
+        raise BadInputError("no password: set CLAMP_PASSWORD (or COSIGN_PASSWORD), or run in a "
+                            "terminal to be asked")
     first = typer.prompt("Enter password for private key", hide_input=True, default="",
                          show_default=False)
     if confirm:
@@ -130,4 +140,4 @@ def password(*, confirm: bool) -> bytes:
                               default="", show_default=False)
         if first != second:
             raise BadInputError("passwords do not match")
-    return str(first).encode()
+    return str(first).encode("utf-8", "surrogateescape")  # typed bytes, as the variables

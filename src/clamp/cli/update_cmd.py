@@ -55,32 +55,44 @@ def update(
 
     loaded = load_matrix(matrix)  # bad input fails before the network and crypto stacks load
 
-    from clamp.atomic import write_atomic
     from clamp.oci.store import Stores
     from clamp.update import evidence, prbody
+    from clamp.update.commit import check_outputs
     from clamp.update.run import parse_entry_list, run_update
 
+    # Every output is checked before anything is fetched or written (docs/update.md).
+    check_outputs([("--pr-body", pr_body), ("--provenance-output", provenance_output)],
+                  [p for p in (loaded.path, loaded.policy_path) if p is not None])
+
     wanted = parse_entry_list(entries if entries is not None else os.environ.get(ENTRIES_ENV))
-    reasons = " ".join(os.environ.get(REASONS_ENV, "").split()) or None
+    # Free text from the dispatch, quoted into the PR body: bytes that are not UTF-8 become
+    # U+FFFD rather than surrogates no file can hold.
+    raw_reasons = os.environb.get(REASONS_ENV.encode(), b"").decode("utf-8", "replace")
+    reasons = " ".join(raw_reasons.split()) or None
 
     async def go() -> UpdateRun:
         async with Stores(client_options(insecure, concurrency,
                                          registries=matrix_registries(loaded))) as stores:
             return await run_update(loaded, stores, entry_ids=wanted, version=version,
                                     os_name=os_name, discover_newer=discover, dry_run=dry_run,
-                                    reasons=reasons, concurrency=concurrency)
+                                    reasons=reasons, concurrency=concurrency,
+                                    evidence=outputs)
+
+    def outputs(run: UpdateRun) -> list[tuple[Path, str]]:
+        files: list[tuple[Path, str]] = []
+        if pr_body is not None:
+            files.append((pr_body, prbody.render(run.report)))
+            run.report.pr_body = str(pr_body)
+        if provenance_output is not None:
+            files.append((provenance_output, evidence.render(run)))
+            run.report.provenance = str(provenance_output)
+        return files
 
     from clamp.cli.output import busy
 
     with busy(f"checking {matrix} against its registries…"):
         run = asyncio.run(go())
     report = run.report
-    if pr_body is not None:
-        write_atomic(pr_body, prbody.render(report))
-        report.pr_body = str(pr_body)
-    if provenance_output is not None:
-        evidence.write(provenance_output, run)
-        report.provenance = str(provenance_output)
     if as_json:
         import sys
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from clamp.matrix.models import TAG_PATTERN, MatrixFile
+from clamp.matrix.models import TAG_PATTERN, MatrixFile, render_tag
 from clamp.matrix.source import Loc
 
 Finding = tuple[Loc, str]
@@ -97,7 +97,7 @@ def _check_entries(model: MatrixFile, errors: list[Finding], warnings: list[Find
         else:
             seen[key] = number
         template = entry.tag or model.defaults.tag
-        tag = template.format(version=entry.version, os=entry.os)
+        tag = render_tag(template, entry.version, entry.os)
         if tag_ok.match(tag) is None:
             where = "tag" if entry.tag else "version"
             errors.append((("images", number, where),

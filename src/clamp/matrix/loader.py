@@ -239,7 +239,17 @@ def _load_original(doc: YamlDoc, sha: str, policy_text: str | None, policy_raw: 
         raise MatrixError([docs[which].problem(loc, text)
                            for which, loc, text in translation.errors])
     warnings += [docs[which].problem(loc, text) for which, loc, text in translation.warnings]
-    model = MatrixFile.model_validate(translation.data)
+    try:
+        model = MatrixFile.model_validate(translation.data)
+    except ValidationError as exc:  # the translation checks first; anything left is still
+        # the user's input, reported at its place in the original files
+        located = []
+        for err in exc.errors(include_url=False):
+            which, file_loc = orig.native_to_original_loc(tuple(err["loc"]),
+                                                          translation.trust_origin)
+            reason = str(err["msg"]).removeprefix("Value error, ")
+            located.append(docs[which].problem(file_loc, reason))
+        raise MatrixError(located) from None
     policy_sha = None
     if policy_text is not None:
         policy_sha = hashlib.sha256(policy_raw if policy_raw is not None

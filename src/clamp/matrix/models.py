@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from clamp.matrix.digest import DIGEST_PATTERN, check_pinned
+from clamp.pattern import PatternError, compile_pattern
 
 PolicyMode = Literal["strict", "warn", "auto_update"]
 POLICY_MODES: tuple[str, ...] = ("strict", "warn", "auto_update")
@@ -49,10 +50,12 @@ TAG_FIELDS = ("version", "os")
 
 
 def _compiles(value: str) -> str:
+    # Go's syntax and engine (clamp.pattern), as verify will match it: a pattern that validates
+    # here compiles there, and none can backtrack for minutes.
     try:
-        re.compile(value)
-    except (re.error, OverflowError) as exc:  # OverflowError: a{4294967296}
-        raise ValueError(f"regular expression {value!r} does not compile: {exc}") from None
+        compile_pattern(value)
+    except PatternError as exc:
+        raise ValueError(str(exc)) from None
     return value
 
 
@@ -67,14 +70,30 @@ def _tag_template(value: str) -> str:
     from string import Formatter
 
     try:
-        fields = [name for _, name, spec, conv in Formatter().parse(value) if name is not None]
+        parts = [(name, spec, conv) for _, name, spec, conv in Formatter().parse(value)
+                 if name is not None]
     except ValueError as exc:
         raise ValueError(f"tag template {value!r} is malformed: {exc}") from None
-    unknown = sorted({name for name in fields if name not in TAG_FIELDS})
+    unknown = sorted({"{" + name + "}" for name, _, _ in parts if name not in TAG_FIELDS})
     if unknown:
         raise ValueError(f"tag template {value!r} uses unknown field(s) {', '.join(unknown)} "
                          f"(allowed: {{version}}, {{os}})")
+    if any(spec or conv for _, spec, conv in parts):
+        # `{version:d}`, `{os!r}`, `{version:>{os}}`: Python format mini-language, which the
+        # tags are not rendered with (render_tag substitutes the fields and nothing else).
+        raise ValueError(f"tag template {value!r}: fields take no format spec or conversion "
+                         "(write {version} or {os})")
     return value
+
+
+def render_tag(template: str, version: str, os_name: str) -> str:
+    """The tag `template` names for an entry: each `{version}`/`{os}` replaced by its value,
+    `{{`/`}}` by a brace. The template was checked on load (`_tag_template`)."""
+    from string import Formatter
+
+    values = {"version": version, "os": os_name}
+    return "".join(literal + (values[name] if name is not None else "")
+                   for literal, name, _, _ in Formatter().parse(template))
 
 
 def _matching(pattern: str, what: str) -> Any:

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from clamp.matrix.digest import DigestKind, classify
 from clamp.matrix.models import PinDate, PolicyMode, TlogMode, Token
 from clamp.matrix.source import Loc
+from clamp.pattern import PatternError, compile_pattern
 
 ORIGINAL_REGISTRY = "ghcr.io"
 ORIGINAL_REPOSITORY = "rocm/dev"
@@ -287,6 +288,11 @@ def _signer(prov: OriginalProvenance, where: Loc, out: Translation) -> dict[str,
                                "certificate) for keyless verification"))
             return None
         pattern = anchored_identity(prov.identity)
+        try:  # Go's syntax, as verify matches it (clamp.pattern)
+            compile_pattern(pattern)
+        except PatternError as exc:
+            out.errors.append(("matrix", (*where, "identity"), str(exc)))
+            return None
         if pattern != prov.identity:
             out.warnings.append(("matrix", (*where, "identity"),
                                  f"identity {prov.identity!r} is an unanchored regular "

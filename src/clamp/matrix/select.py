@@ -10,7 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from clamp.errors import BadInputError
-from clamp.matrix.models import AttestMode, ImageEntry, MatrixFile, PolicyMode, TrustPolicy
+from clamp.matrix.models import (
+    AttestMode,
+    ImageEntry,
+    MatrixFile,
+    PolicyMode,
+    TrustPolicy,
+    render_tag,
+)
 
 #: Key of the provenance block (written by `clamp update`) that marks a verified pin; what
 #: `resolve.require_verified` checks unless the caller supplies its own test.
@@ -86,7 +93,7 @@ def effective(model: MatrixFile, entry: ImageEntry) -> EntrySettings:
 
 def image_ref(model: MatrixFile, entry: ImageEntry) -> ImageRef:
     settings = effective(model, entry)
-    tag = settings.tag_template.format(version=entry.version, os=entry.os)
+    tag = render_tag(settings.tag_template, entry.version, entry.os)
     return ImageRef(settings.registry, settings.repository, tag, entry.digest, entry.platform)
 
 

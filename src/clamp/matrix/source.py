@@ -122,6 +122,12 @@ def parse_yaml(path: Path, text: str) -> YamlDoc:
         # Python's 4300-digit limit, an impossible date, `!!int 0x`, `!!omap` with repeats
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise MatrixError([Problem(str(path), None, "", f"YAML value: {reason}")]) from None
+    from clamp.matrix.plain import NotPlain, check_plain
+
+    try:
+        check_plain(data)
+    except NotPlain as exc:
+        raise MatrixError([Problem(str(path), exc.line, "", exc.reason)]) from None
     return YamlDoc(path, text, data)
 
 

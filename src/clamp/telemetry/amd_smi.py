@@ -24,7 +24,11 @@ from typing import Any
 from clamp.telemetry.jsonfile import load_captured_json
 from clamp.telemetry.rocm_smi import CardMetrics, SmiSnapshot, parse_number
 
-_QUANTITY = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*([^\d\s][^\s]*)?\s*$")
+# Matched against the stripped text, so no two `\s*` sit side by side around the optional unit:
+# with them, "1" + 16,000 spaces + "a b" took 5 s (the time grew with the cube of the length).
+_QUANTITY = re.compile(r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*([^\d\s]\S*)?")
+#: The longest text read as a quantity ("16368 MB", "-12.5e3 mW"...).
+MAX_QUANTITY = 64
 _MISSING = ("", "N/A", "NA")
 
 
@@ -72,7 +76,8 @@ def _quantity(value: Any) -> tuple[float, str | None] | None:
         unit = value.get("unit")
         value = value["value"]
     if isinstance(value, str):
-        match = _QUANTITY.match(value)
+        text = value.strip()
+        match = _QUANTITY.fullmatch(text) if len(text) <= MAX_QUANTITY else None
         if match is None or (match.group(2) and unit is not None):
             return None
         value, unit = match.group(1), match.group(2) or unit

@@ -40,8 +40,11 @@ def _samples(con: duckdb.DuckDBPyConnection, width_us: int,
              wanted: list[tuple[datetime, str, int]]) -> dict[tuple[int, str], list[float]]:
     """Up to ~SAMPLE durations for each (window, digest, n) in one scan of the records.
 
-    Rows are kept by a hash of (file, position) modulo ceil(n / SAMPLE): deterministic, so the
-    same store always yields the same intervals, and one pass serves every change.
+    Rows are kept by a hash of the record's own content (time, position in its session,
+    duration, stability) modulo ceil(n / SAMPLE): it depends on the session data alone, so the
+    same files give the same intervals whatever order they were ingested in or ids the store
+    gave them (a hash of the store's file ids let `significant` flip between stores built from
+    the same files), and one pass serves every change.
     """
     if not wanted:
         return {}
@@ -54,13 +57,13 @@ def _samples(con: duckdb.DuckDBPyConnection, width_us: int,
     query = f"""
         WITH wanted AS (SELECT unnest($2::BIGINT[]) AS w, unnest($3::VARCHAR[]) AS digest,
                                unnest($4::UBIGINT[]) AS m),
-        r AS (SELECT * FROM (SELECT file_id, idx, duration_ms,
+        r AS (SELECT * FROM (SELECT file_id, idx, duration_ms, stability, acquired_at,
                                     (epoch_us(acquired_at) - {queries.ORIGIN_US}) // $1::BIGINT AS w
                              FROM records WHERE reason IS NULL)
               WHERE w IN (SELECT w FROM wanted))
         SELECT r.w, s.digest, r.duration_ms
         FROM r JOIN sess AS s USING (file_id) JOIN wanted AS x ON x.w = r.w AND x.digest = s.digest
-        WHERE hash(r.file_id, r.idx) % x.m = 0"""
+        WHERE {queries.SAMPLE_HASH} % x.m = 0"""
     out: dict[tuple[int, str], list[float]] = {}
     for bucket, digest, duration in con.execute(query, params).fetchall():
         out.setdefault((bucket, digest), []).append(duration)

@@ -77,9 +77,12 @@ def summarise_gpu(directory: Path) -> tuple[GpuMetrics, list[tuple[str, str]]]:
     tools: dict[tuple[str, str], str] = {}
     corrupt: list[tuple[str, str]] = []
     snapshots = 0
-    files = sorted(p for p in directory.iterdir() if p.suffix.lower() in SUFFIXES
-                   and p.is_file()) if directory.is_dir() else []
+    files = sorted(p for p in directory.iterdir()
+                   if p.suffix.lower() in SUFFIXES) if directory.is_dir() else []
     for path in files:
+        if not path.is_file():  # a FIFO would block the run forever, a device never end
+            corrupt.append((str(path), "not a regular file"))
+            continue
         try:
             snapshot = read_gpu_snapshot(path)
         except ValueError as exc:

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 ORIGIN_US = 4 * 86_400_000_000
 VALID = f"""(SELECT *, (epoch_us(acquired_at) - {ORIGIN_US}) // $1::BIGINT AS w
              FROM records WHERE reason IS NULL) AS r JOIN sess AS s USING (file_id)"""
+# Which records a thinned bootstrap sample keeps: a hash of the record's own content (time,
+# position in its session, duration, stability), never of the store's file ids, so the same
+# session files give the same sample in any store, whatever order they were ingested in.
+SAMPLE_HASH = "hash(epoch_us(r.acquired_at), r.idx, r.duration_ms, r.stability)"
 # A record's backend and device are its session's unless the record names others (kept in
 # `extra`, NULL on almost every row).
 BACKEND = "coalesce(r.extra->>'rb', s.backend)"

@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
+from clamp.files import read_at_most
+
 #: One reason per invalid record: the first rule it breaks, in this order. (The duration reasons
 #: are no longer given, a bad duration being dropped instead; their places keep the stored codes.)
 REASONS = (
@@ -36,6 +38,11 @@ REASONS = (
     "timestamp does not parse",
     "released_at before acquired_at",
 )
+
+#: The largest session file read. A session is one test run (~150 bytes a record, so ~450,000
+#: records); parsing one costs about five times its size in memory, so without a bound a 1 GB
+#: file needed ~5 GB. A larger file is counted corrupt with this reason, never read.
+MAX_SESSION = 64 * 1024 * 1024
 
 _DIGEST_RE = re.compile(r"(sha256|sha384|sha512):[0-9a-fA-F]{32,128}")
 
@@ -251,9 +258,11 @@ def parse_session(document: Any, path: Path) -> SessionRead:
 def read_session_file(path: Path) -> SessionRead:
     """Read and parse one session file; unreadable or malformed files come back corrupt."""
     try:
-        data = path.read_bytes()
+        data = read_at_most(path, MAX_SESSION)
     except OSError as exc:
         return SessionRead(path=path, corrupt=f"unreadable: {exc.strerror or exc}")
+    if len(data) > MAX_SESSION:
+        return SessionRead(path=path, corrupt=f"larger than {MAX_SESSION // 2**20} MiB")
     if not data.strip():
         return SessionRead(path=path, corrupt="empty file")
     try:

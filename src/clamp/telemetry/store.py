@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from clamp.errors import BadInputError, ConflictError
 from clamp.telemetry import store_sql
 from clamp.telemetry.jsonfile import first_line
-from clamp.telemetry.sessions import REASONS, SessionRead, read_session_file
+from clamp.telemetry.sessions import MAX_SESSION, REASONS, SessionRead, read_session_file
 
 if TYPE_CHECKING:
     import duckdb
@@ -76,6 +76,7 @@ class TelemetryStore:
         self._readers: tuple[tuple[str, str], ...] = store_sql.READERS
         self._schema_path: Path | None = None
         self._seen: dict[str, tuple[int, int]] = {}
+        self._refused: dict[str, str] = {}  # files counted corrupt without reading: why
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET preserve_insertion_order = false")
         self.con.execute("SET enable_progress_bar = false")
@@ -108,12 +109,21 @@ class TelemetryStore:
     def sync(self, session_files: Iterable[Path | str]) -> IngestStats:
         """Make the store hold exactly `session_files`, reading only new or changed ones."""
         current: dict[str, tuple[int, int]] = {}
+        self._refused = {}
         for path in session_files:
             try:
                 st = os.stat(path)
             except OSError:
                 continue
-            current[str(path)] = (st.st_size, st.st_mtime_ns)
+            name = str(path)
+            if not _utf8(name):
+                # DuckDB takes only UTF-8 text: the file is listed by a readable spelling of its
+                # name and counted corrupt, never read (and never aborts the run).
+                name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                self._refused[name] = "file name is not UTF-8"
+            elif st.st_size > MAX_SESSION:
+                self._refused[name] = f"larger than {MAX_SESSION // 2**20} MiB"
+            current[name] = (st.st_size, st.st_mtime_ns)
         self._seen = current
         known = {p: (fid, size, mtime, status) for fid, p, size, mtime, status in
                  self.con.execute("SELECT file_id, path, size, mtime_ns, status FROM files")
@@ -144,6 +154,9 @@ class TelemetryStore:
         """Ingest files in batches; files too large for DuckDB's default JSON value limit go in
         batches of their own, with a limit that fits them."""
         limit = store_sql.DEFAULT_MAX_OBJECT
+        refused = [(fid, p) for fid, p in todo if p in self._refused]
+        self._mark_done([(fid, "corrupt", self._refused[p]) for fid, p in refused])
+        todo = [(fid, p) for fid, p in todo if p not in self._refused]
         small = [(fid, p) for fid, p in todo if self._seen[p][0] < limit]
         big = [(fid, p) for fid, p in todo if self._seen[p][0] >= limit]
         fallback = sum(self._ingest(small[i:i + BATCH_FILES])
@@ -231,6 +244,8 @@ class TelemetryStore:
                              [sources, paths, [fid for fid, _ in batch]])
         except duckdb.Error as exc:
             return exc
+        except UnicodeError as exc:  # an error message DuckDB built from bytes that are not
+            return duckdb.InvalidInputException(f"unreadable DuckDB error: {exc}")  # UTF-8
         return None
 
     def _insert_with_readers(self, batch: list[tuple[int, str]],
@@ -334,6 +349,14 @@ class TelemetryStore:
             "SELECT f.path, r.idx, timezone('UTC', r.acquired_at), r.duration_ms, r.stability, "
             f"r.backend, r.device, r.reason FROM ({store_sql.RECORD_ROWS}) AS r "
             "JOIN files AS f USING (file_id) ORDER BY 1, 2").fetchall()
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _named_file(error: Exception, batch: list[tuple[int, str]]) -> tuple[int, str] | None:

@@ -79,7 +79,7 @@ def side_stats(con: duckdb.DuckDBPyConnection, width_us: int,
         SELECT r.w, s.digest, {queries.BACKEND} AS backend, {queries.DEVICE} AS device,
                count(*), avg(r.stability), var_samp(r.stability),
                quantile_cont(r.duration_ms, 0.95),
-               list(r.duration_ms) FILTER (WHERE hash(r.file_id, r.idx) % x.m = 0)
+               list(r.duration_ms) FILTER (WHERE {queries.SAMPLE_HASH} % x.m = 0)
         FROM {queries.VALID} JOIN wanted AS x ON x.w = r.w AND x.digest = s.digest
         GROUP BY ALL"""
     out: dict[tuple[int, str], dict[Stratum, Side]] = {}

@@ -1,33 +1,32 @@
 """Who we trust: public keys, keyless identities, and whether log evidence is mandatory.
 
-Regular expressions match with Python's `re.search`, i.e. *unanchored*, exactly like cosign's
-`--certificate-identity-regexp`: `github\\.com/org/` also matches `evil.com/?github.com/org/`.
+Regular expressions are Go's (RE2, linear time: `clamp.pattern`) and match *unanchored*, exactly
+like cosign's `--certificate-identity-regexp`: `github\\.com/org/` also matches
+`evil.com/?github.com/org/`.
 Always anchor them (`^https://github\\.com/org/repo/\\.github/workflows/release\\.yml@refs/tags/.+$`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from clamp.pattern import MAX_PATTERN, Pattern, PatternError, compile_pattern
 from clamp.trust.errors import IdentityMismatchError, TrustInputError
 from clamp.trust.keys import PublicKey
 from clamp.trust.root import TrustedRoot, load_trusted_root
 
-MAX_REGEXP = 1024
+MAX_REGEXP = MAX_PATTERN
 
 
-def _compile(pattern: str | None, what: str) -> re.Pattern[str] | None:
+def _compile(pattern: str | None, what: str) -> Pattern | None:
     if pattern is None:
         return None
-    if len(pattern) > MAX_REGEXP:
-        raise TrustInputError("policy", f"{what} regexp too long")
     try:
-        return re.compile(pattern)
-    except (re.error, OverflowError) as exc:  # OverflowError: a{4294967296}
-        raise TrustInputError("policy", f"invalid {what} regexp: {exc}") from exc
+        return compile_pattern(pattern)
+    except PatternError as exc:
+        raise TrustInputError("policy", f"{what}: {exc}") from None
 
 
 @dataclass(frozen=True)

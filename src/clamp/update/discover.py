@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from string import Formatter
 
 from clamp.matrix import ImageEntry, LoadedMatrix, effective
+from clamp.pattern import Pattern, PatternError, compile_pattern, escape
 
 _RELEASE = r"[0-9]+(?:\.[0-9]+)*"
 _RELEASE_RE = re.compile(rf"\A{_RELEASE}\Z")
+MAX_TAG = 128
 
 
 def version_key(version: str) -> tuple[int, ...] | None:
@@ -28,33 +30,55 @@ def version_key(version: str) -> tuple[int, ...] | None:
 
     Trailing zero components are dropped so "6.4" and "6.4.0" compare equal (the same release).
     """
-    if not _RELEASE_RE.match(version):
-        return None
+    if len(version) > MAX_TAG or not _RELEASE_RE.match(version):
+        return None  # a tag is at most 128 characters (and int() refuses 4300 digits)
     parts = [int(part) for part in version.split(".")]
     while len(parts) > 1 and parts[-1] == 0:
         parts.pop()
     return tuple(parts)
 
 
-def tag_pattern(template: str, os_name: str) -> re.Pattern[str] | None:
-    """A regex matching the tags `template` yields for release versions on `os_name`.
+class TagPattern:
+    """The tags a template yields for release versions on one OS, matched in linear time.
+
+    Registry tag lists are the registry's to choose, so the match runs on `clamp.pattern`'s RE2
+    engine. RE2 has no back-references, so each `{version}` is a group of its own and the
+    groups must be equal (`{version}-{os}-{version}` names one version twice).
+    """
+
+    def __init__(self, pieces: list[str]) -> None:
+        try:
+            self._pattern: Pattern | None = compile_pattern("".join(pieces))
+        except PatternError:  # a template far longer than any tag: no tag can fit it
+            self._pattern = None
+
+    def version_of(self, tag: str) -> str | None:
+        """The release version `tag` names, or None when it does not fit the template."""
+        if self._pattern is None or len(tag) > MAX_TAG:
+            return None
+        groups = self._pattern.fullmatch_groups(tag)
+        if not groups or any(group != groups[0] for group in groups):
+            return None
+        return groups[0]
+
+
+def tag_pattern(template: str, os_name: str) -> TagPattern | None:
+    """What matches the tags `template` yields for release versions on `os_name`.
 
     None when the template has no `{version}` field (nothing to discover).
     """
     pieces: list[str] = []
     has_version = False
     for literal, field, _spec, _conv in Formatter().parse(template):
-        pieces.append(re.escape(literal))
+        pieces.append(escape(literal))
         if field == "version":
-            # Each {version} in the template must be the same version: first a group, then a
-            # back-reference.
-            pieces.append("(?P=version)" if has_version else f"(?P<version>{_RELEASE})")
+            pieces.append(f"({_RELEASE})")
             has_version = True
         elif field == "os":
-            pieces.append(re.escape(os_name))
+            pieces.append(escape(os_name))
     if not has_version:
         return None
-    return re.compile(r"\A" + "".join(pieces) + r"\Z")
+    return TagPattern(pieces)
 
 
 @dataclass(frozen=True)
@@ -72,10 +96,9 @@ def newer_tags(tags: list[str], template: str, os_name: str,
         return []
     best: dict[tuple[int, ...], NewerTag] = {}
     for tag in tags:
-        match = pattern.match(tag)
-        if match is None:
+        version = pattern.version_of(tag)
+        if version is None:
             continue
-        version = match.group("version")
         key = version_key(version)
         if key is None or key <= than:
             continue

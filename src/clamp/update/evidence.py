@@ -49,5 +49,10 @@ def _outcome(run: UpdateRun, item: Examined) -> EntryOutcome:
     return EntryOutcome(entry, item.trust, item.verification, tag, None)
 
 
+def render(run: UpdateRun) -> str:
+    """The provenance document's text (written with the matrix by `clamp.update.commit`)."""
+    return document(run).model_dump_json(indent=2) + "\n"
+
+
 def write(path: Path, run: UpdateRun) -> None:
-    write_atomic(path, document(run).model_dump_json(indent=2) + "\n")
+    write_atomic(path, render(run))

@@ -62,6 +62,11 @@ def render(report: UpdateReport, *, title: str = "Auto-update ROCm matrix") -> s
                f"{c.added} new, {c.rejected} rejected, {c.errors} errors, {c.current} current.")
     out.append("Only digests whose signatures verified against the matrix's trust policy were "
                "pinned; rejected candidates are listed below and were not written.")
+    if report.changed:
+        # Written before the matrix (clamp.update.commit): this line tells a body that outlived
+        # an interrupted run from one whose change is in the matrix.
+        out += ["", f"Matrix SHA-256 before: {code(report.sha256_before)}, after: "
+                f"{code(report.sha256_after)}."]
     if report.requested_reasons:
         out += ["", f"Requested because: {text_cell(report.requested_reasons)}"]
     if unverified:

@@ -19,6 +19,7 @@ from clamp.exitcodes import ExitCode
 from clamp.matrix import ImageEntry, LoadedMatrix
 from clamp.oci.store import Stores
 from clamp.update.candidates import Examined, discover, examine
+from clamp.update.commit import write_together
 from clamp.update.decision import Pin, counts, entry_report, exit_code, plan
 from clamp.update.discover import release_lines
 from clamp.update.report import Kind, UpdateReport
@@ -92,8 +93,13 @@ async def run_update(loaded: LoadedMatrix, stores: Stores, *,
                      dry_run: bool = False, reasons: str | None = None,
                      today: date | None = None, now: datetime | None = None,
                      concurrency: int = 16,
-                     before_write: Callable[[Path], None] | None = None) -> UpdateRun:
-    """Examine, pin what verified, and (unless `dry_run`) write the matrix guarded."""
+                     before_write: Callable[[Path], None] | None = None,
+                     evidence: Callable[[UpdateRun], Sequence[tuple[Path, str]]] | None = None,
+                     ) -> UpdateRun:
+    """Examine, pin what verified, and (unless `dry_run`) write the matrix guarded.
+
+    `evidence(run)` names files (PR body, provenance) to be written with the matrix as one
+    unit (`clamp.update.commit`): first, and undone if the matrix write fails."""
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     day = today or moment.date()
     entries = select_entries(loaded, entry_ids, version, os_name)
@@ -102,8 +108,6 @@ async def run_update(loaded: LoadedMatrix, stores: Stores, *,
     pins = plan(examined, today=day, now=moment)
     text = render(loaded, pins)
     changed = text != loaded.text
-    if changed and not dry_run:
-        write_matrix(loaded, text, before_write=before_write)
     reports = [entry_report(item) for item in examined]
     code, status = exit_code(reports)
     report = UpdateReport(
@@ -114,7 +118,13 @@ async def run_update(loaded: LoadedMatrix, stores: Stores, *,
         requested_reasons=reasons or None, changed=changed, written=changed and not dry_run,
         status=status, exit_code=int(code), counts=counts(reports), entries=reports,
         diff=unified_diff(loaded, text) if dry_run and changed else None)
-    return UpdateRun(loaded, examined, pins, text, report, code)
+    run = UpdateRun(loaded, examined, pins, text, report, code)
+    commit = None
+    if changed and not dry_run:
+        def commit() -> None:
+            write_matrix(loaded, text, before_write=before_write)
+    write_together(evidence(run) if evidence else [], commit)
+    return run
 
 
 def unified_diff(loaded: LoadedMatrix, text: str) -> str:

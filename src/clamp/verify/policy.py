@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from clamp.errors import BadInputError
 from clamp.matrix import ImageEntry, LoadedMatrix, TrustPolicy, effective
+from clamp.pattern import anchored as whole_text
 from clamp.trust.errors import TrustInputError
 from clamp.trust.keys import PublicKey, load_public_key
 from clamp.trust.policy import Identity, Policy
@@ -31,7 +32,9 @@ class EntryTrust:
 
 
 def anchored(pattern: str | None) -> str | None:
-    return None if pattern is None else rf"\A(?:{pattern})\Z"
+    # The pattern compiled on its own when the matrix loaded (clamp.pattern, Go's syntax), so
+    # its parentheses balance and the anchoring group holds all of it.
+    return None if pattern is None else whole_text(pattern)
 
 
 class PolicyCache:
