@@ -46,7 +46,7 @@ def test_an_oversized_session_file_is_counted_corrupt_never_read(tmp_path: Path)
     with open(big, "wb") as handle:  # sparse: no disk, but stat and read see its size
         handle.truncate(MAX_SESSION + 1)
     summary = TemporalAggregator().accumulate(tmp_path)
-    assert summary.sessionCount == 1  # the honest twin counts
+    assert summary.sessionFileCount == 1  # the honest twin counts
     assert "larger than 64 MiB" in _corrupt(tmp_path)["big.json"]
     # The reference reader holds the same bound (a file that grows after stat).
     assert "larger than" in (read_session_file(big).corrupt or "")
@@ -61,9 +61,9 @@ def test_a_file_name_duckdb_cannot_take_is_counted_corrupt(tmp_path: Path) -> No
     with open(bad, "wb") as handle:
         handle.write(json.dumps(_session(1, "sha256:" + "a" * 64, rng)).encode())
     summary = TemporalAggregator().accumulate(tmp_path)
-    assert summary.sessionCount == 1
+    assert summary.sessionFileCount == 1
     assert _corrupt(tmp_path) == {"s\\xff.json": "file name is not UTF-8"}
-    assert TemporalAggregator().accumulate(tmp_path).sessionCount == 1  # and again, incrementally
+    assert TemporalAggregator().accumulate(tmp_path).sessionFileCount == 1  # and again, incrementally
 
 
 def test_samples_into_a_file_or_with_too_many_digests_is_bad_input(
