@@ -58,6 +58,7 @@ MEANING: dict[ExitCode, str] = {
     ExitCode.INTERNAL_ERROR: "internal error",
     ExitCode.DISPATCH_ERROR: "the GitHub workflow dispatch failed",
     ExitCode.CONFLICT: "the file changed between read and write",
+    ExitCode.MISSING_EXTRA: "an optional dependency is not installed",
     ExitCode.INTERRUPTED: "interrupted",
 }
 

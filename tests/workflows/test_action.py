@@ -74,7 +74,7 @@ def test_contract_inputs_outputs_and_no_expression_in_scripts() -> None:
 
 
 def test_the_lock_pins_every_requirement_with_hashes() -> None:
-    lock = (ROOT / "requirements" / "clamp.lock").read_text()
+    lock = (ROOT / "requirements" / "ci.lock").read_text()
     pins = re.findall(r"^([A-Za-z0-9_.-]+)==\S+", lock, re.M)
     assert "setuptools" in pins and "httpx" in pins
     blocks = re.split(r"\n(?=[A-Za-z0-9_.-]+==)", lock)
@@ -83,11 +83,28 @@ def test_the_lock_pins_every_requirement_with_hashes() -> None:
         assert "--hash=sha256:" in block, block.splitlines()[0]
 
 
+#: A stand-in clamp: records its argv; `verify` writes the file after --output when WRITE is
+#: set and exits FAKE_RC; `provenance check FILE` fails unless FILE has content.
+FAKE_CLAMP = RECORD_ARGV + """
+if [[ "$1" == provenance ]]; then
+  [[ -s "$3" ]] || { echo "error: $3: no provenance" >&2; exit 64; }
+  exit 0
+fi
+if [[ "$1" == verify && -n "${WRITE:-}" ]]; then
+  for ((i = 1; i < $#; i++)); do
+    if [[ "${!i}" == --output ]]; then
+      j=$((i + 1)); mkdir -p "$(dirname "${!j}")"; echo "{}" >"${!j}"
+    fi
+  done
+fi
+exit "${FAKE_RC:-0}"
+"""
+
+
 @pytest.fixture
 def fake(tmp_path: Path) -> tuple[Path, Path]:
     bin_dir = tmp_path / "fakebin"
-    stand_in(bin_dir, "clamp", RECORD_ARGV + '\nif [[ "$1" == verify && -n "${WRITE:-}" ]]; '
-             'then mkdir -p "$(dirname "$3")"; echo "{}" >"$3"; fi\nexit "${FAKE_RC:-0}"')
+    stand_in(bin_dir, "clamp", FAKE_CLAMP)
     return bin_dir, tmp_path / "argv.log"
 
 
@@ -104,17 +121,20 @@ def _verify_with_fake(tmp_path: Path, fake: tuple[Path, Path], rc: int, write: b
     return proc, outputs, argv
 
 
-@pytest.mark.parametrize("rc", [1, 2, 3, 64, 69, 70])
+@pytest.mark.parametrize("rc", [1, 2, 3, 4, 5, 8, 64, 69, 70, 71])
+@pytest.mark.parametrize("target", [{"matrix": "m.yml"}, {"images": "a:1"}])
 def test_any_nonzero_clamp_fails_the_step_with_its_code(tmp_path: Path, fake: tuple[Path, Path],
-                                                         rc: int) -> None:
-    proc, _, _ = _verify_with_fake(tmp_path, fake, rc, True, matrix="m.yml")
+                                                         rc: int, target: dict[str, str]) -> None:
+    proc, outputs, _ = _verify_with_fake(tmp_path, fake, rc, True, **target)
     assert proc.returncode == rc
+    assert "status" not in outputs and "provenance" not in outputs
 
 
 def test_zero_without_provenance_fails(tmp_path: Path, fake: tuple[Path, Path]) -> None:
-    proc, outputs, _ = _verify_with_fake(tmp_path, fake, 0, False, matrix="m.yml")
-    assert proc.returncode != 0 and "wrote no provenance" in proc.stdout
+    proc, outputs, argv = _verify_with_fake(tmp_path, fake, 0, False, matrix="m.yml")
+    assert proc.returncode == 64 and "no provenance" in proc.stderr
     assert "provenance" not in outputs
+    assert argv[-1][:2] == ["provenance", "check"]
 
 
 def test_a_stale_provenance_file_does_not_count(tmp_path: Path, fake: tuple[Path, Path]) -> None:
@@ -131,10 +151,9 @@ def test_images_reach_clamp_as_literal_arguments(tmp_path: Path,
         tmp_path, fake, 0, True, images=f"ghcr.io/a/b:1\n\n  reg.example/x@sha256:{'a' * 64}\n",
         key="k.pub", certificate_identity_regexp="^x$")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert argv == [["verify", "--output", "build/rocm_provenance.json", "--key", "k.pub",
-                     "--certificate-identity-regexp", "^x$", "ghcr.io/a/b:1",
-                     f"reg.example/x@sha256:{'a' * 64}"]]
-    assert outputs["provenance"] == "build/rocm_provenance.json"
+    assert argv == [["verify", "--key", "k.pub", "--certificate-identity-regexp", "^x$",
+                     "ghcr.io/a/b:1", f"reg.example/x@sha256:{'a' * 64}"]]
+    assert outputs == {"status": "ok"}
     proc, _, _ = _verify_with_fake(tmp_path, fake, 0, True, images=hostile)
     assert not (tmp_path / "pwned").exists()
 
@@ -170,7 +189,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_install_then_resolve_and_verify_the_demo_matrix(installed: Path,
                                                          tmp_path: Path) -> None:
-    demo = subprocess.run([str(installed / "clamp"), "demo", "--output", str(tmp_path / "d")],
+    # The demo (which needs the telemetry extra) is made by this checkout's clamp; the action's
+    # clamp, installed without that extra, resolves and verifies what it made.
+    demo = subprocess.run([sys.executable, "-m", "clamp", "demo", "--output", str(tmp_path / "d")],
                           capture_output=True, text=True, check=False, timeout=600)
     assert demo.returncode == 0, demo.stderr[-2000:]
     matrix = str(tmp_path / "d" / "ci" / "rocm_matrix.yml")
