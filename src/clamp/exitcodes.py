@@ -37,6 +37,7 @@ class ExitCode(IntEnum):
     INTERNAL_ERROR = 70  # a bug in clamp: please report it with CLAMP_DEBUG=1 output
     DISPATCH_ERROR = 71  # GitHub API refused or failed the workflow dispatch
     CONFLICT = 75  # a file changed between read and write; nothing was overwritten
+    MISSING_EXTRA = 78  # an optional dependency is not installed; the message names the extra
     INTERRUPTED = 130
 
 
@@ -57,6 +58,7 @@ MEANING: dict[ExitCode, str] = {
     ExitCode.INTERNAL_ERROR: "internal error",
     ExitCode.DISPATCH_ERROR: "the GitHub workflow dispatch failed",
     ExitCode.CONFLICT: "the file changed between read and write",
+    ExitCode.MISSING_EXTRA: "an optional dependency is not installed",
     ExitCode.INTERRUPTED: "interrupted",
 }
 

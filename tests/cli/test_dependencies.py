@@ -43,7 +43,9 @@ def imported_distributions() -> dict[str, set[str]]:
 
 
 def declared() -> set[str]:
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    # The extras that belong to clamp's own code (the test extra is the test suite's).
+    deps = [*project["dependencies"], *project["optional-dependencies"]["telemetry"]]
     return {canonicalize_name(Requirement(d).name) for d in deps}
 
 

@@ -23,6 +23,10 @@ def demo(
     import shutil
     import tempfile
 
+    from clamp.cli.extras import require
+
+    require("duckdb")  # the demo ends with telemetry: refuse before building anything
+
     from clamp.cli.output import error, info
     from clamp.demo.local_registry import run_local_registry
     from clamp.demo.scenario import REPOSITORY, run_demo

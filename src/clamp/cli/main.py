@@ -19,11 +19,17 @@ from clamp import __version__
 from clamp.cli import commands
 from clamp.exitcodes import ExitCode
 
+#: `-h` beside `--help` on every command (click passes it down to subcommands).
+HELP_OPTIONS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+
 app = typer.Typer(
     name="clamp",
     help="Keep CI container images pinned, signed and accounted for.",
     no_args_is_help=True,
-    add_completion=False,
+    # `clamp --show-completion` / `--install-completion` (bash, zsh, fish, PowerShell);
+    # `_CLAMP_COMPLETE=source_bash clamp` prints the script without guessing the shell.
+    add_completion=True,
+    context_settings=HELP_OPTIONS,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -39,8 +45,13 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
+    quiet: bool = typer.Option(False, "--quiet", "-q",
+                               help="Only warnings, errors and machine output (no progress)."),
 ) -> None:
     """Keep CI container images pinned, signed and accounted for."""
+    from clamp.cli.output import set_quiet
+
+    set_quiet(quiet)
 
 
 commands.register(app)
@@ -120,6 +131,12 @@ def _map_other(exc: BaseException) -> int:
         # paths still reports it as bad input naming the file, not as a bug.
         error(f"{exc.filename}: file name too long" if exc.filename else "file name too long")
         return int(ExitCode.BAD_INPUT)
+    from clamp.cli.extras import missing_from
+
+    missing = missing_from(exc)
+    if missing is not None:
+        error(str(missing))
+        return int(missing.exit_code)
     if os.environ.get("CLAMP_DEBUG"):
         # The traceback is extra stderr; the exit code stays the one documented for a bug.
         traceback.print_exception(exc, file=sys.stderr)

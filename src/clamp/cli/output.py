@@ -62,7 +62,19 @@ def warn(message: str) -> None:
         print(f"warning: {one_line}", file=sys.stderr)
 
 
+#: Set by the root `--quiet` flag: progress and "wrote FILE" lines are dropped; warnings,
+#: errors and machine output (stdout, GitHub Actions files) are never silenced.
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    global _quiet
+    _quiet = quiet
+
+
 def info(message: str) -> None:
+    if _quiet:
+        return
     if sys.stderr.isatty():
         err_console().print(_escape(message))
     else:
@@ -77,7 +89,7 @@ def _escape(text: str) -> str:
 
 def busy(message: str) -> AbstractContextManager[object]:
     """A spinner on stderr while slow work runs, on a terminal only (never in logs or pipes)."""
-    if not sys.stderr.isatty():
+    if _quiet or not sys.stderr.isatty():
         return nullcontext()
     return err_console().status(message)
 

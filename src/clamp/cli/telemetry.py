@@ -30,6 +30,9 @@ def accumulate(
 ) -> None:
     """Ingest session files and write ROOT/build/telemetry_summary.json atomically."""
     from clamp.cli import output
+    from clamp.cli.extras import require
+
+    require("duckdb")
     from clamp.telemetry.aggregator import TemporalAggregator
 
     aggregator = TemporalAggregator(window=window, provenance=provenance, db=db)
@@ -188,9 +191,13 @@ def register(root_app: typer.Typer) -> None:
 
 def run_inspect() -> None:
     """Entry point of the `telemetry_inspect` console script (same as `clamp telemetry inspect`)."""
-    from clamp.cli.main import invoke
+    from clamp import __version__
+    from clamp.cli.main import HELP_OPTIONS, invoke
 
+    if sys.argv[1:2] == ["--version"]:
+        print(f"telemetry_inspect (clamp {__version__})")
+        raise SystemExit(0)
     standalone = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
-                             rich_markup_mode=None)
+                             rich_markup_mode=None, context_settings=HELP_OPTIONS)
     standalone.command()(inspect)
     raise SystemExit(invoke(standalone, None, prog_name="telemetry_inspect"))
