@@ -63,7 +63,7 @@ def test_a_file_name_duckdb_cannot_take_is_counted_corrupt(tmp_path: Path) -> No
     summary = TemporalAggregator().accumulate(tmp_path)
     assert summary.sessionFileCount == 1
     assert _corrupt(tmp_path) == {"s\\xff.json": "file name is not UTF-8"}
-    assert TemporalAggregator().accumulate(tmp_path).sessionFileCount == 1  # and again, incrementally
+    assert TemporalAggregator().accumulate(tmp_path).sessionFileCount == 1  # incrementally too
 
 
 def test_samples_into_a_file_or_with_too_many_digests_is_bad_input(
