@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from clamp.errors import BadInputError, ConflictError
@@ -26,6 +27,48 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *,
     mismatch (someone else changed it since it was read) aborts with `ConflictError`, leaving both
     their file and ours untouched.
     """
+    staged = _stage(path, data, mode)
+    try:
+        if expect_sha256 is not None:
+            try:
+                current = sha256_file(staged[0]) if staged[0].exists() else None
+            except OSError as exc:
+                raise BadInputError(f"cannot write: {exc.strerror or exc}",
+                                    where=str(staged[0])) from exc
+            if current != expect_sha256:
+                raise ConflictError("file changed since it was read; not overwritten",
+                                    where=str(staged[0]))
+        _commit(staged)
+    except BaseException:
+        _discard(staged)
+        raise
+
+
+def write_atomic_group(files: Sequence[tuple[str | os.PathLike[str], str | bytes]]) -> None:
+    """Write related outputs (a provenance file and the SARIF and VSAs made from it) as one unit.
+
+    Every path is checked, then every file is written and synced to its temp name; only when all
+    of them are on disk are they renamed into place, so a refused path, a full disk or an
+    interrupt while writing leaves every previous file as it was. (The renames themselves are one
+    `os.replace` each: nothing portable renames several files at once.)
+    """
+    for path, _ in files:
+        check_writable(path)
+    staged: list[tuple[Path, str]] = []
+    try:
+        for path, data in files:
+            staged.append(_stage(path, data, None))
+        for one in staged:
+            _commit(one)
+    except BaseException:
+        for one in staged:
+            _discard(one)
+        raise
+
+
+def _stage(path: str | os.PathLike[str], data: str | bytes,
+           mode: int | None) -> tuple[Path, str]:
+    """Write `data` to a synced temp file beside `path`: (the real target, the temp name)."""
     target = check_writable(path)
     # Text holding lone surrogates (bytes an OS string could not decode, carried through) is
     # written with them escaped: an output is never lost to a UnicodeEncodeError.
@@ -45,20 +88,26 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *,
         if mode is None:
             keep = target.stat().st_mode & 0o777 if target.exists() else 0o644
             os.chmod(tmp_name, keep)
-        if expect_sha256 is not None:
-            current = sha256_file(target) if target.exists() else None
-            if current != expect_sha256:
-                raise ConflictError("file changed since it was read; not overwritten",
-                                    where=str(target))
-        os.replace(tmp_name, target)
     except OSError as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+        _discard((target, tmp_name))
         raise BadInputError(f"cannot write: {exc.strerror or exc}", where=str(target)) from exc
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+        _discard((target, tmp_name))
         raise
+    return target, tmp_name
+
+
+def _commit(staged: tuple[Path, str]) -> None:
+    target, tmp_name = staged
+    try:
+        os.replace(tmp_name, target)
+    except OSError as exc:
+        raise BadInputError(f"cannot write: {exc.strerror or exc}", where=str(target)) from exc
+
+
+def _discard(staged: tuple[Path, str]) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(staged[1])
 
 
 def check_writable(path: str | os.PathLike[str]) -> Path:

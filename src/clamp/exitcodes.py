@@ -32,6 +32,7 @@ class ExitCode(IntEnum):
     FAILED = 8  # a policy failure: drift, digest mismatch, stale or missing pin under strict
     PIN_UNVERIFIED = 9  # update: a pin no longer verifies and no verified candidate replaced it
     UPDATED = 10  # update: matrix updated (every candidate found verified and was pinned)
+    NOT_REPRODUCED = 11  # provenance verify: a record's verdict is not reproduced from its evidence
     BAD_INPUT = 64  # malformed file, unknown key, bad digest, bad flag
     REGISTRY_ERROR = 69  # registry/network unreachable, hostile or inconsistent responses
     INTERNAL_ERROR = 70  # a bug in clamp: please report it with CLAMP_DEBUG=1 output
@@ -53,6 +54,8 @@ MEANING: dict[ExitCode, str] = {
     ExitCode.FAILED: "policy failure",
     ExitCode.PIN_UNVERIFIED: "update: a pin no longer verifies",
     ExitCode.UPDATED: "update: matrix updated",
+    ExitCode.NOT_REPRODUCED: "`provenance verify`: a record's verdict (or the summary) is not "
+    "reproduced from its evidence",
     ExitCode.BAD_INPUT: "bad input",
     ExitCode.REGISTRY_ERROR: "registry or network error",
     ExitCode.INTERNAL_ERROR: "internal error",

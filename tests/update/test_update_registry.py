@@ -91,6 +91,8 @@ def test_moved_tag_is_repinned_minimally_and_second_run_is_a_noop(
     records = json.loads(evidence.read_text())["records"]
     assert [(r["entry"], r["digest"], r["trustStatus"]) for r in records] == [
         ("6.4.4/ubuntu-22.04", str(moved.digest), "valid")]
+    # The update's evidence is self-contained like verify's: it re-verifies offline.
+    assert clamp("provenance", "verify", str(evidence)) == 0
 
     # What was pinned passes clamp verify under strict.
     assert clamp("verify", "--matrix", str(matrix), "-o", str(tmp_path / "v.json")) == 0

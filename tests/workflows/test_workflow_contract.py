@@ -60,7 +60,7 @@ def test_job_permissions_are_least_privilege(verify: dict[str, Any],
                                             update: dict[str, Any]) -> None:
     assert {j: job["permissions"] for j, job in verify["jobs"].items()} == {
         "verify": {"contents": "read"},
-        "verify-dispatch": {"contents": "read", "actions": "write"},
+        "verify-dispatch": {"contents": "read", "actions": "write", "security-events": "write"},
     }
     assert update["jobs"]["update"]["permissions"] == {"contents": "write",
                                                       "pull-requests": "write"}
@@ -168,6 +168,19 @@ def test_update_installs_from_checkout_and_opens_the_exact_pr(update: dict[str, 
     assert pr["env"]["GH_TOKEN"] == "${{ github.token }}"
     assert 'gh pr create' in pr["run"] and 'gh pr edit' in pr["run"]
     assert pr["run"].count('--title "$PR_TITLE"') == 2
+
+
+def test_sarif_goes_to_code_scanning_only_from_the_job_allowed_to(verify: dict[str, Any]
+                                                                 ) -> None:
+    uploads = [(j, s) for j, s in steps(verify)
+               if s.get("uses", "").startswith("github/codeql-action/upload-sarif@")]
+    assert [j for j, _ in uploads] == ["verify-dispatch"]
+    (_, step), = uploads
+    assert step["with"]["sarif_file"] == verify["env"]["SARIF"] == "build/clamp.sarif"
+    assert step["if"].startswith("${{ !cancelled()")
+    granted = [j for j, job in verify["jobs"].items()
+               if job["permissions"].get("security-events") == "write"]
+    assert granted == ["verify-dispatch"]
 
 
 @pytest.mark.parametrize("path", [VERIFY, UPDATE], ids=lambda p: p.name)

@@ -149,7 +149,7 @@ def test_verify_step_passes_a_real_run_with_its_provenance(tmp_path: Path, job: 
     proc, argv = run_verify_step(tmp_path, job, demo_matrix, FAKE_MODE="real")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert argv == [["verify", "--matrix", str(demo_matrix),
-                     "--output", "build/rocm_provenance.json"]]
+                     "--output", "build/rocm_provenance.json", "--sarif", "build/clamp.sarif"]]
     assert "records (one per pinned entry)" in proc.stdout + proc.stderr
     assert (tmp_path / "build/verify.log").read_text()
 

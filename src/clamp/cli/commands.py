@@ -33,3 +33,4 @@ def register(app: typer.Typer) -> None:
     telemetry.register(app)
     demo_cmd.register(app)
     update_cmd.register(app)
+    provenance_cmd.register(app)

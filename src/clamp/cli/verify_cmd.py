@@ -50,6 +50,14 @@ def verify(
     output: Path | None = typer.Option(None, "--output", "-o", show_default=False,
                                        help=f"With --matrix: where to write the provenance "
                                        f"(default {DEFAULT_OUTPUT})."),
+    sarif: Path | None = typer.Option(None, "--sarif", help="With --matrix: also write SARIF "
+                                      "2.1.0 (one result per failed or warned entry)."),
+    vsa: Path | None = typer.Option(None, "--vsa", help="With --matrix: also write one signed "
+                                    "SLSA verification summary (DSSE) per image, one per line."),
+    vsa_key: Path | None = typer.Option(None, "--vsa-key", help="cosign.key signing the VSAs "
+                                        "(password: CLAMP_PASSWORD / COSIGN_PASSWORD)."),
+    attach: bool = typer.Option(False, "--attach", help="With --vsa: also push each VSA to its "
+                                "image as an OCI referrer (a sigstore bundle)."),
     dispatch: bool = typer.Option(False, "--dispatch", help="With --matrix: dispatch the update "
                                   "workflow on drift or signature failure, whatever the mode "
                                   "(the decisions, and so the exit code, stay the same)."),
@@ -74,7 +82,9 @@ def verify(
                             if images else "give an IMAGE (or --image) or --matrix")
     if images:
         matrix_only = {"--version": version is not None, "--os": os_name is not None,
-                       "--output": output is not None, "--dispatch": dispatch}
+                       "--output": output is not None, "--dispatch": dispatch,
+                       "--sarif": sarif is not None, "--vsa": vsa is not None,
+                       "--vsa-key": vsa_key is not None, "--attach": attach}
         given = [flag for flag, used in matrix_only.items() if used]
         if given:
             raise BadInputError(f"{', '.join(given)}: for --matrix only; images are verified "
@@ -96,6 +106,10 @@ def verify(
                   "--trusted-root": trusted_root is not None, "--require-tlog": require_tlog,
                   "--insecure-ignore-tlog": insecure_ignore_tlog,
                   "--platform": platform is not None, "--attestation-type": bool(attestation_type)}
+    if (vsa is None) != (vsa_key is None):
+        raise BadInputError("--vsa and --vsa-key go together")
+    if attach and vsa is None:
+        raise BadInputError("--attach: needs --vsa and --vsa-key")
     given = [flag for flag, used in image_only.items() if used]
     if given:
         raise BadInputError(f"{', '.join(given)}: for images only; with --matrix the trust "
@@ -105,7 +119,8 @@ def verify(
 
     return run_verify_matrix(matrix, version=version, os_name=os_name,
                              output=output or DEFAULT_OUTPUT, dispatch=dispatch,
-                             concurrency=concurrency, as_json=as_json, insecure=insecure)
+                             concurrency=concurrency, as_json=as_json, insecure=insecure,
+                             sarif=sarif, vsa=vsa, vsa_key=vsa_key, attach=attach)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from rich.progress import Progress
 
+    from clamp.trust.keys import PrivateKeyTypes
     from clamp.verify.pipeline import EntryOutcome
     from clamp.verify.run import MatrixRun
 
@@ -22,13 +23,15 @@ STATUS_STYLE = {"valid": "green", "unsigned": "yellow", "invalid": "red",
 
 def run_verify_matrix(matrix: Path, *, version: str | None, os_name: str | None, output: Path,
                       dispatch: bool, concurrency: int, as_json: bool,
-                      insecure: list[str]) -> int:
+                      insecure: list[str], sarif: Path | None = None, vsa: Path | None = None,
+                      vsa_key: Path | None = None, attach: bool = False) -> int:
     from clamp.cli.common import client_options, load_matrix, matrix_registries
 
     loaded = load_matrix(matrix)  # bad input fails before the network and crypto stacks load
+    signer = _vsa_signer(vsa_key) if vsa_key is not None else None  # a bad key fails first too
 
     from clamp.oci.store import Stores
-    from clamp.verify.run import run_matrix, write_provenance
+    from clamp.verify.run import run_matrix
 
     total = len(loaded.matching(version, os_name, pinned_only=True))
     progress, advance = _progress(total, enabled=not as_json)
@@ -36,16 +39,27 @@ def run_verify_matrix(matrix: Path, *, version: str | None, os_name: str | None,
     async def run() -> MatrixRun:
         async with Stores(client_options(insecure, concurrency,
                                          registries=matrix_registries(loaded))) as stores:
-            return await run_matrix(loaded, stores, version=version, os_name=os_name,
-                                    concurrency=concurrency, force_dispatch=dispatch,
-                                    on_done=advance)
+            result = await run_matrix(loaded, stores, version=version, os_name=os_name,
+                                      concurrency=concurrency, force_dispatch=dispatch,
+                                      on_done=advance)
+            if attach and signer is not None:  # the outputs first: they hold even if a push fails
+                from clamp.cli.output import info
+                from clamp.verify.vsa_attach import attach_vsas
+
+                write_outputs(result, output, sarif=sarif,
+                              vsa=(vsa, signer) if vsa is not None else None)
+                for line in await attach_vsas(stores, result.document, result.outcomes, signer):
+                    info(line)
+            return result
 
     try:
         result = asyncio.run(run())
     finally:
         if progress is not None:
             progress.stop()
-    write_provenance(output, result.document)
+    if not attach:  # with --attach they were written before the pushes
+        write_outputs(result, output, sarif=sarif,
+                      vsa=(vsa, signer) if vsa is not None and signer is not None else None)
     if as_json:
         sys.stdout.write(result.document.model_dump_json(indent=2) + "\n")
     else:
@@ -69,6 +83,32 @@ def _warnings_line(result: MatrixRun) -> None:
     if result.document.skipped:
         parts.append(f"{len(result.document.skipped)} unpinned entries not verified")
     warn(f"clamp verify passed with warnings: {'; '.join(parts)} (exit 0)")
+
+
+def _vsa_signer(key: Path) -> PrivateKeyTypes:
+    from clamp.cli.trust_flags import password, read_file
+    from clamp.trust.keyfile import decrypt_private_key
+
+    return decrypt_private_key(read_file(key, "private key", 64 * 1024), password(confirm=False),
+                               where=str(key))
+
+
+def write_outputs(result: MatrixRun, output: Path, *, sarif: Path | None,
+                  vsa: tuple[Path, PrivateKeyTypes] | None = None) -> None:
+    """The provenance and what is derived from it (SARIF, VSAs), written as one unit."""
+    from clamp.atomic import write_atomic_group
+    from clamp.verify.provenance import document_text
+
+    files: list[tuple[Path, str | bytes]] = [(output, document_text(result.document))]
+    if sarif is not None:
+        from clamp.verify.sarif import sarif_text
+
+        files.append((sarif, sarif_text(result)))
+    if vsa is not None:
+        from clamp.verify.vsa import vsa_lines
+
+        files.append((vsa[0], vsa_lines(result.document, vsa[1])))
+    write_atomic_group(files)
 
 
 def _progress(total: int, *, enabled: bool

@@ -81,21 +81,32 @@ async def verify_image(store: ImageStore, ref: Reference, policies: Sequence[Pol
     except ClampError as exc:
         return ImageVerification(ref, image, _error(exc, manifest_digest=str(image.digest)),
                                  registry_error=exc)
+    result, attestation, error = judge(found, policies, attestation_types=attestation_types,
+                                       require_attestation=require_attestation,
+                                       every_type=every_type)
+    return ImageVerification(ref, image, result, attestation, found, registry_error=error)
+
+
+def judge(found: Sequence[SignatureSet], policies: Sequence[Policy], *,
+          attestation_types: tuple[str, ...], require_attestation: bool, every_type: bool
+          ) -> tuple[VerificationResult, VerificationResult | None, ClampError | None]:
+    """What the signatures found prove under `policies`: (signature result, attestation result,
+    the registry error to report instead). No registry is asked, so `clamp provenance verify`
+    replays it from a record's evidence."""
     result = check_signatures(found, policies)
     layer_errors = [e for sigs in found for e in sigs.layer_errors]
     if not result.ok and result.verdict == "unsigned" and layer_errors:
         # Nothing else to judge by, and the registry served a layer wrongly: that is what to
         # report (fail closed, as an error of the registry), not "unsigned".
         error = layer_errors[0]
-        return ImageVerification(ref, image, _error(error, manifest_digest=str(image.digest)),
-                                 found=found, registry_error=error)
+        return _error(error, manifest_digest=str(found[0].subject)), None, error
     attestation = None
     if require_attestation or attestation_types:
         attestation = check_attestations(found, policies, attestation_types,
                                          every_type=every_type)
         if not require_attestation and attestation.verdict == "unsigned":
             attestation = None
-    return ImageVerification(ref, image, result, attestation, found)
+    return result, attestation, None
 
 
 def check_signatures(found: Sequence[SignatureSet],

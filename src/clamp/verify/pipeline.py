@@ -83,13 +83,17 @@ async def _verify_entry(stores: Stores, loaded: LoadedMatrix, entry: ImageEntry,
 async def _resolve_only(store: ImageStore, ref: Reference, platform: Platform | None,
                         prefetched: Manifest | None) -> ImageVerification:
     """No trust entry applies: still check integrity, and record that nothing could verify."""
-    nothing = VerificationResult(verdict="unsigned", check="policy",
-                                 reason="no trust entry applies to this image")
     try:
         image = await resolve(store, ref, platform, prefetched=prefetched)
     except ClampError as exc:
         error = exc if isinstance(exc, RegistryError) else RegistryError(str(exc))
         failed = VerificationResult(verdict="error", check="registry", reason=str(exc))
         return ImageVerification(ref, None, failed, registry_error=error)
-    return ImageVerification(ref, image, nothing.model_copy(
-        update={"manifest_digest": str(image.digest)}))
+    return ImageVerification(ref, image, no_trust(str(image.digest)))
+
+
+def no_trust(manifest_digest: str) -> VerificationResult:
+    """The result recorded for an image no trust entry applies to: nothing could verify it."""
+    return VerificationResult(verdict="unsigned", check="policy",
+                              reason="no trust entry applies to this image",
+                              manifest_digest=manifest_digest)

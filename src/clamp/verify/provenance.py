@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from clamp.trust.result import VerificationResult
+from clamp.verify.evidence import EmbeddedRoot, RecordEvidence
 
 TrustStatus = Literal["valid", "unsigned", "invalid", "identity_mismatch", "error"]
 Decision = Literal["pass", "warn", "fail", "update"]
@@ -67,6 +68,9 @@ class ProvenanceRecord(_Model):
     trust: list[str] = Field(description="trust entries applied")
     verification: VerificationResult
     attestation: VerificationResult | None
+    evidence: RecordEvidence | None = Field(
+        None, description="the material it was verified with, for `clamp provenance verify` "
+                          "(docs/verify.md); null in files written before it was kept")
 
 
 class ToolInfo(_Model):
@@ -137,6 +141,14 @@ class ProvenanceDocument(_Model):
     dispatch: DispatchInfo | None
     skipped: list[str] = Field(description="unpinned entries, not verified (nothing to verify)")
     records: list[ProvenanceRecord]
+    roots: list[EmbeddedRoot] = Field(
+        default_factory=list, description="the trusted roots the records name, once each, by "
+                                          "the SHA-256 of their bytes")
+
+
+def document_text(document: ProvenanceDocument) -> str:
+    """The file's text: what `write_provenance` writes and `write_atomic_group` is given."""
+    return document.model_dump_json(indent=2) + "\n"
 
 
 def schema_text() -> str:

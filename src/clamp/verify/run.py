@@ -17,6 +17,7 @@ from clamp.oci.store import Stores
 from clamp.verify.decision import EntryDecision, decide, run_exit_code
 from clamp.verify.decision import force_dispatch as with_dispatch
 from clamp.verify.dispatch import dispatch, request_from_env
+from clamp.verify.evidence import attach as attach_evidence
 from clamp.verify.pipeline import EntryOutcome, verify_entries
 from clamp.verify.provenance import (
     TIME_SOURCES,
@@ -108,6 +109,7 @@ def build_document(loaded: LoadedMatrix, outcomes: list[EntryOutcome],
                    decisions: list[EntryDecision], dispatch_info: DispatchInfo | None,
                    code: ExitCode, skipped: list[str]) -> ProvenanceDocument:
     records = [record_of(loaded, o, d) for o, d in zip(outcomes, decisions, strict=True)]
+    records, roots = attach_evidence(records, outcomes, decisions)
     statuses = [r.trustStatus for r in records]
     summary = Summary(
         total=len(records), valid=statuses.count("valid"), unsigned=statuses.count("unsigned"),
@@ -127,7 +129,7 @@ def build_document(loaded: LoadedMatrix, outcomes: list[EntryOutcome],
         resolved=_resolved(loaded),
         status=run_status(code, decisions, skipped),
         exitCode=int(code), summary=summary, dispatch=dispatch_info, skipped=skipped,
-        records=records)
+        records=records, roots=roots)
 
 
 def record_of(loaded: LoadedMatrix, outcome: EntryOutcome,
