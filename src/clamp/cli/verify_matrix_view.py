@@ -29,6 +29,11 @@ def run_verify_matrix(matrix: Path, *, version: str | None, os_name: str | None,
 
     loaded = load_matrix(matrix)  # bad input fails before the network and crypto stacks load
     signer = _vsa_signer(vsa_key) if vsa_key is not None else None  # a bad key fails first too
+    from clamp.atomic import check_writable
+
+    for path in (output, sarif, vsa):  # and so does an output path that cannot be written
+        if path is not None:
+            check_writable(path)
 
     from clamp.oci.store import Stores
     from clamp.verify.run import run_matrix
