@@ -51,7 +51,7 @@ jobs:
       contents: read # check out
     steps:
       - name: Check out
-        uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+        uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1
         with:
           persist-credentials: false
       - name: Greet
@@ -77,7 +77,7 @@ def test_clean_sample_passes(tmp_path: Path) -> None:
 
 def test_unpinned_action_and_injected_title_fail(tmp_path: Path) -> None:
     bad = CLEAN.replace("on: push", "on:\n  issues:\n    types: [opened]").replace(
-        "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2",
+        "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1",
         "actions/checkout@v4").replace('echo "hello $WHO"',
                                        'echo "${{ github.event.issue.title }}"')
     proc = lint(write(tmp_path, bad))
@@ -106,7 +106,7 @@ def test_project_workflow_with_a_tag_instead_of_a_pin_fails(tmp_path: Path) -> N
     directory = tmp_path / "workflows"
     directory.mkdir()
     text = VERIFY.read_text()
-    pin = "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065 # v5.6.0"
+    pin = "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97 # v7.0.0"
     assert pin in text
     (directory / VERIFY.name).write_text(text.replace(pin, "actions/setup-python@v5"))
     proc = lint(directory)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.workflows.wf import UPDATE, VERIFY, load, run_step, stand_in, steps
+from tests.workflows.wf import UPDATE, VERIFY, load, run_step, stand_in, step, steps
 
 RECORD_ARGV = 'printf "%s\\x1f" "$@" >>"$ARGV_LOG"; printf "\\n" >>"$ARGV_LOG"'
 UPDATED, PARTIAL, NOTHING_TO_DO = 10, 7, 0
@@ -49,7 +49,8 @@ def test_update_step_outcomes_that_succeed(tmp_path: Path, fake_clamp: Path, rc:
                                            changed: str) -> None:
     proc, outputs, argv = run_update_step(tmp_path, fake_clamp, rc)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert outputs == {"changed": changed}
+    assert outputs == ({"changed": changed, "nothing": "true"} if rc == NOTHING_TO_DO
+                       else {"changed": changed})
     assert argv == [["update", "--matrix", "ci/rocm_matrix.yml", "--discover",
                      "--pr-body", "build/update/pr-body.md",
                      "--provenance-output", "build/update/rocm_provenance.json"]]
@@ -248,15 +249,25 @@ def checkout(tmp_path: Path) -> tuple[Path, Path]:
     return origin, work
 
 
-def run_pr_step(tmp_path: Path, work: Path, *, open_pr: str = "", reasons: str = "") -> tuple[
-        subprocess.CompletedProcess[str], list[list[str]]]:
+#: A stand-in gh: records argv; `pr list` prints $OPEN_PR, `pr create` the new PR's URL, and
+#: `pr edit --add-label` exits $LABEL_RC (a label the token may not set).
+GH = RECORD_ARGV + """
+if [[ "$1 $2" == "pr list" ]]; then echo "$OPEN_PR"; fi
+if [[ "$1 $2" == "pr create" ]]; then echo "https://github.com/owner/repo/pull/18"; fi
+if [[ "$1 $2" == "pr edit" && " $* " == *" --add-label "* ]]; then exit "${LABEL_RC:-0}"; fi
+"""
+
+
+def run_pr_step(tmp_path: Path, work: Path, *, open_pr: str = "", reasons: str = "",
+                step_name: str = "Push the branch", label_rc: int = 0,
+                **env: str) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
     bin_dir = tmp_path / "bin"
-    stand_in(bin_dir, "gh", RECORD_ARGV + '\nif [[ "$1 $2" == "pr list" ]]; then '
-             'echo "$OPEN_PR"; fi')
+    stand_in(bin_dir, "gh", GH)
     log = tmp_path / "gh.log"
-    proc, _ = run_step(load(UPDATE), "update", "Push the branch", cwd=work, bin_dir=bin_dir,
+    proc, _ = run_step(load(UPDATE), "update", step_name, cwd=work, bin_dir=bin_dir,
                        env={"GH_TOKEN": "ghs_not_a_real_token", "REASONS": reasons,
                             "ARGV_LOG": str(log), "OPEN_PR": open_pr,
+                            "LABEL_RC": str(label_rc), **env,
                             "GITHUB_REF_NAME": "main", "GITHUB_REPOSITORY": "owner/repo",
                             "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "42"})
     return proc, calls(log)
@@ -275,6 +286,8 @@ def test_pr_step_pushes_only_the_matrix_and_opens_the_pull_request(
     assert gh[0][:2] == ["pr", "list"] and gh[0][gh[0].index("--head") + 1] == branch
     assert gh[1] == ["pr", "create", "--repo", "owner/repo", "--base", "main", "--head", branch,
                      "--title", "Auto-update ROCm matrix", "--body-file", body]
+    assert gh[2][:3] == ["label", "create", "dependencies"]
+    assert gh[3] == ["pr", "edit", "18", "--repo", "owner/repo", "--add-label", "dependencies"]
     text = (work / body).read_text()
     assert text.endswith("Requested by the verify workflow: tag drift on 6.4.4/ubuntu-22.04\n")
     assert "ghs_not_a_real_token" not in proc.stdout + proc.stderr
@@ -297,7 +310,66 @@ def test_pr_step_updates_an_open_pull_request_and_force_pushes(
     assert git(origin, "rev-list", "--count", "main..clamp/auto-update-rocm") == "1"
     assert gh[1] == ["pr", "edit", "17", "--repo", "owner/repo", "--title",
                      "Auto-update ROCm matrix", "--body-file", "build/update/pr-body.md"]
-    assert len(gh) == 2
+    assert gh[3] == ["pr", "edit", "17", "--repo", "owner/repo", "--add-label", "dependencies"]
+    assert len(gh) == 4
+
+
+def test_pr_step_labels_as_the_caller_asks_and_a_refused_label_is_only_a_warning(
+        tmp_path: Path, checkout: tuple[Path, Path]) -> None:
+    _, work = checkout
+    proc, gh = run_pr_step(tmp_path, work, label_rc=1, LABELS_INPUT="deps, rocm ,")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    added = [c[c.index("--add-label") + 1] for c in gh if "--add-label" in c]
+    assert added == ["deps", "rocm"]
+    assert proc.stdout.count("::warning::could not label pull request #18") == 2
+
+
+def test_close_step_closes_the_open_pull_request_when_nothing_is_left(
+        tmp_path: Path, checkout: tuple[Path, Path]) -> None:
+    _, work = checkout
+    proc, gh = run_pr_step(tmp_path, work, open_pr="17",
+                           step_name="Close the pull request when nothing is left")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert gh[0][:2] == ["pr", "list"]
+    assert gh[1][:6] == ["pr", "close", "17", "--repo", "owner/repo", "--delete-branch"]
+    assert "nothing left to update" in gh[1][-1] and "/actions/runs/42" in gh[1][-1]
+
+
+def test_close_step_with_no_open_pull_request_does_nothing(
+        tmp_path: Path, checkout: tuple[Path, Path]) -> None:
+    _, work = checkout
+    proc, gh = run_pr_step(tmp_path, work, step_name="Close the pull request when nothing")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [c[:2] for c in gh] == [["pr", "list"]]
+
+
+def test_close_step_runs_only_when_clamp_said_nothing_to_do() -> None:
+    close = step(load(UPDATE), "update", "Close the pull request")
+    assert close["if"] == "steps.update.outputs.nothing == 'true'"
+
+
+@pytest.mark.parametrize(("repository", "ref", "rc", "source"), [
+    ("", "", 0, "."),
+    ("owner/clamp", "a" * 40, 0, ".clamp-src"),
+    ("owner/clamp", "v1.2.3", 64, None),  # a tag can move: only a commit SHA is accepted
+    ("owner/clamp", "", 64, None),
+])
+def test_install_step_installs_this_checkout_or_the_callers_clamp_by_sha(
+        tmp_path: Path, repository: str, ref: str, rc: int, source: str | None) -> None:
+    bin_dir = tmp_path / "bin"
+    log = tmp_path / "argv.log"
+    stand_in(bin_dir, "python", RECORD_ARGV)
+    proc, _ = run_step(load(UPDATE), "update", "Install clamp", cwd=tmp_path, bin_dir=bin_dir,
+                       env={"CLAMP_REPOSITORY": repository, "CLAMP_REF": ref,
+                            "ARGV_LOG": str(log)})
+    assert proc.returncode == rc, proc.stdout + proc.stderr
+    if source is None:
+        assert not calls(log)
+        return
+    assert calls(log) == [
+        ["-m", "pip", "install", "--require-hashes", "--no-deps", "-r",
+         f"{source}/requirements/ci.lock"],
+        ["-m", "pip", "install", "--no-deps", "--no-build-isolation", source]]
 
 
 def test_pr_step_refuses_a_claimed_update_that_changed_nothing(
