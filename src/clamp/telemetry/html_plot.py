@@ -43,8 +43,10 @@ def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
     small band around its value."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return [0.0, 1.0]
-    if hi - lo <= 1e-9 * max(1.0, abs(hi), abs(lo)):
-        pad = abs(hi) * 0.05 or 0.5
+    # Flat: a spread below a millionth of the values' size (or of 1) has no ticks worth drawing
+    # (and steps that small would not survive the 12-digit labels).
+    if hi - lo <= 1e-6 * max(1.0, abs(hi), abs(lo)):
+        pad = abs(hi) * 0.05 if abs(hi) >= 1e-6 else 0.5
         lo, hi = lo - pad, hi + pad
     raw = (hi - lo) / max(1, target)
     power = 10 ** math.floor(math.log10(raw))
