@@ -46,6 +46,17 @@ def first_line(exc: BaseException, limit: int | None = None) -> str:
 _JSON_START = re.compile(rb"^[ \t]*[\[{]", re.MULTILINE)
 
 
+def read_snapshot(path: Path) -> bytes:
+    """A GPU snapshot's bytes, read up to MAX_SNAPSHOT; raises ValueError with a short reason."""
+    try:
+        raw = read_at_most(path, MAX_SNAPSHOT)
+    except OSError as exc:
+        raise ValueError(f"unreadable: {exc.strerror}") from exc
+    if len(raw) > MAX_SNAPSHOT:
+        raise ValueError(f"larger than {MAX_SNAPSHOT // 2**20} MiB")
+    return raw
+
+
 def load_captured_json(path: Path) -> Any:
     """A JSON document captured from a tool's stdout; raises ValueError with a short reason.
 
@@ -53,12 +64,7 @@ def load_captured_json(path: Path) -> Any:
     of it (amd-smi's watch mode "'CTRL' + 'C' to stop watching output:", rocm-smi's
     "WARNING: ..." lines), so a `> file` capture often starts with one.
     """
-    try:
-        raw = read_at_most(path, MAX_SNAPSHOT)
-    except OSError as exc:
-        raise ValueError(f"unreadable: {exc.strerror}") from exc
-    if len(raw) > MAX_SNAPSHOT:
-        raise ValueError(f"larger than {MAX_SNAPSHOT // 2**20} MiB")
+    raw = read_snapshot(path)
     try:
         try:
             return json.loads(raw)

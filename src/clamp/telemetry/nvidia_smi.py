@@ -20,8 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from clamp.files import read_at_most
-from clamp.telemetry.jsonfile import MAX_SNAPSHOT
+from clamp.telemetry.jsonfile import read_snapshot
 from clamp.telemetry.rocm_smi import CardMetrics, SmiSnapshot
 from clamp.telemetry.safe_xml import Element, parse_xml
 
@@ -252,19 +251,9 @@ def parse_nvidia_xml(data: bytes) -> SmiSnapshot:
                        else None)
 
 
-def _read(path: Path) -> bytes:
-    try:
-        raw = read_at_most(path, MAX_SNAPSHOT)
-    except OSError as exc:
-        raise ValueError(f"unreadable: {exc.strerror}") from exc
-    if len(raw) > MAX_SNAPSHOT:
-        raise ValueError(f"larger than {MAX_SNAPSHOT // 2**20} MiB")
-    return raw
-
-
 def read_nvidia_csv(path: Path) -> SmiSnapshot:
     """Read a `--query-gpu` CSV file; raises ValueError (with a reason) if unusable."""
-    raw = _read(path)
+    raw = read_snapshot(path)
     # PowerShell's `>` writes UTF-16 with a byte-order mark; everything else writes UTF-8.
     encoding = "utf-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
     try:
@@ -277,7 +266,7 @@ def read_nvidia_csv(path: Path) -> SmiSnapshot:
 
 def read_nvidia_xml(path: Path) -> SmiSnapshot:
     """Read a `-q -x` XML file; raises ValueError (with a reason) if unusable."""
-    return parse_nvidia_xml(_read(path))
+    return parse_nvidia_xml(read_snapshot(path))
 
 
 READERS: dict[str, Callable[[Path], SmiSnapshot]] = {".csv": read_nvidia_csv,

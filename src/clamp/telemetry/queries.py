@@ -131,6 +131,16 @@ def window_start(bucket: int, width_us: int) -> datetime:
     return EPOCH + timedelta(microseconds=ORIGIN_US + bucket * width_us)
 
 
+def wanted_params(width_us: int, wanted: list[tuple[datetime, str, int]],
+                  sample: int) -> list[Any]:
+    """The query parameters of (window start, digest, record count) triples: the window width,
+    then the window buckets, digests and thinning moduli (about `sample` records kept each)."""
+    return [width_us,
+            [bucket_of(start, width_us) for start, _, _ in wanted],
+            [digest for _, digest, _ in wanted],
+            [max(1, -(-n // sample)) for _, _, n in wanted]]
+
+
 def bucket_of(start: datetime, width_us: int) -> int:
     """Window number of a window start (inverse of `window_start`)."""
     micros = (start - EPOCH) // timedelta(microseconds=1)

@@ -69,10 +69,7 @@ def side_stats(con: duckdb.DuckDBPyConnection, width_us: int,
     one scan of the records of the wanted windows."""
     if not wanted:
         return {}
-    params = [width_us,
-              [queries.bucket_of(start, width_us) for start, _, _ in wanted],
-              [digest for _, digest, _ in wanted],
-              [max(1, -(-n // SAMPLE)) for _, _, n in wanted]]
+    params = queries.wanted_params(width_us, wanted, SAMPLE)
     query = f"""
         WITH wanted AS (SELECT unnest($2::BIGINT[]) AS w, unnest($3::VARCHAR[]) AS digest,
                                unnest($4::UBIGINT[]) AS m)
