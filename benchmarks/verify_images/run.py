@@ -2,7 +2,7 @@
 
 Compares, in one run on one machine, against the network critical path (the fewest sequential
 round trips one image needs x the delay):
-  - clamp's image verifier, all images concurrently (`clamp.verify.image.verify_image`),
+  - clamp's image verifier, all images concurrently (`clamp.signed.image.verify_image`),
   - the same with httpx's own transport (httpcore) instead of clamp's h11 one (baseline 1),
   - the same verifier on one image after another (baseline 2),
   - the whole `clamp verify --matrix` command on an N-entry matrix (subprocess: start-up, tag
@@ -39,12 +39,12 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from clamp.demo.images import put_image  # noqa: E402
 from clamp.oci.pool import ClientOptions  # noqa: E402
 from clamp.oci.reference import Reference, parse_reference  # noqa: E402
-from clamp.oci.signatures import push_legacy_signature  # noqa: E402
 from clamp.oci.store import Stores  # noqa: E402
+from clamp.signed.attach import push_legacy_signature  # noqa: E402
+from clamp.signed.image import verify_image  # noqa: E402
 from clamp.trust.keys import PublicKey  # noqa: E402
 from clamp.trust.policy import Policy  # noqa: E402
 from clamp.trust.sign import sign_image_legacy  # noqa: E402
-from clamp.verify.image import verify_image  # noqa: E402
 from tests.support.latency_proxy import ProxyProcess, process_cpu_seconds  # noqa: E402
 from tests.support.registry import run_registry  # noqa: E402
 

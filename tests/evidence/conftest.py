@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from clamp.atomic import write_atomic
 from clamp.demo.images import put_image
 from clamp.oci.reference import Reference
-from clamp.oci.signatures import push_legacy_signature
 from clamp.oci.store import Stores
+from clamp.signed.attach import push_legacy_signature
 from clamp.trust.cosign_legacy import (
     ANN_BUNDLE,
     ANN_CERTIFICATE,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from clamp.digest import is_digest, parse_digest, sha256_digest, verify_bytes
 from clamp.errors import BadInputError, DigestMismatchError
-from clamp.oci.digest import is_digest, parse_digest, sha256_digest, verify_bytes
 from clamp.oci.reference import is_loopback_host, parse_reference
 from clamp.oci.store import parse_image_ref
 

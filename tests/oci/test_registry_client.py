@@ -10,15 +10,16 @@ from typing import Any
 
 import pytest
 
+from clamp.digest import parse_digest
 from clamp.errors import AuthError, NotFoundError
 from clamp.oci.auth import Credentials
-from clamp.oci.digest import parse_digest
 from clamp.oci.manifest import OCI_INDEX, Platform
 from clamp.oci.pool import ClientOptions, RegistryPool
 from clamp.oci.reference import parse_reference
 from clamp.oci.resolve import resolve
-from clamp.oci.signatures import fetch_signatures, push_bundle_referrer, push_legacy_signature
 from clamp.oci.store import Stores
+from clamp.signed.attach import push_bundle_referrer, push_legacy_signature
+from clamp.signed.locate import fetch_signatures
 from tests.support.pushing import RegistryPusher, push_image, push_index
 from tests.support.registry import RegistryHandle
 

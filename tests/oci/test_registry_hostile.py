@@ -229,7 +229,7 @@ def test_referrers_fall_back_to_the_tag_schema(status: int) -> None:
         return Answer(404, b"")
 
     async def go(host: str) -> list[list[str]]:
-        from clamp.oci.digest import parse_digest
+        from clamp.digest import parse_digest
 
         async with RegistryPool(FAST) as pool:
             client = pool.client(host)
@@ -249,7 +249,7 @@ def test_referrers_api_error_is_not_a_fallback() -> None:
         return Answer(404, b"")
 
     async def go(host: str) -> None:
-        from clamp.oci.digest import parse_digest
+        from clamp.digest import parse_digest
 
         async with RegistryPool(FAST) as pool:
             await pool.client(host).referrers("r/x", parse_digest(DIGEST))

@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from clamp.digest import parse_digest
 from clamp.errors import BadInputError, RegistryError
-from clamp.oci.digest import parse_digest
 from clamp.oci.manifest import OCI_INDEX, OCI_MANIFEST, Manifest, Platform
 from clamp.oci.pool import ClientOptions, RegistryPool
 from clamp.oci.reference import parse_reference

@@ -59,10 +59,11 @@ from nacl.bindings import (
 )
 
 from clamp.demo.images import put_image
-from clamp.oci.digest import digest_of
+from clamp.digest import digest_of
 from clamp.oci.layout import LayoutStore
 from clamp.oci.manifest import OCI_EMPTY_CONFIG, OCI_INDEX, OCI_MANIFEST, Manifest, encode_json
 from clamp.oci.reference import Reference
+from clamp.signed.image import verify_image
 from clamp.trust.bundle import Artifact, verify_bundle
 from clamp.trust.cosign_legacy import (
     ANN_BUNDLE,
@@ -83,7 +84,6 @@ from clamp.trust.policy import Identity, Policy
 from clamp.trust.rekor_body import Envelope, check_message_body
 from clamp.trust.root import TrustedRoot, load_trusted_root, parse_trusted_root
 from clamp.trust.sign import image_statement, sign_image_bundle, simplesigning_payload
-from clamp.verify.image import verify_image
 from tests.support.tsa import OpensslTsa
 
 SLSA = "https://slsa.dev/provenance/v1"

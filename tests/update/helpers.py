@@ -1,7 +1,7 @@
 """Pushing real (tiny) images and real signatures for the update tests, and writing matrices.
 
 Images come from `clamp.demo.images` (genuine layers and configs), signatures from
-`clamp.trust.sign` pushed with `clamp.oci.signatures`, all through clamp's own registry client
+`clamp.trust.sign` pushed with `clamp.signed.attach`, all through clamp's own registry client
 against the real `docker-registry` fixture.
 """
 
@@ -22,8 +22,8 @@ from clamp.cli.main import app, invoke
 from clamp.demo.images import put_image, put_index
 from clamp.oci.manifest import Manifest
 from clamp.oci.reference import parse_reference
-from clamp.oci.signatures import push_legacy_signature
 from clamp.oci.store import ImageStore, Stores
+from clamp.signed.attach import push_legacy_signature
 from clamp.trust import policy as trust_policy
 from clamp.trust.cosign_legacy import ANN_BUNDLE, ANN_SIGNATURE
 from clamp.trust.keys import PublicKey

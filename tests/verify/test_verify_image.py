@@ -12,10 +12,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.cli.main import app, invoke
-from clamp.oci.digest import parse_digest
+from clamp.digest import parse_digest
 from clamp.oci.reference import parse_reference
-from clamp.oci.signatures import push_bundle_referrer, push_legacy_signature
 from clamp.oci.store import Stores
+from clamp.signed.attach import push_bundle_referrer, push_legacy_signature
 from clamp.trust.pki import TestSigstore, keyless_sign_image
 from clamp.trust.sign import sign_image_bundle, sign_image_legacy
 from tests.support.hostile_registry import Answer, hostile_registry

@@ -38,8 +38,8 @@ def sign(
     from clamp.errors import BadInputError
     from clamp.oci.manifest import Platform
     from clamp.oci.store import Stores, parse_image_ref
+    from clamp.signed.sign import sign_and_push
     from clamp.trust.keyfile import decrypt_private_key
-    from clamp.verify.signing import sign_and_push
 
     ref = parse_image_ref(image, where="--image")
     private = decrypt_private_key(read_file(key, "private key", 64 * 1024), password(confirm=False),

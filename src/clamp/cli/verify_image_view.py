@@ -6,13 +6,13 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from clamp.exitcodes import ExitCode
-from clamp.verify.image import verify_image
+from clamp.signed.image import verify_image
 
 if TYPE_CHECKING:
     from clamp.oci.reference import Reference
+    from clamp.signed.image import ImageVerification
     from clamp.trust.policy import Policy
     from clamp.trust.result import VerificationResult
-    from clamp.verify.image import ImageVerification
 
 VERDICT_EXIT = {"verified": ExitCode.OK, "unsigned": ExitCode.UNSIGNED,
                 "invalid": ExitCode.SIGNATURE_FAILED,

@@ -13,7 +13,7 @@ import json
 import tarfile
 from dataclasses import dataclass
 
-from clamp.oci.digest import Digest
+from clamp.digest import Digest
 from clamp.oci.manifest import OCI_INDEX, OCI_MANIFEST, Manifest, encode_json
 from clamp.oci.store import ImageStore
 

@@ -20,8 +20,8 @@ from clamp.atomic import write_atomic
 from clamp.demo.images import put_image, put_index
 from clamp.matrix import load, select_image
 from clamp.oci.manifest import Manifest
-from clamp.oci.signatures import push_bundle_referrer, push_legacy_signature
 from clamp.oci.store import ImageStore, Stores
+from clamp.signed.attach import push_bundle_referrer, push_legacy_signature
 from clamp.telemetry.models import TelemetrySummary
 from clamp.trust.keyfile import encrypt_private_key
 from clamp.trust.keys import PublicKey

@@ -4,7 +4,7 @@ Import surface for the rest of clamp. Loading needs pydantic and ruamel.yaml onl
 crypto libraries), so a pinned `clamp resolve` stays fast.
 """
 
-from clamp.matrix.digest import DigestKind, classify, is_digest
+from clamp.digest import DigestKind, classify, is_digest
 from clamp.matrix.loader import LoadedMatrix, load, load_text
 from clamp.matrix.models import (
     Defaults,

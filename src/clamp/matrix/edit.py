@@ -18,8 +18,8 @@ from datetime import date
 from enum import Enum
 from typing import Any
 
+from clamp.digest import DigestKind, check_pinned, classify
 from clamp.errors import BadInputError
-from clamp.matrix.digest import DigestKind, check_pinned, classify
 from clamp.matrix.loader import LoadedMatrix, load_text
 from clamp.matrix.source import Loc, parse_yaml
 

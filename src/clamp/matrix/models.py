@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from clamp.matrix.digest import DIGEST_PATTERN, check_pinned
+from clamp.digest import DIGEST_PATTERN, check_pinned
 from clamp.pattern import PatternError, compile_pattern
 
 PolicyMode = Literal["strict", "warn", "auto_update"]

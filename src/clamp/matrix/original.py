@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from clamp.matrix.digest import DigestKind, classify
+from clamp.digest import DigestKind, classify
 from clamp.matrix.models import PinDate, PolicyMode, TlogMode, Token
 from clamp.matrix.source import Loc
 from clamp.pattern import PatternError, compile_pattern

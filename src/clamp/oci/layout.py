@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from clamp.atomic import write_atomic
+from clamp.digest import Digest, digest_of, is_digest, parse_digest, verify_bytes
 from clamp.errors import NotFoundError, RegistryError
-from clamp.oci.digest import Digest, digest_of, is_digest, parse_digest, verify_bytes
 from clamp.oci.manifest import (
     MANIFEST_ACCEPT,
     MAX_MANIFEST_BYTES,

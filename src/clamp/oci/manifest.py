@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from clamp.digest import Digest, digest_of
 from clamp.errors import RegistryError
-from clamp.oci.digest import Digest, digest_of
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -71,8 +71,8 @@ class Descriptor:
 
     @classmethod
     def from_json(cls, obj: Any, *, where: str) -> Descriptor:
+        from clamp.digest import parse_digest
         from clamp.errors import BadInputError
-        from clamp.oci.digest import parse_digest
 
         if not isinstance(obj, dict):
             raise RegistryError("descriptor is not an object", where=where)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from clamp.digest import Digest, parse_digest
 from clamp.errors import BadInputError
-from clamp.oci.digest import Digest, parse_digest
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"

@@ -21,6 +21,7 @@ import httpx
 if TYPE_CHECKING:
     from clamp.oci.pool import RegistryPool
 
+from clamp.digest import Digest, digest_of, is_digest, parse_digest, verify_bytes
 from clamp.errors import AuthError, DigestMismatchError, NotFoundError, RegistryError
 from clamp.oci.auth import (
     Challenge,
@@ -32,7 +33,6 @@ from clamp.oci.auth import (
     redact,
 )
 from clamp.oci.body import BodyError, BoundedDecoder
-from clamp.oci.digest import Digest, digest_of, is_digest, parse_digest, verify_bytes
 from clamp.oci.manifest import (
     MANIFEST_ACCEPT,
     MAX_MANIFEST_BYTES,

@@ -10,8 +10,8 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from clamp.digest import Digest
 from clamp.errors import ClampError, NotFoundError, RegistryError
-from clamp.oci.digest import Digest
 from clamp.oci.manifest import Manifest, Platform
 from clamp.oci.reference import Reference
 from clamp.oci.store import ImageStore, Stores

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from clamp.digest import Digest, parse_digest
 from clamp.errors import BadInputError
-from clamp.oci.digest import Digest, parse_digest
 from clamp.oci.layout import LayoutStore
 from clamp.oci.manifest import MANIFEST_ACCEPT, Descriptor, Manifest
 from clamp.oci.pool import ClientOptions, RegistryPool

@@ -13,16 +13,16 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
 
+from clamp.digest import Digest, parse_digest
 from clamp.errors import ClampError, NotFoundError
 from clamp.matrix import ImageEntry, LoadedMatrix
-from clamp.oci.digest import Digest, parse_digest
 from clamp.oci.manifest import Platform
 from clamp.oci.reference import Reference
 from clamp.oci.store import ImageStore, Stores
+from clamp.signed.image import ImageVerification, verify_image
 from clamp.trust.result import VerificationResult
 from clamp.update.discover import ReleaseLine, newer_tags
 from clamp.update.report import Kind, PinState
-from clamp.verify.image import ImageVerification, verify_image
 from clamp.verify.policy import EntryTrust
 from clamp.verify.tags import entry_reference, staleness
 

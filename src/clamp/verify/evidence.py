@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from clamp.errors import DigestMismatchError
 
 if TYPE_CHECKING:  # the models stay as light to import as the provenance models that hold them
-    from clamp.oci.signatures import SignatureSet
+    from clamp.signed.locate import SignatureSet
     from clamp.trust.policy import Policy
     from clamp.verify.decision import EntryDecision
     from clamp.verify.pipeline import EntryOutcome

@@ -12,15 +12,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from clamp.digest import parse_digest
 from clamp.errors import ClampError, RegistryError
 from clamp.matrix import ImageEntry, LoadedMatrix
-from clamp.oci.digest import parse_digest
 from clamp.oci.manifest import Manifest, Platform
 from clamp.oci.reference import Reference
 from clamp.oci.resolve import resolve
 from clamp.oci.store import ImageStore, Stores
+from clamp.signed.image import ImageVerification, verify_image
 from clamp.trust.result import VerificationResult
-from clamp.verify.image import ImageVerification, verify_image
 from clamp.verify.policy import EntryTrust, PolicyCache
 from clamp.verify.tags import TagCheck, entry_reference, fetch_tag
 

@@ -22,11 +22,12 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from clamp.digest import Digest, parse_digest
 from clamp.errors import ClampError, DigestMismatchError, RegistryError
 from clamp.matrix.models import ImageEntry, entry_id
-from clamp.oci.digest import Digest, parse_digest
 from clamp.oci.reference import Reference
-from clamp.oci.signatures import BundleArtifact, SignatureSet, SignedLayer
+from clamp.signed.image import ImageVerification, judge
+from clamp.signed.locate import BundleArtifact, SignatureSet, SignedLayer
 from clamp.trust.errors import TrustError
 from clamp.trust.keys import load_public_key
 from clamp.trust.policy import Identity, Policy
@@ -39,7 +40,6 @@ from clamp.verify.evidence import (
     RecordEvidence,
     policy_digest,
 )
-from clamp.verify.image import ImageVerification, judge
 from clamp.verify.pipeline import EntryOutcome, no_trust
 from clamp.verify.policy import EntryTrust
 from clamp.verify.provenance import TIME_SOURCES, ProvenanceDocument, ProvenanceRecord

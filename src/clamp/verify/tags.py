@@ -13,9 +13,9 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
+from clamp.digest import Digest, parse_digest
 from clamp.errors import ClampError, NotFoundError
 from clamp.matrix import ImageEntry, LoadedMatrix, effective, image_ref
-from clamp.oci.digest import Digest, parse_digest
 from clamp.oci.manifest import Manifest
 from clamp.oci.reference import Reference
 from clamp.oci.store import LAYOUT_PREFIX, Stores, parse_image_ref

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from clamp.errors import BadInputError
-from clamp.oci.signatures import push_bundle_referrer
 from clamp.oci.store import Stores
+from clamp.signed.attach import push_bundle_referrer
 from clamp.trust.keys import PrivateKeyTypes, public_of
 from clamp.trust.sign import BUNDLE_V03_MEDIA_TYPE
 from clamp.verify.pipeline import EntryOutcome

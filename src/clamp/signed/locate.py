@@ -1,12 +1,12 @@
-"""Where cosign and sigstore keep signatures in a registry, for reading and for writing.
+"""Find the signatures stored beside an image: where cosign and sigstore keep them.
 
 Legacy cosign: tag `sha256-<hex>.sig` (attestations `.att`) holding an image manifest whose layers
 are the signed payloads, with the signature material in layer annotations. The same manifests
 stored as OCI 1.1 referrers (cosign's `--registry-referrers-mode=oci-1-1`: artifactType
-`application/vnd.dev.cosign.artifact.sig.v1+json`, `.att.v1+json` for attestations) are read too.
-New format: a sigstore bundle stored as an OCI 1.1 referrer (artifactType
-`application/vnd.dev.sigstore.bundle.v0.3+json`). Referrers are found through the referrers API or
-the `sha256-<hex>` tag-schema fallback index.
+`COSIGN_SIG_ARTIFACT`, `COSIGN_ATT_ARTIFACT` for attestations) are read too. New format: a
+sigstore bundle stored as an OCI 1.1 referrer (artifactType one of `BUNDLE_ARTIFACT_TYPES`).
+Referrers are found through the referrers API or the `sha256-<hex>` tag-schema fallback index
+(`clamp.oci` does that part: it knows referrers, not what they mean).
 
 This module only moves bytes: every blob is bounded and digest-checked, and the crypto layer
 (`clamp.trust`) decides what they prove.
@@ -15,40 +15,28 @@ This module only moves bytes: every blob is bounded and digest-checked, and the 
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass, field
 
+from clamp.digest import Digest
 from clamp.errors import ClampError, NotFoundError, RegistryError
-from clamp.oci.digest import Digest
-from clamp.oci.manifest import (
-    OCI_EMPTY_CONFIG,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    Descriptor,
-    Manifest,
-    encode_json,
-)
+from clamp.oci.manifest import DOCKER_MANIFEST, OCI_MANIFEST, Descriptor, Manifest
 from clamp.oci.store import ImageStore
+from clamp.trust.mediatypes import (
+    BUNDLE_ARTIFACT_TYPES,
+    COSIGN_ATT_ARTIFACT,
+    COSIGN_SIG_ARTIFACT,
+    MAX_SIGNATURE_LAYERS,
+)
 
-SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
-DSSE_ENVELOPE = "application/vnd.dsse.envelope.v1+json"
-BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
-# Every spelling of a sigstore bundle as a referrer's artifactType: v0.3's own, and the
-# `+json;version=0.N` form (attest-build-provenance v1.0.x pushed v0.2 bundles this way).
-BUNDLE_ARTIFACT_TYPES = frozenset(
-    {BUNDLE_V03, *(f"application/vnd.dev.sigstore.bundle+json;version=0.{n}" for n in (1, 2, 3))})
-COSIGN_SIG_ARTIFACT = "application/vnd.dev.cosign.artifact.sig.v1+json"
-COSIGN_ATT_ARTIFACT = "application/vnd.dev.cosign.artifact.att.v1+json"
 MAX_SIGNATURE_BLOB = 4 * 1024 * 1024
 # cosign's bound on the layers of one signature manifest (ociremote maxLayers): a registry that
 # can append layers must not be able to push a valid signature out of reach below it.
-MAX_LAYERS = 1000
+MAX_LAYERS = MAX_SIGNATURE_LAYERS
 # What all the layers of one manifest may cost together; the smallest are fetched first, so
 # junk layers crowding out a ~300-byte signature would need to be smaller than it.
 MAX_SIGNATURE_BYTES_TOTAL = 64 * 1024 * 1024
 LAYER_CONCURRENCY = 16
 MAX_REFERRERS = 128
-EMPTY_JSON = b"{}"
 
 
 @dataclass(frozen=True)
@@ -122,8 +110,7 @@ async def _nothing() -> list[SignedLayer]:
 
 async def _layers(store: ImageStore, repo: str, tag: str, found: SignatureSet) -> list[SignedLayer]:
     try:
-        manifest = await store.get_manifest(repo, tag, accept=(OCI_MANIFEST,
-                                            "application/vnd.docker.distribution.manifest.v2+json"))
+        manifest = await store.get_manifest(repo, tag, accept=(OCI_MANIFEST, DOCKER_MANIFEST))
     except NotFoundError:
         return []
     if tag.endswith(".sig"):
@@ -258,71 +245,3 @@ async def _referrers(store: ImageStore, repo: str, subject: Digest, found: Signa
         asyncio.gather(*(signed(d, kind) for kind, d in wanted if kind == "att")))
     return ([b for b in bundles if b is not None], [x for group in sigs for x in group],
             [x for group in atts for x in group])
-
-
-# ---- writing ---------------------------------------------------------------------------------
-
-
-async def push_legacy_signature(store: ImageStore, repo: str, subject: Digest, payload: bytes,
-                                annotations: dict[str, str], *, media_type: str = SIMPLESIGNING,
-                                tag: str | None = None) -> Digest:
-    """Add one signed layer to the subject's `.sig` manifest (creating it), as cosign does."""
-    tag = tag or sig_tag(subject)
-    layers: list[dict[str, object]] = []
-    try:
-        existing = await store.get_manifest(repo, tag)
-        layers = list(existing.body.get("layers") or [])
-    except NotFoundError:
-        pass
-    payload_digest = await store.put_blob(repo, payload)
-    new_layer = {"mediaType": media_type, "size": len(payload), "digest": str(payload_digest),
-                 "annotations": annotations}
-    layers = [layer for layer in layers if layer != new_layer] + [new_layer]
-    config = encode_json({"architecture": "", "os": "", "config": {}, "rootfs": {
-        "type": "layers", "diff_ids": [d["digest"] for d in layers if isinstance(d, dict)]}})
-    config_digest = await store.put_blob(repo, config)
-    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                           "size": len(config), "digest": str(config_digest)},
-                "layers": layers}
-    return await store.put_manifest(repo, tag, encode_json(manifest), OCI_MANIFEST)
-
-
-async def push_bundle_referrer(store: ImageStore, repo: str, subject: Manifest,
-                               bundle: bytes, *,
-                               predicate_type: str = "https://sigstore.dev/cosign/sign/v1"
-                               ) -> Digest:
-    """Store a bundle as a referrer of `subject` and record it in the tag-schema fallback index
-    (registries without the referrers API find it there; those with it index it themselves).
-    `predicate_type` is only the annotation cosign writes beside it; readers check the
-    statement itself."""
-    empty = await store.put_blob(repo, EMPTY_JSON)
-    bundle_digest = await store.put_blob(repo, bundle)
-    manifest = {
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": BUNDLE_V03,
-        "config": {"mediaType": OCI_EMPTY_CONFIG, "size": len(EMPTY_JSON), "digest": str(empty)},
-        "layers": [{"mediaType": BUNDLE_V03, "size": len(bundle), "digest": str(bundle_digest)}],
-        "subject": {"mediaType": subject.media_type, "size": len(subject.raw),
-                    "digest": str(subject.digest)},
-        "annotations": {"dev.sigstore.bundle.content": "dsse-envelope",
-                        "dev.sigstore.bundle.predicateType": predicate_type},
-    }
-    raw = encode_json(manifest)
-    referrer = await store.put_manifest(repo, str(_digest(raw)), raw, OCI_MANIFEST)
-    fallback_tag = subject.digest.referrers_tag
-    try:
-        index = (await store.get_manifest(repo, fallback_tag, accept=(OCI_INDEX,))).body
-    except NotFoundError:
-        index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
-    entries = [m for m in index.get("manifests", []) if m.get("digest") != str(referrer)]
-    entries.append({"mediaType": OCI_MANIFEST, "size": len(raw), "digest": str(referrer),
-                    "artifactType": BUNDLE_V03, "annotations": manifest["annotations"]})
-    index["manifests"] = entries
-    await store.put_manifest(repo, fallback_tag, json.dumps(index).encode(), OCI_INDEX)
-    return referrer
-
-
-def _digest(raw: bytes) -> Digest:
-    from clamp.oci.digest import digest_of
-
-    return digest_of(raw)

@@ -17,8 +17,8 @@ from clamp.errors import ClampError
 from clamp.oci.manifest import Manifest, Platform
 from clamp.oci.reference import Reference
 from clamp.oci.resolve import ResolvedImage, resolve
-from clamp.oci.signatures import BundleArtifact, SignatureSet, SignedLayer, fetch_signatures
 from clamp.oci.store import ImageStore
+from clamp.signed.locate import BundleArtifact, SignatureSet, SignedLayer, fetch_signatures
 from clamp.trust.errors import TrustError, UnsignedError
 from clamp.trust.policy import Policy
 from clamp.trust.result import VerificationResult, failure
@@ -116,7 +116,7 @@ def check_signatures(found: Sequence[SignatureSet],
     Only simple-signing layers and cosign-sign bundles are signatures (`clamp.trust.kinds`): an
     attestation, whoever signed it and wherever it was stored, never is.
     """
-    from clamp.trust.dsse import COSIGN_SIGN_PREDICATE
+    from clamp.trust.mediatypes import COSIGN_SIGN_PREDICATE
 
     misses: list[VerificationResult] = []
     attestation_bundles = 0

@@ -1,12 +1,12 @@
-"""Sign an image in a store and push the signature where cosign would put it."""
+"""Sign an image in a store and push the signature where cosign would put it (`clamp sign`)."""
 
 from __future__ import annotations
 
 from clamp.oci.manifest import Manifest, Platform
 from clamp.oci.reference import Reference
 from clamp.oci.resolve import resolve
-from clamp.oci.signatures import push_bundle_referrer, push_legacy_signature
 from clamp.oci.store import ImageStore
+from clamp.signed.attach import push_bundle_referrer, push_legacy_signature
 from clamp.trust.keys import PrivateKeyTypes
 
 

@@ -1,4 +1,4 @@
-"""Digest classification: pins, placeholders and malformed strings never get confused."""
+"""The digest grammar (clamp.digest): pins, placeholders and typos never get confused."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clamp.matrix.digest import DigestKind, check_pinned, classify, is_digest
+from clamp.digest import Digest, DigestKind, check_pinned, classify, is_digest, parse_digest
+from clamp.errors import BadInputError
 
 HEX = "0123456789abcdef"
 sha256 = st.text(HEX, min_size=64, max_size=64).map(lambda h: "sha256:" + h)
@@ -66,3 +67,34 @@ def test_examples_malformed(value: str) -> None:
                                    "sha512:PENDING-RELEASE"])
 def test_examples_placeholder(value: str) -> None:
     assert classify(value).kind is DigestKind.PLACEHOLDER
+
+
+HEX64 = "0123456789abcdef" * 4
+
+
+@pytest.mark.parametrize("around", ["\n", " ", "\t", "\r\n", "\x00"])
+def test_nothing_around_a_digest(around: str) -> None:
+    """A digest followed (or preceded) by anything is not that digest: `$` alone would let a
+    trailing newline through, and a manifest naming `sha256:<hex>\\n` would be read as the
+    digest it is not."""
+    for bad in (f"sha256:{HEX64}{around}", f"{around}sha256:{HEX64}"):
+        assert not is_digest(bad)
+        assert classify(bad).kind is DigestKind.MALFORMED
+        with pytest.raises(BadInputError, match="malformed digest"):
+            parse_digest(bad)
+    assert parse_digest(f"sha256:{HEX64}") == Digest("sha256", HEX64)  # the honest twin
+
+
+def test_placeholder_with_a_trailing_newline_is_malformed() -> None:
+    assert classify("sha256:TODO").kind is DigestKind.PLACEHOLDER
+    assert classify("sha256:TODO\n").kind is DigestKind.MALFORMED
+
+
+@given(st.integers(min_value=257, max_value=100_000))
+def test_overlong_text_is_malformed_without_reading_it(n: int) -> None:
+    value = "sha256:" + "a" * n
+    result = classify(value)
+    assert result.kind is DigestKind.MALFORMED
+    assert "longer than any digest" in result.reason
+    with pytest.raises(BadInputError):
+        parse_digest(value)
