@@ -24,9 +24,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.cli.main import app, invoke
-from clamp.trust.cosign_legacy import ANN_SIGNATURE, DSSE_MEDIA_TYPE, SIMPLESIGNING_MEDIA_TYPE
-from clamp.trust.dsse import INTOTO_PAYLOAD_TYPE
 from clamp.trust.keys import PublicKey, sign_bytes
+from clamp.trust.mediatypes import (
+    ANN_SIGNATURE,
+    DSSE_MEDIA_TYPE,
+    INTOTO_PAYLOAD_TYPE,
+    SIMPLESIGNING_MEDIA_TYPE,
+)
 from clamp.trust.pki import TestSigstore
 from clamp.trust.rekor_body import Envelope
 from tests.support.pushing import (

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from clamp.trust.cosign_legacy import ANN_SIGNATURE, SIMPLESIGNING_MEDIA_TYPE
 from clamp.trust.keys import PublicKey, sign_bytes
+from clamp.trust.mediatypes import ANN_SIGNATURE, SIMPLESIGNING_MEDIA_TYPE
 from tests.adversarial.conftest import b64, run_clamp, simple_payload
 from tests.support.hostile_registry import Answer, hostile_registry
 

@@ -21,8 +21,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from clamp.trust.cosign_legacy import ANN_BUNDLE, ANN_SIGNATURE, SIMPLESIGNING_MEDIA_TYPE
 from clamp.trust.keys import sign_bytes
+from clamp.trust.mediatypes import ANN_BUNDLE, ANN_SIGNATURE, SIMPLESIGNING_MEDIA_TYPE
 from clamp.trust.pki import TestSigstore, _der_utf8, keyless_sign_image, make_ca
 from tests.adversarial.conftest import (
     BUNDLE_V03,

@@ -20,15 +20,15 @@ from clamp.demo.images import put_image
 from clamp.oci.reference import Reference
 from clamp.oci.store import Stores
 from clamp.signed.attach import push_legacy_signature
-from clamp.trust.cosign_legacy import (
+from clamp.trust.keyfile import encrypt_private_key
+from clamp.trust.keys import PublicKey
+from clamp.trust.mediatypes import (
     ANN_BUNDLE,
     ANN_CERTIFICATE,
     ANN_CHAIN,
     ANN_SIGNATURE,
     ANN_TIMESTAMP,
 )
-from clamp.trust.keyfile import encrypt_private_key
-from clamp.trust.keys import PublicKey
 from clamp.trust.pki import TestSigstore, hashedrekord
 from clamp.trust.sign import sign_image_legacy, simplesigning_payload
 from tests.support.tsa import OpensslTsa

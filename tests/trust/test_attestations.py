@@ -10,10 +10,10 @@ import pytest
 from conftest import DIGEST, OTHER_DIGEST
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from clamp.trust.cosign_legacy import DSSE_MEDIA_TYPE, LegacyLayer, verify_legacy_layer
-from clamp.trust.dsse import INTOTO_PAYLOAD_TYPE
+from clamp.trust.cosign_legacy import LegacyLayer, verify_legacy_layer
 from clamp.trust.errors import TrustError
 from clamp.trust.keys import sign_bytes
+from clamp.trust.mediatypes import DSSE_MEDIA_TYPE, INTOTO_PAYLOAD_TYPE
 from clamp.trust.policy import Policy
 from clamp.trust.rekor_body import Envelope
 

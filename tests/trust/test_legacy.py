@@ -12,15 +12,10 @@ from conftest import DIGEST, IDENTITY, ISSUER, OTHER_DIGEST, REFERENCE
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.exitcodes import ExitCode
-from clamp.trust.cosign_legacy import (
-    ANN_BUNDLE,
-    ANN_SIGNATURE,
-    LegacyLayer,
-    verify_legacy_layer,
-    verify_legacy_layers,
-)
+from clamp.trust.cosign_legacy import LegacyLayer, verify_legacy_layer, verify_legacy_layers
 from clamp.trust.errors import TrustError
 from clamp.trust.keys import PublicKey
+from clamp.trust.mediatypes import ANN_BUNDLE, ANN_SIGNATURE
 from clamp.trust.pki import Log, TestSigstore, hashedrekord, keyless_sign_image
 from clamp.trust.policy import Identity, Policy
 from clamp.trust.sign import sign_image_legacy, simplesigning_payload

@@ -65,20 +65,19 @@ from clamp.oci.manifest import OCI_EMPTY_CONFIG, OCI_INDEX, OCI_MANIFEST, Manife
 from clamp.oci.reference import Reference
 from clamp.signed.image import verify_image
 from clamp.trust.bundle import Artifact, verify_bundle
-from clamp.trust.cosign_legacy import (
+from clamp.trust.cosign_legacy import LegacyLayer, verify_legacy_layer
+from clamp.trust.encoding import canonical_json
+from clamp.trust.errors import InvalidSignatureError, TrustError, TrustInputError
+from clamp.trust.keys import PrivateKeyTypes, PublicKey, sign_bytes, spki_der
+from clamp.trust.mediatypes import (
     ANN_BUNDLE,
     ANN_CERTIFICATE,
     ANN_SIGNATURE,
     ANN_TIMESTAMP,
     DSSE_MEDIA_TYPE,
+    INTOTO_PAYLOAD_TYPE,
     SIMPLESIGNING_MEDIA_TYPE,
-    LegacyLayer,
-    verify_legacy_layer,
 )
-from clamp.trust.dsse import INTOTO_PAYLOAD_TYPE
-from clamp.trust.encoding import canonical_json
-from clamp.trust.errors import InvalidSignatureError, TrustError, TrustInputError
-from clamp.trust.keys import PrivateKeyTypes, PublicKey, sign_bytes, spki_der
 from clamp.trust.pki import TestSigstore, hashedrekord, keyless_sign_image
 from clamp.trust.policy import Identity, Policy
 from clamp.trust.rekor_body import Envelope, check_message_body

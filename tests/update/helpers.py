@@ -25,8 +25,8 @@ from clamp.oci.reference import parse_reference
 from clamp.oci.store import ImageStore, Stores
 from clamp.signed.attach import push_legacy_signature
 from clamp.trust import policy as trust_policy
-from clamp.trust.cosign_legacy import ANN_BUNDLE, ANN_SIGNATURE
 from clamp.trust.keys import PublicKey
+from clamp.trust.mediatypes import ANN_BUNDLE, ANN_SIGNATURE
 from clamp.trust.pki import TestSigstore, hashedrekord
 from clamp.trust.sign import sign_image_legacy
 

@@ -33,18 +33,13 @@ from clamp.trust.errors import InvalidSignatureError, TrustError, TrustInputErro
 from clamp.trust.errors import MalformedError as M
 from clamp.trust.keyless import verify_certificate
 from clamp.trust.keys import PublicKey
+from clamp.trust.mediatypes import BUNDLE_MEDIA_TYPES
 from clamp.trust.policy import Policy
 from clamp.trust.rekor_body import Envelope, check_dsse_body, check_message_body, same_hash
 from clamp.trust.result import Signer, TimeSource, VerificationResult
 from clamp.trust.tlog import LogEntry, find_log, verify_checkpoint, verify_inclusion, verify_set
 from clamp.trust.tsa import verify_timestamps
 
-MEDIA_TYPES = {
-    "application/vnd.dev.sigstore.bundle+json;version=0.1": 1,
-    "application/vnd.dev.sigstore.bundle+json;version=0.2": 2,
-    "application/vnd.dev.sigstore.bundle+json;version=0.3": 3,
-    "application/vnd.dev.sigstore.bundle.v0.3+json": 3,
-}
 MAX_BUNDLE = 16 * 1024 * 1024
 CHECK = "bundle"
 
@@ -180,7 +175,7 @@ def parse_bundle(raw: bytes) -> ParsedBundle:
     doc = as_dict(loads_json(raw, check=CHECK, limit=MAX_BUNDLE, error=M), check=CHECK,
                   what="bundle", error=M)
     media_type = doc.get("mediaType")
-    version = MEDIA_TYPES.get(media_type) if isinstance(media_type, str) else None
+    version = BUNDLE_MEDIA_TYPES.get(media_type) if isinstance(media_type, str) else None
     if version is None or not isinstance(media_type, str):
         raise M(CHECK, f"unsupported bundle mediaType {str(media_type)[:80]!r}")
     vm = as_dict(doc.get("verificationMaterial"), check=CHECK, what="verificationMaterial",

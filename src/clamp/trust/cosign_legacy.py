@@ -28,28 +28,28 @@ from clamp.trust.errors import InvalidSignatureError, TrustError, UnsignedError
 from clamp.trust.keyless import verify_certificate
 from clamp.trust.keys import PublicKey
 from clamp.trust.kinds import (
-    DSSE_MEDIA_TYPE,
     MAX_PAYLOAD,
-    PAYLOAD_TYPE,
-    SIMPLESIGNING_MEDIA_TYPE,
     Kind,
     accepts_attestation,
     layer_kind,
     parse_simplesigning,
 )
+from clamp.trust.mediatypes import (
+    ANN_BUNDLE,
+    ANN_CERTIFICATE,
+    ANN_CHAIN,
+    ANN_SIGNATURE,
+    ANN_TIMESTAMP,
+    DSSE_MEDIA_TYPE,
+    SIMPLESIGNING_MEDIA_TYPE,
+)
+from clamp.trust.mediatypes import MAX_SIGNATURE_LAYERS as MAX_LAYERS
 from clamp.trust.policy import Policy
 from clamp.trust.rekor_body import Envelope, check_dsse_body, check_message_body
 from clamp.trust.result import Signer, TimeSource, VerificationResult
 from clamp.trust.tlog import LogEntry, verify_set
 from clamp.trust.tsa import verify_timestamps
 
-ANN_SIGNATURE = "dev.cosignproject.cosign/signature"
-ANN_CERTIFICATE = "dev.sigstore.cosign/certificate"
-ANN_CHAIN = "dev.sigstore.cosign/chain"
-ANN_BUNDLE = "dev.sigstore.cosign/bundle"
-ANN_TIMESTAMP = "dev.sigstore.cosign/rfc3161timestamp"
-# cosign's own bound on the layers of one signature manifest (ociremote, maxLayers).
-MAX_LAYERS = 1000
 # The digests an image can have (OCI: sha256, sha512), lowercase hex, nothing around them.
 IMAGE_DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}", re.ASCII)
 _DESCRIBE = {"signature": "a simple-signing signature", "attestation": "a DSSE attestation"}
@@ -248,7 +248,5 @@ def verify_legacy_layers(layers: Sequence[LegacyLayer], manifest_digest: str, po
                          else ""))
 
 
-__all__ = ["ANN_BUNDLE", "ANN_CERTIFICATE", "ANN_CHAIN", "ANN_SIGNATURE", "ANN_TIMESTAMP",
-           "DSSE_MEDIA_TYPE", "MAX_LAYERS", "PAYLOAD_TYPE", "SIMPLESIGNING_MEDIA_TYPE",
-           "LegacyLayer", "parse_simplesigning", "require_payload_digest", "verify_legacy_layer",
+__all__ = ["LegacyLayer", "parse_simplesigning", "require_payload_digest", "verify_legacy_layer",
            "verify_legacy_layers"]

@@ -9,11 +9,9 @@ from typing import Any
 from clamp.trust.encoding import b64decode, go_get, loads_json
 from clamp.trust.errors import InvalidSignatureError
 from clamp.trust.keys import PublicKey
+from clamp.trust.mediatypes import INTOTO_PAYLOAD_TYPE, STATEMENT_TYPES
 from clamp.trust.rekor_body import Envelope
 
-INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
-STATEMENT_TYPES = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1")
-COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
 MAX_ENVELOPE = 8 * 1024 * 1024
 MAX_SIGNATURES = 8
 MAX_SUBJECTS = 1024

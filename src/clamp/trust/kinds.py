@@ -16,13 +16,16 @@ from __future__ import annotations
 import binascii
 from typing import Literal
 
-from clamp.trust.dsse import COSIGN_SIGN_PREDICATE, parse_envelope_bytes, parse_statement
+from clamp.trust.dsse import parse_envelope_bytes, parse_statement
 from clamp.trust.encoding import b64decode, go_get, loads_json
 from clamp.trust.errors import InvalidSignatureError, TrustError
+from clamp.trust.mediatypes import (
+    COSIGN_SIGN_PREDICATE,
+    DSSE_MEDIA_TYPE,
+    SIMPLESIGNING_MEDIA_TYPE,
+)
+from clamp.trust.mediatypes import SIMPLESIGNING_PAYLOAD_TYPE as PAYLOAD_TYPE
 
-SIMPLESIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
-DSSE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
-PAYLOAD_TYPE = "cosign container image signature"
 MAX_PAYLOAD = 1024 * 1024
 
 Kind = Literal["signature", "attestation"]
@@ -100,5 +103,4 @@ def accepts_attestation(predicate: str | None, wanted: tuple[str, ...]) -> bool:
     return predicate in wanted if wanted else predicate != COSIGN_SIGN_PREDICATE
 
 
-__all__ = ["DSSE_MEDIA_TYPE", "PAYLOAD_TYPE", "SIMPLESIGNING_MEDIA_TYPE", "Kind",
-           "accepts_attestation", "bundle_kind", "layer_kind", "parse_simplesigning"]
+__all__ = ["Kind", "accepts_attestation", "bundle_kind", "layer_kind", "parse_simplesigning"]

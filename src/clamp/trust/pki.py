@@ -22,16 +22,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from clamp.trust.certs import OID_ISSUER_V1, OID_ISSUER_V2
-from clamp.trust.cosign_legacy import (
+from clamp.trust.cosign_legacy import LegacyLayer
+from clamp.trust.encoding import canonical_json
+from clamp.trust.keys import spki_der
+from clamp.trust.mediatypes import (
     ANN_BUNDLE,
     ANN_CERTIFICATE,
     ANN_CHAIN,
     ANN_SIGNATURE,
     SIMPLESIGNING_MEDIA_TYPE,
-    LegacyLayer,
+    TRUSTED_ROOT_MEDIA_TYPE,
 )
-from clamp.trust.encoding import canonical_json
-from clamp.trust.keys import spki_der
 from clamp.trust.root import TrustedRoot, parse_trusted_root
 from clamp.trust.sign import simplesigning_payload
 
@@ -134,7 +135,7 @@ class TestSigstore:
     def trusted_root_json(self) -> bytes:
         chain = [self.intermediate_cert, self.root_cert]
         doc = {
-            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "mediaType": TRUSTED_ROOT_MEDIA_TYPE,
             "tlogs": [self.rekor.json(self.start, "https://rekor.clamp.test")],
             "certificateAuthorities": [{
                 "subject": {"organization": "clamp-test", "commonName": "clamp-test"},

@@ -23,12 +23,8 @@ from cryptography.hazmat.primitives import serialization
 from clamp.trust.encoding import loads_json
 from clamp.trust.errors import TrustInputError
 from clamp.trust.keys import PublicKey
+from clamp.trust.mediatypes import TRUSTED_ROOT_MEDIA_TYPES
 
-MEDIA_TYPE = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
-#: Every spelling of the trusted-root media type in use (protobuf-specs and the clients).
-MEDIA_TYPES = frozenset({MEDIA_TYPE, "application/vnd.dev.sigstore.trustedroot.v0.1+json",
-                         "application/vnd.dev.sigstore.trustedroot.v0.2+json",
-                         "application/vnd.dev.sigstore.trustedroot+json;version=0.2"})
 MAX_ROOT = 4 * 1024 * 1024
 CHECK = "trusted-root"
 
@@ -190,7 +186,7 @@ def _parse_one(data: bytes, source: str) -> TrustedRoot:
     if not isinstance(doc, dict):
         raise TrustInputError(CHECK, "not a JSON object", where=source)
     media_type = doc.get("mediaType")
-    if not isinstance(media_type, str) or media_type not in MEDIA_TYPES:
+    if not isinstance(media_type, str) or media_type not in TRUSTED_ROOT_MEDIA_TYPES:
         raise TrustInputError(CHECK, f"unsupported mediaType {str(media_type)[:80]!r}",
                               where=source)
 

@@ -14,13 +14,19 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from clamp.trust.cosign_legacy import ANN_SIGNATURE, SIMPLESIGNING_MEDIA_TYPE, LegacyLayer
-from clamp.trust.dsse import COSIGN_SIGN_PREDICATE, INTOTO_PAYLOAD_TYPE
+from clamp.trust.cosign_legacy import LegacyLayer
 from clamp.trust.errors import TrustInputError
 from clamp.trust.keys import PrivateKeyTypes, public_of, sign_bytes
+from clamp.trust.mediatypes import (
+    ANN_SIGNATURE,
+    BUNDLE_V03_MEDIA_TYPE,
+    COSIGN_SIGN_PREDICATE,
+    INTOTO_PAYLOAD_TYPE,
+    SIMPLESIGNING_MEDIA_TYPE,
+    SIMPLESIGNING_PAYLOAD_TYPE,
+    STATEMENT_V1,
+)
 from clamp.trust.rekor_body import Envelope
-
-BUNDLE_V03_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 
 
 def _check_digest(manifest_digest: str) -> str:
@@ -38,7 +44,7 @@ def simplesigning_payload(manifest_digest: str, docker_reference: str,
     _check_digest(manifest_digest)
     doc = {"critical": {"identity": {"docker-reference": docker_reference},
                         "image": {"docker-manifest-digest": manifest_digest},
-                        "type": "cosign container image signature"},
+                        "type": SIMPLESIGNING_PAYLOAD_TYPE},
            "optional": optional}
     return json.dumps(doc, separators=(",", ":")).encode()
 
@@ -57,7 +63,7 @@ def image_statement(manifest_digest: str, name: str, *,
                     predicate: dict[str, object] | None = None) -> bytes:
     hexdigest = _check_digest(manifest_digest)
     return json.dumps({
-        "_type": "https://in-toto.io/Statement/v1",
+        "_type": STATEMENT_V1,
         "subject": [{"name": name, "digest": {"sha256": hexdigest}}],
         "predicateType": predicate_type,
         "predicate": predicate or {},

@@ -27,15 +27,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from clamp import __version__
-from clamp.trust.dsse import INTOTO_PAYLOAD_TYPE, parse_envelope, parse_statement, verify_envelope
+from clamp.trust.dsse import parse_envelope, parse_statement, verify_envelope
 from clamp.trust.encoding import loads_json
 from clamp.trust.errors import InvalidSignatureError, TrustError
 from clamp.trust.keys import PrivateKeyTypes, PublicKey, public_of, sign_bytes
+from clamp.trust.mediatypes import INTOTO_PAYLOAD_TYPE, STATEMENT_V1, VSA_PREDICATE
 from clamp.trust.rekor_body import Envelope
 from clamp.verify.provenance import ProvenanceDocument, ProvenanceRecord
 
-VSA_PREDICATE = "https://slsa.dev/verification_summary/v1"
-STATEMENT_V1 = "https://in-toto.io/Statement/v1"
 VERIFIER_ID = "https://github.com/ROCm/clamp"
 PASSED_LEVEL = "CLAMP_SIGNATURE_LEVEL_1"
 MAX_VSA_LINE = 1024 * 1024  # one envelope (the statement is a few KB)

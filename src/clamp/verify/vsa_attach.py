@@ -19,10 +19,10 @@ from clamp.errors import BadInputError
 from clamp.oci.store import Stores
 from clamp.signed.attach import push_bundle_referrer
 from clamp.trust.keys import PrivateKeyTypes, public_of
-from clamp.trust.sign import BUNDLE_V03_MEDIA_TYPE
+from clamp.trust.mediatypes import BUNDLE_V03_MEDIA_TYPE, VSA_PREDICATE
 from clamp.verify.pipeline import EntryOutcome
 from clamp.verify.provenance import ProvenanceDocument
-from clamp.verify.vsa import VSA_PREDICATE, sign_envelope, statement
+from clamp.verify.vsa import sign_envelope, statement
 
 
 def vsa_bundle(envelope: dict[str, Any], private_key: PrivateKeyTypes) -> bytes:
