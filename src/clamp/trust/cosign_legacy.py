@@ -9,13 +9,13 @@ names the image digest. Any failure raises a `TrustError` naming the check.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
 
+from clamp.digest import is_digest
 from clamp.trust.certs import load_pem_certs
 from clamp.trust.dsse import (
     parse_envelope_bytes,
@@ -50,8 +50,6 @@ from clamp.trust.result import Signer, TimeSource, VerificationResult
 from clamp.trust.tlog import LogEntry, verify_set
 from clamp.trust.tsa import verify_timestamps
 
-# The digests an image can have (OCI: sha256, sha512), lowercase hex, nothing around them.
-IMAGE_DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}", re.ASCII)
 _DESCRIBE = {"signature": "a simple-signing signature", "attestation": "a DSSE attestation"}
 
 
@@ -67,7 +65,7 @@ class LegacyLayer:
 def require_payload_digest(named: str, manifest_digest: str) -> None:
     """The payload's `docker-manifest-digest` is the image digest, byte for byte, as cosign
     compares it: `SHA256:`, uppercase hex, whitespace or another algorithm never match."""
-    if IMAGE_DIGEST.fullmatch(manifest_digest) is None:
+    if not is_digest(manifest_digest):  # the digest grammar: sha256/sha512, matched whole
         raise InvalidSignatureError("payload-digest", "not a canonical image digest: "
                                     f"{manifest_digest[:80]!r}")
     if named != manifest_digest:
