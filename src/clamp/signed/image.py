@@ -226,20 +226,51 @@ def _first_verified(digest: str, layers: Sequence[LegacyLayer],
     from clamp.trust.cosign_legacy import verify_legacy_layers
 
     for policy in policies:
-        attempts = [partial(_attempt, partial(verify_legacy_layers, layers, digest, policy,
-                                              role=role, predicate_types=layer_predicates),
-                            manifest_digest=digest)] if layers else []
+        if not policy.single_signature:
+            attempts = [partial(_attempt, partial(verify_legacy_layers, [layer], digest, policy,
+                                                  role=role, predicate_types=layer_predicates),
+                                manifest_digest=digest, layer_index=n)
+                        for n, layer in enumerate(layers)]
+        else:
+            attempts = [partial(_attempt, partial(verify_legacy_layers, layers, digest, policy,
+                                                  role=role, predicate_types=layer_predicates),
+                                manifest_digest=digest)] if layers else []
         attempts += [partial(_attempt, partial(verify_bundle, bundle.bundle,
                                                Artifact.from_digest(digest), policy,
                                                subject_digest=digest,
                                                predicate_types=bundle_predicates),
                              manifest_digest=digest, layer_index=n) for n, bundle in bundles]
+        if not policy.single_signature:
+            outcome = _composed(policy, [attempt() for attempt in attempts], misses, digest)
+            if outcome is not None:
+                return outcome
+            continue
         for attempt in attempts:
             outcome = attempt()
             if outcome.ok:
                 return outcome
             misses.append(outcome)
     return None
+
+
+def _composed(policy: Policy, outcomes: list[VerificationResult],
+              misses: list[VerificationResult], digest: str) -> VerificationResult | None:
+    """A policy needing several signatures (an all-of with a threshold): judged over every
+    signature that verified (`clamp.trust.rules`). Satisfied: the first signature counted.
+    Not: the failures, and why the verified ones are not enough, go to `misses`."""
+    from clamp.trust.rules import PolicyUnmetError, satisfy
+
+    verified = [o for o in outcomes if o.ok]
+    misses.extend(o for o in outcomes if not o.ok)
+    rule = policy.effective_rule
+    assert rule is not None  # a policy trusting nobody is single-signature
+    try:
+        used = satisfy(rule, verified)
+    except PolicyUnmetError as exc:
+        if verified:  # none verified: the signatures' own failures say more
+            misses.append(failure(exc, manifest_digest=digest))
+        return None
+    return verified[used[0]]
 
 
 def _attempt(run: Callable[[], VerificationResult], **extra: object) -> VerificationResult:

@@ -20,6 +20,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from clamp.trust.claims import der_utf8, extensions_of
 from clamp.trust.errors import InvalidSignatureError
 from clamp.trust.keys import PublicKey
 from clamp.trust.root import CertificateAuthority, TrustedRoot
@@ -63,8 +64,8 @@ def _is_self_signed(cert: x509.Certificate) -> bool:
 
 def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
     try:
-        constraints = parent.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
+        constraints = extensions_of(parent).get_extension_for_class(x509.BasicConstraints).value
+    except (x509.ExtensionNotFound, InvalidSignatureError):
         return False
     if not constraints.ca:
         return False
@@ -124,8 +125,8 @@ def _refused_issuer(issuers: Sequence[x509.Certificate]) -> str | None:
     for position, cert in enumerate(issuers):
         what = f"issuing certificate {position} ({cert.subject.rfc4514_string()[:80]})"
         try:
-            constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-            usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+            constraints = extensions_of(cert).get_extension_for_class(x509.BasicConstraints).value
+            usage = extensions_of(cert).get_extension_for_class(x509.KeyUsage).value
         except x509.ExtensionNotFound:
             return f"{what} lacks basicConstraints or keyUsage"
         if not constraints.ca:
@@ -156,20 +157,21 @@ def _reach(cert: x509.Certificate, target: x509.Certificate,
 
 def check_profile(leaf: x509.Certificate) -> None:
     """Fulcio leaf profile: digitalSignature key usage and the codeSigning EKU, not a CA."""
+    extensions = extensions_of(leaf)
     try:
-        eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        eku = extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound as exc:
         raise InvalidSignatureError("eku", "certificate has no extended key usage") from exc
     if ExtendedKeyUsageOID.CODE_SIGNING not in eku:
         raise InvalidSignatureError("eku", "certificate lacks the codeSigning EKU")
     try:
-        usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+        usage = extensions.get_extension_for_class(x509.KeyUsage).value
         if not usage.digital_signature:
             raise InvalidSignatureError("eku", "key usage lacks digitalSignature")
     except x509.ExtensionNotFound:
         pass
     try:
-        if leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+        if extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
             raise InvalidSignatureError("eku", "a CA certificate cannot sign artifacts")
     except x509.ExtensionNotFound:
         pass
@@ -178,7 +180,7 @@ def check_profile(leaf: x509.Certificate) -> None:
 def san_identities(leaf: x509.Certificate) -> list[str]:
     """The SAN values Fulcio sets (URI or email), in certificate order."""
     try:
-        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        san = extensions_of(leaf).get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return []
     out: list[str] = []
@@ -187,40 +189,22 @@ def san_identities(leaf: x509.Certificate) -> list[str]:
             out.append(str(name.value))
         elif isinstance(name, x509.OtherName) and name.type_id == OID_OTHERNAME_USERNAME:
             # Fulcio's username SAN; an OtherName of any other type is never an identity.
-            text = _der_utf8(name.value)
+            text = der_utf8(name.value)
             if text is not None:
                 out.append(text)
     return out
-
-
-def _der_utf8(raw: bytes) -> str | None:
-    """Decode a DER UTF8String (tag 0x0C); None when `raw` is not exactly one."""
-    if len(raw) < 2 or raw[0] != 0x0C:
-        return None
-    length, offset = raw[1], 2
-    if length & 0x80:
-        count = length & 0x7F
-        if count == 0 or count > 3 or len(raw) < 2 + count:
-            return None
-        length, offset = int.from_bytes(raw[2:2 + count], "big"), 2 + count
-    if offset + length != len(raw):
-        return None
-    try:
-        return raw[offset:].decode("utf-8")
-    except UnicodeDecodeError:
-        return None
 
 
 def oidc_issuer(leaf: x509.Certificate) -> str | None:
     """Issuer from 1.3.6.1.4.1.57264.1.8 (DER UTF8String), else legacy .1.1 (raw bytes)."""
     for oid, der in ((OID_ISSUER_V2, True), (OID_ISSUER_V1, False)):
         try:
-            ext = leaf.extensions.get_extension_for_oid(oid).value
+            ext = extensions_of(leaf).get_extension_for_oid(oid).value
         except x509.ExtensionNotFound:
             continue
         raw = ext.value if isinstance(ext, x509.UnrecognizedExtension) else b""
         if der:
-            text = _der_utf8(raw)
+            text = der_utf8(raw)
             if text is None:
                 raise InvalidSignatureError("issuer", "issuer extension is not a UTF8String")
             return text
@@ -240,7 +224,7 @@ def verify_embedded_sct(leaf: x509.Certificate, issuer: x509.Certificate,
                         root: TrustedRoot) -> None:
     """At least one embedded SCT verifies against a CT log key of the trusted root (RFC 6962)."""
     try:
-        scts = leaf.extensions.get_extension_for_class(
+        scts = extensions_of(leaf).get_extension_for_class(
             x509.PrecertificateSignedCertificateTimestamps).value
     except x509.ExtensionNotFound as exc:
         raise InvalidSignatureError("sct", "certificate has no embedded SCT") from exc

@@ -1,8 +1,8 @@
 """The keyless (Fulcio certificate) checks shared by legacy signatures and bundles.
 
 Order matters for the error a user sees: first the evidence (chain at every verified signing
-time, SCT, certificate profile), then the policy (issuer, SAN) — so "identity mismatch" is only
-ever reported for a certificate that is otherwise sound.
+time, SCT, certificate profile), then the policy (issuer, SAN, claims) — so "identity mismatch"
+is only ever reported for a certificate that is otherwise sound.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from clamp.trust.certs import (
     san_identities,
     verify_embedded_sct,
 )
+from clamp.trust.claims import extensions_of
 from clamp.trust.errors import InvalidSignatureError
 from clamp.trust.policy import Policy
 from clamp.trust.result import Signer
@@ -32,6 +33,7 @@ def verify_certificate(leaf: x509.Certificate, times: Sequence[datetime], policy
     if not times:
         raise InvalidSignatureError("tlog", "keyless verification needs a verified signing time "
                                     "(SET, inclusion proof with integrated time, or TSA)")
+    extensions_of(leaf)  # one extension twice: refused before anything is read from it
     root = policy.trusted_root
     path: list[x509.Certificate] = []
     authority = None
@@ -42,7 +44,9 @@ def verify_certificate(leaf: x509.Certificate, times: Sequence[datetime], policy
     check_profile(leaf)
     sans = san_identities(leaf)
     issuer = oidc_issuer(leaf)
-    policy.any_identity.check(sans, issuer)
-    return Signer(identity=sans[0] if sans else None, issuer=issuer,
-                  certificate_fingerprint=hashlib.sha256(
-                      leaf.public_bytes(serialization.Encoding.DER)).hexdigest())
+    matched = policy.match_certificate(leaf, sans, issuer)
+    signer = Signer(identity=sans[0] if sans else None, issuer=issuer,
+                    certificate_fingerprint=hashlib.sha256(
+                        leaf.public_bytes(serialization.Encoding.DER)).hexdigest())
+    signer._identities = matched
+    return signer

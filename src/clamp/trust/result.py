@@ -7,9 +7,9 @@ provenance record or a `--json` consumer never has to parse an error message.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 Verdict = Literal["verified", "unsigned", "invalid", "identity_mismatch", "error"]
 TimeSource = Literal["set", "inclusion_proof", "tsa", "none"]
@@ -30,6 +30,13 @@ class Signer(BaseModel):
     identity: str | None = Field(None, description="certificate SAN (URI or email)")
     issuer: str | None = Field(None, description="OIDC issuer from the Fulcio extension")
     certificate_fingerprint: str | None = Field(None, description="sha256 of the leaf DER, hex")
+    #: The policy identities the certificate was found to be (`Policy.match_certificate`), kept
+    #: for composed policies (`clamp.trust.rules`); never serialised.
+    _identities: frozenset[Any] = PrivateAttr(default_factory=frozenset)
+
+    @property
+    def matched_identities(self) -> frozenset[Any]:
+        return self._identities
 
 
 class VerificationResult(BaseModel):
