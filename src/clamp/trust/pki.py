@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -157,25 +158,37 @@ class TestSigstore:
                    issuer_oid: str = "v2", email: bool = False, code_signing: bool = True,
                    ctlog: Log | None = None, signer: tuple[x509.Certificate,
                                                            ec.EllipticCurvePrivateKey] | None
-                   = None, san: x509.GeneralName | None = None) -> x509.Certificate:
+                   = None, san: x509.GeneralName | None = None,
+                   extensions: Sequence[tuple[str, bytes]] = ()) -> x509.Certificate:
         """A Fulcio-like leaf: SAN (`san` replaces the URI/email one built from `identity`),
-        issuer OID (v1 raw / v2 UTF8String), EKU, embedded SCT."""
+        issuer OID (v1 raw / v2 UTF8String), EKU, embedded SCT. `extensions` adds
+        `(OID, value bytes)` as they are (`claim_extensions` encodes build claims as Fulcio
+        does); an OID given twice makes the certificate an attacker would: the same extension
+        twice, validly signed (`cryptography` refuses to build one, so it is patched in)."""
         issued_at = issued_at or datetime.now(UTC) - timedelta(minutes=1)
         ca_cert, ca_key = signer or (self.intermediate_cert, self.intermediate_key)
         san = san or (x509.RFC822Name(identity) if email
                       else x509.UniformResourceIdentifier(identity))
         eku = [ExtendedKeyUsageOID.CODE_SIGNING if code_signing
                else ExtendedKeyUsageOID.CLIENT_AUTH]
-        extensions: list[tuple[x509.ExtensionType, bool]] = [
+        built: list[tuple[x509.ExtensionType, bool]] = [
             (x509.KeyUsage(True, False, False, False, False, False, False, False, False), True),
             (x509.ExtendedKeyUsage(eku), False),
             (x509.SubjectAlternativeName([san]), True),
         ]
         if issuer_oid in ("v1", "both"):
-            extensions.append((x509.UnrecognizedExtension(OID_ISSUER_V1, issuer.encode()), False))
+            built.append((x509.UnrecognizedExtension(OID_ISSUER_V1, issuer.encode()), False))
         if issuer_oid in ("v2", "both"):
-            extensions.append((x509.UnrecognizedExtension(OID_ISSUER_V2, _der_utf8(issuer)),
-                               False))
+            built.append((x509.UnrecognizedExtension(OID_ISSUER_V2, _der_utf8(issuer)), False))
+        seen: set[str] = set()
+        patches: list[tuple[bytes, bytes]] = []
+        for oid, value in extensions:
+            if oid in seen:  # a stand-in OID of the same DER length, swapped back once built
+                stand_in = f"{_ARC}{100 + len(patches)}"
+                patches.append((_oid_der(stand_in), _oid_der(oid)))
+                oid = stand_in
+            seen.add(oid)
+            built.append((x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), value), False))
         serial = x509.random_serial_number()
 
         def build(extra: list[tuple[x509.ExtensionType, bool]]) -> x509.Certificate:
@@ -183,9 +196,9 @@ class TestSigstore:
                        .issuer_name(ca_cert.subject).public_key(key.public_key())
                        .serial_number(serial).not_valid_before(issued_at)
                        .not_valid_after(issued_at + lifetime))
-            for ext, critical in extensions + extra:
+            for ext, critical in built + extra:
                 builder = builder.add_extension(ext, critical=critical)
-            return builder.sign(ca_key, hashes.SHA384())
+            return _patched(builder.sign(ca_key, hashes.SHA384()), patches, ca_key)
 
         tbs = build([]).tbs_certificate_bytes
         log = ctlog or self.ctlog
@@ -210,6 +223,57 @@ class TestSigstore:
         self.log_index += 1
         set_sig = log.sign(canonical_json(payload))
         return json.dumps({"SignedEntryTimestamp": _b64(set_sig), "Payload": payload})
+
+
+_ARC = "1.3.6.1.4.1.57264.1."
+
+
+def claim_extensions(**claims: str) -> list[tuple[str, bytes]]:
+    """Build claims (`clamp.trust.claims.CLAIMS` names) as Fulcio encodes them: the legacy
+    GitHub ones as raw UTF-8, the v2 ones (1.3.6.1.4.1.57264.1.8+) as a DER UTF8String."""
+    from clamp.trust.claims import CLAIMS
+
+    return [(CLAIMS[name].oid, value.encode() if CLAIMS[name].encoding == "raw"
+             else _der_utf8(value)) for name, value in claims.items()]
+
+
+def _oid_der(dotted: str) -> bytes:
+    """The DER of an OBJECT IDENTIFIER (short lengths only: enough for Fulcio's arcs)."""
+    arcs = [int(a) for a in dotted.split(".")]
+    body = bytearray([40 * arcs[0] + arcs[1]])
+    for arc in arcs[2:]:
+        chunk = [arc & 0x7F]
+        while arc > 0x7F:
+            arc >>= 7
+            chunk.append(0x80 | (arc & 0x7F))
+        body += bytes(reversed(chunk))
+    return bytes([0x06, len(body)]) + bytes(body)
+
+
+def _der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
+
+
+def _patched(cert: x509.Certificate, patches: list[tuple[bytes, bytes]],
+             ca_key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+    """`cert` with each stand-in OID swapped for the real one, signed again by `ca_key`."""
+    if not patches:
+        return cert
+    tbs = cert.tbs_certificate_bytes
+    for stand_in, real in patches:
+        assert tbs.count(stand_in) == 1 and len(stand_in) == len(real)
+        tbs = tbs.replace(stand_in, real)
+    der = cert.public_bytes(serialization.Encoding.DER)
+    start = 2 + (der[1] & 0x7F if der[1] & 0x80 else 0)
+    rest = der[start + len(cert.tbs_certificate_bytes):]
+    algorithm = rest[:2 + rest[1]]
+    signature = b"\x00" + ca_key.sign(tbs, ec.ECDSA(hashes.SHA384()))
+    bits = b"\x03" + _der_length(len(signature)) + signature
+    body = tbs + algorithm + bits
+    return x509.load_der_x509_certificate(b"\x30" + _der_length(len(body)) + body)
 
 
 def hashedrekord(signature: bytes, data: bytes, signer_pem: bytes) -> dict[str, Any]:
