@@ -104,6 +104,7 @@ def test_a_certificate_no_member_names_is_a_mismatch_per_signature(pki: TestSigs
     lambda: AnyOf(("not a policy",)),  # type: ignore[arg-type]
     lambda: AnyOf(ALICE),  # type: ignore[arg-type]
     lambda: AnyOf(tuple(Identity(subject=f"s{n}", issuer=ISSUER) for n in range(65))),
+    lambda: AllOf((ALICE, Identity(subject=A, issuer=ISSUER))),
 ])
 def test_unsatisfiable_or_empty_policies_are_usage_errors(build: object) -> None:
     with pytest.raises(TrustInputError) as caught:

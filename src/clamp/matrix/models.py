@@ -132,8 +132,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=False)
 
 
+#: Fulcio's v2 build claims (DER, 1.3.6.1.4.1.57264.1.9+) a keyless identity may require, by
+#: the names `clamp.trust.claims.CLAIMS` reads them under (a test keeps the two lists equal;
+#: matrix stays free of the crypto stack).
+V2Claim = Literal[
+    "build_signer_uri", "build_signer_digest", "runner_environment", "source_repository_uri",
+    "source_repository_digest", "source_repository_ref", "source_repository_identifier",
+    "source_repository_owner_uri", "source_repository_owner_identifier", "build_config_uri",
+    "build_config_digest", "build_trigger", "run_invocation_uri",
+    "source_repository_visibility_at_signing"]
+#: cosign's `--certificate-github-workflow-*` claims (legacy raw extensions .1.2-.1.6).
+GITHUB_CLAIM_FIELDS = ("github_workflow_trigger", "github_workflow_sha", "github_workflow_name",
+                       "github_workflow_repository", "github_workflow_ref")
+ClaimValue = Annotated[str, Field(min_length=1, max_length=4096)]
+
+
 class KeylessIdentity(_Strict):
-    """A Fulcio certificate identity: issuer and SAN, each exact or a regular expression.
+    """A Fulcio certificate identity: issuer and SAN, each exact or a regular expression, and
+    build claims compared exactly (cosign's GitHub workflow claims, Fulcio's v2 claims).
 
     Regular expressions are matched against the whole value (cosign's are unanchored, which has
     let look-alike identities through; the matrix says exactly what it means).
@@ -143,6 +159,19 @@ class KeylessIdentity(_Strict):
     issuer_regexp: Regexp | None = None
     subject: str | None = None
     subject_regexp: Regexp | None = None
+    github_workflow_trigger: ClaimValue | None = None
+    github_workflow_sha: ClaimValue | None = None
+    github_workflow_name: ClaimValue | None = None
+    github_workflow_repository: ClaimValue | None = None
+    github_workflow_ref: ClaimValue | None = None
+    claims: dict[V2Claim, ClaimValue] = Field(default_factory=dict)
+
+    @property
+    def required_claims(self) -> tuple[tuple[str, str], ...]:
+        """Every claim this identity requires, as `(name, value)`."""
+        named = tuple((name, value) for name in GITHUB_CLAIM_FIELDS
+                      if (value := getattr(self, name)) is not None)
+        return named + tuple(self.claims.items())
 
     @model_validator(mode="after")
     def _one_of_each(self) -> KeylessIdentity:
@@ -175,19 +204,25 @@ class KeyRef(_Strict):
 
 
 class TrustPolicy(_Strict):
-    """Who may sign: any listed key or keyless identity satisfies it."""
+    """Who may sign: any listed key or keyless identity satisfies it, or with `threshold: N`
+    at least N of them, each by its own signature (an all-of, `clamp.trust.policy.AllOf`)."""
 
     keyless: list[KeylessIdentity] = Field(default_factory=list)
     keys: list[KeyRef] = Field(default_factory=list)
     tlog: TlogMode = "required"
     trusted_root: str | None = None
     attestations: list[str] = Field(default_factory=list)
+    threshold: StrictInt | None = Field(default=None, ge=1)
     _resolved_root: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _has_signer(self) -> TrustPolicy:
         if not self.keyless and not self.keys:
             raise ValueError("a trust entry needs at least one of keyless or keys")
+        signers = len(self.keyless) + len(self.keys)
+        if self.threshold is not None and self.threshold > signers:
+            raise ValueError(f"threshold {self.threshold} is more than the {signers} signer(s) "
+                             "listed (keyless + keys)")
         return self
 
     @property

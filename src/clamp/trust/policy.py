@@ -150,6 +150,10 @@ class AllOf:
         if nested:
             raise TrustInputError("policy", f"all-of member {nested[0][:200]} needs several "
                                   "signatures itself; list every signer in one all-of")
+        seen = [m.key.fingerprint if isinstance(m, Key) else m for m in members]
+        if len(set(map(repr, seen))) != len(seen):
+            raise TrustInputError("policy", "all-of lists a signer twice (one signature could "
+                                  "never satisfy both)")
         if self.threshold is not None and (isinstance(self.threshold, bool) or
                                            not isinstance(self.threshold, int)):
             raise TrustInputError("policy", "all-of threshold must be an integer")

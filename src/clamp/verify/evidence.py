@@ -78,6 +78,8 @@ class IdentityEvidence(_Model):
     subjectRegexp: str | None = Field(description="as applied (anchored by clamp)")
     issuer: str | None
     issuerRegexp: str | None
+    claims: dict[str, str] = Field(default_factory=dict, description="build claims required "
+                                   "(clamp.trust.claims names), each compared exactly")
 
 
 class TrustEvidence(_Model):
@@ -88,6 +90,9 @@ class TrustEvidence(_Model):
     identities: list[IdentityEvidence]
     requireTlog: bool
     trustedRootSha256: str = Field(description="key into the document's roots")
+    threshold: int | None = Field(None, description="at least this many of the identities "
+                                  "and keys (in that order), each by its own signature; "
+                                  "null: any one")
 
 
 class PolicyEvidence(_Model):
@@ -165,15 +170,19 @@ def _root_bytes(path: str | None) -> bytes:
 
 def policy_of(outcome: EntryOutcome, decision: EntryDecision,
               roots: RootCollector) -> PolicyEvidence:
+    from clamp.trust.policy import AllOf
+
     trust = outcome.trust
     return PolicyEvidence(
         mode=decision.mode,
         trust=[TrustEvidence(
             name=name, keys=[k.pem.decode() for k in policy.keys],
             identities=[IdentityEvidence(subject=i.subject, subjectRegexp=i.subject_regexp,
-                                         issuer=i.issuer, issuerRegexp=i.issuer_regexp)
+                                         issuer=i.issuer, issuerRegexp=i.issuer_regexp,
+                                         claims=dict(i.claims))
                         for i in policy.identities],
-            requireTlog=policy.require_tlog, trustedRootSha256=roots.digest_of(policy))
+            requireTlog=policy.require_tlog, trustedRootSha256=roots.digest_of(policy),
+            threshold=policy.rule.threshold if isinstance(policy.rule, AllOf) else None)
             for name, policy in zip(trust.names, trust.policies, strict=True)],
         attestationTypes=list(trust.attestation_types),
         requireAttestation=trust.require_attestation,

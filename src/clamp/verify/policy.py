@@ -1,5 +1,9 @@
 """From a matrix entry's trust settings to `clamp.trust` policies.
 
+An entry's trust names are any-of (one satisfied entry will do); within one entry the keyless
+identities (with their build claims) and keys are any-of, or with `threshold: N` an
+`AllOf(threshold=N)`: N of them, each by its own signature.
+
 The matrix's regular expressions must match the whole value (docs/matrix.md): cosign's are
 unanchored, which has let look-alike identities through, so they are anchored here before they
 reach the unanchored `clamp.trust.policy.Identity`.
@@ -14,7 +18,7 @@ from clamp.matrix import ImageEntry, LoadedMatrix, TrustPolicy, effective
 from clamp.pattern import anchored as whole_text
 from clamp.trust.errors import TrustInputError
 from clamp.trust.keys import PublicKey, load_public_key
-from clamp.trust.policy import Identity, Policy
+from clamp.trust.policy import AllOf, Identity, Key, Policy, Rule
 from clamp.trust.root import load_trusted_root
 
 MAX_KEY_FILE = 64 * 1024
@@ -81,8 +85,16 @@ class PolicyCache:
                 raise BadInputError(f"cannot read key: {exc.strerror}", where=str(path)) from None
         identities = tuple(
             Identity(subject=ident.subject, subject_regexp=anchored(ident.subject_regexp),
-                     issuer=ident.issuer, issuer_regexp=anchored(ident.issuer_regexp))
+                     issuer=ident.issuer, issuer_regexp=anchored(ident.issuer_regexp),
+                     claims=ident.required_claims)
             for ident in spec.keyless)
+        rule: Rule | None = None
+        if spec.threshold is not None:
+            # N of the listed signers, each by its own signature; the schema checked N fits.
+            try:
+                rule = AllOf((*identities, *(Key(k) for k in keys)), threshold=spec.threshold)
+            except TrustInputError as exc:
+                raise BadInputError(exc.reason, where=f"{where}.threshold") from None
         root = spec.resolved_trusted_root
         # Loaded now, with the key files, before any registry is asked: a root that cannot be
         # used is the matrix's bad input (exit 64), not a signature failure of every entry.
@@ -93,6 +105,9 @@ class PolicyCache:
             except TrustInputError as exc:
                 raise BadInputError(f"unusable trusted root: {exc.reason}",
                                     where=f"{where}.trusted_root ({root})") from None
-        return Policy(keys=tuple(keys), identities=identities,
-                      require_tlog=spec.tlog == "required",
-                      trusted_root_path=str(root) if root else None, _root=loaded_root)
+        tlog, root_path = spec.tlog == "required", str(root) if root else None
+        if rule is not None:
+            return Policy(rule=rule, require_tlog=tlog, trusted_root_path=root_path,
+                          _root=loaded_root)
+        return Policy(keys=tuple(keys), identities=identities, require_tlog=tlog,
+                      trusted_root_path=root_path, _root=loaded_root)

@@ -30,7 +30,7 @@ from clamp.signed.image import ImageVerification, judge
 from clamp.signed.locate import BundleArtifact, SignatureSet, SignedLayer
 from clamp.trust.errors import TrustError
 from clamp.trust.keys import load_public_key
-from clamp.trust.policy import Identity, Policy
+from clamp.trust.policy import AllOf, Identity, Key, Policy
 from clamp.trust.result import VerificationResult
 from clamp.trust.root import TrustedRoot, parse_trusted_root
 from clamp.verify.decision import EntryDecision, decide
@@ -221,8 +221,14 @@ def _trust(evidence: RecordEvidence, roots: dict[str, TrustedRoot | str], *,
             keys = tuple(load_public_key(pem.encode(), where=f"trust {spec.name}")
                          for pem in spec.keys)
             identities = tuple(Identity(subject=i.subject, subject_regexp=i.subjectRegexp,
-                                        issuer=i.issuer, issuer_regexp=i.issuerRegexp)
+                                        issuer=i.issuer, issuer_regexp=i.issuerRegexp,
+                                        claims=tuple(i.claims.items()))
                                for i in spec.identities)
+            if spec.threshold is not None:
+                rule = AllOf((*identities, *(Key(k) for k in keys)), threshold=spec.threshold)
+                policies.append(Policy.with_root(root, rule=rule,
+                                                 require_tlog=spec.requireTlog))
+                continue
         except (TrustError, ClampError) as exc:
             raise _Mismatch("policy", f"trust {spec.name}: {exc}") from None
         policies.append(Policy.with_root(root, keys=keys, identities=identities,
