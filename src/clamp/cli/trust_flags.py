@@ -1,14 +1,16 @@
 """cosign's verification flags turned into a `clamp.trust` policy, shared by the verify commands.
 
 Flag names are cosign's so users' habits carry over; the identity regexps keep cosign's
-unanchored meaning (re.search) on the command line, and the help says to anchor them.
+unanchored meaning (re.search) on the command line, and the help says to anchor them. The
+`--certificate-github-workflow-*` claims are compared exactly, from the same legacy Fulcio
+extensions cosign reads (`clamp.trust.claims`); each needs an identity to belong to.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -27,6 +29,21 @@ IDENTITY_REGEXP_OPTION = typer.Option(
 ISSUER_OPTION = typer.Option(None, "--certificate-oidc-issuer", help="Exact OIDC issuer.")
 ISSUER_REGEXP_OPTION = typer.Option(None, "--certificate-oidc-issuer-regexp",
                                     help="Regexp for the OIDC issuer (unanchored).")
+
+def _claim_option(what: str, claim: str, example: str) -> Any:
+    return typer.Option(None, f"--certificate-github-workflow-{what}", metavar="TEXT",
+                        help=f"The GitHub workflow {claim} the certificate must carry, exactly "
+                        f"(Fulcio's legacy extension, as cosign; e.g. {example}).")
+
+
+WORKFLOW_TRIGGER_OPTION = _claim_option("trigger", "trigger (event)", "push")
+WORKFLOW_SHA_OPTION = _claim_option("sha", "commit SHA", "the 40-hex commit")
+WORKFLOW_NAME_OPTION = _claim_option("name", "name", "Release")
+WORKFLOW_REPOSITORY_OPTION = _claim_option("repository", "repository", "ROCm/rocm-images")
+WORKFLOW_REF_OPTION = _claim_option("ref", "git ref", "refs/tags/v1")
+#: The flags above, in the order of `policy_from_flags(claims=...)`'s claims.
+GITHUB_CLAIM_FLAGS = tuple(f"--certificate-github-workflow-{w}"
+                           for w in ("trigger", "sha", "name", "repository", "ref"))
 TRUSTED_ROOT_OPTION = typer.Option(None, "--trusted-root",
                                    help="trusted_root.json replacing the shipped public-good one.")
 IGNORE_TLOG_FLAG = "--insecure-ignore-tlog"
@@ -82,18 +99,40 @@ def read_file(path: Path, what: str, limit: int | None = None) -> bytes:
         raise BadInputError(f"cannot read {what}: {exc.strerror}", where=str(path)) from None
 
 
+def github_claims(trigger: str | None, sha: str | None, name: str | None,
+                  repository: str | None, ref: str | None) -> tuple[tuple[str, str], ...]:
+    """The `--certificate-github-workflow-*` values given, as `(claim name, value)` pairs; an
+    empty value is refused (cosign would ignore it, and so silently require nothing)."""
+    from clamp.errors import BadInputError
+
+    given = tuple((f"github_workflow_{what}", value) for what, value in (
+        ("trigger", trigger), ("sha", sha), ("name", name), ("repository", repository),
+        ("ref", ref)) if value is not None)
+    for claim, value in given:
+        if not value.strip():
+            raise BadInputError(f"--certificate-{claim.replace('_', '-')} needs a value")
+    return given
+
+
 def policy_from_flags(keys: list[Path], identity: str | None, identity_regexp: str | None,
                       issuer: str | None, issuer_regexp: str | None,
-                      trusted_root: Path | None, require_tlog: bool = True) -> Policy:
+                      trusted_root: Path | None, require_tlog: bool = True, *,
+                      claims: tuple[tuple[str, str], ...] = ()) -> Policy:
+    """The policy cosign's flags describe: any key, or the one identity (with `claims`)."""
     from clamp.errors import BadInputError
     from clamp.trust.keys import load_public_key
     from clamp.trust.policy import Identity, Policy
 
+    keyless = bool(identity or identity_regexp or issuer or issuer_regexp)
+    if claims and not keyless:
+        raise BadInputError("--certificate-github-workflow-* describe a keyless signer: give "
+                            "them with --certificate-identity[-regexp] and "
+                            "--certificate-oidc-issuer[-regexp]")
     loaded = tuple(load_public_key(read_file(k, "key", MAX_KEY_FILE), where=str(k)) for k in keys)
     identities: tuple[Identity, ...] = ()
-    if identity or identity_regexp or issuer or issuer_regexp:
+    if keyless:
         identities = (Identity(subject=identity, subject_regexp=identity_regexp,
-                               issuer=issuer, issuer_regexp=issuer_regexp),)
+                               issuer=issuer, issuer_regexp=issuer_regexp, claims=claims),)
     if not loaded and not identities:
         raise BadInputError("give --key, or --certificate-identity[-regexp] with "
                             "--certificate-oidc-issuer[-regexp]")

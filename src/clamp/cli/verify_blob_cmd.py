@@ -18,6 +18,12 @@ from clamp.cli.trust_flags import (
     ISSUER_REGEXP_OPTION,
     REQUIRE_TLOG_OPTION,
     TRUSTED_ROOT_OPTION,
+    WORKFLOW_NAME_OPTION,
+    WORKFLOW_REF_OPTION,
+    WORKFLOW_REPOSITORY_OPTION,
+    WORKFLOW_SHA_OPTION,
+    WORKFLOW_TRIGGER_OPTION,
+    github_claims,
     policy_from_flags,
     read_file,
     tlog_required,
@@ -38,6 +44,11 @@ def verify_blob(
     identity_regexp: str | None = IDENTITY_REGEXP_OPTION,
     issuer: str | None = ISSUER_OPTION,
     issuer_regexp: str | None = ISSUER_REGEXP_OPTION,
+    github_workflow_trigger: str | None = WORKFLOW_TRIGGER_OPTION,
+    github_workflow_sha: str | None = WORKFLOW_SHA_OPTION,
+    github_workflow_name: str | None = WORKFLOW_NAME_OPTION,
+    github_workflow_repository: str | None = WORKFLOW_REPOSITORY_OPTION,
+    github_workflow_ref: str | None = WORKFLOW_REF_OPTION,
     trusted_root: Path | None = TRUSTED_ROOT_OPTION,
     insecure_ignore_tlog: bool = INSECURE_IGNORE_TLOG_OPTION,
     require_tlog: bool = REQUIRE_TLOG_OPTION,
@@ -51,7 +62,11 @@ def verify_blob(
 
     policy = policy_from_flags([key] if key else [], identity, identity_regexp, issuer,
                                issuer_regexp, trusted_root,
-                               tlog_required(insecure_ignore_tlog, require_tlog))
+                               tlog_required(insecure_ignore_tlog, require_tlog),
+                               claims=github_claims(
+                                   github_workflow_trigger, github_workflow_sha,
+                                   github_workflow_name, github_workflow_repository,
+                                   github_workflow_ref))
     bundle_bytes = read_file(bundle, "bundle", MAX_BUNDLE_FILE)
     try:
         result = verify_bundle(bundle_bytes, Artifact.from_bytes(read_file(artifact, "artifact")),

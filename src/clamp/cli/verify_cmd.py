@@ -17,6 +17,11 @@ from clamp.cli.trust_flags import (
     KEY_OPTION,
     REQUIRE_TLOG_OPTION,
     TRUSTED_ROOT_OPTION,
+    WORKFLOW_NAME_OPTION,
+    WORKFLOW_REF_OPTION,
+    WORKFLOW_REPOSITORY_OPTION,
+    WORKFLOW_SHA_OPTION,
+    WORKFLOW_TRIGGER_OPTION,
 )
 
 #: Where `--matrix` writes its provenance when `--output` is not given.
@@ -36,6 +41,11 @@ def verify(
     identity_regexp: str | None = IDENTITY_REGEXP_OPTION,
     issuer: str | None = ISSUER_OPTION,
     issuer_regexp: str | None = ISSUER_REGEXP_OPTION,
+    github_workflow_trigger: str | None = WORKFLOW_TRIGGER_OPTION,
+    github_workflow_sha: str | None = WORKFLOW_SHA_OPTION,
+    github_workflow_name: str | None = WORKFLOW_NAME_OPTION,
+    github_workflow_repository: str | None = WORKFLOW_REPOSITORY_OPTION,
+    github_workflow_ref: str | None = WORKFLOW_REF_OPTION,
     trusted_root: Path | None = TRUSTED_ROOT_OPTION,
     insecure_ignore_tlog: bool = INSECURE_IGNORE_TLOG_OPTION,
     require_tlog: bool = REQUIRE_TLOG_OPTION,
@@ -73,8 +83,11 @@ def verify(
     --matrix: 8 policy failure, 3 signature failure; 64 bad input, 69 registry/network
     error, 71 dispatch failed. Never 1 or 2 (a crash, a usage error).
     """
-    from clamp.cli.trust_flags import tlog_required
+    from clamp.cli.trust_flags import GITHUB_CLAIM_FLAGS, github_claims, tlog_required
     from clamp.errors import BadInputError
+
+    claim_values = (github_workflow_trigger, github_workflow_sha, github_workflow_name,
+                    github_workflow_repository, github_workflow_ref)
 
     images = [*(positional or []), *image]
     if bool(images) == (matrix is not None):
@@ -94,7 +107,8 @@ def verify(
 
         policy = policy_from_flags(key, identity, identity_regexp, issuer, issuer_regexp,
                                    trusted_root, tlog_required(insecure_ignore_tlog,
-                                                               require_tlog))
+                                                               require_tlog),
+                                   claims=github_claims(*claim_values))
         return run_verify_images(images, policy, platform=platform,
                                  attestation_types=tuple(attestation_type), as_json=as_json,
                                  insecure=insecure, concurrency=concurrency)
@@ -105,7 +119,9 @@ def verify(
                   "--certificate-oidc-issuer-regexp": issuer_regexp is not None,
                   "--trusted-root": trusted_root is not None, "--require-tlog": require_tlog,
                   "--insecure-ignore-tlog": insecure_ignore_tlog,
-                  "--platform": platform is not None, "--attestation-type": bool(attestation_type)}
+                  "--platform": platform is not None, "--attestation-type": bool(attestation_type),
+                  **{flag: value is not None
+                     for flag, value in zip(GITHUB_CLAIM_FLAGS, claim_values, strict=True)}}
     if (vsa is None) != (vsa_key is None):
         raise BadInputError("--vsa and --vsa-key go together")
     if attach and vsa is None:
