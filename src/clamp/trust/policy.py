@@ -116,6 +116,13 @@ class Key:
 
     key: PublicKey
 
+    @classmethod
+    def from_pem(cls, pem: bytes | str, *, where: str = "key") -> Key:
+        """A key from PEM (a cosign.pub); bad PEM is a `TrustInputError` naming `where`."""
+        from clamp.trust.keys import load_public_key
+
+        return cls(load_public_key(pem, where=where))
+
     def describe(self) -> str:
         return f"key sha256:{self.key.fingerprint[:16]}"
 
