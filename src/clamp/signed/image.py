@@ -261,14 +261,14 @@ def _composed(policy: Policy, outcomes: list[VerificationResult],
     from clamp.trust.rules import PolicyUnmetError, satisfy
 
     verified = [o for o in outcomes if o.ok]
-    misses.extend(o for o in outcomes if not o.ok)
     rule = policy.effective_rule
     assert rule is not None  # a policy trusting nobody is single-signature
     try:
         used = satisfy(rule, verified)
     except PolicyUnmetError as exc:
-        if verified:  # none verified: the signatures' own failures say more
+        if verified:  # before the signatures' own misses: the closest miss, of equal rank
             misses.append(failure(exc, manifest_digest=digest))
+        misses.extend(o for o in outcomes if not o.ok)
         return None
     return verified[used[0]]
 
