@@ -210,3 +210,16 @@ def test_verify_matrix_with_a_threshold(
     assert evidence.policy.trust[0].identities[0].claims == {
         "github_workflow_repository": REPO}
     assert int(clamp.verify_matrix(matrix, os="both").exit_code) == 0
+    # The record replays offline under the policy it recorded: threshold and claims included.
+    from clamp.cli.main import app, invoke
+
+    saved = tmp_path / "prov.json"
+    saved.write_text(run.document.model_dump_json())
+    assert invoke(app, ["provenance", "verify", str(saved), "--trusted-root", str(root_file)],
+                  prog_name="clamp") == 0
+    # Recorded with the threshold dropped, the policy digest no longer matches: exit 11.
+    edited = tmp_path / "edited.json"
+    edited.write_text(saved.read_text().replace('"threshold":2', '"threshold":null'))
+    assert edited.read_text() != saved.read_text()
+    assert invoke(app, ["provenance", "verify", str(edited), "--trusted-root", str(root_file)],
+                  prog_name="clamp") == 11
