@@ -42,7 +42,7 @@ _WHERE = {
     "Policy": "clamp.trust.policy", "Identity": "clamp.trust.policy",
     "Key": "clamp.trust.policy", "AnyOf": "clamp.trust.policy", "AllOf": "clamp.trust.policy",
     "VerificationResult": "clamp.trust.result", "Signer": "clamp.trust.result",
-    "ImageVerification": "clamp.verify.image", "MatrixRun": "clamp.verify.run",
+    "ImageVerification": "clamp.signed.image", "MatrixRun": "clamp.verify.run",
     "ClampError": "clamp.errors", "TrustError": "clamp.trust.errors",
     "PolicyUnmetError": "clamp.trust.rules",
 }
@@ -56,11 +56,11 @@ TYPE_CHECKING = False  # not `typing`'s: importing typing would cost `import cla
 if TYPE_CHECKING:
     from clamp.api import verify_image, verify_image_async, verify_matrix, verify_matrix_async
     from clamp.errors import ClampError
+    from clamp.signed.image import ImageVerification
     from clamp.trust.errors import TrustError
     from clamp.trust.policy import AllOf, AnyOf, Identity, Key, Policy
     from clamp.trust.result import Signer, VerificationResult
     from clamp.trust.rules import PolicyUnmetError
-    from clamp.verify.image import ImageVerification
     from clamp.verify.run import MatrixRun
 
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from clamp.oci.pool import ClientOptions
+    from clamp.signed.image import ImageVerification
     from clamp.trust.policy import Policy
-    from clamp.verify.image import ImageVerification
     from clamp.verify.run import MatrixRun
 
 
@@ -37,7 +37,7 @@ async def verify_image_async(image: str, policy: Policy | Sequence[Policy], *,
     from clamp.errors import BadInputError
     from clamp.oci.manifest import Platform
     from clamp.oci.store import Stores, parse_image_ref
-    from clamp.verify.image import verify_image as verify_one
+    from clamp.signed.image import verify_image as verify_one
 
     policies = _policies(policy)
     ref = parse_image_ref(image, where="image")
