@@ -133,7 +133,7 @@ class RegistryPool:
     def __init__(self, options: ClientOptions | None = None) -> None:
         self.options = options or ClientOptions.from_env()
         timeout = httpx.Timeout(self.options.read_timeout, connect=self.options.connect_timeout)
-        # Redirects are followed by the client (RegistryClient._send), under clamp's rule for
+        # Redirects are followed by clamp.oci.exchange (not httpx), under clamp's rule for
         # what may go on to another host, and their bodies are never read.
         common: dict[str, Any] = {"timeout": timeout, "follow_redirects": False,
                                   "headers": {"User-Agent": "clamp/0.1",
