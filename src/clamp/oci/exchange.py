@@ -31,6 +31,7 @@ from clamp.oci.retry import RetryableError
 MAX_SMALL_BYTES = 1024 * 1024  # token answers, error bodies, tag pages
 MAX_REDIRECTS = 5
 MAX_REDIRECT_BODY = 64 * 1024
+MAX_PASSED_URLS = 4096  # URLs remembered as having passed check_scheme, per pool
 
 
 class Budget:
@@ -151,9 +152,6 @@ async def read_bounded(response: httpx.Response, max_bytes: int, where: str) -> 
     return b"".join(chunks)
 
 
-MAX_REDIRECT_BODY = 64 * 1024
-
-
 async def discard(response: httpx.Response) -> None:
     """Skip a redirect's body, still encoded (it is never decoded or kept): a short one is read
     out so the connection can serve the next request (GHCR and Docker Hub redirect every blob);
@@ -186,7 +184,10 @@ def check_scheme(url: str, pool: RegistryPool, where: str, what: str = "registry
     refused before it is sent. Every URL a server names (a realm, a redirect, an upload
     Location, a next page) passes here, so one that no connection could use (a bracketed host
     that is no IPv6 address, a port past 65535, a label IDNA refuses) is a registry error, not
-    a crash further down."""
+    a crash further down. A URL that passed once on this pool passes again without the parse
+    (each request's URL is checked here and again by the pool's hook on what httpx sends)."""
+    if url in pool.passed_urls:
+        return
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -202,13 +203,13 @@ def check_scheme(url: str, pool: RegistryPool, where: str, what: str = "registry
         # httpx would turn user:password@ into Basic credentials of the server's choosing.
         raise RegistryError(f"refusing a {what} with user information ({host[:100]})",
                             where=where)
-    if parts.scheme == "https":
-        return
-    if parts.scheme == "http" and pool.scheme_for(host) == "http":
+    if parts.scheme == "https" or (parts.scheme == "http" and pool.scheme_for(host) == "http"):
+        if len(pool.passed_urls) >= MAX_PASSED_URLS:
+            pool.passed_urls.clear()
+        pool.passed_urls.add(url)
         return
     raise RegistryError(f"refusing plain-HTTP {what} {parts.scheme}://{host}: only loopback "
                         "and --insecure-registry hosts may use HTTP", where=where)
-
 
 
 def json_object(body: bytes, where: str) -> dict[str, Any]:

@@ -159,6 +159,8 @@ class RegistryPool:
                 self.options.max_concurrency, choice)
             self._http = httpx.AsyncClient(**common, transport=transport, trust_env=False)
         self.tokens = TokenStore()
+        #: URLs check_scheme passed (clamp.oci.exchange): the same URL is not parsed twice.
+        self.passed_urls: set[str] = set()
         self.semaphore = asyncio.Semaphore(self.options.max_concurrency)
         self._clients: dict[str, RegistryClient] = {}
 
