@@ -71,6 +71,7 @@ def test_offline_resolve_loads_neither_network_nor_other_commands(tmp_path: Path
     assert "clamp.cli.resolve_cmd" in modules
     assert not (OTHER_COMMANDS - {"clamp.cli.resolve_cmd"}) & modules
     assert not tops(modules) & {"httpx", "h11", "cryptography", "duckdb", "rich", "tenacity"}
+    assert "clamp.matrix.original" not in modules  # a native matrix needs no origin layout
 
 
 def test_resolve_check_loads_no_crypto_output_or_other_commands(tmp_path: Path) -> None:
