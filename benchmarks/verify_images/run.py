@@ -1,7 +1,12 @@
 """Benchmark: verify N signed images through a loopback proxy that adds a delay per request.
 
-Compares, in one run on one machine, against the network critical path (the fewest sequential
-round trips one image needs x the delay):
+By default a scaling table at 8 ... 1024 images (`--quick`: up to 128): the concurrent verifier
+in-process (library), the whole `clamp verify --matrix` command (CLI) and the verifier on one
+image after another (baseline), medians of `--reps` (5) alternating rounds (method in
+benchmarks/scaling.py).
+
+`--detail` gives the single-size report: in one run on one machine, against the network critical
+path (the fewest sequential round trips one image needs x the delay):
   - clamp's image verifier, all images concurrently (`clamp.signed.image.verify_image`),
   - the same with httpx's own transport (httpcore) instead of clamp's h11 one (baseline 1),
   - the same verifier on one image after another (baseline 2),
@@ -14,7 +19,8 @@ The proxy runs in a process of its own (its CPU does not take the client's inter
 the registry runs with its access log off (`quiet`), which otherwise costs it more CPU than the
 requests.
 
-Usage: python benchmarks/verify_images/run.py [--images 64] [--delay-ms 20]
+Usage: python benchmarks/verify_images/run.py [--quick] [--sizes 8,64] [--delay-ms 20]
+       python benchmarks/verify_images/run.py --detail [--images 64]
 """
 
 from __future__ import annotations
@@ -36,6 +42,15 @@ sys.path.insert(0, str(ROOT))
 
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
+from benchmarks.scaling import (  # noqa: E402
+    FULL_SIZES,
+    QUICK_SIZES,
+    cli_env,
+    measure,
+    run_timed,
+    startup_floor,
+    table,
+)
 from clamp.demo.images import put_image  # noqa: E402
 from clamp.oci.pool import ClientOptions  # noqa: E402
 from clamp.oci.reference import Reference, parse_reference  # noqa: E402
@@ -80,9 +95,78 @@ def registry_pid(config_path: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--images", type=int, default=64)
+    parser.add_argument("--detail", action="store_true", help="the single-size report")
+    parser.add_argument("--images", type=int, default=64, help="with --detail")
+    parser.add_argument("--quick", action="store_true", help="8 ... 128 images (< 2 min)")
+    parser.add_argument("--sizes", help="comma-separated image counts (default 8 ... 1024)")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--sample", type=int, default=None,
+                        help="the one-by-one baseline runs on at most this many images per "
+                             "size, scaled to the size (default 32; 8 with --quick)")
     parser.add_argument("--delay-ms", type=float, default=20.0)
     args = parser.parse_args()
+    return detail(args) if args.detail else scaling(args)
+
+
+def scaling(args: argparse.Namespace) -> int:
+    sizes = tuple(int(x) for x in args.sizes.split(",")) if args.sizes else \
+        QUICK_SIZES if args.quick else FULL_SIZES
+    sample = args.sample or (8 if args.quick else 32)
+    key = ec.generate_private_key(ec.SECP256R1())
+    tags = [f"6.{i // 64}.{i % 64}-ubuntu-22.04" for i in range(max(sizes))]
+    with tempfile.TemporaryDirectory() as tmp, run_registry("open", quiet=True) as registry:
+        digests = asyncio.run(_populate(registry.host, tags, key))
+        pub = Path(tmp) / "mirror.pub"
+        pub.write_bytes(PublicKey(key.public_key()).pem)
+        policy = Policy(keys=(PublicKey(key.public_key()),), require_tlog=False)
+        with ProxyProcess(registry.host, delay=args.delay_ms / 1000) as proxy:
+            matrices = {n: _matrix_file(Path(tmp), proxy.host, tags[:n], digests, pub)
+                        for n in sizes}
+            clamp = str(Path(sys.executable).with_name("clamp"))
+            env = cli_env()
+
+            def cli(n: int) -> float:
+                return run_timed([clamp, "verify", "--matrix", str(matrices[n]), "--output",
+                                  str(Path(tmp) / "prov.json"), "--concurrency",
+                                  str(IN_FLIGHT // 2), "--json"], env)
+
+            rows = measure(
+                sizes, args.reps, sample,
+                library=lambda n: _timed(proxy.host, tags[:n], policy, concurrent=True),
+                cli=cli,
+                baseline=lambda n: _timed(proxy.host, tags[:n], policy, concurrent=False))
+    path = CRITICAL_ROUND_TRIPS * args.delay_ms
+    print(f"verify N key-signed images, +{args.delay_ms:g} ms per request (critical path "
+          f"{CRITICAL_ROUND_TRIPS} round trips = {path:.0f} ms); {IN_FLIGHT} requests in flight; "
+          f"medians of {args.reps} alternating rounds; * = one-by-one timed on {sample} images "
+          "and scaled")
+    print()
+    print(table(rows, baseline_name="one by one"))
+    print()
+    print(startup_floor(args.reps, "import clamp.cli.main, clamp.cli.verify_cmd, "
+                        "clamp.cli.verify_matrix_view, clamp.verify.run, clamp.oci.store"))
+    return 0
+
+
+def _timed(host: str, tags: list[str], policy: Policy, *, concurrent: bool) -> float:
+    refs = [parse_reference(f"{host}/{REPO}:{tag}") for tag in tags]
+
+    async def run() -> float:
+        async with Stores(ClientOptions(max_concurrency=IN_FLIGHT)) as stores:
+            store = stores.open(refs[0])
+            start = time.perf_counter()
+            if concurrent:
+                results = await asyncio.gather(*(verify_image(store, r, [policy]) for r in refs))
+            else:
+                results = [await verify_image(store, r, [policy]) for r in refs]
+            elapsed = time.perf_counter() - start
+        assert all(r.ok for r in results), next(r.result for r in results if not r.ok)
+        return elapsed
+
+    return asyncio.run(run())
+
+
+def detail(args: argparse.Namespace) -> int:
     key = ec.generate_private_key(ec.SECP256R1())
     tags = [f"6.{i // 8}.{i % 8}-ubuntu-22.04" for i in range(args.images)]
     with tempfile.TemporaryDirectory() as tmp, run_registry("open", quiet=True) as registry:
@@ -168,16 +252,22 @@ def _library(proxy: ProxyProcess, reg_pid: int, tags: list[str], policy: Policy,
                process_cpu_seconds(reg_pid) - reg_cpu)
 
 
-def _cli(proxy: ProxyProcess, reg_pid: int, tags: list[str], digests: dict[str, str],
-         pub: Path, tmp: Path) -> tuple[Run, float]:
-    lines = ["version: 1", "defaults:", f'  registry: "{proxy.host}"', f"  repository: {REPO}",
+def _matrix_file(tmp: Path, host: str, tags: list[str], digests: dict[str, str],
+                 pub: Path) -> Path:
+    lines = ["version: 1", "defaults:", f'  registry: "{host}"', f"  repository: {REPO}",
              '  tag: "{version}-{os}"', "  policy: strict", "  trust: [mirror]", "trust:",
              "  mirror:", "    keys:", f"      - path: {pub}", "    tlog: optional", "images:"]
     for tag in tags:
         lines += [f'  - version: "{tag.split("-")[0]}"', "    os: ubuntu-22.04",
                   f"    digest: {digests[tag]}", f"    added: {date.today().isoformat()}"]
-    matrix = tmp / "matrix.yml"
+    matrix = tmp / f"matrix-{len(tags)}.yml"
     matrix.write_text("\n".join(lines) + "\n")
+    return matrix
+
+
+def _cli(proxy: ProxyProcess, reg_pid: int, tags: list[str], digests: dict[str, str],
+         pub: Path, tmp: Path) -> tuple[Run, float]:
+    matrix = _matrix_file(tmp, proxy.host, tags, digests, pub)
     clamp = Path(sys.executable).with_name("clamp")
     proxy.reset()
     proxy_cpu, reg_cpu = proxy.cpu_seconds(), process_cpu_seconds(reg_pid)
@@ -185,7 +275,8 @@ def _cli(proxy: ProxyProcess, reg_pid: int, tags: list[str], digests: dict[str, 
     start = time.perf_counter()
     proc = subprocess.run([str(clamp), "verify", "--matrix", str(matrix), "--output",
                            str(tmp / "prov.json"), "--concurrency", str(IN_FLIGHT // 2),
-                           "--json"], capture_output=True, text=True, check=False)
+                           "--json"], capture_output=True, text=True, check=False,
+                          env=cli_env())
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"clamp verify failed ({proc.returncode}): {proc.stderr[-500:]}")

@@ -282,6 +282,36 @@ def test_idle_connection_closed_by_server_is_replaced() -> None:
     run(main())
 
 
+def test_bytes_arriving_on_an_idle_connection_retire_it() -> None:
+    """A server that sends something while the connection sits idle (an answer to nothing, a
+    confused proxy's junk) has broken the exchange order: those bytes must never be read as
+    the next request's answer. The transport sees them in its own buffer (not asyncio's)."""
+    idle = asyncio.Event()  # set once the client holds the first connection idle
+
+    async def answer_then_junk(conn: Conn) -> None:
+        if conn.index > 1:
+            await answering(echo_path)(conn)
+            return
+        seen = await conn.read_request()
+        assert seen is not None
+        await conn.send(echo_path(seen))
+        await idle.wait()
+        await conn.send(response(b"WRONG"))  # unasked; the connection stays open
+        await conn.server.note(eof=True)  # (counts "junk sent")
+        await conn.read_request()  # held open until the client gives up on it
+
+    async def main() -> None:
+        async with RawServer(answer_then_junk) as srv, client() as c:
+            assert (await c.get(srv.url("/1"))).content == b"body of GET /1"
+            idle.set()
+            await srv.until(lambda: srv.eofs == 1)
+            for _ in range(200):  # let the loop deliver the bytes already on the socket
+                await asyncio.sleep(0)
+            assert (await c.get(srv.url("/2"))).content == b"body of GET /2"
+            assert srv.accepts == 2
+    run(main())
+
+
 def _answer_once_then_hang_up(last_words: bytes = b"") -> Callable[[Conn], Awaitable[None]]:
     """First connection: answer one request, read the next one, send `last_words` (nothing, or
     the start of an answer) and hang up. Later connections answer normally."""

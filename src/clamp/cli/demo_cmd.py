@@ -18,11 +18,11 @@ def demo(
                                   "docker-registry (Debian's, on PATH) instead of an OCI layout."),
 ) -> int:
     """Build signed/unsigned/tampered sample images, resolve, verify (warn), write provenance."""
-    import asyncio
     import contextlib
     import shutil
     import tempfile
 
+    from clamp.cli.aio import run as run_async
     from clamp.cli.extras import require
 
     require("duckdb")  # the demo ends with telemetry: refuse before building anything
@@ -53,7 +53,7 @@ def demo(
             info(f"started docker-registry on {host} (stopped when the demo ends)")
         else:
             host, where = LAYOUT_PREFIX + str(layout), layout
-        result = asyncio.run(run_demo(
+        result = run_async(run_demo(
             out, open_store=lambda stores: stores.open(Reference(host, REPOSITORY)),
             registry=host, layout=where))
     return _report(result)

@@ -2,7 +2,8 @@
 
 Command modules import their heavy dependencies (httpx, sigstore, duckdb) inside the command
 functions, so `clamp resolve` on a pinned matrix starts without loading the network or crypto
-stacks.
+stacks. `run()` attaches only the command the arguments name (`new_app(command_of(argv))`);
+`app`, the whole tree, is built on first use (help, completion, tests).
 """
 
 from __future__ import annotations
@@ -22,18 +23,6 @@ from clamp.exitcodes import ExitCode
 #: `-h` beside `--help` on every command (click passes it down to subcommands).
 HELP_OPTIONS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
 
-app = typer.Typer(
-    name="clamp",
-    help="Keep CI container images pinned, signed and accounted for.",
-    no_args_is_help=True,
-    # `clamp --show-completion` / `--install-completion` (bash, zsh, fish, PowerShell);
-    # `_CLAMP_COMPLETE=source_bash clamp` prints the script without guessing the shell.
-    add_completion=True,
-    context_settings=HELP_OPTIONS,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-
 
 def _version(value: bool) -> None:
     if value:
@@ -41,7 +30,6 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
@@ -54,12 +42,61 @@ def _root(
     set_quiet(quiet)
 
 
-commands.register(app)
+def new_app(only: str | None = None) -> typer.Typer:
+    """The root app with every command attached, or only the command `only`."""
+    root = typer.Typer(
+        name="clamp",
+        help="Keep CI container images pinned, signed and accounted for.",
+        no_args_is_help=True,
+        # `clamp --show-completion` / `--install-completion` (bash, zsh, fish, PowerShell);
+        # `_CLAMP_COMPLETE=source_bash clamp` prints the script without guessing the shell.
+        add_completion=True,
+        context_settings=HELP_OPTIONS,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+    root.callback()(_root)
+    commands.register(root, only)
+    return root
+
+
+#: Options of the root callback; none takes a value, so the first other word is the command.
+_ROOT_OPTIONS = frozenset({"--quiet", "-q", "--version", "-h", "--help",
+                           "--install-completion", "--show-completion"})
+
+
+def command_of(argv: list[str]) -> str | None:
+    """The command `argv` runs, when that one alone needs attaching: None for help, shell
+    completion, no command, an unknown name or an unknown root option (all of which need or
+    name the whole tree)."""
+    if any(name.startswith("_") and name.endswith("_COMPLETE") for name in os.environ):
+        return None  # click's completion protocol (`_CLAMP_COMPLETE=...`)
+    for word in argv:
+        if word in ("-h", "--help", "--install-completion", "--show-completion"):
+            return None
+        if word in _ROOT_OPTIONS:
+            continue
+        return word if word in commands.COMMAND_MODULES else None
+    return None
+
+
+_full_app: typer.Typer | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """`app`: the whole command tree, built once when first asked for."""
+    global _full_app
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _full_app is None:
+        _full_app = new_app()
+    return _full_app
 
 
 def run(argv: list[str] | None = None, *, prog_name: str = "clamp") -> int:
     """Run the CLI and return (via SystemExit) a documented exit code; never a traceback."""
-    code = invoke(app, argv, prog_name=prog_name)
+    args = sys.argv[1:] if argv is None else argv
+    code = invoke(new_app(command_of(args)), args, prog_name=prog_name)
     raise SystemExit(code)
 
 

@@ -82,8 +82,7 @@ def _strategy(loaded: LoadedMatrix) -> int:
 
 
 def _check(loaded: LoadedMatrix, as_json: bool, insecure: list[str]) -> int:
-    import asyncio
-
+    from clamp.cli.aio import run as run_async
     from clamp.cli.common import client_options, matrix_registries
     from clamp.oci.store import Stores
     from clamp.verify.tags import check_tags
@@ -98,7 +97,7 @@ def _check(loaded: LoadedMatrix, as_json: bool, insecure: list[str]) -> int:
     from clamp.cli.output import busy
 
     with busy(f"checking {len(entries)} tags…"):
-        results = asyncio.run(run())
+        results = run_async(run())
     code = _check_exit_code(results)
     stale = [r.entry_id for r in results if r.stale]
     status = "warnings" if code == ExitCode.OK and stale else code.name.lower()

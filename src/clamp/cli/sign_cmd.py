@@ -30,8 +30,7 @@ def sign(
     one by default, so verify these signatures with `clamp verify --key PUB
     --insecure-ignore-tlog` or a matrix trust entry with `tlog: optional`.
     """
-    import asyncio
-
+    from clamp.cli.aio import run as run_async
     from clamp.cli.common import client_options
     from clamp.cli.output import info
     from clamp.cli.trust_flags import password, read_file
@@ -54,7 +53,7 @@ def sign(
             return await sign_and_push(stores.open(ref), ref, private, platform=plat,
                                        bundle=bundle_format)
 
-    for line in asyncio.run(run()):
+    for line in run_async(run()):
         info(line)
     return 0
 

@@ -48,9 +48,9 @@ def update(
     it (what did verify is still written); 69 registry error and nothing verified; 75 the
     matrix changed while running (not overwritten); 64 bad input.
     """
-    import asyncio
     import os
 
+    from clamp.cli.aio import run as run_async
     from clamp.cli.common import client_options, load_matrix, matrix_registries
 
     loaded = load_matrix(matrix)  # bad input fails before the network and crypto stacks load
@@ -91,7 +91,7 @@ def update(
     from clamp.cli.output import busy
 
     with busy(f"checking {matrix} against its registries…"):
-        run = asyncio.run(go())
+        run = run_async(go())
     report = run.report
     if as_json:
         import sys

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from clamp.cli.aio import run as run_async
 from clamp.exitcodes import ExitCode
 from clamp.signed.image import verify_image
 
@@ -49,7 +50,7 @@ def run_verify_images(images: list[str], policy: Policy, *, platform: str | None
 
             return list(await asyncio.gather(*(one(ref) for ref in refs)))
 
-    outcomes = asyncio.run(run())
+    outcomes = run_async(run())
     if as_json:
         documents = [verification_json(outcome) for outcome in outcomes]
         print_json(documents[0] if len(documents) == 1 else documents)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from clamp.cli.aio import run as run_async
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,7 +59,7 @@ def run_verify_matrix(matrix: Path, *, version: str | None, os_name: str | None,
             return result
 
     try:
-        result = asyncio.run(run())
+        result = run_async(run())
     finally:
         if progress is not None:
             progress.stop()

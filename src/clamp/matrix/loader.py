@@ -11,14 +11,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
 from clamp.errors import BadInputError
 from clamp.matrix.checks import check_model
 from clamp.matrix.models import ImageEntry, MatrixFile
-from clamp.matrix.original import OriginPolicy
 from clamp.matrix.source import (
     Loc,
     MatrixError,
@@ -28,6 +27,9 @@ from clamp.matrix.source import (
     read_text,
     validation_problems,
 )
+
+if TYPE_CHECKING:  # the original layout's module is imported only when a file uses it
+    from clamp.matrix.original import OriginPolicy
 
 Layout = Literal["native", "original"]
 

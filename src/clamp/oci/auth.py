@@ -1,7 +1,7 @@
 """Registry credentials, challenges, and the tokens they buy (Basic and the Docker Bearer flow).
 
 Where credentials are found is clamp.oci.credentials; where they may be sent, the registry
-client's rule (clamp.oci.registry). Secrets live only in objects whose repr hides them, so a log
+client's rule (clamp.oci.auth_flow). Secrets live only in objects whose repr hides them, so a log
 line or a traceback can never print one, and `redact` masks them in any text built from a
 server's words.
 """

@@ -133,7 +133,7 @@ class RegistryPool:
     def __init__(self, options: ClientOptions | None = None) -> None:
         self.options = options or ClientOptions.from_env()
         timeout = httpx.Timeout(self.options.read_timeout, connect=self.options.connect_timeout)
-        # Redirects are followed by the client (RegistryClient._send), under clamp's rule for
+        # Redirects are followed by clamp.oci.exchange (not httpx), under clamp's rule for
         # what may go on to another host, and their bodies are never read.
         common: dict[str, Any] = {"timeout": timeout, "follow_redirects": False,
                                   "headers": {"User-Agent": "clamp/0.1",
@@ -159,6 +159,8 @@ class RegistryPool:
                 self.options.max_concurrency, choice)
             self._http = httpx.AsyncClient(**common, transport=transport, trust_env=False)
         self.tokens = TokenStore()
+        #: URLs check_scheme passed (clamp.oci.exchange): the same URL is not parsed twice.
+        self.passed_urls: set[str] = set()
         self.semaphore = asyncio.Semaphore(self.options.max_concurrency)
         self._clients: dict[str, RegistryClient] = {}
 
