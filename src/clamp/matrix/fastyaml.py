@@ -34,8 +34,10 @@ _PLAIN = rf"(?:{_START}(?::?[{_WORD_CHARS}])*(?: +{_WORD})*)"
 _DQ = r'(?:"(?:[^"\\]|\\["\\nt0abefnrv/ ]|\\x[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4})*")'
 _SQ = r"(?:'(?:[^']|'')*')"
 _FLOW_ITEM = rf"(?:{_START}[{_WORD_CHARS}]*|{_DQ}|{_SQ})"
-_FLOW = rf"(?:\[ *(?:{_FLOW_ITEM}(?: *, *{_FLOW_ITEM})*)? *\]|\{{\}})"
 _KEY = rf"(?:[A-Za-z_][A-Za-z0-9_.-]*|{_DQ}|{_SQ})"
+_PAIR = rf"(?:{_KEY}: +{_FLOW_ITEM})"
+_FLOW = (rf"(?:\[ *(?:{_FLOW_ITEM}(?: *, *{_FLOW_ITEM})*)? *\]"
+         rf"|\{{ *(?:{_PAIR}(?: *, *{_PAIR})*)? *\}})")
 _TAIL = r"(?: +#.*)? *"
 _LINE = re.compile(
     rf"(?!---|\.\.\.)(?P<indent> *)(?P<dashes>(?:- +)*)(?:"
