@@ -54,6 +54,8 @@ class LoadedMatrix:
     #: For the original layout: the policy as the origin's verifier read it (the ci/ shims
     #: compute the origin's exit codes from it).
     origin_policy: OriginPolicy | None = field(default=None, repr=False)
+    _ids: tuple[list[ImageEntry], dict[str, int]] | None = field(default=None, repr=False,
+                                                                  compare=False)
 
     @property
     def entry_ids(self) -> list[str]:
@@ -61,12 +63,22 @@ class LoadedMatrix:
 
     def entry(self, entry_id: str) -> ImageEntry:
         """The entry with this id; BadInputError naming the known ids if there is none."""
-        try:
-            return self.model.entry(entry_id)
-        except KeyError:
-            known = ", ".join(self.entry_ids) or "none"
-            raise MatrixError([Problem(str(self.path), None, "images",
-                                       f"no entry {entry_id!r} (entries: {known})")]) from None
+        return self.model.images[self.entry_index(entry_id)]
+
+    def _index(self, wanted: str) -> int | None:
+        """Entry id -> list index from a map built once (an update looks up every entry it
+        touches); rebuilt if the list changed since."""
+        images = self.model.images
+        for fresh in (False, True):
+            if fresh or self._ids is None or self._ids[0] is not images:
+                ids: dict[str, int] = {}
+                for number, item in enumerate(images):
+                    ids.setdefault(item.id, number)
+                self._ids = (images, ids)
+            index = self._ids[1].get(wanted)
+            if index is not None and index < len(images) and images[index].id == wanted:
+                return index
+        return None
 
     def matching(self, version: str | None, os_name: str | None, *,
                  pinned_only: bool = False) -> list[ImageEntry]:
@@ -84,11 +96,12 @@ class LoadedMatrix:
 
     def entry_index(self, entry: ImageEntry | str) -> int:
         wanted = entry if isinstance(entry, str) else entry.id
-        for index, item in enumerate(self.model.images):
-            if item.id == wanted:
-                return index
-        self.entry(wanted)  # raises with the list of known ids
-        raise AssertionError("unreachable")
+        index = self._index(wanted)
+        if index is None:
+            known = ", ".join(self.entry_ids) or "none"
+            raise MatrixError([Problem(str(self.path), None, "images",
+                                       f"no entry {wanted!r} (entries: {known})")])
+        return index
 
     def entry_yaml_loc(self, entry: ImageEntry | str) -> Loc:
         """The entry's location in its own file's YAML tree (for in-place edits)."""

@@ -39,6 +39,21 @@ def check_plain(data: Any) -> None:
         raise NotPlain(None, f"expands to more than {MAX_NODES:,} values through YAML aliases")
 
 
+#: Where a node sits, looked up only for an error: (parent, key or index, parent is a mapping,
+#: the parent's own place).
+_At = tuple[Any, Any, bool, Any] | None
+
+
+def _line_at(at: _At) -> int | None:
+    while at is not None:
+        parent, name, is_map, outer = at
+        line = _line(parent, name, is_map)
+        if line:
+            return line
+        at = outer
+    return None
+
+
 def _tag(node: Any) -> str | None:
     tag = getattr(node, "tag", None)
     value = getattr(tag, "value", None) if tag is not None else None
@@ -52,35 +67,35 @@ def _kind(node: Any) -> str:
             "TaggedScalar": "a tagged value"}.get(name, f"a {name}")
 
 
-def _size(node: Any, line: int | None, sizes: dict[int, int], open_: set[int]) -> int:
+def _size(node: Any, at: _At, sizes: dict[int, int], open_: set[int]) -> int:
     if isinstance(node, _SCALARS) and type(node).__name__ != "TaggedScalar":
         return 1
     is_map, is_seq = isinstance(node, dict), isinstance(node, list)
     tag = _tag(node)
     if tag is not None:
         shown = tag.replace("tag:yaml.org,2002:", "!!")
-        raise NotPlain(line, f"YAML tag {shown} is not supported: write the plain value (a "
-                       "matrix holds only mappings, lists, strings, numbers, booleans, dates "
-                       "and null)")
+        raise NotPlain(_line_at(at), f"YAML tag {shown} is not supported: write the plain "
+                       "value (a matrix holds only mappings, lists, strings, numbers, booleans, "
+                       "dates and null)")
     if not (is_map or is_seq) or type(node).__name__ == "CommentedOrderedMap":
-        raise NotPlain(line, f"YAML value is {_kind(node)}: a matrix holds only mappings, "
-                       "lists, strings, numbers, booleans, dates and null")
+        raise NotPlain(_line_at(at), f"YAML value is {_kind(node)}: a matrix holds only "
+                       "mappings, lists, strings, numbers, booleans, dates and null")
     key = id(node)
     if key in sizes:
         return sizes[key]
     if key in open_:
-        raise NotPlain(line, "YAML alias refers to the value that contains it (a cycle)")
+        raise NotPlain(_line_at(at), "YAML alias refers to the value that contains it (a cycle)")
     open_.add(key)
     total = 1
     children = node.items() if is_map else enumerate(node)
     for name, child in children:
         if is_map and not isinstance(name, _SCALARS):
-            raise NotPlain(_line(node, name, is_map) or line,
+            raise NotPlain(_line_at((node, name, is_map, at)),
                            f"YAML key is {_kind(name)}: keys are plain strings")
-        total += _size(child, _line(node, name, is_map) or line, sizes, open_)
+        total += _size(child, (node, name, is_map, at), sizes, open_)
         if total > MAX_NODES:
-            raise NotPlain(line, f"expands to more than {MAX_NODES:,} values through YAML "
-                           "aliases")
+            raise NotPlain(_line_at(at), f"expands to more than {MAX_NODES:,} values through "
+                           "YAML aliases")
     open_.discard(key)
     sizes[key] = total
     return total

@@ -1,10 +1,10 @@
 """Rewrite the matrix for verified pins only, in its own layout, and write it guarded.
 
-Existing entries are edited through `clamp.matrix.edit.apply_changes` (digest, `added`,
-`provenance`: only those lines move). Two things it does not cover are done here with the same
-line-preserving approach: a multi-arch entry's `platform_digest`, and a newly discovered release,
-appended as a new list item indented like the last one. The final text is reloaded and must mean
-exactly the old matrix plus these pins, or nothing is written.
+Existing entries are edited and new releases appended in one pass of
+`clamp.matrix.edit.edit_text` (digest, `added`, `platform_digest`, `provenance`: only those lines
+move; a newly discovered release is a new list item indented like the last one), planned against
+one parse of the text read. The final text is reloaded once and must mean exactly the old matrix
+plus these pins, or nothing is written.
 
 The write is guarded twice: `write_atomic(expect_sha256=...)` refuses to replace a matrix that
 changed since it was read, and (original layout) the policy file the candidates were verified
@@ -24,8 +24,8 @@ from clamp.matrix.edit import (
     ORIGINAL_TRUST_KEYS,
     UNSET,
     EntryChange,
-    append_entry,
-    apply_changes,
+    edit_text,
+    wanted_changes,
 )
 from clamp.update.decision import Pin
 
@@ -39,16 +39,17 @@ _OVERRIDES = ("registry", "repository", "tag", "policy", "trust")
 
 
 def render(loaded: LoadedMatrix, pins: Sequence[Pin]) -> str:
-    """The matrix text with `pins` applied; the text read, byte for byte, if there are none."""
+    """The matrix text with `pins` applied; the text read, byte for byte, if there are none.
+
+    One parse locates every edit (existing entries and appended ones) and one reload checks
+    the result, however many pins there are."""
     existing = [pin for pin in pins if not pin.new]
-    text = apply_changes(loaded, {pin.entry_id: EntryChange(
+    wanted = wanted_changes(loaded, {pin.entry_id: EntryChange(
         digest=pin.entry.digest, added=pin.entry.added, provenance=pin.entry.provenance,
         platform_digest=pin.entry.platform_digest
         if pin.entry.platform_digest != loaded.entry(pin.entry_id).platform_digest else UNSET)
         for pin in existing})
-    for pin in pins:
-        if pin.new:
-            text = append_entry(loaded, text, new_entry_data(loaded, pin))
+    text = edit_text(loaded, wanted, [new_entry_data(loaded, pin) for pin in pins if pin.new])
     if text == loaded.text:
         return text
     return _checked(loaded, text, pins)
