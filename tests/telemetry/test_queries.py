@@ -6,10 +6,12 @@ import math
 from typing import Any
 
 import duckdb
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clamp.telemetry import queries, store_sql
+from clamp.telemetry.stats import quantile_linear
 
 durations = st.one_of(st.none(), st.sampled_from([0.0, 1.0, 1.5, 2.0]),
                       st.floats(0, 1e6, allow_nan=False))
@@ -33,11 +35,16 @@ def test_origin_p95_is_the_origins_element(rows: list[tuple[float | None, int | 
     durations of valid records (ties, missing durations and invalid records among them)."""
     values = sorted(d for d, reason in rows if d is not None and reason is None)
     expected = values[math.floor(0.95 * (len(values) - 1))] if values else None
-    assert queries.origin_p95(_con(rows)) == expected
+    interpolated, origin = queries.total_p95s(_con(rows))
+    assert origin == expected
+    if values:
+        assert interpolated == pytest.approx(quantile_linear(values, 0.95), rel=1e-12)
+    else:
+        assert interpolated is None
 
 
 def test_origin_p95_at_sizes_where_the_index_is_close_to_an_integer() -> None:
     """0.95 * (n - 1) is an integer every 20 records: the selection must not step past it."""
     for n in (1, 2, 20, 21, 41, 101, 1001, 2001):
         rows: list[tuple[float | None, int | None]] = [(float(i), None) for i in range(n)]
-        assert queries.origin_p95(_con(rows)) == float(math.floor(0.95 * (n - 1)))
+        assert queries.total_p95s(_con(rows))[1] == float(math.floor(0.95 * (n - 1)))

@@ -191,7 +191,7 @@ class TemporalAggregator:
         top_digest = latest.digest if latest and latest.digest else provenance.resolved_digest
         top = _evidence_model(evidence.get(top_digest or ""))
         total = g.total
-        origin_p95 = queries.origin_p95(con)
+        origin_p95 = g.origin_p95
         labels = con.execute(queries.FILE_LABELS).fetchall()
         backend = queries.origin_label([b for b, _ in labels], "unknown")
         device = queries.origin_label([d for _, d in labels], "unspecified")

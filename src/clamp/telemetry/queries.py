@@ -61,23 +61,26 @@ WHERE f.status = 'ok'
 """
 
 
-def origin_p95(con: duckdb.DuckDBPyConnection) -> float | None:
-    """The origin's drift percentile: the element at index k = floor(0.95 * (n - 1)) of the n
-    sorted durations of valid records (its computePercentile), not an interpolated quantile.
+def total_p95s(con: duckdb.DuckDBPyConnection) -> tuple[float | None, float | None]:
+    """The durations of valid records: their interpolated p95, and the origin's drift
+    percentile, the element at index k = floor(0.95 * (n - 1)) of the n sorted durations (its
+    computePercentile), in one scan; (None, None) when no valid record has a duration.
 
-    Selected, not sorted: DuckDB's `quantile_disc(x, q)` returns the element at index
-    ceil(n * q) - 1, which for q = (k + 1/2) / n is k (the half keeps n * q clear of an integer
-    whatever the rounding). Sorting a list of every duration for it cost 0.8 s at 5 M records,
-    selection 0.1 s. k is computed in binary floating point, as the origin computed it.
+    The origin's is selected, not sorted: DuckDB's `quantile_disc(x, q)` returns the element
+    at index ceil(n * q) - 1, which for q = (k + 1/2) / n is k (the half keeps n * q clear of
+    an integer whatever the rounding). Sorting a list of every duration for it cost 0.8 s at
+    5 M records, selection 0.1 s. k is computed in binary floating point, as the origin did.
     """
     row = con.execute(_DURATIONS).fetchone()
     n = 0 if row is None else int(row[0])
     if n == 0:
-        return None
+        return None, None
     q = (math.floor(0.95 * (n - 1)) + 0.5) / n
-    row = con.execute(f"SELECT quantile_disc(duration_ms, {q!r}::DOUBLE) FROM records "
-                      "WHERE reason IS NULL").fetchone()
-    return None if row is None else float(row[0])
+    row = con.execute(f"SELECT quantile_cont(duration_ms, 0.95), quantile_disc(duration_ms, "
+                      f"{q!r}::DOUBLE) FROM records WHERE reason IS NULL").fetchone()
+    if row is None:
+        return None, None
+    return clean([row[0]])[0], float(row[1])
 
 
 def origin_label(values: list[str | None], nothing: str) -> str:
@@ -114,6 +117,7 @@ class Grouped:
     window: dict[datetime, Row]
     window_digest: dict[tuple[datetime, str | None], Row]
     trust: dict[str, Row]
+    origin_p95: float | None = None  # the origin's drift percentile (see `total_p95s`)
 
 
 EMPTY = Row(0, 0, None, None, None, None, None)
