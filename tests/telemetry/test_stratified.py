@@ -161,3 +161,32 @@ def test_report_and_job_summary_show_the_like_with_like_verdict(
     html, md = render_html(summary), markdown(summary)
     assert 'class="badge muted">no evidence' in html and ">regressed<" not in html
     assert "⚪ no evidence" in md and "regressed" not in md
+
+
+def test_records_without_a_duration_around_a_change(make_root: Callable[..., Path]) -> None:
+    """A valid record may lack duration_ms (the origin's rules): it counts in the means and
+    stays out of the p95 samples (a None in a sample used to crash the sort)."""
+    rng = random.Random(3)
+    before, after = _records(rng, 1, MIX_BEFORE, (0.0, 0.0)), _records(rng, 2, MIX_AFTER,
+                                                                        (0.0, 0.0))
+    for i, rec in enumerate(before + after):
+        if i % 2:
+            del rec["duration_ms"]
+    root = make_root({
+        "a.json": {"backend": "hip", "deviceName": "gfx90a", "image_digest": DIGESTS[0],
+                   "records": before},
+        "b.json": {"backend": "hip", "deviceName": "gfx90a", "image_digest": DIGESTS[1],
+                   "records": after}})
+    (change,) = TemporalAggregator(window="1d").accumulate(root).changes
+    assert (change.recordsBefore, change.recordsAfter) == (300, 300)
+    assert change.p95DurationShiftCI is not None and change.adjustedP95DurationShiftCI is not None
+    for rec in before + after:
+        rec.pop("duration_ms", None)
+    root = make_root({
+        "a.json": {"backend": "hip", "deviceName": "gfx90a", "image_digest": DIGESTS[0],
+                   "records": before},
+        "b.json": {"backend": "hip", "deviceName": "gfx90a", "image_digest": DIGESTS[1],
+                   "records": after}})
+    (change,) = TemporalAggregator(window="1d").accumulate(root).changes
+    assert change.p95DurationShiftCI is None and change.adjustedP95DurationShiftCI is None
+    assert change.adjustedMeanStabilityShiftCI is not None

@@ -12,7 +12,8 @@ import pytest
 from rich.console import Console
 
 from clamp.telemetry import TemporalAggregator
-from clamp.telemetry.inspect_view import render, render_compare, short
+from clamp.telemetry.inspect_compare import render_compare
+from clamp.telemetry.inspect_view import render, short
 from clamp.telemetry.models import TelemetrySummary
 from clamp.telemetry.samples import write_sample_sessions
 

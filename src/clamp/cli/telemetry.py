@@ -130,7 +130,7 @@ def inspect(
     """Show a telemetry summary: trust per image, stability over time, corrupt inputs."""
     from clamp.atomic import write_atomic
     from clamp.cli import output
-    from clamp.telemetry import inspect_view
+    from clamp.telemetry import inspect_compare, inspect_view
     from clamp.telemetry.summary_io import load_summary, summary_path
 
     summary = load_summary(target)
@@ -145,9 +145,9 @@ def inspect(
         named = [(str(p), load_summary(p)) for p in matches]
         if as_json:
             print(json.dumps({"baseline": named[0][0],
-                              "entries": inspect_view.multi_compare_rows(named)}, indent=2))
+                              "entries": inspect_compare.multi_compare_rows(named)}, indent=2))
         else:
-            inspect_view.render_multi_compare(named, output.out_console())
+            inspect_compare.render_multi_compare(named, output.out_console())
         return
     other = load_summary(matches[0]) if matches else None
     if as_json:
@@ -155,12 +155,12 @@ def inspect(
             print(summary.to_json(), end="")
         else:
             print(json.dumps({"a": str(summary_path(target)), "b": str(summary_path(matches[0])),
-                              "rows": inspect_view.compare_rows(summary, other)},
+                              "rows": inspect_compare.compare_rows(summary, other)},
                              indent=2))
         return
     console = output.out_console()
     if other is not None:
-        inspect_view.render_compare(summary, other, (str(target), str(matches[0])), console)
+        inspect_compare.render_compare(summary, other, (str(target), str(matches[0])), console)
     elif sessions_only and not summary_only:
         console.print(inspect_view.sessions_table(summary))
     elif summary_only and not sessions_only:

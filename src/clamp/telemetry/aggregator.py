@@ -34,7 +34,6 @@ from clamp.telemetry.models import (
     WindowGroup,
 )
 from clamp.telemetry.provenance import TRUSTED, Evidence, Provenance, load_provenance
-from clamp.telemetry.queries import clean
 from clamp.telemetry.sessions import digest_of
 from clamp.telemetry.store import IngestStats, TelemetryStore
 
@@ -192,7 +191,7 @@ class TemporalAggregator:
         top_digest = latest.digest if latest and latest.digest else provenance.resolved_digest
         top = _evidence_model(evidence.get(top_digest or ""))
         total = g.total
-        origin_p95 = clean([con.execute(queries.ORIGIN_P95).fetchone()[0]])[0]  # type: ignore[index]
+        origin_p95 = g.origin_p95
         labels = con.execute(queries.FILE_LABELS).fetchall()
         backend = queries.origin_label([b for b, _ in labels], "unknown")
         device = queries.origin_label([d for _, d in labels], "unspecified")

@@ -21,7 +21,7 @@ from clamp.telemetry.stats import bootstrap_quantile_shift, welch_interval
 if TYPE_CHECKING:
     import duckdb
 
-SAMPLE = 400  # durations per side for the p95 bootstrap
+SAMPLE = stratified.SAMPLE  # durations per side for the p95 bootstrap
 ROUNDS = 200  # bootstrap resamples
 
 
@@ -36,35 +36,19 @@ def dominant_digests(grouped: queries.Grouped) -> dict[datetime, str | None]:
     return {w: d for w, (_, d) in sorted(best.items())}
 
 
-def _samples(con: duckdb.DuckDBPyConnection, width_us: int,
-             wanted: list[tuple[datetime, str, int]]) -> dict[tuple[int, str], list[float]]:
-    """Up to ~SAMPLE durations for each (window, digest, n) in one scan of the records.
+def _samples(strata: dict[tuple[int, str], dict[stratified.Stratum, stratified.Side]]
+             ) -> dict[tuple[int, str], list[float]]:
+    """Up to ~SAMPLE durations for each wanted (window, digest), from the like-with-like scan.
 
     Rows are kept by a hash of the record's own content (time, position in its session,
     duration, stability) modulo ceil(n / SAMPLE): it depends on the session data alone, so the
     same files give the same intervals whatever order they were ingested in or ids the store
     gave them (a hash of the store's file ids let `significant` flip between stores built from
-    the same files), and one pass serves every change.
+    the same files). `stratified.side_stats` keeps the same rows with the same modulus, split
+    by stratum, so the plain comparison's sample is the union of its strata's: no second scan.
     """
-    if not wanted:
-        return {}
-    # The wanted (window, digest, thinning modulus) triples as a small table joined to the
-    # records of those windows only: an integer filter first, then one hash join.
-    params = queries.wanted_params(width_us, wanted, SAMPLE)
-    query = f"""
-        WITH wanted AS (SELECT unnest($2::BIGINT[]) AS w, unnest($3::VARCHAR[]) AS digest,
-                               unnest($4::UBIGINT[]) AS m),
-        r AS (SELECT * FROM (SELECT file_id, idx, duration_ms, stability, acquired_at,
-                                    (epoch_us(acquired_at) - {queries.ORIGIN_US}) // $1::BIGINT AS w
-                             FROM records WHERE reason IS NULL)
-              WHERE w IN (SELECT w FROM wanted))
-        SELECT r.w, s.digest, r.duration_ms
-        FROM r JOIN sess AS s USING (file_id) JOIN wanted AS x ON x.w = r.w AND x.digest = s.digest
-        WHERE {queries.SAMPLE_HASH} % x.m = 0"""
-    out: dict[tuple[int, str], list[float]] = {}
-    for bucket, digest, duration in con.execute(query, params).fetchall():
-        out.setdefault((bucket, digest), []).append(duration)
-    return out
+    return {key: [d for side in sides.values() for d in side.sample]
+            for key, sides in strata.items()}
 
 
 def _round(value: float | None) -> float | None:
@@ -82,8 +66,8 @@ def changes(con: duckdb.DuckDBPyConnection, width_us: int, grouped: queries.Grou
             pairs.append((bw, aw, db, da))
     wanted = {(w, d, grouped.window_digest[(w, d)].n)
               for bw, aw, db, da in pairs for w, d in ((bw, db), (aw, da))}
-    samples = _samples(con, width_us, sorted(wanted))
     strata = stratified.side_stats(con, width_us, sorted(wanted))
+    samples = _samples(strata)
     out: list[Change] = []
     for before_w, after_w, d_before, d_after in pairs:
         b = grouped.window_digest[(before_w, d_before)]

@@ -25,6 +25,7 @@ from clamp.telemetry.queries import (
     Grouped,
     Row,
     clean,
+    total_p95s,
     window_start,
 )
 from clamp.telemetry.stats import Moments
@@ -52,7 +53,6 @@ FILE_P95 = """
 SELECT file_id, quantile_cont(duration_ms, 0.95) FROM records
 WHERE reason IS NULL AND file_id IN (SELECT unnest($1::INTEGER[])) GROUP BY 1
 """
-TOTAL_P95 = "SELECT quantile_cont(duration_ms, 0.95) FROM records WHERE reason IS NULL"
 WINDOW_P95 = f"""
 SELECT r.w, quantile_cont(r.duration_ms, 0.95) FROM {VALID}
 WHERE r.w IN (SELECT unnest($2::BIGINT[])) GROUP BY 1
@@ -85,7 +85,8 @@ def grouped(con: duckdb.DuckDBPyConnection, width_us: int) -> Grouped:
         [width_us]).fetchall()
     members, trust_images = _members(cells, attrs)
     merged = {d: {k: _merge(cells, m) for k, m in members[d].items()} for d in _DIMENSIONS}
-    p95 = _asked(con, width_us, members, trust_images, overrides)
+    total, origin = total_p95s(con)
+    p95 = _asked(con, width_us, members, trust_images, overrides, total)
     p95 = _complete(con, width_us, p95, members, cells, trust_images)
 
     def rows(dimension: str) -> dict[Any, Row]:
@@ -96,6 +97,7 @@ def grouped(con: duckdb.DuckDBPyConnection, width_us: int) -> Grouped:
     out = Grouped(EMPTY, rows("backend"), rows("device"), rows("digest"), rows("file"), {}, {},
                   rows("trust"))
     out.total = rows("total").get((), EMPTY)
+    out.origin_p95 = origin
     # Records without acquired_at (optional, as in the origin) fall in no time window.
     out.window = {window_start(w, width_us): r for w, r in rows("window").items()
                   if w is not None}
@@ -156,15 +158,15 @@ def _merge(cells: list[Cell], members: list[int]) -> Merged:
 
 def _asked(con: duckdb.DuckDBPyConnection, width_us: int,
            members: dict[str, dict[Any, list[int]]], trust_images: dict[str, set[str | None]],
-           overrides: bool) -> P95s:
-    """The total p95, and one GROUPING SETS query for the breakdowns whose p95s are not known
-    otherwise: backends, devices, images and (window, image) pairs with more than one group,
-    and trust groups when one of several holds more than one image."""
+           overrides: bool, total: float | None) -> P95s:
+    """The total p95 (`total`, from `queries.total_p95s`), and one GROUPING SETS query for the
+    breakdowns whose p95s are not known otherwise: backends, devices, images and (window,
+    image) pairs with more than one group, and trust groups when one of several holds more than
+    one image."""
     out: P95s = {d: {} for d in _DIMENSIONS}
-    row = con.execute(TOTAL_P95).fetchone()
-    if row is None or row[0] is None:
+    if total is None:
         return out
-    out["total"][()] = clean([row[0]])[0]
+    out["total"][()] = total
     wanted = [d for d in ("backend", "device", "digest", "window_digest") if len(members[d]) > 1]
     if len(trust_images) > 1 and any(len(images) > 1 for images in trust_images.values()):
         wanted.append("trust")

@@ -2,14 +2,14 @@
 
 Layout, top to bottom: the headline with the current image's trust status; each image's trust
 beside its stability; sparklines of mean stability and p95 duration per window with markers where
-the image changed; the attributed changes; breakdowns; corrupt inputs; GPU readings.
-`render_compare` puts two summaries side by side. Nothing here computes statistics: it only
-shows what the summary holds, so the terminal and the JSON can never disagree.
+the image changed; the attributed changes; breakdowns; corrupt inputs; GPU readings. (Summaries
+side by side are `inspect_compare`'s.) Nothing here computes statistics: it only shows what the
+summary holds, so the terminal and the JSON can never disagree.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from clamp.telemetry import numfmt
 from clamp.telemetry.models import Change, ImageGroup, Stats, TelemetrySummary
@@ -91,7 +91,7 @@ WIDE = 110
 WIDE_CHANGES = 140
 
 
-def _table(title: str, *columns: str) -> Table:
+def plain_table(title: str, *columns: str) -> Table:
     """A plain table; columns named with a capital are numeric and right-aligned, and neither
     they nor the first column wrap (a number or digest split over lines misleads)."""
     from rich.table import Table
@@ -144,7 +144,7 @@ def images_table(summary: TelemetrySummary, wide: bool = True) -> RenderableType
                "p95"]
     if not wide:
         columns = [c for c in columns if c not in ("signer", "Variance")]
-    table = _table("images: trust beside stability", *columns)
+    table = plain_table("images: trust beside stability", *columns)
     table.columns[1].no_wrap = True
 
     def row(label: str, status: str, signer: str, stats: Stats) -> None:
@@ -227,8 +227,8 @@ def changes_table(summary: TelemetrySummary, wide: bool = True) -> RenderableTyp
         return "\n".join(lines)
     from rich.console import Group as Lines
 
-    table = _table("image changes and what came with them", "window", "from → to", "trust",
-                   "verdict", "Δ mean stab. [95% CI]", "Δ p95 [95% CI]")
+    table = plain_table("image changes and what came with them", "window", "from → to",
+                        "trust", "verdict", "Δ mean stab. [95% CI]", "Δ p95 [95% CI]")
     for c in summary.changes:
         mean, p95 = _intervals(c)
         table.add_row(escape(c.windowAfter[:10]),
@@ -242,8 +242,8 @@ def changes_table(summary: TelemetrySummary, wide: bool = True) -> RenderableTyp
 def breakdown_table(summary: TelemetrySummary) -> RenderableType:
     from rich.markup import escape
 
-    table = _table("by backend and device", "group", "Sessions", "Records", "Mean stab.",
-                   "p95")
+    table = plain_table("by backend and device", "group", "Sessions", "Records",
+                        "Mean stab.", "p95")
     for label, groups in (("backend", summary.breakdown.byBackend),
                           ("device", summary.breakdown.byDevice)):
         for g in groups:
@@ -272,9 +272,9 @@ def gpu_table(summary: TelemetrySummary) -> RenderableType:
     edge and junction, so the first temperature column is whichever the card has (marked)."""
     from rich.markup import escape
 
-    table = _table(f"GPU ({summary.gpuMetrics.snapshotCount} snapshots; temperatures and VRAM "
-                   "are maxima, power and use are means)", "card", "name", "Temp °C",
-                   "Junct. °C", "W", "Limit W", "Use %", "VRAM GiB")
+    table = plain_table(f"GPU ({summary.gpuMetrics.snapshotCount} snapshots; temperatures and "
+                        "VRAM are maxima, power and use are means)", "card", "name", "Temp °C",
+                        "Junct. °C", "W", "Limit W", "Use %", "VRAM GiB")
     for c in summary.gpuMetrics.cards:
         vram = None if c.maxVramUsedBytes is None else c.maxVramUsedBytes / 2**30
         temp = (fmt(c.maxTemperatureEdgeC, 0) if c.maxTemperatureEdgeC is not None
@@ -301,86 +301,13 @@ def render(summary: TelemetrySummary, console: Console) -> None:
         console.print(gpu_table(summary))
 
 
-def compare_rows(a: TelemetrySummary, b: TelemetrySummary) -> list[dict[str, Any]]:
-    """Headline metrics of two summaries with their differences (also the --json form)."""
-    rows: list[dict[str, Any]] = []
-    for key in ("sessionFileCount", "sessionCount", "recordCount", "meanStability", "variance",
-                "driftPercentile", "durationP95"):
-        va, vb = getattr(a, key), getattr(b, key)
-        delta = (vb - va) if isinstance(va, int | float) and isinstance(vb, int | float) else None
-        rows.append({"metric": key, "a": va, "b": vb, "delta": delta})
-    for key in ("trustStatus", "provenanceDigest", "corruptFiles", "invalidRecords"):
-        va, vb = getattr(a, key), getattr(b, key)
-        if key in ("corruptFiles", "invalidRecords"):
-            va, vb = va.count, vb.count
-        rows.append({"metric": key, "a": va, "b": vb,
-                     "delta": (vb - va) if isinstance(va, int) else None})
-    return rows
-
-
-_COUNTS = ("sessionFileCount", "sessionCount", "recordCount", "corruptFiles", "invalidRecords")
-_DURATIONS = ("driftPercentile", "durationP95")
-
-
-def compare_cell(metric: str, value: Any) -> str:
-    """One value of the comparison as the rest of the view shows it: counts as integers,
-    stability to 3 decimals, p95 with its unit, digests short and whole."""
-    if value is None:
-        return "—"
-    if metric in _COUNTS:
-        return numfmt.count(value)
-    if metric == "meanStability":
-        return numfmt.stability(value)
-    if metric == "variance":
-        return numfmt.variance(value)
-    if metric in _DURATIONS:
-        return numfmt.ms(value)
-    if metric == "provenanceDigest":
-        return short(value)
-    return str(value)
-
-
-def compare_delta(metric: str, delta: Any) -> str:
-    """A difference, signed: counts as integers, the rest to the precision of its metric."""
-    if delta is None:
-        return ""
-    if metric in _COUNTS:
-        return f"{round(delta):+,}".replace("-", numfmt.MINUS)
-    if metric in _DURATIONS:
-        return numfmt.ms(delta, signed=True)
-    if metric == "meanStability":
-        return f"{delta:+.3f}".replace("-", numfmt.MINUS)
-    decimals = numfmt.decimals_for(abs(delta), significant=2) if delta else 0
-    return f"{delta:+.{decimals}f}".replace("-", numfmt.MINUS)
-
-
-def render_compare(a: TelemetrySummary, b: TelemetrySummary, labels: tuple[str, str],
-                   console: Console) -> None:
-    from rich.markup import escape
-
-    table = _table("summaries side by side", "metric", escape(labels[0]), escape(labels[1]),
-                   "Δ")
-    for column in table.columns[1:3]:
-        column.no_wrap, column.overflow = False, "fold"  # paths may fold; values never do
-    for row in compare_rows(a, b):
-        metric = row["metric"]
-        table.add_row(metric, escape(compare_cell(metric, row["a"])),
-                      escape(compare_cell(metric, row["b"])), compare_delta(metric, row["delta"]))
-    console.print(table)
-    for label, summary in zip(labels, (a, b), strict=True):
-        windows = summary.breakdown.byWindow
-        console.print(f"{escape(label)}: stability "
-                      f"{sparkline([w.meanStability for w in windows])}  p95 "
-                      f"{sparkline([w.driftPercentile for w in windows])}")
-
-
 def sessions_table(summary: TelemetrySummary) -> RenderableType:
     """Per session file, as the origin's `--sessions` listed them: backend, device, mean, count
     (records) and p95 duration."""
     from rich.markup import escape
 
-    table = _table("session breakdown", "session", "backend | device", "mean", "records",
-                   "p95 ms", "trust")
+    table = plain_table("session breakdown", "session", "backend | device", "mean",
+                        "records", "p95 ms", "trust")
     for row in summary.breakdown.bySession:
         if not row.recordCount:
             continue
@@ -391,34 +318,3 @@ def sessions_table(summary: TelemetrySummary) -> RenderableType:
     if not table.row_count:
         return "No per-session telemetry detected."
     return table
-
-
-def multi_compare_rows(named: list[tuple[str, TelemetrySummary]]) -> list[dict[str, Any]]:
-    """The origin's `--compare GLOB`: each summary against the first (the baseline)."""
-    base = named[0][1]
-    rows = []
-    for label, s in named:
-        ratio = (s.variance / base.variance) if base.variance else None
-        rows.append({"summary": label, "backend": s.backend, "device": s.deviceName,
-                     "meanStability": s.meanStability,
-                     "meanDelta": s.meanStability - base.meanStability,
-                     "driftPercentile": s.driftPercentile,
-                     "driftDelta": s.driftPercentile - base.driftPercentile,
-                     "variance": s.variance, "varianceRatio": ratio,
-                     "trustStatus": s.trustStatus})
-    return rows
-
-
-def render_multi_compare(named: list[tuple[str, TelemetrySummary]], console: Console) -> None:
-    from rich.markup import escape
-
-    table = _table(f"comparison (baseline: {escape(named[0][0])})", "summary", "backend/device",
-                   "mean", "Δmean", "drift p95", "drift Δ", "var", "var ×", "trust")
-    for row in multi_compare_rows(named):
-        ratio = row["varianceRatio"]
-        table.add_row(escape(row["summary"]), escape(f"{row['backend']}/{row['device']}"),
-                      fmt(row["meanStability"]), f"{row['meanDelta']:+.4f}",
-                      fmt(row["driftPercentile"]), f"{row['driftDelta']:+.4f}",
-                      fmt(row["variance"]), "—" if ratio is None else f"{ratio:.2f}",
-                      status_text(row["trustStatus"]))
-    console.print(table)

@@ -65,8 +65,9 @@ class Adjusted:
 def side_stats(con: duckdb.DuckDBPyConnection, width_us: int,
                wanted: list[tuple[datetime, str, int]]
                ) -> dict[tuple[int, str], dict[Stratum, Side]]:
-    """Per (window bucket, digest): each stratum's n, mean, variance, p95 and thinned sample, in
-    one scan of the records of the wanted windows."""
+    """Per (window bucket, digest): each stratum's n, mean, variance, p95 and thinned sample of
+    durations, in one scan of the records of the wanted windows. A valid record may have no
+    duration (the origin's rules): it counts in n and the mean, never in the sample."""
     if not wanted:
         return {}
     params = queries.wanted_params(width_us, wanted, SAMPLE)
@@ -76,7 +77,8 @@ def side_stats(con: duckdb.DuckDBPyConnection, width_us: int,
         SELECT r.w, s.digest, {queries.BACKEND} AS backend, {queries.DEVICE} AS device,
                count(*), avg(r.stability), var_samp(r.stability),
                quantile_cont(r.duration_ms, 0.95),
-               list(r.duration_ms) FILTER (WHERE {queries.SAMPLE_HASH} % x.m = 0)
+               list(r.duration_ms) FILTER (WHERE {queries.SAMPLE_HASH} % x.m = 0
+                                           AND r.duration_ms IS NOT NULL)
         FROM {queries.VALID} JOIN wanted AS x ON x.w = r.w AND x.digest = s.digest
         GROUP BY ALL"""
     out: dict[tuple[int, str], dict[Stratum, Side]] = {}
