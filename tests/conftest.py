@@ -22,6 +22,7 @@ from hypothesis import settings
 if (_root := str(Path(__file__).resolve().parent.parent)) not in sys.path:
     sys.path.insert(0, _root)
 
+from clamp.trust.pki import TestSigstore
 from tests.support.pushing import RegistryPusher
 from tests.support.registry import (
     REGISTRY_BIN,
@@ -98,3 +99,16 @@ def make_pusher() -> Iterator[Callable[..., RegistryPusher]]:
     yield make
     for pusher in made:
         pusher.close()
+
+
+@pytest.fixture(scope="module")
+def pki() -> TestSigstore:
+    """A test Fulcio, Rekor, CT log and TSA with their trusted root: one per test module."""
+    return TestSigstore()
+
+
+@pytest.fixture(scope="module")
+def root_file(pki: TestSigstore, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("root") / "trusted_root.json"
+    path.write_bytes(pki.trusted_root_json())
+    return path

@@ -28,18 +28,6 @@ REPO = "ROCm/rocm-images"
 
 
 @pytest.fixture(scope="module")
-def pki() -> TestSigstore:
-    return TestSigstore()
-
-
-@pytest.fixture(scope="module")
-def root_file(pki: TestSigstore, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("root") / "trusted_root.json"
-    path.write_bytes(pki.trusted_root_json())
-    return path
-
-
-@pytest.fixture(scope="module")
 def key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 

@@ -31,7 +31,6 @@ from clamp.trust.mediatypes import (
     INTOTO_PAYLOAD_TYPE,
     SIMPLESIGNING_MEDIA_TYPE,
 )
-from clamp.trust.pki import TestSigstore
 from clamp.trust.rekor_body import Envelope
 from tests.support.pushing import (
     OCI_EMPTY,
@@ -261,18 +260,6 @@ def signer(tmp_path_factory: pytest.TempPathFactory) -> Signer:
     pub = tmp_path_factory.mktemp("keys") / "trusted.pub"
     pub.write_bytes(PublicKey(key.public_key()).pem)
     return Signer(key, pub)
-
-
-@pytest.fixture(scope="module")
-def pki() -> TestSigstore:
-    return TestSigstore()
-
-
-@pytest.fixture(scope="module")
-def root_file(pki: TestSigstore, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("root") / "trusted_root.json"
-    path.write_bytes(pki.trusted_root_json())
-    return path
 
 
 @pytest.fixture

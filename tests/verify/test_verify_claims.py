@@ -16,18 +16,6 @@ from tests.verify.test_verify_image import IDENTITY, ISSUER, _push_signature, cl
 
 REPO = "ROCm/rocm-images"
 
-
-@pytest.fixture(scope="module")
-def pki() -> TestSigstore:
-    return TestSigstore()
-
-
-@pytest.fixture(scope="module")
-def root_file(pki: TestSigstore, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("root") / "trusted_root.json"
-    path.write_bytes(pki.trusted_root_json())
-    return path
-
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 

@@ -44,18 +44,6 @@ def keypair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return folder / "cosign.key", folder / "cosign.pub"
 
 
-@pytest.fixture(scope="module")
-def pki() -> TestSigstore:
-    return TestSigstore()
-
-
-@pytest.fixture(scope="module")
-def root_file(pki: TestSigstore, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("root") / "trusted_root.json"
-    path.write_bytes(pki.trusted_root_json())
-    return path
-
-
 def _push_signature(host: str, repo: str, digest: str, payload: bytes,
                     annotations: dict[str, str]) -> None:
     async def go() -> None:
