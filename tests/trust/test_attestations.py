@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import DIGEST, OTHER_DIGEST
+from .conftest import DIGEST, OTHER_DIGEST
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.trust.cosign_legacy import LegacyLayer, verify_legacy_layer

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import DIGEST, OTHER_DIGEST, REFERENCE
+from .conftest import DIGEST, OTHER_DIGEST, REFERENCE
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.cli.main import app, invoke

@@ -4,7 +4,7 @@ certificates from the test PKI: each attacker's certificate beside its honest tw
 from __future__ import annotations
 
 import pytest
-from conftest import DIGEST, IDENTITY, ISSUER, REFERENCE
+from .conftest import DIGEST, IDENTITY, ISSUER, REFERENCE
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import DIGEST, IDENTITY, ISSUER, OTHER_DIGEST, REFERENCE
+from .conftest import DIGEST, IDENTITY, ISSUER, OTHER_DIGEST, REFERENCE
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.exitcodes import ExitCode

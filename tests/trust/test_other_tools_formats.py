@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DIGEST, IDENTITY, ISSUER, REFERENCE
+from .conftest import DIGEST, IDENTITY, ISSUER, REFERENCE
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519

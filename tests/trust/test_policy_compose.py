@@ -4,7 +4,7 @@ signatures from the test PKI; the attacker's near-misses beside the honest sets.
 from __future__ import annotations
 
 import pytest
-from conftest import DIGEST, ISSUER, REFERENCE
+from .conftest import DIGEST, ISSUER, REFERENCE
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.trust.cosign_legacy import verify_legacy_layers
