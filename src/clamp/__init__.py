@@ -23,7 +23,8 @@ The public API is the names in `__all__`; every other module is internal and may
 - Verification: `verify_image` / `verify_matrix` (and `*_async` for a running event loop).
 - Results: `ImageVerification` (one image), `VerificationResult` and `Signer` (one
   signature), `MatrixRun` (a matrix run: outcomes, decisions, provenance document).
-- Errors: `ClampError` (bad input, registry failure: `exit_code` as the CLI's), `TrustError`
+- Errors: `ClampError` (bad input, registry failure: `kind` says which, `exit_code` is the
+  code the CLI would exit with), `TrustError`
   (a verification failure raised by the lower layers), `PolicyUnmetError` (sound signatures
   whose signers do not satisfy a composed policy; `path` names the part that failed).
 
@@ -64,11 +65,22 @@ if TYPE_CHECKING:
     from clamp.verify.run import MatrixRun
 
 
+def _lend_exit_codes() -> None:
+    """Give library users `ClampError.exit_code`: the face's mapping of an error's kind
+    (`clamp.exitcodes.for_error`), the code the CLI would exit with. Lower rooms never read it."""
+    from clamp.errors import lend_exit_codes
+    from clamp.exitcodes import for_error
+
+    lend_exit_codes(for_error)
+
+
 def __getattr__(name: str) -> object:
     module = _WHERE.get(name)
     if module is None:  # also how `from clamp import atomic` falls through to the submodule
         raise AttributeError(f"module 'clamp' has no attribute {name!r}")
     from importlib import import_module
+
+    _lend_exit_codes()  # before any public name is used, so every error it raises has it
 
     value = getattr(import_module(module), name)
     globals()[name] = value  # once imported, a plain attribute

@@ -1,36 +1,65 @@
-"""Typed errors that carry their own exit code and a one-line message.
+"""Typed errors that carry their kind and a one-line message.
 
 Every failure a user can cause or meet (bad file, hostile registry, bad signature) is raised as a
-`ClampError`; the CLI prints `str(err)` on one line and exits with `err.exit_code`. Anything else
-escaping to the top is a bug, and is reported as such rather than as the user's fault.
+`ClampError`; the CLI prints `str(err)` on one line and exits with the code the face gives its
+`kind` (`clamp.exitcodes.for_error`). A lower room says what went wrong, never which number the
+process exits with: that table belongs to the face alone. Anything else escaping to the top is a
+bug, and is reported as such rather than as the user's fault.
 """
 
 from __future__ import annotations
 
-from clamp.exitcodes import ExitCode
+from collections.abc import Callable
+from typing import ClassVar, Literal
+
+#: What kind of failure an error is: the face maps each to one exit code. The trust kinds
+#: (`invalid_signature`, `unsigned`, `identity_mismatch`) are raised by `clamp.trust.errors`;
+#: `missing_extra` by the face itself (an optional dependency is not installed).
+ErrorKind = Literal["failed", "bad_input", "registry", "conflict", "dispatch",
+                    "invalid_signature", "unsigned", "identity_mismatch", "missing_extra"]
+
+#: The face's mapping of an error to its exit code, lent to `ClampError.exit_code` for library
+#: users by the public API (`clamp/__init__.py`); None until the face installs it.
+_exit_code_of: Callable[[ClampError], int] | None = None
+
+
+def lend_exit_codes(mapping: Callable[[ClampError], int]) -> None:
+    """Let `ClampError.exit_code` answer with the face's mapping (called by `clamp`'s public
+    API, never by a lower room: they raise kinds and do not read codes)."""
+    global _exit_code_of
+    _exit_code_of = mapping
 
 
 class ClampError(Exception):
     """Base of all expected failures."""
 
-    exit_code: ExitCode = ExitCode.FAILED
+    kind: ClassVar[ErrorKind] = "failed"
 
     def __init__(self, message: str, *, where: str | None = None) -> None:
         self.message = " ".join(message.split())  # always one line
         self.where = where
         super().__init__(f"{where}: {self.message}" if where else self.message)
 
+    @property
+    def exit_code(self) -> int:
+        """The exit code the CLI would use for this error, for library users (`clamp`'s public
+        API lends it the face's table); clamp itself maps `kind` in the face."""
+        if _exit_code_of is None:
+            raise AttributeError("exit_code comes from clamp's face: import it through the "
+                                 "public API (`import clamp`) or use clamp.exitcodes.for_error")
+        return _exit_code_of(self)
+
 
 class BadInputError(ClampError):
     """The user's input (file, flag, reference, digest) is malformed or inconsistent."""
 
-    exit_code = ExitCode.BAD_INPUT
+    kind = "bad_input"
 
 
 class RegistryError(ClampError):
     """The registry or network failed, answered with an error, or sent bytes we cannot trust."""
 
-    exit_code = ExitCode.REGISTRY_ERROR
+    kind = "registry"
 
 
 class NotFoundError(RegistryError):
@@ -48,10 +77,10 @@ class AuthError(RegistryError):
 class ConflictError(ClampError):
     """A file changed under us between read and write."""
 
-    exit_code = ExitCode.CONFLICT
+    kind = "conflict"
 
 
 class DispatchError(ClampError):
     """GitHub's API refused or failed a workflow dispatch."""
 
-    exit_code = ExitCode.DISPATCH_ERROR
+    kind = "dispatch"
