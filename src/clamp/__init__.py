@@ -22,11 +22,12 @@ The public API is the names in `__all__`; every other module is internal and may
   the trusted root and the transparency-log rule.
 - Verification: `verify_image` / `verify_matrix` (and `*_async` for a running event loop).
 - Results: `ImageVerification` (one image), `VerificationResult` and `Signer` (one
-  signature), `MatrixRun` (a matrix run: outcomes, decisions, provenance document).
+  signature), `MatrixRun` (a matrix run: outcomes, decisions, provenance document, the run's
+  `outcome` and the `exit_code` the CLI would exit with).
 - Errors: `ClampError` (bad input, registry failure: `kind` says which, `exit_code` is the
-  code the CLI would exit with), `TrustError`
-  (a verification failure raised by the lower layers), `PolicyUnmetError` (sound signatures
-  whose signers do not satisfy a composed policy; `path` names the part that failed).
+  code the CLI would exit with), `TrustError` (a verification failure raised by the lower
+  layers), `PolicyUnmetError` (sound signatures whose signers do not satisfy a composed policy;
+  `path` names the part that failed).
 
 Importing `clamp` loads nothing but this file: each name is imported on first use, so the
 CLI and `import clamp` stay cheap.
