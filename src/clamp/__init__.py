@@ -24,8 +24,8 @@ The public API is the names in `__all__`; every other module is internal and may
 - Results: `ImageVerification` (one image), `VerificationResult` and `Signer` (one
   signature), `MatrixRun` (a matrix run: outcomes, decisions, provenance document, the run's
   `outcome` and the `exit_code` the CLI would exit with).
-- Errors: `ClampError` (bad input, registry failure: `kind` says which, `exit_code` is the
-  code the CLI would exit with), `TrustError` (a verification failure raised by the lower
+- Errors: `ClampError` (bad input, registry failure: `kind` says which; `exit_code_of(err)`
+  is the code the CLI would exit with), `TrustError` (a verification failure raised by the lower
   layers), `PolicyUnmetError` (sound signatures whose signers do not satisfy a composed policy;
   `path` names the part that failed).
 
@@ -46,18 +46,19 @@ _WHERE = {
     "VerificationResult": "clamp.trust.result", "Signer": "clamp.trust.result",
     "ImageVerification": "clamp.signed.image", "MatrixRun": "clamp.verify.run",
     "ClampError": "clamp.errors", "TrustError": "clamp.trust.errors",
-    "PolicyUnmetError": "clamp.trust.rules",
+    "PolicyUnmetError": "clamp.trust.rules", "exit_code_of": "clamp.exitcodes",
 }
 
 __all__ = ["AllOf", "AnyOf", "ClampError", "Identity", "ImageVerification", "Key", "MatrixRun",
            "Policy", "PolicyUnmetError", "Signer", "TrustError", "VerificationResult",
-           "__version__", "verify_image", "verify_image_async", "verify_matrix",
+           "__version__", "exit_code_of", "verify_image", "verify_image_async", "verify_matrix",
            "verify_matrix_async"]
 
 TYPE_CHECKING = False  # not `typing`'s: importing typing would cost `import clamp` ~10 ms
 if TYPE_CHECKING:
     from clamp.api import verify_image, verify_image_async, verify_matrix, verify_matrix_async
     from clamp.errors import ClampError
+    from clamp.exitcodes import exit_code_of
     from clamp.signed.image import ImageVerification
     from clamp.trust.errors import TrustError
     from clamp.trust.policy import AllOf, AnyOf, Identity, Key, Policy
@@ -66,22 +67,12 @@ if TYPE_CHECKING:
     from clamp.verify.run import MatrixRun
 
 
-def _lend_exit_codes() -> None:
-    """Give library users `ClampError.exit_code`: the face's mapping of an error's kind
-    (`clamp.exitcodes.for_error`), the code the CLI would exit with. Lower rooms never read it."""
-    from clamp.errors import lend_exit_codes
-    from clamp.exitcodes import for_error
-
-    lend_exit_codes(for_error)
-
-
 def __getattr__(name: str) -> object:
     module = _WHERE.get(name)
     if module is None:  # also how `from clamp import atomic` falls through to the submodule
         raise AttributeError(f"module 'clamp' has no attribute {name!r}")
     from importlib import import_module
 
-    _lend_exit_codes()  # before any public name is used, so every error it raises has it
 
     value = getattr(import_module(module), name)
     globals()[name] = value  # once imported, a plain attribute

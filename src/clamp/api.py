@@ -2,8 +2,8 @@
 
 Each call is what the matching command does (`clamp verify IMAGE`, `clamp verify --matrix`),
 without printing, writing files or choosing an exit code: the caller gets the typed results.
-Bad input raises a `clamp.ClampError` (one line, `exit_code` the CLI would use: the face's
-mapping of its `kind`, `clamp.exitcodes.for_error`, lent to it by `clamp`); a signature
+Bad input raises a `clamp.ClampError` (one line; `clamp.exit_code_of(err)` is the code the CLI
+would use, the face's mapping of its `kind`); a signature
 that does not verify is a result (`ok` False, `verdict`/`check`/`reason` saying why), never an
 exception. Registry settings come from the environment as the CLI's (DOCKER_CONFIG, credential
 helpers, CLAMP_* variables); `insecure` names the hosts reached over plain HTTP.

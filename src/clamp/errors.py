@@ -9,7 +9,6 @@ bug, and is reported as such rather than as the user's fault.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import ClassVar, Literal
 
 #: What kind of failure an error is: the face maps each to one exit code. The trust kinds
@@ -17,18 +16,6 @@ from typing import ClassVar, Literal
 #: `missing_extra` by the face itself (an optional dependency is not installed).
 ErrorKind = Literal["failed", "bad_input", "registry", "conflict", "dispatch",
                     "invalid_signature", "unsigned", "identity_mismatch", "missing_extra"]
-
-#: The face's mapping of an error to its exit code, lent to `ClampError.exit_code` for library
-#: users by the public API (`clamp/__init__.py`); None until the face installs it.
-_exit_code_of: Callable[[ClampError], int] | None = None
-
-
-def lend_exit_codes(mapping: Callable[[ClampError], int]) -> None:
-    """Let `ClampError.exit_code` answer with the face's mapping (called by `clamp`'s public
-    API, never by a lower room: they raise kinds and do not read codes)."""
-    global _exit_code_of
-    _exit_code_of = mapping
-
 
 class ClampError(Exception):
     """Base of all expected failures."""
@@ -39,15 +26,6 @@ class ClampError(Exception):
         self.message = " ".join(message.split())  # always one line
         self.where = where
         super().__init__(f"{where}: {self.message}" if where else self.message)
-
-    @property
-    def exit_code(self) -> int:
-        """The exit code the CLI would use for this error, for library users (`clamp`'s public
-        API lends it the face's table); clamp itself maps `kind` in the face."""
-        if _exit_code_of is None:
-            raise AttributeError("exit_code comes from clamp's face: import it through the "
-                                 "public API (`import clamp`) or use clamp.exitcodes.for_error")
-        return _exit_code_of(self)
 
 
 class BadInputError(ClampError):

@@ -140,6 +140,11 @@ def for_error(error: BaseException) -> ExitCode:
     return ERROR_CODES.get(error.kind, ExitCode.INTERNAL_ERROR)
 
 
+
+#: The public API's name for `for_error` (`clamp.exit_code_of(err)`): library users read the
+#: code the CLI would exit with for an error, from the face's one table.
+exit_code_of = for_error
+
 def for_matrix(outcome: str) -> ExitCode:
     """The code `clamp verify --matrix` exits with (and records as `exitCode`)."""
     return MATRIX_CODES.get(outcome, ExitCode.INTERNAL_ERROR)
