@@ -68,11 +68,13 @@ def _classify(status: int, policy: Any) -> int:
 
 async def _verify_entry(loaded: Any, version: str, os_name: str) -> Any:
     from clamp.cli.common import client_options
+    from clamp.exitcodes import for_matrix
     from clamp.oci.store import Stores
     from clamp.verify.run import run_matrix
 
     async with Stores(client_options([])) as stores:
-        return await run_matrix(loaded, stores, version=version, os_name=os_name)
+        return await run_matrix(loaded, stores, exit_code_of=for_matrix, version=version,
+                                os_name=os_name)
 
 
 def verify(image: str, matrix: Path, policy_path: Path | None) -> int:

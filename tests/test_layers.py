@@ -39,6 +39,19 @@ def test_every_contract_is_kept() -> None:
     assert "0 broken" in done.stdout
 
 
+def test_the_exit_code_contract_has_no_exceptions() -> None:
+    """Exit codes are decided in the face with no exception left (issue #16): lower rooms raise
+    errors with a kind and return typed outcomes, clamp.exitcodes maps them. An
+    `ignore_imports` here would let a lower room name a code again unseen."""
+    import tomllib
+
+    config = tomllib.loads(CONFIG.read_text())["tool"]["importlinter"]
+    contract = next(c for c in config["contracts"] if c["id"] == "exit-codes")
+    assert "ignore_imports" not in contract
+    assert "unmatched_ignore_imports_alerting" not in contract
+    assert contract["forbidden_modules"] == ["clamp.exitcodes"]
+
+
 TYPE_CHECKING_IMPORT = ("from typing import TYPE_CHECKING\n"
                         "if TYPE_CHECKING:\n    from {module} import {name}  # noqa\n")
 LOCAL_IMPORT = "def _forbidden() -> None:\n    from {module} import {name}  # noqa\n"
@@ -64,6 +77,11 @@ ARROWS = [
     ("verify/decision.py", LOCAL_IMPORT, "clamp.cli.output", "Output", "face"),
     ("digest.py", LOCAL_IMPORT, "clamp.demo.scenario", "run", "face"),
     ("signed/image.py", MODULE_IMPORT, "clamp.exitcodes", "ExitCode", "exit-codes"),
+    # the rooms that named codes until issue #16: an error class, a run, a decision
+    ("errors.py", LOCAL_IMPORT, "clamp.exitcodes", "ExitCode", "exit-codes"),
+    ("trust/errors.py", TYPE_CHECKING_IMPORT, "clamp.exitcodes", "ExitCode", "exit-codes"),
+    ("update/run.py", MODULE_IMPORT, "clamp.exitcodes", "for_update", "exit-codes"),
+    ("verify/decision.py", LOCAL_IMPORT, "clamp.exitcodes", "for_matrix", "exit-codes"),
     ("trust/keys.py", LOCAL_IMPORT, "clamp.verify.policy", "EntryTrust", "rooms"),
     ("errors.py", TYPE_CHECKING_IMPORT, "clamp.oci.reference", "Reference", "rooms"),
 ]

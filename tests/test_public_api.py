@@ -127,7 +127,7 @@ def test_threshold_and_claims_refuse_the_attackers_signatures(
 def test_bad_arguments_are_clamp_errors(root_file: Path) -> None:
     with pytest.raises(clamp.ClampError) as caught:
         clamp.AllOf(())
-    assert caught.value.exit_code == 64
+    assert clamp.exit_code_of(caught.value) == 64
     with pytest.raises(clamp.TrustError):
         clamp.AllOf((clamp.Identity(subject=BUILD, issuer=ISSUER),), threshold=2)
     with pytest.raises(clamp.ClampError, match="trusts no key"):

@@ -22,10 +22,12 @@ The public API is the names in `__all__`; every other module is internal and may
   the trusted root and the transparency-log rule.
 - Verification: `verify_image` / `verify_matrix` (and `*_async` for a running event loop).
 - Results: `ImageVerification` (one image), `VerificationResult` and `Signer` (one
-  signature), `MatrixRun` (a matrix run: outcomes, decisions, provenance document).
-- Errors: `ClampError` (bad input, registry failure: `exit_code` as the CLI's), `TrustError`
-  (a verification failure raised by the lower layers), `PolicyUnmetError` (sound signatures
-  whose signers do not satisfy a composed policy; `path` names the part that failed).
+  signature), `MatrixRun` (a matrix run: outcomes, decisions, provenance document, the run's
+  `outcome` and the `exit_code` the CLI would exit with).
+- Errors: `ClampError` (bad input, registry failure: `kind` says which; `exit_code_of(err)`
+  is the code the CLI would exit with), `TrustError` (a verification failure raised by the lower
+  layers), `PolicyUnmetError` (sound signatures whose signers do not satisfy a composed policy;
+  `path` names the part that failed).
 
 Importing `clamp` loads nothing but this file: each name is imported on first use, so the
 CLI and `import clamp` stay cheap.
@@ -44,18 +46,19 @@ _WHERE = {
     "VerificationResult": "clamp.trust.result", "Signer": "clamp.trust.result",
     "ImageVerification": "clamp.signed.image", "MatrixRun": "clamp.verify.run",
     "ClampError": "clamp.errors", "TrustError": "clamp.trust.errors",
-    "PolicyUnmetError": "clamp.trust.rules",
+    "PolicyUnmetError": "clamp.trust.rules", "exit_code_of": "clamp.exitcodes",
 }
 
 __all__ = ["AllOf", "AnyOf", "ClampError", "Identity", "ImageVerification", "Key", "MatrixRun",
            "Policy", "PolicyUnmetError", "Signer", "TrustError", "VerificationResult",
-           "__version__", "verify_image", "verify_image_async", "verify_matrix",
+           "__version__", "exit_code_of", "verify_image", "verify_image_async", "verify_matrix",
            "verify_matrix_async"]
 
 TYPE_CHECKING = False  # not `typing`'s: importing typing would cost `import clamp` ~10 ms
 if TYPE_CHECKING:
     from clamp.api import verify_image, verify_image_async, verify_matrix, verify_matrix_async
     from clamp.errors import ClampError
+    from clamp.exitcodes import exit_code_of
     from clamp.signed.image import ImageVerification
     from clamp.trust.errors import TrustError
     from clamp.trust.policy import AllOf, AnyOf, Identity, Key, Policy
@@ -69,6 +72,7 @@ def __getattr__(name: str) -> object:
     if module is None:  # also how `from clamp import atomic` falls through to the submodule
         raise AttributeError(f"module 'clamp' has no attribute {name!r}")
     from importlib import import_module
+
 
     value = getattr(import_module(module), name)
     globals()[name] = value  # once imported, a plain attribute

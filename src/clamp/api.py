@@ -2,7 +2,8 @@
 
 Each call is what the matching command does (`clamp verify IMAGE`, `clamp verify --matrix`),
 without printing, writing files or choosing an exit code: the caller gets the typed results.
-Bad input raises a `clamp.ClampError` (one line, `exit_code` the CLI would use); a signature
+Bad input raises a `clamp.ClampError` (one line; `clamp.exit_code_of(err)` is the code the CLI
+would use, the face's mapping of its `kind`); a signature
 that does not verify is a result (`ok` False, `verdict`/`check`/`reason` saying why), never an
 exception. Registry settings come from the environment as the CLI's (DOCKER_CONFIG, credential
 helpers, CLAMP_* variables); `insecure` names the hosts reached over plain HTTP.
@@ -69,6 +70,7 @@ async def verify_matrix_async(matrix: str | Path, *, version: str | None = None,
                               insecure: Sequence[str] = ()) -> MatrixRun:
     """`verify_matrix`, in the caller's event loop."""
     from clamp.errors import BadInputError
+    from clamp.exitcodes import for_matrix
     from clamp.matrix import load
     from clamp.oci.store import Stores
     from clamp.verify.run import run_matrix
@@ -77,8 +79,8 @@ async def verify_matrix_async(matrix: str | Path, *, version: str | None = None,
         raise BadInputError("concurrency must be within 1..256", where="concurrency")
     loaded = load(Path(matrix))
     async with Stores(_options(insecure, concurrency)) as stores:
-        return await run_matrix(loaded, stores, version=version, os_name=os,
-                                concurrency=concurrency)
+        return await run_matrix(loaded, stores, exit_code_of=for_matrix, version=version,
+                                os_name=os, concurrency=concurrency)
 
 
 def verify_matrix(matrix: str | Path, *, version: str | None = None, os: str | None = None,
@@ -86,7 +88,8 @@ def verify_matrix(matrix: str | Path, *, version: str | None = None, os: str | N
     """Verify every pinned entry of the matrix file (or those of `version`/`os`) under its
     own trust entries and policy modes, as `clamp verify --matrix` does (its dispatch rule
     included: only with a GITHUB_TOKEN). The run's `decisions` say what each entry's mode made
-    of its outcome, `document` is the provenance the CLI would write, `exit_code` its code."""
+    of its outcome, `outcome` what the run came to, `document` the provenance the CLI would
+    write, and `exit_code` the code the CLI would exit with (the face's, as in `document`)."""
     return asyncio.run(verify_matrix_async(matrix, version=version, os=os,
                                            concurrency=concurrency, insecure=insecure))
 

@@ -1,19 +1,26 @@
-"""Typed errors that carry their own exit code and a one-line message.
+"""Typed errors that carry their kind and a one-line message.
 
 Every failure a user can cause or meet (bad file, hostile registry, bad signature) is raised as a
-`ClampError`; the CLI prints `str(err)` on one line and exits with `err.exit_code`. Anything else
-escaping to the top is a bug, and is reported as such rather than as the user's fault.
+`ClampError`; the CLI prints `str(err)` on one line and exits with the code the face gives its
+`kind` (`clamp.exitcodes.for_error`). A lower room says what went wrong, never which number the
+process exits with: that table belongs to the face alone. Anything else escaping to the top is a
+bug, and is reported as such rather than as the user's fault.
 """
 
 from __future__ import annotations
 
-from clamp.exitcodes import ExitCode
+from typing import ClassVar, Literal
 
+#: What kind of failure an error is: the face maps each to one exit code. The trust kinds
+#: (`invalid_signature`, `unsigned`, `identity_mismatch`) are raised by `clamp.trust.errors`;
+#: `missing_extra` by the face itself (an optional dependency is not installed).
+ErrorKind = Literal["failed", "bad_input", "registry", "conflict", "dispatch",
+                    "invalid_signature", "unsigned", "identity_mismatch", "missing_extra"]
 
 class ClampError(Exception):
     """Base of all expected failures."""
 
-    exit_code: ExitCode = ExitCode.FAILED
+    kind: ClassVar[ErrorKind] = "failed"
 
     def __init__(self, message: str, *, where: str | None = None) -> None:
         self.message = " ".join(message.split())  # always one line
@@ -24,13 +31,13 @@ class ClampError(Exception):
 class BadInputError(ClampError):
     """The user's input (file, flag, reference, digest) is malformed or inconsistent."""
 
-    exit_code = ExitCode.BAD_INPUT
+    kind = "bad_input"
 
 
 class RegistryError(ClampError):
     """The registry or network failed, answered with an error, or sent bytes we cannot trust."""
 
-    exit_code = ExitCode.REGISTRY_ERROR
+    kind = "registry"
 
 
 class NotFoundError(RegistryError):
@@ -48,10 +55,10 @@ class AuthError(RegistryError):
 class ConflictError(ClampError):
     """A file changed under us between read and write."""
 
-    exit_code = ExitCode.CONFLICT
+    kind = "conflict"
 
 
 class DispatchError(ClampError):
     """GitHub's API refused or failed a workflow dispatch."""
 
-    exit_code = ExitCode.DISPATCH_ERROR
+    kind = "dispatch"

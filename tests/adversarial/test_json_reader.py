@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from clamp.exitcodes import for_error
 from clamp.trust.bundle import Artifact, verify_bundle
 from clamp.trust.encoding import fold_key, loads_json
 from clamp.trust.errors import MalformedError, TrustError, TrustInputError
@@ -112,7 +113,7 @@ def test_malformed_bundle_is_bad_input() -> None:
         try:
             verify_bundle(raw, Artifact.from_bytes(b"x"), Policy.with_root(_ROOT, keys=()))
         except MalformedError as exc:
-            assert exc.exit_code == 64
+            assert for_error(exc) == 64
         else:
             raise AssertionError(raw)
 

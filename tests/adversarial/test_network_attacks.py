@@ -26,6 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clamp.errors import AuthError, BadInputError, DispatchError, NotFoundError, RegistryError
+from clamp.exitcodes import for_error
 from clamp.oci.auth import Credentials, redact
 from clamp.oci.manifest import OCI_MANIFEST
 from clamp.oci.pool import ClientOptions, RegistryPool
@@ -670,7 +671,7 @@ def test_dispatch_refuses_plain_http_off_loopback(url: str,
     monkeypatch.setenv("GITHUB_API_URL", url)
     with pytest.raises(DispatchError) as info:
         dispatch(REQUEST)
-    assert info.value.exit_code == 71
+    assert for_error(info.value) == 71
     assert "unreachable" not in str(info.value)  # refused before anything was sent
     assert TOKEN not in str(info.value) and "pw" not in str(info.value)
 
@@ -727,7 +728,7 @@ def test_unusable_proxy_is_bad_input(value: str, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("HTTPS_PROXY", value)
     with pytest.raises(BadInputError, match="unusable proxy") as info:
         RegistryPool(FAST)
-    assert info.value.exit_code == 64 and "HTTPS_PROXY" in str(info.value)
+    assert for_error(info.value) == 64 and "HTTPS_PROXY" in str(info.value)
     assert "pr0xy-pw" not in str(info.value)  # the proxy's password is never printed
 
 
@@ -782,7 +783,7 @@ def test_dispatch_with_an_unusable_ca_bundle_is_a_failed_dispatch(
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
     with pytest.raises(DispatchError, match="SSL_CERT_FILE") as info:
         dispatch(REQUEST)
-    assert info.value.exit_code == 71
+    assert for_error(info.value) == 71
 
 
 def test_dispatch_goes_through_the_environments_proxy(ghe_pki: Pki,

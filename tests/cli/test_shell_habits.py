@@ -92,8 +92,9 @@ def test_a_missing_extra_is_named_before_any_work(argv: list[str], tmp_path: Pat
 
 def test_a_missing_extra_deep_in_a_command_is_named_too() -> None:
     from clamp.cli.extras import missing_from
+    from clamp.exitcodes import for_error
 
     err = missing_from(ModuleNotFoundError("No module named 'duckdb'", name="duckdb"))
-    assert err is not None and err.exit_code == 78
+    assert err is not None and for_error(err) == 78
     assert missing_from(ModuleNotFoundError("No module named 'yaml'", name="yaml")) is None
     assert missing_from(ValueError("duckdb")) is None

@@ -13,7 +13,7 @@ from matrix_samples import NATIVE, ORIGINAL, POLICY
 
 from clamp.cli.main import app, invoke
 from clamp.errors import BadInputError
-from clamp.exitcodes import ExitCode
+from clamp.exitcodes import ExitCode, for_error
 from clamp.matrix import MatrixError, load
 
 D2_LINE = '    digest: "sha256:' + "2" * 64 + '"'
@@ -70,7 +70,7 @@ def test_native_bad_input(name: str, transform: Callable[[str], str], field: str
     with pytest.raises(MatrixError) as caught:
         load(path)
     assert isinstance(caught.value, BadInputError)
-    assert caught.value.exit_code == ExitCode.BAD_INPUT
+    assert for_error(caught.value) == ExitCode.BAD_INPUT
     problem = caught.value.problems[0]
     assert problem.file == str(path)
     assert problem.field == field

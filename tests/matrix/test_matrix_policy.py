@@ -10,7 +10,7 @@ from typing import get_args
 import pytest
 from matrix_samples import NATIVE
 
-from clamp.exitcodes import ExitCode
+from clamp.exitcodes import ExitCode, for_error
 from clamp.matrix import MatrixError, load
 from clamp.matrix.models import GITHUB_CLAIM_FIELDS, V2Claim
 from clamp.trust.claims import CLAIMS, GITHUB_CLAIMS
@@ -73,7 +73,7 @@ def test_bad_claims_and_thresholds_are_bad_input(release: str, field: str, words
                                                  native: Callable[[str], Path]) -> None:
     with pytest.raises(MatrixError) as caught:
         load(native(_with(release)))
-    assert caught.value.exit_code == ExitCode.BAD_INPUT
+    assert for_error(caught.value) == ExitCode.BAD_INPUT
     problem = caught.value.problems[0]
     assert problem.field == field, problem
     assert words in problem.reason

@@ -23,6 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clamp.errors import AuthError, BadInputError
+from clamp.exitcodes import for_error
 from clamp.oci.auth import Credentials
 from clamp.oci.credentials import auth_files, credentials_for
 from clamp.oci.credhelper import run_helper
@@ -156,7 +157,7 @@ def test_a_helper_missing_from_path_is_bad_input(home: dict[str, str]) -> None:
     write(Path(home["HOME"]) / ".docker/config.json", {"credsStore": "nonexistent-clamp"})
     with pytest.raises(BadInputError, match="docker-credential-nonexistent-clamp") as info:
         credentials_for("r.example", home)
-    assert "config.json credsStore" in str(info.value) and info.value.exit_code == 64
+    assert "config.json credsStore" in str(info.value) and for_error(info.value) == 64
 
 
 @pytest.mark.parametrize("name", ["../../bin/sh", "/bin/sh", "a b", "", "x;rm"])

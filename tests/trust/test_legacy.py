@@ -11,7 +11,7 @@ import pytest
 from .conftest import DIGEST, IDENTITY, ISSUER, OTHER_DIGEST, REFERENCE
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from clamp.exitcodes import ExitCode
+from clamp.exitcodes import ExitCode, for_error
 from clamp.trust.cosign_legacy import LegacyLayer, verify_legacy_layer, verify_legacy_layers
 from clamp.trust.errors import TrustError
 from clamp.trust.keys import PublicKey
@@ -27,7 +27,7 @@ def expect_fail(check: str, layer: LegacyLayer, policy: Policy, digest: str = DI
         verify_legacy_layer(layer, digest, policy)
     assert info.value.check == check, str(info.value)
     assert f"check {check} failed" in str(info.value)
-    assert info.value.exit_code == code
+    assert for_error(info.value) == code
     return info.value
 
 
@@ -101,7 +101,7 @@ def test_signature_oversized_or_truncated(signing_key: ec.EllipticCurvePrivateKe
 def test_signature_empty_layer_list(key_policy: Policy) -> None:
     with pytest.raises(TrustError) as info:
         verify_legacy_layers([], DIGEST, key_policy)
-    assert info.value.check == "signature" and info.value.exit_code == ExitCode.UNSIGNED
+    assert info.value.check == "signature" and for_error(info.value) == ExitCode.UNSIGNED
 
 
 def test_payload_oversized(signing_key: ec.EllipticCurvePrivateKey, key_policy: Policy) -> None:

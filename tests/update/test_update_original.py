@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from clamp.errors import ConflictError
+from clamp.exitcodes import for_update
 from clamp.matrix import load
 from clamp.oci.pool import ClientOptions
 from clamp.oci.store import Stores
@@ -76,7 +77,8 @@ def _run(registry: RegistryHandle, repo: str, matrix: Path, **kwargs: object) ->
     async def go() -> UpdateRun:
         options = ClientOptions(transport=ToTestRegistry(registry, repo))
         async with Stores(options) as stores:
-            return await run_update(loaded, stores, **kwargs)  # type: ignore[arg-type]
+            return await run_update(loaded, stores, exit_code_of=for_update,
+                                    **kwargs)  # type: ignore[arg-type]
 
     return asyncio.run(go())
 

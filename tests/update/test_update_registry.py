@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from clamp.errors import ConflictError
+from clamp.exitcodes import for_update
 from clamp.matrix import load
 from clamp.oci.store import Stores
 from clamp.trust.pki import TestSigstore, keyless_sign_image
@@ -153,7 +154,7 @@ def test_concurrent_change_is_not_overwritten(
 
     async def go() -> None:
         async with Stores() as stores:
-            await run_update(loaded, stores, before_write=someone_edits)
+            await run_update(loaded, stores, exit_code_of=for_update, before_write=someone_edits)
 
     with pytest.raises(ConflictError, match="changed while clamp update was running"):
         asyncio.run(go())

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from clamp.exitcodes import for_matrix
 from clamp.matrix import load
 from clamp.oci.pool import ClientOptions
 from clamp.oci.store import Stores
@@ -71,7 +72,7 @@ def test_original_layout_verifies_with_its_policy_file(
     async def go() -> MatrixRun:
         options = ClientOptions(transport=ToTestRegistry(registry, repo_name))
         async with Stores(options) as stores:
-            return await run_matrix(loaded, stores)
+            return await run_matrix(loaded, stores, exit_code_of=for_matrix)
 
     run = asyncio.run(go())
     records = {r.entry: r for r in run.document.records}
@@ -106,7 +107,7 @@ def test_original_layout_requires_the_log_unless_its_policy_opts_out(
     async def go() -> MatrixRun:
         options = ClientOptions(transport=ToTestRegistry(registry, repo_name))
         async with Stores(options) as stores:
-            return await run_matrix(loaded, stores)
+            return await run_matrix(loaded, stores, exit_code_of=for_matrix)
 
     run = asyncio.run(go())
     assert {r.trustStatus for r in run.document.records} == {status}

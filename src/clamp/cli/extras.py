@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 
 from clamp.errors import ClampError
-from clamp.exitcodes import ExitCode
 
 #: Optional dependencies by top-level module, and the extra that installs each.
 OPTIONAL_MODULES = {"duckdb": "telemetry"}
@@ -19,7 +18,7 @@ OPTIONAL_MODULES = {"duckdb": "telemetry"}
 class MissingExtraError(ClampError):
     """An optional dependency the command needs is not installed."""
 
-    exit_code = ExitCode.MISSING_EXTRA
+    kind = "missing_extra"
 
 
 def _message(module: str) -> str:

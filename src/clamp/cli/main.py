@@ -109,8 +109,10 @@ def invoke(typer_app: typer.Typer, argv: list[str] | None, *, prog_name: str) ->
     try:
         result = typer_app(args=args, prog_name=prog_name, standalone_mode=False)
     except ClampError as exc:
+        from clamp.exitcodes import for_error
+
         error(str(exc))
-        return int(exc.exit_code)
+        return int(for_error(exc))
     except KeyboardInterrupt:
         error("interrupted")
         return int(ExitCode.INTERRUPTED)
@@ -172,8 +174,10 @@ def _map_other(exc: BaseException) -> int:
 
     missing = missing_from(exc)
     if missing is not None:
+        from clamp.exitcodes import for_error
+
         error(str(missing))
-        return int(missing.exit_code)
+        return int(for_error(missing))
     if os.environ.get("CLAMP_DEBUG"):
         # The traceback is extra stderr; the exit code stays the one documented for a bug.
         traceback.print_exception(exc, file=sys.stderr)

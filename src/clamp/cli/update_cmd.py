@@ -55,6 +55,7 @@ def update(
 
     loaded = load_matrix(matrix)  # bad input fails before the network and crypto stacks load
 
+    from clamp.exitcodes import for_update
     from clamp.oci.store import Stores
     from clamp.update import evidence, prbody
     from clamp.update.commit import check_outputs
@@ -73,7 +74,8 @@ def update(
     async def go() -> UpdateRun:
         async with Stores(client_options(insecure, concurrency,
                                          registries=matrix_registries(loaded))) as stores:
-            return await run_update(loaded, stores, entry_ids=wanted, version=version,
+            return await run_update(loaded, stores, exit_code_of=for_update,
+                                    entry_ids=wanted, version=version,
                                     os_name=os_name, discover_newer=discover, dry_run=dry_run,
                                     reasons=reasons, concurrency=concurrency,
                                     evidence=outputs)

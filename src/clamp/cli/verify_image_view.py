@@ -6,7 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from clamp.cli.aio import run as run_async
-from clamp.exitcodes import ExitCode
+from clamp.exitcodes import ExitCode, for_error, for_verdict
 from clamp.signed.image import verify_image
 
 if TYPE_CHECKING:
@@ -14,11 +14,6 @@ if TYPE_CHECKING:
     from clamp.signed.image import ImageVerification
     from clamp.trust.policy import Policy
     from clamp.trust.result import VerificationResult
-
-VERDICT_EXIT = {"verified": ExitCode.OK, "unsigned": ExitCode.UNSIGNED,
-                "invalid": ExitCode.SIGNATURE_FAILED,
-                "identity_mismatch": ExitCode.IDENTITY_MISMATCH,
-                "error": ExitCode.REGISTRY_ERROR}
 
 
 def run_verify_images(images: list[str], policy: Policy, *, platform: str | None,
@@ -71,9 +66,9 @@ def report(outcome: ImageVerification, *, quiet: bool) -> int:
         return int(ExitCode.OK)
     if outcome.registry_error is not None:
         error(f"{outcome.reference}: {outcome.registry_error}")
-        return int(outcome.registry_error.exit_code)
+        return int(for_error(outcome.registry_error))
     error(f"{outcome.reference}: {worst.verdict}: check {worst.check} failed: {worst.reason}")
-    return int(VERDICT_EXIT.get(worst.verdict, ExitCode.SIGNATURE_FAILED))
+    return int(for_verdict(worst.verdict))
 
 
 def describe(outcome: ImageVerification) -> str:

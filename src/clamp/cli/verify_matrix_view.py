@@ -36,6 +36,7 @@ def run_verify_matrix(matrix: Path, *, version: str | None, os_name: str | None,
         if path is not None:
             check_writable(path)
 
+    from clamp.exitcodes import for_matrix
     from clamp.oci.store import Stores
     from clamp.verify.run import run_matrix
 
@@ -45,7 +46,8 @@ def run_verify_matrix(matrix: Path, *, version: str | None, os_name: str | None,
     async def run() -> MatrixRun:
         async with Stores(client_options(insecure, concurrency,
                                          registries=matrix_registries(loaded))) as stores:
-            result = await run_matrix(loaded, stores, version=version, os_name=os_name,
+            result = await run_matrix(loaded, stores, exit_code_of=for_matrix,
+                                      version=version, os_name=os_name,
                                       concurrency=concurrency, force_dispatch=dispatch,
                                       on_done=advance)
             if attach and signer is not None:  # the outputs first: they hold even if a push fails

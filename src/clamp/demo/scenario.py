@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.atomic import write_atomic
 from clamp.demo.images import put_image, put_index
+from clamp.exitcodes import for_matrix
 from clamp.matrix import load, select_image
 from clamp.oci.manifest import Manifest
 from clamp.oci.store import ImageStore, Stores
@@ -203,7 +204,7 @@ async def run_demo(out: Path, *, open_store: Callable[[Stores], ImageStore],
         write_atomic(paths["matrix"], matrix_text(matrix_registry, pins, day))
         loaded = load(paths["matrix"])
         chosen = select_image(loaded.model)
-        run = await run_matrix(loaded, stores, today=day)
+        run = await run_matrix(loaded, stores, exit_code_of=for_matrix, today=day)
     write_provenance(paths["provenance"], run.document)
     summary, report = telemetry(out, paths["provenance"], pins)
     return DemoResult(out=out, matrix=paths["matrix"], layout=layout,

@@ -1,22 +1,23 @@
 """Typed verification failures, each naming the check that failed.
 
 A verification error is a `ClampError`, so the CLI prints it on one line and exits with the code
-of its class: nothing to verify (UNSIGNED), a signature or its evidence is wrong
-(SIGNATURE_FAILED), a good signature from someone the policy does not trust (IDENTITY_MISMATCH),
-or unreadable input (BAD_INPUT). `check` is a short stable name ("set", "sct", "chain", "san"...)
-that callers record in the result model and tests assert on.
+the face gives its `kind`: nothing to verify (`unsigned`), a signature or its evidence is wrong
+(`invalid_signature`), a good signature from someone the policy does not trust
+(`identity_mismatch`), or unreadable input (`bad_input`). `check` is a short stable name ("set",
+"sct", "chain", "san"...) that callers record in the result model and tests assert on.
 """
 
 from __future__ import annotations
 
-from clamp.errors import ClampError
-from clamp.exitcodes import ExitCode
+from typing import ClassVar
+
+from clamp.errors import ClampError, ErrorKind
 
 
 class TrustError(ClampError):
     """Base of every verification failure; `check` names the failed check."""
 
-    exit_code = ExitCode.SIGNATURE_FAILED
+    kind: ClassVar[ErrorKind] = "invalid_signature"
     verdict = "invalid"
 
     def __init__(self, check: str, reason: str, *, where: str | None = None) -> None:
@@ -34,25 +35,25 @@ class MalformedError(InvalidSignatureError):
     belongs, bad base64, an unknown media type). Found beside an image it is an invalid
     signature like any other; handed over by the user (`verify-blob --bundle`) it is bad input."""
 
-    exit_code = ExitCode.BAD_INPUT
+    kind = "bad_input"
 
 
 class IdentityMismatchError(TrustError):
     """The evidence is sound but the signer is not one the policy trusts."""
 
-    exit_code = ExitCode.IDENTITY_MISMATCH
+    kind = "identity_mismatch"
     verdict = "identity_mismatch"
 
 
 class UnsignedError(TrustError):
     """There is nothing to verify: no signature layer, no bundle."""
 
-    exit_code = ExitCode.UNSIGNED
+    kind = "unsigned"
     verdict = "unsigned"
 
 
 class TrustInputError(TrustError):
     """Input we cannot even parse as the format it claims (key file, trust root, bundle JSON)."""
 
-    exit_code = ExitCode.BAD_INPUT
+    kind = "bad_input"
     verdict = "error"

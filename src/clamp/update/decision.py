@@ -1,8 +1,8 @@
-"""From examined candidates to pins, per-entry reports, and the run's exit code.
+"""From examined candidates to pins, per-entry reports, and the run's status.
 
 The rule is one line: a candidate is pinned if and only if it verified. Everything else here is
 bookkeeping: the provenance block the tool writes for a pin, the report a reviewer reads, and the
-documented exit code (docs/update.md).
+run's status (the face maps it to the documented exit code, docs/update.md).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from clamp.exitcodes import ExitCode
 from clamp.matrix import ImageEntry
 from clamp.update.candidates import Examined
 from clamp.update.report import Counts, EntryReport, Outcome, Signing, Status
@@ -106,22 +105,24 @@ def counts(reports: Sequence[EntryReport]) -> Counts:
                   unverified=sum(r.unverified_pin for r in reports))
 
 
-def exit_code(reports: Sequence[EntryReport]) -> tuple[ExitCode, Status]:
-    """9 a pin no longer verifies and nothing verified replaced it (whatever else was pinned:
-    CI still runs that image); 0 nothing to do; 10 updated; 7 updated but something was
-    rejected or failed; 6 candidates found but none verified; 69 nothing verified and the
-    registry failed (a pin that could not be checked counts as a registry failure)."""
+def run_status(reports: Sequence[EntryReport]) -> Status:
+    """What the run came to, the face's exit code follows from it (docs/update.md):
+    `pin_unverified` a pin no longer verifies and nothing verified replaced it (whatever else
+    was pinned: CI still runs that image); `nothing_to_do`; `updated`; `partially_updated`
+    updated but something was rejected or failed; `nothing_updated` candidates found but none
+    verified; `registry_error` nothing verified and the registry failed (a pin that could not
+    be checked counts as a registry failure)."""
     total = counts(reports)
     changed = total.updated + total.added
     if total.unverified:
-        return ExitCode.PIN_UNVERIFIED, "pin_unverified"
+        return "pin_unverified"
     unchecked = sum(r.pin_state == "error" and r.outcome != "updated" for r in reports)
     if changed and (total.rejected or total.errors):
-        return ExitCode.PARTIALLY_UPDATED, "partially_updated"
+        return "partially_updated"
     if changed:
-        return ExitCode.UPDATED, "updated"
+        return "updated"
     if total.rejected:
-        return ExitCode.NOTHING_UPDATED, "nothing_updated"
+        return "nothing_updated"
     if total.errors or unchecked:
-        return ExitCode.REGISTRY_ERROR, "registry_error"
-    return ExitCode.OK, "nothing_to_do"
+        return "registry_error"
+    return "nothing_to_do"

@@ -10,22 +10,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from clamp.atomic import write_atomic
-from clamp.exitcodes import ExitCode
 from clamp.matrix import effective
 from clamp.update.candidates import Examined
+from clamp.update.report import Status
 from clamp.update.run import UpdateRun
-from clamp.verify.decision import decide
+from clamp.verify.decision import RunOutcome, decide
 from clamp.verify.pipeline import EntryOutcome
 from clamp.verify.provenance import ProvenanceDocument
 from clamp.verify.run import build_document
 from clamp.verify.tags import TagCheck
 
-# The provenance document's status vocabulary is verify's; an update's codes map onto it.
-_STATUS_CODE = {ExitCode.OK: ExitCode.OK, ExitCode.UPDATED: ExitCode.OK,
-                ExitCode.PARTIALLY_UPDATED: ExitCode.OK,
-                ExitCode.NOTHING_UPDATED: ExitCode.SIGNATURE_FAILED,
-                ExitCode.PIN_UNVERIFIED: ExitCode.SIGNATURE_FAILED,
-                ExitCode.REGISTRY_ERROR: ExitCode.REGISTRY_ERROR}
+# The provenance document's status vocabulary is verify's; an update's statuses map onto it.
+# Its `exitCode` is the update's own (the face's code for the update's status).
+_STATUS_OUTCOME: dict[Status, RunOutcome] = {
+    "nothing_to_do": "verified", "updated": "verified", "partially_updated": "verified",
+    "nothing_updated": "signature_failed", "pin_unverified": "signature_failed",
+    "registry_error": "registry_error"}
 
 
 def document(run: UpdateRun) -> ProvenanceDocument:
@@ -33,9 +33,8 @@ def document(run: UpdateRun) -> ProvenanceDocument:
     outcomes = [_outcome(run, item) for item in run.examined if item.verification is not None]
     decisions = [decide(o, effective(loaded.model, o.entry).policy) for o in outcomes]
     doc = build_document(loaded, outcomes, decisions, None,
-                         _STATUS_CODE.get(run.exit_code, ExitCode.FAILED), skipped=[])
-    return doc.model_copy(update={"exitCode": int(run.exit_code),
-                                  "generatedAt": run.report.generated_at})
+                         _STATUS_OUTCOME.get(run.status, "failed"), run.exit_code, skipped=[])
+    return doc.model_copy(update={"generatedAt": run.report.generated_at})
 
 
 def _outcome(run: UpdateRun, item: Examined) -> EntryOutcome:

@@ -1,7 +1,9 @@
 """A whole `clamp update` run: select, examine (and discover), decide, rewrite, report.
 
 The order is fixed and fail-closed: nothing is written until every selected entry has been
-examined, the new text has been reloaded and checked, and the file is still the one read.
+examined, the new text has been reloaded and checked, and the file is still the one read. The run
+ends in a typed status (`Status`); the exit code is the face's, handed in as `exit_code_of`, so
+the report and the provenance record the number the process exits with.
 """
 
 from __future__ import annotations
@@ -15,14 +17,13 @@ from pathlib import Path
 
 from clamp import __version__
 from clamp.errors import BadInputError
-from clamp.exitcodes import ExitCode
 from clamp.matrix import ImageEntry, LoadedMatrix
 from clamp.oci.store import Stores
 from clamp.update.candidates import Examined, discover, examine
 from clamp.update.commit import write_together
-from clamp.update.decision import Pin, counts, entry_report, exit_code, plan
+from clamp.update.decision import Pin, counts, entry_report, plan, run_status
 from clamp.update.discover import release_lines
-from clamp.update.report import Kind, UpdateReport
+from clamp.update.report import Kind, Status, UpdateReport
 from clamp.update.rewrite import render, write_matrix
 from clamp.verify.policy import PolicyCache
 
@@ -34,7 +35,8 @@ class UpdateRun:
     pins: list[Pin]
     text: str
     report: UpdateReport
-    exit_code: ExitCode
+    status: Status
+    exit_code: int  # the face's code for `status`, as recorded in `report.exit_code`
 
 
 def parse_entry_list(text: str | None) -> list[str] | None:
@@ -88,6 +90,7 @@ async def examine_all(loaded: LoadedMatrix, stores: Stores, entries: Sequence[Im
 
 
 async def run_update(loaded: LoadedMatrix, stores: Stores, *,
+                     exit_code_of: Callable[[Status], int],
                      entry_ids: Sequence[str] | None = None, version: str | None = None,
                      os_name: str | None = None, discover_newer: bool = False,
                      dry_run: bool = False, reasons: str | None = None,
@@ -109,7 +112,8 @@ async def run_update(loaded: LoadedMatrix, stores: Stores, *,
     text = render(loaded, pins)
     changed = text != loaded.text
     reports = [entry_report(item) for item in examined]
-    code, status = exit_code(reports)
+    status = run_status(reports)
+    code = exit_code_of(status)
     report = UpdateReport(
         tool_version=__version__, generated_at=moment, matrix=str(loaded.path),
         layout=loaded.layout, sha256_before=loaded.sha256,
@@ -118,7 +122,7 @@ async def run_update(loaded: LoadedMatrix, stores: Stores, *,
         requested_reasons=reasons or None, changed=changed, written=changed and not dry_run,
         status=status, exit_code=int(code), counts=counts(reports), entries=reports,
         diff=unified_diff(loaded, text) if dry_run and changed else None)
-    run = UpdateRun(loaded, examined, pins, text, report, code)
+    run = UpdateRun(loaded, examined, pins, text, report, status, code)
     commit = None
     if changed and not dry_run:
         def commit() -> None:

@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from clamp.errors import DigestMismatchError, NotFoundError
-from clamp.exitcodes import ExitCode
 from clamp.verify.pipeline import EntryOutcome
 
 Kind = Literal["signature", "attestation", "integrity", "drift", "missing-tag", "pin-missing",
                "stale", "registry", "note"]
 Decision = Literal["pass", "warn", "fail", "update"]
+#: What a whole run came to, the most severe first; the provenance's `status` words (a passing
+#: run with warnings says `warnings` there). The face maps it to the exit code.
+RunOutcome = Literal["signature_failed", "failed", "dispatch_error", "registry_error",
+                     "verified"]
 
 #: Findings an update can fix (re-pin from the tag): they are what a dispatch is asked for.
 UPDATABLE: frozenset[Kind] = frozenset({"drift", "signature", "missing-tag", "pin-missing"})
@@ -119,19 +122,19 @@ def force_dispatch(decision: EntryDecision) -> EntryDecision:
                          decision.path + " + dispatch (--dispatch)", True)
 
 
-def run_exit_code(decisions: list[EntryDecision], *, dispatch_failed: bool) -> ExitCode:
-    """One exit code for the run: the most severe outcome wins (see README, exit codes).
+def run_outcome(decisions: list[EntryDecision], *, dispatch_failed: bool) -> RunOutcome:
+    """One outcome for the run: the most severe wins (see README, exit codes).
 
-    Warnings (`warn`, `update`) exit 0: they are reported, never coded as 1, which is Python's
-    crash code. A failure never turns into a pass here, whatever was dispatched."""
+    Warnings (`warn`, `update`) are `verified`: they are reported, never coded as a failure. A
+    failure never turns into a pass here, whatever was dispatched."""
     failed = [d for d in decisions if d.decision == "fail"]
     kinds = {f.kind for d in failed for f in d.problems}
     if kinds & {"signature", "attestation"}:
-        return ExitCode.SIGNATURE_FAILED
+        return "signature_failed"
     if kinds - {"registry"}:
-        return ExitCode.FAILED
+        return "failed"
     if dispatch_failed:
-        return ExitCode.DISPATCH_ERROR
+        return "dispatch_error"
     if kinds or any(f.kind == "registry" for d in decisions for f in d.problems):
-        return ExitCode.REGISTRY_ERROR
-    return ExitCode.OK
+        return "registry_error"
+    return "verified"

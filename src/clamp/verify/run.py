@@ -1,4 +1,7 @@
-"""A whole `clamp verify --matrix` run: verify, decide, dispatch, and build the provenance."""
+"""A whole `clamp verify --matrix` run: verify, decide, dispatch, and build the provenance.
+
+The run ends in a typed outcome (`RunOutcome`); the exit code is the face's decision, handed in
+as `exit_code_of` so that the provenance records the very number the process exits with."""
 
 from __future__ import annotations
 
@@ -7,14 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Literal
 
 from clamp import __version__
 from clamp.atomic import sha256_file, write_atomic
 from clamp.errors import BadInputError, DispatchError
-from clamp.exitcodes import ExitCode
 from clamp.matrix import LoadedMatrix, effective, image_ref, select_image
 from clamp.oci.store import Stores
-from clamp.verify.decision import EntryDecision, decide, run_exit_code
+from clamp.verify.decision import EntryDecision, RunOutcome, decide, run_outcome
 from clamp.verify.decision import force_dispatch as with_dispatch
 from clamp.verify.dispatch import dispatch, request_from_env
 from clamp.verify.evidence import attach as attach_evidence
@@ -32,10 +35,6 @@ from clamp.verify.provenance import (
     TrustedRootInfo,
 )
 
-STATUS = {ExitCode.OK: "verified", ExitCode.FAILED: "failed",
-          ExitCode.SIGNATURE_FAILED: "signature_failed",
-          ExitCode.REGISTRY_ERROR: "registry_error", ExitCode.DISPATCH_ERROR: "dispatch_error"}
-
 
 @dataclass
 class MatrixRun:
@@ -43,10 +42,12 @@ class MatrixRun:
     outcomes: list[EntryOutcome]
     decisions: list[EntryDecision]
     document: ProvenanceDocument
-    exit_code: ExitCode
+    outcome: RunOutcome
+    exit_code: int  # the face's code for `outcome`, as recorded in `document.exitCode`
 
 
-async def run_matrix(loaded: LoadedMatrix, stores: Stores, *, version: str | None = None,
+async def run_matrix(loaded: LoadedMatrix, stores: Stores, *,
+                     exit_code_of: Callable[[RunOutcome], int], version: str | None = None,
                      os_name: str | None = None, concurrency: int = 16,
                      force_dispatch: bool = False, today: date | None = None,
                      on_done: Callable[[EntryOutcome], None] | None = None) -> MatrixRun:
@@ -57,22 +58,25 @@ async def run_matrix(loaded: LoadedMatrix, stores: Stores, *, version: str | Non
     if force_dispatch:
         decisions = [with_dispatch(d) for d in decisions]
     dispatch_info = _dispatch(loaded, outcomes, decisions, forced=force_dispatch)
-    code = run_exit_code(decisions, dispatch_failed=bool(dispatch_info and
+    outcome = run_outcome(decisions, dispatch_failed=bool(dispatch_info and
                                                           dispatch_info.status == "failed"))
+    code = exit_code_of(outcome)
     skipped = [e.id for e in loaded.model.images if e.digest is None
                and (version is None or e.version == version)
                and (os_name is None or e.os == os_name)]
-    document = build_document(loaded, outcomes, decisions, dispatch_info, code, skipped)
-    return MatrixRun(loaded, outcomes, decisions, document, code)
+    document = build_document(loaded, outcomes, decisions, dispatch_info, outcome, code,
+                              skipped)
+    return MatrixRun(loaded, outcomes, decisions, document, outcome, code)
 
 
-def run_status(code: ExitCode, decisions: list[EntryDecision], skipped: list[str]) -> str:
+def run_status(outcome: RunOutcome, decisions: list[EntryDecision],
+               skipped: list[str]) -> RunOutcome | Literal["warnings"]:
     """The provenance's `status`: a passing run with warnings (warn or update decisions, or
-    unpinned entries not verified) says `warnings`; its exit code is still 0."""
-    if code == ExitCode.OK and (skipped or any(d.decision in ("warn", "update")
-                                               for d in decisions)):
+    unpinned entries not verified) says `warnings`; its exit code is still the passing one."""
+    if outcome == "verified" and (skipped or any(d.decision in ("warn", "update")
+                                                 for d in decisions)):
         return "warnings"
-    return STATUS.get(code, "failed")
+    return outcome
 
 
 def _dispatch(loaded: LoadedMatrix, outcomes: list[EntryOutcome],
@@ -107,7 +111,8 @@ def _dispatch(loaded: LoadedMatrix, outcomes: list[EntryOutcome],
 
 def build_document(loaded: LoadedMatrix, outcomes: list[EntryOutcome],
                    decisions: list[EntryDecision], dispatch_info: DispatchInfo | None,
-                   code: ExitCode, skipped: list[str]) -> ProvenanceDocument:
+                   outcome: RunOutcome, code: int, skipped: list[str]) -> ProvenanceDocument:
+    """The provenance document; `code` is the exit code the face decided for `outcome`."""
     records = [record_of(loaded, o, d) for o, d in zip(outcomes, decisions, strict=True)]
     records, roots = attach_evidence(records, outcomes, decisions)
     statuses = [r.trustStatus for r in records]
@@ -127,7 +132,7 @@ def build_document(loaded: LoadedMatrix, outcomes: list[EntryOutcome],
                           policySha256=loaded.policy_sha256),
         trustedRoots=_roots(loaded),
         resolved=_resolved(loaded),
-        status=run_status(code, decisions, skipped),
+        status=run_status(outcome, decisions, skipped),
         exitCode=int(code), summary=summary, dispatch=dispatch_info, skipped=skipped,
         records=records, roots=roots)
 
