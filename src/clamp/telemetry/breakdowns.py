@@ -101,7 +101,8 @@ def grouped(con: duckdb.DuckDBPyConnection, width_us: int,
     total = cache.cached_p95("total", ())[1] if found and cache is not None else None
     if not found:
         total, origin = total_p95s(con)
-    p95 = _asked(con, width_us, members, trust_images, overrides, total, touched, cache)
+    p95 = _asked(con, width_us, members, trust_images, overrides, total, touched, cache,
+                 attrs)
     p95 = _complete(con, width_us, p95, members, cells, trust_images, touched, cache)
     if cache is not None:
         cache.computed_p95 = {**p95, "origin": {(): origin}}
@@ -196,7 +197,7 @@ def _merge(cells: list[Cell], members: list[int]) -> Merged:
 def _asked(con: duckdb.DuckDBPyConnection, width_us: int,
            members: dict[str, dict[Any, list[int]]], trust_images: dict[str, set[str | None]],
            overrides: bool, total: float | None, touched: Touched,
-           cache: SummaryCache | None) -> P95s:
+           cache: SummaryCache | None, attrs: _Attrs) -> P95s:
     """The total p95 (`total`, from `queries.total_p95s`), and GROUPING SETS queries for the
     breakdowns whose p95s are not known otherwise: backends, devices, images and (window,
     image) pairs with more than one group, and trust groups when one of several holds more than
@@ -235,7 +236,7 @@ def _asked(con: duckdb.DuckDBPyConnection, width_us: int,
         if dims:
             for dimension, key, value in _p95_sets(con, width_us, dims, expressions,
                                                     {d: needed[d] for d in dims} if only
-                                                    else None):
+                                                    else None, attrs):
                 if key in needed[dimension]:
                     out[dimension][key] = value
     return out
@@ -254,12 +255,16 @@ def _split(members: dict[str, dict[Any, list[int]]], needed: dict[str, set[Any]]
     return full, partial
 
 
+# Keys that are a session's own attributes (index into `_Attrs`), when read from `sess`.
+_FILE_ATTRS = {"digest": 0, "trust": 1, "backend": 2, "device": 3}
+_P95_FILE_KEYS = {"digest": "s.digest", "trust": "s.tgroup", "backend": "s.backend",
+                  "device": "s.device"}
 _NULL_TEXT = "\x00"  # stands for a NULL key in the restricting lists (no label holds it)
 
 
 def _p95_sets(con: duckdb.DuckDBPyConnection, width_us: int, dims: list[str],
-              expressions: dict[str, str], only: dict[str, set[Any]] | None
-              ) -> list[tuple[str, Any, float | None]]:
+              expressions: dict[str, str], only: dict[str, set[Any]] | None,
+              attrs: _Attrs) -> list[tuple[str, Any, float | None]]:
     """(breakdown, key, p95) from one GROUPING SETS query over `dims`, restricted to the records
     of the groups in `only` when given."""
     used = {k for d in dims for k in _DIMENSIONS[d]}
@@ -275,12 +280,18 @@ def _p95_sets(con: duckdb.DuckDBPyConnection, width_us: int, dims: list[str],
             for i, name in enumerate(_DIMENSIONS[dimension]):
                 wanted = sorted({(k[i] if isinstance(k, tuple) else k) for k in keys},
                                 key=lambda v: (v is None, str(v)))
-                params.append([v for v in wanted if v is not None] if name == "window"
-                              else [_NULL_TEXT if v is None else v for v in wanted])
                 column = expressions[name]
-                if name == "window":
+                if name in _FILE_ATTRS and column == _P95_FILE_KEYS[name]:
+                    # a session's own label: the records of its files, picked before the join
+                    chosen = set(wanted)
+                    params.append(sorted(f for f, a in attrs.items()
+                                         if a[_FILE_ATTRS[name]] in chosen))
+                    parts.append(f"r.file_id IN (SELECT unnest(${len(params)}::INTEGER[]))")
+                elif name == "window":
+                    params.append([v for v in wanted if v is not None])
                     parts.append(f"{column} IN (SELECT unnest(${len(params)}::BIGINT[]))")
                 else:
+                    params.append([_NULL_TEXT if v is None else v for v in wanted])
                     parts.append(f"coalesce({column}, '{_NULL_TEXT}') IN "
                                  f"(SELECT unnest(${len(params)}::VARCHAR[]))")
             terms.append("(" + " AND ".join(parts) + ")")
