@@ -28,7 +28,6 @@ from clamp.telemetry.queries import (
     total_p95s,
     window_start,
 )
-from clamp.telemetry.stats import Moments
 from clamp.telemetry.summary_cache import SummaryCache
 
 if TYPE_CHECKING:
@@ -179,19 +178,30 @@ def _merge(cells: list[Cell], members: list[int]) -> Merged:
     if len(members) == 1:
         _, _, _, _, n, mean, var, first, last, _ = first_cell
         return (n, 1, mean, var, first, last)
-    moments = Moments()
+    # `stats.Moments.add` written out (the same operations in the same order, so the same
+    # figures): this loop runs once per cell per breakdown, 70,000 times at 10,000 sessions.
+    total, centre, m2 = 0, 0.0, 0.0
     files = set()
     first, last = first_cell[7], first_cell[8]
     for index in members:
         fid, _, _, _, n, mean, var, cell_first, cell_last, _ = cells[index]
-        moments.add(n, mean, var)
+        if n > 0:
+            part = var * (n - 1) if var is not None and n > 1 else 0.0
+            if total == 0:
+                total, centre, m2 = n, mean, part
+            else:
+                both = total + n
+                delta = mean - centre
+                centre += delta * n / both
+                m2 += part + delta * delta * total * n / both
+                total = both
         files.add(fid)
         # a cell of records without acquired_at (optional) has no first/last time
         if cell_first is not None and (first is None or cell_first < first):
             first = cell_first
         if cell_last is not None and (last is None or cell_last > last):
             last = cell_last
-    return (moments.n, len(files), moments.mean, moments.variance, first, last)
+    return (total, len(files), centre, m2 / (total - 1) if total > 1 else None, first, last)
 
 
 def _asked(con: duckdb.DuckDBPyConnection, width_us: int,
