@@ -136,3 +136,26 @@ def test_an_interrupted_cache_write_is_not_trusted(tmp_path: Path,
         with pytest.raises(KeyboardInterrupt):
             TemporalAggregator(db=db).accumulate(root)
     assert _summary(root, db) == _summary(root, tmp_path / "fresh.duckdb")
+
+
+def test_the_first_record_naming_another_backend_arrives_later(tmp_path: Path) -> None:
+    """Cells cached while no record named its own backend or device have no such labels; a
+    later file whose records do makes the breakdowns read them, and the old cells still hold."""
+    rng = random.Random(11)
+    root = tmp_path / "root"
+    tdir = root / "build" / "telemetry"
+    tdir.mkdir(parents=True)
+    for i in range(10):
+        doc = _session(rng, i)
+        for rec in doc["records"]:
+            rec.pop("backend", None)
+        (tdir / f"s{i}.json").write_text(json.dumps(doc))
+    kept = tmp_path / "kept.duckdb"
+    _summary(root, kept)
+    doc = _session(rng, 10)
+    doc["records"][0]["backend"] = "vulkan"
+    doc["records"][0]["deviceName"] = "gfx1100"
+    (tdir / "s10.json").write_text(json.dumps(doc))
+    summary = _summary(root, kept)
+    assert "vulkan" in [g["key"] for g in summary["breakdown"]["byBackend"]]
+    assert summary == _summary(root, tmp_path / "fresh.duckdb")

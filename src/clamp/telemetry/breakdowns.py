@@ -44,9 +44,14 @@ SELECT r.file_id, (epoch_us(r.acquired_at) - {ORIGIN_US}) // $1::BIGINT AS w, __
 FROM records AS r WHERE r.reason IS NULL __NEW__ GROUP BY ALL
 """
 _NEW_FILES = "AND r.file_id IN (SELECT unnest($2::INTEGER[]))"
-CELLS = "SELECT * FROM cache_cells ORDER BY file_id, w, rb, rd"
-_OVERRIDES = ("CASE WHEN r.extra IS NOT NULL THEN r.extra->>'rb' END, "
-              "CASE WHEN r.extra IS NOT NULL THEN r.extra->>'rd' END")
+# Cells in the order of their files' paths, not of the store's file ids: ids follow the order
+# files were ingested in, and the merge's rounding follows the order of the cells, so a store
+# built up run by run gives the same figures as one built at once.
+_IN_PATH_ORDER = ("SELECT c.* FROM (__CELLS__) AS c JOIN files AS f USING (file_id) "
+                  "ORDER BY f.path, c.w, c.rb, c.rd")
+CELLS = _IN_PATH_ORDER.replace("__CELLS__", "SELECT * FROM cache_cells")
+_OVERRIDES = ("CASE WHEN r.extra IS NOT NULL THEN r.extra->>'rb' END AS rb, "
+              "CASE WHEN r.extra IS NOT NULL THEN r.extra->>'rd' END AS rd")
 HAS_OVERRIDES = """
 SELECT count(*) FROM records WHERE CASE WHEN extra IS NULL THEN false
     ELSE extra->>'rb' IS NOT NULL OR extra->>'rd' IS NOT NULL END
@@ -130,9 +135,9 @@ def _cells(con: duckdb.DuckDBPyConnection, width_us: int, overrides: bool,
            cache: SummaryCache | None) -> list[Cell]:
     """Every cell, in (file, window) order: from the cache and the new files' records, or all
     from the records (and then into the cache)."""
-    cube = CUBE.replace("__OVERRIDES__", _OVERRIDES if overrides else "NULL, NULL")
+    cube = CUBE.replace("__OVERRIDES__", _OVERRIDES if overrides else "NULL AS rb, NULL AS rd")
     if cache is None:
-        return con.execute(cube.replace("__NEW__", "") + " ORDER BY 1, 2, 3, 4",
+        return con.execute(_IN_PATH_ORDER.replace("__CELLS__", cube.replace("__NEW__", "")),
                            [width_us]).fetchall()
     if not cache.valid:
         con.execute("INSERT INTO cache_cells " + cube.replace("__NEW__", ""), [width_us])
