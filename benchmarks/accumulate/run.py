@@ -6,8 +6,10 @@
 
 Every measurement runs in its own child process, and peak memory is that child's ru_maxrss
 (from os.wait4): DuckDB allocates outside Python's allocator, so tracemalloc would not see it.
-Times are wall-clock around the measured call inside the child (interpreter start-up and imports,
-`duckdb` included, excluded for all of them). The raw query runs once first, unmeasured, so that
+Times are wall-clock and CPU (user + system of all threads, `time.process_time`) around the
+measured call inside the child (interpreter start-up and imports, `duckdb` included, excluded for
+all of them); CPU time says how much work a run did when a shared machine's load blurs the wall
+clock. The raw query runs once first, unmeasured, so that
 every file is in the page cache for all runs alike; then `--repeat` rounds each run the raw
 query, its newline-delimited twin, the raw query into a table and a cold accumulate (a fresh
 store directory each time), one after the other, so a change in the machine's load hits all of
@@ -73,7 +75,7 @@ def child(mode: str, root: str, store: str) -> None:
     glob = str(tdir / "*.json")
     if mode in RAW_OPTIONS or mode == "raw_table":
         con = duckdb.connect(store if mode == "raw_table" else ":memory:")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         if mode == "raw_table":
             con.execute("SET TimeZone = 'UTC'")
             con.execute(RAW_TABLE, [glob])
@@ -82,20 +84,20 @@ def child(mode: str, root: str, store: str) -> None:
         else:
             row = con.execute(RAW_QUERY.replace("__OPTIONS__", RAW_OPTIONS[mode]),
                               [glob]).fetchone()
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         assert row is not None
         n, mean, var, p95 = row
-        print(json.dumps({"seconds": elapsed, "records": n, "mean": mean, "variance": var,
-                          "p95": p95}))
+        print(json.dumps({"seconds": elapsed, "cpu_s": cpu, "records": n, "mean": mean,
+                          "variance": var, "p95": p95}))
         return
     from clamp.telemetry import TemporalAggregator
 
     aggregator = TemporalAggregator(db=Path(store))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     summary = aggregator.accumulate(Path(root))
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     stats = aggregator.last_ingest
-    print(json.dumps({"seconds": elapsed, "records": summary.recordCount,
+    print(json.dumps({"seconds": elapsed, "cpu_s": cpu, "records": summary.recordCount,
                       "mean": summary.meanStability, "variance": summary.variance,
                       "p95": summary.durationP95,
                       "ingested": stats.ingested if stats else None,
@@ -113,8 +115,9 @@ def measure(mode: str, root: Path, store: Path) -> dict[str, Any]:
         raise SystemExit(f"{mode} run failed with exit code {proc.returncode}")
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux: kilobytes
-    result["cpu_s"] = usage.ru_utime + usage.ru_stime  # the child's, imports included
-    print(f"  {mode:<11} {result['seconds']:7.3f} s", file=sys.stderr)
+    result["child_cpu_s"] = usage.ru_utime + usage.ru_stime  # imports included
+    print(f"  {mode:<11} {result['seconds']:7.3f} s {result['cpu_s']:6.2f} CPU-s",
+          file=sys.stderr)
     return result
 
 
@@ -150,12 +153,18 @@ def table(report: dict[str, Any]) -> str:
     for key in ("raw", "raw_nd", "raw_table", "cold"):
         values = report[f"{key}_s"]
         row(LABELS[key] + " (s)", values, statistics.median(values))
+    for key in ("raw", "cold"):
+        values = report[f"{key}_cpu_s"]
+        row(LABELS[key] + " (CPU-s)", values, statistics.median(values))
     row("cold ÷ raw query, same round", report["cold_over_raw_by_round"],
         report["cold_over_raw_median"])
     row("cold ÷ raw into a table, same round", report["cold_over_raw_table_by_round"],
         report["cold_over_raw_table_median"])
     inc = report["incremental_s"]
     row(f"incremental, {report['new_files']} new files (s)", inc, statistics.median(inc))
+    inc_cpu = report["incremental_cpu_s"]
+    row(f"incremental, {report['new_files']} new files (CPU-s)", inc_cpu,
+        statistics.median(inc_cpu))
     bars = report["bars"]
     lines += [
         "",
@@ -248,6 +257,7 @@ def main() -> None:
             **{f"{k}_s": [round(x["seconds"], 3) for x in v] for k, v in runs.items()},
             **{f"{k}_cpu_s": [round(x["cpu_s"], 2) for x in v] for k, v in runs.items()},
             "incremental_s": [round(x["seconds"], 3) for x in incs],
+            "incremental_cpu_s": [round(x["cpu_s"], 2) for x in incs],
             "cold_over_raw_by_round": [c["seconds"] / r["seconds"]
                                        for c, r in zip(colds, raws, strict=True)],
             "cold_over_raw_median": _median(colds) / _median(raws),

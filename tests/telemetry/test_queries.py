@@ -48,3 +48,18 @@ def test_origin_p95_at_sizes_where_the_index_is_close_to_an_integer() -> None:
     for n in (1, 2, 20, 21, 41, 101, 1001, 2001):
         rows: list[tuple[float | None, int | None]] = [(float(i), None) for i in range(n)]
         assert queries.total_p95s(_con(rows))[1] == float(math.floor(0.95 * (n - 1)))
+
+
+def test_one_state_and_two_state_p95s_agree_with_duckdb() -> None:
+    """Both ways `total_p95s` takes (one quantile state when an exact fraction exists, two
+    when none does: n = 270 has none) give DuckDB's own `quantile_cont` bit for bit and the
+    origin's element."""
+    assert queries._exact_fraction(270, math.floor(0.95 * 269)) is None
+    assert queries._exact_fraction(1000, math.floor(0.95 * 999)) is not None
+    for n in (1, 2, 3, 7, 269, 270, 271, 1000, 4567):
+        values = [((i * 7919) % 1013) / 7.0 + i * 1e-3 for i in range(n)]
+        con = _con([(v, None) for v in values])
+        row = con.execute("SELECT quantile_cont(duration_ms, 0.95) FROM records").fetchone()
+        interpolated, origin = queries.total_p95s(con)
+        assert interpolated == row[0], n
+        assert origin == sorted(values)[math.floor(0.95 * (n - 1))], n

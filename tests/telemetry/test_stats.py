@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import statistics
+from datetime import datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clamp.telemetry import breakdowns
 from clamp.telemetry.stats import (
+    Moments,
     bootstrap_quantile_shift,
     quantile_linear,
     t_quantile,
@@ -72,3 +75,19 @@ def test_resampled_quantile_has_the_distribution_of_a_real_resample() -> None:
         assert abs(quantile_linear(fast, q) - quantile_linear(slow, q)) < 0.15 * spread
     # Both only ever return interpolations between values of the sample.
     assert min(fast) >= ordered[0] and max(fast) <= ordered[-1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 50), st.floats(-1e3, 1e3), st.floats(0, 1e3)),
+                min_size=2, max_size=30))
+def test_breakdown_merge_is_moments_bit_for_bit(parts: list[tuple[int, float, float]]) -> None:
+    """`breakdowns._merge` writes `Moments.add` out for speed: the same figures exactly."""
+    moment = Moments()
+    cells = []
+    for i, (n, mean, var) in enumerate(parts):
+        moment.add(n, mean, var if n > 1 else None)
+        cells.append((i % 3, 0, None, None, n, mean, var if n > 1 else None,
+                      datetime(2025, 1, 1), datetime(2025, 1, 2), None))
+    n, sessions, mean, var, _, _ = breakdowns._merge(cells, list(range(len(cells))))
+    assert (n, mean, var) == (moment.n, moment.mean, moment.variance)
+    assert sessions == len({c[0] for c in cells})

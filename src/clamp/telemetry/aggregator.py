@@ -17,7 +17,7 @@ from pathlib import Path
 
 from clamp.atomic import write_atomic
 from clamp.errors import BadInputError
-from clamp.telemetry import attribution, breakdowns, queries
+from clamp.telemetry import attribution, breakdowns, queries, summary_cache
 from clamp.telemetry.gpu import summarise_gpu
 from clamp.telemetry.models import (
     Breakdown,
@@ -133,7 +133,8 @@ class TemporalAggregator:
                               device))
             meta[fid] = (path, s_stab, backend, device, digest)
         queries.load_sessions_table(con, sess_rows)
-        g = breakdowns.grouped(con, self.width_us)
+        cache = summary_cache.open_cache(con, self.width_us)
+        g = breakdowns.grouped(con, self.width_us, cache)
         status_of: dict[str | None, str] = {
             d: (evidence[d].trust_status if d in evidence else "unknown")
             for d in g.digest}
@@ -198,6 +199,8 @@ class TemporalAggregator:
         mean = 0.0 if total.mean is None else total.mean
         var = 0.0 if total.var is None else total.var
         drift = 0.0 if origin_p95 is None else origin_p95
+        changes = attribution.changes(con, self.width_us, g, status_of, cache)
+        summary_cache.save(con, cache)
         return TelemetrySummary(
             generatedAt=datetime.now(UTC).replace(microsecond=0).isoformat().replace(
                 "+00:00", "Z"),
@@ -228,7 +231,7 @@ class TemporalAggregator:
                 byDevice=[Group(**_stats(r), key=k)
                           for k, r in sorted(g.device.items(), key=lambda kv: kv[0] or "")],
                 byImage=by_image, byWindow=by_window, bySession=by_session),
-            changes=attribution.changes(con, self.width_us, g, status_of),
+            changes=changes,
             gpuMetrics=gpu)
 
     @staticmethod

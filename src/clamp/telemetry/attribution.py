@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from clamp.telemetry import queries, stratified
 from clamp.telemetry.models import Change
 from clamp.telemetry.stats import bootstrap_quantile_shift, welch_interval
+from clamp.telemetry.summary_cache import SummaryCache
 
 if TYPE_CHECKING:
     import duckdb
@@ -56,8 +57,10 @@ def _round(value: float | None) -> float | None:
 
 
 def changes(con: duckdb.DuckDBPyConnection, width_us: int, grouped: queries.Grouped,
-            status_of: dict[str | None, str]) -> list[Change]:
-    """Every image change between consecutive windows, with its shifts and intervals."""
+            status_of: dict[str | None, str],
+            cache: SummaryCache | None = None) -> list[Change]:
+    """Every image change between consecutive windows, with its shifts and intervals (the
+    like-with-like sides through `cache`, see `stratified.side_stats`)."""
     dominant = dominant_digests(grouped)
     pairs: list[tuple[datetime, datetime, str, str]] = []
     for bw, aw in pairwise(dominant):
@@ -66,7 +69,7 @@ def changes(con: duckdb.DuckDBPyConnection, width_us: int, grouped: queries.Grou
             pairs.append((bw, aw, db, da))
     wanted = {(w, d, grouped.window_digest[(w, d)].n)
               for bw, aw, db, da in pairs for w, d in ((bw, db), (aw, da))}
-    strata = stratified.side_stats(con, width_us, sorted(wanted))
+    strata = stratified.side_stats(con, width_us, sorted(wanted), cache)
     samples = _samples(strata)
     out: list[Change] = []
     for before_w, after_w, d_before, d_after in pairs:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clamp.errors import BadInputError, ConflictError
-from clamp.telemetry import store_sql
+from clamp.telemetry import store_sql, summary_cache
 from clamp.telemetry.jsonfile import first_line
 from clamp.telemetry.sessions import MAX_SESSION, REASONS, SessionRead, read_session_file
 
@@ -94,13 +94,15 @@ class TelemetryStore:
             self._schema_path.unlink(missing_ok=True)
 
     def _ensure_schema(self) -> None:
-        self.con.execute(store_sql.SCHEMA)
+        self.con.execute(store_sql.SCHEMA + summary_cache.SCHEMA)
         row = self.con.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         if row is None or row[0] != str(store_sql.SCHEMA_VERSION):
             # The store is a cache of the session files: an old layout is rebuilt, not migrated.
             self.con.execute("DROP TABLE IF EXISTS records; DROP TABLE IF EXISTS sessions; "
-                             "DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS file_stats;")
-            self.con.execute(store_sql.SCHEMA)
+                             "DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS file_stats;"
+                             + "".join(f"DROP TABLE IF EXISTS {t};"
+                                       for t in summary_cache.TABLES))
+            self.con.execute(store_sql.SCHEMA + summary_cache.SCHEMA)
             self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)",
                              [str(store_sql.SCHEMA_VERSION)])
 
@@ -168,8 +170,10 @@ class TelemetryStore:
         return fallback
 
     def _delete(self, file_ids: Sequence[int]) -> None:
-        """Drop files from the store: their rows in files, sessions and records."""
+        """Drop files from the store: their rows in files, sessions and records, and the
+        summary cache, which may have counted them (it holds only while files are added)."""
         if file_ids:
+            summary_cache.invalidate(self.con)
             for table in ("records", "sessions", "files"):
                 self.con.execute(f"DELETE FROM {table} WHERE file_id IN (SELECT unnest($1))",
                                  [list(file_ids)])

@@ -24,11 +24,12 @@ import math
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from clamp.telemetry import queries
 from clamp.telemetry.models import StratumShift
 from clamp.telemetry.stats import quantile_linear, resampled_quantile, t_quantile
+from clamp.telemetry.summary_cache import SummaryCache
 
 if TYPE_CHECKING:
     import duckdb
@@ -63,31 +64,55 @@ class Adjusted:
 
 
 def side_stats(con: duckdb.DuckDBPyConnection, width_us: int,
-               wanted: list[tuple[datetime, str, int]]
+               wanted: list[tuple[datetime, str, int]], cache: SummaryCache | None = None
                ) -> dict[tuple[int, str], dict[Stratum, Side]]:
     """Per (window bucket, digest): each stratum's n, mean, variance, p95 and thinned sample of
     durations, in one scan of the records of the wanted windows. A valid record may have no
-    duration (the origin's rules): it counts in n and the mean, never in the sample."""
+    duration (the origin's rules): it counts in n and the mean, never in the sample.
+
+    With a valid `cache` (see `summary_cache`), a side that gained no records and was computed
+    last time for the same record count is read from it; every side goes back into it."""
     if not wanted:
         return {}
-    params = queries.wanted_params(width_us, wanted, SAMPLE)
-    query = f"""
-        WITH wanted AS (SELECT unnest($2::BIGINT[]) AS w, unnest($3::VARCHAR[]) AS digest,
-                               unnest($4::UBIGINT[]) AS m)
-        SELECT r.w, s.digest, {queries.BACKEND} AS backend, {queries.DEVICE} AS device,
-               count(*), avg(r.stability), var_samp(r.stability),
-               quantile_cont(r.duration_ms, 0.95),
-               list(r.duration_ms) FILTER (WHERE {queries.SAMPLE_HASH} % x.m = 0
-                                           AND r.duration_ms IS NOT NULL)
-        FROM {queries.VALID} JOIN wanted AS x ON x.w = r.w AND x.digest = s.digest
-        GROUP BY ALL"""
+    rows: list[tuple[Any, ...]] = []
+    if cache is not None and cache.valid:
+        ask = []
+        cached: dict[tuple[int, str, int], list[tuple[Any, ...]]] = {}
+        for row in cache.strata:
+            cached.setdefault((row[0], row[1], row[2]), []).append(row)
+        for start, digest, n in wanted:
+            side = (queries.bucket_of(start, width_us), digest)
+            found = cached.get((*side, n))
+            if side in cache.touched_sides or found is None:
+                ask.append((start, digest, n))
+            else:
+                rows += found
+        wanted = ask
+    if wanted:
+        sizes = {(queries.bucket_of(start, width_us), d): n for start, d, n in wanted}
+        params = queries.wanted_params(width_us, wanted, SAMPLE)
+        rows += [(w, digest, sizes[(w, digest)], *rest)
+                 for w, digest, *rest in con.execute(_SIDES, params).fetchall()]
     out: dict[tuple[int, str], dict[Stratum, Side]] = {}
-    for w, digest, backend, device, n, mean, var, p95, sample in con.execute(
-            query, params).fetchall():
+    for w, digest, _, backend, device, n, mean, var, p95, sample in rows:
         var, p95 = queries.clean([var, p95])
         out.setdefault((w, digest), {})[(backend, device)] = Side(
             n, mean, var, p95, sorted(sample or []))
+    if cache is not None:
+        cache.computed_strata = rows
     return out
+
+
+_SIDES = f"""
+WITH wanted AS (SELECT unnest($2::BIGINT[]) AS w, unnest($3::VARCHAR[]) AS digest,
+                       unnest($4::UBIGINT[]) AS m)
+SELECT r.w, s.digest, {queries.BACKEND} AS backend, {queries.DEVICE} AS device,
+       count(*), avg(r.stability), var_samp(r.stability),
+       quantile_cont(r.duration_ms, 0.95),
+       list(r.duration_ms) FILTER (WHERE {queries.SAMPLE_HASH} % x.m = 0
+                                   AND r.duration_ms IS NOT NULL)
+FROM {queries.VALID} JOIN wanted AS x ON x.w = r.w AND x.digest = s.digest
+GROUP BY ALL"""
 
 
 def _seed(key: str) -> int:
