@@ -52,6 +52,7 @@ from benchmarks.scaling import (  # noqa: E402
     table,
 )
 from clamp.demo.images import put_image  # noqa: E402
+from clamp.oci.location import Registry  # noqa: E402
 from clamp.oci.pool import ClientOptions  # noqa: E402
 from clamp.oci.reference import Reference, parse_reference  # noqa: E402
 from clamp.oci.store import Stores  # noqa: E402
@@ -213,7 +214,7 @@ async def _populate(host: str, tags: list[str], key: ec.EllipticCurvePrivateKey
                     ) -> dict[str, str]:
     digests: dict[str, str] = {}
     async with Stores() as stores:
-        store = stores.open(Reference(host, REPO))
+        store = stores.open(Reference(Registry(host), REPO))
         for i, tag in enumerate(tags):
             image = await put_image(store, REPO, tag, version=tag.split("-")[0],
                                     os_name="ubuntu-22.04", build=i)

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.atomic import write_atomic
 from clamp.demo.images import put_image
+from clamp.oci.location import Layout
 from clamp.oci.reference import Reference
 from clamp.oci.store import Stores
 from clamp.signed.attach import push_legacy_signature
@@ -60,11 +61,10 @@ class LoggedWorld:
 async def _build(out: Path, pki: TestSigstore, key: ec.EllipticCurvePrivateKey,
                  tsa: OpensslTsa) -> list[str]:
     layout = out / "layout"
-    host = f"oci:{layout}"
     name = f"{layout}/{REPOSITORY}"
     lines: list[str] = []
     async with Stores() as stores:
-        store = stores.open(Reference(host, REPOSITORY))
+        store = stores.open(Reference(Layout(str(layout)), REPOSITORY))
         for build, story in enumerate(("key-set", "expired-keyless", "set-other", "key-tsa"),
                                       start=1):
             image = await put_image(store, REPOSITORY, story, version=f"9.{build}.0",

@@ -12,6 +12,7 @@ import pytest
 
 from clamp.cli.main import app, invoke
 from clamp.demo.scenario import DEMO_KEY_PASSWORD, REPOSITORY, run_demo
+from clamp.oci.location import Registry
 from clamp.oci.reference import Reference
 from tests.support.registry import registry_available, run_registry
 
@@ -31,9 +32,10 @@ def test_outputs_from_a_registry_reverify_with_it_stopped(tmp_path: Path,
     out = tmp_path / "world"
     build = out / "build"
     with run_registry("open", workdir=tmp_path / "registry") as handle:
+        where = Registry(handle.host)
         world = asyncio.run(run_demo(
-            out, open_store=lambda stores: stores.open(Reference(handle.host, REPOSITORY)),
-            registry=handle.host, layout=None))
+            out, open_store=lambda stores: stores.open(Reference(where, REPOSITORY)),
+            location=where))
         monkeypatch.setenv("CLAMP_PASSWORD", DEMO_KEY_PASSWORD)
         assert clamp("verify", "--matrix", str(world.matrix), "-o", str(build / "prov.json"),
                      "--sarif", str(build / "clamp.sarif"), "--vsa", str(build / "vsa.jsonl"),

@@ -440,13 +440,17 @@ def test_incomplete_or_mixed_registry_flags_are_bad_input(flags: list[str], tmp_
 
 def test_registry_flags_are_bound_to_one_registry(tmp_path: Path) -> None:
     from clamp.cli.registry_flags import _FLAGS, RegistryFlags, flag_credentials
+    from clamp.oci.location import Layout, Registry
 
     reset = _FLAGS.set(RegistryFlags("u", "p"))
     try:
-        assert flag_credentials({"ghcr.io"}) == {"ghcr.io": Credentials("u", "p")}
-        assert flag_credentials({"oci:/layout"}) == {}
+        assert flag_credentials({Registry("ghcr.io")}) == {"ghcr.io": Credentials("u", "p")}
+        assert flag_credentials({Layout("/layout")}) == {}
+        # A layout beside one registry: the registry gets them, the layout never does.
+        assert flag_credentials({Layout("/layout"), Registry("ocireg.example:5000")}) == {
+            "ocireg.example:5000": Credentials("u", "p")}
         with pytest.raises(BadInputError, match="for one registry"):
-            flag_credentials({"ghcr.io", "docker.io"})
+            flag_credentials({Registry("ghcr.io"), Registry("docker.io")})
     finally:
         _FLAGS.reset(reset)
 

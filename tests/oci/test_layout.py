@@ -11,6 +11,7 @@ import pytest
 from clamp.demo.images import put_image, put_index
 from clamp.errors import DigestMismatchError, NotFoundError
 from clamp.oci.layout import LayoutStore
+from clamp.oci.location import Layout
 from clamp.oci.manifest import Platform
 from clamp.oci.reference import Reference
 from clamp.oci.resolve import resolve
@@ -26,12 +27,12 @@ def test_round_trip_and_tags(tmp_path: Path) -> None:
     image = run(put_image(store, "rocm/dev", "6.4.4", version="6.4.4", os_name="u"))
     index = run(put_index(store, "rocm/dev", "multi", version="6.4.4", os_name="u"))
     assert run(store.list_tags("rocm/dev")) == ["6.4.4", "multi"]
-    resolved = run(resolve(store, Reference(f"oci:{tmp_path}", "rocm/dev", "6.4.4")))
+    resolved = run(resolve(store, Reference(Layout(str(tmp_path)), "rocm/dev", "6.4.4")))
     assert resolved.digest == image.digest
     # `oci:PATH:TAG` names the layout directory itself (the empty repository).
     direct = parse_image_ref(f"oci:{tmp_path / 'rocm/dev'}:6.4.4")
     assert run(resolve(LayoutStore(tmp_path / "rocm/dev"), direct)).digest == image.digest
-    multi = run(resolve(store, Reference(f"oci:{tmp_path}", "rocm/dev", "multi"),
+    multi = run(resolve(store, Reference(Layout(str(tmp_path)), "rocm/dev", "multi"),
                         Platform.parse("linux/arm64")))
     assert multi.digest == index.digest and multi.platform_digest is not None
     layout_index = json.loads((tmp_path / "rocm/dev/index.json").read_text())

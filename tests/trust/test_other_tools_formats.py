@@ -60,6 +60,7 @@ from nacl.bindings import (
 from clamp.demo.images import put_image
 from clamp.digest import digest_of
 from clamp.oci.layout import LayoutStore
+from clamp.oci.location import Layout
 from clamp.oci.manifest import OCI_EMPTY_CONFIG, OCI_INDEX, OCI_MANIFEST, Manifest, encode_json
 from clamp.oci.reference import Reference
 from clamp.signed.image import verify_image
@@ -547,7 +548,7 @@ def test_bundle_referrer_artifact_types(tmp_path: Path, pki: TestSigstore,
         image = await put_image(store, REPO, "6.4.4", version="6.4.4", os_name="ubuntu")
         bundle = keyless_attestation_bundle(pki, str(image.digest), media_type, tamper=tamper)
         await push_bundle_like_sigstore_js(store, image, bundle, media_type)
-        return await verify_image(store, Reference(f"oci:{folder}", REPO, digest=image.digest),
+        return await verify_image(store, Reference(Layout(str(folder)), REPO, digest=image.digest),
                                   [keyless_policy], attestation_types=(SLSA,),
                                   require_attestation=True)
 

@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 from clamp.demo.scenario import REPOSITORY, DemoResult, run_demo
+from clamp.oci.location import Layout
 from clamp.oci.reference import Reference
 
 
 def build_demo(out: Path) -> DemoResult:
     layout = out / "layout"
-    host = f"oci:{layout}"
-    return asyncio.run(run_demo(out, open_store=lambda s: s.open(Reference(host, REPOSITORY)),
-                                registry=host, layout=layout))
+    where = Layout(str(layout))
+    return asyncio.run(run_demo(out, open_store=lambda s: s.open(Reference(where, REPOSITORY)),
+                                location=where))
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import typer
 
 if TYPE_CHECKING:
     from clamp.matrix import LoadedMatrix
+    from clamp.oci.location import Location
     from clamp.oci.pool import ClientOptions
 
 MATRIX_OPTION = typer.Option(..., "--matrix", "-m", help="The matrix file (native or original "
@@ -33,10 +34,10 @@ def load_matrix(path: Path) -> LoadedMatrix:
 
 
 def client_options(insecure: list[str], concurrency: int | None = None, *,
-                   registries: Iterable[str] = ()) -> ClientOptions:
+                   registries: Iterable[Location] = ()) -> ClientOptions:
     """Registry options; `concurrency` (images or entries at a time) also raises the number of
     requests in flight, since one image may have two requests out at once (its `.sig` and its
-    referrers). `registries` are the hosts the command's images are on: the `--registry-*`
+    referrers). `registries` are the locations the command's images are in: the `--registry-*`
     flags' credentials are bound to them (clamp.cli.registry_flags)."""
     from clamp.cli.registry_flags import flag_credentials
     from clamp.oci.pool import DEFAULT_IN_FLIGHT, ClientOptions
@@ -48,12 +49,12 @@ def client_options(insecure: list[str], concurrency: int | None = None, *,
                                   max_concurrency=max(DEFAULT_IN_FLIGHT, 2 * concurrency))
 
 
-def matrix_registries(loaded: LoadedMatrix) -> set[str]:
-    """The registry hosts a matrix's entries are on, spelt as the registry client keys them."""
+def matrix_registries(loaded: LoadedMatrix) -> set[Location]:
+    """The locations (registries, layouts) a matrix's entries are in."""
     from clamp.matrix.select import image_ref
     from clamp.oci.store import parse_image_ref
 
-    return {parse_image_ref(image_ref(loaded.model, e).tag_reference).registry
+    return {parse_image_ref(image_ref(loaded.model, e).tag_reference).location
             for e in loaded.model.images}
 
 

@@ -31,8 +31,8 @@ def demo(
     from clamp.demo.local_registry import run_local_registry
     from clamp.demo.scenario import REPOSITORY, run_demo
     from clamp.errors import BadInputError
+    from clamp.oci.location import Layout, Location, Registry
     from clamp.oci.reference import Reference
-    from clamp.oci.store import LAYOUT_PREFIX
 
     out = output.resolve()
     layout = out / "layout"
@@ -49,13 +49,13 @@ def demo(
         if registry:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="clamp-demo-")))
             local = stack.enter_context(run_local_registry(workdir))
-            host, where = local.host, None
-            info(f"started docker-registry on {host} (stopped when the demo ends)")
+            location: Location = Registry(local.host)
+            info(f"started docker-registry on {local.host} (stopped when the demo ends)")
         else:
-            host, where = LAYOUT_PREFIX + str(layout), layout
+            location = Layout(str(layout))
         result = run_async(run_demo(
-            out, open_store=lambda stores: stores.open(Reference(host, REPOSITORY)),
-            registry=host, layout=where))
+            out, open_store=lambda stores: stores.open(Reference(location, REPOSITORY)),
+            location=location))
     return _report(result)
 
 

@@ -25,6 +25,7 @@ import typer
 
 if TYPE_CHECKING:
     from clamp.oci.auth import Credentials
+    from clamp.oci.location import Location
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,11 +80,12 @@ def with_registry_flags(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def flag_credentials(registries: Iterable[str]) -> dict[str, Credentials]:
-    """The flags' credentials, bound to the one registry of `registries` (layout stores
-    `oci:...` need none); {} without flags."""
+def flag_credentials(locations: Iterable[Location]) -> dict[str, Credentials]:
+    """The flags' credentials, bound to the one registry among `locations` (a layout is a
+    folder: it needs none and never gets any); {} without flags."""
     from clamp.errors import BadInputError
     from clamp.oci.auth import Credentials
+    from clamp.oci.location import Registry
 
     flags = _FLAGS.get() or RegistryFlags()
     if not flags.given:
@@ -93,7 +95,7 @@ def flag_credentials(registries: Iterable[str]) -> dict[str, Credentials]:
                             "--registry-password")
     if flags.token is None and (flags.username is None or flags.password is None):
         raise BadInputError("--registry-username and --registry-password go together")
-    hosts = sorted({r for r in registries if not r.startswith("oci:")})
+    hosts = sorted({loc.host for loc in locations if isinstance(loc, Registry)})
     if len(hosts) > 1:
         raise BadInputError(f"--registry-* credentials are for one registry; these images are "
                             f"on {', '.join(h[:80] for h in hosts[:5])}")

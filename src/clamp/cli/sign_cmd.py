@@ -49,7 +49,7 @@ def sign(
         raise BadInputError(str(exc), where="--platform") from None
 
     async def run() -> list[str]:
-        async with Stores(client_options(insecure, registries={ref.registry})) as stores:
+        async with Stores(client_options(insecure, registries={ref.location})) as stores:
             return await sign_and_push(stores.open(ref), ref, private, platform=plat,
                                        bundle=bundle_format)
 

@@ -35,7 +35,7 @@ def run_verify_images(images: list[str], policy: Policy, *, platform: str | None
 
     async def run() -> list[ImageVerification]:
         gate = asyncio.Semaphore(concurrency)
-        options = client_options(insecure, concurrency, registries={r.registry for r in refs})
+        options = client_options(insecure, concurrency, registries={r.location for r in refs})
         async with Stores(options) as stores:
             async def one(ref: Reference) -> ImageVerification:
                 async with gate:

@@ -20,6 +20,7 @@ from clamp.atomic import write_atomic
 from clamp.demo.images import put_image, put_index
 from clamp.exitcodes import for_matrix
 from clamp.matrix import load, select_image
+from clamp.oci.location import Layout, Location, Registry
 from clamp.oci.manifest import Manifest
 from clamp.oci.store import ImageStore, Stores
 from clamp.signed.attach import push_bundle_referrer, push_legacy_signature
@@ -185,8 +186,10 @@ def matrix_text(registry: str, pins: dict[str, Manifest], today: date) -> str:
 
 
 async def run_demo(out: Path, *, open_store: Callable[[Stores], ImageStore],
-                   registry: str, layout: Path | None, today: date | None = None) -> DemoResult:
-    """Build the images into the store `open_store` picks, write the inputs, run the job."""
+                   location: Location, today: date | None = None) -> DemoResult:
+    """Build the images into the store `open_store` picks (in `location`), write the inputs,
+    run the job. A layout is written into the matrix relative to it (`oci:../layout`), so the
+    demo folder can move."""
     day = today or date.today()
     pki = TestSigstore()
     mirror = ec.generate_private_key(ec.SECP256R1())
@@ -199,8 +202,14 @@ async def run_demo(out: Path, *, open_store: Callable[[Stores], ImageStore],
     write_atomic(paths["key"], encrypt_private_key(mirror, DEMO_KEY_PASSWORD.encode()),
                  mode=0o600)
     async with Stores() as stores:
-        pins = await build_images(open_store(stores), registry.removeprefix("oci:"), pki, mirror)
-        matrix_registry = f"oci:{Path('..') / layout.relative_to(out)}" if layout else registry
+        match location:
+            case Layout(path=path):
+                layout: Path | None = Path(path)
+                name = path
+                matrix_registry = str(Layout(str(Path("..") / Path(path).relative_to(out))))
+            case Registry(host=host):
+                layout, name, matrix_registry = None, host, host
+        pins = await build_images(open_store(stores), name, pki, mirror)
         write_atomic(paths["matrix"], matrix_text(matrix_registry, pins, day))
         loaded = load(paths["matrix"])
         chosen = select_image(loaded.model)

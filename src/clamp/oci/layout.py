@@ -1,6 +1,7 @@
 """An OCI image layout directory as an image store, interchangeable with a registry.
 
-`oci:PATH[:TAG]` names a layout (index.json + blobs/<alg>/<hex>). A store rooted at PATH maps a
+`oci:PATH[:TAG]` names a layout (index.json + blobs/<alg>/<hex>; the spelling is read by
+clamp.oci.location alone). A store rooted at PATH maps a
 repository `a/b` to the layout in PATH/a/b (or PATH itself for the empty repository), so a matrix
 can point its `registry` at `oci:DIR` and keep its repository names. Used for offline demos and
 tests; writes are atomic like every clamp output.
@@ -15,6 +16,7 @@ from typing import Any
 from clamp.atomic import write_atomic
 from clamp.digest import Digest, digest_of, is_digest, parse_digest, verify_bytes
 from clamp.errors import NotFoundError, RegistryError
+from clamp.oci.location import Layout
 from clamp.oci.manifest import (
     MANIFEST_ACCEPT,
     MAX_MANIFEST_BYTES,
@@ -43,6 +45,10 @@ class LayoutStore:
             raise RegistryError("repository may not contain '..'", where=str(self.root))
         return self.root / repo if repo else self.root
 
+    def _location(self, repo: str) -> Layout:
+        """The layout directory of `repo`, spelt as references spell it (for messages)."""
+        return Layout(str(self._dir(repo)))
+
     def _blob_path(self, repo: str, digest: Digest) -> Path:
         return self._dir(repo) / "blobs" / digest.algorithm / digest.hex
 
@@ -67,7 +73,7 @@ class LayoutStore:
     async def get_manifest(self, repo: str, ref: str,
                            accept: tuple[str, ...] = MANIFEST_ACCEPT) -> Manifest:
         del accept
-        where = f"oci:{self._dir(repo)}:{ref}"
+        where = f"{self._location(repo)}:{ref}"
         if is_digest(ref):
             digest = parse_digest(ref)
             media_type = None
@@ -93,7 +99,7 @@ class LayoutStore:
     async def get_blob(self, repo: str, digest: Digest | str, *,
                        max_bytes: int = MAX_BLOB_BYTES) -> bytes:
         want = parse_digest(digest) if isinstance(digest, str) else digest
-        return self._read_blob(repo, want, max_bytes, f"oci:{self._dir(repo)}@{want}")
+        return self._read_blob(repo, want, max_bytes, f"{self._location(repo)}@{want}")
 
     def _read_blob(self, repo: str, digest: Digest, max_bytes: int, where: str) -> bytes:
         path = self._blob_path(repo, digest)

@@ -2,16 +2,26 @@
 
 `ubuntu` means `docker.io/library/ubuntu:latest`; a first path component is a registry host
 only when it contains `.` or `:`, is `localhost`, or has uppercase letters (Docker's rule);
-`name:tag@digest` keeps both, and the digest wins when fetching.
+`name:tag@digest` keeps both, and the digest wins when fetching. `parse_image_ref` also reads
+`oci:PATH[:TAG][@DIGEST]`, an OCI layout (clamp.oci.location owns that spelling): the reference
+carries its typed location, and the store is chosen by that type.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from clamp.digest import Digest, parse_digest
 from clamp.errors import BadInputError
+from clamp.oci.location import (
+    Layout,
+    Location,
+    Registry,
+    parse_layout_reference,
+    parse_location,
+)
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
@@ -52,15 +62,21 @@ def _host_is_plausible(registry: str) -> bool:
 
 @dataclass(frozen=True)
 class Reference:
-    registry: str
+    location: Location
     repository: str
     tag: str | None = None
     digest: Digest | None = None
 
     @property
+    def registry(self) -> str:
+        """The location as users spell it (`host[:port]` or `oci:DIR`), for output only: what
+        serves the image is decided by `location`'s type."""
+        return str(self.location)
+
+    @property
     def name(self) -> str:
         """`registry/repository`; for an OCI layout (`oci:DIR`) the layout's own directory."""
-        if self.registry.startswith("oci:") and self.repository:
+        if isinstance(self.location, Layout) and self.repository:
             return f"{self.registry.rstrip('/')}/{self.repository}"
         return f"{self.registry}/{self.repository}" if self.repository else self.registry
 
@@ -113,7 +129,8 @@ def parse_reference(text: str, *, where: str | None = None) -> Reference:
             raise BadInputError(f"invalid image reference {original!r}: bad tag {tag!r}",
                                 where=where)
     registry, path = _split_domain(text)
-    if not _HOST_RE.match(registry) or not _host_is_plausible(registry):
+    if (not _HOST_RE.match(registry) or not _host_is_plausible(registry)
+            or isinstance(parse_location(registry), Layout)):  # `oci:` is a layout's
         raise BadInputError(f"invalid image reference {original!r}: bad registry host "
                             f"{registry!r}", where=where)
     if not _PATH_RE.match(path):
@@ -124,7 +141,33 @@ def parse_reference(text: str, *, where: str | None = None) -> Reference:
                             f"{_MAX_NAME} characters", where=where)
     if tag is None and digest is None:
         tag = "latest"
-    return Reference(registry=registry, repository=path, tag=tag, digest=digest)
+    return Reference(Registry(registry), repository=path, tag=tag, digest=digest)
+
+
+def parse_image_ref(text: str, *, where: str | None = None) -> Reference:
+    """A registry reference, or `oci:PATH[:TAG][@DIGEST]` for an OCI layout directory."""
+    parts = parse_layout_reference(text, where=where)
+    if parts is None:
+        return parse_reference(text, where=where)
+    layout, tag, digest = parts
+    if tag is None and digest is None:
+        tag = "latest"
+    return Reference(layout, repository="", tag=tag, digest=digest)
+
+
+def location_reference(registry: str, repository: str, tag: str, *, base: Path,
+                       where: str | None = None) -> Reference:
+    """A matrix entry's `registry`, `repository` and tag as one reference. A layout directory
+    (`oci:DIR`) is relative to `base` (the matrix file's folder) and holds the repository as a
+    sub-folder; a registry host goes through the reference grammar with Docker's defaults."""
+    match parse_location(registry, base=base, where=where):
+        case Layout(path=path):
+            if ".." in repository.split("/"):
+                raise BadInputError(f"invalid layout reference {registry!r}: repository "
+                                    f"{repository!r} may not contain '..'", where=where)
+            return Reference(Layout(str(Path(path) / repository)), "", tag)
+        case Registry(host=host):
+            return parse_reference(f"{host}/{repository}:{tag}", where=where)
 
 
 def _split_domain(name: str) -> tuple[str, str]:

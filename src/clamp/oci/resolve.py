@@ -35,7 +35,7 @@ class ResolvedImage:
     @property
     def pinned(self) -> Reference:
         return self.reference.with_digest(self.digest) if self.reference.tag is None else \
-            Reference(self.reference.registry, self.reference.repository, self.reference.tag,
+            Reference(self.reference.location, self.reference.repository, self.reference.tag,
                       self.digest)
 
     @property

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from clamp.digest import Digest, parse_digest
-from clamp.errors import BadInputError
+from clamp.digest import Digest
 from clamp.oci.layout import LayoutStore
+from clamp.oci.location import Layout, Registry
 from clamp.oci.manifest import MANIFEST_ACCEPT, Descriptor, Manifest
 from clamp.oci.pool import ClientOptions, RegistryPool
-from clamp.oci.reference import Reference, parse_reference
+from clamp.oci.reference import Reference, location_reference, parse_image_ref
 from clamp.oci.registry import MAX_BLOB_BYTES
 
-LAYOUT_PREFIX = "oci:"
+__all__ = ["ImageStore", "Stores", "location_reference", "parse_image_ref"]
 
 
 class ImageStore(Protocol):
@@ -38,26 +38,6 @@ class ImageStore(Protocol):
     async def put_manifest(self, repo: str, ref: str, raw: bytes, media_type: str) -> Digest: ...
 
 
-def parse_image_ref(text: str, *, where: str | None = None) -> Reference:
-    """A registry reference, or `oci:PATH[:TAG][@DIGEST]` for an OCI layout directory."""
-    if not text.startswith(LAYOUT_PREFIX):
-        return parse_reference(text, where=where)
-    rest = text[len(LAYOUT_PREFIX):]
-    digest = None
-    if "@" in rest:
-        rest, digest_text = rest.rsplit("@", 1)
-        digest = parse_digest(digest_text, where=where)
-    tag: str | None = None
-    head, sep, tail = rest.rpartition(":")
-    if sep and "/" not in tail and tail:
-        rest, tag = head, tail
-    if not rest:
-        raise BadInputError(f"invalid layout reference {text!r}: no path", where=where)
-    if tag is None and digest is None:
-        tag = "latest"
-    return Reference(registry=LAYOUT_PREFIX + rest, repository="", tag=tag, digest=digest)
-
-
 class Stores:
     """Hands out the store for a reference; owns the registry connection pool."""
 
@@ -66,10 +46,13 @@ class Stores:
         self._layouts: dict[str, LayoutStore] = {}
 
     def open(self, ref: Reference) -> ImageStore:
-        if ref.registry.startswith(LAYOUT_PREFIX):
-            root = ref.registry[len(LAYOUT_PREFIX):]
-            return self._layouts.setdefault(root, LayoutStore(root))
-        return self.pool.client(ref.registry)
+        """The backend the reference's typed location names: a layout never reaches the
+        registry pool, so no credentials or connections are ever made for it."""
+        match ref.location:
+            case Layout(path=root):
+                return self._layouts.setdefault(root, LayoutStore(root))
+            case Registry(host=host):
+                return self.pool.client(host)
 
     async def aclose(self) -> None:
         await self.pool.aclose()

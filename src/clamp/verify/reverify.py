@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from clamp.digest import Digest, parse_digest
 from clamp.errors import ClampError, DigestMismatchError, RegistryError
 from clamp.matrix.models import ImageEntry, entry_id
+from clamp.oci.location import Registry
 from clamp.oci.reference import Reference
 from clamp.signed.image import ImageVerification, judge
 from clamp.signed.locate import BundleArtifact, SignatureSet, SignedLayer
@@ -276,7 +277,7 @@ def _verification(record: ProvenanceRecord, evidence: RecordEvidence,
                   trust: EntryTrust) -> ImageVerification:
     """What `verify_image` (or `_resolve_only`) would have returned, from the evidence."""
     assert record.digest is not None
-    ref = Reference(registry="", repository=record.entry)  # shown nowhere; nothing is fetched
+    ref = Reference(Registry(""), repository=record.entry)  # shown nowhere; nothing is fetched
     observed = evidence.observed
     if observed.registryError is not None and not evidence.subjects:
         # The registry failed before any signature was read: nothing to verify again.

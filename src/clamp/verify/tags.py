@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 from datetime import date
-from pathlib import Path
 from typing import Literal
 
 from clamp.digest import Digest, parse_digest
@@ -18,7 +17,7 @@ from clamp.errors import ClampError, NotFoundError
 from clamp.matrix import ImageEntry, LoadedMatrix, effective, image_ref
 from clamp.oci.manifest import Manifest
 from clamp.oci.reference import Reference
-from clamp.oci.store import LAYOUT_PREFIX, Stores, parse_image_ref
+from clamp.oci.store import Stores, location_reference
 
 TagState = Literal["current", "drift", "missing", "error"]
 
@@ -53,14 +52,8 @@ def entry_reference(loaded: LoadedMatrix, entry: ImageEntry) -> Reference:
     layout can move together.
     """
     ref = image_ref(loaded.model, entry)
-    registry = ref.registry
-    if registry.startswith(LAYOUT_PREFIX):
-        folder = Path(registry[len(LAYOUT_PREFIX):])
-        if not folder.is_absolute():
-            folder = loaded.path.parent / folder
-        registry = f"{LAYOUT_PREFIX}{folder}"
-    return parse_image_ref(f"{registry}/{ref.repository}:{ref.tag}",
-                           where=f"{loaded.path}: entry {entry.id}")
+    return location_reference(ref.registry, ref.repository, ref.tag, base=loaded.path.parent,
+                              where=f"{loaded.path}: entry {entry.id}")
 
 
 def staleness(loaded: LoadedMatrix, entry: ImageEntry, today: date) -> tuple[bool, int | None,

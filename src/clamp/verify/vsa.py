@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clamp import __version__
+from clamp.oci.location import resource_uri
 from clamp.trust.dsse import parse_envelope, parse_statement, verify_envelope
 from clamp.trust.encoding import loads_json
 from clamp.trust.errors import InvalidSignatureError, TrustError
@@ -48,10 +49,6 @@ def _name(record: ProvenanceRecord) -> str:
     return name if name and "/" not in tag else record.tag
 
 
-def _uri(reference: str) -> str:
-    return reference if reference.startswith("oci:") else f"oci://{reference}"
-
-
 def predicate(record: ProvenanceRecord, document: ProvenanceDocument) -> dict[str, Any]:
     passed = record.policyDecision == "pass"
     inputs: list[dict[str, Any]] = []
@@ -62,12 +59,12 @@ def predicate(record: ProvenanceRecord, document: ProvenanceDocument) -> dict[st
             where = (f"{_name(record)}@{item.referrer}" if item.referrer else
                      f"{_name(record)}:{subject.digest.replace(':', '-')}."
                      f"{'sig' if item.kind == 'sig-layer' else 'att'}#{item.index}")
-            inputs.append({"uri": _uri(where),
+            inputs.append({"uri": resource_uri(where),
                            "digest": {"sha256": hashlib.sha256(data).hexdigest()}})
     return {
         "verifier": {"id": VERIFIER_ID, "version": {"clamp": __version__}},
         "timeVerified": document.generatedAt.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "resourceUri": _uri(record.image),
+        "resourceUri": resource_uri(record.image),
         "policy": {"uri": f"{document.matrix.path}#{record.entry}",
                    "digest": {"sha256": evidence.policySha256} if evidence else {}},
         "inputAttestations": inputs,
