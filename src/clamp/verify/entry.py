@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from clamp.digest import Digest, parse_digest
 from clamp.errors import ClampError, NotFoundError, RegistryError
@@ -28,11 +28,12 @@ from clamp.matrix.models import render_tag
 from clamp.matrix.select import EntrySettings, ImageRef
 from clamp.oci.manifest import Manifest, Platform
 from clamp.oci.reference import Reference
-from clamp.oci.resolve import resolve
 from clamp.oci.store import LAYOUT_PREFIX, Stores, parse_image_ref
-from clamp.signed.image import ImageVerification, verify_image
-from clamp.trust.result import VerificationResult
 from clamp.verify.policy import EntryTrust, PolicyCache
+
+if TYPE_CHECKING:  # loaded by the signature step only: `resolve --check` needs no crypto
+    from clamp.signed.image import ImageVerification
+    from clamp.trust.result import VerificationResult
 
 TagState = Literal["current", "drift", "missing", "error"]
 
@@ -198,6 +199,10 @@ class EntryCheck:
         """Verify the image `digest` names (by digest, never by the tag again) with the entry's
         trust; `prefetched` is the tag's manifest, used only if it is the one `digest` names.
         Without any trust entry the bytes are still checked, and nothing could verify them."""
+        from clamp.oci.resolve import resolve
+        from clamp.signed.image import ImageVerification, verify_image
+        from clamp.trust.result import VerificationResult
+
         ref = self.reference.with_digest(digest)  # keeps the tag for display
         store = stores.open(self.reference)
         usable = prefetched if prefetched is not None and prefetched.digest == digest else None
@@ -247,6 +252,8 @@ async def check_tags(stores: Stores, loaded: LoadedMatrix, entries: Sequence[Ima
 
 def no_trust(manifest_digest: str) -> VerificationResult:
     """The result recorded for an image no trust entry applies to: nothing could verify it."""
+    from clamp.trust.result import VerificationResult
+
     return VerificationResult(verdict="unsigned", check="policy",
                               reason="no trust entry applies to this image",
                               manifest_digest=manifest_digest)

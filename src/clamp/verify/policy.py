@@ -15,15 +15,17 @@ import hashlib
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clamp.errors import BadInputError
 from clamp.matrix import ImageEntry, LoadedMatrix, TrustPolicy, effective
 from clamp.matrix.select import EntrySettings
 from clamp.pattern import anchored as whole_text
-from clamp.trust.errors import TrustInputError
-from clamp.trust.keys import PublicKey, load_public_key
-from clamp.trust.policy import AllOf, Identity, Key, Policy, Rule
-from clamp.trust.root import MAX_ROOT, TrustedRoot, parse_trusted_root
+
+if TYPE_CHECKING:  # built only when a trust entry is: `resolve --check` loads no crypto
+    from clamp.trust.keys import PublicKey
+    from clamp.trust.policy import Policy, Rule
+    from clamp.trust.root import TrustedRoot
 
 MAX_KEY_FILE = 64 * 1024
 
@@ -107,6 +109,10 @@ class PolicyCache:
         )
 
     def _build(self, name: str, spec: TrustPolicy) -> Policy:
+        from clamp.trust.errors import TrustInputError
+        from clamp.trust.keys import load_public_key
+        from clamp.trust.policy import AllOf, Identity, Key, Policy
+
         where = f"{self.loaded.path}: trust.{name}"
         keys: list[PublicKey] = []
         for index, key in enumerate(spec.keys):
@@ -149,6 +155,8 @@ class PolicyCache:
 def _load_root(path: Path, where: str) -> LoadedRoot:
     """Read the root file once: parse those bytes and hash those bytes."""
     from clamp.files import read_at_most
+    from clamp.trust.errors import TrustInputError
+    from clamp.trust.root import MAX_ROOT, parse_trusted_root
 
     try:
         try:
