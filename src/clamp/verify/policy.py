@@ -62,6 +62,16 @@ class LoadedRoot:
 _ROOTS: dict[int, dict[str, LoadedRoot]] = {}
 
 
+# The bytes each root read here was parsed from, by the parsed object: the provenance keeps
+# those bytes (clamp.verify.evidence), not a second read of the file.
+_ROOT_BYTES: dict[int, bytes] = {}
+
+
+def parsed_bytes(root: TrustedRoot) -> bytes | None:
+    """The bytes `root` was parsed from, when a PolicyCache read it (else None)."""
+    return _ROOT_BYTES.get(id(root))
+
+
 def _roots_of(loaded: LoadedMatrix) -> dict[str, LoadedRoot]:
     key = id(loaded)
     if key not in _ROOTS:
@@ -171,4 +181,6 @@ def _load_root(path: Path, where: str) -> LoadedRoot:
     except TrustInputError as exc:
         raise BadInputError(f"unusable trusted root: {exc.reason}",
                             where=f"{where}.trusted_root ({path})") from None
+    _ROOT_BYTES[id(root)] = data
+    weakref.finalize(root, _ROOT_BYTES.pop, id(root), None)
     return LoadedRoot(path, root, hashlib.sha256(data).hexdigest())
