@@ -3,7 +3,10 @@
 `verify --matrix` (clamp.verify.pipeline), `update` (clamp.update.candidates) and
 `resolve --check` (clamp.cli.resolve_cmd) all check entries through `EntryCheck`, so the three
 cannot drift apart: the entry's settings (`effective()`), its tag reference, its trust and its
-platform are computed once, when the check is made, and every step reads them from there.
+platform are computed once, when the check is made, and every step reads them from there. The
+decision is each command's own, made on what the steps found and nothing else: verify's policy
+modes (clamp.verify.decision, with `settings.policy`), update's stricter rule (only what
+verified is pinned), resolve --check's exit code from the tag state.
 
 The tag: a HEAD answer is enough to say "the tag still names the pin" (nothing new gets pinned on
 its word); when it names something else, the manifest is fetched and hashed before drift is
