@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import pytest
-from .conftest import DIGEST, OTHER_DIGEST
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.trust.cosign_legacy import LegacyLayer, verify_legacy_layer
@@ -16,6 +15,8 @@ from clamp.trust.keys import sign_bytes
 from clamp.trust.mediatypes import DSSE_MEDIA_TYPE, INTOTO_PAYLOAD_TYPE
 from clamp.trust.policy import Policy
 from clamp.trust.rekor_body import Envelope
+
+from .conftest import DIGEST, OTHER_DIGEST
 
 SLSA = "https://slsa.dev/provenance/v1"
 

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from .conftest import DIGEST, OTHER_DIGEST, REFERENCE
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.cli.main import app, invoke
@@ -16,6 +15,8 @@ from clamp.trust.errors import TrustError
 from clamp.trust.keys import PublicKey
 from clamp.trust.policy import Policy
 from clamp.trust.sign import sign_image_bundle
+
+from .conftest import DIGEST, OTHER_DIGEST, REFERENCE
 
 
 def test_image_bundle_verifies(signing_key: ec.EllipticCurvePrivateKey,

@@ -4,7 +4,6 @@ certificates from the test PKI: each attacker's certificate beside its honest tw
 from __future__ import annotations
 
 import pytest
-from .conftest import DIGEST, IDENTITY, ISSUER, REFERENCE
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,6 +12,8 @@ from clamp.trust.cosign_legacy import verify_legacy_layers
 from clamp.trust.errors import IdentityMismatchError, InvalidSignatureError, TrustInputError
 from clamp.trust.pki import TestSigstore, _der_utf8, claim_extensions, keyless_sign_image
 from clamp.trust.policy import Identity, Policy
+
+from .conftest import DIGEST, IDENTITY, ISSUER, REFERENCE
 
 REPO = "ROCm/rocm-images"
 SHA = "0123456789abcdef0123456789abcdef01234567"

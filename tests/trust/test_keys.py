@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from .conftest import DIGEST, REFERENCE
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
@@ -19,6 +18,8 @@ from clamp.trust.keyfile import decrypt_private_key, encrypt_private_key
 from clamp.trust.keys import PublicKey, load_public_key
 from clamp.trust.policy import Policy
 from clamp.trust.sign import sign_image_legacy
+
+from .conftest import DIGEST, REFERENCE
 
 KEYS = {
     "p256": lambda: ec.generate_private_key(ec.SECP256R1()),

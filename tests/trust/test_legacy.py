@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from .conftest import DIGEST, IDENTITY, ISSUER, OTHER_DIGEST, REFERENCE
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.exitcodes import ExitCode, for_error
@@ -19,6 +18,8 @@ from clamp.trust.mediatypes import ANN_BUNDLE, ANN_SIGNATURE
 from clamp.trust.pki import Log, TestSigstore, hashedrekord, keyless_sign_image
 from clamp.trust.policy import Identity, Policy
 from clamp.trust.sign import sign_image_legacy, simplesigning_payload
+
+from .conftest import DIGEST, IDENTITY, ISSUER, OTHER_DIGEST, REFERENCE
 
 
 def expect_fail(check: str, layer: LegacyLayer, policy: Policy, digest: str = DIGEST,

@@ -47,7 +47,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from .conftest import DIGEST, IDENTITY, ISSUER, REFERENCE
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -84,6 +83,8 @@ from clamp.trust.rekor_body import Envelope, check_message_body
 from clamp.trust.root import TrustedRoot, load_trusted_root, parse_trusted_root
 from clamp.trust.sign import image_statement, sign_image_bundle, simplesigning_payload
 from tests.support.tsa import OpensslTsa
+
+from .conftest import DIGEST, IDENTITY, ISSUER, REFERENCE
 
 SLSA = "https://slsa.dev/provenance/v1"
 BUNDLE_V02 = "application/vnd.dev.sigstore.bundle+json;version=0.2"

@@ -4,7 +4,6 @@ signatures from the test PKI; the attacker's near-misses beside the honest sets.
 from __future__ import annotations
 
 import pytest
-from .conftest import DIGEST, ISSUER, REFERENCE
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.exitcodes import for_error
@@ -16,6 +15,8 @@ from clamp.trust.policy import AllOf, AnyOf, Identity, Key, Policy, Rule, single
 from clamp.trust.result import VerificationResult
 from clamp.trust.rules import PolicyUnmetError, satisfy
 from clamp.trust.sign import sign_image_legacy
+
+from .conftest import DIGEST, ISSUER, REFERENCE
 
 WORKFLOW = "https://github.com/ROCm/rocm-images/.github/workflows/{}.yml@refs/tags/v1"
 A, B, C = (WORKFLOW.format(n) for n in ("build", "scan", "release"))
