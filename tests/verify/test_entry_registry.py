@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from clamp.exitcodes import for_update
 from clamp.matrix import LoadedMatrix, load
 from clamp.oci.manifest import Manifest
 from clamp.oci.registry import RegistryClient
@@ -80,7 +81,7 @@ def _matrix(tmp_path: Path, registry: RegistryHandle, repo: str, signer: Signer,
 def _update(loaded: LoadedMatrix) -> UpdateRun:
     async def go() -> UpdateRun:
         async with Stores() as stores:
-            return await run_update(loaded, stores, dry_run=True)
+            return await run_update(loaded, stores, dry_run=True, exit_code_of=for_update)
 
     return asyncio.run(go())
 
