@@ -68,7 +68,7 @@ ARROWS = [
      "matrix-oci"),
     ("oci/store.py", LOCAL_IMPORT, "clamp.matrix", "load", "matrix-oci"),
     ("signed/locate.py", LOCAL_IMPORT, "clamp.verify.policy", "EntryTrust", "signed-verify"),
-    ("verify/tags.py", MODULE_IMPORT, "clamp.update.report", "PinState", "verify-update"),
+    ("verify/entry.py", MODULE_IMPORT, "clamp.update.report", "PinState", "verify-update"),
     ("telemetry/stats.py", LOCAL_IMPORT, "clamp.trust.result", "VerificationResult",
      "telemetry"),
     ("telemetry/models.py", TYPE_CHECKING_IMPORT, "clamp.signed.locate", "SignatureSet",

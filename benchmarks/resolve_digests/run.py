@@ -82,7 +82,7 @@ def main() -> int:
     print(table(rows, baseline_name="skopeo loop"))
     print()
     print(startup_floor(args.reps, "import clamp.cli.main, clamp.cli.resolve_cmd, "
-                        "clamp.oci.store, clamp.verify.tags, clamp.matrix.loader"))
+                        "clamp.oci.store, clamp.verify.entry, clamp.matrix.loader"))
     return 0
 
 

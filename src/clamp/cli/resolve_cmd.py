@@ -13,7 +13,7 @@ from clamp.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from clamp.matrix import LoadedMatrix
-    from clamp.verify.tags import TagCheck
+    from clamp.verify.entry import TagCheck
 
 
 def resolve(
@@ -85,7 +85,7 @@ def _check(loaded: LoadedMatrix, as_json: bool, insecure: list[str]) -> int:
     from clamp.cli.aio import run as run_async
     from clamp.cli.common import client_options, matrix_registries
     from clamp.oci.store import Stores
-    from clamp.verify.tags import check_tags
+    from clamp.verify.entry import check_tags
 
     entries = [e for e in loaded.model.images if e.digest is not None]
 

@@ -82,14 +82,20 @@ class RegistryClient:
         algorithm = ref.split(":", 1)[0] if is_digest(ref) else "sha256"
         manifest = Manifest.parse(resp.body, content_type=resp.headers.get("content-type"),
                                   where=where, algorithm=algorithm)
-        if is_digest(ref):
-            verify_bytes(resp.body, ref, what=where)
+        # The bytes were hashed once, by Manifest.parse (with the asked digest's algorithm):
+        # the checks below compare that digest, hashing again only for another algorithm.
+        if is_digest(ref) and manifest.digest != parse_digest(ref):
+            raise DigestMismatchError(f"bytes received hash to {manifest.digest}, not {ref}",
+                                      where=where)
         announced = resp.headers.get("docker-content-digest")
-        if announced and is_digest(announced) and (
-                digest_of(resp.body, announced.split(":", 1)[0]) != parse_digest(announced)):
-            raise DigestMismatchError(
-                f"registry announced {announced} but the bytes hash to {manifest.digest}",
-                where=where)
+        if announced and is_digest(announced):
+            said = parse_digest(announced)
+            got = manifest.digest if said.algorithm == manifest.digest.algorithm else \
+                digest_of(resp.body, said.algorithm)
+            if got != said:
+                raise DigestMismatchError(
+                    f"registry announced {announced} but the bytes hash to {manifest.digest}",
+                    where=where)
         return manifest
 
     async def head_manifest(self, repo: str, ref: str) -> Descriptor | None:

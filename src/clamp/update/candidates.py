@@ -1,9 +1,10 @@
 """Candidates for a pin: what an entry's tag names now, and newer releases, each verified.
 
 A candidate digest is always the hash of the manifest bytes received for the tag, and it is
-verified by that digest (never by the tag again), so a tag that moves while we look cannot slip
-an unverified image in. Verification is `clamp verify`'s own: `verify_image` with the entry's
-trust policies, platform and attestation rule from `PolicyCache.for_entry`.
+verified by that digest from those very bytes (never by the tag again), so a tag that moves while
+we look cannot slip an unverified image in. Resolving the tag and verifying are `clamp verify`'s
+own steps (`clamp.verify.entry.EntryCheck`, with the entry's trust, platform and attestation
+rule); only the judgement is stricter (`_failed`).
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ from typing import Literal
 from clamp.digest import Digest, parse_digest
 from clamp.errors import ClampError, NotFoundError
 from clamp.matrix import ImageEntry, LoadedMatrix
-from clamp.oci.manifest import Platform
+from clamp.oci.manifest import Manifest
 from clamp.oci.reference import Reference
-from clamp.oci.store import ImageStore, Stores
-from clamp.signed.image import ImageVerification, verify_image
+from clamp.oci.store import Stores
+from clamp.signed.image import ImageVerification
 from clamp.trust.result import VerificationResult
 from clamp.update.discover import ReleaseLine, newer_tags
 from clamp.update.report import Kind, PinState
+from clamp.verify.entry import EntryCheck, TagCheck
 from clamp.verify.policy import EntryTrust
-from clamp.verify.tags import entry_reference, staleness
 
 State = Literal["current", "missing", "error", "verified", "rejected"]
 
@@ -39,9 +40,10 @@ class Examined:
     entry: ImageEntry  # the entry as it is (a discovered release: as it would be written)
     kind: Kind
     source: ImageEntry | None  # a discovered release: the entry whose settings it copies
-    trust: EntryTrust
+    entry_check: EntryCheck  # the entry's check (settings, reference, trust), shared with verify
     tag_reference: Reference
     state: State
+    tag: TagCheck | None = None  # what the tag named when it was asked (None: never asked)
     digest: Digest | None = None  # what the tag names now
     platform_digest: Digest | None = None
     verification: ImageVerification | None = None
@@ -50,6 +52,10 @@ class Examined:
     renew: bool = False  # the tag still names the pin, but the pin is older than its TTL
     pin_state: PinState | None = None  # the current pin, verified again (every run)
     pin_reason: str | None = None  # why the current pin does not verify
+
+    @property
+    def trust(self) -> EntryTrust:
+        return self.entry_check.trust
 
     @property
     def drift(self) -> bool:
@@ -68,35 +74,38 @@ async def examine(stores: Stores, loaded: LoadedMatrix, entry: ImageEntry, trust
     `added`) that still verifies has its `added` and provenance renewed, so a strict matrix does
     not fail on age alone while its images keep verifying.
     """
-    tag_ref = entry_reference(loaded, entry)
-    base = Examined(entry, kind, source, trust, tag_ref, "error")
-    store = stores.open(tag_ref)
-    pinned = parse_digest(entry.digest) if entry.digest is not None else None
-    try:
-        manifest = await store.get_manifest(tag_ref.repository, tag_ref.identifier)
-    except NotFoundError as exc:
-        missing = _with(base, state="missing", reason=exc.message, check="tag")
+    entry_check = EntryCheck.of(loaded, entry, trust, today=today)
+    found = await entry_check.resolve_tag(stores)
+    tag = found.tag
+    base = Examined(entry, kind, source, entry_check, entry_check.reference, "error", tag=tag)
+    pinned = entry_check.pinned
+    if tag.state == "missing":
+        assert found.failure is not None
+        missing = _with(base, state="missing", reason=found.failure.message, check="tag")
         if pinned is None:
             return missing
-        return _pin(missing, await _verify(store, base, pinned))
-    except ClampError as exc:
-        return _with(base, reason=exc.message, check="registry")
-    digest = manifest.digest
-    if pinned is not None and pinned.matches(manifest.raw) and (
+        return _pin(missing, await _verify(stores, base, pinned))
+    if found.manifest is None:
+        return _with(base, reason=tag.error, check="registry")
+    manifest = found.manifest
+    if pinned is not None and tag.state == "current" and (
             entry.platform is None or entry.platform_digest is not None):
         # Content-addressed: an unchanged index still names the same platform child.
         current = _with(base, state="current", digest=pinned,
                         platform_digest=parse_digest(entry.platform_digest)
                         if entry.platform_digest else None)
-        renew = staleness(loaded, entry, today)[0]
-        checked = await _verify(store, _with(current, renew=renew), pinned)
+        checked = await _verify(stores, _with(current, renew=tag.stale), pinned, manifest)
         if checked.state != "verified":
             return _pin(checked, checked)  # the tag names the pin, and it does not verify
-        return _pin(checked if renew else current, checked)
+        return _pin(checked if tag.stale else current, checked)
+    digest = manifest.digest
     if pinned is None:
-        return await _verify(store, base, digest)
-    candidate, pin = await asyncio.gather(_verify(store, base, digest),
-                                          _verify(store, base, pinned))
+        return await _verify(stores, base, digest, manifest)
+    if tag.state == "current":  # the pin, whose platform digest is to be filled in
+        candidate = await _verify(stores, base, digest, manifest)
+        return _pin(candidate, candidate)
+    candidate, pin = await asyncio.gather(_verify(stores, base, digest, manifest),
+                                          _verify(stores, base, pinned))
     return _pin(candidate, pin)
 
 
@@ -112,17 +121,14 @@ def _pin(examined: Examined, pin: Examined) -> Examined:
     return _with(examined, pin_state=state, pin_reason=reason)
 
 
-async def _verify(store: ImageStore, base: Examined, digest: Digest) -> Examined:
-    entry, trust = base.entry, base.trust
+async def _verify(stores: Stores, base: Examined, digest: Digest,
+                  prefetched: Manifest | None = None) -> Examined:
+    entry_check = base.entry_check
     base = _with(base, digest=digest)
-    if not trust.policies:
+    if not entry_check.trust.policies:
         return _with(base, state="rejected", check="policy",
                      reason="no trust entry applies to this image, so nothing can verify it")
-    platform = Platform.parse(entry.platform) if entry.platform else None
-    verification = await verify_image(
-        store, base.tag_reference.with_digest(digest), trust.policies, platform=platform,
-        attestation_types=trust.attestation_types,
-        require_attestation=trust.require_attestation, every_type=True)
+    verification = await entry_check.verify(stores, digest, prefetched=prefetched)
     image = verification.image
     base = _with(base, verification=verification,
                  platform_digest=image.platform_digest if image else None)
@@ -133,8 +139,8 @@ async def _verify(store: ImageStore, base: Examined, digest: Digest) -> Examined
     if failed is not None:
         return _with(base, state="rejected", check=failed.check or failed.verdict,
                      reason=f"{failed.verdict}: {failed.reason}")
-    if image is None or image.digest != digest or (platform is not None
-                                                   and image.platform_digest is None):
+    if image is None or image.digest != digest or (entry_check.platform is not None
+                                                         and image.platform_digest is None):
         return _with(base, state="rejected", check="integrity",
                      reason="the verified image is not the one the tag named")
     return _with(base, state="verified")
@@ -161,7 +167,8 @@ async def discover(stores: Stores, loaded: LoadedMatrix, line: ReleaseLine, trus
     Returns every release tried: the rejected ones are reported, the verified one is added.
     """
     source = line.newest
-    tag_ref = entry_reference(loaded, source)
+    entry_check = EntryCheck.of(loaded, source, trust, today=today)
+    tag_ref = entry_check.reference
     store = stores.open(tag_ref)
     key = (id(store), tag_ref.repository)
     if key not in tags_cache:
@@ -169,7 +176,7 @@ async def discover(stores: Stores, loaded: LoadedMatrix, line: ReleaseLine, trus
     try:
         tags = await tags_cache[key]
     except ClampError as exc:
-        failed = Examined(source, "new", source, trust, tag_ref.with_tag(None), "error",
+        failed = Examined(source, "new", source, entry_check, tag_ref.with_tag(None), "error",
                           reason=f"listing tags: {exc.message}", check="registry")
         return [failed]
     tried: list[Examined] = []

@@ -3,14 +3,19 @@
 The same document `clamp verify` writes (clamp.verify.run.build_document), one record per
 candidate digest that was checked, pinned or rejected, as the entry would read with that digest.
 Readers of verify's provenance (telemetry, reports) therefore read an update's evidence unchanged.
+
+A record's tag state and age are what the update's `EntryCheck` observed, judged against the
+record's digest: the tag as it was asked, and the pin's age as the entry reads after the update
+(pinned today, or the current pin's own `added` when it was not rewritten; none for a candidate
+never pinned).
 """
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from clamp.atomic import write_atomic
-from clamp.matrix import effective
 from clamp.update.candidates import Examined
 from clamp.update.report import Status
 from clamp.update.run import UpdateRun
@@ -18,7 +23,6 @@ from clamp.verify.decision import RunOutcome, decide
 from clamp.verify.pipeline import EntryOutcome
 from clamp.verify.provenance import ProvenanceDocument
 from clamp.verify.run import build_document
-from clamp.verify.tags import TagCheck
 
 # The provenance document's status vocabulary is verify's; an update's statuses map onto it.
 # Its `exitCode` is the update's own (the face's code for the update's status).
@@ -30,22 +34,35 @@ _STATUS_OUTCOME: dict[Status, RunOutcome] = {
 
 def document(run: UpdateRun) -> ProvenanceDocument:
     loaded = run.loaded
-    outcomes = [_outcome(run, item) for item in run.examined if item.verification is not None]
-    decisions = [decide(o, effective(loaded.model, o.entry).policy) for o in outcomes]
+    items = [item for item in run.examined if item.verification is not None]
+    outcomes = [_outcome(run, item) for item in items]
+    decisions = [decide(o, item.entry_check.settings.policy)
+                 for o, item in zip(outcomes, items, strict=True)]
     doc = build_document(loaded, outcomes, decisions, None,
                          _STATUS_OUTCOME.get(run.status, "failed"), run.exit_code, skipped=[])
     return doc.model_copy(update={"generatedAt": run.report.generated_at})
 
 
+def _added(run: UpdateRun, item: Examined) -> date | None:
+    """When the record's digest was pinned, as the entry reads after this update."""
+    for pin in run.pins:
+        if pin.examined is item:
+            return pin.entry.added
+    if item.entry.digest is not None and str(item.digest) == item.entry.digest:
+        return item.entry.added  # the current pin, not rewritten: its own age
+    return None  # a candidate that was never pinned
+
+
 def _outcome(run: UpdateRun, item: Examined) -> EntryOutcome:
-    assert item.verification is not None and item.digest is not None
+    assert item.verification is not None and item.digest is not None and item.tag is not None
+    added = _added(run, item)
     entry = item.entry.model_copy(update={
-        "digest": str(item.digest),
+        "digest": str(item.digest), "added": added,
         "platform_digest": str(item.platform_digest) if item.platform_digest else None})
-    ttl = effective(run.loaded.model, entry).digest_ttl_days
-    tag = TagCheck(entry.id, str(item.tag_reference), item.digest, item.digest, "current",
-                   stale=False, age_days=0, ttl_days=ttl)
-    return EntryOutcome(entry, item.trust, item.verification, tag, None)
+    check = item.entry_check.with_entry(entry)
+    tag = check.judged_against(item.tag, item.digest, added)
+    return EntryOutcome(entry, item.trust, item.verification, tag,
+                        check.platform_mismatch(item.verification))
 
 
 def render(run: UpdateRun) -> str:

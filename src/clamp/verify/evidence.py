@@ -147,7 +147,12 @@ class RootCollector:
     def digest_of(self, policy: Policy) -> str:
         source = policy.trusted_root_path or EMBEDDED_ROOT
         if source not in self.by_source:
-            data = _root_bytes(policy.trusted_root_path)
+            from clamp.verify.policy import parsed_bytes
+
+            # The bytes that were parsed to verify, when clamp read them (a matrix's trust
+            # entry); a second read could record a file swapped in between.
+            kept = parsed_bytes(policy.trusted_root) if policy.trusted_root_path else None
+            data = kept if kept is not None else _root_bytes(policy.trusted_root_path)
             sha = hashlib.sha256(data).hexdigest()
             self.by_source[source] = sha
             self.roots.setdefault(sha, EmbeddedRoot(sha256=sha, source=source,

@@ -35,16 +35,16 @@ from clamp.trust.policy import AllOf, Identity, Key, Policy
 from clamp.trust.result import VerificationResult
 from clamp.trust.root import TrustedRoot, parse_trusted_root
 from clamp.verify.decision import EntryDecision, decide
+from clamp.verify.entry import TagCheck, no_trust
 from clamp.verify.evidence import (
     MAX_EVIDENCE,
     MAX_ROOT_BYTES,
     RecordEvidence,
     policy_digest,
 )
-from clamp.verify.pipeline import EntryOutcome, no_trust
+from clamp.verify.pipeline import EntryOutcome
 from clamp.verify.policy import EntryTrust
 from clamp.verify.provenance import TIME_SOURCES, ProvenanceDocument, ProvenanceRecord
-from clamp.verify.tags import TagCheck
 
 
 @dataclass(frozen=True)

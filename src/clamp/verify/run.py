@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from clamp import __version__
-from clamp.atomic import sha256_file, write_atomic
+from clamp.atomic import write_atomic
 from clamp.errors import BadInputError, DispatchError
 from clamp.matrix import LoadedMatrix, effective, image_ref, select_image
 from clamp.oci.store import Stores
@@ -22,6 +22,7 @@ from clamp.verify.decision import force_dispatch as with_dispatch
 from clamp.verify.dispatch import dispatch, request_from_env
 from clamp.verify.evidence import attach as attach_evidence
 from clamp.verify.pipeline import EntryOutcome, verify_entries
+from clamp.verify.policy import PolicyCache
 from clamp.verify.provenance import (
     TIME_SOURCES,
     DispatchInfo,
@@ -173,14 +174,17 @@ def record_of(loaded: LoadedMatrix, outcome: EntryOutcome,
 
 
 def _roots(loaded: LoadedMatrix) -> list[TrustedRootInfo]:
+    """Each trust entry's root, hashed from the very bytes that were parsed to verify (read
+    once per loaded matrix by `PolicyCache`), never from the file read again."""
+    cache = PolicyCache(loaded)
     out = []
-    for name, spec in loaded.model.trust.items():
-        root = spec.resolved_trusted_root
+    for name in loaded.model.trust:
+        root = cache.trusted_root(name)
         if root is None:
             out.append(TrustedRootInfo(trust=name, source="embedded:sigstore-public-good",
                                        sha256=None))
         else:
-            out.append(TrustedRootInfo(trust=name, source=str(root), sha256=sha256_file(root)))
+            out.append(TrustedRootInfo(trust=name, source=str(root.path), sha256=root.sha256))
     return out
 
 
