@@ -66,6 +66,28 @@ def test_verify_matrix_checks_every_entry_through_the_entry_check(
     assert spy == Counter({"resolve_tag:get": pinned, "verify": pinned})
 
 
+def test_verify_matrix_merges_each_entrys_settings_once(
+        demo_world: DemoResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`effective()` runs once per pinned entry (in its EntryCheck): the decision and the
+    provenance record read the check's settings instead of merging the defaults again."""
+    from clamp.matrix import select
+    from clamp.verify import policy, run
+
+    merged: Counter[str] = Counter()
+    real = select.effective
+
+    def counting(model: Any, entry: Any) -> Any:
+        merged[entry.id] += 1
+        return real(model, entry)
+
+    for module in (entry_module, policy, run):
+        monkeypatch.setattr(module, "effective", counting)
+    assert clamp("verify", "--matrix", str(demo_world.matrix), "-o",
+                 str(tmp_path / "p.json")) == 0
+    pinned = [o.entry.id for o in demo_world.run.outcomes]
+    assert merged == Counter(pinned)
+
+
 def test_resolve_check_asks_the_tag_through_the_entry_check(
         demo_world: DemoResult, spy: Counter[str], capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()

@@ -62,7 +62,7 @@ def _outcome(run: UpdateRun, item: Examined) -> EntryOutcome:
     check = item.entry_check.with_entry(entry)
     tag = check.judged_against(item.tag, item.digest, added)
     return EntryOutcome(entry, item.trust, item.verification, tag,
-                        check.platform_mismatch(item.verification))
+                        check.platform_mismatch(item.verification), check.settings)
 
 
 def render(run: UpdateRun) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from clamp.matrix import ImageEntry, LoadedMatrix
+from clamp.matrix.select import EntrySettings
 from clamp.oci.store import Stores
 from clamp.signed.image import ImageVerification
 from clamp.verify.entry import EntryCheck, TagCheck
@@ -27,6 +28,9 @@ class EntryOutcome:
     verification: ImageVerification
     tag: TagCheck
     platform_mismatch: str | None  # the platform manifest is not the pinned one
+    #: The entry's merged settings (`effective()`), when its EntryCheck computed them: the
+    #: decision and the provenance record read them instead of merging the defaults again.
+    settings: EntrySettings | None = None
 
 
 async def verify_entries(stores: Stores, loaded: LoadedMatrix, entries: Sequence[ImageEntry], *,
@@ -57,4 +61,4 @@ async def verify_entry(stores: Stores, check: EntryCheck) -> EntryOutcome:
     found = await check.resolve_tag(stores)
     verification = await check.verify(stores, pinned, prefetched=found.manifest)
     return EntryOutcome(check.entry, check.trust, verification, found.tag,
-                        check.platform_mismatch(verification))
+                        check.platform_mismatch(verification), check.settings)

@@ -15,11 +15,13 @@ from typing import Literal
 from clamp import __version__
 from clamp.atomic import write_atomic
 from clamp.errors import BadInputError, DispatchError
-from clamp.matrix import LoadedMatrix, effective, image_ref, select_image
+from clamp.matrix import LoadedMatrix, effective, select_image
+from clamp.matrix.select import EntrySettings
 from clamp.oci.store import Stores
 from clamp.verify.decision import EntryDecision, RunOutcome, decide, run_outcome
 from clamp.verify.decision import force_dispatch as with_dispatch
 from clamp.verify.dispatch import dispatch, request_from_env
+from clamp.verify.entry import image_ref_of
 from clamp.verify.evidence import attach as attach_evidence
 from clamp.verify.pipeline import EntryOutcome, verify_entries
 from clamp.verify.policy import PolicyCache
@@ -55,7 +57,7 @@ async def run_matrix(loaded: LoadedMatrix, stores: Stores, *,
     entries = loaded.matching(version, os_name, pinned_only=True)
     outcomes = await verify_entries(stores, loaded, entries, concurrency=concurrency,
                                     today=today, on_done=on_done)
-    decisions = [decide(o, effective(loaded.model, o.entry).policy) for o in outcomes]
+    decisions = [decide(o, settings_of(loaded, o).policy) for o in outcomes]
     if force_dispatch:
         decisions = [with_dispatch(d) for d in decisions]
     dispatch_info = _dispatch(loaded, outcomes, decisions, forced=force_dispatch)
@@ -138,13 +140,19 @@ def build_document(loaded: LoadedMatrix, outcomes: list[EntryOutcome],
         records=records, roots=roots)
 
 
+def settings_of(loaded: LoadedMatrix, outcome: EntryOutcome) -> EntrySettings:
+    """The entry's merged settings: its EntryCheck's, or merged here for an outcome rebuilt
+    from recorded evidence (`provenance verify`), which had no check."""
+    return outcome.settings or effective(loaded.model, outcome.entry)
+
+
 def record_of(loaded: LoadedMatrix, outcome: EntryOutcome,
               decision: EntryDecision) -> ProvenanceRecord:
     entry = outcome.entry
     verification = outcome.verification
     result = verification.result
     image = verification.image
-    ref = image_ref(loaded.model, entry)
+    ref = image_ref_of(entry, settings_of(loaded, outcome))
     status = "error" if verification.registry_error is not None else {
         "verified": "valid"}.get(result.verdict, result.verdict)
     signer = result.signer if result.ok else None
