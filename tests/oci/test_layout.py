@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from clamp.demo.images import put_image, put_index
-from clamp.errors import DigestMismatchError, NotFoundError
+from clamp.errors import DigestMismatchError, NotFoundError, RegistryError
 from clamp.oci.layout import LayoutStore
 from clamp.oci.location import Layout
 from clamp.oci.manifest import Platform
@@ -47,6 +47,37 @@ def test_tampered_blob_fails_closed(tmp_path: Path) -> None:
     blob.write_bytes(blob.read_bytes().replace(b"schemaVersion", b"schemaversion"))
     with pytest.raises(DigestMismatchError):
         run(store.get_manifest("r", "t"))
+
+
+def test_tampered_blob_that_is_not_json_fails_closed(tmp_path: Path) -> None:
+    store = LayoutStore(tmp_path)
+    image = run(put_image(store, "r", "t", version="1", os_name="u"))
+    (tmp_path / "r" / "blobs" / "sha256" / image.digest.hex).write_bytes(b"not json")
+    for ref in ("t", str(image.digest)):  # by tag and by digest: refused, never read
+        with pytest.raises(RegistryError):
+            run(store.get_manifest("r", ref))
+
+
+def test_a_manifest_is_hashed_once_per_read(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each manifest read from a layout is hashed once (by Manifest.parse), as the registry
+    client's are; the bytes are still checked against the name they were asked by."""
+    from clamp.oci import layout, manifest
+
+    store = LayoutStore(tmp_path)
+    image = run(put_image(store, "r", "t", version="1", os_name="u"))
+    hashed: list[int] = []
+    real = manifest.digest_of
+
+    def counting(data: bytes, algorithm: str = "sha256") -> object:
+        hashed.append(len(data))
+        return real(data, algorithm)
+
+    monkeypatch.setattr(manifest, "digest_of", counting)
+    monkeypatch.setattr(layout, "verify_bytes", lambda *a, **k: pytest.fail("hashed twice"))
+    assert run(store.get_manifest("r", "t")).digest == image.digest
+    assert run(store.get_manifest("r", str(image.digest))).digest == image.digest
+    assert len(hashed) == 2
 
 
 def test_missing_tag_and_layout(tmp_path: Path) -> None:
