@@ -115,6 +115,8 @@ def test_verify_matrix_json_loads_no_telemetry_or_rendering(tmp_path: Path) -> N
     assert not (OTHER_COMMANDS - {"clamp.cli.verify_cmd"}) & modules
     assert not tops(modules) & {"duckdb", "rich"}
     assert not {m for m in modules if m.startswith(("clamp.telemetry", "clamp.update"))}
+    # No certificate is read without a keyless identity or a trusted root to check it against.
+    assert "cryptography.x509" not in modules
 
 
 @pytest.mark.parametrize(("argv", "command"), [
