@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,25 +23,44 @@ REPO = Path(__file__).resolve().parents[2]
 PINNED = "sha256:" + "ab" * 32
 
 PROBE = """
-import atexit, json, sys
+import atexit, json, ssl, sys
+made = []
+_new = ssl.SSLContext.__new__
+def _counted(cls, *args, **kwargs):
+    made.append(cls.__name__)
+    return _new(cls, *args, **kwargs)
+ssl.SSLContext.__new__ = _counted
 def _dump():
+    tok = sys.modules.get("tokenize")
+    work = {"ssl_contexts": len(made),
+            "tokenize_regex": bool(tok and tok._compile.cache_info().currsize)}
     with open(sys.argv.pop(1), "w") as f:
         json.dump(sorted(k for k, v in sys.modules.items() if v is not None), f)
+    with open(sys.argv.pop(1), "w") as f:
+        json.dump(work, f)
 atexit.register(_dump)
 from clamp.cli.main import run
-run(sys.argv[2:])
+run(sys.argv[3:])
 """
 
 OTHER_COMMANDS = {f"clamp.cli.{m}" for m in COMMAND_MODULES.values()}
 
 
 def loaded_by(tmp_path: Path, *argv: str) -> tuple[set[str], subprocess.CompletedProcess[str]]:
-    out = tmp_path / "modules.json"
+    modules, _, proc = run_probe(tmp_path, *argv)
+    return modules, proc
+
+
+def run_probe(tmp_path: Path, *argv: str
+              ) -> tuple[set[str], dict[str, Any], subprocess.CompletedProcess[str]]:
+    """The modules loaded and the start-up work done (SSL contexts built, tokenize's regex
+    compiled) by one real command in a fresh interpreter."""
+    out, work = tmp_path / "modules.json", tmp_path / "work.json"
     env = {**os.environ, "CLAMP_RETRY_ATTEMPTS": "1"}
     env.pop("GITHUB_ACTIONS", None)
-    proc = subprocess.run([sys.executable, "-c", PROBE, str(out), *argv], capture_output=True,
-                          text=True, check=False, timeout=120, env=env)
-    return set(json.loads(out.read_text())), proc
+    proc = subprocess.run([sys.executable, "-c", PROBE, str(out), str(work), *argv],
+                          capture_output=True, text=True, check=False, timeout=120, env=env)
+    return set(json.loads(out.read_text())), json.loads(work.read_text()), proc
 
 
 def tops(modules: set[str]) -> set[str]:
@@ -95,6 +115,8 @@ def test_verify_matrix_json_loads_no_telemetry_or_rendering(tmp_path: Path) -> N
     assert not (OTHER_COMMANDS - {"clamp.cli.verify_cmd"}) & modules
     assert not tops(modules) & {"duckdb", "rich"}
     assert not {m for m in modules if m.startswith(("clamp.telemetry", "clamp.update"))}
+    # No certificate is read without a keyless identity or a trusted root to check it against.
+    assert "cryptography.x509" not in modules
 
 
 @pytest.mark.parametrize(("argv", "command"), [
@@ -116,3 +138,49 @@ def test_unknown_command_still_suggests_from_every_command(tmp_path: Path) -> No
     _, proc = loaded_by(tmp_path, "verfy")
     assert proc.returncode == 64
     assert "verify" in proc.stderr and "verify-blob" in proc.stderr
+
+
+HEAVY = {"httpx", "h11", "pydantic", "ruamel", "rich", "tenacity", "cryptography", "duckdb",
+         "sigstore", "re2", "rfc8785"}
+FRONT = ["main", "commands", "common", "output", "aio", "registry_flags", "trust_flags", "extras",
+         *COMMAND_MODULES.values()]
+
+
+@pytest.mark.parametrize("module", FRONT)
+def test_importing_a_cli_module_loads_nothing_heavy(module: str) -> None:
+    # Every front-end module defers its network, model, YAML and crypto imports into the
+    # functions that use them: the command named pays for its own work and no other's.
+    probe = (f"import json, sys; import clamp.cli.{module}; "
+             "print(json.dumps([k for k, v in sys.modules.items() if v is not None]))")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, timeout=120)
+    assert not tops(set(json.loads(proc.stdout))) & HEAVY
+
+
+def test_resolve_check_over_http_builds_no_tls_and_parses_no_signature(tmp_path: Path) -> None:
+    # An http (loopback) registry needs no SSL context (loading a CA bundle costs ~20 ms), and
+    # no model field's default factory is a builtin whose text signature pydantic would have
+    # tokenize parse (its first use compiles a large regex).
+    _, work, proc = run_probe(tmp_path, "-q", "resolve", "--matrix", str(matrix(tmp_path)),
+                              "--check", "--json")
+    assert proc.returncode == 69, proc.stderr
+    assert work == {"ssl_contexts": 0, "tokenize_regex": False}
+
+
+def test_verify_matrix_over_http_builds_no_tls_and_parses_no_signature(tmp_path: Path) -> None:
+    _, work, proc = run_probe(tmp_path, "verify", "--matrix", str(matrix(tmp_path)),
+                              "--output", str(tmp_path / "prov.json"), "--json")
+    assert proc.returncode not in (0, 1, 2), proc.stderr
+    assert work == {"ssl_contexts": 0, "tokenize_regex": False}
+
+
+def test_the_probe_sees_an_ssl_context_and_the_tokenize_regex(tmp_path: Path) -> None:
+    # The two checks above are only as good as the probe: the same work done before the
+    # command (a default SSL context, a builtin's signature) is seen.
+    probe = PROBE.replace("from clamp.cli.main import run",
+                          "import inspect; inspect.signature(list); ssl.create_default_context()\n"
+                          "from clamp.cli.main import run")
+    out, work = tmp_path / "m.json", tmp_path / "w.json"
+    subprocess.run([sys.executable, "-c", probe, str(out), str(work), "--help"],
+                   capture_output=True, text=True, check=True, timeout=120)
+    assert json.loads(work.read_text()) == {"ssl_contexts": 1, "tokenize_regex": True}

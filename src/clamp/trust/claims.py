@@ -19,9 +19,10 @@ A certificate that carries an extension twice is refused before any claim is rea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from cryptography import x509
+if TYPE_CHECKING:  # loaded by the functions reading a certificate (a key-only run needs none)
+    from cryptography import x509
 
 from clamp.trust.errors import IdentityMismatchError, InvalidSignatureError
 
@@ -42,6 +43,8 @@ class Claim:
 
     @property
     def object_id(self) -> x509.ObjectIdentifier:
+        from cryptography import x509
+
         return x509.ObjectIdentifier(self.oid)
 
 
@@ -82,6 +85,8 @@ COUNTERPARTS = {"github_workflow_trigger": "build_trigger",
 
 def extensions_of(cert: x509.Certificate) -> x509.Extensions:
     """The certificate's extensions; a certificate with one extension twice is invalid."""
+    from cryptography import x509
+
     try:
         return cert.extensions
     except x509.DuplicateExtension as exc:
@@ -115,6 +120,8 @@ def der_utf8(raw: bytes) -> str | None:
 def read_claim(cert: x509.Certificate, claim: Claim) -> str | None:
     """The claim's text, None when the certificate does not carry it; InvalidSignatureError
     when it carries bytes that are not the claim's encoding."""
+    from cryptography import x509
+
     try:
         ext = extensions_of(cert).get_extension_for_oid(claim.object_id).value
     except x509.ExtensionNotFound:

@@ -16,7 +16,6 @@ from datetime import datetime
 from cryptography.hazmat.primitives import serialization
 
 from clamp.digest import is_digest
-from clamp.trust.certs import load_pem_certs
 from clamp.trust.dsse import (
     parse_envelope_bytes,
     parse_statement,
@@ -25,7 +24,6 @@ from clamp.trust.dsse import (
 )
 from clamp.trust.encoding import as_int, as_str, b64decode, go_get, loads_json
 from clamp.trust.errors import InvalidSignatureError, TrustError, UnsignedError
-from clamp.trust.keyless import verify_certificate
 from clamp.trust.keys import PublicKey
 from clamp.trust.kinds import (
     MAX_PAYLOAD,
@@ -132,6 +130,9 @@ def verify_legacy_layer(layer: LegacyLayer, manifest_digest: str, policy: Policy
     leaf = None
     chain = []
     if cert_pem and policy.identities:
+        # The X.509 stack (~15-35 ms to import) only for a keyless policy reading a certificate.
+        from clamp.trust.certs import load_pem_certs
+
         leaf = load_pem_certs(cert_pem.encode(), check="chain", limit=1)[0]
         if ann.get(ANN_CHAIN):
             chain = load_pem_certs(ann[ANN_CHAIN].encode(), check="chain", limit=8)
@@ -176,8 +177,12 @@ def verify_legacy_layer(layer: LegacyLayer, manifest_digest: str, policy: Policy
         times.extend(tsa_times)
         time_source = time_source if time_source != "none" else "tsa"
 
-    signer = (verify_certificate(leaf, times, policy, chain) if leaf is not None
-              else Signer(key_fingerprint=key.fingerprint))
+    if leaf is not None:
+        from clamp.trust.keyless import verify_certificate
+
+        signer = verify_certificate(leaf, times, policy, chain)
+    else:
+        signer = Signer(key_fingerprint=key.fingerprint)
 
     predicates: list[str] = []
     if envelope is not None:

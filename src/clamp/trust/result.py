@@ -21,6 +21,12 @@ SignatureKind = Literal[
 ]
 
 
+def _no_items() -> list[str]:
+    """An empty list: a Python function, not `list`, whose text signature pydantic would
+    tokenize at start-up (clamp.matrix.models._no_items says why)."""
+    return []
+
+
 class Signer(BaseModel):
     """Who signed: a key fingerprint (key mode) or a certificate identity + issuer (keyless)."""
 
@@ -57,7 +63,7 @@ class VerificationResult(BaseModel):
     layer_index: int | None = Field(None, description="which layer/bundle verified (0-based)")
     manifest_digest: str | None = Field(None, description="image manifest digest verified")
     artifact_digest: str | None = Field(None, description="sha256:<hex> of a verified blob")
-    predicate_types: list[str] = Field(default_factory=list)
+    predicate_types: list[str] = Field(default_factory=_no_items)
 
     @property
     def ok(self) -> bool:

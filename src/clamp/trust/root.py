@@ -15,15 +15,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from clamp.trust.encoding import loads_json
 from clamp.trust.errors import TrustInputError
 from clamp.trust.keys import PublicKey
 from clamp.trust.mediatypes import TRUSTED_ROOT_MEDIA_TYPES
+
+if TYPE_CHECKING:  # loaded when a root is read (a key-only run reads none)
+    from cryptography import x509
 
 MAX_ROOT = 4 * 1024 * 1024
 CHECK = "trusted-root"
@@ -137,6 +139,8 @@ def _authority(obj: Any, what: str) -> CertificateAuthority:
     certs_json = _obj(obj.get("certChain"), f"{what}.certChain").get("certificates")
     if not isinstance(certs_json, list) or not certs_json:
         raise TrustInputError(CHECK, f"{what}.certChain is empty")
+    from cryptography import x509
+
     certs = []
     for i, cert in enumerate(certs_json):
         raw = _b64(_obj(cert, f"{what}.certChain[{i}]").get("rawBytes"),

@@ -8,7 +8,7 @@ schemas/provenance.schema.json is exported from these models.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +24,12 @@ TimestampSource = Literal["SET", "inclusion_proof", "TSA"]
 SCHEMA_VERSION: Literal[1] = 1
 TIME_SOURCES: dict[str, TimestampSource] = {"set": "SET", "inclusion_proof": "inclusion_proof",
                                             "tsa": "TSA"}
+
+
+def _no_items() -> list[Any]:
+    """An empty list: a Python function, not `list`, whose text signature pydantic would
+    tokenize at start-up (clamp.matrix.models._no_items says why)."""
+    return []
 
 
 class _Model(BaseModel):
@@ -142,8 +148,8 @@ class ProvenanceDocument(_Model):
     skipped: list[str] = Field(description="unpinned entries, not verified (nothing to verify)")
     records: list[ProvenanceRecord]
     roots: list[EmbeddedRoot] = Field(
-        default_factory=list, description="the trusted roots the records name, once each, by "
-                                          "the SHA-256 of their bytes")
+        default_factory=_no_items, description="the trusted roots the records name, once "
+                                               "each, by the SHA-256 of their bytes")
 
 
 def document_text(document: ProvenanceDocument) -> str:
