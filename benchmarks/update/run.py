@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
 from benchmarks.scaling import FULL_SIZES, QUICK_SIZES, cli_env  # noqa: E402
 from clamp.demo.images import put_image  # noqa: E402
+from clamp.oci.location import Registry  # noqa: E402
 from clamp.oci.reference import Reference  # noqa: E402
 from clamp.oci.store import Stores  # noqa: E402
 from clamp.signed.attach import push_legacy_signature  # noqa: E402
@@ -184,7 +185,7 @@ async def _populate(host: str, tags: list[str], key: ec.EllipticCurvePrivateKey
     old: dict[str, str] = {}
     new: dict[str, str] = {}
     async with Stores() as stores:
-        store = stores.open(Reference(host, REPO))
+        store = stores.open(Reference(Registry(host), REPO))
         for generation, digests in enumerate((old, new)):
             for i, tag in enumerate(tags):
                 image = await put_image(store, REPO, tag, version=tag.split("-")[0],
