@@ -56,9 +56,13 @@ def main() -> int:
     clamp = str(Path(sys.executable).with_name("clamp"))
     names = ("validate (C parser)", "validate, pure parser", "parse_yaml", "ruamel pure load",
              "PyYAML CSafeLoader")
-    results: dict[int, dict[str, list[Timing]]] = {}
+    print(f"clamp matrix validate on N entries; medians of {args.reps} alternating rounds; "
+          "wall time (CPU time)")
+    print()
+    print("| entries | " + " | ".join(names) + " | pure / C parser |")
+    print("|---:|" + "---:|" * (len(names) + 1), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for n in sizes:
+        for n in sizes:  # each row printed when its size is done
             matrix = _matrix(Path(tmp), n)
             text = matrix.read_text()
             runs = _contenders(names, clamp, matrix, text)
@@ -68,19 +72,11 @@ def main() -> int:
             for _ in range(args.reps):
                 for name, run in runs.items():
                     cells[name].append(run())
-            results[n] = cells
-            print(f"  ... {n:,} entries done ({len(text) / 1e6:.1f} MB)", file=sys.stderr,
+            medians = [(statistics.median(w for w, _ in cells[name]),
+                        statistics.median(c for _, c in cells[name])) for name in names]
+            row = [f"{_s(w)} ({_s(c)})" for w, c in medians]
+            print(f"| {n:,} | " + " | ".join(row) + f" | {medians[1][0] / medians[0][0]:.1f}× |",
                   flush=True)
-    print(f"clamp matrix validate on N entries; medians of {args.reps} alternating rounds; "
-          "wall time (CPU time)")
-    print()
-    print("| entries | " + " | ".join(names) + " | pure / C parser |")
-    print("|---:|" + "---:|" * (len(names) + 1))
-    for n in sizes:
-        medians = [(statistics.median(w for w, _ in results[n][name]),
-                    statistics.median(c for _, c in results[n][name])) for name in names]
-        cells = [f"{_s(w)} ({_s(c)})" for w, c in medians]
-        print(f"| {n:,} | " + " | ".join(cells) + f" | {medians[1][0] / medians[0][0]:.1f}× |")
     return 0
 
 
