@@ -24,6 +24,7 @@ from clamp.oci.manifest import (
     Descriptor,
     Manifest,
     encode_json,
+    read_document,
 )
 from clamp.oci.registry import MAX_BLOB_BYTES
 
@@ -57,11 +58,10 @@ class LayoutStore:
         if not path.is_file():
             raise NotFoundError("no OCI layout here (index.json missing)", where=str(path.parent))
         raw = _read_bounded(path, MAX_MANIFEST_BYTES)
-        try:
-            index = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise RegistryError("index.json is not valid JSON", where=str(path)) from None
-        if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
+        # Read as skopeo and containerd (Go) read it: a tag named twice in two spellings of
+        # `manifests` is refused, not resolved to whichever Python happens to see.
+        index = read_document(raw, what="index.json", where=str(path))
+        if not isinstance(index.get("manifests"), list):
             raise RegistryError("index.json has no manifests list", where=str(path))
         return index
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from clamp.digest import Digest, digest_of
 from clamp.errors import RegistryError
+from clamp.strictjson import StrictJSONError, case_fold, loads_strict
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -129,14 +130,16 @@ class Manifest:
     @classmethod
     def parse(cls, raw: bytes, *, content_type: str | None, where: str,
               algorithm: str = "sha256") -> Manifest:
+        """Hash `raw` and read it as a runtime (Go) reads it, or raise `RegistryError`.
+
+        The digest is the bytes'; the parsed view must be the one containerd and docker act on,
+        since clamp verifies the child they would pull: the strict reader refuses keys Go could
+        take for one field (`"Manifests"` after `"manifests"`), `go_view` reads a lone
+        `"Platform"` as Go does, and a document whose type is ambiguous is refused (below).
+        """
         if len(raw) > MAX_MANIFEST_BYTES:
             raise RegistryError(f"manifest larger than {MAX_MANIFEST_BYTES} bytes", where=where)
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise RegistryError(f"manifest is not valid JSON ({exc})", where=where) from None
-        if not isinstance(body, dict):
-            raise RegistryError("manifest is not a JSON object", where=where)
+        body = read_document(raw, what="manifest", where=where)
         declared = body.get("mediaType")
         header = (content_type or "").split(";")[0].strip()
         media_type = declared if isinstance(declared, str) and declared else header
@@ -144,6 +147,7 @@ class Manifest:
             media_type = OCI_INDEX if "manifests" in body else OCI_MANIFEST
         # The body's mediaType is covered by the digest, the Content-Type header is not: when
         # they disagree (some proxies and older registries relabel), the body wins.
+        _check_unambiguous(body, media_type, where)
         if media_type in INDEX_TYPES and not isinstance(body.get("manifests"), list):
             raise RegistryError("index has no manifests list", where=where)
         if media_type in IMAGE_TYPES and not isinstance(body.get("layers"), list):
@@ -214,6 +218,60 @@ class Manifest:
             if platform.variant is None and first is None:
                 first = desc
         return first
+
+
+def read_document(raw: bytes, *, what: str, where: str) -> dict[str, Any]:
+    """`raw` as a JSON object in Go's view (`go_view`), through the strict reader."""
+    try:
+        body = loads_strict(raw, limit=MAX_MANIFEST_BYTES)
+    except StrictJSONError as exc:
+        raise RegistryError(f"{what} is not valid JSON ({exc})", where=where) from None
+    if not isinstance(body, dict):
+        raise RegistryError(f"{what} is not a JSON object", where=where)
+    view: dict[str, Any] = go_view(body)
+    return view
+
+
+#: The fields of the distribution and image-spec structs that clamp reads, by Go's folding of
+#: their names: Go fills `MediaType` from `"MEDIATYPE"` or `"mediatype"` as well.
+_FIELDS: dict[str, str] = {case_fold(name): name for name in (
+    "schemaVersion", "mediaType", "artifactType", "config", "layers", "manifests", "subject",
+    "annotations", "digest", "size", "urls", "platform", "architecture", "os", "os.version",
+    "os.features", "variant", "features", "data", "fsLayers")}
+#: Go maps, not structs: their keys are case-sensitive to Go and are kept as they are.
+_MAPS = frozenset({"annotations"})
+
+
+def go_view(value: Any) -> Any:
+    """`value` with every known struct field under its canonical spelling, as Go's
+    encoding/json would fill the struct (a lone `"Platform"` is the platform). The strict reader
+    has already refused objects where two keys fold to one field, so nothing collides."""
+    if isinstance(value, list):
+        return [go_view(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        name = _FIELDS.get(case_fold(str(key))) or str(key)
+        out[name] = item if name in _MAPS else go_view(item)
+    return out
+
+
+def _check_unambiguous(body: dict[str, Any], media_type: str, where: str) -> None:
+    """Refuse what containerd refuses since CVE-2021-41190: a document a runtime could take for
+    an index or for an image (`manifests` beside `config`/`layers`, an index type carrying
+    layers, an image type carrying manifests), and Docker's schema 1 (`fsLayers`), whose digest
+    is not the digest of its bytes."""
+    if body.get("fsLayers") is not None or body.get("schemaVersion") == 1:
+        raise RegistryError("Docker schema 1 manifests are not supported (their digest is not "
+                            "the digest of the bytes served)", where=where)
+    has_index = bool(body.get("manifests"))
+    has_image = body.get("config") is not None or bool(body.get("layers"))
+    if (has_index and has_image) or (media_type in INDEX_TYPES and has_image) or (
+            media_type in IMAGE_TYPES and has_index):
+        raise RegistryError(f"manifest is both an index and an image manifest ({media_type} "
+                            "with manifests beside config/layers): a runtime could read it "
+                            "either way", where=where)
 
 
 def encode_json(body: dict[str, Any]) -> bytes:

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-import re
 from typing import Any
 
 import rfc8785
 
+from clamp.strictjson import MAX_DEPTH, StrictJSONError, case_fold, loads_strict
+from clamp.strictjson import fold_key as fold_key  # re-exported: the trust room's spelling
 from clamp.trust.errors import InvalidSignatureError, TrustError
 
 MAX_SIGNATURE_B64 = 16 * 1024  # an RSA-8192 signature is 1 KiB; leave generous room
 MAX_PEM = 64 * 1024  # a certificate chain of a handful of certs
 MAX_JSON = 8 * 1024 * 1024  # payloads, bundles, trust roots
-MAX_JSON_DEPTH = 64
-_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_JSON_DEPTH = MAX_DEPTH
 
 
 def b64decode(text: str | bytes, *, check: str, limit: int = MAX_JSON,
@@ -56,88 +55,16 @@ def loads_json(data: bytes | str, *, check: str, limit: int = MAX_JSON,
     """Parse JSON the way no Go reader can read differently: the one reader for every signed
     payload, in-toto statement, DSSE envelope, sigstore bundle, Rekor body and trusted root.
 
-    Go's encoding/json fills a struct field from the *last* key matching it case-insensitively
-    (cosign reads `Docker-Manifest-Digest` after `docker-manifest-digest`), and protojson (bundles,
-    in-toto v1) takes a field under its JSON name or its proto name (`predicateType`,
-    `predicate_type`). Two keys of one object that either reader could take for the same field
-    are therefore refused outright, at every nesting level, as are exact duplicates, NaN and
-    Infinity, non-UTF-8 bytes and a byte-order mark. Size and nesting are capped first.
+    `clamp.strictjson` does the reading (shared with the manifest reader): two keys of one object
+    that Go's encoding/json (case-insensitive, last match wins) or protojson (JSON or proto
+    name) could take for the same field are refused at every nesting level, as are exact
+    duplicates, NaN and Infinity, non-UTF-8 bytes and a byte-order mark; size and nesting are
+    capped first. Raises `error` naming `check`.
     """
-    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    if len(raw) > limit:
-        raise error(check, f"JSON too large ({len(raw)} > {limit} bytes)")
     try:
-        text = data if isinstance(data, str) else data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise error(check, "malformed JSON (not UTF-8)") from exc
-    if text.startswith("\ufeff"):
-        raise error(check, "malformed JSON (byte-order mark)")
-    if _depth_exceeds(raw, MAX_JSON_DEPTH):
-        raise error(check, f"JSON nested deeper than {MAX_JSON_DEPTH}")
-
-    def no_constants(name: str) -> Any:
-        raise ValueError(f"invalid JSON constant {name}")
-
-    try:
-        return json.loads(text, object_pairs_hook=_unambiguous_object,
-                          parse_constant=no_constants)
-    except (ValueError, RecursionError) as exc:
-        raise error(check, f"malformed JSON ({exc})") from exc
-
-
-def fold_key(key: str) -> str:
-    """The spelling-insensitive form of an object key: two keys with one fold could be read as the
-    same field by Go (Unicode case folding, `K` KELVIN SIGN and `ſ` included; lone surrogates
-    are U+FFFD to Go) or by protojson (proto name `a_b` for JSON name `aB`)."""
-    return case_fold(key).replace("_", "")
-
-
-def case_fold(key: str) -> str:
-    """`key` as Go's encoding/json compares field names (a superset of its simple folding)."""
-    if key.isascii():
-        return key.lower()
-    return _SURROGATE.sub("\ufffd", key).casefold()
-
-
-def _unambiguous_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    seen: dict[str, str] = {}
-    for key, value in pairs:
-        folded = fold_key(key)
-        if folded in seen:
-            first = seen[folded]
-            what = "duplicate key" if first == key else "keys differing only in spelling"
-            raise ValueError(f"{what} {_show(first)} and {_show(key)}"
-                             if first != key else f"{what} {_show(key)}")
-        seen[folded] = key
-        out[key] = value
-    return out
-
-
-def _show(key: str) -> str:
-    return ascii(key[:64])
-
-
-def _depth_exceeds(raw: bytes, limit: int) -> bool:
-    depth = 0
-    in_string = escaped = False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
-            depth += 1
-            if depth > limit:
-                return True
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return False
+        return loads_strict(data, limit=limit, max_depth=MAX_JSON_DEPTH)
+    except StrictJSONError as exc:
+        raise error(check, str(exc)) from exc
 
 
 def canonical_json(value: Any) -> bytes:

@@ -1,0 +1,111 @@
+"""The one strict JSON reader: JSON that no Go reader can read differently from Python.
+
+Every JSON document clamp judges was written by someone else and is read, on the other side, by
+Go: cosign, sigstore-go and Rekor read signatures; containerd, docker and distribution read
+manifests and indexes. Go's encoding/json fills a struct field from the *last* key matching it
+case-insensitively (`"Manifests"` after `"manifests"`, `"Digest"` after `"digest"`), and
+protojson (bundles, in-toto v1) takes a field under its JSON name or its proto name
+(`predicateType`, `predicate_type`), while Python's dict keeps the exact spelling. A document
+with two keys that either reader could take for one field therefore means one thing to clamp and
+another to the runtime that pulls the image; it is refused outright, at every nesting level, as
+are exact duplicates, NaN and Infinity, non-UTF-8 bytes and a byte-order mark. Size and nesting
+are capped first.
+
+It is kernel code so that both rooms that read hostile JSON use it: `clamp.trust.encoding` (as
+`loads_json`, raising the trust errors) and `clamp.oci.manifest` (manifests and indexes).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+MAX_DEPTH = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class StrictJSONError(ValueError):
+    """JSON refused by `loads_strict`; the message says why, for the caller's own error."""
+
+
+def loads_strict(data: bytes | str, *, limit: int, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse `data` (at most `limit` bytes) or raise `StrictJSONError` saying why not."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if len(raw) > limit:
+        raise StrictJSONError(f"JSON too large ({len(raw)} > {limit} bytes)")
+    try:
+        text = data if isinstance(data, str) else data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StrictJSONError("malformed JSON (not UTF-8)") from exc
+    if text.startswith("\ufeff"):
+        raise StrictJSONError("malformed JSON (byte-order mark)")
+    if _depth_exceeds(raw, max_depth):
+        raise StrictJSONError(f"JSON nested deeper than {max_depth}")
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"invalid JSON constant {name}")
+
+    try:
+        return json.loads(text, object_pairs_hook=_unambiguous_object,
+                          parse_constant=no_constants)
+    except (ValueError, RecursionError) as exc:
+        raise StrictJSONError(f"malformed JSON ({exc})") from exc
+
+
+def fold_key(key: str) -> str:
+    """The spelling-insensitive form of an object key: two keys with one fold could be read as the
+    same field by Go (Unicode case folding, `K` KELVIN SIGN and `ſ` included; lone surrogates
+    are U+FFFD to Go) or by protojson (proto name `a_b` for JSON name `aB`)."""
+    return case_fold(key).replace("_", "")
+
+
+def case_fold(key: str) -> str:
+    """`key` as Go's encoding/json compares field names (a superset of its simple folding)."""
+    if key.isascii():
+        return key.lower()
+    return _SURROGATE.sub("\ufffd", key).casefold()
+
+
+def _unambiguous_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    seen: dict[str, str] = {}
+    for key, value in pairs:
+        folded = fold_key(key)
+        if folded in seen:
+            first = seen[folded]
+            what = "duplicate key" if first == key else "keys differing only in spelling"
+            raise ValueError(f"{what} {_show(first)} and {_show(key)}"
+                             if first != key else f"{what} {_show(key)}")
+        seen[folded] = key
+        out[key] = value
+    return out
+
+
+def _show(key: str) -> str:
+    return ascii(key[:64])
+
+
+def _depth_exceeds(raw: bytes, limit: int) -> bool:
+    depth = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False
+
+
+__all__ = ["MAX_DEPTH", "StrictJSONError", "case_fold", "fold_key", "loads_strict"]

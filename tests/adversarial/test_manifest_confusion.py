@@ -1,0 +1,163 @@
+"""Manifest and index confusion: an attacker who cannot sign builds an *unsigned* index (or
+manifest) around a child the trusted signer did sign, so that clamp verifies the signed child
+while a container runtime, reading the same bytes, runs an unsigned one.
+
+Both readings must be the same. A runtime reads manifests with Go's encoding/json (field names
+matched case-insensitively, the last match wins) and refuses a document whose type is ambiguous
+(containerd's fix for CVE-2021-41190: an index with `layers`/`config`, a manifest with
+`manifests`, or neither declared with both present). Each attack pushes the crafted bytes into
+Debian's real docker-registry (distribution, which reads them as Go does) or, where distribution
+itself refuses them, serves them from a hostile registry; each has an honest twin that passes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.adversarial.conftest import Attack, Signer, run_clamp, simple_payload
+from tests.support.hostile_registry import Answer, hostile_registry
+from tests.support.pushing import OCI_INDEX, OCI_MANIFEST, canonical_json, push_image
+
+NO_LOG = "--insecure-ignore-tlog"
+
+
+def _child(attack: Attack, platform: str = "linux/amd64") -> tuple[str, dict[str, Any]]:
+    """Push a child image; its digest and its index descriptor."""
+    child = push_image(attack.pusher, attack.repo, None, platform=platform)
+    os_name, arch = platform.split("/")
+    return child.digest, {"mediaType": OCI_MANIFEST, "digest": child.digest,
+                          "size": len(child.manifest),
+                          "platform": {"architecture": arch, "os": os_name}}
+
+
+def _sign(attack: Attack, signer: Signer, digest: str) -> None:
+    """The trusted signer's `.sig` for `digest` (the honest child, signed by its publisher)."""
+    saved, attack.digest = attack.digest, digest
+    attack.push_tag(".sig", [signer.simple(simple_payload(digest))])
+    attack.digest = saved
+
+
+def _push_index(attack: Attack, raw: bytes, tag: str = "crafted") -> str:
+    return attack.pusher.push_manifest(attack.repo, tag, raw, OCI_INDEX)
+
+
+def _verify(attack: Attack, signer: Signer, tag: str = "crafted") -> tuple[int, str]:
+    return run_clamp("verify", NO_LOG, "--image", f"{attack.name}:{tag}", "--key",
+                     str(signer.pub), "--platform", "linux/amd64")
+
+
+# Each builds index bytes in which Python's exact-key view and Go's case-insensitive, last-wins
+# view name different amd64 children: (signed honest descriptor, unsigned evil descriptor).
+CONFUSIONS: dict[str, Callable[[dict[str, Any], dict[str, Any]], bytes]] = {
+    "Manifests after manifests": lambda good, evil: (
+        b'{"schemaVersion":2,"mediaType":"' + OCI_INDEX.encode() + b'","manifests":['
+        + canonical_json(good) + b'],"Manifests":[' + canonical_json(evil) + b']}'),
+    "MANIFESTS after manifests": lambda good, evil: (
+        b'{"schemaVersion":2,"mediaType":"' + OCI_INDEX.encode() + b'","manifests":['
+        + canonical_json(good) + b'],"MANIFESTS":[' + canonical_json(evil) + b']}'),
+    "Digest after digest in the descriptor": lambda good, evil: (
+        b'{"schemaVersion":2,"mediaType":"' + OCI_INDEX.encode() + b'","manifests":[{'
+        b'"mediaType":"' + OCI_MANIFEST.encode() + b'","digest":"' + good["digest"].encode()
+        + b'","size":' + str(good["size"]).encode() + b',"Digest":"' + evil["digest"].encode()
+        + b'","Size":' + str(evil["size"]).encode()
+        + b',"platform":{"architecture":"amd64","os":"linux"}}]}'),
+    "Platform after platform": lambda good, evil: (
+        # Python: the signed child is amd64, the unsigned one arm64; Go: the other way round.
+        b'{"schemaVersion":2,"mediaType":"' + OCI_INDEX.encode() + b'","manifests":['
+        + canonical_json({**good}) + b',' + canonical_json(
+            {**{k: v for k, v in evil.items() if k != "platform"},
+             "platform": {"architecture": "arm64", "os": "linux"}})[:-1]
+        + b',"Platform":{"architecture":"amd64","os":"linux"}}]}'),
+}
+
+
+def _lone_platform(good: dict[str, Any], evil: dict[str, Any]) -> bytes:
+    """The signed child's platform spelt `"Platform"` only: Python finds no platform (and would
+    take it for linux/amd64, the default), Go reads arm64 and pulls the unsigned amd64 child."""
+    signed = {k: v for k, v in good.items() if k != "platform"}
+    signed["Platform"] = {"architecture": "arm64", "os": "linux"}
+    return canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                           "manifests": [signed, evil]})
+
+
+@pytest.mark.parametrize("how", sorted(CONFUSIONS))
+def test_index_read_two_ways_is_refused(how: str, attack: Attack, signer: Signer) -> None:
+    good_digest, good = _child(attack)
+    _, evil = _child(attack)
+    _sign(attack, signer, good_digest)
+    raw = CONFUSIONS[how](good, evil)
+    # The registry (Go) accepts the bytes: distribution reads them as a runtime would.
+    _push_index(attack, raw)
+    code, err = _verify(attack, signer)
+    assert code == 69, err
+    assert "spelling" in err or "duplicate" in err, err
+
+
+def test_a_field_spelt_as_go_reads_it_is_read_so(attack: Attack, signer: Signer) -> None:
+    """One spelling only, so nothing to refuse: clamp must read `"Platform"` as the runtime
+    does, pick the unsigned amd64 child, and find it unsigned (exit 4)."""
+    good_digest, good = _child(attack)
+    _, evil = _child(attack)
+    _sign(attack, signer, good_digest)
+    _push_index(attack, _lone_platform(good, evil))
+    code, err = _verify(attack, signer)
+    assert code == 4, err
+    assert good_digest.partition(":")[2] not in err, err
+
+
+def test_honest_index_with_signed_child_passes(attack: Attack, signer: Signer) -> None:
+    good_digest, good = _child(attack)
+    _, other = _child(attack, "linux/arm64")
+    _sign(attack, signer, good_digest)
+    _push_index(attack, canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                                        "manifests": [good, other]}))
+    code, err = _verify(attack, signer)
+    assert code == 0, err
+
+
+def _ambiguous_index(good: dict[str, Any], evil_manifest: dict[str, Any],
+                     media_type: str | None) -> bytes:
+    body: dict[str, Any] = {"schemaVersion": 2, "manifests": [good],
+                            "config": evil_manifest["config"], "layers": evil_manifest["layers"]}
+    if media_type:
+        body["mediaType"] = media_type
+    return canonical_json(body)
+
+
+@pytest.mark.parametrize("declared", [None, OCI_INDEX, OCI_MANIFEST])
+def test_document_that_is_both_index_and_manifest_is_refused(declared: str | None,
+                                                             attack: Attack,
+                                                             signer: Signer) -> None:
+    """CVE-2021-41190's shape: `manifests` naming a signed child beside `config`/`layers` of an
+    unsigned image. Distribution refuses to store it, so a hostile registry serves it, with the
+    Content-Type that makes clamp read it as an index."""
+    good_digest, good = _child(attack)
+    evil = push_image(attack.pusher, attack.repo, None)
+    _sign(attack, signer, good_digest)
+    raw = _ambiguous_index(good, json.loads(evil.manifest), declared)
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    real = attack.registry.url
+
+    def script(method: str, path: str, headers: dict[str, str]) -> Answer:
+        if path.startswith(f"/v2/{attack.repo}/manifests/crafted") or path.endswith(digest):
+            return Answer(200, raw, {"Content-Type": OCI_INDEX,
+                                     "Docker-Content-Digest": digest})
+        if path == "/v2/":
+            return Answer(200, b"{}", {"Content-Type": "application/json"})
+        import httpx  # everything else (the child, its signature) from the real registry
+        resp = httpx.request(method, real + path, headers={
+            k: v for k, v in headers.items() if k.lower() == "accept"})
+        return Answer(resp.status_code, resp.content,
+                      {k: v for k, v in resp.headers.items()
+                       if k.lower() in ("content-type", "docker-content-digest")})
+
+    with hostile_registry(with_headers=script) as srv:
+        code, err = run_clamp("verify", NO_LOG, "--image", f"{srv.host}/{attack.repo}:crafted",
+                              "--key", str(signer.pub), "--platform", "linux/amd64")
+    assert code == 69, err
+    assert "both an index and an image manifest" in err, err
