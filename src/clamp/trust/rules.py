@@ -7,10 +7,14 @@ these signers satisfy the tree" is answered, offline and in time polynomial in t
 - an `Identity` is satisfied by a signature whose certificate is that identity, a `Key` by a
   signature that verified with that key;
 - `AnyOf` by any member;
-- `AllOf(threshold=k)` by k members matched to k **distinct** signatures (a maximum bipartite
-  matching between members and signatures, each member a one-signature rule). Stricter than
+- `AllOf(threshold=k)` by k members matched to k **distinct signers** (a maximum bipartite
+  matching between members and signers, each member a one-signature rule). Stricter than
   policy-controller, where each authority is checked alone and one signature may satisfy two
-  authorities whose identities overlap: "two of three maintainers" must mean two signatures.
+  authorities whose identities overlap: "two of three maintainers" must mean two signers.
+  Signers, not signatures: an attacker holding one honest signature can store it twice (two
+  layers, a `.sig` tag and a referrer) or malleate it (ECDSA's (r, n-s) verifies too), and every
+  copy verifies on its own. So a key is one signer (its fingerprint), and a certificate identity
+  is one signer (its issuer and SAN), however many signatures or certificates it has.
 
 A failure is a `PolicyUnmetError` (an identity mismatch: the signatures are sound, the signers
 are not enough) whose `path` names the sub-policy that failed (`all-of`, `all-of[2]`,
@@ -41,6 +45,17 @@ def _serves(leaf: Identity | Key, result: VerificationResult) -> bool:
     if isinstance(leaf, Key):
         return signer.key_fingerprint == leaf.key.fingerprint
     return leaf in signer.matched_identities
+
+
+def signer_of(result: VerificationResult) -> tuple[str, ...] | None:
+    """Who made `result`, as a threshold counts signers: a certificate's issuer and SAN, else
+    the key's fingerprint (None for a result with no signer, which serves no rule)."""
+    signer = result.signer
+    if signer is None:
+        return None
+    if signer.identity is not None or signer.certificate_fingerprint is not None:
+        return ("identity", signer.issuer or "", signer.identity or "")
+    return ("key", signer.key_fingerprint or "")
 
 
 def _candidates(rule: Rule, results: Sequence[VerificationResult]) -> set[int]:
@@ -81,8 +96,17 @@ def satisfy(rule: Rule, results: Sequence[VerificationResult], path: str = "") -
 
 
 def _all_of(rule: AllOf, results: Sequence[VerificationResult], here: str) -> list[int]:
-    options = [sorted(_candidates(m, results)) for m in rule.members]
-    owner: dict[int, int] = {}  # signature -> member it counts for
+    # Match members to signers; each signer is represented by its first verified signature.
+    first: dict[tuple[str, ...], int] = {}
+    for n, result in enumerate(results):
+        who = signer_of(result)
+        if who is not None:
+            first.setdefault(who, n)
+    stand_for = {n: first[who] for n, r in enumerate(results)
+                 if (who := signer_of(r)) is not None}
+    options = [sorted({stand_for[n] for n in _candidates(m, results) if n in stand_for})
+               for m in rule.members]
+    owner: dict[int, int] = {}  # signer (its first signature) -> member it counts for
 
     def augment(member: int, seen: set[int]) -> bool:  # Kuhn's augmenting path
         for sig in options[member]:
@@ -100,11 +124,11 @@ def _all_of(rule: AllOf, results: Sequence[VerificationResult], here: str) -> li
         return sorted(owner)
     counted = set(owner.values())
     unmet = [f"[{n}] {m.describe()}"
-             + (" (its signature already counts for another member)" if options[n] else "")
+             + (" (its signer already counts for another member)" if options[n] else "")
              for n, m in enumerate(rule.members) if n not in counted]
     raise PolicyUnmetError(here, f"{rule.needed} of {len(rule.members)} signers needed, each "
-                           f"by its own signature; {len(owner)} met; not met: "
+                           f"a signer of its own; {len(owner)} met; not met: "
                            + "; ".join(unmet)[:1500])
 
 
-__all__ = ["PolicyUnmetError", "satisfy"]
+__all__ = ["PolicyUnmetError", "satisfy", "signer_of"]

@@ -1,0 +1,132 @@
+"""Thresholds counted by copies: an attacker who holds ONE honest signature (the trusted signer
+signed once) and wants a `threshold: 2` policy met without a second signer.
+
+The attacker cannot sign, but can copy: store the one signature twice in the `.sig` manifest,
+again as a cosign signature referrer, or mauled into a second valid encoding (ECDSA's (r, n-s)).
+Each copy verifies on its own; counted per signature they look like two. A threshold counts
+signers (`clamp.trust.rules`): a key is one signer however many signatures it made, a
+certificate identity (issuer and SAN) is one signer however many certificates it was issued.
+The honest twin, two signers each signing once, passes.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from clamp.trust.cosign_legacy import verify_legacy_layers
+from clamp.trust.keys import PublicKey
+from clamp.trust.mediatypes import ANN_SIGNATURE
+from clamp.trust.pki import TestSigstore, keyless_sign_image
+from clamp.trust.policy import AllOf, AnyOf, Identity, Key, Policy
+from clamp.trust.rules import PolicyUnmetError, satisfy
+from tests.adversarial.conftest import (
+    COSIGN_SIG_ARTIFACT,
+    ISSUER,
+    Attack,
+    Layer,
+    Signer,
+    simple_payload,
+)
+
+REPO_WORKFLOW = "https://github.com/ROCm/rocm-images/.github/workflows/{}.yml@refs/tags/v6.4.4"
+RELEASE, BUILD = REPO_WORKFLOW.format("release"), REPO_WORKFLOW.format("build")
+# Overlapping members: "the release workflow, and any workflow of the repository".
+TRUST = """    threshold: 2
+    keyless:
+      - issuer: {issuer}
+        subject: {release}
+      - issuer: {issuer}
+        subject_regexp: ^https://github\\.com/ROCm/rocm-images/\\.github/workflows/.+$
+    trusted_root: {root}"""
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+@pytest.fixture(scope="module")
+def pki() -> TestSigstore:
+    return TestSigstore()
+
+
+@pytest.fixture
+def root(pki: TestSigstore, tmp_path: Path) -> Path:
+    path = tmp_path / "root.json"
+    path.write_bytes(pki.trusted_root_json())
+    return path
+
+
+def _layer(pki: TestSigstore, attack: Attack, identity: str) -> Layer:
+    signed = keyless_sign_image(pki, attack.digest, attack.name, identity=identity, issuer=ISSUER)
+    return Layer(signed.media_type, signed.payload, dict(signed.annotations))
+
+
+def _trust(root: Path) -> str:
+    return TRUST.format(issuer=ISSUER, release=RELEASE, root=root)
+
+
+@pytest.mark.parametrize("how", ["the layer twice", "sig tag and cosign referrer",
+                                 "the signer signed twice"])
+def test_one_signer_never_meets_a_threshold_of_two(how: str, attack: Attack, pki: TestSigstore,
+                                                   root: Path) -> None:
+    one = _layer(pki, attack, RELEASE)
+    if how == "the layer twice":
+        attack.push_tag(".sig", [one, one])
+    elif how == "sig tag and cosign referrer":
+        attack.push_tag(".sig", [one])
+        attack.push_referrer(COSIGN_SIG_ARTIFACT, [one])
+    else:  # two certificates, one identity: still one signer
+        attack.push_tag(".sig", [one, _layer(pki, attack, RELEASE)])
+    code, record = attack.verify_matrix(_trust(root))
+    assert code == 3, record
+    assert record["trustStatus"] == "identity_mismatch", record
+    assert "2 of 2 signers needed" in record["verification"]["reason"], record
+
+
+def test_two_signers_meet_the_threshold(attack: Attack, pki: TestSigstore, root: Path) -> None:
+    attack.push_tag(".sig", [_layer(pki, attack, RELEASE), _layer(pki, attack, BUILD)])
+    code, record = attack.verify_matrix(_trust(root))
+    assert code == 0, record
+    assert record["trustStatus"] == "valid", record
+
+
+def _mauled(layer: Layer) -> Layer:
+    """The same ECDSA signature as (r, n-s): another valid signature, made without the key."""
+    r, s = decode_dss_signature(base64.b64decode(layer.annotations[ANN_SIGNATURE]))
+    other = encode_dss_signature(r, P256_ORDER - s)
+    return Layer(layer.media_type, layer.payload,
+                 {**layer.annotations, ANN_SIGNATURE: base64.b64encode(other).decode()})
+
+
+def test_a_mauled_copy_of_a_key_signature_is_the_same_signer(signer: Signer) -> None:
+    """The library lets members overlap for keys too: "the release key, and one of the release
+    or the mirror key". One signature and its malleated twin must not be two signers."""
+    digest = "sha256:" + "ab" * 32
+    mirror = Key(PublicKey(ec.generate_private_key(ec.SECP256R1()).public_key()))
+    release = Key(PublicKey(signer.key.public_key()))
+    policy = Policy(rule=AllOf((release, AnyOf((release, mirror)))), require_tlog=False)
+    honest = signer.simple(simple_payload(digest))
+    copies = [honest, _mauled(honest)]
+    from clamp.trust.cosign_legacy import LegacyLayer
+
+    results = [verify_legacy_layers([LegacyLayer(c.payload, c.annotations, c.media_type)],
+                                    digest, policy) for c in copies]
+    assert all(r.ok for r in results)  # each copy verifies alone: the malleation is valid
+    with pytest.raises(PolicyUnmetError, match="1 met"):
+        satisfy(policy.rule, results)  # type: ignore[arg-type]
+
+
+def test_distinct_identities_count_once_each(pki: TestSigstore) -> None:
+    digest = "sha256:" + "ab" * 32
+    broad = Identity(subject_regexp=r"^https://github\.com/ROCm/", issuer=ISSUER)
+    policy = Policy.with_root(pki.trusted_root(), rule=AllOf((broad, Identity(
+        subject=RELEASE, issuer=ISSUER))), require_tlog=False)
+    layers = [keyless_sign_image(pki, digest, "r/x", identity=i, issuer=ISSUER)
+              for i in (RELEASE, BUILD)]
+    results = [verify_legacy_layers([layer], digest, policy) for layer in layers]
+    assert len(satisfy(policy.rule, results)) == 2  # type: ignore[arg-type]
