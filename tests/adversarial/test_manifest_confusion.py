@@ -120,6 +120,38 @@ def test_honest_index_with_signed_child_passes(attack: Attack, signer: Signer) -
     assert code == 0, err
 
 
+@pytest.mark.parametrize("order", ["platformless first", "platformless last"])
+def test_a_platformless_entry_beside_the_platform_is_refused(order: str, attack: Attack,
+                                                             signer: Signer) -> None:
+    """go-containerregistry takes an entry without a platform for linux/amd64, in list order;
+    containerd takes it for any platform, after every platformed match. Listed first and
+    signed, clamp (as ggcr) verified it while containerd pulls the unsigned amd64 child (the
+    attack, exit 0 before). Listed last, the readers happen to agree; it is refused all the same:
+    one rule, rather than reasoning about orders and variants a runtime may weigh differently."""
+    good_digest, good = _child(attack)
+    _, evil = _child(attack)
+    _sign(attack, signer, good_digest)
+    platformless = {k: v for k, v in (good if order == "platformless first" else evil).items()
+                    if k != "platform"}
+    listed = [platformless, evil] if order == "platformless first" else [good, platformless]
+    _push_index(attack, canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                                        "manifests": listed}))
+    code, err = _verify(attack, signer)
+    assert code == 69, err
+    assert "without a platform" in err, err
+
+
+def test_a_lone_platformless_entry_is_linux_amd64(attack: Attack, signer: Signer) -> None:
+    good_digest, good = _child(attack)
+    _, other = _child(attack, "linux/arm64")
+    _sign(attack, signer, good_digest)
+    _push_index(attack, canonical_json({
+        "schemaVersion": 2, "mediaType": OCI_INDEX,
+        "manifests": [{k: v for k, v in good.items() if k != "platform"}, other]}))
+    code, err = _verify(attack, signer)
+    assert code == 0, err
+
+
 def _ambiguous_index(good: dict[str, Any], evil_manifest: dict[str, Any],
                      media_type: str | None) -> bytes:
     body: dict[str, Any] = {"schemaVersion": 2, "manifests": [good],

@@ -205,19 +205,29 @@ class Manifest:
         Platforms are compared normalized (`Platform.normalized`). A variant asked for must
         match; without one, an entry of the default variant is preferred to the first of the
         others (linux/arm picks arm/v7 over an arm/v6 listed before it). An entry without a
-        platform counts as linux/amd64.
+        platform counts as linux/amd64 (go-containerregistry's rule) — but containerd takes a
+        platformless entry for *any* platform and tries it last, so an index with one beside
+        another candidate is read two ways (ggcr pulls the one listed first, containerd the
+        platformed one) and is refused rather than guessed at.
         """
         want = platform.normalized()
         first: Descriptor | None = None
+        exact: Descriptor | None = None
+        platformless = platformed = False
         for desc in self.manifests:
             have = (desc.platform or DEFAULT_PLATFORM).normalized()
+            platformless = platformless or desc.platform is None
             if (have.os, have.architecture) != (want.os, want.architecture):
                 continue
-            if have.variant == want.variant:
-                return desc
+            platformed = platformed or desc.platform is not None
+            if have.variant == want.variant and exact is None:
+                exact = desc
             if platform.variant is None and first is None:
                 first = desc
-        return first
+        if platformless and platformed:
+            raise RegistryError(f"index lists a manifest without a platform beside a {platform} "
+                                "one: runtimes disagree on which to pull", where=str(self.digest))
+        return exact or (first if platform.variant is None else None)
 
 
 def read_document(raw: bytes, *, what: str, where: str) -> dict[str, Any]:
