@@ -425,3 +425,68 @@ def test_a_layer_the_registry_served_wrongly_is_kept_and_reproduced(
     capsys.readouterr()
     assert clamp("provenance", "verify", str(out)) == 11
     assert f"records[0] ({KEYED}): " in capsys.readouterr().err
+
+
+def _forge_signer(doc: dict[str, Any]) -> None:
+    """The consistent forgery: the key-signed record re-signed with the forger's own key, the
+    policy's key swapped for it and rehashed, the signer fields to match. Every signature in
+    the file verifies with the policy the file holds; only the matrix says whom to trust."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from clamp.trust.keys import PublicKey, sign_bytes
+    from clamp.trust.mediatypes import ANN_SIGNATURE
+
+    forger = ec.generate_private_key(ec.SECP256R1())
+    public = PublicKey(forger.public_key())
+    r = record(doc, KEYED)
+    sig = r["evidence"]["subjects"][0]["signatures"][0]
+    signature = sign_bytes(forger, base64.b64decode(sig["data"]))
+    sig["annotations"][ANN_SIGNATURE] = base64.b64encode(signature).decode()
+    trust = next(t for t in r["evidence"]["policy"]["trust"] if t["keys"])
+    trust["keys"] = [public.pem.decode()]
+    rehash_policy(r)
+    r["keyFingerprint"] = public.fingerprint
+    r["verification"]["signer"]["key_fingerprint"] = public.fingerprint
+
+
+def test_a_consistent_forgery_needs_the_matrix_to_be_caught(
+        original: dict[str, Any], demo_world: DemoResult, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    doc = copy.deepcopy(original)
+    _forge_signer(doc)
+    path = tmp_path / "forged.json"
+    path.write_text(json.dumps(doc))
+    root = ("--trusted-root", str(demo_world.trusted_root))
+    # Without the matrix the file is consistent: that is all it can say, and it says so.
+    assert clamp("provenance", "verify", str(path), *root) == 0
+    assert "pass --matrix to anchor them" in capsys.readouterr().err
+    assert clamp("provenance", "verify", str(path), *root, "--matrix",
+                 str(demo_world.matrix)) == 11
+    err = capsys.readouterr().err
+    assert f"records[{index(doc, KEYED)}] ({KEYED}): policy: the record was verified with a " \
+           "policy that is not the matrix's" in err, err
+
+
+@pytest.mark.parametrize("edit", ["other matrix bytes", "record for another entry"])
+def test_the_matrix_anchor_checks_the_files_matrix(edit: str, original: dict[str, Any],
+                                                   demo_world: DemoResult, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    doc = copy.deepcopy(original)
+    if edit == "other matrix bytes":
+        doc["matrix"]["sha256"] = "0" * 64
+        check = "matrix: sha256:"
+    else:
+        r = record(doc, KEYED)
+        r["digest"] = OTHER_DIGEST
+        check = f"({KEYED}): digest:"
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(doc))
+    assert clamp("provenance", "verify", str(path), "--matrix", str(demo_world.matrix)) == 11
+    assert check in capsys.readouterr().err
+
+
+def test_the_honest_file_is_anchored_to_its_matrix(demo_world: DemoResult,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert clamp("provenance", "verify", str(demo_world.provenance), "--trusted-root",
+                 str(demo_world.trusted_root), "--matrix", str(demo_world.matrix)) == 0
+    assert "policies: --matrix" in capsys.readouterr().err

@@ -58,6 +58,10 @@ def verify(
         help="Trust only these roots (repeatable) and the shipped public-good one; without it "
              "the roots kept in the file are used."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    matrix: Path | None = typer.Option(
+        None, "--matrix", "-m", help="Anchor the policies: every record must be for a pinned "
+        "entry of this matrix (the commit the run used) and kept the policy it gives; without "
+        "it the policies kept in the file are used."),
 ) -> int:
     """Re-verify every record offline at the time its evidence records; refuse edited files.
 
@@ -79,9 +83,15 @@ def verify(
     if roots:
         roots.append(resources.files("clamp.data").joinpath("trusted_root.json").read_bytes())
     report = reverify_document(document, roots or None)
+    if matrix is not None:
+        from clamp.cli.common import load_matrix
+        from clamp.verify.anchor import anchor_to_matrix
+
+        report.discrepancies += anchor_to_matrix(document, load_matrix(matrix))
     if as_json:
         print(json.dumps({"file": str(file), "ok": report.ok, "records": report.records,
                           "reproduced": report.reproduced, "anchored": report.anchored,
+                          "policiesAnchored": matrix is not None,
                           "discrepancies": [{"where": d.where, "check": d.check,
                                              "detail": d.detail}
                                             for d in report.discrepancies]}, indent=2))
@@ -89,8 +99,10 @@ def verify(
         error(f"{file}: {discrepancy}")
     if report.ok:
         info(f"{file}: all {report.records} records reproduced from their evidence "
-             + ("(roots: --trusted-root)" if report.anchored else
-                "(roots: the file's own copies; pass --trusted-root to anchor them)"))
+             + ("(roots: --trusted-root" if report.anchored else
+                "(roots: the file's own copies; pass --trusted-root to anchor them")
+             + ("; policies: --matrix)" if matrix is not None else
+                "; policies: the file's own; pass --matrix to anchor them)"))
         return int(ExitCode.OK)
     info(f"{file}: {report.records - report.reproduced} of {report.records} records not "
          "reproduced")

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the models stay as light to import as the provenance models
     from clamp.trust.policy import Policy
     from clamp.verify.decision import EntryDecision
     from clamp.verify.pipeline import EntryOutcome
+    from clamp.verify.policy import EntryTrust
 
 MAX_EVIDENCE = 2 * 1024 * 1024  # signature material kept per record (bytes, before base64)
 MAX_ROOT_BYTES = 4 * 1024 * 1024  # one trusted root (clamp.trust.root.MAX_ROOT)
@@ -181,11 +182,17 @@ def _root_bytes(path: str | None) -> bytes:
 
 def policy_of(outcome: EntryOutcome, decision: EntryDecision,
               roots: RootCollector) -> PolicyEvidence:
+    return policy_evidence(outcome.trust, decision.mode, roots)
+
+
+def policy_evidence(trust: EntryTrust, mode: Literal["strict", "warn", "auto_update"],
+                    roots: RootCollector) -> PolicyEvidence:
+    """The policy an entry is verified with, as a record keeps it: the one form both the run
+    (`policy_of`) and an auditor's anchoring of a file to its matrix build it in."""
     from clamp.trust.policy import AllOf
 
-    trust = outcome.trust
     return PolicyEvidence(
-        mode=decision.mode,
+        mode=mode,
         trust=[TrustEvidence(
             name=name, keys=[k.pem.decode() for k in policy.keys],
             identities=[IdentityEvidence(subject=i.subject, subjectRegexp=i.subject_regexp,
