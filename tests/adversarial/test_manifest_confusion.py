@@ -193,3 +193,52 @@ def test_document_that_is_both_index_and_manifest_is_refused(declared: str | Non
                               "--key", str(signer.pub), "--platform", "linux/amd64")
     assert code == 69, err
     assert "both an index and an image manifest" in err, err
+
+
+@pytest.mark.parametrize("crafted", [True, False])
+def test_update_never_pins_an_index_read_two_ways(crafted: bool, attack: Attack,
+                                                  signer: Signer) -> None:
+    """`clamp update` on a platform entry: the tag moves to an unsigned index around the signed
+    amd64 child. Read two ways (`Manifests` naming an unsigned child too) it must not be
+    pinned; the honest twin (the same child, one spelling) is."""
+    from tests.adversarial.conftest import RECENT, TAG, key_trust
+
+    good_digest, good = _child(attack)
+    _, evil = _child(attack)
+    _sign(attack, signer, good_digest)
+    pinned = _push_index(attack, canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                                                 "manifests": [good]}), tag="old")
+    _sign(attack, signer, pinned)
+    moved = CONFUSIONS["Manifests after manifests"](good, evil) if crafted else canonical_json(
+        {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [good], "annotations": {
+            "moved": "yes"}})
+    candidate = _push_index(attack, moved, tag=TAG)
+    matrix = attack.folder / "ci" / "rocm_matrix.yml"
+    matrix.parent.mkdir(parents=True, exist_ok=True)
+    matrix.write_text(f"""version: 1
+defaults:
+  registry: "{attack.registry.host}"
+  repository: {attack.repo}
+  tag: "{{version}}-{{os}}"
+  policy: strict
+  trust: [signer]
+trust:
+  signer:
+{key_trust(signer)}
+images:
+  - version: "6.4.4"
+    os: ubuntu-22.04
+    digest: {pinned}
+    added: {RECENT}
+    platform: linux/amd64
+    platform_digest: {good_digest}
+""")
+    before = matrix.read_bytes()
+    code, err = run_clamp("update", "--matrix", str(matrix))
+    if crafted:
+        assert matrix.read_bytes() == before, err
+        assert candidate not in matrix.read_text()
+        assert code == 69, err  # the tag names bytes no runtime reads one way: a registry error
+    else:
+        assert code == 10, err
+        assert candidate in matrix.read_text()
