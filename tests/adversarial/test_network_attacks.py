@@ -823,3 +823,33 @@ def test_the_url_gate_passes_only_urls_a_connection_can_use(url: str) -> None:
     scheme, host, port = origin_of(url)
     assert scheme in ("http", "https") and host and 0 < port <= 65535
     httpx.URL(url)
+
+
+def _challenger(header: str) -> Callable[[Request], Reply]:
+    def script(req: Request) -> Reply:
+        if "authorization" in req.headers:
+            yield response(404, b"{}")
+        else:
+            yield response(401, b"", {"WWW-Authenticate": header})
+    return script
+
+
+@pytest.mark.parametrize("header", [
+    # the realm named twice: one reading (the last) feeds both the rule and the request
+    'Bearer realm="http://127.0.0.1:9/token",realm="http://tokens.test/token",service="s"',
+    # odd spacing and an escaped quote around the other host
+    'Bearer  realm = "http://tokens.test/tok\\"en" , service="s"',
+    # unquoted
+    "Bearer realm=http://tokens.test/token,service=s",
+    # the scheme in capitals, parameters in capitals
+    'BEARER REALM="http://tokens.test/token",SERVICE="s"',
+])
+def test_odd_challenges_never_send_credentials_to_another_plain_http_host(header: str) -> None:
+    """However the challenge is spelt, the realm clamp would ask is the realm the rule checks:
+    another host over plain HTTP is refused before anything is sent."""
+    with hostile_http(_challenger(header)) as srv:
+        options = replace(FAST, credentials={srv.host: Credentials("u", "pw-secret")},
+                          insecure_registries=frozenset({"tokens.test"}))
+        with pytest.raises(AuthError, match=r"refusing to send .* credentials to the token"):
+            run(get_manifest(), srv.host, options)
+    assert srv.authorizations() == []
