@@ -130,3 +130,69 @@ def test_distinct_identities_count_once_each(pki: TestSigstore) -> None:
               for i in (RELEASE, BUILD)]
     results = [verify_legacy_layers([layer], digest, policy) for layer in layers]
     assert len(satisfy(policy.rule, results)) == 2  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("where", ["one on the index, one on the platform child",
+                                   "both on the index"])
+def test_a_threshold_is_met_on_one_digest_not_across_two(where: str, attack: Attack,
+                                                         signer: Signer,
+                                                         tmp_path: Path) -> None:
+    """Signatures on the index and on its platform child are judged per digest: two signers
+    split across the two never make two signers of either (each signed different bytes)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from clamp.trust.keys import PublicKey
+    from tests.adversarial.conftest import RECENT
+    from tests.support.pushing import OCI_INDEX, OCI_MANIFEST, canonical_json, push_image
+
+    second_key = ec.generate_private_key(ec.SECP256R1())
+    second_pub = tmp_path / "second.pub"
+    second_pub.write_bytes(PublicKey(second_key.public_key()).pem)
+    second = Signer(second_key, second_pub)
+    child = push_image(attack.pusher, attack.repo, None, platform="linux/amd64")
+    index = canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{
+        "mediaType": OCI_MANIFEST, "digest": child.digest, "size": len(child.manifest),
+        "platform": {"architecture": "amd64", "os": "linux"}}]})
+    attack.digest = attack.pusher.push_manifest(attack.repo, "6.4.4-ubuntu-22.04", index,
+                                                OCI_INDEX)
+    index_digest = attack.digest
+    if where == "both on the index":
+        attack.push_tag(".sig", [signer.simple(simple_payload(index_digest)),
+                                 second.simple(simple_payload(index_digest))])
+    else:
+        attack.push_tag(".sig", [signer.simple(simple_payload(index_digest))])
+        attack.digest = child.digest
+        attack.push_tag(".sig", [second.simple(simple_payload(child.digest))])
+        attack.digest = index_digest
+    matrix = attack.folder / "ci" / "rocm_matrix.yml"
+    matrix.parent.mkdir(parents=True, exist_ok=True)
+    matrix.write_text(f"""version: 1
+defaults:
+  registry: "{attack.registry.host}"
+  repository: {attack.repo}
+  tag: "{{version}}-{{os}}"
+  policy: strict
+  trust: [two]
+trust:
+  two:
+    threshold: 2
+    keys:
+      - path: {signer.pub}
+      - path: {second.pub}
+    tlog: optional
+images:
+  - version: "6.4.4"
+    os: ubuntu-22.04
+    digest: {index_digest}
+    added: {RECENT}
+    platform: linux/amd64
+""")
+    from tests.adversarial.conftest import run_clamp
+
+    out = attack.folder / "p.json"
+    code, err = run_clamp("verify", "--matrix", str(matrix), "-o", str(out))
+    if where == "both on the index":
+        assert code == 0, err
+    else:
+        assert code == 3, err
+        assert "2 of 2 signers needed" in err or "signers needed" in out.read_text(), err
