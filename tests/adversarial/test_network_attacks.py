@@ -664,7 +664,9 @@ REQUEST = DispatchRequest("rocm/clamp-ci", "update-rocm.yml", "main", ("a",), "d
 
 @pytest.mark.parametrize("url", ["http://api.github.invalid", "http://ghe.invalid:8080/api/v3",
                                  "ftp://127.0.0.1/", "https://user:pw@github.invalid/api",
-                                 "http://127.0.0.1:notaport"])
+                                 "http://127.0.0.1:notaport",
+                                 # DNS names that merely start like a loopback address
+                                 "http://127.0.0.1.nip.invalid", "http://127.attacker.invalid:80"])
 def test_dispatch_refuses_plain_http_off_loopback(url: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
@@ -853,3 +855,18 @@ def test_odd_challenges_never_send_credentials_to_another_plain_http_host(header
         with pytest.raises(AuthError, match=r"refusing to send .* credentials to the token"):
             run(get_manifest(), srv.host, options)
     assert srv.authorizations() == []
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1.nip.invalid", "127.attacker.invalid:5000"])
+def test_a_name_that_starts_like_127_is_no_loopback(host: str) -> None:
+    """`127.0.0.1.nip.io` is a DNS name, resolved anywhere: plain HTTP to it (a redirect, a
+    realm, the registry itself) needs --insecure-registry like any other host."""
+    from clamp.oci.exchange import check_scheme
+    from clamp.oci.pool import RegistryPool
+
+    async def go() -> None:
+        async with RegistryPool(FAST) as pool:
+            check_scheme(f"http://{host}/v2/", pool, "test", "redirect")
+
+    with pytest.raises(RegistryError, match="refusing plain-HTTP"):
+        asyncio.run(go())

@@ -138,7 +138,11 @@ def test_layout_references() -> None:
 @pytest.mark.parametrize(("host", "loopback"), [
     ("localhost", True), ("localhost:5000", True), ("127.0.0.1:80", True), ("127.9.9.9", True),
     ("[::1]:5000", True), ("ghcr.io", False), ("localhost.evil.com", False), ("10.0.0.1", False),
-    ("128.0.0.1", False)])
+    ("128.0.0.1", False),
+    # DNS names, not addresses: they resolve wherever their owner points them
+    ("127.0.0.1.nip.io", False), ("127.evil.com", False), ("127.0.0.1.evil.com:5000", False),
+    ("127.0.0.1.", False), ("[::1.evil]:5000", False), ("localhost.", False),
+    ("127.255.255.254:443", True), ("[0:0:0:0:0:0:0:1]:5000", True)])
 def test_loopback_detection(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
 

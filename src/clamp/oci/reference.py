@@ -184,10 +184,20 @@ def _split_domain(name: str) -> tuple[str, str]:
 
 
 def is_loopback_host(host: str) -> bool:
-    """True for hosts that may be spoken to over plain HTTP without being listed as insecure."""
+    """True for hosts that may be spoken to over plain HTTP without being listed as insecure:
+    `localhost` and loopback IP *addresses* (127.0.0.0/8, ::1). A name that only starts like one
+    (`127.0.0.1.nip.io`, `127.evil.com`) is a DNS name its owner points anywhere, and gets the
+    rule of any other host."""
+    import ipaddress
+
     bare = host
     if bare.startswith("["):
         bare = bare[1:bare.index("]")] if "]" in bare else bare
     else:
         bare = bare.rsplit(":", 1)[0] if bare.count(":") == 1 else bare
-    return bare in {"localhost", "::1"} or bare.startswith("127.")
+    if bare == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(bare).is_loopback
+    except ValueError:
+        return False
