@@ -490,3 +490,47 @@ def test_the_honest_file_is_anchored_to_its_matrix(demo_world: DemoResult,
     assert clamp("provenance", "verify", str(demo_world.provenance), "--trusted-root",
                  str(demo_world.trusted_root), "--matrix", str(demo_world.matrix)) == 0
     assert "policies: --matrix" in capsys.readouterr().err
+
+
+def _platform_record(doc: dict[str, Any]) -> dict[str, Any]:
+    return record(doc, KEYLESS)
+
+
+def test_the_platform_child_is_proved_by_the_kept_index(original: dict[str, Any]) -> None:
+    r = _platform_record(original)
+    kept = base64.b64decode(r["evidence"]["index"])
+    assert "sha256:" + hashlib.sha256(kept).hexdigest() == r["digest"]
+    assert r["platformDigest"] in kept.decode()
+
+
+def _swap_platform_child(doc: dict[str, Any]) -> None:
+    """A forger makes the platform record stand on another image's signatures: the platform
+    digest and the subject its signatures were kept under are rewritten to another signed
+    digest (here: the key-signed image's, with its evidence). Every signature still verifies;
+    only the index says which child the platform is."""
+    r, donor = _platform_record(doc), record(doc, KEYED)
+    other = donor["digest"]
+    subject = copy.deepcopy(donor["evidence"]["subjects"][0])
+    r["evidence"]["subjects"][1] = subject
+    r["platformDigest"] = other
+    assert subject["digest"] == other
+
+
+@pytest.mark.parametrize("how", ["child swapped", "index dropped", "index of another image"])
+def test_a_platform_record_cannot_name_another_child(how: str, original: dict[str, Any],
+                                                     tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    doc = copy.deepcopy(original)
+    r = _platform_record(doc)
+    if how == "child swapped":
+        _swap_platform_child(doc)
+    elif how == "index dropped":
+        r["evidence"]["index"] = None
+    else:
+        r["evidence"]["index"] = base64.b64encode(b'{"schemaVersion":2,"manifests":[]}').decode()
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(doc))
+    assert clamp("provenance", "verify", str(path)) == 11
+    err = capsys.readouterr().err
+    where = f"records[{index(doc, KEYLESS)}] ({KEYLESS})"
+    assert f"{where}: platformDigest:" in err or f"{where}: digest:" in err, err

@@ -36,6 +36,9 @@ if TYPE_CHECKING:  # the models stay as light to import as the provenance models
 
 MAX_EVIDENCE = 2 * 1024 * 1024  # signature material kept per record (bytes, before base64)
 MAX_ROOT_BYTES = 4 * 1024 * 1024  # one trusted root (clamp.trust.root.MAX_ROOT)
+#: The pinned index kept beside a platform record (a real index is a few KB; distribution's
+#: bound is 4 MiB). Past it nothing is kept and the platform child cannot be proved.
+MAX_INDEX_BYTES = 1024 * 1024
 EMBEDDED_ROOT = "embedded:sigstore-public-good"
 _R = TypeVar("_R", bound=BaseModel)
 
@@ -132,6 +135,10 @@ class RecordEvidence(_Model):
     subjects: list[SubjectEvidence]
     embeddedBytes: int = Field(description="signature material kept, bytes before base64")
     omitted: str | None = Field(description="why the material is not embedded (past the bound)")
+    index: str | None = Field(None, description="base64 of the pinned index's bytes when a "
+                              "platform manifest was verified: they hash to the digest and "
+                              "name the platform's child, so which child was judged is proved, "
+                              "not taken as recorded")
 
 
 class EmbeddedRoot(_Model):
@@ -245,6 +252,10 @@ def evidence_of(outcome: EntryOutcome, decision: EntryDecision,
                    "not embedded, so this record cannot be re-verified offline")
         subjects = [s.model_copy(update={"signatures": []}) for s in subjects]
     error = verification.registry_error
+    image = verification.image
+    index = (base64.b64encode(image.manifest.raw).decode()
+             if image is not None and image.platform_manifest is not None
+             and len(image.manifest.raw) <= MAX_INDEX_BYTES else None)
     return RecordEvidence(
         policy=policy, policySha256=policy_digest(policy),
         observed=Observations(imageResolved=verification.image is not None,
@@ -253,7 +264,7 @@ def evidence_of(outcome: EntryOutcome, decision: EntryDecision,
                               platformMismatch=outcome.platform_mismatch,
                               tagError=outcome.tag.error,
                               tagReference=outcome.tag.tag_reference),
-        subjects=subjects, embeddedBytes=0 if omitted else size, omitted=omitted)
+        subjects=subjects, embeddedBytes=0 if omitted else size, omitted=omitted, index=index)
 
 
 def attach(records: list[_R], outcomes: Sequence[EntryOutcome],

@@ -195,6 +195,8 @@ def _check_subjects(record: ProvenanceRecord, evidence: RecordEvidence) -> None:
                         f"kept were looked up for {digests[1]}")
     if len(digests) > 2:
         raise _Mismatch("evidence", "more than two subjects")
+    if len(digests) > 1:
+        _check_platform_child(record, evidence)
     for subject in evidence.subjects:
         if any(s.subject != subject.digest for s in subject.signatures):
             raise _Mismatch("evidence", f"a signature kept under {subject.digest} names "
@@ -205,6 +207,33 @@ def _check_subjects(record: ProvenanceRecord, evidence: RecordEvidence) -> None:
     if record.tagState == "current" and record.currentTagDigest not in (None, record.digest):
         raise _Mismatch("currentTagDigest", f"tag state current, but the tag is recorded at "
                         f"{record.currentTagDigest}")
+
+
+def _check_platform_child(record: ProvenanceRecord, evidence: RecordEvidence) -> None:
+    """The platform digest is the child the pinned index names for the record's platform: the
+    kept index must hash to the pin, and its platform child (chosen as at the first run) must be
+    `platformDigest`. Otherwise signatures of any signed image could stand for the platform."""
+    from clamp.oci.manifest import Manifest, Platform
+
+    assert record.digest is not None
+    if evidence.index is None:
+        raise _Mismatch("platformDigest", "the pinned index is not kept, so which child its "
+                        "platform names cannot be proved")
+    raw = _b64(evidence.index, "index", 4 * 1024 * 1024)
+    pinned = _digest(record.digest)
+    try:
+        index = Manifest.parse(raw, content_type=None, where="evidence index",
+                               algorithm=pinned.algorithm)
+        child = (index.platform_child(Platform.parse(record.platform or ""))
+                 if index.is_index else None)
+    except (ClampError, ValueError) as exc:
+        raise _Mismatch("platformDigest", f"the kept index cannot be read: {exc}") from None
+    if index.digest != pinned:
+        raise _Mismatch("digest", f"the kept index hashes to {index.digest}, not {pinned}")
+    named = str(child.digest) if child is not None else None
+    if named != record.platformDigest:
+        raise _Mismatch("platformDigest", f"recorded {record.platformDigest}, the kept index "
+                        f"names {named} for {record.platform}")
 
 
 def _trust(evidence: RecordEvidence, roots: dict[str, TrustedRoot | str], *,
