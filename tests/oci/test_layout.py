@@ -88,3 +88,30 @@ def test_missing_tag_and_layout(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError):
         run(store.get_manifest("r", "other"))
     assert run(store.head_manifest("r", "other")) is None
+
+
+def test_a_tag_named_twice_in_index_json_is_refused(tmp_path: Path) -> None:
+    """Two manifests under one ref name: skopeo (containers/image) resolves the first, clamp
+    took the last, so `clamp verify oci:DIR:TAG` judged another image than the one copied.
+    Refused; the honest twin (each tag once) resolves."""
+    store = LayoutStore(tmp_path)
+    first = run(put_image(store, "r", "t", version="1", os_name="u"))
+    run(put_image(store, "r", "other", version="2", os_name="u"))
+    path = tmp_path / "r" / "index.json"
+    assert run(store.get_manifest("r", "t")).digest == first.digest
+    index = json.loads(path.read_text())
+    for entry in index["manifests"]:
+        entry.setdefault("annotations", {})["org.opencontainers.image.ref.name"] = "t"
+    path.write_text(json.dumps(index))
+    with pytest.raises(RegistryError, match="more than one manifest"):
+        run(store.get_manifest("r", "t"))
+
+
+def test_index_json_read_two_ways_is_refused(tmp_path: Path) -> None:
+    store = LayoutStore(tmp_path)
+    run(put_image(store, "r", "t", version="1", os_name="u"))
+    path = tmp_path / "r" / "index.json"
+    text = path.read_text()
+    path.write_text(text.replace('"manifests"', '"manifests": [], "Manifests"', 1))
+    with pytest.raises(RegistryError, match="spelling"):
+        run(store.get_manifest("r", "t"))

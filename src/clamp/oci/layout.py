@@ -84,6 +84,11 @@ class LayoutStore:
             found = [d for d in self._descriptors(repo) if d.annotations.get(REF_NAME) == ref]
             if not found:
                 raise NotFoundError(f"tag {ref!r} not found in the layout", where=where)
+            if len({d.digest for d in found}) > 1:
+                # skopeo (containers/image) takes the first, other readers the last: which
+                # image the tag names would depend on the reader.
+                raise RegistryError(f"tag {ref!r} names more than one manifest in index.json",
+                                    where=where)
             digest, media_type = found[-1].digest, found[-1].media_type
         raw = self._read_blob(repo, digest, MAX_MANIFEST_BYTES, where, verify=False)
         # Hashed once, by Manifest.parse (with the asked digest's algorithm), then compared, as
