@@ -48,10 +48,14 @@ _BYTES = {None: 1.0, "b": 1.0, "kb": 1024.0, "kib": 1024.0, "mb": 1024.0**2, "mi
 _MEGAHERTZ = {None: 1.0, "mhz": 1.0, "ghz": 1e3, "khz": 1e-3}
 _RPM = {None: 1.0, "rpm": 1.0}
 
+# (block, key) -> metric, in order of preference where several keys give one metric.
 _METRICS: dict[tuple[str, str], _Metric] = {
     ("usage", "gfx_activity"): _Metric("gpu_use_percent", _PERCENT),
     ("usage", "umc_activity"): _Metric("memory_activity_percent", _PERCENT),
     ("power", "socket_power"): _Metric("power_w", _WATTS),
+    # amdsmi_get_power_info's own names: MI300 reports current, MI200 and Navi the average.
+    ("power", "current_socket_power"): _Metric("power_w", _WATTS),
+    ("power", "average_socket_power"): _Metric("power_w", _WATTS),
     ("power", "gfx_voltage"): _Metric("voltage_mv", _MILLIVOLTS),
     ("temperature", "edge"): _Metric("temperature_edge_c", _CELSIUS),
     ("temperature", "hotspot"): _Metric("temperature_junction_c", _CELSIUS),
@@ -62,7 +66,25 @@ _METRICS: dict[tuple[str, str], _Metric] = {
     ("mem_usage", "used_vram"): _Metric("vram_used_bytes", _BYTES),
     ("mem_usage", "total_gtt"): _Metric("gtt_total_bytes", _BYTES),
     ("mem_usage", "used_gtt"): _Metric("gtt_used_bytes", _BYTES),
+    # `amd-smi static --json`: the board's VRAM and its power cap (6.0-6.2 "limit" names it
+    # socket_power, 6.3+ socket_power_limit under "ppt0"; max_power is the highest cap that
+    # may be set, not the one in force, so it is not read as the limit).
+    ("vram", "size"): _Metric("vram_total_bytes", _BYTES),
+    ("limit", "socket_power_limit"): _Metric("power_cap_w", _WATTS),
+    ("limit", "ppt0.socket_power_limit"): _Metric("power_cap_w", _WATTS),
+    ("limit", "socket_power"): _Metric("power_cap_w", _WATTS),
 }
+# `amd-smi static --json` text: (block, key) -> CardMetrics attribute, first present wins.
+_STATIC_TEXT: dict[tuple[str, str], str] = {
+    ("asic", "market_name"): "name", ("board", "product_name"): "name",
+    ("asic", "asic_serial"): "unique_id", ("board", "product_serial"): "serial",
+    ("asic", "vendor_name"): "vendor", ("asic", "device_id"): "gpu_id",
+    ("asic", "target_graphics_version"): "gfx_version", ("bus", "bdf"): "pci_bus",
+    ("vbios", "version"): "vbios", ("ifwi", "version"): "vbios",
+    ("board", "model_number"): "model",
+}
+_HEX_ONLY = re.compile(r"0x[0-9a-f]*", re.IGNORECASE)
+_SIGNED = frozenset({"temperature_edge_c", "temperature_junction_c", "temperature_memory_c"})
 
 
 def _missing(value: Any) -> bool:
@@ -153,21 +175,39 @@ def _card_name(entry: dict[str, Any], position: int) -> tuple[str, bool]:
     return f"gpu{position}", False
 
 
+def _lookup(section: Any, key: str) -> tuple[Any] | None:
+    """(value,) at the dotted `key` inside `section`, or None where it is absent."""
+    for part in key.split("."):
+        if not isinstance(section, dict) or part not in section:
+            return None
+        section = section[part]
+    return (section,)
+
+
 def parse_gpu(entry: dict[str, Any], position: int) -> CardMetrics:
     """Map one GPU's `amd-smi metric` object to `CardMetrics`."""
     card, named = _card_name(entry, position)
     metrics = CardMetrics(card=card)
     used: set[str] = {"gpu"} if named else set()
     for (block, key), metric in _METRICS.items():
-        section = entry.get(block)
-        if not isinstance(section, dict) or key not in section:
+        found = _lookup(entry.get(block), key)
+        if found is None:
             continue
-        value = section[key]
+        value = found[0]
         reading = _reading(value, metric.units)
-        if reading is not None:
+        if reading is not None and reading < 0 and metric.attr not in _SIGNED:
+            reading = None  # a sentinel, never a power, size or percentage
+        if reading is not None and getattr(metrics, metric.attr) is None:
             setattr(metrics, metric.attr,
                     int(reading) if metric.attr.endswith("_bytes") else reading)
         if reading is not None or _is_missing_reading(value):
+            used.add(f"{block}.{key}")
+    for (block, key), attr in _STATIC_TEXT.items():
+        found = _lookup(entry.get(block), key)
+        text = found[0].strip() if found is not None and isinstance(found[0], str) else None
+        if (text and not _missing(text) and getattr(metrics, attr) is None
+                and not (attr == "name" and _HEX_ONLY.fullmatch(text))):
+            setattr(metrics, attr, text)
             used.add(f"{block}.{key}")
     temperatures = entry.get("temperature")
     if isinstance(temperatures, dict):  # every sensor, as the rocm-smi reader keeps them
@@ -180,8 +220,10 @@ def parse_gpu(entry: dict[str, Any], position: int) -> CardMetrics:
     if isinstance(clocks, dict):
         for name, clock in clocks.items():
             path = f"clock.{name}"
-            if isinstance(clock, dict) and "clk" in clock:
-                clock, path = clock["clk"], f"{path}.clk"
+            for current in ("clk", "cur_clk"):  # "cur_clk" in older releases
+                if isinstance(clock, dict) and current in clock:
+                    clock, path = clock[current], f"{path}.{current}"
+                    break
             reading = _reading(clock, _MEGAHERTZ)
             if reading is not None:
                 metrics.clocks_mhz[str(name)] = reading
@@ -204,9 +246,19 @@ def parse_amd_smi(document: Any) -> SmiSnapshot:
     else:
         raise ValueError("amd-smi output is neither a JSON list nor an object")
     cards = [parse_gpu(entry, i) for i, entry in enumerate(entries) if isinstance(entry, dict)]
+    gpus = [entry for entry in entries if isinstance(entry, dict)]
     if not cards:
         raise ValueError("no GPU entries")
-    return SmiSnapshot(cards=cards)
+    return SmiSnapshot(cards=cards, driver_version=_driver(gpus))
+
+
+def _driver(entries: list[dict[str, Any]]) -> str | None:
+    """The amdgpu version `amd-smi static` reports ("driver": {"version": ...})."""
+    for entry in entries:
+        found = _lookup(entry.get("driver"), "version")
+        if found is not None and isinstance(found[0], str) and not _missing(found[0]):
+            return found[0].strip()
+    return None
 
 
 def read_amd_smi(path: Path) -> SmiSnapshot:

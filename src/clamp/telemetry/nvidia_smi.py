@@ -217,7 +217,8 @@ _XML_READINGS: list[tuple[str, list[_Target]]] = [
 ]
 _XML_TEXT = {"product_name": "name", "uuid": "unique_id", "serial": "serial",
              "pci/pci_bus_id": "pci_bus", "vbios_version": "vbios"}
-_XML_EXTRA = ("performance_state", "product_architecture", "compute_mode")
+# Kept as text; `mig_mode/current_mig` says why utilisation is N/A (MIG GPUs report none).
+_XML_EXTRA = ("performance_state", "product_architecture", "compute_mode", "mig_mode/current_mig")
 
 
 def _gpu_from_xml(gpu: Element, position: int) -> CardMetrics:
