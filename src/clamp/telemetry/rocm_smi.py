@@ -216,16 +216,19 @@ def parse_card(card: str, values: dict[str, Any]) -> CardMetrics:
     for key, value in normalised.items():
         clock = _CLOCK_KEY.match(key)
         if clock:
-            used.add(key)
             number = parse_reading(value, _UNITS_MHZ)
-            if number is not None:
+            if number is not None and number >= 0:
                 metrics.clocks_mhz[clock.group(1)] = number
+                used.add(key)
         sensor = _SENSOR_KEY.match(key)
         if sensor:
-            used.add(key)
             number = parse_reading(value, _UNITS_C)
             if number is not None:
                 metrics.temperatures_c[sensor.group(1).strip()] = number
+                used.add(key)
+        if (clock or sensor) and (value is None or (isinstance(value, str)
+                                                    and _text(value) is None)):
+            used.add(key)  # "N/A": no reading, nothing to keep
     if metrics.temperature_memory_c is None:  # HBM parts report their stacks instead
         stacks = [v for k, v in metrics.temperatures_c.items() if k.startswith("hbm")]
         metrics.temperature_memory_c = max(stacks) if stacks else None

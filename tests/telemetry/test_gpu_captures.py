@@ -1,0 +1,240 @@
+"""More real GPU captures (MI250 `rocm-smi -a`, A100 and H100 in MIG mode, an MI350X `amd-smi
+static` layout), the fail-closed reading rules they motivated, and round-trip properties of the
+number and CSV parsers. Expected values were read by eye from each capture (and, for the
+nvidia-smi ones, checked against the same capture's table or `-q` output)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clamp.telemetry.amd_smi import parse_amd_smi
+from clamp.telemetry.gpu import read_gpu_snapshot, summarise_gpu
+from clamp.telemetry.nvidia_smi import DEFAULT_FIELDS, parse_nvidia_csv
+from clamp.telemetry.rocm_smi import parse_reading, parse_rocm_smi
+
+DATA = Path(__file__).resolve().parent / "data"
+MIB = 2**20
+
+
+def test_mi250_rocm5_showallinfo() -> None:
+    """wandb's `rocm-smi -a --json` of one MI250 GCD (ROCm 5, driver 6.2.4)."""
+    snap = read_gpu_snapshot(DATA / "rocm_smi" / "wandb_mi250_rocm5_showall.json")
+    assert snap.driver_version == "6.2.4"
+    (card,) = snap.cards
+    assert card.card == "card0" and card.name == "AMD INSTINCT MI250 (MCM) OAM AC MBA"
+    assert card.unique_id == "0x719d230578348e8c" and card.serial == "PCB052715-0065"
+    assert card.model == "0x0b0c" and card.gpu_id == "0x740c"  # ids, never the name
+    assert (card.temperature_edge_c, card.temperature_junction_c,
+            card.temperature_memory_c) == (32.0, 35.0, 43.0)
+    assert card.temperatures_c["hbm 1"] == 39.0
+    assert (card.power_w, card.power_cap_w, card.voltage_mv) == (89.0, 560.0, 818.0)
+    assert card.gpu_use_percent == 0.0 and card.vram_allocated_percent == 0.0
+    assert card.clocks_mhz == {"fclk": 400.0, "mclk": 1600.0, "sclk": 800.0, "socclk": 1090.0}
+    # `-a` prints no VRAM sizes; counters are not readings
+    assert card.vram_total_bytes is None and card.vram_used_bytes is None
+    assert card.extra["GFX Activity"] == "2469071528"
+    assert card.extra["Valid sclk range"] == "500Mhz - 1700Mhz"
+
+
+def test_mi250_rocm6_showallinfo() -> None:
+    """The ROCm 6 spelling of the same output: "Device Name", "Card Series", "GFX Version"."""
+    (card,) = read_gpu_snapshot(DATA / "rocm_smi" / "wandb_mi250_rocm6_showall.json").cards
+    assert card.name == "AMD INSTINCT MI250 (MCM) OAM AC MBA"
+    assert card.unique_id == "0x1f9de0957d137942" and card.gfx_version == "gfx9010"
+    assert (card.temperature_edge_c, card.temperature_junction_c,
+            card.temperature_memory_c) == (43.0, 44.0, 53.0)
+    assert (card.power_w, card.power_cap_w) == (91.0, 560.0)
+    assert card.memory_activity_percent == 0.0 and card.clocks_mhz["sclk"] == 800.0
+    assert card.extra["pcie clock level"] == "3 (2.5GT/s x8)"  # not a clock speed
+
+
+def test_a100_in_mig_mode() -> None:
+    """Telegraf's A100-SXM4-80GB in MIG mode: utilisation N/A, per-instance memory nested."""
+    snap = read_gpu_snapshot(DATA / "nvidia_smi" / "telegraf_a100-sxm4-v12-mig_excerpt.xml")
+    assert snap.driver_version == "535.54.03"
+    (card,) = snap.cards
+    assert card.name == "NVIDIA A100-SXM4-80GB"
+    assert card.unique_id == "GPU-513536b6-7d19-9063-b049-1e69664bb298"
+    assert card.temperature_gpu_c == 27.0 and card.temperature_memory_c == 44.0
+    assert card.power_w == 67.03 and card.power_cap_w == 500.0
+    assert card.gpu_use_percent is None and card.memory_activity_percent is None
+    assert card.fan_speed_percent is None
+    # the GPU's memory, not the first MIG instance's 19968 MiB
+    assert card.vram_total_bytes == 81920 * MIB and card.vram_used_bytes == 50 * MIB
+    assert card.clocks_mhz == {"graphics": 1275.0, "sm": 1275.0, "memory": 1593.0,
+                               "video": 1275.0}
+    assert card.voltage_mv == 912.5 and card.extra["mig_mode/current_mig"] == "Enabled"
+
+
+def test_h100_in_mig_mode_under_load() -> None:
+    """nvidia_gpu_exporter's H100 capture, `--format=csv` of every field, MIG on, gpu-burn."""
+    snap = read_gpu_snapshot(DATA / "nvidia_smi" / "h100_mig_590_load_query_gpu.csv")
+    assert snap.driver_version == "590.48.01"
+    (card,) = snap.cards
+    assert card.card == "nvidia0" and card.name == "NVIDIA H100 80GB HBM3"
+    # the capture's table a second earlier: "52C P0 432W / 700W | 11125MiB / 81559MiB | N/A"
+    assert card.temperature_gpu_c == 53.0 and card.temperature_memory_c == 59.0
+    assert card.power_w == 433.78 and card.power_cap_w == 700.0
+    assert card.vram_used_bytes == 11125 * MIB and card.vram_total_bytes == 81559 * MIB
+    assert card.gpu_use_percent is None and card.fan_speed_percent is None
+    assert card.clocks_mhz == {"graphics": 1980.0, "sm": 1980.0, "memory": 2619.0,
+                               "video": 1545.0}
+    # the margin to the slowdown limit is a temperature difference, not the GPU's temperature
+    assert card.extra["temperature.gpu.tlimit"] == "24"
+    assert card.extra["mig.mode.current"] == "Enabled"
+
+
+def test_amd_smi_static_names_the_gpu() -> None:
+    """An MI350X `amd-smi static` (ROCm/rocm-systems PR #2987) in amd-smi's JSON layout."""
+    snap = read_gpu_snapshot(DATA / "amd_smi" / "rocmsystems2987_mi350x_static_text_as_json.json")
+    assert snap.driver_version == "6.18.3"
+    (card,) = snap.cards
+    assert card.name == "AMD Instinct MI350X" and card.gfx_version == "gfx950"
+    assert card.pci_bus == "0000:05:00.0" and card.vbios == "00154951"
+    assert card.extra["board.product_name"] == "AMD Instinct MI350 OAM"  # the name is asic's
+    assert card.power_w is None and card.temperature_junction_c is None
+
+
+def test_amd_smi_static_sizes_and_limits() -> None:
+    def static(limit: dict[str, Any]) -> Any:
+        return parse_amd_smi({"gpu_data": [{
+            "gpu": 0, "asic": {"market_name": "0x74a1", "asic_serial": "0xA1"},
+            "vram": {"type": "HBM3", "size": {"value": 196592, "unit": "MB"}},
+            "limit": limit}]}).cards[0]
+    card = static({"max_power": {"value": 750, "unit": "W"},
+                   "socket_power": {"value": 700, "unit": "W"}})
+    assert card.power_cap_w == 700.0 and card.vram_total_bytes == 196592 * MIB
+    assert card.name is None and card.unique_id == "0xA1"  # a bare PCI id is not a name
+    assert card.extra["limit.max_power"] == "750 W"  # the highest settable cap, not in force
+    card = static({"ppt0": {"socket_power_limit": {"value": 750000, "unit": "mW"}}})
+    assert card.power_cap_w == 750.0
+    assert static({"max_power": {"value": 750, "unit": "W"}}).power_cap_w is None
+
+
+def test_static_and_metric_of_one_gpu_are_one_row(tmp_path: Path) -> None:
+    static = {"gpu_data": [{"gpu": 0, "asic": {"market_name": "AMD Instinct MI300X",
+                                                "asic_serial": "0x1A2B"},
+                            "vram": {"size": {"value": 196592, "unit": "MB"}}}]}
+    metric = {"gpu_data": [{"gpu": 0, "temperature": {"hotspot": {"value": 45, "unit": "C"}},
+                            "mem_usage": {"total_vram": {"value": 196592, "unit": "MB"}}}]}
+    (tmp_path / "static.json").write_text(json.dumps(static))
+    (tmp_path / "metric.json").write_text(json.dumps(metric))
+    gpu, corrupt = summarise_gpu(tmp_path)
+    assert corrupt == [] and gpu.snapshotCount == 2
+    (row,) = gpu.cards
+    assert row.name == "AMD Instinct MI300X" and row.uniqueId == "0x1A2B"
+    assert row.snapshots == 2 and row.maxTemperatureJunctionC == 45.0
+    # a metric of a different-sized GPU0 (another machine) is not folded in by guess
+    metric["gpu_data"][0]["mem_usage"]["total_vram"]["value"] = 65520
+    (tmp_path / "other.json").write_text(json.dumps(metric))
+    assert len(summarise_gpu(tmp_path)[0].cards) == 2
+    # nor is anything when two named GPUs share the index
+    static["gpu_data"][0]["asic"]["asic_serial"] = "0x3C4D"
+    (tmp_path / "static2.json").write_text(json.dumps(static))
+    assert len(summarise_gpu(tmp_path)[0].cards) == 4
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("Average Graphics Package Power (W)", "N/A (Secondary die 1)"),
+    ("Average Graphics Package Power (W)", "20.0 mW"),
+    ("Temperature (Sensor edge) (C)", "45 W"),
+    ("Temperature (Sensor edge) (C)", "0x2d"),
+    ("GPU use (%)", "-1"),
+    ("VRAM Total Memory (B)", "16 GB"),
+    ("Fan RPM", "1200 (40%)"),
+])
+def test_rocm_smi_value_not_understood_is_unknown_and_kept(key: str, value: str) -> None:
+    (card,) = parse_rocm_smi({"card0": {key: value}}).cards
+    numbers = [card.power_w, card.temperature_edge_c, card.gpu_use_percent,
+               card.vram_total_bytes, card.fan_rpm]
+    assert numbers == [None] * 5 and card.temperatures_c == {}
+    assert card.extra == {key: value}
+
+
+def test_rocm_smi_readings_with_their_own_unit() -> None:
+    (card,) = parse_rocm_smi({"card0": {
+        "Temperature (Sensor junction) (C)": "51.0 °C", "Voltage (mV)": "818 mV",
+        "sclk clock speed:": "(1700Mhz)", "Average Graphics Package Power (W)": 91,
+        "GPU use (%)": "12 %", "VRAM Total Memory (B)": "68702699520",
+        "Temperature (Sensor edge) (C)": "N/A"}}).cards
+    assert card.temperature_junction_c == 51.0 and card.voltage_mv == 818.0
+    assert card.clocks_mhz == {"sclk": 1700.0} and card.power_w == 91.0
+    assert card.gpu_use_percent == 12.0 and card.vram_total_bytes == 68702699520
+    assert card.temperature_edge_c is None and card.extra == {}
+
+
+def test_amd_smi_sentinels_and_older_spellings() -> None:
+    (card,) = parse_amd_smi([{
+        "gpu": 0, "power": {"socket_power": "N/A", "average_socket_power": 94,
+                            "current_socket_power": 717},
+        "usage": {"gfx_activity": -1}, "clock": {"gfx": {"cur_clk": 800, "max_clk": 1700}}}]).cards
+    assert card.power_w == 717.0  # current before average, as amdsmi's MI300 reports it
+    assert card.gpu_use_percent is None and card.extra["usage.gfx_activity"] == "-1"
+    assert card.clocks_mhz == {"gfx": 800.0} and card.extra["clock.gfx.max_clk"] == "1700"
+
+
+NUMBER = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False).map(lambda f: round(f, 3))
+
+
+@given(NUMBER, st.sampled_from(["", "c", "C", "°C"]), st.booleans(), st.booleans())
+def test_parse_reading_takes_a_number_with_an_allowed_unit(
+        value: float, unit: str, space: bool, parens: bool) -> None:
+    text = f"{value}{' ' if space else ''}{unit}"
+    text = f"({text})" if parens else text
+    assert parse_reading(text, frozenset({"", "c", "°c"})) == value
+    assert parse_reading(text + " x", frozenset({"", "c", "°c"})) is None
+    assert parse_reading(f"N/A {text}", frozenset({"", "c", "°c"})) is None
+    if unit:
+        assert parse_reading(text, frozenset({""})) is None
+
+
+READING = st.one_of(st.none(), st.integers(0, 10**6).map(float),
+                    st.floats(0, 1e5, allow_nan=False).map(lambda f: round(f, 2)))
+# The documented query (DEFAULT_FIELDS) after index, uuid, name: (unit nvidia-smi prints,
+# CardMetrics attribute, factor to the stored unit).
+COLUMNS = [("", "temperature_gpu_c", 1.0), ("W", "power_w", 1.0), ("W", "power_cap_w", 1.0),
+           ("%", "gpu_use_percent", 1.0), ("%", "memory_activity_percent", 1.0),
+           ("MiB", "vram_used_bytes", MIB), ("MiB", "vram_total_bytes", MIB),
+           ("%", "fan_speed_percent", 1.0), ("MHz", "clock:graphics", 1.0),
+           ("MHz", "clock:sm", 1.0), ("MHz", "clock:memory", 1.0)]
+MISSING = st.sampled_from(["[N/A]", "[Not Supported]", "[Unknown Error]",
+                           "[Requested functionality has been deprecated]", "N/A"])
+
+
+def _attr(card: Any, attr: str) -> Any:
+    return card.clocks_mhz.get(attr[6:]) if attr.startswith("clock:") else getattr(card, attr)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.lists(READING, min_size=len(COLUMNS), max_size=len(COLUMNS)),
+                          MISSING), min_size=1, max_size=8),
+       st.booleans(), st.booleans(), st.sampled_from([", ", ","]), st.sampled_from(["\n", "\r\n"]))
+def test_csv_round_trip_in_every_format(rows: list[tuple[list[float | None], str]], header: bool,
+                                        units: bool, sep: str, newline: str) -> None:
+    """What nvidia-smi writes in csv / csv,noheader / csv,nounits / csv,noheader,nounits reads
+    back as the same numbers, in the stored units, with every "no reading" spelling unknown."""
+    lines = []
+    if header:  # `nounits` moves the unit into the header; with units the header has it too
+        lines.append(sep.join(f"{f} [{c[0]}]" if i >= 3 and c[0] else f for i, (f, c) in
+                              enumerate(zip(DEFAULT_FIELDS, [("",)] * 3 + COLUMNS, strict=True))))
+    for i, (values, missing) in enumerate(rows):
+        cells = [str(i), f"GPU-{i:08d}-0000-0000-0000-000000000000", "NVIDIA A100-SXM4-40GB"]
+        for (unit, _a, _k), value in zip(COLUMNS, values, strict=True):
+            shown = f"{value:g}" if value is not None else missing
+            cells.append(f"{shown} {unit}" if value is not None and units and unit else shown)
+        lines.append(sep.join(cells))
+    cards = parse_nvidia_csv(newline.join(lines) + newline).cards
+    assert [c.card for c in cards] == [f"nvidia{i}" for i in range(len(rows))]
+    for card, (values, _missing) in zip(cards, rows, strict=True):
+        assert card.name == "NVIDIA A100-SXM4-40GB" and card.extra == {}
+        for (_u, attr, factor), value in zip(COLUMNS, values, strict=True):
+            expected = None if value is None else float(f"{value:g}") * factor
+            if expected is not None and attr.endswith("_bytes"):
+                expected = round(expected)
+            assert _attr(card, attr) == expected
