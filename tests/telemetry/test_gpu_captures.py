@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from clamp.telemetry.amd_smi import parse_amd_smi
 from clamp.telemetry.gpu import read_gpu_snapshot, summarise_gpu
-from clamp.telemetry.nvidia_smi import DEFAULT_FIELDS, parse_nvidia_csv
+from clamp.telemetry.nvidia_smi import DEFAULT_FIELDS, parse_nvidia_csv, parse_nvidia_xml
 from clamp.telemetry.rocm_smi import parse_reading, parse_rocm_smi
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -238,3 +238,17 @@ def test_csv_round_trip_in_every_format(rows: list[tuple[list[float | None], str
             if expected is not None and attr.endswith("_bytes"):
                 expected = round(expected)
             assert _attr(card, attr) == expected
+
+
+def test_query_aliases_and_the_oldest_memory_block() -> None:
+    """`--help-query-gpu` aliases (gpu_name, gpu_uuid, ...) and pre-v10 `<memory_usage>`."""
+    (card,) = parse_nvidia_csv("gpu_name, gpu_uuid, gpu_bus_id, gpu_serial, memory.used [MiB]\n"
+                               "Tesla K80, GPU-1, 00000000:04:00.0, 0322, 5\n").cards
+    assert (card.name, card.unique_id, card.pci_bus, card.serial) == (
+        "Tesla K80", "GPU-1", "00000000:04:00.0", "0322")
+    assert card.vram_used_bytes == 5 * MIB and card.extra == {}
+    (card,) = parse_nvidia_xml(
+        b"<nvidia_smi_log><gpu><memory_usage><total>11519 MiB</total><used>2 MiB</used>"
+        b"</memory_usage><mig_devices><mig_device><fb_memory_usage><total>9 MiB</total>"
+        b"</fb_memory_usage></mig_device></mig_devices></gpu></nvidia_smi_log>").cards
+    assert card.vram_total_bytes == 11519 * MIB and card.vram_used_bytes == 2 * MIB

@@ -1,4 +1,4 @@
-"""Reader for `amd-smi metric --json` output, into the same types as the rocm-smi reader.
+"""Reader for `amd-smi metric --json` (and `static --json`) output, into the rocm-smi types.
 
 amd-smi nests its readings by block ("usage", "power", "clock", "temperature", "mem_usage"),
 gives most of them as `{"value": 42, "unit": "%"}`, and writes "N/A" for a reading (or a whole
@@ -7,7 +7,8 @@ ones an object `{"gpu_data": [...]}`. Values are also accepted as plain numbers 
 strings ("20 W"); units are converted to the `CardMetrics` units (mW -> W, V -> mV, MB -> bytes
 with MB = MiB as amd-smi computes it, GHz -> MHz). Readings that are not mapped - or whose
 shape or unit is not understood - are kept in `extra` under their dotted path ("clock.gfx_0.
-max_clk" -> "2482 MHz"); "N/A" and null readings are dropped from `extra`.
+max_clk" -> "2482 MHz"); "N/A" and null readings are dropped from `extra`. `amd-smi static`
+adds what `metric` lacks: the GPU's name and serial (asic), VRAM size and power cap (limit).
 Tested on documents reconstructed from real outputs quoted in public threads: see
 tests/telemetry/data/amd_smi/README.md.
 """

@@ -96,9 +96,10 @@ _CSV_FIELDS: dict[str, list[_Target]] = {
     "clocks.current.memory": [("clock:memory", _MHZ)], "clocks.mem": [("clock:memory", _MHZ)],
     "clocks.current.video": [("clock:video", _MHZ)], "clocks.video": [("clock:video", _MHZ)],
 }
-# Text fields: query name -> CardMetrics attribute.
-_CSV_TEXT = {"name": "name", "uuid": "unique_id", "serial": "serial", "pci.bus_id": "pci_bus",
-             "vbios_version": "vbios"}
+# Text fields: query name -> CardMetrics attribute (`--help-query-gpu` lists the gpu_* aliases).
+_CSV_TEXT = {"name": "name", "gpu_name": "name", "uuid": "unique_id", "gpu_uuid": "unique_id",
+             "serial": "serial", "gpu_serial": "serial", "pci.bus_id": "pci_bus",
+             "gpu_bus_id": "pci_bus", "vbios_version": "vbios"}
 
 
 def _store(metrics: CardMetrics, target: str, value: float) -> bool:
@@ -140,7 +141,7 @@ def _header(cells: list[str]) -> list[tuple[str, str | None]] | None:
         if match is None:
             return None
         fields.append((match.group(1), match.group(2)))
-    known = {"index", "uuid", "name", *_CSV_FIELDS}
+    known = {"index", *_CSV_TEXT, *_CSV_FIELDS}
     return fields if any(f in known for f, _ in fields) else None
 
 
@@ -185,7 +186,8 @@ def parse_nvidia_csv(text: str) -> SmiSnapshot:
             if name == "driver_version":
                 driver = driver or cell.strip()
             elif name in _CSV_TEXT:
-                setattr(card, _CSV_TEXT[name], cell.strip())
+                if getattr(card, _CSV_TEXT[name]) is None:
+                    setattr(card, _CSV_TEXT[name], cell.strip())
             else:
                 card.extra[name] = cell.strip()
         cards.append(card)
@@ -206,8 +208,10 @@ _XML_READINGS: list[tuple[str, list[_Target]]] = [
       for name in ("enforced_power_limit", "current_power_limit", "power_limit")),
     ("utilization/gpu_util", [("gpu_use_percent", _PERCENT)]),
     ("utilization/memory_util", [("memory_activity_percent", _PERCENT)]),
-    ("fb_memory_usage/total", [("vram_total_bytes", _MIB)]),
-    ("fb_memory_usage/used", [("vram_used_bytes", _MIB)]),
+    # `memory_usage` is the block's name in the oldest schemas (before frame buffer and BAR1
+    # were told apart); MIG instances' own `fb_memory_usage` sit deeper and are never read.
+    *((f"{block}/{name}", [(f"vram_{name}_bytes", _MIB)])
+      for block in ("fb_memory_usage", "memory_usage") for name in ("total", "used")),
     ("fan_speed", [("fan_speed_percent", _PERCENT)]),
     ("clocks/graphics_clock", [("clock:graphics", _MHZ)]),
     ("clocks/sm_clock", [("clock:sm", _MHZ)]),
