@@ -252,3 +252,29 @@ def test_query_aliases_and_the_oldest_memory_block() -> None:
         b"</memory_usage><mig_devices><mig_device><fb_memory_usage><total>9 MiB</total>"
         b"</fb_memory_usage></mig_device></mig_devices></gpu></nvidia_smi_log>").cards
     assert card.vram_total_bytes == 11519 * MIB and card.vram_used_bytes == 2 * MIB
+
+
+def test_h200_driver_610_all_fields() -> None:
+    """nvidia_gpu_exporter's H200 on driver 610 (241 fields, `kmd_version`, `gpu.base.*` in W)."""
+    snap = read_gpu_snapshot(DATA / "nvidia_smi" / "h200_610_idle_query_gpu.csv")
+    assert snap.driver_version == "610.43.02"
+    (card,) = snap.cards
+    # the capture's table: "38C P0 83W / 700W | 0MiB / 143771MiB | 0%"
+    assert card.name == "NVIDIA H200" and card.temperature_gpu_c == 38.0
+    assert card.temperature_memory_c == 38.0
+    assert card.power_w == 83.38 and card.power_cap_w == 700.0
+    assert card.vram_used_bytes == 0 and card.vram_total_bytes == 143771 * MIB
+    assert card.gpu_use_percent == 0.0 and card.memory_activity_percent == 0.0
+    assert card.clocks_mhz == {"graphics": 345.0, "sm": 345.0, "memory": 3201.0, "video": 765.0}
+    assert "kmd_version" not in card.extra and "gpu.base.current" not in card.extra  # [N/A]
+    assert card.extra["bbx.time_run"] == "13572810 seconds"
+
+
+def test_deprecated_driver_version_gives_way_to_the_kmd_version() -> None:
+    xml = (b"<nvidia_smi_log><driver_version>610.43.02 [Deprecated; will be removed in CUDA "
+           b"14.0. Use KMD Version instead]</driver_version><gpu/></nvidia_smi_log>")
+    assert parse_nvidia_xml(xml).driver_version == "610.43.02"
+    xml = xml.replace(b"<gpu/>", b"<kmd_version>611.1</kmd_version><gpu/>")
+    assert parse_nvidia_xml(xml).driver_version == "611.1"
+    csv = "driver_version, kmd_version, index\n[Deprecated], 612.2, 0\n"
+    assert parse_nvidia_csv(csv).driver_version == "612.2"

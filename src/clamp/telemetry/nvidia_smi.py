@@ -168,7 +168,7 @@ def parse_nvidia_csv(text: str) -> SmiSnapshot:
     if len(header) > MAX_COLUMNS:
         raise ValueError(f"more than {MAX_COLUMNS} columns")
     cards: list[CardMetrics] = []
-    driver = None
+    drivers: dict[str, str] = {}
     for number, row in enumerate(data, start=1):
         if len(row) != len(header):
             raise ValueError(f"GPU row {number} has {len(row)} columns, the header "
@@ -183,8 +183,8 @@ def parse_nvidia_csv(text: str) -> SmiSnapshot:
         for name, (cell, _unit) in values.items():
             if name == "index" or name in _CSV_FIELDS or _missing(cell):
                 continue
-            if name == "driver_version":
-                driver = driver or cell.strip()
+            if name in ("kmd_version", "driver_version"):
+                drivers.setdefault(name, cell.strip())
             elif name in _CSV_TEXT:
                 if getattr(card, _CSV_TEXT[name]) is None:
                     setattr(card, _CSV_TEXT[name], cell.strip())
@@ -193,7 +193,17 @@ def parse_nvidia_csv(text: str) -> SmiSnapshot:
         cards.append(card)
     if not cards:
         raise ValueError("a header line but no GPU rows")
-    return SmiSnapshot(cards=cards, driver_version=driver)
+    return SmiSnapshot(cards=cards, driver_version=_driver(drivers.get("kmd_version"),
+                                                           drivers.get("driver_version")))
+
+
+def _driver(kmd: str | None, driver: str | None) -> str | None:
+    """The driver version: 610+ name it `kmd_version` and mark `driver_version` deprecated
+    ("610.43.02 [Deprecated; ...]" in `-q`), so the KMD one wins and a note is cut off."""
+    for text in (kmd, driver):
+        if text and not _missing(text):
+            return text.split("[", 1)[0].strip() or None
+    return None
 
 
 # XML paths (relative to <gpu>) in order of preference, per target.
@@ -250,10 +260,10 @@ def parse_nvidia_xml(data: bytes) -> SmiSnapshot:
     gpus = root.findall("gpu")
     if not gpus:
         raise ValueError("no <gpu> elements")
-    driver = root.find("driver_version")
+    kmd, driver = root.find("kmd_version"), root.find("driver_version")
     return SmiSnapshot(cards=[_gpu_from_xml(g, i) for i, g in enumerate(gpus)],
-                       driver_version=driver.text if driver is not None and driver.text
-                       else None)
+                       driver_version=_driver(kmd.text if kmd is not None else None,
+                                              driver.text if driver is not None else None))
 
 
 def read_nvidia_csv(path: Path) -> SmiSnapshot:
