@@ -194,8 +194,9 @@ def test_parse_reading_takes_a_number_with_an_allowed_unit(
         assert parse_reading(text, frozenset({""})) is None
 
 
-READING = st.one_of(st.none(), st.integers(0, 10**6).map(float),
-                    st.floats(0, 1e5, allow_nan=False).map(lambda f: round(f, 2)))
+# Within every column's physical range (0-100 suits °C, %, W, MiB and MHz alike).
+READING = st.one_of(st.none(), st.integers(0, 100).map(float),
+                    st.floats(0, 100, allow_nan=False).map(lambda f: round(f, 2)))
 # The documented query (DEFAULT_FIELDS) after index, uuid, name: (unit nvidia-smi prints,
 # CardMetrics attribute, factor to the stored unit).
 COLUMNS = [("", "temperature_gpu_c", 1.0), ("W", "power_w", 1.0), ("W", "power_cap_w", 1.0),
@@ -278,3 +279,32 @@ def test_deprecated_driver_version_gives_way_to_the_kmd_version() -> None:
     assert parse_nvidia_xml(xml).driver_version == "611.1"
     csv = "driver_version, kmd_version, index\n[Deprecated], 612.2, 0\n"
     assert parse_nvidia_csv(csv).driver_version == "612.2"
+
+
+@pytest.mark.parametrize(("reader", "document", "attr", "kept"), [
+    # 65535 is amdsmi's "not supported"; 45000 a temperature in millidegrees
+    ("amd", {"usage": {"gfx_activity": {"value": 65535, "unit": "%"}}}, "gpu_use_percent",
+     "usage.gfx_activity"),
+    ("amd", {"temperature": {"hotspot": 45000}}, "temperature_junction_c", "temperature.hotspot"),
+    ("amd", {"power": {"socket_power": {"value": 158000, "unit": "W"}}}, "power_w",
+     "power.socket_power"),  # milliwatts labelled W
+    ("rocm", {"Temperature (Sensor edge) (C)": "45000"}, "temperature_edge_c",
+     "Temperature (Sensor edge) (C)"),
+    ("rocm", {"GPU use (%)": "65535"}, "gpu_use_percent", "GPU use (%)"),
+    ("rocm", {"sclk clock speed:": "(1700000000Mhz)"}, None, "sclk clock speed:"),
+    ("nvidia", "index, temperature.gpu\n0, 45000\n", "temperature_gpu_c", "temperature.gpu"),
+    ("nvidia", "index, clocks.gr [MHz]\n0, 1410000000\n", None, "clocks.gr"),
+    ("nvidia", "index, power.draw\n0, 67030 W\n", "power_w", "power.draw"),
+])
+def test_readings_no_gpu_can_have_are_unknown(reader: str, document: Any, attr: str | None,
+                                               kept: str) -> None:
+    if reader == "amd":
+        (card,) = parse_amd_smi([{"gpu": 0, **document}]).cards
+    elif reader == "rocm":
+        (card,) = parse_rocm_smi({"card0": document}).cards
+    else:
+        (card,) = parse_nvidia_csv(document).cards
+    if attr is not None:
+        assert getattr(card, attr) is None
+    assert card.clocks_mhz == {} and card.temperatures_c == {}
+    assert kept in card.extra  # shown as given, never typed

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from clamp.telemetry.jsonfile import load_captured_json
-from clamp.telemetry.rocm_smi import CardMetrics, SmiSnapshot, parse_number
+from clamp.telemetry.rocm_smi import CardMetrics, SmiSnapshot, parse_number, plausible
 
 # Matched against the stripped text, so no two `\s*` sit side by side around the optional unit:
 # with them, "1" + 16,000 spaces + "a b" took 5 s (the time grew with the cube of the length).
@@ -85,7 +85,6 @@ _STATIC_TEXT: dict[tuple[str, str], str] = {
     ("board", "model_number"): "model",
 }
 _HEX_ONLY = re.compile(r"0x[0-9a-f]*", re.IGNORECASE)
-_SIGNED = frozenset({"temperature_edge_c", "temperature_junction_c", "temperature_memory_c"})
 
 
 def _missing(value: Any) -> bool:
@@ -196,8 +195,8 @@ def parse_gpu(entry: dict[str, Any], position: int) -> CardMetrics:
             continue
         value = found[0]
         reading = _reading(value, metric.units)
-        if reading is not None and reading < 0 and metric.attr not in _SIGNED:
-            reading = None  # a sentinel, never a power, size or percentage
+        if reading is not None and not plausible(metric.attr, reading):
+            reading = None  # a sentinel (65535, -1) or a value in another unit than labelled
         if reading is not None and getattr(metrics, metric.attr) is None:
             setattr(metrics, metric.attr,
                     int(reading) if metric.attr.endswith("_bytes") else reading)
@@ -214,7 +213,7 @@ def parse_gpu(entry: dict[str, Any], position: int) -> CardMetrics:
     if isinstance(temperatures, dict):  # every sensor, as the rocm-smi reader keeps them
         for name, value in temperatures.items():
             reading = _reading(value, _CELSIUS)
-            if reading is not None:
+            if reading is not None and plausible("temp", reading):
                 metrics.temperatures_c[str(name).lower()] = reading
                 used.add(f"temperature.{name}")
     clocks = entry.get("clock")
@@ -226,6 +225,8 @@ def parse_gpu(entry: dict[str, Any], position: int) -> CardMetrics:
                     clock, path = clock[current], f"{path}.{current}"
                     break
             reading = _reading(clock, _MEGAHERTZ)
+            if reading is not None and not plausible("clock", reading):
+                reading = None
             if reading is not None:
                 metrics.clocks_mhz[str(name)] = reading
             if reading is not None or _is_missing_reading(clock):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clamp.telemetry.jsonfile import read_snapshot
-from clamp.telemetry.rocm_smi import CardMetrics, SmiSnapshot
+from clamp.telemetry.rocm_smi import CardMetrics, SmiSnapshot, plausible
 from clamp.telemetry.safe_xml import Element, parse_xml
 
 #: The query clamp documents for CSV snapshots; a file without a header line is read as these
@@ -126,7 +126,8 @@ def _apply(metrics: CardMetrics, key: str, raw: str, targets: list[_Target],
     typed = False
     for target, kind in targets:
         value = reading(raw, kind, unit)
-        if value is not None:
+        if value is not None and plausible(  # memory is typed in MiB, stored in bytes
+                target, value * 2**20 if target.endswith("_bytes") else value):
             _store(metrics, target, value)
             typed = True
     if not typed:

@@ -120,13 +120,35 @@ _FIELD_UNITS: dict[str, frozenset[str]] = {
     "vram_total_bytes": _UNITS_BYTES, "vram_used_bytes": _UNITS_BYTES,
     "gtt_total_bytes": _UNITS_BYTES, "gtt_used_bytes": _UNITS_BYTES,
 }
-_SIGNED = frozenset({"temperature_edge_c", "temperature_junction_c", "temperature_memory_c"})
 # A card's name: the first of these that is not a bare PCI id ("0x1002" in "Card series" on
 # some releases, "0xc1e" in "Card model" where there is no series).
 _NAMES = ("card series", "device name", "card model")
 _TEXT = {"vendor": ("card vendor",), "gfx_version": ("gfx version",), "pci_bus": ("pci bus",),
          "vbios": ("vbios version",), "serial": ("serial number",), "model": ("card model",),
          "sku": ("card sku",), "gpu_id": ("gpu id", "device id"), "unique_id": ("unique id",)}
+
+
+#: Ranges a reading of one GPU can physically have, by the unit it is stored in. Outside them it
+#: is a sentinel (65535 for "not supported", -1) or a value in another unit than labelled
+#: (millidegrees, mW labelled W, Hz labelled MHz): unknown, never a wrong number.
+_RANGES = {"c": (-60.0, 250.0), "%": (0.0, 100.0), "w": (0.0, 10_000.0),
+           "mhz": (0.0, 100_000.0), "mv": (0.0, 10_000.0), "b": (0.0, 2.0**50),
+           "rpm": (0.0, 100_000.0)}
+
+
+def plausible(attr: str, value: float) -> bool:
+    """Whether `value` can be the `CardMetrics` reading `attr` ("clock:<name>" and
+    "temp:<name>" name the `clocks_mhz` and `temperatures_c` entries)."""
+    if attr.startswith("temp") or attr.endswith("_c"):
+        kind = "c"
+    elif attr.startswith("clock"):
+        kind = "mhz"
+    elif attr.endswith("_percent"):
+        kind = "%"
+    else:
+        kind = attr.rsplit("_", 1)[-1].replace("bytes", "b")
+    low, high = _RANGES.get(kind, (float("-inf"), float("inf")))
+    return low <= value <= high
 
 
 @dataclass
@@ -192,8 +214,8 @@ def parse_card(card: str, values: dict[str, Any]) -> CardMetrics:
             if spelling in normalised:
                 raw = normalised[spelling]
                 number = parse_reading(raw, _FIELD_UNITS[attr])
-                if number is not None and number < 0 and attr not in _SIGNED:
-                    number = None  # a sentinel ("-1"), not a power, count or percentage
+                if number is not None and not plausible(attr, number):
+                    number = None  # a sentinel ("-1", "65535") or another unit than the key's
                 if number is not None or raw is None or (isinstance(raw, str)
                                                          and _text(raw) is None):
                     used.add(spelling)  # else kept verbatim in `extra`: present, not understood
@@ -217,13 +239,13 @@ def parse_card(card: str, values: dict[str, Any]) -> CardMetrics:
         clock = _CLOCK_KEY.match(key)
         if clock:
             number = parse_reading(value, _UNITS_MHZ)
-            if number is not None and number >= 0:
+            if number is not None and plausible("clock", number):
                 metrics.clocks_mhz[clock.group(1)] = number
                 used.add(key)
         sensor = _SENSOR_KEY.match(key)
         if sensor:
             number = parse_reading(value, _UNITS_C)
-            if number is not None:
+            if number is not None and plausible("temp", number):
                 metrics.temperatures_c[sensor.group(1).strip()] = number
                 used.add(key)
         if (clock or sensor) and (value is None or (isinstance(value, str)
