@@ -5,6 +5,7 @@ nvidia-smi ones, checked against the same capture's table or `-q` output)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from clamp.telemetry.amd_smi import parse_amd_smi
 from clamp.telemetry.gpu import read_gpu_snapshot, summarise_gpu
 from clamp.telemetry.nvidia_smi import DEFAULT_FIELDS, parse_nvidia_csv, parse_nvidia_xml
-from clamp.telemetry.rocm_smi import parse_reading, parse_rocm_smi
+from clamp.telemetry.rocm_smi import parse_reading, parse_rocm_smi, plausible
 
 DATA = Path(__file__).resolve().parent / "data"
 MIB = 2**20
@@ -308,3 +309,53 @@ def test_readings_no_gpu_can_have_are_unknown(reader: str, document: Any, attr: 
         assert getattr(card, attr) is None
     assert card.clocks_mhz == {} and card.temperatures_c == {}
     assert kept in card.extra  # shown as given, never typed
+
+
+NUMERIC = ("temperature_gpu_c", "temperature_edge_c", "temperature_junction_c",
+           "temperature_memory_c", "power_w", "power_cap_w", "gpu_use_percent",
+           "vram_allocated_percent", "memory_activity_percent", "voltage_mv",
+           "fan_speed_percent", "fan_rpm", "vram_total_bytes", "vram_used_bytes",
+           "gtt_total_bytes", "gtt_used_bytes")
+
+
+def _all_plausible(card: Any) -> None:
+    for attr in NUMERIC:
+        value = getattr(card, attr)
+        assert value is None or plausible(attr, value), (attr, value)
+    assert all(plausible("clock", v) for v in card.clocks_mhz.values())
+    assert all(plausible("temp", v) for v in card.temperatures_c.values())
+
+
+TEXTS = st.one_of(st.floats(allow_nan=True).map(repr), st.integers(-10**6, 10**12).map(str),
+                  st.sampled_from(["N/A", "(1051Mhz)", "45 C", "65535", "-1", "1e999"]))
+UNITS = st.sampled_from(["", " W", " mW", " MiB", " GiB", " MHz", " %", " C", " kW"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(TEXTS, UNITS), min_size=14, max_size=14))
+def test_csv_typed_readings_are_always_plausible(cells: list[tuple[str, str]]) -> None:
+    row = ", ".join(f"{number}{unit}" for number, unit in cells)
+    with contextlib.suppress(ValueError):
+        for card in parse_nvidia_csv(", ".join(DEFAULT_FIELDS) + "\n" + row + "\n").cards:
+            _all_plausible(card)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from([
+    "Temperature (Sensor edge) (C)", "Temperature (Sensor HBM 0) (C)", "GPU use (%)",
+    "Average Graphics Package Power (W)", "Max Graphics Package Power (W)", "Voltage (mV)",
+    "VRAM Total Memory (B)", "sclk clock speed:", "Fan RPM", "Fan speed (%)"]),
+    st.one_of(TEXTS, st.floats(), st.integers())))
+def test_rocm_smi_typed_readings_are_always_plausible(values: dict[str, Any]) -> None:
+    _all_plausible(parse_rocm_smi({"card0": values}).cards[0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["gfx_activity", "socket_power", "hotspot", "total_vram",
+                                        "gfx_0", "usage", "rpm"]),
+                       st.one_of(TEXTS, st.floats(), st.integers(),
+                                 st.builds(lambda v, u: {"value": v, "unit": u.strip()},
+                                           st.floats() | st.integers(), UNITS))))
+def test_amd_smi_typed_readings_are_always_plausible(values: dict[str, Any]) -> None:
+    blocks = ("usage", "power", "temperature", "mem_usage", "clock", "fan", "limit")
+    _all_plausible(parse_amd_smi([{"gpu": 0, **{b: values for b in blocks}}]).cards[0])
