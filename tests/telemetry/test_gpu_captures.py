@@ -359,3 +359,19 @@ def test_rocm_smi_typed_readings_are_always_plausible(values: dict[str, Any]) ->
 def test_amd_smi_typed_readings_are_always_plausible(values: dict[str, Any]) -> None:
     blocks = ("usage", "power", "temperature", "mem_usage", "clock", "fan", "limit")
     _all_plausible(parse_amd_smi([{"gpu": 0, **{b: values for b in blocks}}]).cards[0])
+
+
+def test_blackwell_schema_v13() -> None:
+    """Telegraf's RTX PRO 6000 Blackwell (schema v13): no <power_draw>, only average/instant."""
+    snap = read_gpu_snapshot(
+        DATA / "nvidia_smi" / "telegraf_rtx-pro-6000-blackwell-v13_excerpt.xml")
+    assert snap.driver_version == "590.44.01"
+    (card,) = snap.cards
+    assert card.name == "NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition"
+    assert card.unique_id == "GPU-12345678-aaaa-bbbb-cccc-0123456789ab"
+    # 24 C; the 68 C "tlimit" and the -5 C thresholds are margins, not the GPU's temperature
+    assert card.temperature_gpu_c == 24.0 and card.temperatures_c == {"gpu": 24.0}
+    assert card.power_w == 3.97 and card.power_cap_w == 300.0
+    assert card.vram_total_bytes == 97887 * MIB and card.vram_used_bytes == 65720 * MIB
+    assert card.gpu_use_percent == 0.0 and card.fan_speed_percent == 30.0
+    assert card.clocks_mhz == {"graphics": 180.0, "sm": 180.0, "memory": 405.0, "video": 600.0}
