@@ -375,3 +375,26 @@ def test_blackwell_schema_v13() -> None:
     assert card.vram_total_bytes == 97887 * MIB and card.vram_used_bytes == 65720 * MIB
     assert card.gpu_use_percent == 0.0 and card.fan_speed_percent == 30.0
     assert card.clocks_mhz == {"graphics": 180.0, "sm": 180.0, "memory": 405.0, "video": 600.0}
+
+
+def test_v100s_server_first_two_of_eight() -> None:
+    """GuanceCloud datakit's 8x Tesla V100S (driver 460, schema v11), its first two <gpu>s,
+    checked against datakit's own expected fields for the same two UUIDs."""
+    snap = read_gpu_snapshot(DATA / "nvidia_smi" / "datakit_8x-v100s-v11_first2_excerpt.xml")
+    assert snap.driver_version == "460.73.01"
+    first, second = snap.cards
+    assert (first.card, second.card) == ("nvidia0", "nvidia1")
+    expected = [("GPU-76098dc1-d3bc-9a1b-7ea6-f7b48837829e", 66.0, 232.8, 31689, 97.0, 52.0,
+                 (1410.0, 1410.0, 1107.0, 1275.0)),
+                ("GPU-bbf7a241-bf9a-eb90-b2fb-d213294faf48", 58.0, 152.03, 29545, 75.0, 41.0,
+                 (1432.0, 1432.0, 1107.0, 1282.0))]
+    for card, (uuid, temp, power, used, util, mem_util, clocks) in zip(
+            snap.cards, expected, strict=True):
+        assert card.name == "Tesla V100S-PCIE-32GB" and card.unique_id == uuid
+        assert card.temperature_gpu_c == temp and card.power_w == power
+        assert card.power_cap_w == 250.0 and card.fan_speed_percent is None
+        assert card.vram_used_bytes == used * MIB and card.vram_total_bytes == 32510 * MIB
+        # the GPU's utilisation, not an accounted process's (77 %) nested below it
+        assert (card.gpu_use_percent, card.memory_activity_percent) == (util, mem_util)
+        assert tuple(card.clocks_mhz[k] for k in ("graphics", "sm", "memory", "video")) == clocks
+    assert first.temperature_memory_c == 63.0 and second.temperature_memory_c == 56.0
