@@ -398,3 +398,20 @@ def test_v100s_server_first_two_of_eight() -> None:
         assert (card.gpu_use_percent, card.memory_activity_percent) == (util, mem_util)
         assert tuple(card.clocks_mhz[k] for k in ("graphics", "sm", "memory", "video")) == clocks
     assert first.temperature_memory_c == 63.0 and second.temperature_memory_c == 56.0
+
+
+def test_every_capture_in_one_directory(tmp_path: Path) -> None:
+    """All committed captures as one CI job's gpu/ directory: none is corrupt, AMD and NVIDIA
+    rows sit side by side, and every typed reading is plausible."""
+    import shutil
+
+    files = [p for d in ("rocm_smi", "amd_smi", "amd_smi_captures", "nvidia_smi")
+             for p in sorted((DATA / d).iterdir()) if p.suffix in (".json", ".csv", ".xml")]
+    for i, path in enumerate(files):
+        shutil.copy(path, tmp_path / f"{i:02d}_{path.name}")
+    gpu, corrupt = summarise_gpu(tmp_path)
+    assert corrupt == [] and gpu.snapshotCount == len(files)
+    assert {c.vendor for c in gpu.cards} == {"AMD", "NVIDIA"}
+    for path in files:
+        for card in read_gpu_snapshot(path).cards:
+            _all_plausible(card)
