@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
 from benchmarks.scaling import FULL_SIZES, QUICK_SIZES, cli_env  # noqa: E402
 from clamp.demo.images import put_image  # noqa: E402
-from clamp.oci.location import Registry  # noqa: E402
+from clamp.location import Registry  # noqa: E402
 from clamp.oci.reference import Reference  # noqa: E402
 from clamp.oci.store import Stores  # noqa: E402
 from clamp.signed.attach import push_legacy_signature  # noqa: E402

@@ -52,7 +52,7 @@ from benchmarks.scaling import (  # noqa: E402
     table,
 )
 from clamp.demo.images import put_image  # noqa: E402
-from clamp.oci.location import Registry  # noqa: E402
+from clamp.location import Registry  # noqa: E402
 from clamp.oci.pool import ClientOptions  # noqa: E402
 from clamp.oci.reference import Reference, parse_reference  # noqa: E402
 from clamp.oci.store import Stores  # noqa: E402

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.atomic import write_atomic
 from clamp.demo.images import put_image
-from clamp.oci.location import Layout
+from clamp.location import Layout
 from clamp.oci.reference import Reference
 from clamp.oci.store import Stores
 from clamp.signed.attach import push_legacy_signature

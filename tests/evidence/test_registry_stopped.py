@@ -12,7 +12,7 @@ import pytest
 
 from clamp.cli.main import app, invoke
 from clamp.demo.scenario import DEMO_KEY_PASSWORD, REPOSITORY, run_demo
-from clamp.oci.location import Registry
+from clamp.location import Registry
 from clamp.oci.reference import Reference
 from tests.support.registry import registry_available, run_registry
 

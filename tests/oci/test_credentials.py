@@ -440,7 +440,7 @@ def test_incomplete_or_mixed_registry_flags_are_bad_input(flags: list[str], tmp_
 
 def test_registry_flags_are_bound_to_one_registry(tmp_path: Path) -> None:
     from clamp.cli.registry_flags import _FLAGS, RegistryFlags, flag_credentials
-    from clamp.oci.location import Layout, Registry
+    from clamp.location import Layout, Registry
 
     reset = _FLAGS.set(RegistryFlags("u", "p"))
     try:

@@ -10,8 +10,8 @@ import pytest
 
 from clamp.demo.images import put_image, put_index
 from clamp.errors import DigestMismatchError, NotFoundError, RegistryError
+from clamp.location import Layout
 from clamp.oci.layout import LayoutStore
-from clamp.oci.location import Layout
 from clamp.oci.manifest import Platform
 from clamp.oci.reference import Reference
 from clamp.oci.resolve import resolve

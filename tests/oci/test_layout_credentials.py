@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from clamp.cli.main import app, invoke
 from clamp.demo.images import put_image
 from clamp.errors import BadInputError
+from clamp.location import Layout, Registry, parse_location
 from clamp.oci.auth import Credentials
 from clamp.oci.layout import LayoutStore
-from clamp.oci.location import Layout, Registry, parse_location
 from clamp.oci.pool import ClientOptions
 from clamp.oci.reference import location_reference, parse_image_ref
 from clamp.oci.resolve import resolve

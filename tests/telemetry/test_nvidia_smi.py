@@ -232,7 +232,8 @@ def test_xml_parser_fails_only_with_valueerror(data: bytes) -> None:
     [("W", 1.0), ("mW", 1e-3), ("kW", 1e3)]))
 def test_power_units_convert(value: float, unit: tuple[str, float]) -> None:
     (card,) = parse_nvidia_csv(f"index, power.draw\n0, {value!r} {unit[0]}\n").cards
-    assert card.power_w == pytest.approx(value * unit[1])
+    watts = value * unit[1]  # past 10 kW no one GPU draws it: a mislabelled unit, unknown
+    assert card.power_w == (pytest.approx(watts) if watts <= 10_000 else None)
 
 
 def test_windows_encodings(tmp_path: Path) -> None:

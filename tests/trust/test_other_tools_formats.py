@@ -59,8 +59,8 @@ from nacl.bindings import (
 
 from clamp.demo.images import put_image
 from clamp.digest import digest_of
+from clamp.location import Layout
 from clamp.oci.layout import LayoutStore
-from clamp.oci.location import Layout
 from clamp.oci.manifest import OCI_EMPTY_CONFIG, OCI_INDEX, OCI_MANIFEST, Manifest, encode_json
 from clamp.oci.reference import Reference
 from clamp.signed.image import verify_image

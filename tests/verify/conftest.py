@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from clamp.demo.scenario import REPOSITORY, DemoResult, run_demo
-from clamp.oci.location import Layout
+from clamp.location import Layout
 from clamp.oci.reference import Reference
 
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from clamp.location import Location
     from clamp.matrix import LoadedMatrix
-    from clamp.oci.location import Location
     from clamp.oci.pool import ClientOptions
 
 MATRIX_OPTION = typer.Option(..., "--matrix", "-m", help="The matrix file (native or original "

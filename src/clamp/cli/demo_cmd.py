@@ -31,7 +31,7 @@ def demo(
     from clamp.demo.local_registry import run_local_registry
     from clamp.demo.scenario import REPOSITORY, run_demo
     from clamp.errors import BadInputError
-    from clamp.oci.location import Layout, Location, Registry
+    from clamp.location import Layout, Location, Registry
     from clamp.oci.reference import Reference
 
     out = output.resolve()

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 
 if TYPE_CHECKING:
+    from clamp.location import Location
     from clamp.oci.auth import Credentials
-    from clamp.oci.location import Location
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,8 +84,8 @@ def flag_credentials(locations: Iterable[Location]) -> dict[str, Credentials]:
     """The flags' credentials, bound to the one registry among `locations` (a layout is a
     folder: it needs none and never gets any); {} without flags."""
     from clamp.errors import BadInputError
+    from clamp.location import Registry
     from clamp.oci.auth import Credentials
-    from clamp.oci.location import Registry
 
     flags = _FLAGS.get() or RegistryFlags()
     if not flags.given:

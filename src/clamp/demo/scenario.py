@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from clamp.atomic import write_atomic
 from clamp.demo.images import put_image, put_index
 from clamp.exitcodes import for_matrix
+from clamp.location import Layout, Location, Registry
 from clamp.matrix import load, select_image
-from clamp.oci.location import Layout, Location, Registry
 from clamp.oci.manifest import Manifest
 from clamp.oci.store import ImageStore, Stores
 from clamp.signed.attach import push_bundle_referrer, push_legacy_signature

@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from clamp.digest import DIGEST_PATTERN, check_pinned
+from clamp.location import LAYOUT_PREFIX
 from clamp.pattern import PatternError, compile_pattern
 
 PolicyMode = Literal["strict", "warn", "auto_update"]
@@ -36,9 +37,10 @@ AttestMode = Literal["off", "optional", "required"]
 TlogMode = Literal["required", "optional"]
 
 # Distribution reference grammar pieces (distribution/reference/regexp.go), as facts to match.
-# ... or `oci:DIR`, an OCI image layout directory (relative to the matrix file), for offline use.
+# ... or `oci:DIR`, an OCI image layout directory (relative to the matrix file), for offline use;
+# the layout's spelling is the kernel's (clamp.location), the one every reader of a location uses.
 REGISTRY_PATTERN = (r"^(?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"
-                    r"(?::[0-9]{1,5})?|oci:[^\s@]+)$")
+                    rf"(?::[0-9]{{1,5}})?|{re.escape(LAYOUT_PREFIX)}[^\s@]+)$")
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 REPOSITORY_PATTERN = rf"^{_COMPONENT}(?:/{_COMPONENT})*$"
 TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"

@@ -1,7 +1,7 @@
 """An OCI image layout directory as an image store, interchangeable with a registry.
 
 `oci:PATH[:TAG]` names a layout (index.json + blobs/<alg>/<hex>; the spelling is read by
-clamp.oci.location alone). A store rooted at PATH maps a
+clamp.location alone). A store rooted at PATH maps a
 repository `a/b` to the layout in PATH/a/b (or PATH itself for the empty repository), so a matrix
 can point its `registry` at `oci:DIR` and keep its repository names. Used for offline demos and
 tests; writes are atomic like every clamp output.
@@ -16,7 +16,7 @@ from typing import Any
 from clamp.atomic import write_atomic
 from clamp.digest import Digest, digest_of, is_digest, parse_digest, verify_bytes
 from clamp.errors import DigestMismatchError, NotFoundError, RegistryError
-from clamp.oci.location import Layout
+from clamp.location import Layout
 from clamp.oci.manifest import (
     MANIFEST_ACCEPT,
     MAX_MANIFEST_BYTES,

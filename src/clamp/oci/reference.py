@@ -3,7 +3,7 @@
 `ubuntu` means `docker.io/library/ubuntu:latest`; a first path component is a registry host
 only when it contains `.` or `:`, is `localhost`, or has uppercase letters (Docker's rule);
 `name:tag@digest` keeps both, and the digest wins when fetching. `parse_image_ref` also reads
-`oci:PATH[:TAG][@DIGEST]`, an OCI layout (clamp.oci.location owns that spelling): the reference
+`oci:PATH[:TAG][@DIGEST]`, an OCI layout (clamp.location owns that spelling): the reference
 carries its typed location, and the store is chosen by that type.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from clamp.digest import Digest, parse_digest
 from clamp.errors import BadInputError
-from clamp.oci.location import (
+from clamp.location import (
     Layout,
     Location,
     Registry,

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Protocol
 
 from clamp.digest import Digest
+from clamp.location import Layout, Registry
 from clamp.oci.layout import LayoutStore
-from clamp.oci.location import Layout, Registry
 from clamp.oci.manifest import MANIFEST_ACCEPT, Descriptor, Manifest
 from clamp.oci.pool import ClientOptions, RegistryPool
 from clamp.oci.reference import Reference, location_reference, parse_image_ref

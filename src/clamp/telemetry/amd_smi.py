@@ -1,4 +1,4 @@
-"""Reader for `amd-smi metric --json` output, into the same types as the rocm-smi reader.
+"""Reader for `amd-smi metric --json` (and `static --json`) output, into the rocm-smi types.
 
 amd-smi nests its readings by block ("usage", "power", "clock", "temperature", "mem_usage"),
 gives most of them as `{"value": 42, "unit": "%"}`, and writes "N/A" for a reading (or a whole
@@ -7,7 +7,8 @@ ones an object `{"gpu_data": [...]}`. Values are also accepted as plain numbers 
 strings ("20 W"); units are converted to the `CardMetrics` units (mW -> W, V -> mV, MB -> bytes
 with MB = MiB as amd-smi computes it, GHz -> MHz). Readings that are not mapped - or whose
 shape or unit is not understood - are kept in `extra` under their dotted path ("clock.gfx_0.
-max_clk" -> "2482 MHz"); "N/A" and null readings are dropped from `extra`.
+max_clk" -> "2482 MHz"); "N/A" and null readings are dropped from `extra`. `amd-smi static`
+adds what `metric` lacks: the GPU's name and serial (asic), VRAM size and power cap (limit).
 Tested on documents reconstructed from real outputs quoted in public threads: see
 tests/telemetry/data/amd_smi/README.md.
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from clamp.telemetry.jsonfile import load_captured_json
-from clamp.telemetry.rocm_smi import CardMetrics, SmiSnapshot, parse_number
+from clamp.telemetry.rocm_smi import CardMetrics, SmiSnapshot, parse_number, plausible
 
 # Matched against the stripped text, so no two `\s*` sit side by side around the optional unit:
 # with them, "1" + 16,000 spaces + "a b" took 5 s (the time grew with the cube of the length).
@@ -48,10 +49,14 @@ _BYTES = {None: 1.0, "b": 1.0, "kb": 1024.0, "kib": 1024.0, "mb": 1024.0**2, "mi
 _MEGAHERTZ = {None: 1.0, "mhz": 1.0, "ghz": 1e3, "khz": 1e-3}
 _RPM = {None: 1.0, "rpm": 1.0}
 
+# (block, key) -> metric, in order of preference where several keys give one metric.
 _METRICS: dict[tuple[str, str], _Metric] = {
     ("usage", "gfx_activity"): _Metric("gpu_use_percent", _PERCENT),
     ("usage", "umc_activity"): _Metric("memory_activity_percent", _PERCENT),
     ("power", "socket_power"): _Metric("power_w", _WATTS),
+    # amdsmi_get_power_info's own names: MI300 reports current, MI200 and Navi the average.
+    ("power", "current_socket_power"): _Metric("power_w", _WATTS),
+    ("power", "average_socket_power"): _Metric("power_w", _WATTS),
     ("power", "gfx_voltage"): _Metric("voltage_mv", _MILLIVOLTS),
     ("temperature", "edge"): _Metric("temperature_edge_c", _CELSIUS),
     ("temperature", "hotspot"): _Metric("temperature_junction_c", _CELSIUS),
@@ -62,7 +67,24 @@ _METRICS: dict[tuple[str, str], _Metric] = {
     ("mem_usage", "used_vram"): _Metric("vram_used_bytes", _BYTES),
     ("mem_usage", "total_gtt"): _Metric("gtt_total_bytes", _BYTES),
     ("mem_usage", "used_gtt"): _Metric("gtt_used_bytes", _BYTES),
+    # `amd-smi static --json`: the board's VRAM and its power cap (6.0-6.2 "limit" names it
+    # socket_power, 6.3+ socket_power_limit under "ppt0"; max_power is the highest cap that
+    # may be set, not the one in force, so it is not read as the limit).
+    ("vram", "size"): _Metric("vram_total_bytes", _BYTES),
+    ("limit", "socket_power_limit"): _Metric("power_cap_w", _WATTS),
+    ("limit", "ppt0.socket_power_limit"): _Metric("power_cap_w", _WATTS),
+    ("limit", "socket_power"): _Metric("power_cap_w", _WATTS),
 }
+# `amd-smi static --json` text: (block, key) -> CardMetrics attribute, first present wins.
+_STATIC_TEXT: dict[tuple[str, str], str] = {
+    ("asic", "market_name"): "name", ("board", "product_name"): "name",
+    ("asic", "asic_serial"): "unique_id", ("board", "product_serial"): "serial",
+    ("asic", "vendor_name"): "vendor", ("asic", "device_id"): "gpu_id",
+    ("asic", "target_graphics_version"): "gfx_version", ("bus", "bdf"): "pci_bus",
+    ("vbios", "version"): "vbios", ("ifwi", "version"): "vbios",
+    ("board", "model_number"): "model",
+}
+_HEX_ONLY = re.compile(r"0x[0-9a-f]*", re.IGNORECASE)
 
 
 def _missing(value: Any) -> bool:
@@ -153,36 +175,58 @@ def _card_name(entry: dict[str, Any], position: int) -> tuple[str, bool]:
     return f"gpu{position}", False
 
 
+def _lookup(section: Any, key: str) -> tuple[Any] | None:
+    """(value,) at the dotted `key` inside `section`, or None where it is absent."""
+    for part in key.split("."):
+        if not isinstance(section, dict) or part not in section:
+            return None
+        section = section[part]
+    return (section,)
+
+
 def parse_gpu(entry: dict[str, Any], position: int) -> CardMetrics:
     """Map one GPU's `amd-smi metric` object to `CardMetrics`."""
     card, named = _card_name(entry, position)
     metrics = CardMetrics(card=card)
     used: set[str] = {"gpu"} if named else set()
     for (block, key), metric in _METRICS.items():
-        section = entry.get(block)
-        if not isinstance(section, dict) or key not in section:
+        found = _lookup(entry.get(block), key)
+        if found is None:
             continue
-        value = section[key]
+        value = found[0]
         reading = _reading(value, metric.units)
-        if reading is not None:
+        if reading is not None and not plausible(metric.attr, reading):
+            reading = None  # a sentinel (65535, -1) or a value in another unit than labelled
+        if reading is not None and getattr(metrics, metric.attr) is None:
             setattr(metrics, metric.attr,
                     int(reading) if metric.attr.endswith("_bytes") else reading)
         if reading is not None or _is_missing_reading(value):
+            used.add(f"{block}.{key}")
+    for (block, key), attr in _STATIC_TEXT.items():
+        found = _lookup(entry.get(block), key)
+        text = found[0].strip() if found is not None and isinstance(found[0], str) else None
+        if (text and not _missing(text) and getattr(metrics, attr) is None
+                and not (attr == "name" and _HEX_ONLY.fullmatch(text))):
+            setattr(metrics, attr, text)
             used.add(f"{block}.{key}")
     temperatures = entry.get("temperature")
     if isinstance(temperatures, dict):  # every sensor, as the rocm-smi reader keeps them
         for name, value in temperatures.items():
             reading = _reading(value, _CELSIUS)
-            if reading is not None:
+            if reading is not None and plausible("temp", reading):
                 metrics.temperatures_c[str(name).lower()] = reading
                 used.add(f"temperature.{name}")
     clocks = entry.get("clock")
     if isinstance(clocks, dict):
         for name, clock in clocks.items():
             path = f"clock.{name}"
-            if isinstance(clock, dict) and "clk" in clock:
-                clock, path = clock["clk"], f"{path}.clk"
+            for current in ("clk", "cur_clk"):  # "cur_clk" in older releases
+                if isinstance(clock, dict) and current in clock:
+                    clock, path = clock[current], f"{path}.{current}"
+                    break
             reading = _reading(clock, _MEGAHERTZ)
+            if reading is not None and not plausible("clock", reading):
+                reading = None
             if reading is not None:
                 metrics.clocks_mhz[str(name)] = reading
             if reading is not None or _is_missing_reading(clock):
@@ -204,9 +248,19 @@ def parse_amd_smi(document: Any) -> SmiSnapshot:
     else:
         raise ValueError("amd-smi output is neither a JSON list nor an object")
     cards = [parse_gpu(entry, i) for i, entry in enumerate(entries) if isinstance(entry, dict)]
+    gpus = [entry for entry in entries if isinstance(entry, dict)]
     if not cards:
         raise ValueError("no GPU entries")
-    return SmiSnapshot(cards=cards)
+    return SmiSnapshot(cards=cards, driver_version=_driver(gpus))
+
+
+def _driver(entries: list[dict[str, Any]]) -> str | None:
+    """The amdgpu version `amd-smi static` reports ("driver": {"version": ...})."""
+    for entry in entries:
+        found = _lookup(entry.get("driver"), "version")
+        if found is not None and isinstance(found[0], str) and not _missing(found[0]):
+            return found[0].strip()
+    return None
 
 
 def read_amd_smi(path: Path) -> SmiSnapshot:

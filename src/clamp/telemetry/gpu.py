@@ -71,6 +71,32 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(present) / len(present) if present else None
 
 
+def _named(readings: list[CardMetrics]) -> bool:
+    return any(r.unique_id or r.name for r in readings)
+
+
+def _join_unnamed(per_card: dict[tuple[str, str], list[CardMetrics]],
+                  tools: dict[tuple[str, str], str]) -> None:
+    """Fold readings of an unnamed GPU into the one named GPU of the same tool and index.
+
+    `amd-smi metric` names no GPU while `amd-smi static` does: snapshots of both from one job
+    are one GPU, so its temperatures and its model meet in one row. Only when exactly one named
+    GPU has that index and its VRAM size does not contradict the unnamed readings' (snapshots
+    from several machines keep their rows apart rather than be merged by guess).
+    """
+    for key in [k for k, readings in per_card.items() if not _named(readings)]:
+        sizes = {r.vram_total_bytes for r in per_card[key] if r.vram_total_bytes}
+        named = [k for k, readings in per_card.items()
+                 if k[0] == key[0] and tools[k] == tools[key] and _named(readings)]
+        if len(named) != 1:
+            continue
+        other = {r.vram_total_bytes for r in per_card[named[0]] if r.vram_total_bytes}
+        if sizes and other and sizes != other:
+            continue
+        per_card[named[0]].extend(per_card.pop(key))
+        del tools[key]
+
+
 def summarise_gpu(directory: Path) -> tuple[GpuMetrics, list[tuple[str, str]]]:
     """Aggregate every snapshot under `directory`; return metrics and (path, reason) failures."""
     per_card: dict[tuple[str, str], list[CardMetrics]] = {}
@@ -97,6 +123,7 @@ def summarise_gpu(directory: Path) -> tuple[GpuMetrics, list[tuple[str, str]]]:
                 f"{card.vram_total_bytes} B VRAM" if card.vram_total_bytes else "")
             per_card.setdefault((card.card, identity), []).append(card)
             tools.setdefault((card.card, identity), tool)
+    _join_unnamed(per_card, tools)
     cards = []
     for key, readings in sorted(per_card.items()):
         name = key[0]

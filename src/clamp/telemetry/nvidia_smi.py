@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clamp.telemetry.jsonfile import read_snapshot
-from clamp.telemetry.rocm_smi import CardMetrics, SmiSnapshot
+from clamp.telemetry.rocm_smi import CardMetrics, SmiSnapshot, plausible
 from clamp.telemetry.safe_xml import Element, parse_xml
 
 #: The query clamp documents for CSV snapshots; a file without a header line is read as these
@@ -96,9 +96,10 @@ _CSV_FIELDS: dict[str, list[_Target]] = {
     "clocks.current.memory": [("clock:memory", _MHZ)], "clocks.mem": [("clock:memory", _MHZ)],
     "clocks.current.video": [("clock:video", _MHZ)], "clocks.video": [("clock:video", _MHZ)],
 }
-# Text fields: query name -> CardMetrics attribute.
-_CSV_TEXT = {"name": "name", "uuid": "unique_id", "serial": "serial", "pci.bus_id": "pci_bus",
-             "vbios_version": "vbios"}
+# Text fields: query name -> CardMetrics attribute (`--help-query-gpu` lists the gpu_* aliases).
+_CSV_TEXT = {"name": "name", "gpu_name": "name", "uuid": "unique_id", "gpu_uuid": "unique_id",
+             "serial": "serial", "gpu_serial": "serial", "pci.bus_id": "pci_bus",
+             "gpu_bus_id": "pci_bus", "vbios_version": "vbios"}
 
 
 def _store(metrics: CardMetrics, target: str, value: float) -> bool:
@@ -125,7 +126,8 @@ def _apply(metrics: CardMetrics, key: str, raw: str, targets: list[_Target],
     typed = False
     for target, kind in targets:
         value = reading(raw, kind, unit)
-        if value is not None:
+        if value is not None and plausible(  # memory is typed in MiB, stored in bytes
+                target, value * 2**20 if target.endswith("_bytes") else value):
             _store(metrics, target, value)
             typed = True
     if not typed:
@@ -140,7 +142,7 @@ def _header(cells: list[str]) -> list[tuple[str, str | None]] | None:
         if match is None:
             return None
         fields.append((match.group(1), match.group(2)))
-    known = {"index", "uuid", "name", *_CSV_FIELDS}
+    known = {"index", *_CSV_TEXT, *_CSV_FIELDS}
     return fields if any(f in known for f, _ in fields) else None
 
 
@@ -167,7 +169,7 @@ def parse_nvidia_csv(text: str) -> SmiSnapshot:
     if len(header) > MAX_COLUMNS:
         raise ValueError(f"more than {MAX_COLUMNS} columns")
     cards: list[CardMetrics] = []
-    driver = None
+    drivers: dict[str, str] = {}
     for number, row in enumerate(data, start=1):
         if len(row) != len(header):
             raise ValueError(f"GPU row {number} has {len(row)} columns, the header "
@@ -182,16 +184,27 @@ def parse_nvidia_csv(text: str) -> SmiSnapshot:
         for name, (cell, _unit) in values.items():
             if name == "index" or name in _CSV_FIELDS or _missing(cell):
                 continue
-            if name == "driver_version":
-                driver = driver or cell.strip()
+            if name in ("kmd_version", "driver_version"):
+                drivers.setdefault(name, cell.strip())
             elif name in _CSV_TEXT:
-                setattr(card, _CSV_TEXT[name], cell.strip())
+                if getattr(card, _CSV_TEXT[name]) is None:
+                    setattr(card, _CSV_TEXT[name], cell.strip())
             else:
                 card.extra[name] = cell.strip()
         cards.append(card)
     if not cards:
         raise ValueError("a header line but no GPU rows")
-    return SmiSnapshot(cards=cards, driver_version=driver)
+    return SmiSnapshot(cards=cards, driver_version=_driver(drivers.get("kmd_version"),
+                                                           drivers.get("driver_version")))
+
+
+def _driver(kmd: str | None, driver: str | None) -> str | None:
+    """The driver version: 610+ name it `kmd_version` and mark `driver_version` deprecated
+    ("610.43.02 [Deprecated; ...]" in `-q`), so the KMD one wins and a note is cut off."""
+    for text in (kmd, driver):
+        if text and not _missing(text):
+            return text.split("[", 1)[0].strip() or None
+    return None
 
 
 # XML paths (relative to <gpu>) in order of preference, per target.
@@ -206,8 +219,10 @@ _XML_READINGS: list[tuple[str, list[_Target]]] = [
       for name in ("enforced_power_limit", "current_power_limit", "power_limit")),
     ("utilization/gpu_util", [("gpu_use_percent", _PERCENT)]),
     ("utilization/memory_util", [("memory_activity_percent", _PERCENT)]),
-    ("fb_memory_usage/total", [("vram_total_bytes", _MIB)]),
-    ("fb_memory_usage/used", [("vram_used_bytes", _MIB)]),
+    # `memory_usage` is the block's name in the oldest schemas (before frame buffer and BAR1
+    # were told apart); MIG instances' own `fb_memory_usage` sit deeper and are never read.
+    *((f"{block}/{name}", [(f"vram_{name}_bytes", _MIB)])
+      for block in ("fb_memory_usage", "memory_usage") for name in ("total", "used")),
     ("fan_speed", [("fan_speed_percent", _PERCENT)]),
     ("clocks/graphics_clock", [("clock:graphics", _MHZ)]),
     ("clocks/sm_clock", [("clock:sm", _MHZ)]),
@@ -217,7 +232,8 @@ _XML_READINGS: list[tuple[str, list[_Target]]] = [
 ]
 _XML_TEXT = {"product_name": "name", "uuid": "unique_id", "serial": "serial",
              "pci/pci_bus_id": "pci_bus", "vbios_version": "vbios"}
-_XML_EXTRA = ("performance_state", "product_architecture", "compute_mode")
+# Kept as text; `mig_mode/current_mig` says why utilisation is N/A (MIG GPUs report none).
+_XML_EXTRA = ("performance_state", "product_architecture", "compute_mode", "mig_mode/current_mig")
 
 
 def _gpu_from_xml(gpu: Element, position: int) -> CardMetrics:
@@ -245,10 +261,10 @@ def parse_nvidia_xml(data: bytes) -> SmiSnapshot:
     gpus = root.findall("gpu")
     if not gpus:
         raise ValueError("no <gpu> elements")
-    driver = root.find("driver_version")
+    kmd, driver = root.find("kmd_version"), root.find("driver_version")
     return SmiSnapshot(cards=[_gpu_from_xml(g, i) for i, g in enumerate(gpus)],
-                       driver_version=driver.text if driver is not None and driver.text
-                       else None)
+                       driver_version=_driver(kmd.text if kmd is not None else None,
+                                              driver.text if driver is not None else None))
 
 
 def read_nvidia_csv(path: Path) -> SmiSnapshot:

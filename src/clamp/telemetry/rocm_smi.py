@@ -4,8 +4,11 @@ rocm-smi writes every value as a string, puts units in key names ("Temperature (
 (C)", "Average Graphics Package Power (W)"), marks unsupported readings "N/A", and changes key
 sets and capitalisation between ROCm releases and GPU models ("Card Series" vs "Card series").
 So keys are matched after normalisation (lower case, single spaces) against several known
-spellings, values are parsed leniently ("(1051Mhz)" -> 1051.0), and unknown keys are kept
-verbatim in `extra` rather than rejected. Tested on the real sample in ../shared/samples.
+spellings, and unknown keys are kept verbatim in `extra` rather than rejected. A mapped reading
+is the whole value as one number with at most the unit its key promises ("45.0", "(1051Mhz)",
+"818 mV"): anything else ("N/A (Secondary die)", "20 W" under a temperature key) is no reading,
+so a stray digit in a message never becomes a number. Tested on real captures (see
+tests/telemetry/data/rocm_smi/README.md).
 `amd-smi metric --json` output is read by `clamp.telemetry.amd_smi` into the same types.
 """
 
@@ -55,6 +58,36 @@ def parse_number(value: Any) -> float | None:
     return result if math.isfinite(result) else None
 
 
+# A reading's text: a number, optionally followed by a unit, optionally in parentheses.
+_READING = re.compile(r"\(?\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*([a-z%°]*)\s*\)?")
+#: The longest text read as a reading (a byte count is 20 digits).
+MAX_READING = 64
+_UNITS_C = frozenset({"", "c", "°c"})
+_UNITS_W = frozenset({"", "w"})
+_UNITS_PERCENT = frozenset({"", "%"})
+_UNITS_MV = frozenset({"", "mv"})
+_UNITS_MHZ = frozenset({"", "mhz"})
+_UNITS_BYTES = frozenset({"", "b"})
+_UNITS_RPM = frozenset({"", "rpm"})
+
+
+def parse_reading(value: Any, units: frozenset[str]) -> float | None:
+    """`value` as one number in one of `units` (lower case, "" = none given); else None.
+
+    Strict where `parse_number` is lenient: the whole text must be the reading, so "N/A
+    (Secondary die 1)" or "0x1" is no reading rather than 1.0 or 0.0, and a unit other than the
+    key's ("45 W" for a temperature) is refused rather than converted by guess.
+    """
+    if isinstance(value, str):
+        text = value.strip().lower()
+        match = _READING.fullmatch(text) if len(text) <= MAX_READING else None
+        if match is None or match.group(2) not in units or (
+                text.startswith("(") != text.endswith(")")):
+            return None
+        value = match.group(1)
+    return parse_number(value)
+
+
 # normalised key spellings -> metric name; the first spelling present wins.
 _FIELDS: dict[str, tuple[str, ...]] = {
     "temperature_edge_c": ("temperature (sensor edge) (c)",),
@@ -77,12 +110,45 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "gtt_total_bytes": ("gtt total memory (b)",),
     "gtt_used_bytes": ("gtt total used memory (b)",),
 }
+# The unit each metric's value may carry (the key already names it: "(W)", "(%)", "(B)").
+_FIELD_UNITS: dict[str, frozenset[str]] = {
+    "temperature_edge_c": _UNITS_C, "temperature_junction_c": _UNITS_C,
+    "temperature_memory_c": _UNITS_C, "power_w": _UNITS_W, "power_cap_w": _UNITS_W,
+    "gpu_use_percent": _UNITS_PERCENT, "vram_allocated_percent": _UNITS_PERCENT,
+    "memory_activity_percent": _UNITS_PERCENT, "voltage_mv": _UNITS_MV,
+    "fan_speed_percent": _UNITS_PERCENT, "fan_rpm": _UNITS_RPM,
+    "vram_total_bytes": _UNITS_BYTES, "vram_used_bytes": _UNITS_BYTES,
+    "gtt_total_bytes": _UNITS_BYTES, "gtt_used_bytes": _UNITS_BYTES,
+}
 # A card's name: the first of these that is not a bare PCI id ("0x1002" in "Card series" on
 # some releases, "0xc1e" in "Card model" where there is no series).
 _NAMES = ("card series", "device name", "card model")
 _TEXT = {"vendor": ("card vendor",), "gfx_version": ("gfx version",), "pci_bus": ("pci bus",),
          "vbios": ("vbios version",), "serial": ("serial number",), "model": ("card model",),
          "sku": ("card sku",), "gpu_id": ("gpu id", "device id"), "unique_id": ("unique id",)}
+
+
+#: Ranges a reading of one GPU can physically have, by the unit it is stored in. Outside them it
+#: is a sentinel (65535 for "not supported", -1) or a value in another unit than labelled
+#: (millidegrees, mW labelled W, Hz labelled MHz): unknown, never a wrong number.
+_RANGES = {"c": (-60.0, 250.0), "%": (0.0, 100.0), "w": (0.0, 10_000.0),
+           "mhz": (0.0, 100_000.0), "mv": (0.0, 10_000.0), "b": (0.0, 2.0**50),
+           "rpm": (0.0, 100_000.0)}
+
+
+def plausible(attr: str, value: float) -> bool:
+    """Whether `value` can be the `CardMetrics` reading `attr` ("clock:<name>" and
+    "temp:<name>" name the `clocks_mhz` and `temperatures_c` entries)."""
+    if attr.startswith("temp") or attr.endswith("_c"):
+        kind = "c"
+    elif attr.startswith("clock"):
+        kind = "mhz"
+    elif attr.endswith("_percent"):
+        kind = "%"
+    else:
+        kind = attr.rsplit("_", 1)[-1].replace("bytes", "b")
+    low, high = _RANGES.get(kind, (float("-inf"), float("inf")))
+    return low <= value <= high
 
 
 @dataclass
@@ -146,8 +212,13 @@ def parse_card(card: str, values: dict[str, Any]) -> CardMetrics:
     for attr, spellings in _FIELDS.items():
         for spelling in spellings:
             if spelling in normalised:
-                used.add(spelling)
-                number = parse_number(normalised[spelling])
+                raw = normalised[spelling]
+                number = parse_reading(raw, _FIELD_UNITS[attr])
+                if number is not None and not plausible(attr, number):
+                    number = None  # a sentinel ("-1", "65535") or another unit than the key's
+                if number is not None or raw is None or (isinstance(raw, str)
+                                                         and _text(raw) is None):
+                    used.add(spelling)  # else kept verbatim in `extra`: present, not understood
                 if number is not None:
                     current = getattr(metrics, attr)
                     if current is None:
@@ -167,16 +238,19 @@ def parse_card(card: str, values: dict[str, Any]) -> CardMetrics:
     for key, value in normalised.items():
         clock = _CLOCK_KEY.match(key)
         if clock:
-            used.add(key)
-            number = parse_number(value)
-            if number is not None:
+            number = parse_reading(value, _UNITS_MHZ)
+            if number is not None and plausible("clock", number):
                 metrics.clocks_mhz[clock.group(1)] = number
+                used.add(key)
         sensor = _SENSOR_KEY.match(key)
         if sensor:
-            used.add(key)
-            number = parse_number(value)
-            if number is not None:
+            number = parse_reading(value, _UNITS_C)
+            if number is not None and plausible("temp", number):
                 metrics.temperatures_c[sensor.group(1).strip()] = number
+                used.add(key)
+        if (clock or sensor) and (value is None or (isinstance(value, str)
+                                                    and _text(value) is None)):
+            used.add(key)  # "N/A": no reading, nothing to keep
     if metrics.temperature_memory_c is None:  # HBM parts report their stacks instead
         stacks = [v for k, v in metrics.temperatures_c.items() if k.startswith("hbm")]
         metrics.temperature_memory_c = max(stacks) if stacks else None

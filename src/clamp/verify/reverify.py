@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 from clamp.digest import Digest, parse_digest
 from clamp.errors import ClampError, DigestMismatchError, RegistryError
+from clamp.location import Registry
 from clamp.matrix.models import ImageEntry, entry_id
-from clamp.oci.location import Registry
 from clamp.oci.reference import Reference
 from clamp.signed.image import ImageVerification, judge
 from clamp.signed.locate import BundleArtifact, SignatureSet, SignedLayer

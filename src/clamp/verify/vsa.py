@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clamp import __version__
-from clamp.oci.location import resource_uri
+from clamp.location import resource_uri
 from clamp.trust.dsse import parse_envelope, parse_statement, verify_envelope
 from clamp.trust.encoding import loads_json
 from clamp.trust.errors import InvalidSignatureError, TrustError

@@ -6,8 +6,10 @@ credentials and the record writers decide by its type, never by looking at a str
 way go-containerregistry picks its remote or layout package). This module is the only one that
 knows the `oci:PATH` spelling of a layout, so the two kinds cannot be told apart differently in
 two places: a host that merely starts with "oci" (`ocireg.example:5000`) is a registry, and
-anything spelt `oci:...` is a layout. Import-light on purpose (the CLI parses references before
-it loads the registry client).
+anything spelt `oci:...` is a layout. It sits in the kernel, below `oci/` and `matrix/`, so the
+matrix schema's `registry` pattern is built from the same spelling (`LAYOUT_PREFIX`) without the
+file format knowing the registry client. Import-light on purpose (the CLI parses references
+before it loads the registry client).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pathlib import Path
 from clamp.digest import Digest, parse_digest
 from clamp.errors import BadInputError
 
-_LAYOUT = "oci:"  # the one spelling of a layout location
+LAYOUT_PREFIX = "oci:"  # the one spelling of a layout location (the matrix schema reads it too)
+_LAYOUT = LAYOUT_PREFIX
 _URI = "oci://"  # the in-toto resource URI of an image in a registry
 
 

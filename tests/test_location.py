@@ -1,6 +1,6 @@
 """The typed location: a registry host is never read as a layout, a layout never as a host.
 
-`oci:PATH` is the only spelling of a layout, parsed in one place (clamp.oci.location); the
+`oci:PATH` is the only spelling of a layout, parsed in one place (clamp.location); the
 store, the credential flags, the demo and the VSA writer decide by the parsed type.
 """
 
@@ -14,8 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clamp.errors import BadInputError
-from clamp.oci.layout import LayoutStore
-from clamp.oci.location import (
+from clamp.location import (
     Layout,
     Registry,
     format_location,
@@ -23,6 +22,7 @@ from clamp.oci.location import (
     parse_location,
     resource_uri,
 )
+from clamp.oci.layout import LayoutStore
 from clamp.oci.reference import Reference, location_reference, parse_image_ref, parse_reference
 from clamp.oci.registry import RegistryClient
 from clamp.oci.store import Stores
@@ -161,3 +161,19 @@ def test_resource_uris() -> None:
     assert resource_uri("ocireg.example:5000/x@sha256:" + HEX).startswith("oci://ocireg.")
     assert resource_uri("oci:../layout/rocm/dev@sha256:" + HEX) == \
         "oci:../layout/rocm/dev@sha256:" + HEX
+
+
+@given(st.sampled_from(["oci:", "OCI:", "oci", "ocireg.example", "oci.example:5000", "oci:/"])
+       .flatmap(lambda head: st.text(alphabet="abz09._-/:", max_size=12).map(lambda t: head + t)))
+def test_matrix_schema_and_parser_agree_on_what_a_layout_is(text: str) -> None:
+    """The matrix schema's `registry` pattern and `parse_location` read the one kernel spelling:
+    a field the schema accepts as a layout is parsed as a Layout, and a host as a Registry."""
+    from clamp.location import LAYOUT_PREFIX
+    from clamp.matrix.models import REGISTRY_PATTERN
+    from clamp.pattern import compile_pattern
+
+    accepted = compile_pattern(REGISTRY_PATTERN).search(text)
+    if not accepted:
+        return
+    kind = type(parse_location(text))
+    assert (kind is Layout) == text.startswith(LAYOUT_PREFIX)
