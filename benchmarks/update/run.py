@@ -16,10 +16,16 @@ update and verify run one after another, `--reps` (5) rounds after a warm-up rou
 is the median of its rounds: wall time, and CPU time (user+sys of the command, from
 `getrusage(RUSAGE_CHILDREN)`), because the machine is shared.
 
+`--old SRC` also times the update of another copy of clamp's sources (`SRC` holds the `clamp`
+package, e.g. `git archive main src | tar -x -C /tmp/old` and `--old /tmp/old/src`), run the same
+way with `PYTHONPATH=SRC`, in the same rounds (old update, new update, verify), so a change is
+compared with what it replaces on the same machine at the same moment.
+
 `--profile N` instead runs update once in-process on the moved N-entry matrix under cProfile and
 prints where the time goes.
 
 Usage: python benchmarks/update/run.py [--quick] [--sizes 8,64] [--reps 5] [--delay-ms 20]
+                                       [--old SRC]
        python benchmarks/update/run.py --profile 256
 """
 
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import shutil
 import statistics
@@ -79,6 +86,8 @@ def main() -> int:
     parser.add_argument("--sizes", help="comma-separated entry counts (default 8 ... 1024)")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--delay-ms", type=float, default=20.0)
+    parser.add_argument("--old", type=Path, default=None,
+                        help="also time update from this copy of clamp's sources (a src dir)")
     parser.add_argument("--profile", type=int, default=None,
                         help="profile one in-process update of this many moved entries")
     args = parser.parse_args()
@@ -99,39 +108,56 @@ def main() -> int:
                      for case in ("moved", "unchanged") for n in sizes}
             if args.profile:
                 return _profile(files[("moved", args.profile)], tmp)
-            rows = _measure(sizes, args.reps, files, tmp)
+            load_before = _load()
+            rows = _measure(sizes, args.reps, files, tmp, args.old)
+            load_after = _load()
     print(f"clamp update vs clamp verify --matrix on the same N-entry matrix, key-signed images, "
           f"+{args.delay_ms:g} ms per request, --concurrency {CONCURRENCY}; medians of "
-          f"{args.reps} alternating rounds; wall time (CPU time of the command)")
+          f"{args.reps} alternating rounds; wall time (CPU time of the command); load average "
+          f"{load_before} at the start, {load_after} at the end")
     for case in ("moved", "unchanged"):
         print()
-        print(_table(case, rows[case], sizes))
+        print(_table(case, rows[case], sizes) if args.old is None
+              else _old_table(case, rows[case], sizes))
     return 0
 
 
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.1f}/{five:.1f} (1/5 min)"
+
+
+Row = tuple[Cell, Cell, Cell | None]  # update, verify, the old update (--old)
+
+
 def _measure(sizes: tuple[int, ...], reps: int, files: dict[tuple[str, int], Path],
-             tmp: Path) -> dict[str, dict[int, tuple[Cell, Cell]]]:
-    rows: dict[str, dict[int, tuple[Cell, Cell]]] = {"moved": {}, "unchanged": {}}
+             tmp: Path, old: Path | None) -> dict[str, dict[int, Row]]:
+    rows: dict[str, dict[int, Row]] = {"moved": {}, "unchanged": {}}
     for n in sizes:
         for case in ("moved", "unchanged"):
             source = files[(case, n)]
-            update, verify = Cell(), Cell()
-            _update(source, tmp, case)  # warm-up
+            update, verify, before = Cell(), Cell(), Cell() if old else None
+            if old:
+                _update(source, tmp, case, old)  # warm-up
+            _update(source, tmp, case)
             _verify(source, tmp, case)
             for _ in range(reps):
+                if before is not None:
+                    before.add(_update(source, tmp, case, old))
                 update.add(_update(source, tmp, case))
                 verify.add(_verify(source, tmp, case))
-            rows[case][n] = (update, verify)
+            rows[case][n] = (update, verify, before)
         print(f"  ... {n} entries done", file=sys.stderr, flush=True)
     return rows
 
 
-def _update(source: Path, tmp: Path, case: str) -> tuple[float, float]:
+def _update(source: Path, tmp: Path, case: str, old: Path | None = None) -> tuple[float, float]:
     work = tmp / f"work-{source.name}"
     shutil.copyfile(source, work)
     timing = _run([_clamp(), "update", "--matrix", str(work), "--provenance-output",
                    str(tmp / "update-prov.json"), "--pr-body", str(tmp / "pr.md"),
-                   "--concurrency", str(CONCURRENCY), "--json"], UPDATE_OK[case])
+                   "--concurrency", str(CONCURRENCY), "--json"], UPDATE_OK[case],
+                  {"PYTHONPATH": str(old)} if old else None)
     if case == "moved":
         assert work.read_text() != source.read_text(), "update rewrote nothing"
     return timing
@@ -147,11 +173,13 @@ def _clamp() -> str:
     return str(Path(sys.executable).with_name("clamp"))
 
 
-def _run(argv: list[str], ok: set[int]) -> tuple[float, float]:
+def _run(argv: list[str], ok: set[int], env: dict[str, str] | None = None
+         ) -> tuple[float, float]:
     """Wall and CPU (user+sys) time of one subprocess; an unexpected exit code ends the run."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=cli_env())
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False,
+                          env={**cli_env(), **(env or {})})
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in ok:
@@ -161,10 +189,12 @@ def _run(argv: list[str], ok: set[int]) -> tuple[float, float]:
     return wall, cpu
 
 
-def _table(case: str, rows: dict[int, tuple[Cell, Cell]], sizes: tuple[int, ...]) -> str:
-    title = {"moved": "tags moved: update rewrites every pin",
-             "unchanged": "nothing changed: update re-verifies every pin, writes nothing"}
-    lines = [f"{case} ({title[case]})", "",
+_TITLE = {"moved": "tags moved: update rewrites every pin",
+          "unchanged": "nothing changed: update re-verifies every pin, writes nothing"}
+
+
+def _table(case: str, rows: dict[int, Row], sizes: tuple[int, ...]) -> str:
+    lines = [f"{case} ({_TITLE[case]})", "",
              "| entries | update | verify --matrix | update / verify | update CPU | "
              "verify CPU | CPU ratio | update per entry |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -172,6 +202,20 @@ def _table(case: str, rows: dict[int, tuple[Cell, Cell]], sizes: tuple[int, ...]
         (uw, uc), (vw, vc) = rows[n][0].median(), rows[n][1].median()
         lines.append(f"| {n} | {_ms(uw)} | {_ms(vw)} | {uw / vw:.2f}× | {_ms(uc)} | {_ms(vc)} "
                      f"| {uc / vc:.2f}× | {uw / n * 1000:.1f} ms |")
+    return "\n".join(lines)
+
+
+def _old_table(case: str, rows: dict[int, Row], sizes: tuple[int, ...]) -> str:
+    lines = [f"{case} ({_TITLE[case]})", "",
+             "| entries | update old | update new | verify --matrix | old / verify | "
+             "new / verify | CPU old | CPU new | CPU verify | CPU new / verify |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for n in sizes:
+        update, verify, before = rows[n]
+        assert before is not None
+        (uw, uc), (vw, vc), (ow, oc) = update.median(), verify.median(), before.median()
+        lines.append(f"| {n} | {_ms(ow)} | {_ms(uw)} | {_ms(vw)} | {ow / vw:.2f}× | "
+                     f"{uw / vw:.2f}× | {_ms(oc)} | {_ms(uc)} | {_ms(vc)} | {uc / vc:.2f}× |")
     return "\n".join(lines)
 
 
