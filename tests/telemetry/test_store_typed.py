@@ -169,7 +169,8 @@ def test_summaries_are_the_same_with_either_reader(make_root: Callable[..., Path
                                released_at=f"2025-01-{1 + i:02d}T00:00:{j:02d}.{j}+01:00",
                                duration_ms=10.0 + i + j / 7, stability_score=0.5 + j / 100)
                         for j in range(30)]}
-    files["z-zone.json"] = {"records": [record(1, acquired_at="2025-01-03 00:00:00 EST")]}
+    files["z-zone.json"] = {"records": [record(1, acquired_at="2025-01-03 00:00:00 EST",
+                                                released_at="2025-01-03 00:00:01 EST")]}
     files["z-bad.json"] = {"records": [record(1, acquired_at="soon"), record(2)]}
     files["z-corrupt.json"] = '{"records": ['
     root = make_root(files)
