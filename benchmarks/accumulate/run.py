@@ -105,6 +105,8 @@ def _measure_here(duckdb: Any, mode: str, root: str, store: str) -> dict[str, An
             row = con.execute(RAW_QUERY.replace("__OPTIONS__", RAW_OPTIONS[mode]),
                               [glob]).fetchone()
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        if mode != "raw_table":
+            con.close()  # its memory and threads must not weigh on a run after it (pairs)
         assert row is not None
         n, mean, var, p95 = row
         return {"seconds": elapsed, "cpu_s": cpu, "records": n, "mean": mean, "variance": var,
