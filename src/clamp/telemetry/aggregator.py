@@ -144,9 +144,8 @@ class TemporalAggregator:
             for d in g.digest}
         # The change attribution's scan (DuckDB, on a connection of its own, which releases the
         # GIL) runs beside the Python that builds the breakdown models below: the scan keeps
-        # about one core busy, the models the other. The pool is left (its thread joined)
-        # before that connection is closed, even when building the models raises.
-        with con.cursor() as side_con, ThreadPoolExecutor(max_workers=1) as pool:
+        # about one core busy, the models the other.
+        with ThreadPoolExecutor(max_workers=1) as pool, con.cursor() as side_con:
             pending = pool.submit(attribution.changes, side_con, self.width_us, g, status_of,
                                   cache)
             summary = self._models(store, telemetry_dir, provenance, g, meta, status_of)
