@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -87,9 +86,6 @@ def _evidence_model(ev: Evidence | None) -> TrustEvidence:
         policyDecision=ev.policy_decision, policyMode=ev.policy_mode)
 
 
-_Meta = tuple[str, float | None, str | None, str | None, str | None]
-
-
 def _trust_group(ev: Evidence | None) -> str:
     if ev is None:
         return "unverified"
@@ -130,7 +126,7 @@ class TemporalAggregator:
         sessions = con.execute(queries.SESSIONS).fetchall()
         evidence = provenance.by_digest
         sess_rows: list[queries.SessRow] = []
-        meta: dict[int, _Meta] = {}
+        meta = {}
         for fid, path, s_stab, backend, device, image, own_digest in sessions:
             digest = digest_of(image, own_digest) or provenance.resolved_digest
             sess_rows.append((fid, digest, _trust_group(evidence.get(digest or "")), backend,
@@ -142,23 +138,6 @@ class TemporalAggregator:
         status_of: dict[str | None, str] = {
             d: (evidence[d].trust_status if d in evidence else "unknown")
             for d in g.digest}
-        # The change attribution's scan (DuckDB, on a connection of its own, which releases the
-        # GIL) runs beside the Python that builds the breakdown models below: the scan keeps
-        # about one core busy, the models the other.
-        with ThreadPoolExecutor(max_workers=1) as pool, con.cursor() as side_con:
-            pending = pool.submit(attribution.changes, side_con, self.width_us, g, status_of,
-                                  cache)
-            summary = self._models(store, telemetry_dir, provenance, g, meta, status_of)
-            summary.changes = pending.result()
-        summary_cache.save(con, cache)
-        return summary
-
-    def _models(self, store: TelemetryStore, telemetry_dir: Path, provenance: Provenance,
-                g: queries.Grouped, meta: dict[int, _Meta],
-                status_of: dict[str | None, str]) -> TelemetrySummary:
-        """The summary's models from the breakdowns (its `changes` left empty)."""
-        con = store.con
-        evidence = provenance.by_digest
 
         invalid_by_file = dict(con.execute(queries.INVALID_BY_FILE).fetchall())
         by_reason = {queries.reason_text(code): n
@@ -220,6 +199,8 @@ class TemporalAggregator:
         mean = 0.0 if total.mean is None else total.mean
         var = 0.0 if total.var is None else total.var
         drift = 0.0 if origin_p95 is None else origin_p95
+        changes = attribution.changes(con, self.width_us, g, status_of, cache)
+        summary_cache.save(con, cache)
         return TelemetrySummary(
             generatedAt=datetime.now(UTC).replace(microsecond=0).isoformat().replace(
                 "+00:00", "Z"),
@@ -250,7 +231,7 @@ class TemporalAggregator:
                 byDevice=[Group(**_stats(r), key=k)
                           for k, r in sorted(g.device.items(), key=lambda kv: kv[0] or "")],
                 byImage=by_image, byWindow=by_window, bySession=by_session),
-            changes=[],
+            changes=changes,
             gpuMetrics=gpu)
 
     @staticmethod

@@ -1,10 +1,8 @@
 """SQL over the store and the shapes its answers take.
 
 Each session's image digest, trust group, backend and device are attached to its records through
-a small table (`sess`) built from the provenance evidence before the breakdowns are computed
-(`breakdowns.grouped`). It is a table of the store, not a temp table, so that a second connection
-(the change attribution's, which runs beside the summary's Python) sees it too; each summary
-replaces it.
+a small temp table (`sess`) built from the provenance evidence before the breakdowns are
+computed (`breakdowns.grouped`).
 """
 
 from __future__ import annotations
@@ -160,9 +158,9 @@ SessRow = tuple[int, str | None, str, str | None, str | None]
 
 
 def load_sessions_table(con: duckdb.DuckDBPyConnection, rows: list[SessRow]) -> None:
-    """(Re)create the table mapping file_id to image digest, trust group, backend and
+    """(Re)create the temp table mapping file_id to image digest, trust group, backend and
     device."""
-    con.execute("CREATE OR REPLACE TABLE sess (file_id INTEGER, digest VARCHAR, "
+    con.execute("CREATE OR REPLACE TEMP TABLE sess (file_id INTEGER, digest VARCHAR, "
                 "tgroup VARCHAR, backend VARCHAR, device VARCHAR)")
     if rows:
         ids, digests, groups, backends, devices = (list(c) for c in zip(*rows, strict=True))

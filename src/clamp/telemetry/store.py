@@ -99,8 +99,7 @@ class TelemetryStore:
         if row is None or row[0] != str(store_sql.SCHEMA_VERSION):
             # The store is a cache of the session files: an old layout is rebuilt, not migrated.
             self.con.execute("DROP TABLE IF EXISTS records; DROP TABLE IF EXISTS sessions; "
-                             "DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS file_stats; "
-                             "DROP TABLE IF EXISTS sess;"
+                             "DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS file_stats;"
                              + "".join(f"DROP TABLE IF EXISTS {t};"
                                        for t in summary_cache.TABLES))
             self.con.execute(store_sql.SCHEMA + summary_cache.SCHEMA)
