@@ -13,7 +13,9 @@ clock. The raw query runs once first, unmeasured, so that
 every file is in the page cache for all runs alike; then `--repeat` rounds each run the raw
 query, its newline-delimited twin, the raw query into a table and a cold accumulate (a fresh
 store directory each time), one after the other, so a change in the machine's load hits all of
-them. Medians are reported, and each round's cold ÷ raw; then `--repeat` incremental runs with
+them, and then one more child runs the raw query and a cold accumulate in the same process (raw
+first in odd rounds, cold first in even ones). Medians are reported, and each round's cold ÷ raw
+(across the children, and within the one process); then `--repeat` incremental runs with
 `--new-files` fresh files each. The last output is a Markdown table to paste as it is.
 """
 
@@ -68,9 +70,27 @@ LABELS = {"raw": "raw `read_json` query (the bar's baseline)",
 
 
 def child(mode: str, root: str, store: str) -> None:
-    """Run one measurement in this (child) process and print a JSON line."""
+    """Run one measurement in this (child) process and print a JSON line. The `pair` modes run
+    the raw query and a cold accumulate one after the other in this one process (in the order
+    the mode names), so the two see the same process, page cache and moment of the machine."""
     import duckdb  # imported before the clock starts in every mode, as the module docstring says
 
+    if mode.startswith("pair_"):
+        order = ("raw", "cold") if mode == "pair_raw_first" else ("cold", "raw")
+        out = {}
+        for part in order:
+            fresh = Path(store) / part
+            fresh.mkdir(parents=True)
+            out[part] = _measure_here(duckdb, part, root, str(fresh / "telemetry.duckdb"))
+        print(json.dumps({**{f"{k}_{part}": v for part in order for k, v in out[part].items()},
+                          "seconds": out["cold"]["seconds"] / out["raw"]["seconds"],
+                          "cpu_s": out["cold"]["cpu_s"] / out["raw"]["cpu_s"]}))
+        return
+    print(json.dumps(_measure_here(duckdb, mode, root, store)))
+
+
+def _measure_here(duckdb: Any, mode: str, root: str, store: str) -> dict[str, Any]:
+    """One measurement in this process: a raw query, or a cold/incremental accumulate."""
     tdir = Path(root) / "build" / "telemetry"
     glob = str(tdir / "*.json")
     if mode in RAW_OPTIONS or mode == "raw_table":
@@ -85,11 +105,12 @@ def child(mode: str, root: str, store: str) -> None:
             row = con.execute(RAW_QUERY.replace("__OPTIONS__", RAW_OPTIONS[mode]),
                               [glob]).fetchone()
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        if mode != "raw_table":
+            con.close()  # its memory and threads must not weigh on a run after it (pairs)
         assert row is not None
         n, mean, var, p95 = row
-        print(json.dumps({"seconds": elapsed, "cpu_s": cpu, "records": n, "mean": mean,
-                          "variance": var, "p95": p95}))
-        return
+        return {"seconds": elapsed, "cpu_s": cpu, "records": n, "mean": mean, "variance": var,
+                "p95": p95}
     from clamp.telemetry import TemporalAggregator
 
     aggregator = TemporalAggregator(db=Path(store))
@@ -97,11 +118,10 @@ def child(mode: str, root: str, store: str) -> None:
     summary = aggregator.accumulate(Path(root))
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     stats = aggregator.last_ingest
-    print(json.dumps({"seconds": elapsed, "cpu_s": cpu, "records": summary.recordCount,
-                      "mean": summary.meanStability, "variance": summary.variance,
-                      "p95": summary.durationP95,
-                      "ingested": stats.ingested if stats else None,
-                      "fallback": stats.fallback if stats else None}))
+    return {"seconds": elapsed, "cpu_s": cpu, "records": summary.recordCount,
+            "mean": summary.meanStability, "variance": summary.variance,
+            "p95": summary.durationP95, "ingested": stats.ingested if stats else None,
+            "fallback": stats.fallback if stats else None}
 
 
 def measure(mode: str, root: Path, store: Path) -> dict[str, Any]:
@@ -116,8 +136,13 @@ def measure(mode: str, root: Path, store: Path) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux: kilobytes
     result["child_cpu_s"] = usage.ru_utime + usage.ru_stime  # imports included
-    print(f"  {mode:<11} {result['seconds']:7.3f} s {result['cpu_s']:6.2f} CPU-s",
-          file=sys.stderr)
+    if "seconds_raw" in result:
+        print(f"  {mode:<11} raw {result['seconds_raw']:7.3f} s {result['cpu_s_raw']:6.2f} CPU-s,"
+              f" cold {result['seconds_cold']:7.3f} s {result['cpu_s_cold']:6.2f} CPU-s",
+              file=sys.stderr)
+    else:
+        print(f"  {mode:<11} {result['seconds']:7.3f} s {result['cpu_s']:6.2f} CPU-s",
+              file=sys.stderr)
     return result
 
 
@@ -160,6 +185,10 @@ def table(report: dict[str, Any]) -> str:
         report["cold_over_raw_median"])
     row("cold ÷ raw into a table, same round", report["cold_over_raw_table_by_round"],
         report["cold_over_raw_table_median"])
+    row("cold ÷ raw, both in one process (s)", report["cold_over_raw_same_process_by_round"],
+        report["cold_over_raw_same_process_median"])
+    cpu_pairs = report["cold_over_raw_cpu_same_process_by_round"]
+    row("cold ÷ raw, both in one process (CPU-s)", cpu_pairs, statistics.median(cpu_pairs))
     inc = report["incremental_s"]
     row(f"incremental, {report['new_files']} new files (s)", inc, statistics.median(inc))
     inc_cpu = report["incremental_cpu_s"]
@@ -220,6 +249,7 @@ def main() -> None:
         print("warm-up (unmeasured):", file=sys.stderr)
         measure("raw", root, stores / "unused")
         runs: dict[str, list[dict[str, Any]]] = {k: [] for k in LABELS}
+        pairs: list[dict[str, Any]] = []
         store = stores / "none"
         for i in range(repeat):
             print(f"round {i + 1}:", file=sys.stderr)
@@ -230,6 +260,10 @@ def main() -> None:
                 runs[mode].append(measure(mode, root, store))
                 if mode != "cold" or i + 1 < repeat:
                     shutil.rmtree(fresh)
+            pair = stores / f"pair-{i}"
+            pairs.append(measure("pair_raw_first" if i % 2 == 0 else "pair_cold_first", root,
+                                 pair))
+            shutil.rmtree(pair)
         cold_store = store  # the last cold run's: the incremental runs update it
         incs = []
         per_file = max(1, records // files)
@@ -265,6 +299,11 @@ def main() -> None:
                 c["seconds"] / r["seconds"] for c, r in zip(colds, runs["raw_table"],
                                                             strict=True)],
             "cold_over_raw_table_median": _median(colds) / _median(runs["raw_table"]),
+            "same_process_raw_s": [round(x["seconds_raw"], 3) for x in pairs],
+            "same_process_cold_s": [round(x["seconds_cold"], 3) for x in pairs],
+            "cold_over_raw_same_process_by_round": [x["seconds"] for x in pairs],
+            "cold_over_raw_same_process_median": statistics.median(x["seconds"] for x in pairs),
+            "cold_over_raw_cpu_same_process_by_round": [x["cpu_s"] for x in pairs],
             "peak_rss_mib": peak,
             "results_agree": agree and all(c["records"] == raws[0]["records"] for c in colds),
         }

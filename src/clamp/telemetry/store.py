@@ -74,7 +74,7 @@ class TelemetryStore:
             raise BadInputError(f"cannot open telemetry store: {exc.strerror}",
                                 where=str(path)) from exc
         self._readers: tuple[tuple[str, str], ...] = store_sql.READERS
-        self._schema_path: Path | None = None
+        self._schema_paths: dict[str, Path] = {}
         self._seen: dict[str, tuple[int, int]] = {}
         self._refused: dict[str, str] = {}  # files counted corrupt without reading: why
         self.con.execute("SET TimeZone = 'UTC'")
@@ -90,8 +90,8 @@ class TelemetryStore:
 
     def close(self) -> None:
         self.con.close()
-        if self._schema_path is not None:
-            self._schema_path.unlink(missing_ok=True)
+        for schema in self._schema_paths.values():
+            schema.unlink(missing_ok=True)
 
     def _ensure_schema(self) -> None:
         self.con.execute(store_sql.SCHEMA + summary_cache.SCHEMA)
@@ -238,10 +238,10 @@ class TelemetryStore:
 
         paths = [p for _, p in batch]
         sources = [store_sql.glob_literal(p) for p in paths]
-        if reader[0] == "detected":
-            schema = self._schema_file()
+        if reader[0] in store_sql.SCHEMA_DOCUMENTS:
+            schema = self._schema_file(reader[0])
             if schema is None:
-                return duckdb.InvalidInputException("no schema file for the detected reader")
+                return duckdb.InvalidInputException(f"no schema file for the {reader[0]} reader")
             sources = [store_sql.glob_literal(str(schema)), *sources]
         try:
             self.con.execute(store_sql.fast_insert(*reader, max_object),
@@ -280,18 +280,18 @@ class TelemetryStore:
                              [[fid for fid, _ in suspects]])
         return self._ingest_reference(suspects)
 
-    def _schema_file(self) -> Path | None:
-        """The one-record file that fixes the detected reader's types (see `store_sql`); None
-        when no temp file can be written, and then only the declared readers are used."""
-        if self._schema_path is None:
+    def _schema_file(self, reader: str) -> Path | None:
+        """The one-record file that fixes a reader's types (see `store_sql`); None when no temp
+        file can be written, and then only the declared readers are used."""
+        if reader not in self._schema_paths:
             try:
-                handle, name = tempfile.mkstemp(prefix="clamp-schema-", suffix=".json")
+                handle, name = tempfile.mkstemp(prefix=f"clamp-schema-{reader}-", suffix=".json")
                 with os.fdopen(handle, "w", encoding="utf-8") as out:
-                    out.write(store_sql.SCHEMA_DOCUMENT)
+                    out.write(store_sql.SCHEMA_DOCUMENTS[reader])
             except OSError:
                 return None
-            self._schema_path = Path(name)
-        return self._schema_path
+            self._schema_paths[reader] = Path(name)
+        return self._schema_paths[reader]
 
     def _mark_done(self, rows: Sequence[tuple[int, str, str | None]]) -> None:
         """Record files as read: (file id, status, reason)."""
