@@ -156,6 +156,8 @@ def _simple(value: Any) -> str | None:
     if type(value) is str and _DIGEST.match(value):
         return value
     return None
+
+
 def plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}

@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from clamp.digest import DIGEST_PATTERN, check_pinned
+from clamp.factories import empty_list
 from clamp.location import LAYOUT_PREFIX
 from clamp.pattern import PatternError, compile_pattern
 
@@ -130,13 +131,6 @@ Platform = Annotated[str, _matching(PLATFORM_PATTERN, "platform (os/arch[/varian
 PinDate = Annotated[date, BeforeValidator(_to_date)]
 
 
-def _no_items() -> list[Any]:
-    """An empty list, for `default_factory`: pydantic reads a factory's signature, and a
-    builtin's (`list`) is parsed from its text signature by tokenize, whose first use compiles
-    a large regex (~2-7 ms of every command's start-up, issue 16); a Python function's is not."""
-    return []
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=False)
 
@@ -216,11 +210,11 @@ class TrustPolicy(_Strict):
     """Who may sign: any listed key or keyless identity satisfies it, or with `threshold: N`
     at least N of them, each by its own signature (an all-of, `clamp.trust.policy.AllOf`)."""
 
-    keyless: list[KeylessIdentity] = Field(default_factory=_no_items)
-    keys: list[KeyRef] = Field(default_factory=_no_items)
+    keyless: list[KeylessIdentity] = Field(default_factory=empty_list)
+    keys: list[KeyRef] = Field(default_factory=empty_list)
     tlog: TlogMode = "required"
     trusted_root: str | None = None
-    attestations: list[str] = Field(default_factory=_no_items)
+    attestations: list[str] = Field(default_factory=empty_list)
     threshold: StrictInt | None = Field(default=None, ge=1)
     _resolved_root: Path | None = PrivateAttr(default=None)
 
@@ -248,7 +242,7 @@ class Defaults(_Strict):
     tag: TagTemplate = "{version}-{os}"
     policy: PolicyMode = "strict"
     digest_ttl_days: StrictInt | None = Field(default=30, ge=1)
-    trust: list[TrustName] = Field(default_factory=_no_items)
+    trust: list[TrustName] = Field(default_factory=empty_list)
     require_signature: StrictBool = True
     attest_mode: AttestMode = "off"
 
@@ -267,7 +261,7 @@ class Fallback(_Strict):
 
 class ResolvePrefs(_Strict):
     default: VersionOS | None = None
-    prefer_os: list[Token] = Field(default_factory=_no_items)
+    prefer_os: list[Token] = Field(default_factory=empty_list)
     fallback: Fallback | None = None
     require_verified: StrictBool = False
 

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from clamp.factories import empty_list
+
 Verdict = Literal["verified", "unsigned", "invalid", "identity_mismatch", "error"]
 TimeSource = Literal["set", "inclusion_proof", "tsa", "none"]
 SignatureKind = Literal[
@@ -19,12 +21,6 @@ SignatureKind = Literal[
     "bundle-message-signature",
     "bundle-dsse",
 ]
-
-
-def _no_items() -> list[str]:
-    """An empty list: a Python function, not `list`, whose text signature pydantic would
-    tokenize at start-up (clamp.matrix.models._no_items says why)."""
-    return []
 
 
 class Signer(BaseModel):
@@ -63,7 +59,7 @@ class VerificationResult(BaseModel):
     layer_index: int | None = Field(None, description="which layer/bundle verified (0-based)")
     manifest_digest: str | None = Field(None, description="image manifest digest verified")
     artifact_digest: str | None = Field(None, description="sha256:<hex> of a verified blob")
-    predicate_types: list[str] = Field(default_factory=_no_items)
+    predicate_types: list[str] = Field(default_factory=empty_list)
 
     @property
     def ok(self) -> bool:

@@ -20,12 +20,13 @@ import base64
 import hashlib
 from collections.abc import Sequence
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import rfc8785
 from pydantic import BaseModel, ConfigDict, Field
 
 from clamp.errors import DigestMismatchError
+from clamp.factories import empty_list
 
 if TYPE_CHECKING:  # the models stay as light to import as the provenance models that hold them
     from clamp.signed.locate import SignatureSet
@@ -41,12 +42,6 @@ MAX_ROOT_BYTES = 4 * 1024 * 1024  # one trusted root (clamp.trust.root.MAX_ROOT)
 MAX_INDEX_BYTES = 1024 * 1024
 EMBEDDED_ROOT = "embedded:sigstore-public-good"
 _R = TypeVar("_R", bound=BaseModel)
-
-
-def _no_items() -> list[Any]:
-    """An empty list: a Python function, not `list`, whose text signature pydantic would
-    tokenize at start-up (clamp.matrix.models._no_items says why)."""
-    return []
 
 
 class _Model(BaseModel):
@@ -78,7 +73,7 @@ class SubjectEvidence(_Model):
     digest: str
     problems: list[str] = Field(description="what the registry returned that could not be read")
     layerErrors: list[LayerError] = Field(
-        default_factory=_no_items, description="signature layers or referrers the registry "
+        default_factory=empty_list, description="signature layers or referrers the registry "
                                                "served wrongly (skipped, never trusted)")
     signatures: list[SignatureEvidence]
 

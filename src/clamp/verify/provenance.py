@@ -8,10 +8,11 @@ schemas/provenance.schema.json is exported from these models.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from clamp.factories import empty_list
 from clamp.trust.result import VerificationResult
 from clamp.verify.evidence import EmbeddedRoot, RecordEvidence
 
@@ -24,12 +25,6 @@ TimestampSource = Literal["SET", "inclusion_proof", "TSA"]
 SCHEMA_VERSION: Literal[1] = 1
 TIME_SOURCES: dict[str, TimestampSource] = {"set": "SET", "inclusion_proof": "inclusion_proof",
                                             "tsa": "TSA"}
-
-
-def _no_items() -> list[Any]:
-    """An empty list: a Python function, not `list`, whose text signature pydantic would
-    tokenize at start-up (clamp.matrix.models._no_items says why)."""
-    return []
 
 
 class _Model(BaseModel):
@@ -148,7 +143,7 @@ class ProvenanceDocument(_Model):
     skipped: list[str] = Field(description="unpinned entries, not verified (nothing to verify)")
     records: list[ProvenanceRecord]
     roots: list[EmbeddedRoot] = Field(
-        default_factory=_no_items, description="the trusted roots the records name, once "
+        default_factory=empty_list, description="the trusted roots the records name, once "
                                                "each, by the SHA-256 of their bytes")
 
 
