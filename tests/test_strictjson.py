@@ -6,7 +6,32 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clamp.strictjson import _depth_exceeds, _depth_exceeds_slow
+from clamp.strictjson import _depth_exceeds
+
+
+def _depth_exceeds_slow(raw: bytes, limit: int) -> bool:
+    """The byte-by-byte definition `_depth_exceeds` is tested against (the reader's first
+    version: brackets outside strings, escapes inside them)."""
+    depth = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False
+
 
 TOKENS = st.sampled_from([b"[", b"]", b"{", b"}", b'"', b"\\", b"a", b",", b":", b"\n", b"\\\""])
 

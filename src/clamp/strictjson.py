@@ -93,9 +93,10 @@ _BRACKET = re.compile(rb"[\[\]{}]")
 
 def _depth_exceeds(raw: bytes, limit: int) -> bool:
     """Whether brackets outside strings nest deeper than `limit` (before parsing, so Python's
-    recursion is never the bound). Fast paths, same answer as `_depth_exceeds_slow`: a document
-    with no more openers than the limit cannot exceed it; otherwise only the brackets left once
-    strings are cut out are walked."""
+    recursion is never the bound). Fast paths, same answer as the byte-by-byte walk that
+    tests/test_strictjson.py holds as the definition: a document with no more openers than the
+    limit cannot exceed it; otherwise only the brackets left once strings are cut out are
+    walked."""
     if raw.count(b"{") + raw.count(b"[") <= limit:
         return False
     depth = 0
@@ -105,29 +106,6 @@ def _depth_exceeds(raw: bytes, limit: int) -> bool:
             if depth > limit:
                 return True
         else:
-            depth -= 1
-    return False
-
-
-def _depth_exceeds_slow(raw: bytes, limit: int) -> bool:
-    """The byte-by-byte definition `_depth_exceeds` is tested against."""
-    depth = 0
-    in_string = escaped = False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
-            depth += 1
-            if depth > limit:
-                return True
-        elif byte in (0x5D, 0x7D):
             depth -= 1
     return False
 

@@ -213,13 +213,13 @@ def _check_platform_child(record: ProvenanceRecord, evidence: RecordEvidence) ->
     """The platform digest is the child the pinned index names for the record's platform: the
     kept index must hash to the pin, and its platform child (chosen as at the first run) must be
     `platformDigest`. Otherwise signatures of any signed image could stand for the platform."""
-    from clamp.oci.manifest import Manifest, Platform
+    from clamp.oci.manifest import MAX_MANIFEST_BYTES, Manifest, Platform
 
     assert record.digest is not None
     if evidence.index is None:
         raise _Mismatch("platformDigest", "the pinned index is not kept, so which child its "
                         "platform names cannot be proved")
-    raw = _b64(evidence.index, "index", 4 * 1024 * 1024)
+    raw = _b64(evidence.index, "index", MAX_MANIFEST_BYTES)
     pinned = _digest(record.digest)
     try:
         index = Manifest.parse(raw, content_type=None, where="evidence index",
