@@ -205,28 +205,35 @@ class Attack:
         """`clamp verify --image` with `flags`: (exit code, stderr)."""
         return run_clamp("verify", "--image", self.image, *flags)
 
-    def verify_matrix(self, trust: str, *, attest_mode: str = "off") -> tuple[int, dict[str, Any]]:
-        """`clamp verify --matrix` (strict) over one entry pinned to the image: (exit code, its
-        provenance record)."""
+    def write_matrix(self, trust: str, *, digest: str | None = None, name: str = "signer",
+                     attest_mode: str | None = None, entry: str = "") -> Path:
+        """A native matrix (strict) with one entry pinned to `digest` (the image's by default),
+        trusting `trust` (the body of the trust entry `name`); `entry` adds lines to the entry."""
         matrix = self.folder / "ci" / "rocm_matrix.yml"
         matrix.parent.mkdir(parents=True, exist_ok=True)
+        attest = f"\n  attest_mode: {attest_mode}" if attest_mode is not None else ""
         matrix.write_text(f"""version: 1
 defaults:
   registry: "{self.registry.host}"
   repository: {self.repo}
   tag: "{{version}}-{{os}}"
   policy: strict
-  trust: [signer]
-  attest_mode: {attest_mode}
+  trust: [{name}]{attest}
 trust:
-  signer:
+  {name}:
 {trust}
 images:
   - version: "6.4.4"
     os: ubuntu-22.04
-    digest: {self.digest}
+    digest: {digest or self.digest}
     added: {RECENT}
-""")
+{entry}""")
+        return matrix
+
+    def verify_matrix(self, trust: str, *, attest_mode: str = "off") -> tuple[int, dict[str, Any]]:
+        """`clamp verify --matrix` (strict) over one entry pinned to the image: (exit code, its
+        provenance record)."""
+        matrix = self.write_matrix(trust, attest_mode=attest_mode)
         out = self.folder / "rocm_provenance.json"
         code, err = run_clamp("verify", "--matrix", str(matrix), "-o", str(out))
         assert out.exists(), err

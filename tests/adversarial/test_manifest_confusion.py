@@ -201,7 +201,7 @@ def test_update_never_pins_an_index_read_two_ways(crafted: bool, attack: Attack,
     """`clamp update` on a platform entry: the tag moves to an unsigned index around the signed
     amd64 child. Read two ways (`Manifests` naming an unsigned child too) it must not be
     pinned; the honest twin (the same child, one spelling) is."""
-    from tests.adversarial.conftest import RECENT, TAG, key_trust
+    from tests.adversarial.conftest import TAG, key_trust
 
     good_digest, good = _child(attack)
     _, evil = _child(attack)
@@ -213,26 +213,9 @@ def test_update_never_pins_an_index_read_two_ways(crafted: bool, attack: Attack,
         {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [good], "annotations": {
             "moved": "yes"}})
     candidate = _push_index(attack, moved, tag=TAG)
-    matrix = attack.folder / "ci" / "rocm_matrix.yml"
-    matrix.parent.mkdir(parents=True, exist_ok=True)
-    matrix.write_text(f"""version: 1
-defaults:
-  registry: "{attack.registry.host}"
-  repository: {attack.repo}
-  tag: "{{version}}-{{os}}"
-  policy: strict
-  trust: [signer]
-trust:
-  signer:
-{key_trust(signer)}
-images:
-  - version: "6.4.4"
-    os: ubuntu-22.04
-    digest: {pinned}
-    added: {RECENT}
-    platform: linux/amd64
-    platform_digest: {good_digest}
-""")
+    matrix = attack.write_matrix(key_trust(signer), digest=pinned, entry=(
+        "    platform: linux/amd64\n"
+        f"    platform_digest: {good_digest}\n"))
     before = matrix.read_bytes()
     code, err = run_clamp("update", "--matrix", str(matrix))
     if crafted:

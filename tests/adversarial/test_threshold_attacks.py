@@ -142,7 +142,6 @@ def test_a_threshold_is_met_on_one_digest_not_across_two(where: str, attack: Att
     from cryptography.hazmat.primitives.asymmetric import ec
 
     from clamp.trust.keys import PublicKey
-    from tests.adversarial.conftest import RECENT
     from tests.support.pushing import OCI_INDEX, OCI_MANIFEST, canonical_json, push_image
 
     second_key = ec.generate_private_key(ec.SECP256R1())
@@ -164,29 +163,10 @@ def test_a_threshold_is_met_on_one_digest_not_across_two(where: str, attack: Att
         attack.digest = child.digest
         attack.push_tag(".sig", [second.simple(simple_payload(child.digest))])
         attack.digest = index_digest
-    matrix = attack.folder / "ci" / "rocm_matrix.yml"
-    matrix.parent.mkdir(parents=True, exist_ok=True)
-    matrix.write_text(f"""version: 1
-defaults:
-  registry: "{attack.registry.host}"
-  repository: {attack.repo}
-  tag: "{{version}}-{{os}}"
-  policy: strict
-  trust: [two]
-trust:
-  two:
-    threshold: 2
-    keys:
-      - path: {signer.pub}
-      - path: {second.pub}
-    tlog: optional
-images:
-  - version: "6.4.4"
-    os: ubuntu-22.04
-    digest: {index_digest}
-    added: {RECENT}
-    platform: linux/amd64
-""")
+    matrix = attack.write_matrix("\n".join([
+        "    threshold: 2", "    keys:", f"      - path: {signer.pub}",
+        f"      - path: {second.pub}", "    tlog: optional"]), digest=index_digest, name="two",
+        entry="    platform: linux/amd64\n")
     from tests.adversarial.conftest import run_clamp
 
     out = attack.folder / "p.json"
