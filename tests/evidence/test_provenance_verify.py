@@ -534,3 +534,20 @@ def test_a_platform_record_cannot_name_another_child(how: str, original: dict[st
     err = capsys.readouterr().err
     where = f"records[{index(doc, KEYLESS)}] ({KEYLESS})"
     assert f"{where}: platformDigest:" in err or f"{where}: digest:" in err, err
+
+
+@pytest.mark.parametrize("matrix_text", [None, "version: 1\nimages: [\n", "version: 1\nbogus: 1\n"])
+def test_a_bad_anchor_matrix_is_bad_input(matrix_text: str | None, demo_world: DemoResult,
+                                          tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """`--matrix` naming a missing, unparsable or invalid matrix: one line naming the file,
+    exit 64 (bad input), never a traceback and never "all records reproduced"."""
+    matrix = tmp_path / "ci" / "rocm_matrix.yml"
+    if matrix_text is not None:
+        matrix.parent.mkdir()
+        matrix.write_text(matrix_text)
+    assert clamp("provenance", "verify", str(demo_world.provenance), "--matrix",
+                 str(matrix)) == 64
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "reproduced" not in err, err
+    assert str(matrix) in err and len(err.strip().splitlines()) == 1, err
