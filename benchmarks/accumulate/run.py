@@ -204,7 +204,8 @@ def table(report: dict[str, Any]) -> str:
         "included). The cold ÷ raw median is median(cold) ÷ median(raw).",
         f"Peak RSS {report['peak_rss_mib']:.0f} MiB; the cold summaries' mean, variance and p95 "
         f"{'equal' if report['results_agree'] else 'DIFFER FROM'} the raw query's.",
-        f"Bars: cold ≤ 1.3× raw (median) {'met' if bars['cold_within_1.3x_raw'] else 'NOT met'}; "
+        f"Bars: cold ≤ 1.3× raw (median of the rounds in one process) "
+        f"{'met' if bars['cold_within_1.3x_raw'] else 'NOT met'}; "
         f"incremental < 2 s {'met' if bars['incremental_under_2s'] else 'NOT met'}; "
         f"peak < 1.5 GiB {'met' if bars['peak_memory_under_1.5GiB'] else 'NOT met'}.",
     ]
@@ -307,7 +308,12 @@ def main() -> None:
             "peak_rss_mib": peak,
             "results_agree": agree and all(c["records"] == raws[0]["records"] for c in colds),
         }
-        report["bars"] = {"cold_within_1.3x_raw": report["cold_over_raw_median"] <= 1.3,
+        # The issue's bar: the raw query in the same process as the cold run, median of the
+        # rounds. The across-children ratio (reported above) divides medians taken apart, and a
+        # loaded machine can inflate the raw ones alone (a 14.9 s round among 2-5 s ones made it
+        # read 0.96 in session 10).
+        report["bars"] = {"cold_within_1.3x_raw":
+                          report["cold_over_raw_same_process_median"] <= 1.3,
                           "incremental_under_2s": _median(incs) < 2.0,
                           "peak_memory_under_1.5GiB": peak < 1536}
         if args.json:

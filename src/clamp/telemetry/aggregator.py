@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -76,6 +78,30 @@ def _stats(row: queries.Row) -> dict[str, object]:
             "variance": row.var, "driftPercentile": row.p95}
 
 
+@dataclass(frozen=True)
+class _Read:
+    """What a summary reads from the store (`TemporalAggregator._read`)."""
+
+    meta: dict[int, tuple[str, float | None, str | None, str | None, str | None]]
+    grouped: queries.Grouped
+    cache: summary_cache.SummaryCache
+    invalid_by_file: dict[int, int]
+    by_reason: list[tuple[int, int]]
+    examples: list[tuple[str, int, int]]
+    corrupt: list[tuple[str, str | None]]
+    labels: list[tuple[str | None, str | None]]
+    sides: attribution.Sides
+
+
+def _save_and_close(store: TelemetryStore, cache: summary_cache.SummaryCache) -> None:
+    """Write the summary cache, then close the store (its checkpoint); the store is closed
+    even when the cache cannot be written."""
+    try:
+        summary_cache.save(store.con, cache)
+    finally:
+        store.close()
+
+
 def _evidence_model(ev: Evidence | None) -> TrustEvidence:
     if ev is None:
         return TrustEvidence(trustStatus="unknown")
@@ -105,7 +131,12 @@ class TemporalAggregator:
         self.last_ingest: IngestStats | None = None
 
     def accumulate(self, root: Path | str) -> TelemetrySummary:
-        """Ingest ROOT's sessions, compute the summary, write it atomically, return it."""
+        """Ingest ROOT's sessions, compute the summary, write it atomically, return it.
+
+        Every read of the store comes first (`_read`); then the store's own writes (the
+        summary cache) and its close, which checkpoints, run on a second thread while this one
+        builds the summary and its JSON from what was read (DuckDB releases the GIL). The
+        summary is written only once the store is closed without error, as before."""
         root = Path(root)
         if not root.is_dir():
             raise BadInputError("not a directory", where=str(root))
@@ -114,14 +145,25 @@ class TemporalAggregator:
         provenance = load_provenance(self.provenance_path or build / "rocm_provenance.json",
                                      required=self.provenance_path is not None)
         files = _session_files(telemetry_dir)
-        with TelemetryStore(self.db_path or build / "telemetry.duckdb") as store:
+        store = TelemetryStore(self.db_path or build / "telemetry.duckdb")
+        try:
             self.last_ingest = store.sync(files)
-            summary = self._summarise(store, telemetry_dir, provenance)
-        write_atomic(build / "telemetry_summary.json", summary.to_json())
+            read = self._read(store, provenance)
+        except BaseException:
+            store.close()
+            raise
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            closed = pool.submit(_save_and_close, store, read.cache)
+            try:
+                summary = self._build(read, telemetry_dir, provenance)
+                text = summary.to_json()
+            finally:
+                closed.result()  # the store's error, if any, before any summary is written
+        write_atomic(build / "telemetry_summary.json", text)
         return summary
 
-    def _summarise(self, store: TelemetryStore, telemetry_dir: Path,
-                   provenance: Provenance) -> TelemetrySummary:
+    def _read(self, store: TelemetryStore, provenance: Provenance) -> _Read:
+        """Everything the summary needs from the store (no writes but its temp tables)."""
         con = store.con
         sessions = con.execute(queries.SESSIONS).fetchall()
         evidence = provenance.by_digest
@@ -135,18 +177,30 @@ class TemporalAggregator:
         queries.load_sessions_table(con, sess_rows)
         cache = summary_cache.open_cache(con, self.width_us)
         g = breakdowns.grouped(con, self.width_us, cache)
+        return _Read(
+            meta=meta, grouped=g, cache=cache,
+            invalid_by_file=dict(con.execute(queries.INVALID_BY_FILE).fetchall()),
+            by_reason=con.execute(queries.INVALID_BY_REASON).fetchall(),
+            examples=con.execute(queries.INVALID_EXAMPLES).fetchall(),
+            corrupt=con.execute(queries.CORRUPT).fetchall(),
+            labels=con.execute(queries.FILE_LABELS).fetchall(),
+            sides=attribution.sides(con, self.width_us, g, cache))
+
+    def _build(self, read: _Read, telemetry_dir: Path,
+               provenance: Provenance) -> TelemetrySummary:
+        """The summary from what `_read` found (no store access: it may be closing)."""
+        evidence = provenance.by_digest
+        meta, g = read.meta, read.grouped
         status_of: dict[str | None, str] = {
             d: (evidence[d].trust_status if d in evidence else "unknown")
             for d in g.digest}
-
-        invalid_by_file = dict(con.execute(queries.INVALID_BY_FILE).fetchall())
-        by_reason = {queries.reason_text(code): n
-                     for code, n in con.execute(queries.INVALID_BY_REASON).fetchall()}
+        invalid_by_file = read.invalid_by_file
+        by_reason = {queries.reason_text(code): n for code, n in read.by_reason}
         examples = [InvalidExample(path=self._rel(p, telemetry_dir), index=i,
                                    reason=queries.reason_text(r))
-                    for p, i, r in con.execute(queries.INVALID_EXAMPLES).fetchall()]
+                    for p, i, r in read.examples]
         corrupt = [CorruptFile(path=self._rel(p, telemetry_dir), reason=r or "unknown")
-                   for p, r in con.execute(queries.CORRUPT).fetchall()]
+                   for p, r in read.corrupt]
         gpu, gpu_corrupt = summarise_gpu(telemetry_dir / "gpu")
         corrupt += [CorruptFile(path=self._rel(p, telemetry_dir), reason=r)
                     for p, r in gpu_corrupt]
@@ -193,14 +247,13 @@ class TemporalAggregator:
         top = _evidence_model(evidence.get(top_digest or ""))
         total = g.total
         origin_p95 = g.origin_p95
-        labels = con.execute(queries.FILE_LABELS).fetchall()
+        labels = read.labels
         backend = queries.origin_label([b for b, _ in labels], "unknown")
         device = queries.origin_label([d for _, d in labels], "unspecified")
         mean = 0.0 if total.mean is None else total.mean
         var = 0.0 if total.var is None else total.var
         drift = 0.0 if origin_p95 is None else origin_p95
-        changes = attribution.changes(con, self.width_us, g, status_of, cache)
-        summary_cache.save(con, cache)
+        changes = attribution.changes(self.width_us, g, status_of, read.sides)
         return TelemetrySummary(
             generatedAt=datetime.now(UTC).replace(microsecond=0).isoformat().replace(
                 "+00:00", "Z"),

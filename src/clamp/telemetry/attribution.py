@@ -10,6 +10,7 @@ for all changes in one scan, which keeps the cost flat at millions of records.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 from typing import TYPE_CHECKING
@@ -56,11 +57,20 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 9)
 
 
-def changes(con: duckdb.DuckDBPyConnection, width_us: int, grouped: queries.Grouped,
-            status_of: dict[str | None, str],
-            cache: SummaryCache | None = None) -> list[Change]:
-    """Every image change between consecutive windows, with its shifts and intervals (the
-    like-with-like sides through `cache`, see `stratified.side_stats`)."""
+@dataclass(frozen=True)
+class Sides:
+    """What the attribution reads from the store: the image changes between consecutive
+    windows (before window, after window, before digest, after digest) and the like-with-like
+    sides of their windows (see `stratified.side_stats`)."""
+
+    pairs: list[tuple[datetime, datetime, str, str]]
+    strata: dict[tuple[int, str], dict[stratified.Stratum, stratified.Side]]
+
+
+def sides(con: duckdb.DuckDBPyConnection, width_us: int, grouped: queries.Grouped,
+          cache: SummaryCache | None = None) -> Sides:
+    """The store's part of the attribution (one scan, or the `cache`'s sides): everything
+    `changes` needs, so that the store can be written and closed while it runs."""
     dominant = dominant_digests(grouped)
     pairs: list[tuple[datetime, datetime, str, str]] = []
     for bw, aw in pairwise(dominant):
@@ -69,7 +79,14 @@ def changes(con: duckdb.DuckDBPyConnection, width_us: int, grouped: queries.Grou
             pairs.append((bw, aw, db, da))
     wanted = {(w, d, grouped.window_digest[(w, d)].n)
               for bw, aw, db, da in pairs for w, d in ((bw, db), (aw, da))}
-    strata = stratified.side_stats(con, width_us, sorted(wanted), cache)
+    return Sides(pairs, stratified.side_stats(con, width_us, sorted(wanted), cache))
+
+
+def changes(width_us: int, grouped: queries.Grouped, status_of: dict[str | None, str],
+            found: Sides) -> list[Change]:
+    """Every image change between consecutive windows, with its shifts and intervals, from
+    what `sides` read (pure Python: no store access)."""
+    pairs, strata = found.pairs, found.strata
     samples = _samples(strata)
     out: list[Change] = []
     for before_w, after_w, d_before, d_after in pairs:
