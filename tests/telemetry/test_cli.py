@@ -164,7 +164,7 @@ def test_github_actions_outputs(capsys: pytest.CaptureFixture[str], sample_root:
     code, _, out = run(capsys, "telemetry", "accumulate", str(sample_root))  # annotations: stderr
     assert code == 0
     assert "::warning file=" in out and "corrupt telemetry file" in out
-    assert "session_count=357" in outputs.read_text()  # the origin's meaning: records
+    assert "session_count=897" in outputs.read_text()  # the origin's meaning: records
     assert "| 9 |" in step.read_text()
 
 

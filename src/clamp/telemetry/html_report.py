@@ -17,7 +17,7 @@ from html import escape
 from clamp.telemetry import numfmt
 from clamp.telemetry.html_plot import Axis, Marker, duration_axis, line_plot
 from clamp.telemetry.html_style import CSS, csp
-from clamp.telemetry.models import Change, ImageGroup, TelemetrySummary
+from clamp.telemetry.models import MIN_VERDICT_RECORDS, Change, ImageGroup, TelemetrySummary
 
 _VERDICT_CLASS = {"regressed": "bad", "improved": "good"}
 
@@ -99,6 +99,9 @@ def _verdicts(s: TelemetrySummary, images: dict[str | None, ImageGroup]) -> str:
                     f"compared within backend and device over "
                     f"{numfmt.percent(c.comparedShare)} of records, mix shift "
                     f"{numfmt.percent(c.mixShift)}")
+        if c.strata and c.too_few_records():
+            compared = numfmt.too_few(*c.compared_records(), MIN_VERDICT_RECORDS) + (
+                f"; {compared}" if compared else "")
         items.append(
             f'<li class="{css}">{_verdict_badge(c.verdict)} '
             f"<strong>{escape(c.windowAfter[:10])}</strong>: "
@@ -151,7 +154,9 @@ def _changes_table(s: TelemetrySummary, images: dict[str | None, ImageGroup]) ->
     rows = [[f'<span class="nw">{escape(c.windowAfter[:10])}</span>',
              f"{_image(c.digestBefore, images)} → {_image(c.digestAfter, images)}",
              _signer(images.get(c.digestAfter)),
-             _verdict_badge(c.verdict), _num(_effect(c)[0]), _num(_effect(c)[1]),
+             _verdict_badge(c.verdict) + (' <span class="note">too few records</span>'
+                                          if c.strata and c.too_few_records() else ""),
+             _num(_effect(c)[0]), _num(_effect(c)[1]),
              _num(numfmt.shift(c.meanStabilityShift, c.meanStabilityShiftCI)),
              escape(numfmt.count(c.recordsBefore)) + " / " + escape(numfmt.count(
                  c.recordsAfter))] for c in s.changes]

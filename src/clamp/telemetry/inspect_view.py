@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from clamp.telemetry import numfmt
-from clamp.telemetry.models import Change, ImageGroup, Stats, TelemetrySummary
+from clamp.telemetry.models import MIN_VERDICT_RECORDS, Change, ImageGroup, Stats, TelemetrySummary
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -216,6 +216,8 @@ def changes_table(summary: TelemetrySummary, wide: bool = True) -> RenderableTyp
             mean, p95 = _intervals(c)
             lines += [
                 f"  {escape(c.windowAfter[:10])}  {verdict_text(c.verdict)}",
+                *([f"    [dim]{numfmt.too_few(*c.compared_records(), MIN_VERDICT_RECORDS)}[/]"]
+                  if c.strata and c.too_few_records() else []),
                 f"    {escape(image_label(c.digestBefore, images))} "
                 f"({status_text(c.trustBefore)})",
                 f"    → {escape(image_label(c.digestAfter, images))} "
@@ -235,7 +237,9 @@ def changes_table(summary: TelemetrySummary, wide: bool = True) -> RenderableTyp
                       escape(f"{image_label(c.digestBefore, images)} → "
                              f"{image_label(c.digestAfter, images)}"),
                       f"{status_text(c.trustBefore)} → {status_text(c.trustAfter)}",
-                      verdict_text(c.verdict), escape(mean), escape(p95))
+                      verdict_text(c.verdict) + ("\n[dim]too few records[/]"
+                                                 if c.strata and c.too_few_records() else ""),
+                      escape(mean), escape(p95))
     return Lines(table, note)
 
 

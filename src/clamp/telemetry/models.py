@@ -11,6 +11,11 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SUMMARY_SCHEMA_VERSION = 1
+#: Compared records a side below which an image change gets no verdict, whatever its intervals
+#: say: a handful of records can give a zero-width or tail-blind interval (tests/telemetry/
+#: test_small_samples.py). Twenty is also the fewest values whose 95th percentile is not just
+#: their maximum.
+MIN_VERDICT_RECORDS = 20
 
 
 class _Model(BaseModel):
@@ -146,6 +151,15 @@ class Change(_Model):
         default=None, description="Total variation distance between the backend/device mix "
                                   "before and after (0 = same mix, 1 = disjoint).")
     strata: list[StratumShift] = Field(default_factory=list)
+
+    def compared_records(self) -> tuple[int, int]:
+        """Records before and after in the strata compared like with like (weight above 0)."""
+        return (sum(s.recordsBefore for s in self.strata if s.weight > 0),
+                sum(s.recordsAfter for s in self.strata if s.weight > 0))
+
+    def too_few_records(self) -> bool:
+        """True when a side has fewer compared records than a verdict needs."""
+        return min(self.compared_records()) < MIN_VERDICT_RECORDS
 
 
 class CorruptFile(_Model):

@@ -70,6 +70,12 @@ def shift(value: float | None, ci: list[float] | None, *, unit: str = "") -> str
     return _signed(text + (f" {unit}" if unit else ""))
 
 
+def too_few(before: int, after: int, needed: int) -> str:
+    """Why an image change has no verdict although its intervals may exclude zero."""
+    return (f"too few records for a verdict ({count(before)} before, {count(after)} after; "
+            f"{count(needed)} a side needed)")
+
+
 def percent(value: float | None, decimals: int = 0) -> str:
     return DASH if value is None else f"{100 * value:.{decimals}f}%"
 
