@@ -235,7 +235,7 @@ def _headline(s: TelemetrySummary, images: dict[str | None, ImageGroup]) -> str:
             ("policy decision", escape(s.policyDecision or "—")),
             ("sessions / records", f"{numfmt.count(s.sessionFileCount)} / "
                                    f"{numfmt.count(s.recordCount)}"),
-            ("mean stability", f"{numfmt.stability(s.meanStability)}"),
+            ("mean stability", f"{numfmt.stability(s.mean)}"),
             ("p95 duration", escape(numfmt.ms(s.p95))),
             ("corrupt files / invalid records", f"{numfmt.count(s.corruptFiles.count)} / "
                                                 f"{numfmt.count(s.invalidRecords.count)}")]

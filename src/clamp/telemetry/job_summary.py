@@ -58,7 +58,7 @@ def markdown(summary: TelemetrySummary) -> str:
         "| sessions | records | mean stability | p95 duration | trust of the current image |",
         "|---:|---:|---:|---:|---|",
         f"| {numfmt.count(s.sessionFileCount)} | {numfmt.count(s.recordCount)} | "
-        f"{numfmt.stability(s.meanStability)} | {numfmt.ms(s.p95)} | "
+        f"{numfmt.stability(s.mean)} | {numfmt.ms(s.p95)} | "
         f"{_signer(current) if current else md(s.trustStatus)} |", ""]
     if s.changes:
         lines += ["#### Image changes", "",

@@ -286,8 +286,16 @@ class TelemetrySummary(_Model):
     @property
     def p95(self) -> float | None:
         """The p95 duration the views show: clamp's interpolated one, else (a summary of the
-        origin's, which has none) the origin's driftPercentile."""
-        return self.durationP95 if self.durationP95 is not None else self.driftPercentile
+        origin's, which has none) the origin's driftPercentile; none when there were no
+        durations (the origin wrote 0 there, which a reader would take for a measured 0 ms)."""
+        if self.durationP95 is not None:
+            return self.durationP95
+        return self.driftPercentile if self.recordCount and self.driftPercentile else None
+
+    @property
+    def mean(self) -> float | None:
+        """The mean stability the views show: none without records (the origin's 0 there)."""
+        return self.meanStability if self.recordCount else None
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2) + "\n"
