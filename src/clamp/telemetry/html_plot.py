@@ -17,6 +17,7 @@ from html import escape
 from clamp.telemetry.numfmt import MINUS
 
 FONT = 13.0
+LABEL_FONT = 11.0  # marker labels (the stylesheet's svg text.marker-label)
 CHAR = 0.62 * FONT  # width of one label character, an upper bound for digits and dates
 
 
@@ -121,22 +122,32 @@ def line_plot(plot_id: str, title: str, values: list[float | None], starts: list
 
     lo, hi = ticks[0], ticks[-1]
     left = 10 + max(_text_width(label(t)) for t in ticks) + 8
-    top, bottom, right = 30.0, 44.0, 14.0
+    bottom, right = 44.0, 14.0
     # Room at the right for the last date label, centred under its point.
     n = len(values)
     span_days = _span_days(starts)
     dates = [_date_label(s, span_days) for s in starts]
     right = max(right, _text_width(dates[-1]) / 2 + 4) if dates else right
     left = max(left, _text_width(dates[0]) / 2 + 4) if dates else left
-    plot_w, plot_h = width - left - right, height - top - bottom
+    plot_w = width - left - right
 
     def x(i: int) -> float:
         return left + (plot_w / 2 if n == 1 else i * plot_w / (n - 1))
 
+    # The axis title on the top line; below it the rows of marker labels, each starting at its
+    # line's x and in its colour, then the plot, where the dashed lines start (a line drawn up
+    # to a higher row would cross the labels below it).
+    placed = place_labels([(x(m.index), _text_width(m.label) * LABEL_FONT / FONT)
+                           for m in markers],
+                          left, width - 2)
+    rows = 1 + max((row for row, _ in placed if row is not None), default=0)
+    top = TITLE_Y + rows * ROW + 4
+    plot_h = height - top - bottom
+
     def y(v: float) -> float:
         return top + plot_h - (v - lo) / ((hi - lo) or 1.0) * plot_h
 
-    parts = [head, f'<text class="axis-title" x="{left:.1f}" y="{top - 14:.1f}">'
+    parts = [head, f'<text class="axis-title" x="{left:.1f}" y="{TITLE_Y:.1f}">'
                    f"{escape(axis.title)}</text>"]
     for t in ticks:
         parts.append(f'<line class="grid" x1="{left:.1f}" x2="{width - right:.1f}" '
@@ -156,17 +167,20 @@ def line_plot(plot_id: str, title: str, values: list[float | None], starts: list
                      f'text-anchor="middle">{escape(dates[i])}</text>')
     parts.append(f'<line class="axis" x1="{left:.1f}" x2="{width - right:.1f}" '
                  f'y1="{top + plot_h:.1f}" y2="{top + plot_h:.1f}"/>')
-    for m in markers:
+    for m, (row, anchor) in zip(markers, placed, strict=True):
         status = m.status if m.status in ("valid", "unknown") else "bad"
         mx = x(m.index)
-        text_w = _text_width(m.label) * 0.85
-        anchor, tx = ("end", mx - 4) if mx + 4 + text_w > width - 2 else ("start", mx + 4)
+        label_y = top - 4 - (row or 0) * ROW
         parts.append(
             f'<line class="digest-change trust-{status}" data-trust="{escape(m.status)}" '
-            f'x1="{mx:.1f}" x2="{mx:.1f}" y1="{top - 6:.1f}" y2="{top + plot_h:.1f}" '
-            f'stroke-dasharray="5 4"><title>{escape(m.title)}</title></line>'
-            f'<text class="marker-label trust-{status}" x="{tx:.1f}" y="{top - 4:.1f}" '
-            f'text-anchor="{anchor}" font-size="{FONT * 0.85:.1f}">{escape(m.label)}</text>')
+            f'x1="{mx:.1f}" x2="{mx:.1f}" y1="{top - 2:.1f}" y2="{top + plot_h:.1f}" '
+            f'stroke-dasharray="5 4"><title>{escape(m.title)}</title></line>')
+        if row is not None:
+            tx = mx - 4 if anchor == "end" else mx + 4
+            parts.append(
+                f'<text class="marker-label trust-{status}" x="{tx:.1f}" y="{label_y:.1f}" '
+                f'text-anchor="{anchor}">{escape(m.label)}'
+                "</text>")
     points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(scaled) if v is not None)
     parts.append(f'<polyline class="series" fill="none" stroke-width="2" points="{points}"/>')
     for i, v in enumerate(scaled):
@@ -175,6 +189,36 @@ def line_plot(plot_id: str, title: str, values: list[float | None], starts: list
                          f"<title>{escape(starts[i][:16])}: {label(v)}</title></circle>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+#: Height of one row of marker labels above the plot, and how many rows there may be.
+ROW = 16.0
+MAX_ROWS = 3
+TITLE_Y = 16.0  # baseline of the axis title
+GAP = 8.0
+
+
+def place_labels(markers: list[tuple[float, float]], lo: float,
+                 hi: float) -> list[tuple[int | None, str]]:
+    """(row, anchor) for each marker label given its line's x and its width: the label goes
+    right of its line ("start"), or left ("end") where it would pass `hi`, in the first row
+    where it touches no other label. One that fits no row within MAX_ROWS is left out (None):
+    its dashed line stays, with its title, and the verdict list names every change."""
+    taken: list[list[tuple[float, float]]] = [[] for _ in range(MAX_ROWS)]
+    out: list[tuple[int | None, str]] = []
+    for mx, w in markers:
+        spans = [("start", mx + 4, mx + 4 + w), ("end", mx - 4 - w, mx - 4)]
+        spans = [sp for sp in spans if sp[1] >= lo - 0.5 and sp[2] <= hi + 0.5] or spans[1:]
+        choice: tuple[int | None, str] = (None, spans[0][0])
+        for row, used in enumerate(taken):
+            free = next((sp for sp in spans if all(sp[2] + GAP <= a or b + GAP <= sp[1]
+                                                   for a, b in used)), None)
+            if free is not None:
+                used.append((free[1], free[2]))
+                choice = (row, free[0])
+                break
+        out.append(choice)
+    return out
 
 
 def _span_days(starts: list[str]) -> float:

@@ -49,6 +49,13 @@ def _signer(img: ImageGroup | None) -> str:
     return f"{_status(ev.trustStatus)} · {who}{issuer}"
 
 
+def _policy(decision: str | None) -> str:
+    """A policy decision, which may break after each "|": the origin's verifier writes one
+    word of them ("mode=strict|require_sig=False|attest=none|status=0") that no cell holds."""
+    return ('<span class="wrap">' + escape(decision or "—").replace("|", "|<wbr>")
+            + "</span>")
+
+
 def _td(label: str, content: str, numeric: bool = False) -> str:
     cls = ' class="n"' if numeric else ""
     # One child, so the narrow layout's two-column grid holds the label and the whole content.
@@ -179,7 +186,7 @@ def _images_table(s: TelemetrySummary) -> str:
             f'<span class="wrap">{escape(ev.provenanceIdentity or "—")}</span>',
             f'<span class="wrap">{escape(ev.provenanceIssuer or "—")}</span>',
             f'<span class="nw">{escape(ev.provenanceTimestamp or "—")}</span>',
-            escape(ev.policyDecision or "—"), numfmt.count(img.sessionCount),
+            _policy(ev.policyDecision), numfmt.count(img.sessionCount),
             numfmt.stability(img.meanStability), escape(numfmt.ms(img.driftPercentile))])
     return _table("provenance-table", [
         ("image", False), ("digest", False), ("trust", False), ("signer identity", False),
@@ -232,7 +239,7 @@ def _headline(s: TelemetrySummary, images: dict[str | None, ImageGroup]) -> str:
              if s.provenanceDigest else "—"),
             ("issuer", escape(s.provenanceIssuer or "—")),
             ("signed at", escape(s.provenanceTimestamp or "—")),
-            ("policy decision", escape(s.policyDecision or "—")),
+            ("policy decision", _policy(s.policyDecision)),
             ("sessions / records", f"{numfmt.count(s.sessionFileCount)} / "
                                    f"{numfmt.count(s.recordCount)}"),
             ("mean stability", f"{numfmt.stability(s.mean)}"),
