@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
-from clamp.telemetry.numfmt import MINUS
+from clamp.telemetry.numfmt import MINUS, duration_unit
 
 FONT = 13.0
 LABEL_FONT = 11.0  # marker labels (the stylesheet's svg text.marker-label)
@@ -78,9 +78,11 @@ def tick_decimals(ticks: list[float]) -> int:
 
 
 def duration_axis(values: list[float | None]) -> Axis:
-    """Milliseconds, or seconds once the largest value passes 10 s."""
+    """Milliseconds, or the unit the largest value needs (seconds past 10 s, minutes past
+    10 min, hours past 10 h), as the figures elsewhere in the report."""
     top = max((abs(v) for v in values if v is not None), default=0.0)
-    return Axis("p95 duration (s)", 1 / 1000) if top >= 10_000 else Axis("p95 duration (ms)")
+    unit, scale = duration_unit(top)
+    return Axis(f"p95 duration ({unit})", 1 / scale)
 
 
 def _date_label(start: str, span_days: float) -> str:
