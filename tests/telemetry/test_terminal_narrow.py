@@ -93,3 +93,10 @@ def test_the_glob_comparison_fits_80_columns(summary: TelemetrySummary,
 def test_sessions_table_rounds_as_the_rest(summary: TelemetrySummary) -> None:
     text = _text(lambda c: c.print(sessions_table(summary)), 100)
     assert not re.search(r"\d\.\d{4}", text) and re.search(r"\d+\.\d ms", text)
+
+
+def test_one_image_says_there_was_no_change(tmp_path: Path) -> None:
+    write_sample_sessions(tmp_path, DIGESTS[:1])
+    summary = TemporalAggregator(window="1d").accumulate(tmp_path)
+    assert summary.changes == []
+    assert "image changes: none between windows" in _text(lambda c: render(summary, c), 80)

@@ -334,6 +334,8 @@ def render(summary: TelemetrySummary, console: Console) -> None:
     parts.append(timeline(summary))
     if summary.changes:
         parts.append(changes_table(summary, wide=console.width >= WIDE_CHANGES))
+    elif summary.breakdown.byWindow:  # said, as the report says it: one image ran throughout
+        parts.append("[bold]image changes[/]: none between windows")
     if summary.breakdown.byBackend or summary.breakdown.byDevice:
         parts.append(breakdown_table(summary))
     parts.append(corrupt_view(summary))
