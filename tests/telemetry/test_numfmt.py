@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from itertools import pairwise
 
 from hypothesis import given
@@ -76,3 +77,15 @@ def test_a_shift_that_rounds_to_zero_has_no_sign() -> None:
     # "−0 [−10, +4] ms" read as a (tiny) drop.
     assert numfmt.shift(-0.3, [-10.2, 4.1], unit="ms") == "0 [−10, +4] ms"
     assert numfmt.shift(0.0002, [-0.0001, 0.009]) == "0.000 [0.000, +0.009]"
+
+
+def test_a_flat_stability_of_one_has_no_tick_above_one() -> None:
+    from clamp.telemetry.html_plot import Axis, line_plot
+
+    svg = line_plot("p", "t", [1.0, 1.0], ["2025-10-12T00:00:00Z", "2025-10-13T00:00:00Z"], [],
+                    Axis("mean stability", upper=1.0), width=400)
+    ticks = [float(t.replace("−", "-")) for t in re.findall(r'class="tick"[^>]*end">([^<]+)<',
+                                                          svg)]
+    assert max(ticks) == 1.0 and min(ticks) < 1.0
+    one = line_plot("p", "t", [0.9], ["2025-10-12T00:00:00Z"], [], Axis("x"), width=400)
+    assert ">Oct 12<" in one

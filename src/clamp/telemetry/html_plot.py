@@ -37,6 +37,8 @@ class Axis:
 
     title: str
     scale: float = 1.0
+    #: The highest value the quantity can take (stability: 1), which no tick passes.
+    upper: float | None = None
 
 
 def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
@@ -94,9 +96,9 @@ def _date_label(start: str, span_days: float) -> str:
         return start[:10]
     if span_days > 366:
         return moment.strftime("%Y-%m-%d")
-    if span_days >= 3:
-        return moment.strftime("%b %d")
-    return moment.strftime("%d %H:%M")
+    if span_days >= 3 or (span_days == 0 and moment.hour == moment.minute == 0):
+        return moment.strftime("%b %d")  # also one day-scale window alone ("12 00:00" was)
+    return moment.strftime("%b %d %H:%M" if span_days == 0 else "%d %H:%M")
 
 
 def _text_width(text: str) -> float:
@@ -116,7 +118,13 @@ def line_plot(plot_id: str, title: str, values: list[float | None], starts: list
     if not present:
         return head + f'<text class="axis" x="{width / 2}" y="{height / 2}" ' \
                       f'text-anchor="middle">no data</text></svg>'
-    ticks = nice_ticks(min(present), max(present))
+    lo_v, hi_v = min(present), max(present)
+    if axis.upper is not None and hi_v >= axis.upper and hi_v - lo_v < 0.05 * axis.upper:
+        # Flat at the top (every stability 1.0, as the origin's anchors record): a band below
+        # the bound, not one around it with ticks at values that cannot occur.
+        lo_v = axis.upper * 0.9
+    ticks = [t for t in nice_ticks(lo_v, hi_v)
+             if axis.upper is None or t <= axis.upper + 1e-12]
     decimals = tick_decimals(ticks)
 
     def label(v: float) -> str:

@@ -145,7 +145,8 @@ def _plots(s: TelemetrySummary) -> str:
     p95 = [w.driftPercentile for w in windows]
     out = []
     for plot_id, title, values, axis in (
-            ("plot-stability", "Mean stability per window", stab, Axis("mean stability")),
+            ("plot-stability", "Mean stability per window", stab,
+             Axis("mean stability", upper=1.0)),
             ("plot-p95", "p95 duration per window", p95, duration_axis(p95))):
         wide = line_plot(plot_id, title, values, starts, _markers(s, False), axis,
                          width=1100, height=300, css_class="wide")
