@@ -98,6 +98,11 @@ def test_a_mixed_fleet_report_fits_and_no_label_hides_another(fleet: Path,
         assert page.evaluate(SVG_TEXT) == []
         assert page.evaluate(OVERLAPS) == []
         assert page.locator("#verdicts li").count() == 4
+        if width == 1280:
+            # The signer column had ~130 px of ten columns and split URLs letter by letter.
+            for cell in ("#provenance-table td:nth-child(4)", "#changes-table td:nth-child(3)"):
+                box = page.locator(cell).first.bounding_box()
+                assert box is not None and box["width"] >= 200, (cell, box)
 
 
 def test_no_records_shows_no_zeros(tmp_path: Path) -> None:

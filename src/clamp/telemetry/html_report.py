@@ -43,10 +43,19 @@ def _signer(img: ImageGroup | None) -> str:
     if img is None:
         return '<span class="muted">no evidence</span>'
     ev = img.evidence
-    who = f'<span class="wrap">{escape(ev.provenanceIdentity or "identity not recorded")}</span>'
-    issuer = f' <span class="note wrap">({escape(ev.provenanceIssuer)})</span>' \
+    who = f'<span class="wrap">{_url(ev.provenanceIdentity or "identity not recorded")}</span>'
+    issuer = f' <span class="note wrap">({_url(ev.provenanceIssuer)})</span>' \
         if ev.provenanceIssuer else ""
     return f"{_status(ev.trustStatus)} · {who}{issuer}"
+
+
+def _url(text: str) -> str:
+    """An identity or issuer URL, escaped, that may break after "/", "." and "@" (a narrow
+    column then splits it into its parts, not at any letter)."""
+    out = escape(text)
+    for sep in ("/", ".", "@"):
+        out = out.replace(sep, sep + "<wbr>")
+    return out.replace("/<wbr>/<wbr>", "//")
 
 
 def _policy(decision: str | None) -> str:
@@ -184,14 +193,18 @@ def _images_table(s: TelemetrySummary) -> str:
         rows.append([
             escape(numfmt.image_tag(img.image) or "—"), _digest(img.digest),
             _status(ev.trustStatus),
-            f'<span class="wrap">{escape(ev.provenanceIdentity or "—")}</span>',
-            f'<span class="wrap">{escape(ev.provenanceIssuer or "—")}</span>',
-            f'<span class="nw">{escape(ev.provenanceTimestamp or "—")}</span>',
+            f'<span class="wrap">{_url(ev.provenanceIdentity or "—")}</span>'
+            + (f'<br><span class="note wrap">{_url(ev.provenanceIssuer)}</span>'
+               if ev.provenanceIssuer else ""),
+            # Date and time may part at the "T" (nowhere else): ten columns share 1280 px.
+            "<wbr>".join(f'<span class="nw">{escape(part)}</span>' for part in (
+                ev.provenanceTimestamp or "—").replace("T", "T\0", 1).split("\0")),
             _policy(ev.policyDecision), numfmt.count(img.sessionCount),
             numfmt.stability(img.meanStability), escape(numfmt.ms(img.driftPercentile))])
     return _table("provenance-table", [
-        ("image", False), ("digest", False), ("trust", False), ("signer identity", False),
-        ("issuer", False), ("signed at", False), ("policy", False), ("sessions", True),
+        ("image", False), ("digest", False), ("trust", False),
+        ("signer identity · issuer", False), ("signed at", False), ("policy", False),
+        ("sessions", True),
         ("mean stability", True), ("p95 duration", True)], rows)
 
 
@@ -238,7 +251,7 @@ def _headline(s: TelemetrySummary, images: dict[str | None, ImageGroup]) -> str:
     rows = [("trust status", _signer(current) if current else _status(s.trustStatus)),
             ("current image", _image(s.provenanceDigest, images)
              if s.provenanceDigest else "—"),
-            ("issuer", escape(s.provenanceIssuer or "—")),
+            ("issuer", _url(s.provenanceIssuer or "—")),
             ("signed at", escape(s.provenanceTimestamp or "—")),
             ("policy decision", _policy(s.policyDecision)),
             ("sessions / records", f"{numfmt.count(s.sessionFileCount)} / "

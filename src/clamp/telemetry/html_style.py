@@ -61,6 +61,8 @@ svg .trust-unknown{stroke:var(--warn);fill:var(--warn)}
 svg .trust-bad{stroke:var(--bad);fill:var(--bad)}
 svg line.digest-change{stroke-width:2}
 svg text.marker-label{font:600 11px system-ui,sans-serif;stroke:none}
+@media (min-width:641px){#provenance-table td:nth-child(4),#changes-table td:nth-child(3)
+{min-width:14rem}}
 @media (max-width:640px){
 body{padding:1rem .75rem}
 svg.wide{display:none}svg.narrow{display:block}
