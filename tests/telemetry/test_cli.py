@@ -257,3 +257,14 @@ def test_origin_inspect_options(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     code, _, err = run(capsys, "telemetry", "inspect", str(sample_root), "--compare",
                        str(runs / "*" / "nothing.json"))
     assert code == ExitCode.BAD_INPUT and "no files matched" in err
+
+
+def test_accumulate_line_rounds_as_the_views(capsys: pytest.CaptureFixture[str],
+                                             sample_root: Path, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "telemetry", "accumulate", str(sample_root))
+    assert code == 0 and "mean stability 0.869," in err  # was "0.8690"
+    tdir = tmp_path / "empty" / "build" / "telemetry"
+    tdir.mkdir(parents=True)
+    (tdir / "s.json").write_text(json.dumps({"records": [record(0, seed=0)]}))
+    code, _, err = run(capsys, "telemetry", "accumulate", str(tmp_path / "empty"))
+    assert code == 0 and "0 records, mean stability —," in err  # was "0.0000"

@@ -95,7 +95,7 @@ def test_the_views_say_why_there_is_no_verdict(make_root: Callable[..., Path],
     summary = TemporalAggregator(window="1d").accumulate(tmp_path / "root")
     note = "too few records for a verdict (2 before, 2 after; 20 a side needed)"
     assert note in render_html(summary) and note in markdown(summary)
-    assert "⚪ no evidence (too few" in markdown(summary)
+    assert "⚪ no evidence: too few records" in markdown(summary)
     for width in (80, 160):
         with open(os.devnull, "w") as sink:
             console = Console(width=width, record=True, color_system=None, file=sink)

@@ -44,7 +44,7 @@ def _signer(img: ImageGroup | None) -> str:
 
 
 def _few(c: Change) -> str:
-    return f" ({numfmt.too_few(*c.compared_records(), MIN_VERDICT_RECORDS)})" \
+    return f": {numfmt.too_few(*c.compared_records(), MIN_VERDICT_RECORDS)}" \
         if c.strata and c.too_few_records() else ""
 
 
