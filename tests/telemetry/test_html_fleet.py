@@ -117,3 +117,30 @@ def test_no_records_shows_no_zeros(tmp_path: Path) -> None:
     html = render_html(summary)
     assert re.search(r"mean stability</th><td>—<", html)
     assert re.search(r"p95 duration</th><td>—<", html)
+
+
+def test_hostile_tags_and_identities_are_text_everywhere(tmp_path: Path) -> None:
+    import os
+
+    from rich.console import Console
+
+    from clamp.telemetry.inspect_view import render
+
+    write_sample_sessions(tmp_path, DIGESTS[:2])
+    evil = "https://github.com/<script>alert(1)</script>/[red]x[/red]|`ü`/w.yml@refs/heads/main"
+    doc: dict[str, Any] = provenance_doc({DIGESTS[0]: "valid", DIGESTS[1]: "valid"})
+    for rec in doc["records"]:
+        rec["identity"], rec["issuer"] = evil, ISSUER
+        rec["image"] = f"ghcr.io/rocm/dev:6.4.4|<i>ü@{rec['digest']}"
+    (tmp_path / "build" / "rocm_provenance.json").write_text(json.dumps(doc))
+    summary = TemporalAggregator(window="1d").accumulate(tmp_path)
+    html = render_html(summary)
+    assert "<script>" not in html and "<i>" not in html and "&lt;script&gt;" in html
+    assert "default-src 'none'" in html and "<script" not in html
+    md = markdown(summary)
+    assert "<script>" not in md and "dev:6.4.4\\|&lt;i&gt;ü" in md
+    with open(os.devnull, "w") as sink:
+        console = Console(width=100, record=True, color_system=None, file=sink)
+        render(summary, console)
+    text = re.sub(r"\s|│", "", console.export_text())
+    assert "[red]x[/red]" in text and "<script>alert(1)</script>" in text
