@@ -88,4 +88,10 @@ def test_a_flat_stability_of_one_has_no_tick_above_one() -> None:
                                                           svg)]
     assert max(ticks) == 1.0 and min(ticks) < 1.0
     one = line_plot("p", "t", [0.9], ["2025-10-12T00:00:00Z"], [], Axis("x"), width=400)
-    assert ">Oct 12<" in one
+    assert ">Oct 12<" in one  # was "12 00:00"
+    two = line_plot("p", "t", [0.9, 0.8], ["2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"], [],
+                    Axis("x"), width=400)
+    assert ">Mar 03<" in two and ">Mar 04<" in two  # was "03 00:00", "04 00:00"
+    hours = line_plot("p", "t", [0.9, 0.8], ["2025-03-03T06:00:00Z", "2025-03-03T12:00:00Z"],
+                      [], Axis("x"), width=400)
+    assert ">03 06:00<" in hours

@@ -87,18 +87,24 @@ def duration_axis(values: list[float | None]) -> Axis:
     return Axis(f"p95 duration ({unit})", 1 / scale)
 
 
-def _date_label(start: str, span_days: float) -> str:
-    """A window start as the x axis shows it: "Mar 05" for day-scale windows, with the hour for
-    shorter ones, with the year when the data spans more than a year."""
+def _date_label(start: str, span_days: float, days: bool = False) -> str:
+    """A window start as the x axis shows it: "Mar 05" for day-scale windows (`days`: every
+    window starts at midnight, so an hour would say nothing), with the hour for shorter ones,
+    with the year when the data spans more than a year."""
     try:
         moment = datetime.fromisoformat(start.replace("Z", "+00:00"))
     except ValueError:
         return start[:10]
     if span_days > 366:
         return moment.strftime("%Y-%m-%d")
-    if span_days >= 3 or (span_days == 0 and moment.hour == moment.minute == 0):
-        return moment.strftime("%b %d")  # also one day-scale window alone ("12 00:00" was)
+    if span_days >= 3 or days:
+        return moment.strftime("%b %d")
     return moment.strftime("%b %d %H:%M" if span_days == 0 else "%d %H:%M")
+
+
+def _midnights(starts: list[str]) -> bool:
+    """True when every window starts at 00:00 (day or week windows)."""
+    return bool(starts) and all(s[11:16] in ("", "00:00") for s in starts)
 
 
 def _text_width(text: str) -> float:
@@ -136,7 +142,8 @@ def line_plot(plot_id: str, title: str, values: list[float | None], starts: list
     # Room at the right for the last date label, centred under its point.
     n = len(values)
     span_days = _span_days(starts)
-    dates = [_date_label(s, span_days) for s in starts]
+    days = _midnights(starts)
+    dates = [_date_label(s, span_days, days) for s in starts]
     right = max(right, _text_width(dates[-1]) / 2 + 4) if dates else right
     left = max(left, _text_width(dates[0]) / 2 + 4) if dates else left
     plot_w = width - left - right
