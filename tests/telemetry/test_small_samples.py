@@ -101,3 +101,9 @@ def test_the_views_say_why_there_is_no_verdict(make_root: Callable[..., Path],
             console = Console(width=width, record=True, color_system=None, file=sink)
             render(summary, console)
         assert "too few records" in console.export_text()
+
+
+def test_nothing_compared_is_not_called_too_few(make_root: Callable[..., Path]) -> None:
+    change = _changes(make_root, (0.0, 0.0), {"hip": 100}, {"cpu": 100})
+    assert change.verdict == "no evidence" and change.compared_records() == (0, 0)
+    assert not change.too_few_records()

@@ -158,8 +158,10 @@ class Change(_Model):
                 sum(s.recordsAfter for s in self.strata if s.weight > 0))
 
     def too_few_records(self) -> bool:
-        """True when a side has fewer compared records than a verdict needs."""
-        return min(self.compared_records()) < MIN_VERDICT_RECORDS
+        """True when strata were compared but a side has fewer records than a verdict needs
+        (when none could be compared, that is the reason, not their number)."""
+        before, after = self.compared_records()
+        return before + after > 0 and min(before, after) < MIN_VERDICT_RECORDS
 
 
 class CorruptFile(_Model):
