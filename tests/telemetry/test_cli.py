@@ -164,7 +164,7 @@ def test_github_actions_outputs(capsys: pytest.CaptureFixture[str], sample_root:
     code, _, out = run(capsys, "telemetry", "accumulate", str(sample_root))  # annotations: stderr
     assert code == 0
     assert "::warning file=" in out and "corrupt telemetry file" in out
-    assert "session_count=357" in outputs.read_text()  # the origin's meaning: records
+    assert "session_count=897" in outputs.read_text()  # the origin's meaning: records
     assert "| 9 |" in step.read_text()
 
 
@@ -257,3 +257,14 @@ def test_origin_inspect_options(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     code, _, err = run(capsys, "telemetry", "inspect", str(sample_root), "--compare",
                        str(runs / "*" / "nothing.json"))
     assert code == ExitCode.BAD_INPUT and "no files matched" in err
+
+
+def test_accumulate_line_rounds_as_the_views(capsys: pytest.CaptureFixture[str],
+                                             sample_root: Path, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "telemetry", "accumulate", str(sample_root))
+    assert code == 0 and "mean stability 0.869," in err  # was "0.8690"
+    tdir = tmp_path / "empty" / "build" / "telemetry"
+    tdir.mkdir(parents=True)
+    (tdir / "s.json").write_text(json.dumps({"records": [record(0, seed=0)]}))
+    code, _, err = run(capsys, "telemetry", "accumulate", str(tmp_path / "empty"))
+    assert code == 0 and "0 records, mean stability —," in err  # was "0.0000"

@@ -37,11 +37,11 @@ def test_step_summary_in_actions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
     assert invoke(app, ["telemetry", "accumulate", str(root)], prog_name="clamp") == 0
     text = step.read_text()
-    assert "| 9 | 357 | 0.868 | 71.6 ms |" in text
+    assert "| 9 | 897 | 0.869 | 76.0 ms |" in text
     rows = [line for line in text.splitlines() if line.startswith("| 2025")]
     assert len(rows) == 2 and all("🔴 **regressed**" in r for r in rows)
     assert "dev:6.4.4\\-ubuntu\\-22.04" not in text and "dev:6.4.4-ubuntu-22.04" in text
-    assert "−0.060 [−0.068, −0.052]" in rows[0] and "+12 [+5, +17] ms" in rows[0]
+    assert "−0.059 [−0.065, −0.054]" in rows[0] and "+7 [−3, +22] ms" in rows[0]
     assert "unsigned" in rows[0] and "valid · https://github.com/o/r/" in rows[1]
     # No long float anywhere: every number is rounded for reading.
     assert not re.search(r"\d\.\d{5,}", text)

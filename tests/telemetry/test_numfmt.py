@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from itertools import pairwise
 
 from hypothesis import given
@@ -58,3 +59,39 @@ def test_duration_axis_switches_to_seconds() -> None:
     assert duration_axis([50.0, 90.0]).title == "p95 duration (ms)"
     axis = duration_axis([12_000.0, None])
     assert axis.title == "p95 duration (s)" and axis.scale == 1 / 1000
+
+
+def test_long_durations_get_a_unit_of_their_size() -> None:
+    # Six hours was "21554.5 s"; a p95 shift of hours was "+2101398 [−1255399, +10106101] ms".
+    assert numfmt.ms(21_554_500.0) == "359 min" and numfmt.ms(90_000.0) == "90.0 s"
+    assert numfmt.ms(3_600_000.0 * 12.5) == "12.5 h" and numfmt.ms(599_000.0) == "599 s"
+    assert numfmt.ms(-21_549_600.0, signed=True) == "−359 min"
+    assert numfmt.shift(2_101_398.0, [-1_255_399.0, 10_106_101.0], unit="ms") == \
+        "+35 [−21, +168] min"
+    assert numfmt.shift(12_000.0, [9_000.0, 15_000.0], unit="ms") == "+12 [+9, +15] s"
+    assert duration_axis([3_600_000.0 * 20]).title == "p95 duration (h)"
+    assert duration_axis([1_200_000.0]).title == "p95 duration (min)"
+
+
+def test_a_shift_that_rounds_to_zero_has_no_sign() -> None:
+    # "−0 [−10, +4] ms" read as a (tiny) drop.
+    assert numfmt.shift(-0.3, [-10.2, 4.1], unit="ms") == "0 [−10, +4] ms"
+    assert numfmt.shift(0.0002, [-0.0001, 0.009]) == "0.000 [0.000, +0.009]"
+
+
+def test_a_flat_stability_of_one_has_no_tick_above_one() -> None:
+    from clamp.telemetry.html_plot import Axis, line_plot
+
+    svg = line_plot("p", "t", [1.0, 1.0], ["2025-10-12T00:00:00Z", "2025-10-13T00:00:00Z"], [],
+                    Axis("mean stability", upper=1.0), width=400)
+    ticks = [float(t.replace("−", "-")) for t in re.findall(r'class="tick"[^>]*end">([^<]+)<',
+                                                          svg)]
+    assert max(ticks) == 1.0 and min(ticks) < 1.0
+    one = line_plot("p", "t", [0.9], ["2025-10-12T00:00:00Z"], [], Axis("x"), width=400)
+    assert ">Oct 12<" in one  # was "12 00:00"
+    two = line_plot("p", "t", [0.9, 0.8], ["2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"], [],
+                    Axis("x"), width=400)
+    assert ">Mar 03<" in two and ">Mar 04<" in two  # was "03 00:00", "04 00:00"
+    hours = line_plot("p", "t", [0.9, 0.8], ["2025-03-03T06:00:00Z", "2025-03-03T12:00:00Z"],
+                      [], Axis("x"), width=400)
+    assert ">03 06:00<" in hours

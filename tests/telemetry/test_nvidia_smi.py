@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -262,3 +263,17 @@ def test_v13_power_readings_prefer_the_average() -> None:
            b"</gpu></nvidia_smi_log>")
     (card,) = parse_nvidia_xml(doc).cards
     assert card.power_w == 120.25 and card.power_cap_w == 450.0
+
+
+def test_masked_ids_of_two_cards_stay_two_rows(tmp_path: Path) -> None:
+    """The H100 and H200 captures share a masked uuid and index 0: two GPUs, not one H100 with
+    the H200's 140 GiB."""
+    data = Path(__file__).parent / "data" / "nvidia_smi"
+    for name in ("h100_590_idle_columns.csv", "h200_610_idle_query_gpu.csv"):
+        shutil.copy(data / name, tmp_path / name)
+    metrics, failures = summarise_gpu(tmp_path)
+    assert failures == []
+    names = sorted(c.name or "" for c in metrics.cards)
+    assert names == ["NVIDIA H100 80GB HBM3", "NVIDIA H200"]
+    h100 = next(c for c in metrics.cards if c.name == "NVIDIA H100 80GB HBM3")
+    assert h100.vramTotalBytes == 81559 * 2**20

@@ -12,7 +12,7 @@ import pytest
 from clamp.telemetry.aggregator import TemporalAggregator
 from clamp.telemetry.models import Change
 from clamp.telemetry.stats import welch_interval
-from clamp.telemetry.stratified import Side, compare, verdict
+from clamp.telemetry.stratified import MIN_P95_SAMPLE, Side, compare, verdict
 
 from .conftest import DIGESTS
 
@@ -104,10 +104,13 @@ def test_disjoint_mix_cannot_be_compared(make_root: Callable[..., Path]) -> None
 
 
 def test_combination_matches_a_direct_computation() -> None:
-    before = {("hip", "a"): Side(10, 0.9, 0.0004, 20.0, [19.0, 20.0, 21.0]),
-              ("cpu", "a"): Side(40, 0.7, 0.0009, 60.0, [55.0, 60.0, 65.0])}
-    after = {("hip", "a"): Side(30, 0.88, 0.0004, 22.0, [21.0, 22.0, 23.0]),
-             ("cpu", "a"): Side(20, 0.69, 0.0016, 61.0, [56.0, 61.0, 66.0]),
+    def around(centre: float) -> list[float]:  # MIN_P95_SAMPLE durations: enough for a p95
+        return [centre + (k - MIN_P95_SAMPLE // 2) / 10 for k in range(MIN_P95_SAMPLE)]
+
+    before = {("hip", "a"): Side(10, 0.9, 0.0004, 20.0, around(20.0)),
+              ("cpu", "a"): Side(40, 0.7, 0.0009, 60.0, around(60.0))}
+    after = {("hip", "a"): Side(30, 0.88, 0.0004, 22.0, around(22.0)),
+             ("cpu", "a"): Side(20, 0.69, 0.0016, 61.0, around(61.0)),
              ("cpu", "b"): Side(5, 0.1, 0.01, 99.0, [98.0, 99.0])}
     adj = compare(before, after, seed_key="x")
     w_hip, w_cpu = 10 * 30 / 40, 40 * 20 / 60
@@ -167,7 +170,9 @@ def test_records_without_a_duration_around_a_change(make_root: Callable[..., Pat
     """A valid record may lack duration_ms (the origin's rules): it counts in the means and
     stays out of the p95 samples (a None in a sample used to crash the sort)."""
     rng = random.Random(3)
-    before, after = _records(rng, 1, MIX_BEFORE, (0.0, 0.0)), _records(rng, 2, MIX_AFTER,
+    # Each stratum keeps MIN_P95_SAMPLE durations a side after half of them are dropped.
+    mix_before, mix_after = {"hip": 240, "cpu": 60}, {"hip": 60, "cpu": 240}
+    before, after = _records(rng, 1, mix_before, (0.0, 0.0)), _records(rng, 2, mix_after,
                                                                         (0.0, 0.0))
     for i, rec in enumerate(before + after):
         if i % 2:

@@ -45,7 +45,9 @@ def accumulate(
     if as_json:
         print(summary.to_json(), end="")
     else:
-        mean = "—" if summary.meanStability is None else f"{summary.meanStability:.4f}"
+        from clamp.telemetry import numfmt
+
+        mean = numfmt.stability(summary.mean)
         output.info(f"wrote {out_path}: {summary.sessionFileCount} sessions, "
                     f"{summary.recordCount} records, mean stability {mean}, "
                     f"trust {summary.trustStatus}")

@@ -119,8 +119,11 @@ def summarise_gpu(directory: Path) -> tuple[GpuMetrics, list[tuple[str, str]]]:
         for card in snapshot.cards:
             # "card0" on two machines is two GPUs: tell them apart by what identifies the GPU
             # (amd-smi's metric output names none: its VRAM size at least tells models apart).
-            identity = card.unique_id or card.name or (
-                f"{card.vram_total_bytes} B VRAM" if card.vram_total_bytes else "")
+            # A unique id with another name is another GPU too: collectors mask ids (the
+            # public H100 and H200 captures both say GPU-00000000-0000-0000-0000-000000000000).
+            identity = (f"{card.unique_id} {card.name or ''}" if card.unique_id
+                        else card.name or (f"{card.vram_total_bytes} B VRAM"
+                                           if card.vram_total_bytes else ""))
             per_card.setdefault((card.card, identity), []).append(card)
             tools.setdefault((card.card, identity), tool)
     _join_unnamed(per_card, tools)

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
-from clamp.telemetry.numfmt import MINUS
+from clamp.telemetry.numfmt import MINUS, duration_unit
 
 FONT = 13.0
+LABEL_FONT = 11.0  # marker labels (the stylesheet's svg text.marker-label)
 CHAR = 0.62 * FONT  # width of one label character, an upper bound for digits and dates
 
 
@@ -36,6 +37,8 @@ class Axis:
 
     title: str
     scale: float = 1.0
+    #: The highest value the quantity can take (stability: 1), which no tick passes.
+    upper: float | None = None
 
 
 def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
@@ -77,23 +80,31 @@ def tick_decimals(ticks: list[float]) -> int:
 
 
 def duration_axis(values: list[float | None]) -> Axis:
-    """Milliseconds, or seconds once the largest value passes 10 s."""
+    """Milliseconds, or the unit the largest value needs (seconds past 10 s, minutes past
+    10 min, hours past 10 h), as the figures elsewhere in the report."""
     top = max((abs(v) for v in values if v is not None), default=0.0)
-    return Axis("p95 duration (s)", 1 / 1000) if top >= 10_000 else Axis("p95 duration (ms)")
+    unit, scale = duration_unit(top)
+    return Axis(f"p95 duration ({unit})", 1 / scale)
 
 
-def _date_label(start: str, span_days: float) -> str:
-    """A window start as the x axis shows it: "Mar 05" for day-scale windows, with the hour for
-    shorter ones, with the year when the data spans more than a year."""
+def _date_label(start: str, span_days: float, days: bool = False) -> str:
+    """A window start as the x axis shows it: "Mar 05" for day-scale windows (`days`: every
+    window starts at midnight, so an hour would say nothing), with the hour for shorter ones,
+    with the year when the data spans more than a year."""
     try:
         moment = datetime.fromisoformat(start.replace("Z", "+00:00"))
     except ValueError:
         return start[:10]
     if span_days > 366:
         return moment.strftime("%Y-%m-%d")
-    if span_days >= 3:
+    if span_days >= 3 or days:
         return moment.strftime("%b %d")
-    return moment.strftime("%d %H:%M")
+    return moment.strftime("%b %d %H:%M" if span_days == 0 else "%d %H:%M")
+
+
+def _midnights(starts: list[str]) -> bool:
+    """True when every window starts at 00:00 (day or week windows)."""
+    return bool(starts) and all(s[11:16] in ("", "00:00") for s in starts)
 
 
 def _text_width(text: str) -> float:
@@ -113,7 +124,13 @@ def line_plot(plot_id: str, title: str, values: list[float | None], starts: list
     if not present:
         return head + f'<text class="axis" x="{width / 2}" y="{height / 2}" ' \
                       f'text-anchor="middle">no data</text></svg>'
-    ticks = nice_ticks(min(present), max(present))
+    lo_v, hi_v = min(present), max(present)
+    if axis.upper is not None and hi_v >= axis.upper and hi_v - lo_v < 0.05 * axis.upper:
+        # Flat at the top (every stability 1.0, as the origin's anchors record): a band below
+        # the bound, not one around it with ticks at values that cannot occur.
+        lo_v = axis.upper * 0.9
+    ticks = [t for t in nice_ticks(lo_v, hi_v)
+             if axis.upper is None or t <= axis.upper + 1e-12]
     decimals = tick_decimals(ticks)
 
     def label(v: float) -> str:
@@ -121,22 +138,33 @@ def line_plot(plot_id: str, title: str, values: list[float | None], starts: list
 
     lo, hi = ticks[0], ticks[-1]
     left = 10 + max(_text_width(label(t)) for t in ticks) + 8
-    top, bottom, right = 30.0, 44.0, 14.0
+    bottom, right = 44.0, 14.0
     # Room at the right for the last date label, centred under its point.
     n = len(values)
     span_days = _span_days(starts)
-    dates = [_date_label(s, span_days) for s in starts]
+    days = _midnights(starts)
+    dates = [_date_label(s, span_days, days) for s in starts]
     right = max(right, _text_width(dates[-1]) / 2 + 4) if dates else right
     left = max(left, _text_width(dates[0]) / 2 + 4) if dates else left
-    plot_w, plot_h = width - left - right, height - top - bottom
+    plot_w = width - left - right
 
     def x(i: int) -> float:
         return left + (plot_w / 2 if n == 1 else i * plot_w / (n - 1))
 
+    # The axis title on the top line; below it the rows of marker labels, each starting at its
+    # line's x and in its colour, then the plot, where the dashed lines start (a line drawn up
+    # to a higher row would cross the labels below it).
+    placed = place_labels([(x(m.index), _text_width(m.label) * LABEL_FONT / FONT)
+                           for m in markers],
+                          left, width - 2)
+    rows = 1 + max((row for row, _ in placed if row is not None), default=0)
+    top = TITLE_Y + rows * ROW + 4
+    plot_h = height - top - bottom
+
     def y(v: float) -> float:
         return top + plot_h - (v - lo) / ((hi - lo) or 1.0) * plot_h
 
-    parts = [head, f'<text class="axis-title" x="{left:.1f}" y="{top - 14:.1f}">'
+    parts = [head, f'<text class="axis-title" x="{left:.1f}" y="{TITLE_Y:.1f}">'
                    f"{escape(axis.title)}</text>"]
     for t in ticks:
         parts.append(f'<line class="grid" x1="{left:.1f}" x2="{width - right:.1f}" '
@@ -156,17 +184,20 @@ def line_plot(plot_id: str, title: str, values: list[float | None], starts: list
                      f'text-anchor="middle">{escape(dates[i])}</text>')
     parts.append(f'<line class="axis" x1="{left:.1f}" x2="{width - right:.1f}" '
                  f'y1="{top + plot_h:.1f}" y2="{top + plot_h:.1f}"/>')
-    for m in markers:
+    for m, (row, anchor) in zip(markers, placed, strict=True):
         status = m.status if m.status in ("valid", "unknown") else "bad"
         mx = x(m.index)
-        text_w = _text_width(m.label) * 0.85
-        anchor, tx = ("end", mx - 4) if mx + 4 + text_w > width - 2 else ("start", mx + 4)
+        label_y = top - 4 - (row or 0) * ROW
         parts.append(
             f'<line class="digest-change trust-{status}" data-trust="{escape(m.status)}" '
-            f'x1="{mx:.1f}" x2="{mx:.1f}" y1="{top - 6:.1f}" y2="{top + plot_h:.1f}" '
-            f'stroke-dasharray="5 4"><title>{escape(m.title)}</title></line>'
-            f'<text class="marker-label trust-{status}" x="{tx:.1f}" y="{top - 4:.1f}" '
-            f'text-anchor="{anchor}" font-size="{FONT * 0.85:.1f}">{escape(m.label)}</text>')
+            f'x1="{mx:.1f}" x2="{mx:.1f}" y1="{top - 2:.1f}" y2="{top + plot_h:.1f}" '
+            f'stroke-dasharray="5 4"><title>{escape(m.title)}</title></line>')
+        if row is not None:
+            tx = mx - 4 if anchor == "end" else mx + 4
+            parts.append(
+                f'<text class="marker-label trust-{status}" x="{tx:.1f}" y="{label_y:.1f}" '
+                f'text-anchor="{anchor}">{escape(m.label)}'
+                "</text>")
     points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(scaled) if v is not None)
     parts.append(f'<polyline class="series" fill="none" stroke-width="2" points="{points}"/>')
     for i, v in enumerate(scaled):
@@ -175,6 +206,36 @@ def line_plot(plot_id: str, title: str, values: list[float | None], starts: list
                          f"<title>{escape(starts[i][:16])}: {label(v)}</title></circle>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+#: Height of one row of marker labels above the plot, and how many rows there may be.
+ROW = 16.0
+MAX_ROWS = 3
+TITLE_Y = 16.0  # baseline of the axis title
+GAP = 8.0
+
+
+def place_labels(markers: list[tuple[float, float]], lo: float,
+                 hi: float) -> list[tuple[int | None, str]]:
+    """(row, anchor) for each marker label given its line's x and its width: the label goes
+    right of its line ("start"), or left ("end") where it would pass `hi`, in the first row
+    where it touches no other label. One that fits no row within MAX_ROWS is left out (None):
+    its dashed line stays, with its title, and the verdict list names every change."""
+    taken: list[list[tuple[float, float]]] = [[] for _ in range(MAX_ROWS)]
+    out: list[tuple[int | None, str]] = []
+    for mx, w in markers:
+        spans = [("start", mx + 4, mx + 4 + w), ("end", mx - 4 - w, mx - 4)]
+        spans = [sp for sp in spans if sp[1] >= lo - 0.5 and sp[2] <= hi + 0.5] or spans[1:]
+        choice: tuple[int | None, str] = (None, spans[0][0])
+        for row, used in enumerate(taken):
+            free = next((sp for sp in spans if all(sp[2] + GAP <= a or b + GAP <= sp[1]
+                                                   for a, b in used)), None)
+            if free is not None:
+                used.append((free[1], free[2]))
+                choice = (row, free[0])
+                break
+        out.append(choice)
+    return out
 
 
 def _span_days(starts: list[str]) -> float:

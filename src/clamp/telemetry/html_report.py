@@ -17,7 +17,7 @@ from html import escape
 from clamp.telemetry import numfmt
 from clamp.telemetry.html_plot import Axis, Marker, duration_axis, line_plot
 from clamp.telemetry.html_style import CSS, csp
-from clamp.telemetry.models import Change, ImageGroup, TelemetrySummary
+from clamp.telemetry.models import MIN_VERDICT_RECORDS, Change, ImageGroup, TelemetrySummary
 
 _VERDICT_CLASS = {"regressed": "bad", "improved": "good"}
 
@@ -43,10 +43,26 @@ def _signer(img: ImageGroup | None) -> str:
     if img is None:
         return '<span class="muted">no evidence</span>'
     ev = img.evidence
-    who = f'<span class="wrap">{escape(ev.provenanceIdentity or "identity not recorded")}</span>'
-    issuer = f' <span class="note wrap">({escape(ev.provenanceIssuer)})</span>' \
+    who = f'<span class="wrap">{_url(ev.provenanceIdentity or "identity not recorded")}</span>'
+    issuer = f' <span class="note wrap">({_url(ev.provenanceIssuer)})</span>' \
         if ev.provenanceIssuer else ""
     return f"{_status(ev.trustStatus)} · {who}{issuer}"
+
+
+def _url(text: str) -> str:
+    """An identity or issuer URL, escaped, that may break after "/", "." and "@" (a narrow
+    column then splits it into its parts, not at any letter)."""
+    out = escape(text)
+    for sep in ("/", ".", "@"):
+        out = out.replace(sep, sep + "<wbr>")
+    return out.replace("/<wbr>/<wbr>", "//")
+
+
+def _policy(decision: str | None) -> str:
+    """A policy decision, which may break after each "|": the origin's verifier writes one
+    word of them ("mode=strict|require_sig=False|attest=none|status=0") that no cell holds."""
+    return ('<span class="wrap">' + escape(decision or "—").replace("|", "|<wbr>")
+            + "</span>")
 
 
 def _td(label: str, content: str, numeric: bool = False) -> str:
@@ -99,6 +115,9 @@ def _verdicts(s: TelemetrySummary, images: dict[str | None, ImageGroup]) -> str:
                     f"compared within backend and device over "
                     f"{numfmt.percent(c.comparedShare)} of records, mix shift "
                     f"{numfmt.percent(c.mixShift)}")
+        if c.strata and c.too_few_records():
+            compared = numfmt.too_few(*c.compared_records(), MIN_VERDICT_RECORDS) + (
+                f"; {compared}" if compared else "")
         items.append(
             f'<li class="{css}">{_verdict_badge(c.verdict)} '
             f"<strong>{escape(c.windowAfter[:10])}</strong>: "
@@ -135,7 +154,8 @@ def _plots(s: TelemetrySummary) -> str:
     p95 = [w.driftPercentile for w in windows]
     out = []
     for plot_id, title, values, axis in (
-            ("plot-stability", "Mean stability per window", stab, Axis("mean stability")),
+            ("plot-stability", "Mean stability per window", stab,
+             Axis("mean stability", upper=1.0)),
             ("plot-p95", "p95 duration per window", p95, duration_axis(p95))):
         wide = line_plot(plot_id, title, values, starts, _markers(s, False), axis,
                          width=1100, height=300, css_class="wide")
@@ -151,7 +171,9 @@ def _changes_table(s: TelemetrySummary, images: dict[str | None, ImageGroup]) ->
     rows = [[f'<span class="nw">{escape(c.windowAfter[:10])}</span>',
              f"{_image(c.digestBefore, images)} → {_image(c.digestAfter, images)}",
              _signer(images.get(c.digestAfter)),
-             _verdict_badge(c.verdict), _num(_effect(c)[0]), _num(_effect(c)[1]),
+             _verdict_badge(c.verdict) + (' <span class="note">too few records</span>'
+                                          if c.strata and c.too_few_records() else ""),
+             _num(_effect(c)[0]), _num(_effect(c)[1]),
              _num(numfmt.shift(c.meanStabilityShift, c.meanStabilityShiftCI)),
              escape(numfmt.count(c.recordsBefore)) + " / " + escape(numfmt.count(
                  c.recordsAfter))] for c in s.changes]
@@ -171,14 +193,18 @@ def _images_table(s: TelemetrySummary) -> str:
         rows.append([
             escape(numfmt.image_tag(img.image) or "—"), _digest(img.digest),
             _status(ev.trustStatus),
-            f'<span class="wrap">{escape(ev.provenanceIdentity or "—")}</span>',
-            f'<span class="wrap">{escape(ev.provenanceIssuer or "—")}</span>',
-            f'<span class="nw">{escape(ev.provenanceTimestamp or "—")}</span>',
-            escape(ev.policyDecision or "—"), numfmt.count(img.sessionCount),
+            f'<span class="wrap">{_url(ev.provenanceIdentity or "—")}</span>'
+            + (f'<br><span class="note wrap">{_url(ev.provenanceIssuer)}</span>'
+               if ev.provenanceIssuer else ""),
+            # Date and time may part at the "T" (nowhere else): ten columns share 1280 px.
+            "<wbr>".join(f'<span class="nw">{escape(part)}</span>' for part in (
+                ev.provenanceTimestamp or "—").replace("T", "T\0", 1).split("\0")),
+            _policy(ev.policyDecision), numfmt.count(img.sessionCount),
             numfmt.stability(img.meanStability), escape(numfmt.ms(img.driftPercentile))])
     return _table("provenance-table", [
-        ("image", False), ("digest", False), ("trust", False), ("signer identity", False),
-        ("issuer", False), ("signed at", False), ("policy", False), ("sessions", True),
+        ("image", False), ("digest", False), ("trust", False),
+        ("signer identity · issuer", False), ("signed at", False), ("policy", False),
+        ("sessions", True),
         ("mean stability", True), ("p95 duration", True)], rows)
 
 
@@ -225,12 +251,12 @@ def _headline(s: TelemetrySummary, images: dict[str | None, ImageGroup]) -> str:
     rows = [("trust status", _signer(current) if current else _status(s.trustStatus)),
             ("current image", _image(s.provenanceDigest, images)
              if s.provenanceDigest else "—"),
-            ("issuer", escape(s.provenanceIssuer or "—")),
+            ("issuer", _url(s.provenanceIssuer or "—")),
             ("signed at", escape(s.provenanceTimestamp or "—")),
-            ("policy decision", escape(s.policyDecision or "—")),
+            ("policy decision", _policy(s.policyDecision)),
             ("sessions / records", f"{numfmt.count(s.sessionFileCount)} / "
                                    f"{numfmt.count(s.recordCount)}"),
-            ("mean stability", f"{numfmt.stability(s.meanStability)}"),
+            ("mean stability", f"{numfmt.stability(s.mean)}"),
             ("p95 duration", escape(numfmt.ms(s.p95))),
             ("corrupt files / invalid records", f"{numfmt.count(s.corruptFiles.count)} / "
                                                 f"{numfmt.count(s.invalidRecords.count)}")]

@@ -32,7 +32,7 @@ vertical-align:top;overflow-wrap:break-word}
 th{font-weight:600;color:var(--muted);font-size:.85rem}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 td.n span{white-space:nowrap}
-.kv th{width:14rem}
+.kv th{width:14rem}.kv td{overflow-wrap:anywhere}
 .valid,.good{color:var(--good)}.unknown,.warn{color:var(--warn)}.bad{color:var(--bad)}
 .muted,.note{color:var(--muted)}.note{font-size:.85rem}
 .tag{font-weight:600}
@@ -60,6 +60,9 @@ svg .trust-valid{stroke:var(--good);fill:var(--good)}
 svg .trust-unknown{stroke:var(--warn);fill:var(--warn)}
 svg .trust-bad{stroke:var(--bad);fill:var(--bad)}
 svg line.digest-change{stroke-width:2}
+svg text.marker-label{font:600 11px system-ui,sans-serif;stroke:none}
+@media (min-width:641px){#provenance-table td:nth-child(4),#changes-table td:nth-child(3)
+{min-width:14rem}}
 @media (max-width:640px){
 body{padding:1rem .75rem}
 svg.wide{display:none}svg.narrow{display:block}

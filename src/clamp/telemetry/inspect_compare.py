@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from clamp.telemetry import numfmt
-from clamp.telemetry.inspect_view import fmt, plain_table, short, sparkline, status_text
+from clamp.telemetry.inspect_view import WIDE, plain_table, short, sparkline, status_text
 from clamp.telemetry.models import TelemetrySummary
 
 if TYPE_CHECKING:
@@ -83,12 +83,12 @@ def render_compare(a: TelemetrySummary, b: TelemetrySummary, labels: tuple[str, 
         metric = row["metric"]
         table.add_row(metric, escape(compare_cell(metric, row["a"])),
                       escape(compare_cell(metric, row["b"])), compare_delta(metric, row["delta"]))
-    console.print(table)
+    console.print(table, soft_wrap=False)
     for label, summary in zip(labels, (a, b), strict=True):
         windows = summary.breakdown.byWindow
         console.print(f"{escape(label)}: stability "
                       f"{sparkline([w.meanStability for w in windows])}  p95 "
-                      f"{sparkline([w.driftPercentile for w in windows])}")
+                      f"{sparkline([w.driftPercentile for w in windows])}", soft_wrap=False)
 
 
 def multi_compare_rows(named: list[tuple[str, TelemetrySummary]]) -> list[dict[str, Any]]:
@@ -108,16 +108,29 @@ def multi_compare_rows(named: list[tuple[str, TelemetrySummary]]) -> list[dict[s
 
 
 def render_multi_compare(named: list[tuple[str, TelemetrySummary]], console: Console) -> None:
+    """The glob comparison, numbers as everywhere else (stability to 3 decimals, p95 with its
+    unit, variance to 2 significant figures). Below `WIDE` columns the backend/device and trust
+    go under the summary's path, which folds; the numbers never do."""
     from rich.markup import escape
 
-    table = plain_table(f"comparison (baseline: {escape(named[0][0])})", "summary",
-                        "backend/device", "mean", "Δmean", "drift p95", "drift Δ", "var", "var ×",
-                        "trust")
+    wide = console.width >= WIDE
+    columns = (["summary", "backend/device", "Mean", "Δ mean", "Drift p95", "Δ drift", "Var",
+                "Var ×", "trust"] if wide else
+               ["summary", "Mean", "Δ mean", "Drift p95", "Δ drift", "Var", "Var ×"])
+    table = plain_table(f"comparison (baseline: {escape(named[0][0])})", *columns)
+    table.columns[0].no_wrap, table.columns[0].overflow = False, "fold"
     for row in multi_compare_rows(named):
         ratio = row["varianceRatio"]
-        table.add_row(escape(row["summary"]), escape(f"{row['backend']}/{row['device']}"),
-                      fmt(row["meanStability"]), f"{row['meanDelta']:+.4f}",
-                      fmt(row["driftPercentile"]), f"{row['driftDelta']:+.4f}",
-                      fmt(row["variance"]), "—" if ratio is None else f"{ratio:.2f}",
-                      status_text(row["trustStatus"]))
-    console.print(table)
+        where = escape(f"{row['backend']}/{row['device']}")
+        label = escape(row["summary"])
+        numbers = [numfmt.stability(row["meanStability"]),
+                   compare_delta("meanStability", row["meanDelta"]),
+                   numfmt.ms(row["driftPercentile"]),
+                   compare_delta("driftPercentile", row["driftDelta"]),
+                   numfmt.variance(row["variance"]), "—" if ratio is None else f"{ratio:.2f}"]
+        if wide:
+            table.add_row(label, where, *numbers, status_text(row["trustStatus"]))
+        else:
+            table.add_row(f"{label}\n[dim]{where}[/] {status_text(row['trustStatus'])}",
+                          *numbers)
+    console.print(table, soft_wrap=False)

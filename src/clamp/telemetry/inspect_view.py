@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from clamp.telemetry import numfmt
-from clamp.telemetry.models import Change, ImageGroup, Stats, TelemetrySummary
+from clamp.telemetry.models import MIN_VERDICT_RECORDS, Change, ImageGroup, Stats, TelemetrySummary
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -106,32 +106,40 @@ def plain_table(title: str, *columns: str) -> Table:
 
 
 def headline(summary: TelemetrySummary) -> RenderableType:
+    from rich.console import Group as Lines
     from rich.markup import escape
     from rich.panel import Panel
-    from rich.text import Text
+    from rich.table import Table
 
     s = summary
     images = {img.digest: img for img in s.breakdown.byImage}
     current = images.get(s.provenanceDigest)
-    lines = [
-        f"source       {escape(s.sourceDirectory)}",
-        f"sessions     {numfmt.count(s.sessionFileCount)}    records {numfmt.count(s.recordCount)}"
-        f"    window {escape(s.window)}",
-        f"stability    mean {numfmt.stability(s.meanStability)}   variance "
-        f"{numfmt.variance(s.variance)}",
-        f"duration p95 {numfmt.ms(s.p95)}",
-        f"trust        {status_text(s.trustStatus)}  image "
-        f"{escape(image_label(s.provenanceDigest, images))}",
-        f"signer       {signer_text(current) if current else '—'}",
-        f"signed at    {escape(s.provenanceTimestamp or '—')}"
-        f"   algorithm {escape(s.digestAlgorithm or '—')}",
-        f"decision     {escape(s.policyDecision or '—')}",
+    ev = current.evidence if current else None
+    rows = [
+        ("source", escape(s.sourceDirectory)),
+        ("sessions", f"{numfmt.count(s.sessionFileCount)}    records "
+                     f"{numfmt.count(s.recordCount)}    window {escape(s.window)}"),
+        ("stability", f"mean {numfmt.stability(s.mean)}   variance "
+                      f"{numfmt.variance(s.variance if s.recordCount else None)}"),
+        ("duration p95", numfmt.ms(s.p95)),
+        ("trust", status_text(s.trustStatus)),
+        ("image", escape(image_label(s.provenanceDigest, images))),
+        ("signer", escape(ev.provenanceIdentity or "identity not recorded") if ev else "—"),
+        ("issuer", escape(s.provenanceIssuer or "—")),
+        ("signed at", f"{escape(s.provenanceTimestamp or '—')}   algorithm "
+                      f"{escape(s.digestAlgorithm or '—')}"),
+        ("decision", escape(s.policyDecision or "—")),
     ]
+    # A grid, so a value longer than the line (a signer URL) folds under itself, never cropped.
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, min_width=12)
+    grid.add_column(overflow="fold")
+    for label, value in rows:
+        grid.add_row(label, value)
+    body: RenderableType = grid
     if s.untrustedSessions:
-        lines.append(f"[red]{len(s.untrustedSessions)} session(s) ran untrusted images[/]")
-    # Folded, not cropped: a long signer identity (a workflow URL) continues on the next line.
-    return Panel(Text.from_markup("\n".join(lines), overflow="fold"), title="telemetry summary",
-                 expand=False)
+        body = Lines(grid, f"[red]{len(s.untrustedSessions)} session(s) ran untrusted images[/]")
+    return Panel(body, title="telemetry summary", expand=False)
 
 
 def images_table(summary: TelemetrySummary, wide: bool = True) -> RenderableType:
@@ -143,11 +151,20 @@ def images_table(summary: TelemetrySummary, wide: bool = True) -> RenderableType
     columns = ["image", "trust", "signer", "Sessions", "Records", "Mean stab.", "Variance",
                "p95"]
     if not wide:
-        columns = [c for c in columns if c not in ("signer", "Variance")]
+        # Narrow, the trust status goes under the digest and tag: a long one
+        # ("identity_mismatch") beside them left the numbers too little room (rich then
+        # squeezed p95 into a column one character wide).
+        columns = ["image", "Sessions", "Records", "Mean stab.", "p95"]
     table = plain_table("images: trust beside stability", *columns)
-    table.columns[1].no_wrap = True
+    if wide:
+        table.columns[1].no_wrap = True
+    else:
+        # The digest (19 characters) stays whole; a tag longer than the room left folds.
+        table.columns[0].no_wrap, table.columns[0].min_width = False, 19
 
     def row(label: str, status: str, signer: str, stats: Stats) -> None:
+        if not wide and status:
+            label += "\n" + status
         cells = {"image": label, "trust": status, "signer": signer,
                  "Sessions": numfmt.count(stats.sessionCount),
                  "Records": numfmt.count(stats.recordCount),
@@ -161,14 +178,28 @@ def images_table(summary: TelemetrySummary, wide: bool = True) -> RenderableType
         tag = numfmt.image_tag(img.image)
         label = escape(short(img.digest)) + (f"\n[dim]{escape(tag)}[/]" if tag else "")
         row(label, status_text(img.evidence.trustStatus), signer_text(img), img)
-        signers.append(f"  {escape(short(img.digest))}  {signer_text(img)}")
+        signers.append((escape(short(img.digest)), signer_text(img)))
     for name, stats in (("trusted", summary.trusted), ("untrusted", summary.untrusted),
                         ("unverified", summary.unverified)):
         if stats.recordCount:
             row(f"[dim]all {name}[/]", "", "", stats)
     if wide or not signers:
         return table
-    return Lines(table, "[bold]signers[/]", *signers)
+    return Lines(table, "[bold]signers[/]", hanging(signers, indent=2))
+
+
+def hanging(rows: list[tuple[str, str]], indent: int) -> RenderableType:
+    """Label-and-text lines whose text folds under itself (not back to column 0) when it is
+    longer than the line: a signer identity is a long URL without spaces."""
+    from rich.padding import Padding
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, text in rows:
+        grid.add_row(label, text)
+    return Padding(grid, (0, 0, 0, indent))
 
 
 def timeline(summary: TelemetrySummary) -> RenderableType:
@@ -210,22 +241,27 @@ def changes_table(summary: TelemetrySummary, wide: bool = True) -> RenderableTyp
     images = {img.digest: img for img in summary.breakdown.byImage}
     note = ("[dim]Δ: compared within each backend and device, then combined; a changed "
             "mix is not read as the image's effect[/]")
+    from rich.console import Group as Lines
+
     if not wide:
-        lines = ["[bold]image changes and what came with them[/]"]
+        parts: list[RenderableType] = ["[bold]image changes and what came with them[/]"]
+        lines: list[str] = []
         for c in summary.changes:
             mean, p95 = _intervals(c)
             lines += [
                 f"  {escape(c.windowAfter[:10])}  {verdict_text(c.verdict)}",
+                *([f"    [dim]{numfmt.too_few(*c.compared_records(), MIN_VERDICT_RECORDS)}[/]"]
+                  if c.strata and c.too_few_records() else []),
                 f"    {escape(image_label(c.digestBefore, images))} "
                 f"({status_text(c.trustBefore)})",
                 f"    → {escape(image_label(c.digestAfter, images))} "
                 f"({status_text(c.trustAfter)})",
                 f"    Δ mean stability {escape(mean)}",
-                f"    Δ p95 duration   {escape(p95)}",
-                f"    signer {signer_text(images.get(c.digestAfter))}"]
-        lines.append(note)
-        return "\n".join(lines)
-    from rich.console import Group as Lines
+                f"    Δ p95 duration   {escape(p95)}"]
+            parts += ["\n".join(lines), hanging(
+                [("signer", signer_text(images.get(c.digestAfter)))], indent=4)]
+            lines = []
+        return Lines(*parts, note)
 
     table = plain_table("image changes and what came with them", "window", "from → to",
                         "trust", "verdict", "Δ mean stab. [95% CI]", "Δ p95 [95% CI]")
@@ -235,7 +271,9 @@ def changes_table(summary: TelemetrySummary, wide: bool = True) -> RenderableTyp
                       escape(f"{image_label(c.digestBefore, images)} → "
                              f"{image_label(c.digestAfter, images)}"),
                       f"{status_text(c.trustBefore)} → {status_text(c.trustAfter)}",
-                      verdict_text(c.verdict), escape(mean), escape(p95))
+                      verdict_text(c.verdict) + ("\n[dim]too few records[/]"
+                                                 if c.strata and c.too_few_records() else ""),
+                      escape(mean), escape(p95))
     return Lines(table, note)
 
 
@@ -287,18 +325,24 @@ def gpu_table(summary: TelemetrySummary) -> RenderableType:
 
 
 def render(summary: TelemetrySummary, console: Console) -> None:
-    """Print the full terminal view."""
-    console.print(headline(summary), soft_wrap=False)  # folded inside its frame
+    """Print the full terminal view. Every part is laid out for the console's width
+    (`soft_wrap=False`): clamp's stdout console soft-wraps by default, which would leave a long
+    line to the terminal to break anywhere, or to a log viewer not to break at all."""
+    parts = [headline(summary)]
     if summary.breakdown.byImage:
-        console.print(images_table(summary, wide=console.width >= WIDE))
-    console.print(timeline(summary))
+        parts.append(images_table(summary, wide=console.width >= WIDE))
+    parts.append(timeline(summary))
     if summary.changes:
-        console.print(changes_table(summary, wide=console.width >= WIDE_CHANGES))
+        parts.append(changes_table(summary, wide=console.width >= WIDE_CHANGES))
+    elif summary.breakdown.byWindow:  # said, as the report says it: one image ran throughout
+        parts.append("[bold]image changes[/]: none between windows")
     if summary.breakdown.byBackend or summary.breakdown.byDevice:
-        console.print(breakdown_table(summary))
-    console.print(corrupt_view(summary))
+        parts.append(breakdown_table(summary))
+    parts.append(corrupt_view(summary))
     if summary.gpuMetrics.cards:
-        console.print(gpu_table(summary))
+        parts.append(gpu_table(summary))
+    for part in parts:
+        console.print(part, soft_wrap=False)
 
 
 def sessions_table(summary: TelemetrySummary) -> RenderableType:
@@ -306,14 +350,16 @@ def sessions_table(summary: TelemetrySummary) -> RenderableType:
     (records) and p95 duration."""
     from rich.markup import escape
 
-    table = plain_table("session breakdown", "session", "backend | device", "mean",
-                        "records", "p95 ms", "trust")
+    table = plain_table("session breakdown", "session", "backend | device", "Mean",
+                        "Records", "p95", "trust")
+    table.columns[0].no_wrap, table.columns[0].overflow = False, "fold"
     for row in summary.breakdown.bySession:
         if not row.recordCount:
             continue
         table.add_row(escape(row.path),
                       escape(f"{row.backend or 'unknown'} | {row.device or 'unspecified'}"),
-                      fmt(row.meanStability), str(row.recordCount), fmt(row.driftPercentile, 2),
+                      numfmt.stability(row.meanStability), numfmt.count(row.recordCount),
+                      numfmt.ms(row.driftPercentile),
                       status_text(row.trustStatus))
     if not table.row_count:
         return "No per-session telemetry detected."

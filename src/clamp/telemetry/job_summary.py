@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from clamp.telemetry import numfmt
-from clamp.telemetry.models import ImageGroup, TelemetrySummary
+from clamp.telemetry.models import MIN_VERDICT_RECORDS, Change, ImageGroup, TelemetrySummary
 
 _MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
 _VERDICT = {"regressed": "🔴 **regressed**", "improved": "🟢 **improved**",
@@ -43,6 +43,11 @@ def _signer(img: ImageGroup | None) -> str:
                                  else "")
 
 
+def _few(c: Change) -> str:
+    return f": {numfmt.too_few(*c.compared_records(), MIN_VERDICT_RECORDS)}" \
+        if c.strata and c.too_few_records() else ""
+
+
 def markdown(summary: TelemetrySummary) -> str:
     """The job summary section for one accumulated summary."""
     s = summary
@@ -53,7 +58,7 @@ def markdown(summary: TelemetrySummary) -> str:
         "| sessions | records | mean stability | p95 duration | trust of the current image |",
         "|---:|---:|---:|---:|---|",
         f"| {numfmt.count(s.sessionFileCount)} | {numfmt.count(s.recordCount)} | "
-        f"{numfmt.stability(s.meanStability)} | {numfmt.ms(s.p95)} | "
+        f"{numfmt.stability(s.mean)} | {numfmt.ms(s.p95)} | "
         f"{_signer(current) if current else md(s.trustStatus)} |", ""]
     if s.changes:
         lines += ["#### Image changes", "",
@@ -67,7 +72,7 @@ def markdown(summary: TelemetrySummary) -> str:
             lines.append(
                 f"| {md(c.windowAfter[:10])} | {_image(c.digestBefore, images)} → "
                 f"{_image(c.digestAfter, images)} | {_signer(images.get(c.digestAfter))} | "
-                f"{_VERDICT.get(c.verdict, md(c.verdict))} | {mean} | {p95} |")
+                f"{_VERDICT.get(c.verdict, md(c.verdict))}{_few(c)} | {mean} | {p95} |")
         lines += ["", "Shifts are compared within each backend and device, then combined, so "
                       "a change of the fleet's mix is not read as the image's effect.", ""]
     else:

@@ -11,6 +11,11 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SUMMARY_SCHEMA_VERSION = 1
+#: Compared records a side below which an image change gets no verdict, whatever its intervals
+#: say: a handful of records can give a zero-width or tail-blind interval (tests/telemetry/
+#: test_small_samples.py). Twenty is also the fewest values whose 95th percentile is not just
+#: their maximum.
+MIN_VERDICT_RECORDS = 20
 
 
 class _Model(BaseModel):
@@ -147,6 +152,17 @@ class Change(_Model):
                                   "before and after (0 = same mix, 1 = disjoint).")
     strata: list[StratumShift] = Field(default_factory=list)
 
+    def compared_records(self) -> tuple[int, int]:
+        """Records before and after in the strata compared like with like (weight above 0)."""
+        return (sum(s.recordsBefore for s in self.strata if s.weight > 0),
+                sum(s.recordsAfter for s in self.strata if s.weight > 0))
+
+    def too_few_records(self) -> bool:
+        """True when strata were compared but a side has fewer records than a verdict needs
+        (when none could be compared, that is the reason, not their number)."""
+        before, after = self.compared_records()
+        return before + after > 0 and min(before, after) < MIN_VERDICT_RECORDS
+
 
 class CorruptFile(_Model):
     path: str
@@ -272,8 +288,16 @@ class TelemetrySummary(_Model):
     @property
     def p95(self) -> float | None:
         """The p95 duration the views show: clamp's interpolated one, else (a summary of the
-        origin's, which has none) the origin's driftPercentile."""
-        return self.durationP95 if self.durationP95 is not None else self.driftPercentile
+        origin's, which has none) the origin's driftPercentile; none when there were no
+        durations (the origin wrote 0 there, which a reader would take for a measured 0 ms)."""
+        if self.durationP95 is not None:
+            return self.durationP95
+        return self.driftPercentile if self.recordCount and self.driftPercentile else None
+
+    @property
+    def mean(self) -> float | None:
+        """The mean stability the views show: none without records (the origin's 0 there)."""
+        return self.meanStability if self.recordCount else None
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2) + "\n"

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from clamp.telemetry import queries
-from clamp.telemetry.models import StratumShift
+from clamp.telemetry.models import MIN_VERDICT_RECORDS, StratumShift
 from clamp.telemetry.stats import quantile_linear, resampled_quantile, t_quantile
 from clamp.telemetry.summary_cache import SummaryCache
 
@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 
 SAMPLE = 400  # durations per (window, digest) side, shared out among its strata
 ROUNDS = 200
+#: Sampled durations a side a stratum needs to enter the p95 comparison: below it the percentile
+#: bootstrap cannot see the tail it estimates (with 5 a side, an interval excluded zero in ~20%
+#: of no-change trials instead of 5%; tests/telemetry/test_small_samples.py).
+MIN_P95_SAMPLE = 20
 Stratum = tuple[str | None, str | None]  # (backend, device)
 
 
@@ -140,10 +144,11 @@ def compare(before: dict[Stratum, Side], after: dict[Stratum, Side], *, seed_key
         return Adjusted(None, None, None, None, 0.0, mix, rows)
     mean_shift = sum(w * (after[s].mean - before[s].mean) for s, w in weights.items())
     mean_ci = _mean_interval(before, after, weights, mean_shift, confidence)
-    # The p95 comparison needs a p95 and two sampled durations a side; the weights are
-    # renormalised over the strata that have them.
+    # The p95 comparison needs a p95 and MIN_P95_SAMPLE sampled durations a side; the weights
+    # are renormalised over the strata that have them.
     p95_ok = [s for s in both if before[s].p95 is not None and after[s].p95 is not None
-              and len(before[s].sample) >= 2 and len(after[s].sample) >= 2]
+              and len(before[s].sample) >= MIN_P95_SAMPLE
+              and len(after[s].sample) >= MIN_P95_SAMPLE]
     p95_weights = _weights({s: (before[s].n, after[s].n) for s in p95_ok})
     p95_parts = [(w, before[s], after[s]) for s, w in p95_weights.items()]
     p95_shift = (sum(w * ((a.p95 or 0.0) - (b.p95 or 0.0)) for w, b, a in p95_parts)
@@ -182,8 +187,8 @@ def _mean_interval(before: dict[Stratum, Side], after: dict[Stratum, Side],
 def _p95_interval(parts: list[tuple[float, Side, Side]], confidence: float,
                   seed: int) -> tuple[float, float] | None:
     """Stratified percentile bootstrap of the weighted p95 shift; None unless every compared
-    stratum has two sampled durations a side."""
-    if any(len(b.sample) < 2 or len(a.sample) < 2 for _, b, a in parts):
+    stratum has MIN_P95_SAMPLE sampled durations a side."""
+    if any(len(b.sample) < MIN_P95_SAMPLE or len(a.sample) < MIN_P95_SAMPLE for _, b, a in parts):
         return None
     rng = random.Random(seed)
     shifts = [sum(w * (resampled_quantile(a.sample, 0.95, rng)
@@ -193,9 +198,13 @@ def _p95_interval(parts: list[tuple[float, Side, Side]], confidence: float,
     return (quantile_linear(shifts, tail), quantile_linear(shifts, 1 - tail))
 
 
-def verdict(mean_ci: list[float] | None, p95_ci: list[float] | None) -> str:
+def verdict(mean_ci: list[float] | None, p95_ci: list[float] | None,
+            enough: bool = True) -> str:
     """'regressed' when an interval excludes zero on the bad side (stability down, p95 duration
-    up), else 'improved' when one excludes zero on the good side, else 'no evidence'."""
+    up), else 'improved' when one excludes zero on the good side, else 'no evidence' (always
+    when there are not `enough` records for a verdict)."""
+    if not enough:
+        return "no evidence"
     worse = (mean_ci is not None and mean_ci[1] < 0) or (p95_ci is not None and p95_ci[0] > 0)
     better = (mean_ci is not None and mean_ci[0] > 0) or (p95_ci is not None and p95_ci[1] < 0)
     return "regressed" if worse else "improved" if better else "no evidence"
@@ -214,8 +223,11 @@ def change_fields(strata: dict[tuple[int, str], dict[Stratum, Side]], width_us: 
     adj = compare(before, after, seed_key=f"{before_w}|{after_w}|{d_before}|{d_after}")
     mean_ci = [_round(x) or 0.0 for x in adj.mean_ci] if adj.mean_ci else None
     p95_ci = [_round(x) or 0.0 for x in adj.p95_ci] if adj.p95_ci else None
+    compared = [(b.n, a.n) for _, b, a, w in adj.strata if w > 0 and b and a]
+    enough = bool(compared) and min(sum(b for b, _ in compared),
+                                    sum(a for _, a in compared)) >= MIN_VERDICT_RECORDS
     return {
-        "verdict": verdict(mean_ci, p95_ci),
+        "verdict": verdict(mean_ci, p95_ci, enough),
         "adjustedMeanStabilityShift": _round(adj.mean_shift), "adjustedMeanStabilityShiftCI":
         mean_ci, "adjustedP95DurationShift": _round(adj.p95_shift),
         "adjustedP95DurationShiftCI": p95_ci, "comparedShare": _round(adj.compared_share),
