@@ -240,8 +240,13 @@ def error_detail(body: bytes, secrets: list[str]) -> str:
         return ""
 
 
-_LINK = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,]+)*)')
-_LINK_PARAM = re.compile(r'\s*;\s*([A-Za-z0-9_.*-]+)\s*=\s*(?:"([^"]*)"|([^\s;,"]+))')
+MAX_LINK_BYTES = 8 * 1024  # a Link value; real ones (a next page) are ~100 characters
+# Linear on any input: a URI reference holds no `<` or `>` (RFC 3986), so an unclosed `<` ends
+# at the next one instead of rescanning the rest of the header from every `<`; the parameters
+# are split on `;` and each matched once from its start (a scan for `\s*;` from every position
+# of a run of spaces was quadratic: 64 KiB of them cost seconds of CPU on the event loop).
+_LINK = re.compile(r'<([^<>]*)>((?:\s*;\s*[^;,]+)*)')
+_LINK_PARAM = re.compile(r'\s*([A-Za-z0-9_.*-]+)\s*=\s*(?:"([^"]*)"|([^\s;,"]+))')
 
 
 def next_link(header: str | None) -> str | None:
@@ -250,8 +255,9 @@ def next_link(header: str | None) -> str | None:
     if not header:
         return None
     for match in _LINK.finditer(header):
-        for param in _LINK_PARAM.finditer(match.group(2)):
-            if param.group(1).lower() != "rel":
+        for segment in match.group(2).split(";")[1:]:
+            param = _LINK_PARAM.match(segment)
+            if param is None or param.group(1).lower() != "rel":
                 continue
             rels = (param.group(2) if param.group(2) is not None else param.group(3)).split()
             if "next" in (r.lower() for r in rels):
@@ -261,8 +267,13 @@ def next_link(header: str | None) -> str | None:
 
 def next_page(resp: Response, where: str) -> str | None:
     """The absolute URL of the `Link: <…>; rel="next"` page, resolved against the answer's
-    URL; only on the registry's own origin, since the request carries its credentials."""
-    target = next_link(resp.headers.get("link"))
+    URL; only on the registry's own origin, since the request carries its credentials. A Link
+    value past `MAX_LINK_BYTES` is refused, as an oversized `WWW-Authenticate` is: no page
+    needs one, and every page of a listing would be parsed with it."""
+    header = resp.headers.get("link")
+    if header is not None and len(header) > MAX_LINK_BYTES:
+        raise RegistryError(f"Link header longer than {MAX_LINK_BYTES} bytes", where=where)
+    target = next_link(header)
     if target is None:
         return None
     try:
