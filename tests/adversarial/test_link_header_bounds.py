@@ -1,4 +1,5 @@
-"""A registry's `Link` header, the one header every page of a listing is parsed for.
+"""A registry's `Link` header, the one header every page of a listing is parsed for, and the
+pages it leads to.
 
 Red team, session 10: the next-page parser was quadratic in the header (an unclosed `<` rescanned
 the rest of the header from every `<`; a run of spaces between parameters was rescanned from
@@ -122,3 +123,40 @@ def test_referrer_pages_with_a_long_link_within_the_bound_are_followed() -> None
 ])
 def test_next_link_reads_hostile_shapes_as_short_ones(header: str, target: str | None) -> None:
     assert next_link(header) == target
+
+
+# -- the pages a Link leads to: each one read as Go reads it ------------------------------------
+# Session 10: the first page of referrers went through the strict reader, the pages after it
+# through Python's json (last duplicate wins, `"Manifests"` not the field): a page Go reads one
+# way was read another. Now each page is read as the first is.
+def _second_page(body: bytes) -> Any:
+    def script(method: str, path: str, headers: dict[str, str]) -> Answer:
+        out = {"Content-Type": OCI_INDEX}
+        if "page=1" in path:
+            return Answer(200, body, out)
+        out["Link"] = f'</v2/r/x/referrers/{SUBJECT}?page=1>; rel="next"'
+        first = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [_referrer(1)]}
+        return Answer(200, json.dumps(first).encode(), out)
+    return script
+
+
+def _page(entries: str) -> bytes:
+    return ('{"schemaVersion":2,"mediaType":"' + OCI_INDEX + '",' + entries + "}").encode()
+
+
+@pytest.mark.parametrize("entries", [
+    f'"manifests":[{json.dumps(_referrer(2))}],"Manifests":[{json.dumps(_referrer(3))}]',
+    f'"manifests":[{json.dumps(_referrer(2))}],"manifests":[{json.dumps(_referrer(3))}]',
+    '"manifests":{"a":1}',
+])
+def test_a_later_referrers_page_read_two_ways_is_refused(entries: str) -> None:
+    with hostile_registry(with_headers=_second_page(_page(entries))) as srv, \
+            pytest.raises(RegistryError, match="referrers page"):
+        run(_referrers(srv.host))
+
+
+def test_a_later_referrers_page_is_read_as_go_reads_it() -> None:
+    """A lone `"Manifests"` is the field to Go (and so to cosign): its referrers are listed."""
+    page = _page(f'"Manifests":[{json.dumps(_referrer(3))}]')
+    with hostile_registry(with_headers=_second_page(page)) as srv:
+        assert run(_referrers(srv.host)) == [_referrer(1)["digest"], _referrer(3)["digest"]]

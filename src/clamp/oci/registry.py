@@ -39,6 +39,7 @@ from clamp.oci.manifest import (
     Descriptor,
     Manifest,
     encode_json,
+    read_document,
 )
 from clamp.oci.reference import DOCKER_HUB, DOCKER_HUB_API
 from clamp.oci.retry import RETRYABLE_STATUS, RetryableError, parse_retry_after, retrying
@@ -190,7 +191,11 @@ class RegistryClient:
                 break
             page = await self._call("GET", repo, url, where=where, headers={"Accept": OCI_INDEX},
                                     max_bytes=MAX_MANIFEST_BYTES)
-            entries += json_object(page.body, where).get("manifests") or []
+            # Each page is an index too: read as Go reads it (the strict reader), as the first.
+            more = read_document(page.body, what="referrers page", where=where).get("manifests")
+            if not isinstance(more, list):
+                raise RegistryError("referrers page has no manifests list", where=where)
+            entries += more
         else:
             if next_page(page, where) is not None:
                 raise RegistryError(f"more than {MAX_REFERRER_PAGES} pages of referrers",
