@@ -27,6 +27,7 @@ from clamp.errors import RegistryError
 from clamp.oci.auth import Origin, origin_of, redact
 from clamp.oci.body import BodyError, BoundedDecoder
 from clamp.oci.retry import RetryableError
+from clamp.strictjson import StrictJSONError, go_text, loads_strict
 
 MAX_SMALL_BYTES = 1024 * 1024  # token answers, error bodies, tag pages
 MAX_REDIRECTS = 5
@@ -213,11 +214,11 @@ def check_scheme(url: str, pool: RegistryPool, where: str, what: str = "registry
 
 
 def json_object(body: bytes, where: str) -> dict[str, Any]:
-    import json
-
+    """A token answer or a page of tags, through the strict reader (as Go reads it: no key
+    spelt two ways, lone surrogates as U+FFFD) like every other document from the registry."""
     try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        value = loads_strict(body, limit=max(len(body), 1))
+    except StrictJSONError:
         raise RegistryError("answer is not valid JSON", where=where) from None
     if not isinstance(value, dict):
         raise RegistryError("answer is not a JSON object", where=where)
@@ -232,8 +233,9 @@ def error_detail(body: bytes, secrets: list[str]) -> str:
     try:
         errors = json.loads(body).get("errors") or []
         first = errors[0]
-        code = redact(str(first.get("code", "")), secrets, 40)
-        message = redact(str(first.get("message", "")), secrets, 120)
+        # As Go reads them: a lone surrogate escape is U+FFFD, not a str no writer can write.
+        code = redact(go_text(str(first.get("code", ""))), secrets, 40)
+        message = redact(go_text(str(first.get("message", ""))), secrets, 120)
         return f": {code} {message}".rstrip()
     except (ValueError, AttributeError, IndexError, TypeError, UnicodeDecodeError,
             RecursionError):

@@ -146,9 +146,11 @@ def _message(answer: bytes, reason: str, token: str) -> str:
     import json
 
     from clamp.oci.auth import redact
+    from clamp.strictjson import go_text
 
     try:
         message = json.loads(answer).get("message", "")
     except (ValueError, AttributeError, RecursionError):
         message = ""
-    return redact(str(message), [token], MESSAGE_LIMIT) or reason
+    # A lone surrogate escape would reach the provenance as a str no writer can write.
+    return redact(go_text(str(message)), [token], MESSAGE_LIMIT) or reason
