@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clamp.strictjson import StrictJSONError, _depth_exceeds, loads_strict
+from clamp.strictjson import StrictJSONError, _depth_exceeds, loads_lenient, loads_strict
 
 
 def _depth_exceeds_slow(raw: bytes, limit: int) -> bool:
@@ -72,3 +72,9 @@ def test_lone_surrogates_are_read_as_go_reads_them(raw: bytes | str, value: obje
 def test_a_key_with_a_lone_surrogate_beside_its_go_reading_is_refused() -> None:
     with pytest.raises(StrictJSONError, match="differing only in spelling"):
         loads_strict(b'{"a\\ud800":1,"a\xef\xbf\xbd":2}', limit=1024)
+
+
+def test_the_lenient_reader_keeps_pythons_reading_with_gos_strings() -> None:
+    assert loads_lenient(b'{"a":1,"a":"x\\ud800"}') == {"a": "x\ufffd"}  # duplicates: last
+    assert loads_lenient('["\\udc00", "\ud800"]') == ["\ufffd", "\ufffd"]
+    assert loads_lenient(b'{"a":"\\u00e9"}') == {"a": "\u00e9"}

@@ -25,6 +25,7 @@ MAX_DEPTH = 64
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: An escape that may decode to a surrogate (a pair decodes to one character; a lone one stays).
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_ESCAPED_SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 class StrictJSONError(ValueError):
@@ -53,9 +54,25 @@ def loads_strict(data: bytes | str, *, limit: int, max_depth: int = MAX_DEPTH) -
                            parse_constant=no_constants)
     except (ValueError, RecursionError) as exc:
         raise StrictJSONError(f"malformed JSON ({exc})") from exc
-    if _SURROGATE.search(text) or _ESCAPED_SURROGATE.search(text):
-        value = go_strings(value)
-    return value
+    return _go_view(value, text)
+
+
+def loads_lenient(data: bytes | str) -> Any:
+    """Python's own `json.loads` (duplicates and all), its strings as Go reads them: for
+    documents clamp wrote itself or only shows (a provenance file, a registry's error page),
+    where nothing is judged from the keys but every string may reach an output file. Raises
+    what `json.loads` raises."""
+    value = json.loads(data)
+    return _go_view(value, data)
+
+
+def _go_view(value: Any, text: bytes | str) -> Any:
+    """`go_strings(value)` when `text` may hold a lone surrogate (fast: one scan, no walk)."""
+    if isinstance(text, bytes):
+        found = _ESCAPED_SURROGATE_BYTES.search(text) is not None
+    else:
+        found = bool(_SURROGATE.search(text) or _ESCAPED_SURROGATE.search(text))
+    return go_strings(value) if found else value
 
 
 def go_text(text: str) -> str:
@@ -138,4 +155,4 @@ def _depth_exceeds(raw: bytes, limit: int) -> bool:
 
 
 __all__ = ["MAX_DEPTH", "StrictJSONError", "case_fold", "fold_key", "go_strings",
-           "go_text", "loads_strict"]
+           "go_text", "loads_lenient", "loads_strict"]

@@ -9,16 +9,18 @@ Red team, session 10 (all **got through** as crashes, each with its honest twin 
 - `Retry-After: ²` on a 429 (`str.isdigit` takes "²", `float` does not);
 - a registry error message, or a signature layer's annotation, with a lone surrogate escape
   (`"\\ud800"`): Python's json keeps it, Go's makes it U+FFFD, and no UTF-8 writer can write
-  it, so the provenance writer crashed and one hostile registry cost the whole run its record.
+  it, so the provenance writer crashed and one hostile registry cost the whole run its record;
+  an edited provenance file with one crashed `provenance verify` (70, not "not reproduced").
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from clamp.exitcodes import ExitCode
-from clamp.trust.mediatypes import ANN_BUNDLE
+from clamp.trust.mediatypes import ANN_BUNDLE, ANN_CERTIFICATE
 from clamp.trust.pki import TestSigstore, keyless_sign_image
 from tests.adversarial.conftest import (
     IDENTITY,
@@ -150,3 +152,47 @@ def test_an_annotation_with_a_lone_surrogate_is_kept_as_go_reads_it(attack: Atta
     mcode, record = attack.verify_matrix(key_trust(signer))
     assert mcode == ExitCode.OK and record["trustStatus"] == "valid", record
     assert "x\ufffdy" in json.dumps(record["evidence"], ensure_ascii=False)
+
+
+def _edit_certificates(value: object, edit: Callable[[str], str]) -> int:
+    """Apply `edit` to every certificate annotation kept in a provenance document."""
+    count = 0
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == ANN_CERTIFICATE and isinstance(item, str):
+                value[key] = edit(item)
+                count += 1
+            else:
+                count += _edit_certificates(item, edit)
+    elif isinstance(value, list):
+        count += sum(_edit_certificates(item, edit) for item in value)
+    return count
+
+
+def _kept_keyless_record(attack: Attack, pki: TestSigstore, root_file: Path) -> Path:
+    attack.push_tag(".sig", [_keyless(attack, pki)])
+    matrix = attack.write_matrix(keyless_trust(root_file))
+    out = attack.folder / "provenance.json"
+    code, err = run_clamp("verify", "--matrix", str(matrix), "-o", str(out))
+    assert code == ExitCode.OK, err
+    return out
+
+
+def test_a_provenance_file_edited_with_a_lone_surrogate_is_not_reproduced(
+        attack: Attack, pki: TestSigstore, root_file: Path) -> None:
+    """`provenance verify` of an edited file answers "not reproduced" (11), not a crash (70)."""
+    out = _kept_keyless_record(attack, pki, root_file)
+    document = json.loads(out.read_text())
+    assert _edit_certificates(document, lambda pem: pem[:200] + "\ud800" + pem[201:]) == 1
+    out.write_text(json.dumps(document))  # ensure_ascii: the file holds the escape "\ud800"
+    assert "\\ud800" in out.read_text()
+    code, err = run_clamp("provenance", "verify", str(out))
+    assert code == ExitCode.NOT_REPRODUCED, err
+    assert "the evidence gives 'invalid'" in err
+
+
+def test_an_unedited_provenance_file_is_reproduced(attack: Attack, pki: TestSigstore,
+                                                   root_file: Path) -> None:
+    out = _kept_keyless_record(attack, pki, root_file)
+    code, err = run_clamp("provenance", "verify", str(out))
+    assert code == ExitCode.OK, err

@@ -27,7 +27,7 @@ from clamp.errors import RegistryError
 from clamp.oci.auth import Origin, origin_of, redact
 from clamp.oci.body import BodyError, BoundedDecoder
 from clamp.oci.retry import RetryableError
-from clamp.strictjson import StrictJSONError, go_text, loads_strict
+from clamp.strictjson import StrictJSONError, go_text, loads_lenient, loads_strict
 
 MAX_SMALL_BYTES = 1024 * 1024  # token answers, error bodies, tag pages
 MAX_REDIRECTS = 5
@@ -228,12 +228,10 @@ def json_object(body: bytes, where: str) -> dict[str, Any]:
 def error_detail(body: bytes, secrets: list[str]) -> str:
     """The registry's own first error (`code message`), with `secrets` masked before it is cut:
     a hostile registry may echo the Authorization header it was sent."""
-    import json
-
     try:
-        errors = json.loads(body).get("errors") or []
-        first = errors[0]
         # As Go reads them: a lone surrogate escape is U+FFFD, not a str no writer can write.
+        errors = loads_lenient(body).get("errors") or []
+        first = errors[0]
         code = redact(go_text(str(first.get("code", ""))), secrets, 40)
         message = redact(go_text(str(first.get("message", ""))), secrets, 120)
         return f": {code} {message}".rstrip()
