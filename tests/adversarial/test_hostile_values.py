@@ -10,7 +10,8 @@ Red team, session 10 (all **got through** as crashes, each with its honest twin 
 - a registry error message, or a signature layer's annotation, with a lone surrogate escape
   (`"\\ud800"`): Python's json keeps it, Go's makes it U+FFFD, and no UTF-8 writer can write
   it, so the provenance writer crashed and one hostile registry cost the whole run its record;
-  an edited provenance file with one crashed `provenance verify` (70, not "not reproduced").
+  an edited provenance file with one crashed `provenance verify` (70, not "not reproduced");
+- a redirect to a Location httpx cannot parse (`mailto:x`, an `xn--` label IDNA refuses).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from clamp.exitcodes import ExitCode
 from clamp.trust.mediatypes import ANN_BUNDLE, ANN_CERTIFICATE
@@ -196,3 +199,28 @@ def test_an_unedited_provenance_file_is_reproduced(attack: Attack, pki: TestSigs
     out = _kept_keyless_record(attack, pki, root_file)
     code, err = run_clamp("provenance", "verify", str(out))
     assert code == ExitCode.OK, err
+
+
+# A redirect's Location is parsed by httpx while it sends: one it cannot parse raised
+# httpx.InvalidURL or IDNAError (no transport error), a crash that cost the whole matrix run.
+@pytest.mark.parametrize("location", ["mailto:x", "data:text/plain,hi", "https://xn--/x"])
+def test_a_redirect_to_no_usable_url_keeps_the_runs_record(attack: Attack, signer: Signer,
+                                                           location: str) -> None:
+    attack.push_tag(".sig", [signer.simple(simple_payload(attack.digest))])
+    with hostile_registry(lambda method, path: Answer(307, b"", {"Location": location})) as srv:
+        matrix = _two_registries(attack, signer, srv.host)
+        out = attack.folder / "provenance.json"
+        code, err = run_clamp("verify", "--matrix", str(matrix), "-o", str(out))
+    assert code == ExitCode.REGISTRY_ERROR, err
+    records = json.loads(out.read_text())["records"]
+    assert [r["trustStatus"] for r in records] == ["valid", "error"]
+    assert "redirect to no usable URL" in json.dumps(records[1])
+
+
+@pytest.mark.parametrize("location", ["mailto:x", "https://xn--/x", "http://[::1"])
+def test_a_redirect_to_no_usable_url_is_one_registry_error(signer: Signer,
+                                                           location: str) -> None:
+    with hostile_registry(lambda method, path: Answer(307, b"", {"Location": location})) as srv:
+        code, err = run_clamp("verify", f"{srv.host}/r/x:1", "--key", str(signer.pub))
+    assert code == ExitCode.REGISTRY_ERROR, err
+    assert len(err.strip().splitlines()) == 1

@@ -105,7 +105,14 @@ async def exchange(pool: RegistryPool, method: str, url: str, headers: dict[str,
     request = http.build_request(method, url, headers=headers, content=content)
     first = origin_of(url)
     for _ in range(MAX_REDIRECTS + 1):
-        response = await http.send(request, stream=True)
+        try:
+            response = await http.send(request, stream=True)
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            # httpx builds the next hop of a redirect from its Location while sending: a
+            # Location no URL parser takes (`mailto:x`, an `xn--` label IDNA refuses) raises
+            # here, not as a transport error. Our own URLs passed check_scheme already.
+            raise RegistryError(f"redirect to no usable URL ({type(exc).__name__}: "
+                                f"{str(exc)[:100]})", where=where) from None
         if response.next_request is None:
             break
         await discard(response)
