@@ -11,7 +11,9 @@ Red team, session 10 (all **got through** as crashes, each with its honest twin 
   (`"\\ud800"`): Python's json keeps it, Go's makes it U+FFFD, and no UTF-8 writer can write
   it, so the provenance writer crashed and one hostile registry cost the whole run its record;
   an edited provenance file with one crashed `provenance verify` (70, not "not reproduced");
-- a redirect to a Location httpx cannot parse (`mailto:x`, an `xn--` label IDNA refuses).
+- a redirect to a Location httpx cannot parse (`mailto:x`, an `xn--` label IDNA refuses), and a
+  realm, next page or GITHUB_API_URL with such a label (httpx reads the host lazily, when the
+  request is built, after the URL gate had passed it).
 """
 
 from __future__ import annotations
@@ -224,3 +226,49 @@ def test_a_redirect_to_no_usable_url_is_one_registry_error(signer: Signer,
         code, err = run_clamp("verify", f"{srv.host}/r/x:1", "--key", str(signer.pub))
     assert code == ExitCode.REGISTRY_ERROR, err
     assert len(err.strip().splitlines()) == 1
+
+
+# The same family where httpx reads a URL's host lazily: a realm, a next page or GITHUB_API_URL
+# with an IDNA label it refuses passed the URL gate (the host was never read there) and raised
+# IDNAError when the request was built.
+@pytest.mark.parametrize("label", ["xn--", "xn--zz-"])
+def test_a_realm_with_a_label_idna_refuses_is_one_registry_error(signer: Signer,
+                                                                 label: str) -> None:
+    challenge = f'Bearer realm="https://{label}/token",service="s"'
+    with hostile_registry(lambda method, path: Answer(401, b"", {
+            "WWW-Authenticate": challenge})) as srv:
+        code, err = run_clamp("verify", f"{srv.host}/r/x:1", "--key", str(signer.pub))
+    assert code == ExitCode.REGISTRY_ERROR, err
+    assert "token realm is not a usable http(s) URL" in err
+
+
+@pytest.mark.parametrize("link", ["<https://xn--/p>; rel=next", "<//xn--zz-/p>; rel=next"])
+def test_a_next_page_with_a_label_idna_refuses_is_a_registry_error(link: str) -> None:
+    import asyncio
+
+    from clamp.errors import RegistryError
+    from clamp.oci.pool import RegistryPool
+
+    async def tags(host: str) -> list[str]:
+        async with RegistryPool() as pool:
+            return await pool.client(host).list_tags("r/x")
+
+    with hostile_registry(lambda method, path: Answer(200, b'{"tags":["a"]}', {"Link": link})
+                          ) as srv, pytest.raises(RegistryError, match="not a usable URL"):
+        asyncio.run(tags(srv.host))
+
+
+@pytest.mark.parametrize(("url", "usable"), [("https://xn--zz-", False), ("https://xn--", False),
+                                             ("https://api.github.com", True),
+                                             ("https://b\u00fccher.example", True)])
+def test_github_api_url_is_read_as_httpx_reads_it(monkeypatch: pytest.MonkeyPatch, url: str,
+                                                  usable: bool) -> None:
+    from clamp.errors import DispatchError
+    from clamp.verify.dispatch import api_url
+
+    monkeypatch.setenv("GITHUB_API_URL", url)
+    if usable:
+        assert api_url() == url
+    else:
+        with pytest.raises(DispatchError, match="GITHUB_API_URL is not a URL"):
+            api_url()

@@ -199,7 +199,9 @@ def check_scheme(url: str, pool: RegistryPool, where: str, what: str = "registry
     try:
         parts = urlsplit(url)
         port = parts.port
-        httpx.URL(url)  # what httpx will make of it: IDNA labels, IPv6 literals
+        # What httpx will make of it: IPv6 literals, and IDNA labels, decoded only when the
+        # host is read (as building the request does: an `xn--` label IDNA refuses raised there).
+        httpx.URL(url).host  # noqa: B018
     except (ValueError, httpx.InvalidURL):  # UnicodeError (IDNA) is a ValueError
         raise RegistryError(f"{what} is not a usable http(s) URL", where=where) from None
     host = parts.netloc.rsplit("@", 1)[-1]
@@ -285,8 +287,9 @@ def next_page(resp: Response, where: str) -> str | None:
         return None
     try:
         url = resp.url.join(target)
-    except (httpx.InvalidURL, ValueError):
+        origin = (url.scheme, url.host, url.port)  # the host read decodes IDNA labels
+    except (httpx.InvalidURL, ValueError):  # UnicodeError (IDNA) is a ValueError
         raise RegistryError("next page link is not a usable URL", where=where) from None
-    if (url.scheme, url.host, url.port) != (resp.url.scheme, resp.url.host, resp.url.port):
+    if origin != (resp.url.scheme, resp.url.host, resp.url.port):
         raise RegistryError(f"next page is on another host ({url.host})", where=where)
     return str(url)
