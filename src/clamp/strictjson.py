@@ -54,7 +54,8 @@ def loads_strict(data: bytes | str, *, limit: int, max_depth: int = MAX_DEPTH) -
                            parse_constant=no_constants)
     except (ValueError, RecursionError) as exc:
         raise StrictJSONError(f"malformed JSON ({exc})") from exc
-    return _go_view(value, text)
+    # Bytes decoded as UTF-8 hold no surrogate (the codec refuses them): only escapes can.
+    return _go_view(value, raw if isinstance(data, bytes) else text)
 
 
 def loads_lenient(data: bytes | str) -> Any:
