@@ -1,5 +1,5 @@
-"""A registry's `Link` header, the one header every page of a listing is parsed for, and the
-pages it leads to.
+"""A registry's `Link` header, the one header every page of a listing is parsed for, the pages
+it leads to, and how much a listing may hold.
 
 Red team, session 10: the next-page parser was quadratic in the header (an unclosed `<` rescanned
 the rest of the header from every `<`; a run of spaces between parameters was rescanned from
@@ -26,6 +26,7 @@ from clamp.exitcodes import ExitCode, for_error
 from clamp.oci.exchange import MAX_LINK_BYTES, next_link
 from clamp.oci.manifest import OCI_INDEX, OCI_MANIFEST
 from clamp.oci.pool import ClientOptions, RegistryPool
+from clamp.oci.registry import MAX_TAGS
 from clamp.oci.retry import RetryPolicy
 from tests.support.hostile_registry import Answer, hostile_registry
 
@@ -160,3 +161,33 @@ def test_a_later_referrers_page_is_read_as_go_reads_it() -> None:
     page = _page(f'"Manifests":[{json.dumps(_referrer(3))}]')
     with hostile_registry(with_headers=_second_page(page)) as srv:
         assert run(_referrers(srv.host)) == [_referrer(1)["digest"], _referrer(3)["digest"]]
+
+
+# -- how much a listing may hold -----------------------------------------------------------------
+# Session 10: 100 pages of 4 MiB each were allowed, and a page of short distinct tags holds ~28
+# MiB of Python strings: gigabytes for one `clamp update` discovery. Now at most MAX_TAGS tags
+# are kept from all pages together.
+def _many_tags(per_page: int, pages: int) -> Any:
+    def script(method: str, path: str, headers: dict[str, str]) -> Answer:
+        page = int(parse_qs(urlsplit(path).query).get("page", ["0"])[0])
+        out = {"Content-Type": "application/json"}
+        if page + 1 < pages:
+            out["Link"] = f'</v2/r/x/tags/list?page={page + 1}>; rel="next"'
+        tags = [f"{page}-{i:x}" for i in range(per_page)]
+        return Answer(200, json.dumps({"name": "r/x", "tags": tags}).encode(), out)
+    return script
+
+
+def test_a_listing_past_the_tag_bound_is_refused() -> None:
+    per_page = MAX_TAGS // 2 + 1
+    with hostile_registry(with_headers=_many_tags(per_page, 5)) as srv, \
+            pytest.raises(RegistryError, match=f"more than {MAX_TAGS} tags"):
+        run(_tags(srv.host))
+    assert len(srv.requests) == 2  # stopped at the page that passed the bound
+
+
+def test_a_listing_within_the_tag_bound_is_read_whole() -> None:
+    per_page = MAX_TAGS // 4
+    with hostile_registry(with_headers=_many_tags(per_page, 4)) as srv:
+        tags = run(_tags(srv.host))
+    assert len(tags) == MAX_TAGS and tags[-1] == f"3-{per_page - 1:x}"

@@ -50,6 +50,9 @@ __all__ = ["MAX_BLOB_BYTES", "RegistryClient", "check_scheme", "may_send_credent
 
 MAX_BLOB_BYTES = 16 * 1024 * 1024  # signatures, bundles and configs; never image layers
 MAX_TAG_PAGES = 100
+#: Tags kept from all pages together: 100 pages of 4 MiB of short tags would hold gigabytes of
+#: Python strings (~28 MiB a page); real repositories list thousands.
+MAX_TAGS = 100_000
 MAX_REFERRER_PAGES = 10  # of up to 4 MiB each: far more signatures than any image carries
 
 
@@ -135,6 +138,8 @@ class RegistryClient:
             if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
                 raise RegistryError("tag list is not a list of strings", where=where)
             tags.extend(page)
+            if len(tags) > MAX_TAGS:
+                raise RegistryError(f"more than {MAX_TAGS} tags", where=where)
             path = next_page(resp, where)
         raise RegistryError(f"more than {MAX_TAG_PAGES} pages of tags", where=where)
 
