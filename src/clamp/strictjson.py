@@ -9,7 +9,7 @@ protojson (bundles, in-toto v1) takes a field under its JSON name or its proto n
 with two keys that either reader could take for one field therefore means one thing to clamp and
 another to the runtime that pulls the image; it is refused outright, at every nesting level, as
 are exact duplicates, NaN and Infinity, non-UTF-8 bytes and a byte-order mark. Size and nesting
-are capped first.
+are capped first. A lone surrogate escape (`"\\ud800"`) is read as Go reads it, U+FFFD.
 
 It is kernel code so that both rooms that read hostile JSON use it: `clamp.trust.encoding` (as
 `loads_json`, raising the trust errors) and `clamp.oci.manifest` (manifests and indexes).
@@ -23,6 +23,9 @@ from typing import Any
 
 MAX_DEPTH = 64
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: An escape that may decode to a surrogate (a pair decodes to one character; a lone one stays).
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_ESCAPED_SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 class StrictJSONError(ValueError):
@@ -47,10 +50,52 @@ def loads_strict(data: bytes | str, *, limit: int, max_depth: int = MAX_DEPTH) -
         raise ValueError(f"invalid JSON constant {name}")
 
     try:
-        return json.loads(text, object_pairs_hook=_unambiguous_object,
-                          parse_constant=no_constants)
+        value = json.loads(text, object_pairs_hook=_unambiguous_object,
+                           parse_constant=no_constants)
     except (ValueError, RecursionError) as exc:
         raise StrictJSONError(f"malformed JSON ({exc})") from exc
+    # Bytes decoded as UTF-8 hold no surrogate (the codec refuses them): only escapes can.
+    return _go_view(value, raw if isinstance(data, bytes) else text)
+
+
+def loads_lenient(data: bytes | str) -> Any:
+    """Python's own `json.loads` (duplicates and all), its strings as Go reads them: for
+    documents clamp wrote itself or only shows (a provenance file, a registry's error page),
+    where nothing is judged from the keys but every string may reach an output file. Raises
+    what `json.loads` raises."""
+    value = json.loads(data)
+    return _go_view(value, data)
+
+
+def _go_view(value: Any, text: bytes | str) -> Any:
+    """`go_strings(value)` when `text` may hold a lone surrogate (fast: one scan, no walk)."""
+    if isinstance(text, bytes):
+        found = _ESCAPED_SURROGATE_BYTES.search(text) is not None
+    else:
+        found = bool(_SURROGATE.search(text) or _ESCAPED_SURROGATE.search(text))
+    return go_strings(value) if found else value
+
+
+def go_text(text: str) -> str:
+    """`text` with its lone surrogates as U+FFFD (`go_strings` for one string): for text read
+    by other parsers (Python's json on a registry's error page) that reaches clamp's output."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def go_strings(value: Any) -> Any:
+    """`value` with every lone UTF-16 surrogate (`"\\ud800"` unpaired) in its strings, keys
+    and values, as U+FFFD: how Go's encoding/json decodes it ("invalid UTF-16 surrogate pairs
+    ... are replaced by the Unicode replacement character"). Python keeps the lone surrogate, a
+    string no UTF-8 writer can write: a registry's `"\\ud800"` reached the provenance writer and
+    crashed the whole run (exit 70, no file). Keys cannot collide here: `fold_key` already
+    compared them as U+FFFD."""
+    if isinstance(value, str):
+        return go_text(value)
+    if isinstance(value, list):
+        return [go_strings(item) for item in value]
+    if isinstance(value, dict):
+        return {go_strings(key): go_strings(item) for key, item in value.items()}
+    return value
 
 
 def fold_key(key: str) -> str:
@@ -110,4 +155,5 @@ def _depth_exceeds(raw: bytes, limit: int) -> bool:
     return False
 
 
-__all__ = ["MAX_DEPTH", "StrictJSONError", "case_fold", "fold_key", "loads_strict"]
+__all__ = ["MAX_DEPTH", "StrictJSONError", "case_fold", "fold_key", "go_strings",
+           "go_text", "loads_lenient", "loads_strict"]

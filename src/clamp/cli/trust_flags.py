@@ -66,21 +66,33 @@ def tlog_required(insecure_ignore_tlog: bool, require_tlog: bool) -> bool:
     return not insecure_ignore_tlog
 
 
+#: The values Go's strconv.ParseBool (and so cosign's pflag boolean flags) accepts.
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+
+
 def normalize_tlog_flag(args: list[str]) -> list[str]:
     """cosign spells the opt-out `--insecure-ignore-tlog=true`; click's boolean flags take no
-    value, so `=true` becomes the flag and `=false` is dropped (before `--` only). Any other
-    value is left for click to refuse as a usage error (exit 64)."""
+    value, so the flag's occurrences (before `--` only) become one bare flag or none. As in
+    cosign (pflag), the last occurrence decides: `--insecure-ignore-tlog
+    --insecure-ignore-tlog=false` requires the log, as cosign would, rather than skipping it
+    because the flag appeared once. A value Go's ParseBool would not take is left for click to
+    refuse as a usage error (exit 64)."""
     out: list[str] = []
+    last: tuple[int, bool] | None = None  # where the last occurrence was, and its value
+    end = len(args)
     for index, arg in enumerate(args):
         if arg == "--":
-            return out + args[index:]
+            end = index
+            break
         name, eq, value = arg.partition("=")
-        if name == IGNORE_TLOG_FLAG and eq and value.lower() in ("true", "false"):
-            if value.lower() == "true":
-                out.append(IGNORE_TLOG_FLAG)
+        if name == IGNORE_TLOG_FLAG and (not eq or value in _GO_TRUE | _GO_FALSE):
+            last = (len(out), not eq or value in _GO_TRUE)
             continue
         out.append(arg)
-    return out
+    if last is not None and last[1]:
+        out.insert(last[0], IGNORE_TLOG_FLAG)  # where the deciding occurrence stood
+    return out + args[end:]
 
 
 def read_file(path: Path, what: str, limit: int | None = None) -> bytes:

@@ -27,6 +27,7 @@ from clamp.errors import RegistryError
 from clamp.oci.auth import Origin, origin_of, redact
 from clamp.oci.body import BodyError, BoundedDecoder
 from clamp.oci.retry import RetryableError
+from clamp.strictjson import StrictJSONError, go_text, loads_lenient, loads_strict
 
 MAX_SMALL_BYTES = 1024 * 1024  # token answers, error bodies, tag pages
 MAX_REDIRECTS = 5
@@ -104,7 +105,14 @@ async def exchange(pool: RegistryPool, method: str, url: str, headers: dict[str,
     request = http.build_request(method, url, headers=headers, content=content)
     first = origin_of(url)
     for _ in range(MAX_REDIRECTS + 1):
-        response = await http.send(request, stream=True)
+        try:
+            response = await http.send(request, stream=True)
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            # httpx builds the next hop of a redirect from its Location while sending: a
+            # Location no URL parser takes (`mailto:x`, an `xn--` label IDNA refuses) raises
+            # here, not as a transport error. Our own URLs passed check_scheme already.
+            raise RegistryError(f"redirect to no usable URL ({type(exc).__name__}: "
+                                f"{str(exc)[:100]})", where=where) from None
         if response.next_request is None:
             break
         await discard(response)
@@ -191,7 +199,9 @@ def check_scheme(url: str, pool: RegistryPool, where: str, what: str = "registry
     try:
         parts = urlsplit(url)
         port = parts.port
-        httpx.URL(url)  # what httpx will make of it: IDNA labels, IPv6 literals
+        # What httpx will make of it: IPv6 literals, and IDNA labels, decoded only when the
+        # host is read (as building the request does: an `xn--` label IDNA refuses raised there).
+        httpx.URL(url).host  # noqa: B018
     except (ValueError, httpx.InvalidURL):  # UnicodeError (IDNA) is a ValueError
         raise RegistryError(f"{what} is not a usable http(s) URL", where=where) from None
     host = parts.netloc.rsplit("@", 1)[-1]
@@ -213,11 +223,11 @@ def check_scheme(url: str, pool: RegistryPool, where: str, what: str = "registry
 
 
 def json_object(body: bytes, where: str) -> dict[str, Any]:
-    import json
-
+    """A token answer or a page of tags, through the strict reader (as Go reads it: no key
+    spelt two ways, lone surrogates as U+FFFD) like every other document from the registry."""
     try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        value = loads_strict(body, limit=max(len(body), 1))
+    except StrictJSONError:
         raise RegistryError("answer is not valid JSON", where=where) from None
     if not isinstance(value, dict):
         raise RegistryError("answer is not a JSON object", where=where)
@@ -227,21 +237,25 @@ def json_object(body: bytes, where: str) -> dict[str, Any]:
 def error_detail(body: bytes, secrets: list[str]) -> str:
     """The registry's own first error (`code message`), with `secrets` masked before it is cut:
     a hostile registry may echo the Authorization header it was sent."""
-    import json
-
     try:
-        errors = json.loads(body).get("errors") or []
+        # As Go reads them: a lone surrogate escape is U+FFFD, not a str no writer can write.
+        errors = loads_lenient(body).get("errors") or []
         first = errors[0]
-        code = redact(str(first.get("code", "")), secrets, 40)
-        message = redact(str(first.get("message", "")), secrets, 120)
+        code = redact(go_text(str(first.get("code", ""))), secrets, 40)
+        message = redact(go_text(str(first.get("message", ""))), secrets, 120)
         return f": {code} {message}".rstrip()
     except (ValueError, AttributeError, IndexError, TypeError, UnicodeDecodeError,
             RecursionError):
         return ""
 
 
-_LINK = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,]+)*)')
-_LINK_PARAM = re.compile(r'\s*;\s*([A-Za-z0-9_.*-]+)\s*=\s*(?:"([^"]*)"|([^\s;,"]+))')
+MAX_LINK_BYTES = 8 * 1024  # a Link value; real ones (a next page) are ~100 characters
+# Linear on any input: a URI reference holds no `<` or `>` (RFC 3986), so an unclosed `<` ends
+# at the next one instead of rescanning the rest of the header from every `<`; the parameters
+# are split on `;` and each matched once from its start (a scan for `\s*;` from every position
+# of a run of spaces was quadratic: 64 KiB of them cost seconds of CPU on the event loop).
+_LINK = re.compile(r'<([^<>]*)>((?:\s*;\s*[^;,]+)*)')
+_LINK_PARAM = re.compile(r'\s*([A-Za-z0-9_.*-]+)\s*=\s*(?:"([^"]*)"|([^\s;,"]+))')
 
 
 def next_link(header: str | None) -> str | None:
@@ -250,8 +264,9 @@ def next_link(header: str | None) -> str | None:
     if not header:
         return None
     for match in _LINK.finditer(header):
-        for param in _LINK_PARAM.finditer(match.group(2)):
-            if param.group(1).lower() != "rel":
+        for segment in match.group(2).split(";")[1:]:
+            param = _LINK_PARAM.match(segment)
+            if param is None or param.group(1).lower() != "rel":
                 continue
             rels = (param.group(2) if param.group(2) is not None else param.group(3)).split()
             if "next" in (r.lower() for r in rels):
@@ -261,14 +276,20 @@ def next_link(header: str | None) -> str | None:
 
 def next_page(resp: Response, where: str) -> str | None:
     """The absolute URL of the `Link: <…>; rel="next"` page, resolved against the answer's
-    URL; only on the registry's own origin, since the request carries its credentials."""
-    target = next_link(resp.headers.get("link"))
+    URL; only on the registry's own origin, since the request carries its credentials. A Link
+    value past `MAX_LINK_BYTES` is refused, as an oversized `WWW-Authenticate` is: no page
+    needs one, and every page of a listing would be parsed with it."""
+    header = resp.headers.get("link")
+    if header is not None and len(header) > MAX_LINK_BYTES:
+        raise RegistryError(f"Link header longer than {MAX_LINK_BYTES} bytes", where=where)
+    target = next_link(header)
     if target is None:
         return None
     try:
         url = resp.url.join(target)
-    except (httpx.InvalidURL, ValueError):
+        origin = (url.scheme, url.host, url.port)  # the host read decodes IDNA labels
+    except (httpx.InvalidURL, ValueError):  # UnicodeError (IDNA) is a ValueError
         raise RegistryError("next page link is not a usable URL", where=where) from None
-    if (url.scheme, url.host, url.port) != (resp.url.scheme, resp.url.host, resp.url.port):
+    if origin != (resp.url.scheme, resp.url.host, resp.url.port):
         raise RegistryError(f"next page is on another host ({url.host})", where=where)
     return str(url)

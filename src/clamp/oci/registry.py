@@ -39,6 +39,7 @@ from clamp.oci.manifest import (
     Descriptor,
     Manifest,
     encode_json,
+    read_document,
 )
 from clamp.oci.reference import DOCKER_HUB, DOCKER_HUB_API
 from clamp.oci.retry import RETRYABLE_STATUS, RetryableError, parse_retry_after, retrying
@@ -49,6 +50,9 @@ __all__ = ["MAX_BLOB_BYTES", "RegistryClient", "check_scheme", "may_send_credent
 
 MAX_BLOB_BYTES = 16 * 1024 * 1024  # signatures, bundles and configs; never image layers
 MAX_TAG_PAGES = 100
+#: Tags kept from all pages together: 100 pages of 4 MiB of short tags would hold gigabytes of
+#: Python strings (~28 MiB a page); real repositories list thousands.
+MAX_TAGS = 100_000
 MAX_REFERRER_PAGES = 10  # of up to 4 MiB each: far more signatures than any image carries
 
 
@@ -134,6 +138,8 @@ class RegistryClient:
             if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
                 raise RegistryError("tag list is not a list of strings", where=where)
             tags.extend(page)
+            if len(tags) > MAX_TAGS:
+                raise RegistryError(f"more than {MAX_TAGS} tags", where=where)
             path = next_page(resp, where)
         raise RegistryError(f"more than {MAX_TAG_PAGES} pages of tags", where=where)
 
@@ -190,7 +196,11 @@ class RegistryClient:
                 break
             page = await self._call("GET", repo, url, where=where, headers={"Accept": OCI_INDEX},
                                     max_bytes=MAX_MANIFEST_BYTES)
-            entries += json_object(page.body, where).get("manifests") or []
+            # Each page is an index too: read as Go reads it (the strict reader), as the first.
+            more = read_document(page.body, what="referrers page", where=where).get("manifests")
+            if not isinstance(more, list):
+                raise RegistryError("referrers page has no manifests list", where=where)
+            entries += more
         else:
             if next_page(page, where) is not None:
                 raise RegistryError(f"more than {MAX_REFERRER_PAGES} pages of referrers",

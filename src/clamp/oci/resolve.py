@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from clamp.digest import Digest
 from clamp.errors import ClampError, NotFoundError, RegistryError
-from clamp.oci.manifest import Manifest, Platform
+from clamp.oci.manifest import Manifest, Platform, read_document
 from clamp.oci.reference import Reference
+from clamp.oci.registry import MAX_BLOB_BYTES
 from clamp.oci.store import ImageStore, Stores
 
 
@@ -63,8 +64,38 @@ async def resolve(store: ImageStore, ref: Reference, platform: Platform | None =
             raise NotFoundError(f"index has no {platform} manifest (has: {have or 'none'})",
                                 where=str(ref))
         child = await store.get_manifest(ref.repository, str(desc.digest))
+    elif platform is not None:
+        await _check_image_platform(store, ref, manifest, platform)
     return ResolvedImage(reference=ref, manifest=manifest, platform=platform,
                          platform_manifest=child)
+
+
+async def _check_image_platform(store: ImageStore, ref: Reference, manifest: Manifest,
+                                platform: Platform) -> None:
+    """A platform asked of a single-platform image: its config must name that platform, or the
+    image is refused as an index without that platform is. Docker's image service does the same
+    (a manifest whose config platform does not match is "found but does not match the specified
+    platform", not found); without it, `--platform linux/arm64` on an amd64 image verified and
+    a matrix entry's platform was recorded for an image of another one. The config is fetched
+    by its digest within the blob bound and read as Go reads it, as every manifest is."""
+    where = str(ref)
+    config = manifest.config
+    if config is None:
+        raise NotFoundError(f"image manifest names no config, so no platform (asked for "
+                            f"{platform})", where=where)
+    raw = await store.get_blob(ref.repository, config.digest,
+                               max_bytes=min(config.size, MAX_BLOB_BYTES))
+    body = read_document(raw, what="image config", where=f"{where} (config {config.digest})")
+    os_name, arch, variant = body.get("os"), body.get("architecture"), body.get("variant")
+    if not (isinstance(os_name, str) and os_name and isinstance(arch, str) and arch):
+        raise NotFoundError(f"image config names no platform (asked for {platform})",
+                            where=where)
+    have = Platform(os_name, arch, variant if isinstance(variant, str) and variant else None)
+    got, want = have.normalized(), platform.normalized()
+    if (got.os, got.architecture) != (want.os, want.architecture) or (
+            platform.variant is not None and got.variant != want.variant):
+        raise NotFoundError(f"image is {str(have)[:100]}, not {platform} (a single-platform "
+                            "image, no index to choose from)", where=where)
 
 
 @dataclass(frozen=True)

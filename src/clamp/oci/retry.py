@@ -44,7 +44,9 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(value)
+        # delta-seconds is ASCII digits (RFC 9110); `str.isdigit` also takes "²" (a ValueError
+        # from float(): a crash on one hostile header) and other scripts' digits.
+        return float(value) if value.isascii() else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -10,6 +10,7 @@ from typing import Any
 
 from clamp.errors import BadInputError
 from clamp.files import read_at_most
+from clamp.strictjson import loads_lenient
 
 #: The largest provenance file or summary read (a 64-entry matrix's provenance is ~200 KB, a
 #: summary of 10,000 sessions ~10 MB): past it, the file is bad input rather than a memory hog.
@@ -26,7 +27,9 @@ def read_json(path: Path, what: str) -> Any:
         if len(data) > MAX_DOCUMENT:
             raise BadInputError(f"{what} is larger than {MAX_DOCUMENT // 2**20} MiB",
                                 where=str(path))
-        return json.loads(data)
+        # Strings as Go reads them: a lone surrogate escape in an edited file would otherwise
+        # crash whatever writes the value out (exit 70 instead of a verdict on the file).
+        return loads_lenient(data)
     except OSError as exc:
         raise BadInputError(f"cannot read {what}: {exc.strerror}", where=str(path)) from exc
     except (ValueError, UnicodeDecodeError) as exc:  # also a number past 4300 digits

@@ -56,7 +56,14 @@ def verify_set(entry: LogEntry, root: TrustedRoot, *, now: datetime | None = Non
     if entry.signed_entry_timestamp is None or entry.integrated_time is None:
         raise InvalidSignatureError("set", "entry has no signed entry timestamp")
     log = find_log(root, entry.log_id)
-    when = datetime.fromtimestamp(entry.integrated_time, tz=UTC)
+    try:
+        when = datetime.fromtimestamp(entry.integrated_time, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        # Read before the SET is checked, so any int64 an attacker writes gets here: past
+        # year 9999 it is no date Python can hold. Refused as the time it claims to be.
+        raise InvalidSignatureError("integrated-time", f"integratedTime "
+                                    f"{entry.integrated_time} is no representable time "
+                                    "(past year 9999)") from None
     if when > (now or datetime.now(UTC)):
         raise InvalidSignatureError("integrated-time",
                                     f"integratedTime {when:%Y-%m-%dT%H:%M:%SZ} is in the future")
@@ -115,7 +122,9 @@ def verify_checkpoint(envelope: str, log: LogInstance, *, size: int, root_hash: 
     header = text.split("\n")
     if len(header) < 3 or not header[0]:
         raise InvalidSignatureError("checkpoint", "checkpoint needs origin, size and root hash")
-    if not header[1].isdigit() or int(header[1]) != size:
+    # ASCII digits only, as Go's strconv.ParseUint reads the size: `str.isdigit` takes "²",
+    # which int() then refuses with a ValueError (a crash, before the note's signature).
+    if not (header[1].isascii() and header[1].isdigit()) or int(header[1]) != size:
         raise InvalidSignatureError("checkpoint", "checkpoint tree size does not match the proof")
     if b64decode(header[2], check="checkpoint") != root_hash:
         raise InvalidSignatureError("checkpoint", "checkpoint root hash does not match the proof")

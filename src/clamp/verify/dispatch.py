@@ -104,6 +104,8 @@ def api_url() -> str:
     sent."""
     from urllib.parse import urlsplit
 
+    import httpx
+
     from clamp.oci.reference import is_loopback_host
 
     api = os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
@@ -111,7 +113,10 @@ def api_url() -> str:
         parts = urlsplit(api)
         host = parts.hostname or ""
         _ = parts.port
-    except ValueError:
+        # As httpx will read it: an IDNA label it refuses (`xn--zz-`) raised while the request
+        # was built, a crash after the whole run's verification (exit 70, no provenance).
+        httpx.URL(api).host  # noqa: B018
+    except (ValueError, httpx.InvalidURL):  # UnicodeError (IDNA) is a ValueError
         host = ""
     if not host:  # the value itself is not printed: it may hold user:password@
         raise DispatchError("GITHUB_API_URL is not a URL with a host and a valid port")
@@ -146,9 +151,11 @@ def _message(answer: bytes, reason: str, token: str) -> str:
     import json
 
     from clamp.oci.auth import redact
+    from clamp.strictjson import go_text
 
     try:
         message = json.loads(answer).get("message", "")
     except (ValueError, AttributeError, RecursionError):
         message = ""
-    return redact(str(message), [token], MESSAGE_LIMIT) or reason
+    # A lone surrogate escape would reach the provenance as a str no writer can write.
+    return redact(go_text(str(message)), [token], MESSAGE_LIMIT) or reason

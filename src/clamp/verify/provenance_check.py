@@ -10,7 +10,6 @@ file that passes was written by this run.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from pydantic import ValidationError
 from clamp.errors import BadInputError
 from clamp.files import read_at_most
 from clamp.matrix import LoadedMatrix
+from clamp.strictjson import loads_lenient
 from clamp.verify.provenance import ProvenanceDocument
 
 #: 64 MiB: about 20,000 records; a bigger file is not one clamp wrote for a matrix.
@@ -40,7 +40,7 @@ def check_provenance(path: Path, loaded: LoadedMatrix, *, version: str | None = 
     if len(raw) > MAX_PROVENANCE:
         raise BadInputError(f"provenance larger than {MAX_PROVENANCE} bytes", where=where)
     try:
-        document = ProvenanceDocument.model_validate(json.loads(raw))
+        document = ProvenanceDocument.model_validate(loads_lenient(raw))
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, ValidationError
         reason = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
         raise BadInputError(f"not a valid provenance document: {reason}", where=where

@@ -55,6 +55,12 @@ async def run_matrix(loaded: LoadedMatrix, stores: Stores, *,
                      force_dispatch: bool = False, today: date | None = None,
                      on_done: Callable[[EntryOutcome], None] | None = None) -> MatrixRun:
     entries = loaded.matching(version, os_name, pinned_only=True)
+    if not loaded.model.images:
+        # As for a filter that matches nothing: a run that verified nothing and skipped nothing
+        # would read as success ("0 entries ... exit 0: verified"). Unpinned entries are
+        # different: they are listed as skipped and make the status `warnings`.
+        raise BadInputError("the matrix lists no images: nothing to verify",
+                            where=str(loaded.path))
     outcomes = await verify_entries(stores, loaded, entries, concurrency=concurrency,
                                     today=today, on_done=on_done)
     decisions = [decide(o, settings_of(loaded, o).policy) for o in outcomes]
