@@ -254,6 +254,21 @@ def test_an_unreachable_registry_is_still_69(signer: Signer, tmp_path: Path) -> 
     assert clamp("verify", "--matrix", str(matrix), "-o", str(tmp_path / "p.json")) == 69
 
 
+def test_a_registry_error_names_the_image_once(signer: Signer,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The error already says where it happened; the view must not say it a second time."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    image = f"127.0.0.1:{port}/x/y@sha256:{'a' * 64}"
+    assert clamp("verify", image, "--key", str(signer.public_path), NO_LOG) == 69
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {image}: "), lines
+    assert lines[0].count(image) == 1, lines[0]
+
+
 # -- every command starts (the floors run this against the lowest allowed dependencies) ------
 
 COMMANDS = [["verify"], ["verify-blob"], ["sign"], ["keygen"], ["resolve"], ["update"],

@@ -65,7 +65,10 @@ def report(outcome: ImageVerification, *, quiet: bool) -> int:
             info(f"verified: {describe(outcome)}")
         return int(ExitCode.OK)
     if outcome.registry_error is not None:
-        error(f"{outcome.reference}: {outcome.registry_error}")
+        # The error usually names where it happened, which is this image (or a part of it):
+        # the reference is prefixed only when it does not already begin the line.
+        message, reference = str(outcome.registry_error), str(outcome.reference)
+        error(message if message.startswith(reference) else f"{reference}: {message}")
         return int(for_error(outcome.registry_error))
     error(f"{outcome.reference}: {worst.verdict}: check {worst.check} failed: {worst.reason}")
     return int(for_verdict(worst.verdict))
