@@ -16,7 +16,7 @@ import json
 
 import pytest
 
-from clamp.exitcodes import ExitCode
+from clamp.exitcodes import PASSING_UPDATE, ExitCode
 from tests.adversarial.conftest import TAG, Attack, Signer, key_trust, run_clamp, simple_payload
 from tests.support.pushing import OCI_MANIFEST, canonical_json
 
@@ -116,3 +116,43 @@ def test_a_config_with_two_spellings_of_its_architecture_is_refused(attack: Atta
     code, err = attack.verify_image(*_key_flags(signer, "linux/amd64"))
     assert code == ExitCode.REGISTRY_ERROR, err
     assert "image config is not valid JSON" in err
+
+
+# -- clamp update treats an entry's platform on a single-platform image as verify does ------
+
+def test_update_keeps_a_current_single_platform_pin_of_the_entrys_platform(
+        attack: Attack, signer: Signer) -> None:
+    """It refused it ("not the one the tag named") where verify passed it, so a matrix verify
+    accepted could never be updated; nothing to fill in, so nothing is rewritten."""
+    _sign(attack, signer)
+    matrix = attack.write_matrix(key_trust(signer), entry="    platform: linux/amd64\n")
+    before = matrix.read_bytes()
+    code, err = run_clamp("update", "--matrix", str(matrix))
+    assert code == ExitCode.OK, err
+    assert matrix.read_bytes() == before
+
+
+def test_update_pins_a_moved_single_platform_image_of_the_entrys_platform(
+        attack: Attack, signer: Signer) -> None:
+    _sign(attack, signer)
+    matrix = attack.write_matrix(key_trust(signer), entry="    platform: linux/amd64\n")
+    old = attack.digest
+    new = attack.push_image()  # the tag moves on to another signed linux/amd64 image
+    _sign(attack, signer)
+    code, err = run_clamp("update", "--matrix", str(matrix))
+    text = matrix.read_text()
+    assert code == ExitCode.UPDATED, err
+    assert new in text and old not in text and "platform_digest" not in text
+
+
+def test_update_does_not_pin_a_single_image_of_another_platform(attack: Attack,
+                                                                 signer: Signer) -> None:
+    _sign(attack, signer)
+    matrix = attack.write_matrix(key_trust(signer), entry="    platform: linux/arm64\n")
+    attack.push_image()
+    _sign(attack, signer)
+    before = matrix.read_bytes()
+    code, err = run_clamp("update", "--matrix", str(matrix))
+    assert code not in PASSING_UPDATE, err
+    assert "image is linux/amd64, not linux/arm64" in err
+    assert matrix.read_bytes() == before

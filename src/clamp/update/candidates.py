@@ -89,8 +89,11 @@ async def examine(stores: Stores, loaded: LoadedMatrix, entry: ImageEntry, trust
         return _with(base, reason=tag.error, check="registry")
     manifest = found.manifest
     if pinned is not None and tag.state == "current" and (
-            entry.platform is None or entry.platform_digest is not None):
-        # Content-addressed: an unchanged index still names the same platform child.
+            entry.platform is None or entry.platform_digest is not None
+            or not manifest.is_index):
+        # Content-addressed: an unchanged index still names the same platform child, and a
+        # single-platform image has no child to fill in (its config's platform is checked
+        # when it is verified, as `clamp verify` checks it).
         current = _with(base, state="current", digest=pinned,
                         platform_digest=parse_digest(entry.platform_digest)
                         if entry.platform_digest else None)
@@ -139,7 +142,10 @@ async def _verify(stores: Stores, base: Examined, digest: Digest,
     if failed is not None:
         return _with(base, state="rejected", check=failed.check or failed.verdict,
                      reason=f"{failed.verdict}: {failed.reason}")
+    # An entry's platform on an image without an index: resolving it checked that the image's
+    # config names that platform (or it failed above), so there is no platform child to expect.
     if image is None or image.digest != digest or (entry_check.platform is not None
+                                                         and image.manifest.is_index
                                                          and image.platform_digest is None):
         return _with(base, state="rejected", check="integrity",
                      reason="the verified image is not the one the tag named")
