@@ -26,7 +26,7 @@ from clamp.exitcodes import ExitCode, for_error
 from clamp.oci.exchange import MAX_LINK_BYTES, next_link
 from clamp.oci.manifest import OCI_INDEX, OCI_MANIFEST
 from clamp.oci.pool import ClientOptions, RegistryPool
-from clamp.oci.registry import MAX_TAGS
+from clamp.oci.registry import MAX_MANIFEST_BYTES, MAX_TAGS
 from clamp.oci.retry import RetryPolicy
 from tests.support.hostile_registry import Answer, hostile_registry
 
@@ -191,3 +191,34 @@ def test_a_listing_within_the_tag_bound_is_read_whole() -> None:
     with hostile_registry(with_headers=_many_tags(per_page, 4)) as srv:
         tags = run(_tags(srv.host))
     assert len(tags) == MAX_TAGS and tags[-1] == f"3-{per_page - 1:x}"
+
+
+# Session 10: ten referrers pages of up to 4 MiB each were all parsed and merged (300-400 MB of
+# Python objects at the peak) before the merged index was refused for its size. Now the pages
+# are bounded together as one index is, counted as they arrive.
+def _big_referrer_pages(per_page: int, pages: int) -> Any:
+    def script(method: str, path: str, headers: dict[str, str]) -> Answer:
+        page = int(parse_qs(urlsplit(path).query).get("page", ["0"])[0])
+        out = {"Content-Type": OCI_INDEX}
+        if page + 1 < pages:
+            out["Link"] = f'</v2/r/x/referrers/{SUBJECT}?page={page + 1}>; rel="next"'
+        entries = [_referrer(1 + (page * per_page + i) % 15) for i in range(per_page)]
+        body = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
+        return Answer(200, json.dumps(body).encode(), out)
+    return script
+
+
+def test_referrers_pages_past_one_index_together_are_refused_as_they_arrive() -> None:
+    per_page = 2 * MAX_MANIFEST_BYTES // 3 // len(json.dumps(_referrer(1)))  # 2/3 of the bound
+    with hostile_registry(with_headers=_big_referrer_pages(per_page, 10)) as srv, \
+            pytest.raises(RegistryError, match="referrers pages exceed") as info:
+        run(_referrers(srv.host))
+    assert for_error(info.value) == ExitCode.REGISTRY_ERROR
+    assert sum("/referrers/" in path for _, path in srv.requests) == 2  # not all ten pages
+
+
+def test_referrers_pages_within_one_index_together_are_merged() -> None:
+    per_page = MAX_MANIFEST_BYTES // 4 // len(json.dumps(_referrer(1)))
+    with hostile_registry(with_headers=_big_referrer_pages(per_page, 3)) as srv:
+        got = run(_referrers(srv.host))
+    assert len(got) == 3 * per_page

@@ -190,12 +190,20 @@ class RegistryClient:
         # A registry that cannot list every referrer in one answer links the next page.
         entries = list(index.body.get("manifests") or [])
         page: Response = resp
+        received = len(resp.body)
         for _ in range(MAX_REFERRER_PAGES - 1):
             url = next_page(page, where)
             if url is None:
                 break
             page = await self._call("GET", repo, url, where=where, headers={"Accept": OCI_INDEX},
                                     max_bytes=MAX_MANIFEST_BYTES)
+            # The merged index is bounded as one manifest is: the pages together, counted as
+            # they arrive, so ten full pages never sit parsed in memory (hundreds of MB of
+            # Python objects) only to be refused once merged.
+            received += len(page.body)
+            if received > MAX_MANIFEST_BYTES:
+                raise RegistryError(f"referrers pages exceed {MAX_MANIFEST_BYTES} bytes together",
+                                    where=where)
             # Each page is an index too: read as Go reads it (the strict reader), as the first.
             more = read_document(page.body, what="referrers page", where=where).get("manifests")
             if not isinstance(more, list):
