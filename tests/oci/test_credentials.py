@@ -153,6 +153,38 @@ def test_a_helper_without_the_entry_falls_back_to_auths(bin_dir: Path,
     assert credentials_for("r.example", home) == Credentials("u", "p")
 
 
+def _sendable(creds: Credentials | None) -> None:
+    """Every credential text reaches a header as UTF-8: none may hold a lone surrogate."""
+    assert creds is not None
+    for text in (creds.username, creds.password, creds.identity_token or ""):
+        text.encode("utf-8")
+
+
+def test_a_helper_answering_a_lone_surrogate_escape_is_read_as_go_reads_it(
+        bin_dir: Path, home: dict[str, str]) -> None:
+    """Python's json keeps `"\\ud800"` as a lone surrogate, which no header can carry: the
+    request crashed (exit 70). Go's reader (docker's) makes it U+FFFD, a credential the
+    registry can refuse."""
+    Helper(bin_dir, "odd", {"r.example": ["u\ud800", "p\udfff"]})
+    write(Path(home["HOME"]) / ".docker/config.json", {"credsStore": "odd"})
+    creds = credentials_for("r.example", home)
+    _sendable(creds)
+    assert creds == Credentials("u\ufffd", "p\ufffd")
+
+
+@pytest.mark.parametrize("entry", [{"username": "u\ud800", "password": "p"},
+                                   {"auth": b64("u", "p"), "identitytoken": "t\udc00"}])
+def test_a_config_with_a_lone_surrogate_escape_is_read_as_go_reads_it(
+        entry: dict[str, str], home: dict[str, str]) -> None:
+    write(Path(home["HOME"]) / ".docker/config.json", {"auths": {"r.example": entry}})
+    try:
+        creds = credentials_for("r.example", home)
+    except BadInputError as exc:  # refusing the entry is as good as reading it as Go does
+        assert "\n" not in str(exc)
+        return
+    _sendable(creds)
+
+
 def test_a_helper_missing_from_path_is_bad_input(home: dict[str, str]) -> None:
     write(Path(home["HOME"]) / ".docker/config.json", {"credsStore": "nonexistent-clamp"})
     with pytest.raises(BadInputError, match="docker-credential-nonexistent-clamp") as info:

@@ -19,7 +19,6 @@ given (the cosign-style `--registry-*` flags) are the pool's business and come f
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -31,6 +30,7 @@ from clamp.files import read_at_most
 from clamp.oci.auth import Credentials
 from clamp.oci.credhelper import TOKEN_USERNAME, run_helper
 from clamp.oci.reference import DOCKER_HUB
+from clamp.strictjson import loads_lenient
 
 MAX_CONFIG_BYTES = 1024 * 1024
 DOCKER_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io",
@@ -79,7 +79,7 @@ def _load(path: Path, docker: bool) -> dict[str, Any] | None:
         raw = read_at_most(path, MAX_CONFIG_BYTES)
         if len(raw) > MAX_CONFIG_BYTES:
             raise BadInputError(f"{kind} larger than 1 MiB", where=str(path))
-        config = json.loads(raw.decode("utf-8"))
+        config = loads_lenient(raw.decode("utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
         raise BadInputError(f"unreadable {kind} ({exc.__class__.__name__})",
                             where=str(path)) from None

@@ -14,7 +14,6 @@ output is a secret.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import selectors
@@ -25,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 from clamp.errors import BadInputError
+from clamp.strictjson import loads_lenient
 
 HELPER_PREFIX = "docker-credential-"
 HELPER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -57,7 +57,7 @@ def run_helper(name: str, server: str, *, where: str, timeout: float = TIMEOUT_S
             return None
         raise BadInputError(f"{what} get failed (exit {status})", where=where)
     try:
-        answer = json.loads(text)
+        answer = loads_lenient(text)
     except (ValueError, RecursionError):
         answer = None
     if not isinstance(answer, dict) or not isinstance(answer.get("Secret"), str) or \
