@@ -35,7 +35,10 @@ _STATUS_OUTCOME: dict[Status, RunOutcome] = {
 def document(run: UpdateRun) -> ProvenanceDocument:
     loaded = run.loaded
     items = [item for item in run.examined if item.verification is not None]
-    outcomes = [_outcome(run, item) for item in items]
+    pinned_on: dict[int, date | None] = {}
+    for pin in run.pins:  # the first pin of an item, as the scan it replaces found
+        pinned_on.setdefault(id(pin.examined), pin.entry.added)
+    outcomes = [_outcome(item, pinned_on) for item in items]
     decisions = [decide(o, item.entry_check.settings.policy)
                  for o, item in zip(outcomes, items, strict=True)]
     doc = build_document(loaded, outcomes, decisions, None,
@@ -43,19 +46,21 @@ def document(run: UpdateRun) -> ProvenanceDocument:
     return doc.model_copy(update={"generatedAt": run.report.generated_at})
 
 
-def _added(run: UpdateRun, item: Examined) -> date | None:
-    """When the record's digest was pinned, as the entry reads after this update."""
-    for pin in run.pins:
-        if pin.examined is item:
-            return pin.entry.added
+def _added(item: Examined, pinned_on: dict[int, date | None]) -> date | None:
+    """When the record's digest was pinned, as the entry reads after this update.
+
+    `pinned_on`: each pin's `added`, by the identity of the examined item it pins (looked up,
+    not searched: a scan of every pin for every record was quadratic in the entries)."""
+    if id(item) in pinned_on:
+        return pinned_on[id(item)]
     if item.entry.digest is not None and str(item.digest) == item.entry.digest:
         return item.entry.added  # the current pin, not rewritten: its own age
     return None  # a candidate that was never pinned
 
 
-def _outcome(run: UpdateRun, item: Examined) -> EntryOutcome:
+def _outcome(item: Examined, pinned_on: dict[int, date | None]) -> EntryOutcome:
     assert item.verification is not None and item.digest is not None and item.tag is not None
-    added = _added(run, item)
+    added = _added(item, pinned_on)
     entry = item.entry.model_copy(update={
         "digest": str(item.digest), "added": added,
         "platform_digest": str(item.platform_digest) if item.platform_digest else None})
