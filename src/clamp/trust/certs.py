@@ -196,7 +196,13 @@ def san_identities(leaf: x509.Certificate) -> list[str]:
 
 
 def oidc_issuer(leaf: x509.Certificate) -> str | None:
-    """Issuer from 1.3.6.1.4.1.57264.1.8 (DER UTF8String), else legacy .1.1 (raw bytes)."""
+    """Issuer from 1.3.6.1.4.1.57264.1.8 (DER UTF8String), else legacy .1.1 (raw bytes).
+
+    With both present they must agree: sigstore-go reads the extensions in certificate order
+    and the last one wins, so a v1 issuer after a v2 one is what it matches, while a reader
+    preferring v2 matches the other. Fulcio writes the same value in both; a certificate
+    read two ways is refused rather than read one way."""
+    found: dict[bool, str] = {}
     for oid, der in ((OID_ISSUER_V2, True), (OID_ISSUER_V1, False)):
         try:
             ext = extensions_of(leaf).get_extension_for_oid(oid).value
@@ -207,12 +213,17 @@ def oidc_issuer(leaf: x509.Certificate) -> str | None:
             text = der_utf8(raw)
             if text is None:
                 raise InvalidSignatureError("issuer", "issuer extension is not a UTF8String")
-            return text
+            found[True] = text
+            continue
         try:
-            return raw.decode("utf-8")
+            found[False] = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InvalidSignatureError("issuer", "legacy issuer extension not UTF-8") from exc
-    return None
+    if len(found) == 2 and found[True] != found[False]:
+        raise InvalidSignatureError("issuer", f"issuer extensions disagree: "
+                                    f"{found[True][:100]!r} (1.3.6.1.4.1.57264.1.8) and "
+                                    f"{found[False][:100]!r} (legacy 1.3.6.1.4.1.57264.1.1)")
+    return found.get(True, found.get(False))
 
 
 def _sct_millis(when: datetime) -> int:
@@ -235,6 +246,12 @@ def verify_embedded_sct(leaf: x509.Certificate, issuer: x509.Certificate,
         log = root.ctlog(sct.log_id)
         if log is None:
             reasons.append(f"log {sct.log_id.hex()[:16]} is not a CT log of the trusted root")
+            continue
+        if not log.validity.contains(sct.timestamp.replace(tzinfo=UTC)):
+            # sigstore-go skips an SCT outside its log key's validity: a retired CT log key
+            # (the public-good root lists one) vouches for nothing signed after its end.
+            reasons.append(f"SCT of {sct.timestamp:%Y-%m-%dT%H:%M:%SZ} is outside the validity "
+                           f"of CT log {sct.log_id.hex()[:16]}")
             continue
         millis = _sct_millis(sct.timestamp)
         signed = (struct.pack(">BBQH", 0, 0, millis, 1) + issuer_key_hash

@@ -1,0 +1,145 @@
+"""Keyless certificates and key files read two ways (red team, session 10b).
+
+Each attack is a certificate or key file that another verifier (sigstore-go, cosign) reads
+differently from a naive reader, with its honest twin beside it. Real certificates, SCTs and
+Rekor SETs from the private sigstore (`clamp.trust.pki`); nothing is faked at the crypto layer.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from clamp.exitcodes import ExitCode, for_error
+from clamp.trust.certs import OID_ISSUER_V1
+from clamp.trust.cosign_legacy import LegacyLayer, verify_legacy_layer
+from clamp.trust.errors import TrustError, TrustInputError
+from clamp.trust.keys import load_public_key
+from clamp.trust.pki import TestSigstore, keyless_sign_image
+from clamp.trust.policy import Identity, Policy
+from clamp.trust.root import parse_trusted_root
+
+IDENTITY = "https://github.com/ROCm/rocm-images/.github/workflows/release.yml@refs/tags/v1"
+ISSUER = "https://token.actions.githubusercontent.com"
+EVIL_ISSUER = "https://issuer.attacker.example"
+DIGEST = "sha256:" + "ab" * 32
+REFERENCE = "registry.test/rocm/dev"
+
+
+@pytest.fixture(scope="module")
+def pki() -> TestSigstore:
+    return TestSigstore()
+
+
+def _policy(root_json: bytes) -> Policy:
+    return Policy.with_root(parse_trusted_root(root_json),
+                            identities=(Identity(subject=IDENTITY, issuer=ISSUER),))
+
+
+def _sign(pki: TestSigstore, **options: object) -> LegacyLayer:
+    return keyless_sign_image(pki, DIGEST, REFERENCE, identity=IDENTITY,
+                              **{"issuer": ISSUER, **options})  # type: ignore[arg-type]
+
+
+def _refused(layer: LegacyLayer, policy: Policy, check: str, match: str,
+             code: ExitCode = ExitCode.SIGNATURE_FAILED) -> None:
+    with pytest.raises(TrustError, match=match) as info:
+        verify_legacy_layer(layer, DIGEST, policy)
+    assert info.value.check == check
+    assert for_error(info.value) == code
+
+
+# --- the OIDC issuer, v1 and v2 extensions that disagree ----------------------------------
+
+@pytest.mark.parametrize(("v2", "v1"), [(ISSUER, EVIL_ISSUER), (EVIL_ISSUER, ISSUER)])
+def test_issuer_extensions_that_disagree_are_refused(pki: TestSigstore, v2: str,
+                                                     v1: str) -> None:
+    """sigstore-go reads the extensions in order, the last issuer winning: with the legacy
+    .1.1 after .1.8 it matches the v1 value, a v2-first reader the other. Either reading
+    admits someone, so the certificate is refused (it got through when v2 was trusted)."""
+    layer = _sign(pki, issuer=v2, issuer_oid="v2", extensions=[(OID_ISSUER_V1.dotted_string,
+                                                                v1.encode())])
+    _refused(layer, _policy(pki.trusted_root_json()), "issuer", "issuer extensions disagree")
+
+
+def test_issuer_extensions_that_agree_pass(pki: TestSigstore) -> None:
+    layer = _sign(pki, issuer_oid="v2", extensions=[(OID_ISSUER_V1.dotted_string,
+                                                     ISSUER.encode())])
+    result = verify_legacy_layer(layer, DIGEST, _policy(pki.trusted_root_json()))
+    assert result.ok and result.signer and result.signer.issuer == ISSUER
+
+
+# --- an SCT from a CT log key outside its validity ----------------------------------------
+
+def _root_with_ctlog_window(pki: TestSigstore, *, end: datetime | None) -> bytes:
+    doc = json.loads(pki.trusted_root_json())
+    if end is not None:
+        doc["ctlogs"][0]["publicKey"]["validFor"]["end"] = end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return json.dumps(doc).encode()
+
+
+def test_an_sct_from_a_retired_ct_log_key_is_refused(pki: TestSigstore) -> None:
+    """The public-good root lists a retired CT log (`ctfe.sigstore.dev/test`, ended
+    2022-10-31); sigstore-go skips an SCT dated outside its log key's validity. A certificate
+    whose only SCT is from after the end got through."""
+    ended = datetime.now(UTC) - timedelta(hours=2)
+    layer = _sign(pki)  # issued a minute ago, SCT dated then: after the key's end
+    _refused(layer, _policy(_root_with_ctlog_window(pki, end=ended)), "sct",
+             "outside the validity of CT log")
+
+
+def test_an_sct_within_the_ct_log_keys_validity_passes(pki: TestSigstore) -> None:
+    still = datetime.now(UTC) + timedelta(days=1)
+    layer = _sign(pki)
+    assert verify_legacy_layer(layer, DIGEST,
+                               _policy(_root_with_ctlog_window(pki, end=still))).ok
+
+
+# --- a key file with two PEM blocks -------------------------------------------------------
+
+def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def test_a_key_file_with_two_pem_blocks_is_refused(pki: TestSigstore) -> None:
+    """cosign trusts the first PEM block of `--key`; clamp took a certificate's key wherever it
+    sat, so `PUBLIC KEY` + `CERTIFICATE` trusted the certificate's (attacker's) key where
+    cosign trusts the first. Two blocks are now bad input: which key is trusted is never a
+    matter of the tool."""
+    trusted = ec.generate_private_key(ec.SECP256R1())
+    other = ec.generate_private_key(ec.SECP256R1())
+    cert = pki.issue_leaf(other, identity=IDENTITY, issuer=ISSUER)
+    for text in (_pem(trusted) + cert.public_bytes(serialization.Encoding.PEM),
+                 _pem(trusted) + _pem(other)):
+        with pytest.raises(TrustInputError, match="more than one PEM block") as info:
+            load_public_key(text, where="cosign.pub")
+        assert for_error(info.value) == ExitCode.BAD_INPUT
+
+
+def test_a_key_file_with_one_block_loads(pki: TestSigstore) -> None:
+    trusted = ec.generate_private_key(ec.SECP256R1())
+    assert load_public_key(_pem(trusted)).equals(trusted.public_key())
+    cert = pki.issue_leaf(trusted, identity=IDENTITY, issuer=ISSUER)
+    assert load_public_key(cert.public_bytes(serialization.Encoding.PEM)).equals(
+        trusted.public_key())
+
+
+# --- families probed and found held (no fix needed) ---------------------------------------
+
+def test_a_dns_san_is_an_identity_only_when_named_exactly(pki: TestSigstore) -> None:
+    """cosign's SAN list includes DNS names: one matches only the policy naming it."""
+    layer = _sign(pki, san=x509.DNSName("github.com"))
+    _refused(layer, _policy(pki.trusted_root_json()), "san", "is not",
+             ExitCode.IDENTITY_MISMATCH)
+
+
+def test_a_san_with_a_trailing_nul_is_not_the_identity(pki: TestSigstore) -> None:
+    layer = _sign(pki, san=x509.UniformResourceIdentifier(IDENTITY + "\x00.attacker.example"))
+    _refused(layer, _policy(pki.trusted_root_json()), "san", "is not",
+             ExitCode.IDENTITY_MISMATCH)
