@@ -7,8 +7,11 @@ Rekor SETs from the private sigstore (`clamp.trust.pki`); nothing is faked at th
 
 from __future__ import annotations
 
+import base64
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -16,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.exitcodes import ExitCode, for_error
+from clamp.trust.bundle import Artifact, verify_bundle
 from clamp.trust.certs import OID_ISSUER_V1
 from clamp.trust.cosign_legacy import LegacyLayer, verify_legacy_layer
 from clamp.trust.errors import TrustError, TrustInputError
@@ -23,12 +27,19 @@ from clamp.trust.keys import load_public_key
 from clamp.trust.pki import TestSigstore, keyless_sign_image
 from clamp.trust.policy import Identity, Policy
 from clamp.trust.root import parse_trusted_root
+from tests.support.tsa import OpensslTsa
+from tests.trust.test_other_tools_formats import SLSA, _root_doc, keyless_attestation_bundle
 
 IDENTITY = "https://github.com/ROCm/rocm-images/.github/workflows/release.yml@refs/tags/v1"
 ISSUER = "https://token.actions.githubusercontent.com"
 EVIL_ISSUER = "https://issuer.attacker.example"
 DIGEST = "sha256:" + "ab" * 32
 REFERENCE = "registry.test/rocm/dev"
+BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +154,49 @@ def test_a_san_with_a_trailing_nul_is_not_the_identity(pki: TestSigstore) -> Non
     layer = _sign(pki, san=x509.UniformResourceIdentifier(IDENTITY + "\x00.attacker.example"))
     _refused(layer, _policy(pki.trusted_root_json()), "san", "is not",
              ExitCode.IDENTITY_MISMATCH)
+
+
+# --- a bundle's log entry whose (unsigned) integratedTime is outside the certificate ------
+
+@pytest.fixture
+def tsa(tmp_path: Path) -> OpensslTsa:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    return OpensslTsa(tmp_path / "tsa")
+
+
+def _bundle_logged_at(pki: TestSigstore, tsa: OpensslTsa, shift: timedelta) -> bytes:
+    """A v0.3 keyless bundle whose Rekor v1 entry has an inclusion proof but no promise (so
+    its integratedTime is signed by nobody) and a signed timestamp inside the certificate."""
+    doc = json.loads(keyless_attestation_bundle(pki, DIGEST, BUNDLE_V03))
+    entry = doc["verificationMaterial"]["tlogEntries"][0]
+    del entry["inclusionPromise"]
+    entry["integratedTime"] = str(int((datetime.now(UTC) + shift).timestamp()))
+    signature = base64.b64decode(doc["dsseEnvelope"]["signatures"][0]["sig"])
+    doc["verificationMaterial"]["timestampVerificationData"] = {
+        "rfc3161Timestamps": [{"signedTimestamp": b64(tsa.timestamp(signature))}]}
+    return json.dumps(doc).encode()
+
+
+def _tsa_policy(pki: TestSigstore, tsa: OpensslTsa) -> Policy:
+    return _policy(json.dumps(_root_doc(pki, timestampAuthorities=[tsa.authority_json()]))
+                   .encode())
+
+
+@pytest.mark.parametrize("shift", [timedelta(hours=-2), timedelta(days=30)])
+def test_a_log_entry_outside_the_certificate_is_refused(pki: TestSigstore, tsa: OpensslTsa,
+                                                        shift: timedelta) -> None:
+    """sigstore-go checks every entry's integratedTime against the certificate, signed or
+    not; clamp ignored the unsigned one, so a log saying it took the signature two hours
+    before the certificate existed (or a month after it expired) got through on the TSA."""
+    with pytest.raises(TrustError, match="outside the certificate's validity") as info:
+        verify_bundle(_bundle_logged_at(pki, tsa, shift), Artifact.from_digest(DIGEST),
+                      _tsa_policy(pki, tsa), predicate_types=(SLSA,))
+    assert info.value.check == "cert-validity"
+
+
+def test_a_log_entry_inside_the_certificate_passes(pki: TestSigstore, tsa: OpensslTsa) -> None:
+    result = verify_bundle(_bundle_logged_at(pki, tsa, timedelta(0)),
+                           Artifact.from_digest(DIGEST), _tsa_policy(pki, tsa),
+                           predicate_types=(SLSA,))
+    assert result.ok and result.time_source == "tsa"  # the unsigned time is never the time

@@ -52,6 +52,23 @@ def _valid_at(cert: x509.Certificate, when: datetime) -> bool:
     return cert.not_valid_before_utc <= when <= cert.not_valid_after_utc
 
 
+def require_logged_within(leaf: x509.Certificate, integrated_time: int) -> None:
+    """A log entry's integratedTime, signed or not, lies in the certificate's validity, as
+    sigstore-go checks every entry: an entry with only an inclusion proof binds no time (the
+    proof covers the body, not the time), but a log saying it took the signature before the
+    certificate existed or after it expired is refused, never ignored."""
+    try:
+        when = datetime.fromtimestamp(integrated_time, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidSignatureError("integrated-time", f"integratedTime {integrated_time} is "
+                                    "no representable time") from None
+    if not _valid_at(leaf, when):
+        raise InvalidSignatureError(
+            "cert-validity", f"log entry integrated {when:%Y-%m-%dT%H:%M:%SZ}, outside the "
+            f"certificate's validity {leaf.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}.."
+            f"{leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}")
+
+
 def _is_self_signed(cert: x509.Certificate) -> bool:
     if cert.issuer != cert.subject:
         return False
