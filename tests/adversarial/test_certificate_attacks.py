@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.exitcodes import ExitCode, for_error
@@ -24,9 +24,11 @@ from clamp.trust.certs import OID_ISSUER_V1
 from clamp.trust.cosign_legacy import LegacyLayer, verify_legacy_layer
 from clamp.trust.errors import TrustError, TrustInputError
 from clamp.trust.keys import load_public_key
-from clamp.trust.pki import TestSigstore, keyless_sign_image
+from clamp.trust.mediatypes import ANN_BUNDLE, ANN_CERTIFICATE, ANN_CHAIN, ANN_SIGNATURE
+from clamp.trust.pki import TestSigstore, hashedrekord, keyless_sign_image
 from clamp.trust.policy import Identity, Policy
 from clamp.trust.root import parse_trusted_root
+from clamp.trust.sign import simplesigning_payload
 from tests.support.tsa import OpensslTsa
 from tests.trust.test_other_tools_formats import SLSA, _root_doc, keyless_attestation_bundle
 
@@ -200,3 +202,68 @@ def test_a_log_entry_inside_the_certificate_passes(pki: TestSigstore, tsa: Opens
                            Artifact.from_digest(DIGEST), _tsa_policy(pki, tsa),
                            predicate_types=(SLSA,))
     assert result.ok and result.time_source == "tsa"  # the unsigned time is never the time
+
+
+# --- leaves outside Fulcio's profile (probed: held) ---------------------------------------
+
+def _hand_made_leaf(pki: TestSigstore, key: ec.EllipticCurvePrivateKey, *, sct: bool = True,
+                    ca: bool = False, digital_signature: bool = True) -> x509.Certificate:
+    """A leaf issued by the trusted intermediate outside Fulcio's profile: no SCT, CA:TRUE, or
+    a key usage without digitalSignature (with an SCT over it, when `sct`, from the CT log)."""
+    if sct and not ca and digital_signature:
+        return pki.issue_leaf(key, identity=IDENTITY, issuer=ISSUER)
+    now = datetime.now(UTC) - timedelta(minutes=1)
+    builder = (x509.CertificateBuilder().subject_name(x509.Name([]))
+               .issuer_name(pki.intermediate_cert.subject).public_key(key.public_key())
+               .serial_number(x509.random_serial_number()).not_valid_before(now)
+               .not_valid_after(now + timedelta(minutes=10))
+               .add_extension(x509.KeyUsage(digital_signature, False, False, False, False,
+                                            ca, False, False, False), critical=True)
+               .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.CODE_SIGNING]),
+                              critical=False)
+               .add_extension(x509.SubjectAlternativeName(
+                   [x509.UniformResourceIdentifier(IDENTITY)]), critical=True)
+               .add_extension(x509.UnrecognizedExtension(
+                   OID_ISSUER_V1, ISSUER.encode()), critical=False))
+    if ca:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None),
+                                        critical=True)
+    return builder.sign(pki.intermediate_key, hashes.SHA384())
+
+
+def _layer(pki: TestSigstore, **profile: bool) -> LegacyLayer:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _hand_made_leaf(pki, key, **profile)
+    payload = simplesigning_payload(DIGEST, REFERENCE)
+    signature = key.sign(payload, ec.ECDSA(hashes.SHA256()))
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    chain = b"".join(c.public_bytes(serialization.Encoding.PEM)
+                     for c in (pki.intermediate_cert, pki.root_cert))
+    return LegacyLayer(payload=payload, annotations={
+        ANN_SIGNATURE: b64(signature), ANN_CERTIFICATE: pem.decode(), ANN_CHAIN: chain.decode(),
+        ANN_BUNDLE: pki.rekor_bundle(hashedrekord(signature, payload, pem))})
+
+
+@pytest.mark.parametrize(("profile", "check", "match"), [
+    ({"sct": False}, "sct", "no embedded SCT"),
+    ({"ca": True}, "eku", "CA certificate cannot sign"),
+    ({"digital_signature": False}, "eku", "lacks digitalSignature"),
+])
+def test_a_leaf_outside_fulcios_profile_is_refused(pki: TestSigstore, profile: dict[str, bool],
+                                                   check: str, match: str) -> None:
+    """cosign requires an embedded SCT (without --insecure-ignore-sct); a CA:TRUE leaf or one
+    without digitalSignature is no Fulcio leaf (clamp is stricter than Go's x509 here). Those
+    two are judged under a root without CT logs (as GitHub's), so the SCT rule is not what
+    refuses them."""
+    doc = json.loads(pki.trusted_root_json())
+    if check != "sct":
+        doc["ctlogs"] = []
+    _refused(_layer(pki, **profile), _policy(json.dumps(doc).encode()), check, match)
+
+
+def test_a_leaf_inside_fulcios_profile_passes(pki: TestSigstore) -> None:
+    assert verify_legacy_layer(_layer(pki), DIGEST, _policy(pki.trusted_root_json())).ok
+    doc = json.loads(pki.trusted_root_json())
+    doc["ctlogs"] = []  # the hand-made leaf without an SCT, where no CT log is run
+    assert verify_legacy_layer(_layer(pki, sct=False), DIGEST,
+                               _policy(json.dumps(doc).encode())).ok
