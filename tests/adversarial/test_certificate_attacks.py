@@ -152,10 +152,21 @@ def test_a_dns_san_is_an_identity_only_when_named_exactly(pki: TestSigstore) -> 
              ExitCode.IDENTITY_MISMATCH)
 
 
-def test_a_san_with_a_trailing_nul_is_not_the_identity(pki: TestSigstore) -> None:
-    layer = _sign(pki, san=x509.UniformResourceIdentifier(IDENTITY + "\x00.attacker.example"))
-    _refused(layer, _policy(pki.trusted_root_json()), "san", "is not",
-             ExitCode.IDENTITY_MISMATCH)
+@pytest.mark.parametrize("control", ["\x00", "\n", "\x7f"])
+def test_a_san_with_a_control_character_is_refused(pki: TestSigstore, control: str) -> None:
+    """Go's x509 parser refuses a certificate whose URI SAN holds a control character
+    (url.Parse), so cosign never matches it; clamp matched it against a regexp policy
+    (`^https://github\\.com/ROCm/` took `…/v1<NUL>.attacker.example`)."""
+    policy = Policy.with_root(pki.trusted_root(), identities=(
+        Identity(subject_regexp=r"^https://github\.com/ROCm/", issuer=ISSUER),))
+    layer = _sign(pki, san=x509.UniformResourceIdentifier(f"{IDENTITY}{control}.attacker.example"))
+    _refused(layer, policy, "san", "control or non-ASCII")
+
+
+def test_a_san_of_printable_ascii_matches_the_regexp(pki: TestSigstore) -> None:
+    policy = Policy.with_root(pki.trusted_root(), identities=(
+        Identity(subject_regexp=r"^https://github\.com/ROCm/", issuer=ISSUER),))
+    assert verify_legacy_layer(_sign(pki), DIGEST, policy).ok
 
 
 # --- a bundle's log entry whose (unsigned) integratedTime is outside the certificate ------

@@ -203,7 +203,13 @@ def san_identities(leaf: x509.Certificate) -> list[str]:
     out: list[str] = []
     for name in san:
         if isinstance(name, x509.UniformResourceIdentifier | x509.RFC822Name | x509.DNSName):
-            out.append(str(name.value))
+            value = str(name.value)
+            if not value.isascii() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+                # Go's x509 parser refuses the whole certificate (IA5String; url.Parse refuses
+                # control characters), so cosign and sigstore-go never match such a SAN.
+                raise InvalidSignatureError("san", f"a SAN holds a control or non-ASCII "
+                                            f"character: {value[:100]!r}")
+            out.append(value)
         elif isinstance(name, x509.OtherName) and name.type_id == OID_OTHERNAME_USERNAME:
             # Fulcio's username SAN; an OtherName of any other type is never an identity.
             text = der_utf8(name.value)
