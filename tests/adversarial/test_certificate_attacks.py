@@ -12,6 +12,7 @@ import json
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -218,10 +219,11 @@ def test_a_log_entry_inside_the_certificate_passes(pki: TestSigstore, tsa: Opens
 # --- leaves outside Fulcio's profile (probed: held) ---------------------------------------
 
 def _hand_made_leaf(pki: TestSigstore, key: ec.EllipticCurvePrivateKey, *, sct: bool = True,
-                    ca: bool = False, digital_signature: bool = True) -> x509.Certificate:
+                    ca: bool = False, digital_signature: bool = True,
+                    sans: tuple[x509.GeneralName, ...] = ()) -> x509.Certificate:
     """A leaf issued by the trusted intermediate outside Fulcio's profile: no SCT, CA:TRUE, or
     a key usage without digitalSignature (with an SCT over it, when `sct`, from the CT log)."""
-    if sct and not ca and digital_signature:
+    if sct and not ca and digital_signature and not sans:
         return pki.issue_leaf(key, identity=IDENTITY, issuer=ISSUER)
     now = datetime.now(UTC) - timedelta(minutes=1)
     builder = (x509.CertificateBuilder().subject_name(x509.Name([]))
@@ -233,7 +235,7 @@ def _hand_made_leaf(pki: TestSigstore, key: ec.EllipticCurvePrivateKey, *, sct: 
                .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.CODE_SIGNING]),
                               critical=False)
                .add_extension(x509.SubjectAlternativeName(
-                   [x509.UniformResourceIdentifier(IDENTITY)]), critical=True)
+                   list(sans) or [x509.UniformResourceIdentifier(IDENTITY)]), critical=True)
                .add_extension(x509.UnrecognizedExtension(
                    OID_ISSUER_V1, ISSUER.encode()), critical=False))
     if ca:
@@ -242,7 +244,7 @@ def _hand_made_leaf(pki: TestSigstore, key: ec.EllipticCurvePrivateKey, *, sct: 
     return builder.sign(pki.intermediate_key, hashes.SHA384())
 
 
-def _layer(pki: TestSigstore, **profile: bool) -> LegacyLayer:
+def _layer(pki: TestSigstore, **profile: Any) -> LegacyLayer:
     key = ec.generate_private_key(ec.SECP256R1())
     cert = _hand_made_leaf(pki, key, **profile)
     payload = simplesigning_payload(DIGEST, REFERENCE)
@@ -278,3 +280,30 @@ def test_a_leaf_inside_fulcios_profile_passes(pki: TestSigstore) -> None:
     doc["ctlogs"] = []  # the hand-made leaf without an SCT, where no CT log is run
     assert verify_legacy_layer(_layer(pki, sct=False), DIGEST,
                                _policy(json.dumps(doc).encode())).ok
+
+
+def _root_without_ctlogs(pki: TestSigstore) -> bytes:
+    doc = json.loads(pki.trusted_root_json())
+    doc["ctlogs"] = []  # hand-made leaves carry no SCT; the rule under test is another
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize("sans", [
+    (x509.UniformResourceIdentifier("https://github.com/attacker/repo/.github/workflows/x.yml"),
+     x509.UniformResourceIdentifier(IDENTITY)),
+    (x509.RFC822Name("attacker@example.com"), x509.UniformResourceIdentifier(IDENTITY)),
+    (x509.UniformResourceIdentifier(IDENTITY), x509.DNSName("attacker.example")),
+], ids=["uri-uri", "email-uri", "uri-dns"])
+def test_a_leaf_with_several_identities_is_refused(pki: TestSigstore,
+                                                   sans: tuple[x509.GeneralName, ...]) -> None:
+    """Fulcio issues one SAN. With [another URI, the trusted URI], cosign matches any SAN,
+    sigstore-go only the first URI (the other one: refused), and clamp matched the second
+    while its record named the first as the signer's identity. Now refused."""
+    _refused(_layer(pki, sans=sans), _policy(_root_without_ctlogs(pki)), "san",
+             "carries 2 identities")
+
+
+def test_a_leaf_with_one_identity_passes(pki: TestSigstore) -> None:
+    result = verify_legacy_layer(_layer(pki, sans=(x509.UniformResourceIdentifier(IDENTITY),)),
+                                 DIGEST, _policy(_root_without_ctlogs(pki)))
+    assert result.ok and result.signer and result.signer.identity == IDENTITY

@@ -195,7 +195,7 @@ def check_profile(leaf: x509.Certificate) -> None:
 
 
 def san_identities(leaf: x509.Certificate) -> list[str]:
-    """The SAN values Fulcio sets (URI or email), in certificate order."""
+    """The one SAN value Fulcio sets (URI, email, or its username OtherName), as a list."""
     try:
         san = extensions_of(leaf).get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -215,6 +215,12 @@ def san_identities(leaf: x509.Certificate) -> list[str]:
             text = der_utf8(name.value)
             if text is not None:
                 out.append(text)
+    if len(out) > 1:
+        # Fulcio issues one SAN. With several, cosign matches any and sigstore-go only the
+        # first URI (else email), and the record would name one while another matched.
+        raise InvalidSignatureError("san", f"certificate carries {len(out)} identities "
+                                    f"({', '.join(v[:80] for v in out[:4])}); a Fulcio "
+                                    "certificate carries one")
     return out
 
 
