@@ -18,7 +18,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from clamp.trust.certs import chain_authority, load_der_cert
+from clamp.trust.certs import chain_authority, load_der_cert, require_logged_within
 from clamp.trust.dsse import parse_envelope, parse_statement, require_subject, verify_envelope
 from clamp.trust.encoding import (
     as_dict,
@@ -310,6 +310,8 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
 
     signer: Signer
     if leaf is not None:
+        if result_log is not None and result_log.integrated_time is not None:
+            require_logged_within(leaf, result_log.integrated_time)
         if not times:
             raise InvalidSignatureError("tlog", "no verified signing time")
         signer = verify_certificate(leaf, times, policy, extra_chain)

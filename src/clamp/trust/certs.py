@@ -52,6 +52,23 @@ def _valid_at(cert: x509.Certificate, when: datetime) -> bool:
     return cert.not_valid_before_utc <= when <= cert.not_valid_after_utc
 
 
+def require_logged_within(leaf: x509.Certificate, integrated_time: int) -> None:
+    """A log entry's integratedTime, signed or not, lies in the certificate's validity, as
+    sigstore-go checks every entry: an entry with only an inclusion proof binds no time (the
+    proof covers the body, not the time), but a log saying it took the signature before the
+    certificate existed or after it expired is refused, never ignored."""
+    try:
+        when = datetime.fromtimestamp(integrated_time, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidSignatureError("integrated-time", f"integratedTime {integrated_time} is "
+                                    "no representable time") from None
+    if not _valid_at(leaf, when):
+        raise InvalidSignatureError(
+            "cert-validity", f"log entry integrated {when:%Y-%m-%dT%H:%M:%SZ}, outside the "
+            f"certificate's validity {leaf.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}.."
+            f"{leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}")
+
+
 def _is_self_signed(cert: x509.Certificate) -> bool:
     if cert.issuer != cert.subject:
         return False
@@ -178,7 +195,7 @@ def check_profile(leaf: x509.Certificate) -> None:
 
 
 def san_identities(leaf: x509.Certificate) -> list[str]:
-    """The SAN values Fulcio sets (URI or email), in certificate order."""
+    """The one SAN value Fulcio sets (URI, email, or its username OtherName), as a list."""
     try:
         san = extensions_of(leaf).get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -186,17 +203,35 @@ def san_identities(leaf: x509.Certificate) -> list[str]:
     out: list[str] = []
     for name in san:
         if isinstance(name, x509.UniformResourceIdentifier | x509.RFC822Name | x509.DNSName):
-            out.append(str(name.value))
+            value = str(name.value)
+            if not value.isascii() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+                # Go's x509 parser refuses the whole certificate (IA5String; url.Parse refuses
+                # control characters), so cosign and sigstore-go never match such a SAN.
+                raise InvalidSignatureError("san", f"a SAN holds a control or non-ASCII "
+                                            f"character: {value[:100]!r}")
+            out.append(value)
         elif isinstance(name, x509.OtherName) and name.type_id == OID_OTHERNAME_USERNAME:
             # Fulcio's username SAN; an OtherName of any other type is never an identity.
             text = der_utf8(name.value)
             if text is not None:
                 out.append(text)
+    if len(out) > 1:
+        # Fulcio issues one SAN. With several, cosign matches any and sigstore-go only the
+        # first URI (else email), and the record would name one while another matched.
+        raise InvalidSignatureError("san", f"certificate carries {len(out)} identities "
+                                    f"({', '.join(v[:80] for v in out[:4])}); a Fulcio "
+                                    "certificate carries one")
     return out
 
 
 def oidc_issuer(leaf: x509.Certificate) -> str | None:
-    """Issuer from 1.3.6.1.4.1.57264.1.8 (DER UTF8String), else legacy .1.1 (raw bytes)."""
+    """Issuer from 1.3.6.1.4.1.57264.1.8 (DER UTF8String), else legacy .1.1 (raw bytes).
+
+    With both present they must agree: sigstore-go reads the extensions in certificate order
+    and the last one wins, so a v1 issuer after a v2 one is what it matches, while a reader
+    preferring v2 matches the other. Fulcio writes the same value in both; a certificate
+    read two ways is refused rather than read one way."""
+    found: dict[bool, str] = {}
     for oid, der in ((OID_ISSUER_V2, True), (OID_ISSUER_V1, False)):
         try:
             ext = extensions_of(leaf).get_extension_for_oid(oid).value
@@ -207,12 +242,17 @@ def oidc_issuer(leaf: x509.Certificate) -> str | None:
             text = der_utf8(raw)
             if text is None:
                 raise InvalidSignatureError("issuer", "issuer extension is not a UTF8String")
-            return text
+            found[True] = text
+            continue
         try:
-            return raw.decode("utf-8")
+            found[False] = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InvalidSignatureError("issuer", "legacy issuer extension not UTF-8") from exc
-    return None
+    if len(found) == 2 and found[True] != found[False]:
+        raise InvalidSignatureError("issuer", f"issuer extensions disagree: "
+                                    f"{found[True][:100]!r} (1.3.6.1.4.1.57264.1.8) and "
+                                    f"{found[False][:100]!r} (legacy 1.3.6.1.4.1.57264.1.1)")
+    return found.get(True, found.get(False))
 
 
 def _sct_millis(when: datetime) -> int:
@@ -235,6 +275,12 @@ def verify_embedded_sct(leaf: x509.Certificate, issuer: x509.Certificate,
         log = root.ctlog(sct.log_id)
         if log is None:
             reasons.append(f"log {sct.log_id.hex()[:16]} is not a CT log of the trusted root")
+            continue
+        if not log.validity.contains(sct.timestamp.replace(tzinfo=UTC)):
+            # sigstore-go skips an SCT outside its log key's validity: a retired CT log key
+            # (the public-good root lists one) vouches for nothing signed after its end.
+            reasons.append(f"SCT of {sct.timestamp:%Y-%m-%dT%H:%M:%SZ} is outside the validity "
+                           f"of CT log {sct.log_id.hex()[:16]}")
             continue
         millis = _sct_millis(sct.timestamp)
         signed = (struct.pack(">BBQH", 0, 0, millis, 1) + issuer_key_hash

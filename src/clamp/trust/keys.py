@@ -136,6 +136,11 @@ def load_public_key(data: bytes | str, *, where: str | None = None) -> PublicKey
     raw = data.encode() if isinstance(data, str) else data
     if len(raw) > MAX_PEM:
         raise TrustInputError("key", "public key file too large", where=where)
+    if raw.count(b"-----BEGIN") > 1:
+        # cosign reads the first PEM block and ignores the rest; `cryptography` would read a
+        # certificate's key wherever it sits. Which key is trusted must not depend on the tool.
+        raise TrustInputError("key", "key file holds more than one PEM block; give one key",
+                              where=where)
     key: Any
     try:
         if raw.lstrip().startswith(b"-----BEGIN"):
