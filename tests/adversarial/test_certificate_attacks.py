@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from clamp.exitcodes import ExitCode, for_error
 from clamp.trust.bundle import Artifact, verify_bundle
@@ -136,12 +136,26 @@ def test_a_key_file_with_two_pem_blocks_is_refused(pki: TestSigstore) -> None:
         assert for_error(info.value) == ExitCode.BAD_INPUT
 
 
-def test_a_key_file_with_one_block_loads(pki: TestSigstore) -> None:
+def test_a_key_file_with_one_block_loads() -> None:
     trusted = ec.generate_private_key(ec.SECP256R1())
     assert load_public_key(_pem(trusted)).equals(trusted.public_key())
+    # cosign also takes an `RSA PUBLIC KEY` (PKCS#1) block.
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pkcs1 = rsa_key.public_key().public_bytes(serialization.Encoding.PEM,
+                                              serialization.PublicFormat.PKCS1)
+    assert pkcs1.startswith(b"-----BEGIN RSA PUBLIC KEY-----")
+    assert load_public_key(pkcs1).equals(rsa_key.public_key())
+
+
+def test_a_certificate_given_as_a_key_is_refused(pki: TestSigstore) -> None:
+    """cosign's `--key` loader takes only public-key blocks; clamp took a certificate's key,
+    its validity, chain and identity ignored (an expired or revoked signer's key trusted)."""
+    trusted = ec.generate_private_key(ec.SECP256R1())
     cert = pki.issue_leaf(trusted, identity=IDENTITY, issuer=ISSUER)
-    assert load_public_key(cert.public_bytes(serialization.Encoding.PEM)).equals(
-        trusted.public_key())
+    with pytest.raises(TrustInputError, match="a certificate is not a public key") as info:
+        load_public_key(cert.public_bytes(serialization.Encoding.PEM), where="cosign.pub")
+    assert for_error(info.value) == ExitCode.BAD_INPUT
+    assert "\n" not in str(info.value)
 
 
 # --- families probed and found held (no fix needed) ---------------------------------------

@@ -145,11 +145,14 @@ def load_public_key(data: bytes | str, *, where: str | None = None) -> PublicKey
     try:
         if raw.lstrip().startswith(b"-----BEGIN"):
             if b"-----BEGIN CERTIFICATE-----" in raw:
-                from cryptography import x509
-
-                key = x509.load_pem_x509_certificate(raw).public_key()
-            else:
-                key = serialization.load_pem_public_key(raw)
+                # cosign's key loader (sigstore's UnmarshalPEMToPublicKey) takes PUBLIC KEY and
+                # RSA PUBLIC KEY blocks only: a certificate as a key would trust its key with its
+                # validity, chain and identity ignored, which no certificate flag would allow.
+                raise TrustInputError(
+                    "key", "a certificate is not a public key (give its key: openssl x509 "
+                    "-pubkey -noout -in CERT; a certificate's signer is checked by "
+                    "--certificate-identity and a trusted root)", where=where)
+            key = serialization.load_pem_public_key(raw)
         else:
             key = serialization.load_der_public_key(raw)
     except (ValueError, UnsupportedAlgorithm) as exc:
