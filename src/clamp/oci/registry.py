@@ -53,7 +53,7 @@ MAX_TAG_PAGES = 100
 #: Tags kept from all pages together: 100 pages of 4 MiB of short tags would hold gigabytes of
 #: Python strings (~28 MiB a page); real repositories list thousands.
 MAX_TAGS = 100_000
-MAX_REFERRER_PAGES = 10  # of up to 4 MiB each: far more signatures than any image carries
+MAX_REFERRER_PAGES = 10  # 4 MiB for all of them together: far more signatures than any image has
 
 
 class RegistryClient:

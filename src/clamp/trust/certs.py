@@ -24,6 +24,7 @@ from clamp.trust.claims import der_utf8, extensions_of
 from clamp.trust.errors import InvalidSignatureError
 from clamp.trust.keys import PublicKey
 from clamp.trust.root import CertificateAuthority, TrustedRoot
+from clamp.trust.tlog import integrated_at
 
 OID_ISSUER_V1 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 OID_ISSUER_V2 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
@@ -57,11 +58,7 @@ def require_logged_within(leaf: x509.Certificate, integrated_time: int) -> None:
     sigstore-go checks every entry: an entry with only an inclusion proof binds no time (the
     proof covers the body, not the time), but a log saying it took the signature before the
     certificate existed or after it expired is refused, never ignored."""
-    try:
-        when = datetime.fromtimestamp(integrated_time, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        raise InvalidSignatureError("integrated-time", f"integratedTime {integrated_time} is "
-                                    "no representable time") from None
+    when = integrated_at(integrated_time)
     if not _valid_at(leaf, when):
         raise InvalidSignatureError(
             "cert-validity", f"log entry integrated {when:%Y-%m-%dT%H:%M:%SZ}, outside the "

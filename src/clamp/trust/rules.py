@@ -97,13 +97,12 @@ def satisfy(rule: Rule, results: Sequence[VerificationResult], path: str = "") -
 
 def _all_of(rule: AllOf, results: Sequence[VerificationResult], here: str) -> list[int]:
     # Match members to signers; each signer is represented by its first verified signature.
+    signers = [signer_of(result) for result in results]
     first: dict[tuple[str, ...], int] = {}
-    for n, result in enumerate(results):
-        who = signer_of(result)
+    for n, who in enumerate(signers):
         if who is not None:
             first.setdefault(who, n)
-    stand_for = {n: first[who] for n, r in enumerate(results)
-                 if (who := signer_of(r)) is not None}
+    stand_for = {n: first[who] for n, who in enumerate(signers) if who is not None}
     options = [sorted({stand_for[n] for n in _candidates(m, results) if n in stand_for})
                for m in rule.members]
     owner: dict[int, int] = {}  # signer (its first signature) -> member it counts for

@@ -51,19 +51,23 @@ def _verify_with_log(log: LogInstance, signature: bytes, data: bytes, check: str
         log.key.verify(signature, data, hash_name=hash_name, check=check)
 
 
+def integrated_at(integrated_time: int) -> datetime:
+    """A log entry's integratedTime as a UTC time. It is read before anything signed vouches
+    for it, so any int64 an attacker writes gets here: past year 9999 it is no date Python can
+    hold, and is refused as the time it claims to be rather than crashing the run."""
+    try:
+        return datetime.fromtimestamp(integrated_time, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidSignatureError("integrated-time", f"integratedTime {integrated_time} is "
+                                    "no representable time (past year 9999)") from None
+
+
 def verify_set(entry: LogEntry, root: TrustedRoot, *, now: datetime | None = None) -> datetime:
     """Verify the inclusion promise; return the integrated time it binds."""
     if entry.signed_entry_timestamp is None or entry.integrated_time is None:
         raise InvalidSignatureError("set", "entry has no signed entry timestamp")
     log = find_log(root, entry.log_id)
-    try:
-        when = datetime.fromtimestamp(entry.integrated_time, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        # Read before the SET is checked, so any int64 an attacker writes gets here: past
-        # year 9999 it is no date Python can hold. Refused as the time it claims to be.
-        raise InvalidSignatureError("integrated-time", f"integratedTime "
-                                    f"{entry.integrated_time} is no representable time "
-                                    "(past year 9999)") from None
+    when = integrated_at(entry.integrated_time)
     if when > (now or datetime.now(UTC)):
         raise InvalidSignatureError("integrated-time",
                                     f"integratedTime {when:%Y-%m-%dT%H:%M:%SZ} is in the future")
