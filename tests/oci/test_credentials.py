@@ -508,3 +508,41 @@ def test_any_auths_table_gives_credentials_none_or_bad_input(auths: dict[str, ob
             assert "\n" not in str(exc)
             return
         assert found is None or isinstance(found, Credentials)
+
+
+# -- field names read as Go reads them (docker's and podman's encoding/json) ----------------
+
+@pytest.mark.parametrize("text", [
+    '{"Auths": {"r.example": {"auth": "%s"}}}',
+    '{"AUTHS": {"r.example": {"Auth": "%s"}}}',
+    '{"auths": {"r.example": {"AUTH": "%s"}}}',
+])
+def test_config_field_names_are_read_in_any_case(text: str, home: dict[str, str]) -> None:
+    """docker reads `"Auths"` as its `auths` field: clamp read no credentials from it."""
+    path = Path(home["HOME"]) / ".docker/config.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(text.replace("%s", b64("u", "p")))
+    assert credentials_for("r.example", home) == Credentials("u", "p")
+
+
+def test_the_last_spelling_of_a_field_wins_and_maps_are_merged(home: dict[str, str]) -> None:
+    """Go's decoder merges a map field named twice (later entries over earlier ones) and keeps
+    the last value of a plain field; clamp had kept only the last exact `auths`."""
+    path = Path(home["HOME"]) / ".docker/config.json"
+    path.parent.mkdir(parents=True)
+    text = ('{"auths": {"a.example": {"auth": "A"}, "r.example": {"auth": "B"}},'
+            ' "Auths": {"r.example": {"username": "n", "password": "s", "Username": "last"}}}')
+    text = text.replace('"A"', f'"{b64("a", "1")}"')
+    path.write_text(text.replace('"B"', f'"{b64("old", "2")}"'))
+    assert credentials_for("a.example", home) == Credentials("a", "1")
+    assert credentials_for("r.example", home) == Credentials("last", "s")
+
+
+def test_registry_keys_stay_exact(home: dict[str, str]) -> None:
+    """Map keys are not struct fields: Go compares them exactly, so `R.example` names no host
+    clamp asks for (honest twin: the exact key gives the credentials)."""
+    path = Path(home["HOME"]) / ".docker/config.json"
+    write(path, {"auths": {"R.EXAMPLE": {"auth": b64("u", "p")}}})
+    assert credentials_for("r.example", home) is None
+    write(path, {"auths": {"r.example": {"auth": b64("u", "p")}}})
+    assert credentials_for("r.example", home) == Credentials("u", "p")

@@ -11,7 +11,8 @@ Looked up per registry host, first found wins:
    registry's `credHelpers` entry, else the `credsStore` helper, else its `auths` entry.
 
 In an auth.json, `credHelpers` for the host come before `auths`, as containers/image has it; a
-`credsStore` there is docker's alone and not read. Keys naming a repository namespace
+`credsStore` there is docker's alone and not read. Field names are read as Go reads them
+(any case, the last one wins: oci/config_json.py). Keys naming a repository namespace
 (`quay.io/org`) are not read: clamp's credentials are per registry host. Credentials explicitly
 given (the cosign-style `--registry-*` flags) are the pool's business and come first of all.
 """
@@ -28,9 +29,9 @@ from typing import Any
 from clamp.errors import BadInputError
 from clamp.files import read_at_most
 from clamp.oci.auth import Credentials
+from clamp.oci.config_json import load_config
 from clamp.oci.credhelper import TOKEN_USERNAME, run_helper
 from clamp.oci.reference import DOCKER_HUB
-from clamp.strictjson import loads_lenient
 
 MAX_CONFIG_BYTES = 1024 * 1024
 DOCKER_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io",
@@ -79,11 +80,11 @@ def _load(path: Path, docker: bool) -> dict[str, Any] | None:
         raw = read_at_most(path, MAX_CONFIG_BYTES)
         if len(raw) > MAX_CONFIG_BYTES:
             raise BadInputError(f"{kind} larger than 1 MiB", where=str(path))
-        config = loads_lenient(raw.decode("utf-8"))
+        config = load_config(raw.decode("utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
         raise BadInputError(f"unreadable {kind} ({exc.__class__.__name__})",
                             where=str(path)) from None
-    return config if isinstance(config, dict) else None
+    return config
 
 
 def _keys(registry: str) -> tuple[str, ...]:
