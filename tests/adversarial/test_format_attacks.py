@@ -1,0 +1,172 @@
+"""Red team, session 11: signature formats from other producers, and where clamp accepted what
+cosign / sigstore-go refuse. Each attack is stored in the real docker-registry and judged
+through `clamp verify --image` and the strict matrix, beside its honest twin that must pass.
+
+1. key schemes: an RSA-PSS signature by the trusted RSA key, on a `.sig` layer and in a v0.3
+   bundle. cosign's key loader (sigstore `LoadVerifier`) gives an RSA key a PKCS#1 v1.5
+   verifier only, and sigstore-go's default verifier for a certificate's RSA key is PKCS#1 v1.5
+   too, so neither tool ever accepts PSS from a PEM key; clamp did (session 11: got through).
+2. the simple-signing payload as Go reads it: trailing data after the JSON, a byte-order mark,
+   `critical.type` spelt otherwise, the digest of another algorithm (held; kept as tests).
+3. the `.sig` layer's annotations: the signature in URL-safe or unpadded base64, with a space,
+   under a case variant of the key (Go's map lookup is exact), beside empty certificate and
+   bundle annotations (held).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from clamp.trust.keys import PublicKey
+from clamp.trust.mediatypes import (
+    ANN_BUNDLE,
+    ANN_CERTIFICATE,
+    ANN_SIGNATURE,
+    INTOTO_PAYLOAD_TYPE,
+    SIMPLESIGNING_MEDIA_TYPE,
+)
+from clamp.trust.rekor_body import Envelope
+from tests.adversarial.conftest import (
+    BUNDLE_V03,
+    COSIGN_SIGN,
+    Attack,
+    Layer,
+    Signer,
+    b64,
+    key_trust,
+    simple_payload,
+    statement,
+)
+from tests.adversarial.test_signature_attacks import key_flags, passes, refused
+
+PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
+
+
+@pytest.fixture(scope="module")
+def rsa_signer(tmp_path_factory: pytest.TempPathFactory) -> tuple[rsa.RSAPrivateKey, Path]:
+    key = rsa.generate_private_key(65537, 2048)
+    pub = tmp_path_factory.mktemp("rsa") / "rsa.pub"
+    pub.write_bytes(PublicKey(key.public_key()).pem)
+    return key, pub
+
+
+def _rsa_sign(key: rsa.RSAPrivateKey, data: bytes, scheme: str) -> bytes:
+    return key.sign(data, PSS if scheme == "pss" else padding.PKCS1v15(), hashes.SHA256())
+
+
+def _rsa_bundle(key: rsa.RSAPrivateKey, digest: str, scheme: str) -> bytes:
+    import json
+
+    body = statement(digest, COSIGN_SIGN)
+    sig = _rsa_sign(key, Envelope(INTOTO_PAYLOAD_TYPE, body, ()).pae(), scheme)
+    return json.dumps({"mediaType": BUNDLE_V03,
+                       "verificationMaterial": {"publicKey": {"hint": ""}, "tlogEntries": []},
+                       "dsseEnvelope": {"payloadType": INTOTO_PAYLOAD_TYPE, "payload": b64(body),
+                                        "signatures": [{"keyid": "", "sig": b64(sig)}]}},
+                      separators=(",", ":")).encode()
+
+
+def _store(attack: Attack, key: rsa.RSAPrivateKey, how: str, scheme: str) -> None:
+    if how == "sig":
+        payload = simple_payload(attack.digest)
+        attack.push_tag(".sig", [Layer(SIMPLESIGNING_MEDIA_TYPE, payload,
+                                       {ANN_SIGNATURE: b64(_rsa_sign(key, payload, scheme))})])
+    else:
+        attack.push_bundle(_rsa_bundle(key, attack.digest, scheme))
+
+
+def _rsa_trust(pub: Path) -> str:
+    return "\n".join(["    keys:", f"      - path: {pub}", "    tlog: optional"])
+
+
+@pytest.mark.parametrize("how", ["sig", "bundle"])
+def test_rsa_pss_by_the_trusted_key_is_refused(how: str, attack: Attack,
+                                               rsa_signer: tuple[rsa.RSAPrivateKey, Path]) -> None:
+    key, pub = rsa_signer
+    _store(attack, key, how, "pss")
+    err, record = refused(attack, ["--key", str(pub), "--insecure-ignore-tlog"],
+                          _rsa_trust(pub))
+    assert "does not verify" in err and "\n" not in err.strip()
+    assert record["trustStatus"] == "invalid"
+
+
+@pytest.mark.parametrize("how", ["sig", "bundle"])
+def test_rsa_pkcs1v15_by_the_trusted_key_passes(how: str, attack: Attack,
+                                                rsa_signer: tuple[rsa.RSAPrivateKey, Path]
+                                                ) -> None:
+    key, pub = rsa_signer
+    _store(attack, key, how, "pkcs1")
+    passes(attack, ["--key", str(pub), "--insecure-ignore-tlog"], _rsa_trust(pub))
+
+
+# -- 2. the payload as Go reads it --------------------------------------------------------------
+
+def _payload(digest: str, variant: str) -> bytes:
+    honest = simple_payload(digest)
+    return {
+        "trailing data": honest + b'{"critical":{}}',
+        "byte-order mark": b"\xef\xbb\xbf" + honest,
+        "type spelt otherwise": honest.replace(b"cosign container image signature",
+                                               b"Cosign Container Image Signature"),
+        "sha512 digest": simple_payload("sha512:" + digest.partition(":")[2] * 2),
+        "digest with whitespace": simple_payload(" " + digest),
+    }[variant]
+
+
+@pytest.mark.parametrize("variant", ["trailing data", "byte-order mark", "type spelt otherwise",
+                                     "sha512 digest", "digest with whitespace"])
+def test_payload_go_would_not_read_as_this_image_is_refused(variant: str, attack: Attack,
+                                                            signer: Signer) -> None:
+    attack.push_tag(".sig", [signer.simple(_payload(attack.digest, variant))])
+    refused(attack, key_flags(signer), key_trust(signer))
+
+
+def test_payload_with_trailing_newline_passes(attack: Attack, signer: Signer) -> None:
+    """Go's json.Unmarshal takes trailing whitespace, and so does clamp (cosign's own payloads
+    have none; `cosign generate | cosign attach` ones may end with a newline)."""
+    attack.push_tag(".sig", [signer.simple(simple_payload(attack.digest) + b"\n")])
+    passes(attack, key_flags(signer), key_trust(signer))
+
+
+# -- 3. annotations -------------------------------------------------------------------------------
+
+def _annotations(signature: str, variant: str) -> dict[str, str]:
+    import base64
+
+    raw = base64.b64decode(signature)
+    return {
+        "url-safe base64": {ANN_SIGNATURE: base64.urlsafe_b64encode(raw).decode()},
+        "unpadded base64": {ANN_SIGNATURE: signature.rstrip("=")},
+        "a space inside": {ANN_SIGNATURE: signature[:8] + " " + signature[8:]},
+        "key in another case": {"Dev.Cosignproject.Cosign/Signature": signature},
+    }[variant]
+
+
+@pytest.mark.parametrize("variant", ["url-safe base64", "unpadded base64", "a space inside",
+                                     "key in another case"])
+def test_signature_annotation_go_would_not_read_is_refused(variant: str, attack: Attack,
+                                                           signer: Signer) -> None:
+    honest = signer.simple(simple_payload(attack.digest))
+    # An ECDSA signature's base64 has padding in about two of three cases; unpadded needs one.
+    if variant == "unpadded base64" and not honest.annotations[ANN_SIGNATURE].endswith("="):
+        pytest.skip("this signature's base64 has no padding to strip")
+    layer = Layer(honest.media_type, honest.payload,
+                  _annotations(honest.annotations[ANN_SIGNATURE], variant))
+    attack.push_tag(".sig", [layer])
+    refused(attack, key_flags(signer), key_trust(signer))
+
+
+def test_empty_certificate_and_bundle_annotations_are_absent(attack: Attack,
+                                                             signer: Signer) -> None:
+    """cosign reads an empty annotation as no certificate / no bundle, and so does clamp: the
+    key signature beside them verifies (and the log stays required without the opt-out)."""
+    honest = signer.simple(simple_payload(attack.digest))
+    attack.push_tag(".sig", [Layer(honest.media_type, honest.payload,
+                                   {**honest.annotations, ANN_CERTIFICATE: "", ANN_BUNDLE: ""})])
+    passes(attack, key_flags(signer), key_trust(signer))
+    code, err = attack.verify_image("--key", str(signer.pub))
+    assert code == 3 and "tlog" in err
