@@ -11,6 +11,8 @@ through `clamp verify --image` and the strict matrix, beside its honest twin tha
 3. the `.sig` layer's annotations: the signature in URL-safe or unpadded base64, with a space,
    under a case variant of the key (Go's map lookup is exact), beside empty certificate and
    bundle annotations (held).
+4. statement subjects with several digests: the artifact's sha256 beside another artifact's
+   sha512/sha384, or beside a digest Go's hex decoder refuses (session 11: got through).
 """
 
 from __future__ import annotations
@@ -146,16 +148,25 @@ def _annotations(signature: str, variant: str) -> dict[str, str]:
     }[variant]
 
 
-@pytest.mark.parametrize("variant", ["url-safe base64", "unpadded base64", "a space inside",
-                                     "key in another case"])
+_NEEDS = {"url-safe base64": lambda text: "+" in text or "/" in text,
+          "unpadded base64": lambda text: text.endswith("="),
+          "a space inside": lambda text: True, "key in another case": lambda text: True}
+
+
+@pytest.mark.parametrize("variant", sorted(_NEEDS))
 def test_signature_annotation_go_would_not_read_is_refused(variant: str, attack: Attack,
                                                            signer: Signer) -> None:
+    # ECDSA signatures are randomised: sign until the base64 has what the variant changes
+    # (a '+' or '/' for the URL-safe alphabet, padding to strip), so the attack differs.
     honest = signer.simple(simple_payload(attack.digest))
-    # An ECDSA signature's base64 has padding in about two of three cases; unpadded needs one.
-    if variant == "unpadded base64" and not honest.annotations[ANN_SIGNATURE].endswith("="):
-        pytest.skip("this signature's base64 has no padding to strip")
-    layer = Layer(honest.media_type, honest.payload,
-                  _annotations(honest.annotations[ANN_SIGNATURE], variant))
+    for _ in range(64):
+        if _NEEDS[variant](honest.annotations[ANN_SIGNATURE]):
+            break
+        honest = signer.simple(simple_payload(attack.digest))
+    signature = honest.annotations[ANN_SIGNATURE]
+    assert _NEEDS[variant](signature)
+    layer = Layer(honest.media_type, honest.payload, _annotations(signature, variant))
+    assert layer.annotations != honest.annotations
     attack.push_tag(".sig", [layer])
     refused(attack, key_flags(signer), key_trust(signer))
 
@@ -170,3 +181,91 @@ def test_empty_certificate_and_bundle_annotations_are_absent(attack: Attack,
     passes(attack, key_flags(signer), key_trust(signer))
     code, err = attack.verify_image("--key", str(signer.pub))
     assert code == 3 and "tlog" in err
+
+
+# -- 4. statement subjects with several digests ----------------------------------------------------
+
+def _blob_bundle(signer: Signer, digests: dict[str, str]) -> bytes:
+    import json
+
+    body = json.dumps({"_type": "https://in-toto.io/Statement/v1",
+                       "subject": [{"name": "blob", "digest": digests}],
+                       "predicateType": "https://slsa.dev/provenance/v1", "predicate": {}},
+                      separators=(",", ":")).encode()
+    return signer.bundle(body)
+
+
+BLOB = b"a release tarball\n"
+
+
+def _digests(variant: str) -> dict[str, str]:
+    import hashlib
+
+    sha256, sha512 = hashlib.sha256(BLOB).hexdigest(), hashlib.sha512(BLOB).hexdigest()
+    return {
+        "sha512 of another artifact": {"sha256": sha256, "sha512": "0" * 128},
+        "sha384 of another artifact": {"sha256": sha256, "sha384": "0" * 96},
+        "a digest Go cannot decode": {"sha256": sha256, "gitCommit": "not-hex"},
+        "an odd-length digest": {"sha256": sha256, "sha1": "abc"},
+        "sha512 in capitals": {"sha256": sha256, "sha512": sha512.upper()},
+        "both right": {"sha256": sha256, "sha512": sha512},
+        "sha512 alone": {"sha512": sha512},
+        "another algorithm beside": {"sha256": sha256, "gitCommit": "ab" * 20},
+    }[variant]
+
+
+def _verify_blob(tmp_path: Path, signer: Signer, variant: str) -> tuple[int, str]:
+    from tests.adversarial.conftest import run_clamp
+
+    blob, bundle = tmp_path / "blob.tar", tmp_path / "blob.sigstore.json"
+    blob.write_bytes(BLOB)
+    bundle.write_bytes(_blob_bundle(signer, _digests(variant)))
+    return run_clamp("verify-blob", "--bundle", str(bundle), "--key", str(signer.pub),
+                     "--insecure-ignore-tlog", str(blob))
+
+
+@pytest.mark.parametrize("variant", ["sha512 of another artifact", "sha384 of another artifact",
+                                     "a digest Go cannot decode", "an odd-length digest",
+                                     "sha512 in capitals"])
+def test_a_subject_naming_another_artifact_by_one_digest_is_refused(
+        variant: str, tmp_path: Path, signer: Signer) -> None:
+    """sigstore-go, given the artifact, hashes each subject with its strongest algorithm
+    (sha512, then sha384, then sha256), and refuses a statement whose subject digests Go's hex
+    decoder cannot read; clamp took the sha256 alone (red team 11: got through). A sha512 in
+    capitals decodes to the right bytes for Go; clamp refuses it as it refuses a sha256 in
+    capitals (one spelling per digest, stricter than sigstore-go)."""
+    code, err = _verify_blob(tmp_path, signer, variant)
+    assert code == 3, err
+    assert "check subject" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("variant", ["both right", "sha512 alone", "another algorithm beside"])
+def test_a_subject_whose_digests_all_name_the_artifact_passes(variant: str, tmp_path: Path,
+                                                              signer: Signer) -> None:
+    """The honest twins, and a subject named by sha512 alone (npm's provenance does so), which
+    sigstore-go verifies against the artifact's bytes and clamp refused before."""
+    code, err = _verify_blob(tmp_path, signer, variant)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("value", ["not-hex", "abc"])
+def test_an_image_statement_with_a_digest_go_cannot_decode_is_refused(
+        value: str, attack: Attack, signer: Signer) -> None:
+    """For an image (a digest, no bytes) sigstore-go decodes every subject digest and refuses
+    the statement when one is not hex; clamp read the sha256 alone (red team 11)."""
+    raw = {"sha256": attack.digest.partition(":")[2], "gitCommit": value}
+    attack.push_tag(".att", [signer.dsse(statement(attack.digest, raw_digest=raw))])
+    attack.push_tag(".sig", [signer.simple(simple_payload(attack.digest))])
+    code, err = attack.verify_image(*key_flags(signer, "--attestation-type",
+                                                "https://slsa.dev/provenance/v1"))
+    assert code == 3 and "subject" in err, err
+
+
+def test_an_image_statement_with_another_hex_digest_passes(attack: Attack,
+                                                           signer: Signer) -> None:
+    raw = {"sha256": attack.digest.partition(":")[2], "gitCommit": "ab" * 20}
+    attack.push_tag(".att", [signer.dsse(statement(attack.digest, raw_digest=raw))])
+    attack.push_tag(".sig", [signer.simple(simple_payload(attack.digest))])
+    code, err = attack.verify_image(*key_flags(signer, "--attestation-type",
+                                                "https://slsa.dev/provenance/v1"))
+    assert code == 0, err

@@ -19,7 +19,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from clamp.trust.certs import chain_authority, load_der_cert, require_logged_within
-from clamp.trust.dsse import parse_envelope, parse_statement, require_subject, verify_envelope
+from clamp.trust.dsse import (
+    parse_envelope,
+    parse_statement,
+    require_subject,
+    require_subject_bytes,
+    verify_envelope,
+)
 from clamp.trust.encoding import (
     as_dict,
     as_int,
@@ -339,7 +345,10 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
     found_types: list[str] = []
     if envelope is not None:
         statement = parse_statement(envelope)
-        require_subject(statement, subject_digest or artifact.ref)
+        if subject_digest is None and artifact.data is not None:
+            require_subject_bytes(statement, artifact.data)  # as sigstore-go, given the bytes
+        else:
+            require_subject(statement, subject_digest or artifact.ref)
         found_types = [statement.predicate_type]
         if predicate_types and statement.predicate_type not in predicate_types:
             raise InvalidSignatureError("predicate-type", f"predicate type "
