@@ -13,6 +13,8 @@ through `clamp verify --image` and the strict matrix, beside its honest twin tha
    bundle annotations (held).
 4. statement subjects with several digests: the artifact's sha256 beside another artifact's
    sha512/sha384, or beside a digest Go's hex decoder refuses (session 11: got through).
+5. DSSE keyids: a bundle signature whose keyid names another key (sigstore-go skips it: got
+   through); a legacy `.att` keyid, which cosign does not read (kept).
 """
 
 from __future__ import annotations
@@ -265,6 +267,70 @@ def test_an_image_statement_with_another_hex_digest_passes(attack: Attack,
                                                            signer: Signer) -> None:
     raw = {"sha256": attack.digest.partition(":")[2], "gitCommit": "ab" * 20}
     attack.push_tag(".att", [signer.dsse(statement(attack.digest, raw_digest=raw))])
+    attack.push_tag(".sig", [signer.simple(simple_payload(attack.digest))])
+    code, err = attack.verify_image(*key_flags(signer, "--attestation-type",
+                                                "https://slsa.dev/provenance/v1"))
+    assert code == 0, err
+
+
+# -- 5. DSSE keyids -------------------------------------------------------------------------------
+
+def _with_keyid(raw: bytes, keyid: str, *, bundle: bool) -> bytes:
+    import json
+
+    doc = json.loads(raw)
+    envelope = doc["dsseEnvelope"] if bundle else doc
+    envelope["signatures"][0]["keyid"] = keyid
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _ssh_keygen_fingerprint(pub: Path, tmp_path: Path) -> str:
+    """The key's SHA256 fingerprint as OpenSSH itself prints it (an oracle independent of
+    clamp's `PublicKey.ssh_key_id`)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("ssh-keygen") is None:
+        pytest.skip("ssh-keygen is not installed")
+    converted = subprocess.run(["ssh-keygen", "-i", "-m", "PKCS8", "-f", str(pub)], check=True,
+                               capture_output=True, timeout=30).stdout
+    (tmp_path / "key.ssh").write_bytes(converted)
+    listed = subprocess.run(["ssh-keygen", "-l", "-f", str(tmp_path / "key.ssh")], check=True,
+                            capture_output=True, text=True, timeout=30).stdout
+    return listed.split()[1]
+
+
+def test_a_bundle_signature_naming_another_keyid_is_refused(attack: Attack, signer: Signer,
+                                                            tmp_path: Path) -> None:
+    """sigstore-go skips a DSSE signature whose non-empty keyid is not the verifying key's
+    OpenSSH fingerprint (go-securesystemslib), so the bundle has no signature for it; clamp
+    ignored keyids (red team 11: got through)."""
+    other = "SHA256:" + "A" * 43
+    attack.push_bundle(_with_keyid(signer.bundle(statement(attack.digest, COSIGN_SIGN)), other,
+                                   bundle=True))
+    err, _ = refused(attack, key_flags(signer), key_trust(signer))
+    assert "keyid" in err
+
+
+@pytest.mark.parametrize("keyid", ["", "fingerprint"])
+def test_a_bundle_signature_with_no_keyid_or_the_keys_passes(keyid: str, attack: Attack,
+                                                             signer: Signer,
+                                                             tmp_path: Path) -> None:
+    if keyid:
+        keyid = _ssh_keygen_fingerprint(signer.pub, tmp_path)
+        assert keyid == PublicKey(signer.key.public_key()).ssh_key_id
+    attack.push_bundle(_with_keyid(signer.bundle(statement(attack.digest, COSIGN_SIGN)), keyid,
+                                   bundle=True))
+    passes(attack, key_flags(signer), key_trust(signer))
+
+
+def test_a_legacy_attestation_keyid_is_not_read(attack: Attack, signer: Signer) -> None:
+    """cosign's `.att` check gives go-securesystemslib no public key, so any keyid passes there;
+    clamp keeps that (the signature, not the label, is what verifies)."""
+    layer = signer.dsse(statement(attack.digest))
+    attack.push_tag(".att", [Layer(layer.media_type,
+                                   _with_keyid(layer.payload, "some-other-key", bundle=False),
+                                   layer.annotations)])
     attack.push_tag(".sig", [signer.simple(simple_payload(attack.digest))])
     code, err = attack.verify_image(*key_flags(signer, "--attestation-type",
                                                 "https://slsa.dev/provenance/v1"))

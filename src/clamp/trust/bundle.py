@@ -327,7 +327,7 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
 
     key, material = chosen
     if envelope is not None:
-        verify_envelope(envelope, key)
+        verify_envelope(envelope, key, keyids=True)
     else:
         assert message_sig is not None
         _verify_message(key, message_sig, artifact)
@@ -372,7 +372,7 @@ def _pick_key(candidates: list[tuple[PublicKey, bytes | PublicKey]], envelope: E
     for key, material in candidates:
         try:
             if envelope is not None:
-                verify_envelope(envelope, key)
+                verify_envelope(envelope, key, keyids=True)
             else:
                 assert message_sig is not None
                 _verify_message(key, message_sig, artifact)

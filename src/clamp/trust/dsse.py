@@ -33,27 +33,42 @@ def parse_envelope(doc: Any, *, check: str = "dsse") -> Envelope:
     if not isinstance(sigs, list) or not 1 <= len(sigs) <= MAX_SIGNATURES:
         raise InvalidSignatureError(check, "DSSE envelope needs 1..8 signatures")
     decoded = []
+    keyids = []
     for sig in sigs:
         value = sig.get("sig") if isinstance(sig, dict) else None
         if not isinstance(value, str):
             raise InvalidSignatureError(check, "DSSE signature lacks 'sig'")
-        if not isinstance(sig.get("keyid", ""), str):
+        keyid = sig.get("keyid", "")
+        if not isinstance(keyid, str):
             raise InvalidSignatureError(check, "DSSE signature keyid is not a string")
         decoded.append(b64decode(value, check=check, limit=16 * 1024))
+        keyids.append(keyid)
     return Envelope(payload_type, b64decode(payload, check=check, limit=MAX_ENVELOPE),
-                    tuple(decoded))
+                    tuple(decoded), tuple(keyids))
 
 
 def parse_envelope_bytes(raw: bytes, *, check: str = "dsse") -> Envelope:
     return parse_envelope(loads_json(raw, check=check, limit=MAX_ENVELOPE), check=check)
 
 
-def verify_envelope(envelope: Envelope, key: PublicKey) -> None:
+def verify_envelope(envelope: Envelope, key: PublicKey, *, keyids: bool = False) -> None:
     """At least one envelope signature verifies over the PAE with `key` (with any hash the
-    key's type allows: `PublicKey.verify_any`)."""
+    key's type allows: `PublicKey.verify_any`).
+
+    `keyids` (a bundle's envelope): a signature naming a `keyid` counts only for the key that
+    id names. sigstore-go verifies DSSE with go-securesystemslib and a verifier that knows its
+    key, which skips a signature whose non-empty keyid is not the key's OpenSSH SHA256
+    fingerprint (`SHA256:…`). cosign's legacy `.att` check gives go-securesystemslib no key,
+    so there any keyid passes (and so it does here). cosign, GitHub's attest actions and
+    sigstore's clients write an empty keyid."""
     pae = envelope.pae()
     last: InvalidSignatureError | None = None
-    for sig in envelope.signatures:
+    named = envelope.keyids if keyids and envelope.keyids else ("",) * len(envelope.signatures)
+    for sig, keyid in zip(envelope.signatures, named, strict=True):
+        if keyid and keyid != key.ssh_key_id:
+            last = InvalidSignatureError("dsse", f"DSSE signature keyid {keyid[:80]!r} is not "
+                                         f"the key's ({key.ssh_key_id})")
+            continue
         try:
             key.verify_any(sig, pae, check="dsse")
             return

@@ -63,6 +63,17 @@ class PublicKey:
         return spki_der(self.key)
 
     @property
+    def ssh_key_id(self) -> str:
+        """The key's OpenSSH SHA256 fingerprint (`SHA256:` + unpadded base64 of the SHA-256 of
+        its SSH wire form): the DSSE keyid go-securesystemslib gives a verifier without one."""
+        import base64
+
+        blob = self.key.public_bytes(serialization.Encoding.OpenSSH,
+                                     serialization.PublicFormat.OpenSSH).split()[1]
+        digest = hashlib.sha256(base64.b64decode(blob)).digest()
+        return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+    @property
     def pem(self) -> bytes:
         return self.key.public_bytes(serialization.Encoding.PEM,
                                      serialization.PublicFormat.SubjectPublicKeyInfo)
