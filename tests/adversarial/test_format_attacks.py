@@ -15,6 +15,8 @@ through `clamp verify --image` and the strict matrix, beside its honest twin tha
    sha512/sha384, or beside a digest Go's hex decoder refuses (session 11: got through).
 5. DSSE keyids: a bundle signature whose keyid names another key (sigstore-go skips it: got
    through); a legacy `.att` keyid, which cosign does not read (kept).
+6. a message-signature bundle over the image digest without its messageDigest (sigstore-go
+   compares it with the image digest: got through).
 """
 
 from __future__ import annotations
@@ -185,7 +187,7 @@ def test_empty_certificate_and_bundle_annotations_are_absent(attack: Attack,
     assert code == 3 and "tlog" in err
 
 
-# -- 4. statement subjects with several digests ----------------------------------------------------
+# -- 4. statement subjects with several digests --------------------------------------------------
 
 def _blob_bundle(signer: Signer, digests: dict[str, str]) -> bytes:
     import json
@@ -273,7 +275,7 @@ def test_an_image_statement_with_another_hex_digest_passes(attack: Attack,
     assert code == 0, err
 
 
-# -- 5. DSSE keyids -------------------------------------------------------------------------------
+# -- 5. DSSE keyids ------------------------------------------------------------------------------
 
 def _with_keyid(raw: bytes, keyid: str, *, bundle: bool) -> bytes:
     import json
@@ -335,3 +337,36 @@ def test_a_legacy_attestation_keyid_is_not_read(attack: Attack, signer: Signer) 
     code, err = attack.verify_image(*key_flags(signer, "--attestation-type",
                                                 "https://slsa.dev/provenance/v1"))
     assert code == 0, err
+
+
+# -- 6. message signatures over the image digest ------------------------------------------------
+
+def _message_bundle(signer: Signer, digest: str, *, with_digest: bool) -> bytes:
+    import json
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+    raw = bytes.fromhex(digest.partition(":")[2])
+    signature: dict[str, object] = {
+        "signature": b64(signer.key.sign(raw, ec.ECDSA(Prehashed(hashes.SHA256()))))}
+    if with_digest:
+        signature["messageDigest"] = {"algorithm": "SHA2_256", "digest": b64(raw)}
+    return json.dumps({"mediaType": BUNDLE_V03,
+                       "verificationMaterial": {"publicKey": {"hint": ""}, "tlogEntries": []},
+                       "messageSignature": signature}, separators=(",", ":")).encode()
+
+
+def test_a_message_signature_without_its_digest_is_refused(attack: Attack,
+                                                           signer: Signer) -> None:
+    """A blob signature over the manifest, stored as a bundle referrer, with no messageDigest:
+    sigstore-go, given the image's digest, compares it with the bundle's messageDigest and an
+    absent one matches nothing; clamp checked only a digest that was there (red team 11)."""
+    attack.push_bundle(_message_bundle(signer, attack.digest, with_digest=False))
+    err, _ = refused(attack, key_flags(signer), key_trust(signer))
+    assert "messageDigest" in err
+
+
+def test_a_message_signature_with_its_digest_passes(attack: Attack, signer: Signer) -> None:
+    attack.push_bundle(_message_bundle(signer, attack.digest, with_digest=True))
+    passes(attack, key_flags(signer), key_trust(signer))

@@ -253,7 +253,11 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
     else:
         assert message_sig is not None
         # SHA2_256, or SHA2_384/SHA2_512 as P-384/P-521 signers write it (checkable when the
-        # artifact's bytes are at hand).
+        # artifact's bytes are at hand). Given only a digest (an image), sigstore-go requires
+        # the messageDigest and compares it; an absent one matches nothing.
+        if parsed.message_digest is None and artifact.data is None:
+            raise InvalidSignatureError("message-digest", "bundle message signature names no "
+                                        "messageDigest to compare with the artifact digest")
         if parsed.message_digest is not None and not same_hash(
                 parsed.message_digest[0], parsed.message_digest[1], artifact.digest,
                 artifact.data):
