@@ -141,6 +141,8 @@ def _material(vm: dict[str, Any], version: int) -> tuple[x509.Certificate | None
     if "certificate" in vm:
         return _raw_cert(vm["certificate"], "certificate"), []
     if "x509CertificateChain" in vm:
+        if version >= 3:  # sigstore-go: "cannot be X.509 certificate chain (for bundle v0.3)"
+            raise M("chain", "a v0.3 bundle carries one certificate, not x509CertificateChain")
         chain = as_dict(vm["x509CertificateChain"], check="chain", what="x509CertificateChain",
                         error=M)
         certs_json = opt_list(chain.get("certificates"), check="chain",
@@ -253,12 +255,12 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
     else:
         assert message_sig is not None
         # SHA2_256, or SHA2_384/SHA2_512 as P-384/P-521 signers write it (checkable when the
-        # artifact's bytes are at hand). Given only a digest (an image), sigstore-go requires
-        # the messageDigest and compares it; an absent one matches nothing.
-        if parsed.message_digest is None and artifact.data is None:
-            raise InvalidSignatureError("message-digest", "bundle message signature names no "
-                                        "messageDigest to compare with the artifact digest")
-        if parsed.message_digest is not None and not same_hash(
+        # artifact's bytes are at hand). sigstore-go refuses a message signature without a
+        # messageDigest (bundle.SignatureContent), and compares it with an image's digest.
+        if parsed.message_digest is None:
+            raise InvalidSignatureError("message-digest", "bundle message signature has no "
+                                        "messageDigest")
+        if not same_hash(
                 parsed.message_digest[0], parsed.message_digest[1], artifact.digest,
                 artifact.data):
             raise InvalidSignatureError("message-digest",
