@@ -1,7 +1,8 @@
 """Bundle shapes sigstore-go refuses before verifying anything (its `Bundle.validate` and
 `SignatureContent`), held by clamp too (red team 11): a v0.3 bundle carrying an
 `x509CertificateChain` instead of one `certificate`, and a message signature without its
-`messageDigest`. Each beside the honest shape that verifies.
+`messageDigest`. And the `.sig` layer's Rekor bundle annotation as cosign's Go struct reads it
+(int64 fields, the logID string looked up exactly). Each beside the honest shape that verifies.
 """
 
 from __future__ import annotations
@@ -79,3 +80,52 @@ def test_a_message_signature_needs_its_digest_even_beside_the_bytes(
     with pytest.raises(TrustError) as info:
         verify_bundle(raw, Artifact.from_bytes(data), policy)
     assert info.value.check == "message-digest"
+
+
+# --- the `.sig` layer's Rekor bundle as cosign's Go struct reads it --------------------------
+
+def _set_variant(bundle: str, variant: str) -> str:
+    doc = json.loads(bundle)
+    payload = doc["Payload"]
+    if variant == "integratedTime as a string":
+        payload["integratedTime"] = str(payload["integratedTime"])
+    elif variant == "logIndex as a string":
+        payload["logIndex"] = str(payload["logIndex"])
+    elif variant == "logID in capitals":
+        payload["logID"] = payload["logID"].upper()
+    elif variant == "logID with spaces":
+        payload["logID"] = " ".join(payload["logID"][i:i + 2]
+                                    for i in range(0, len(payload["logID"]), 2))
+    return json.dumps(doc)
+
+
+@pytest.mark.parametrize("variant", ["integratedTime as a string", "logIndex as a string",
+                                     "logID in capitals", "logID with spaces", "as signed"])
+def test_a_rekor_bundle_annotation_is_read_as_cosigns_struct(
+        variant: str, pki: TestSigstore, signing_key: ec.EllipticCurvePrivateKey) -> None:
+    """cosign decodes the annotation into int64 fields (a JSON string there fails) and looks
+    the log key up by the logID string exactly; clamp re-read the values and rebuilt the SET's
+    payload from them, so these spellings verified (red team 11). The SET still signed the same
+    values, so no entry was forged, but clamp took what cosign refuses."""
+    from dataclasses import replace
+
+    from clamp.trust.cosign_legacy import verify_legacy_layer
+    from clamp.trust.mediatypes import ANN_BUNDLE, ANN_SIGNATURE
+    from clamp.trust.pki import hashedrekord
+    from clamp.trust.sign import sign_image_legacy
+
+    from .conftest import REFERENCE
+
+    layer = sign_image_legacy(signing_key, DIGEST, REFERENCE)
+    sig = base64.b64decode(layer.annotations[ANN_SIGNATURE])
+    bundle = pki.rekor_bundle(hashedrekord(sig, layer.payload,
+                                           PublicKey(signing_key.public_key()).pem))
+    crafted = replace(layer, annotations={**layer.annotations,
+                                          ANN_BUNDLE: _set_variant(bundle, variant)})
+    policy = Policy.with_root(pki.trusted_root(), keys=(PublicKey(signing_key.public_key()),))
+    if variant == "as signed":
+        assert verify_legacy_layer(crafted, DIGEST, policy).time_source == "set"
+        return
+    with pytest.raises(TrustError) as info:
+        verify_legacy_layer(crafted, DIGEST, policy)
+    assert info.value.check in ("set", "log-id")
