@@ -129,3 +129,16 @@ def test_a_rekor_bundle_annotation_is_read_as_cosigns_struct(
     with pytest.raises(TrustError) as info:
         verify_legacy_layer(crafted, DIGEST, policy)
     assert info.value.check in ("set", "log-id")
+
+
+def test_a_log_entry_without_its_kind_and_version_is_refused(pki: TestSigstore,
+                                                             keyless_policy: Policy) -> None:
+    """sigstore-go's ParseTransparencyLogEntry refuses an entry with no kindVersion; clamp read
+    the body alone (red team 11). The twin with it is
+    `test_each_version_with_its_own_certificate_shape_passes`."""
+    doc = json.loads(keyless_attestation_bundle(pki, DIGEST, BUNDLE_V03))
+    del doc["verificationMaterial"]["tlogEntries"][0]["kindVersion"]
+    with pytest.raises(TrustError) as info:
+        verify_bundle(json.dumps(doc).encode(), Artifact.from_digest(DIGEST), keyless_policy,
+                      subject_digest=DIGEST, predicate_types=(SLSA,))
+    assert "kindVersion" in info.value.reason

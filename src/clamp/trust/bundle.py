@@ -78,7 +78,8 @@ class Artifact:
 
 def _entry(obj: Any) -> tuple[LogEntry, Any]:
     obj = as_dict(obj, check=CHECK, what="tlog entry", error=M)
-    kv = opt_dict(obj.get("kindVersion"), check=CHECK, what="kindVersion", error=M)
+    # sigstore-go (ParseTransparencyLogEntry) refuses an entry without its kindVersion.
+    kv = as_dict(obj.get("kindVersion"), check=CHECK, what="kindVersion", error=M)
     promise = obj.get("inclusionPromise")
     set_bytes = None
     if promise is not None:
