@@ -19,7 +19,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from clamp.trust.certs import chain_authority, load_der_cert, require_logged_within
-from clamp.trust.dsse import parse_envelope, parse_statement, require_subject, verify_envelope
+from clamp.trust.dsse import (
+    parse_envelope,
+    parse_statement,
+    require_subject,
+    require_subject_bytes,
+    verify_envelope,
+)
 from clamp.trust.encoding import (
     as_dict,
     as_int,
@@ -72,7 +78,8 @@ class Artifact:
 
 def _entry(obj: Any) -> tuple[LogEntry, Any]:
     obj = as_dict(obj, check=CHECK, what="tlog entry", error=M)
-    kv = opt_dict(obj.get("kindVersion"), check=CHECK, what="kindVersion", error=M)
+    # sigstore-go (ParseTransparencyLogEntry) refuses an entry without its kindVersion.
+    kv = as_dict(obj.get("kindVersion"), check=CHECK, what="kindVersion", error=M)
     promise = obj.get("inclusionPromise")
     set_bytes = None
     if promise is not None:
@@ -135,6 +142,8 @@ def _material(vm: dict[str, Any], version: int) -> tuple[x509.Certificate | None
     if "certificate" in vm:
         return _raw_cert(vm["certificate"], "certificate"), []
     if "x509CertificateChain" in vm:
+        if version >= 3:  # sigstore-go: "cannot be X.509 certificate chain (for bundle v0.3)"
+            raise M("chain", "a v0.3 bundle carries one certificate, not x509CertificateChain")
         chain = as_dict(vm["x509CertificateChain"], check="chain", what="x509CertificateChain",
                         error=M)
         certs_json = opt_list(chain.get("certificates"), check="chain",
@@ -247,8 +256,12 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
     else:
         assert message_sig is not None
         # SHA2_256, or SHA2_384/SHA2_512 as P-384/P-521 signers write it (checkable when the
-        # artifact's bytes are at hand).
-        if parsed.message_digest is not None and not same_hash(
+        # artifact's bytes are at hand). sigstore-go refuses a message signature without a
+        # messageDigest (bundle.SignatureContent), and compares it with an image's digest.
+        if parsed.message_digest is None:
+            raise InvalidSignatureError("message-digest", "bundle message signature has no "
+                                        "messageDigest")
+        if not same_hash(
                 parsed.message_digest[0], parsed.message_digest[1], artifact.digest,
                 artifact.data):
             raise InvalidSignatureError("message-digest",
@@ -321,7 +334,7 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
 
     key, material = chosen
     if envelope is not None:
-        verify_envelope(envelope, key)
+        verify_envelope(envelope, key, keyids=True)
     else:
         assert message_sig is not None
         _verify_message(key, message_sig, artifact)
@@ -339,7 +352,10 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
     found_types: list[str] = []
     if envelope is not None:
         statement = parse_statement(envelope)
-        require_subject(statement, subject_digest or artifact.ref)
+        if subject_digest is None and artifact.data is not None:
+            require_subject_bytes(statement, artifact.data)  # as sigstore-go, given the bytes
+        else:
+            require_subject(statement, subject_digest or artifact.ref)
         found_types = [statement.predicate_type]
         if predicate_types and statement.predicate_type not in predicate_types:
             raise InvalidSignatureError("predicate-type", f"predicate type "
@@ -363,7 +379,7 @@ def _pick_key(candidates: list[tuple[PublicKey, bytes | PublicKey]], envelope: E
     for key, material in candidates:
         try:
             if envelope is not None:
-                verify_envelope(envelope, key)
+                verify_envelope(envelope, key, keyids=True)
             else:
                 assert message_sig is not None
                 _verify_message(key, message_sig, artifact)

@@ -9,6 +9,7 @@ names the image digest. Any failure raises a `TrustError` naming the check.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -72,15 +73,17 @@ def require_payload_digest(named: str, manifest_digest: str) -> None:
 
 
 def _rekor_bundle(text: str) -> LogEntry:
+    """cosign's `LayerBundle` as Go's encoding/json fills it: `integratedTime` and `logIndex`
+    are int64 fields (a JSON string there is a decoding error, unlike protojson's), and the
+    `logID` is the hex string cosign looks the Rekor key up by, exactly (lowercase)."""
     doc = loads_json(text, check="set", limit=2 * 1024 * 1024)
     payload = go_get(doc, "Payload")
     body_b64 = as_str(go_get(payload, "body"), check="set", what="Payload.body")
     return LogEntry(
         body=b64decode(body_b64, check="set"),
         body_b64=body_b64,
-        integrated_time=as_int(go_get(payload, "integratedTime"), check="set",
-                               what="integratedTime"),
-        log_index=as_int(go_get(payload, "logIndex"), check="set", what="logIndex"),
+        integrated_time=_go_int(go_get(payload, "integratedTime"), "integratedTime"),
+        log_index=_go_int(go_get(payload, "logIndex"), "logIndex"),
         log_id=_hex(as_str(go_get(payload, "logID"), check="log-id", what="logID")),
         signed_entry_timestamp=b64decode(
             as_str(go_get(doc, "SignedEntryTimestamp"), check="set",
@@ -88,11 +91,16 @@ def _rekor_bundle(text: str) -> LogEntry:
     )
 
 
+def _go_int(value: object, what: str) -> int:
+    if isinstance(value, str):
+        raise InvalidSignatureError("set", f"{what} is a string, not a JSON integer")
+    return as_int(value, check="set", what=what)
+
+
 def _hex(text: str) -> bytes:
-    try:
-        return bytes.fromhex(text)
-    except ValueError as exc:
-        raise InvalidSignatureError("log-id", "logID is not hex") from exc
+    if re.fullmatch(r"[0-9a-f]{64}", text, re.ASCII) is None:
+        raise InvalidSignatureError("log-id", f"logID {text[:80]!r} is not 64 lowercase hex")
+    return bytes.fromhex(text)
 
 
 def verify_legacy_layer(layer: LegacyLayer, manifest_digest: str, policy: Policy, *,

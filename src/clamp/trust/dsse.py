@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -32,27 +33,42 @@ def parse_envelope(doc: Any, *, check: str = "dsse") -> Envelope:
     if not isinstance(sigs, list) or not 1 <= len(sigs) <= MAX_SIGNATURES:
         raise InvalidSignatureError(check, "DSSE envelope needs 1..8 signatures")
     decoded = []
+    keyids = []
     for sig in sigs:
         value = sig.get("sig") if isinstance(sig, dict) else None
         if not isinstance(value, str):
             raise InvalidSignatureError(check, "DSSE signature lacks 'sig'")
-        if not isinstance(sig.get("keyid", ""), str):
+        keyid = sig.get("keyid", "")
+        if not isinstance(keyid, str):
             raise InvalidSignatureError(check, "DSSE signature keyid is not a string")
         decoded.append(b64decode(value, check=check, limit=16 * 1024))
+        keyids.append(keyid)
     return Envelope(payload_type, b64decode(payload, check=check, limit=MAX_ENVELOPE),
-                    tuple(decoded))
+                    tuple(decoded), tuple(keyids))
 
 
 def parse_envelope_bytes(raw: bytes, *, check: str = "dsse") -> Envelope:
     return parse_envelope(loads_json(raw, check=check, limit=MAX_ENVELOPE), check=check)
 
 
-def verify_envelope(envelope: Envelope, key: PublicKey) -> None:
+def verify_envelope(envelope: Envelope, key: PublicKey, *, keyids: bool = False) -> None:
     """At least one envelope signature verifies over the PAE with `key` (with any hash the
-    key's type allows: `PublicKey.verify_any`)."""
+    key's type allows: `PublicKey.verify_any`).
+
+    `keyids` (a bundle's envelope): a signature naming a `keyid` counts only for the key that
+    id names. sigstore-go verifies DSSE with go-securesystemslib and a verifier that knows its
+    key, which skips a signature whose non-empty keyid is not the key's OpenSSH SHA256
+    fingerprint (`SHA256:…`). cosign's legacy `.att` check gives go-securesystemslib no key,
+    so there any keyid passes (and so it does here). cosign, GitHub's attest actions and
+    sigstore's clients write an empty keyid."""
     pae = envelope.pae()
     last: InvalidSignatureError | None = None
-    for sig in envelope.signatures:
+    named = envelope.keyids if keyids and envelope.keyids else ("",) * len(envelope.signatures)
+    for sig, keyid in zip(envelope.signatures, named, strict=True):
+        if keyid and keyid != key.ssh_key_id:
+            last = InvalidSignatureError("dsse", f"DSSE signature keyid {keyid[:80]!r} is not "
+                                         f"the key's ({key.ssh_key_id})")
+            continue
         try:
             key.verify_any(sig, pae, check="dsse")
             return
@@ -66,12 +82,23 @@ class Statement:
     predicate_type: str
     subject_digests: tuple[str, ...]  # "sha256:<hex>" for each subject with a sha256 digest
     predicate: Any
+    #: Each subject's digests of the algorithms clamp can compute (sha256/sha384/sha512).
+    subjects: tuple[dict[str, str], ...] = ()
+
+
+#: The subject digest algorithms sigstore-go computes, with their hex lengths.
+_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+_LOWER_HEX = re.compile(r"[0-9a-f]+", re.ASCII)
+#: What Go's hex.DecodeString takes: pairs of hex digits of either case.
+_GO_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*", re.ASCII)
 
 
 def parse_statement(envelope: Envelope) -> Statement:
     """The in-toto statement of an envelope, read by `loads_json` (no key two Go readers could
-    read differently). A subject's `sha256` must be exactly 64 lowercase hex: cosign and
-    sigstore-go compare spellings, and a statement naming a digest two ways is refused whole."""
+    read differently). A subject's `sha256` (and `sha384`/`sha512`) must be exactly lowercase
+    hex of its length: cosign and sigstore-go compare spellings, and a statement naming a digest
+    two ways is refused whole. Any other algorithm's value must be hex Go's decoder reads:
+    sigstore-go refuses the whole statement otherwise (verifyEnvelopeWithArtifactDigests)."""
     if envelope.payload_type != INTOTO_PAYLOAD_TYPE:
         raise InvalidSignatureError("statement", f"payload type {envelope.payload_type!r} is "
                                     "not an in-toto statement")
@@ -85,19 +112,29 @@ def parse_statement(envelope: Envelope) -> Statement:
     if len(subjects) > MAX_SUBJECTS:
         raise InvalidSignatureError("statement", f"more than {MAX_SUBJECTS} subjects")
     digests = []
+    known: list[dict[str, str]] = []
     for subject in subjects:
         digest_set = go_get(subject, "digest")
         if not isinstance(subject, dict) or not isinstance(digest_set, dict):
             raise InvalidSignatureError("subject", "a statement subject has no digest object")
         # A DigestSet is a map: its keys are algorithm names, matched exactly (not as fields).
-        value = digest_set.get("sha256")
-        if value is None:
-            continue
-        if not isinstance(value, str) or SHA256_HEX.fullmatch(value) is None:
-            raise InvalidSignatureError("subject", "a subject's sha256 is not 64 lowercase hex: "
-                                        f"{str(value)[:80]!r}")
-        digests.append(f"sha256:{value}")
-    return Statement(predicate_type, tuple(digests), go_get(doc, "predicate"))
+        mine: dict[str, str] = {}
+        for algorithm, value in digest_set.items():
+            length = _HEX_LENGTHS.get(algorithm)
+            if length is not None:
+                if not isinstance(value, str) or len(value) != length or \
+                        _LOWER_HEX.fullmatch(value) is None:
+                    raise InvalidSignatureError(
+                        "subject", f"a subject's {algorithm} is not {length} lowercase hex: "
+                        f"{str(value)[:80]!r}")
+                mine[algorithm] = value
+            elif not isinstance(value, str) or _GO_HEX.fullmatch(value) is None:
+                raise InvalidSignatureError("subject", f"a subject's {str(algorithm)[:40]!r} "
+                                            f"digest is not hex: {str(value)[:80]!r}")
+        if "sha256" in mine:
+            digests.append(f"sha256:{mine['sha256']}")
+        known.append(mine)
+    return Statement(predicate_type, tuple(digests), go_get(doc, "predicate"), tuple(known))
 
 
 def require_subject(statement: Statement, digest: str) -> None:
@@ -107,3 +144,23 @@ def require_subject(statement: Statement, digest: str) -> None:
         raise InvalidSignatureError("subject", f"not a canonical sha256 digest: {digest[:80]!r}")
     if digest not in statement.subject_digests:
         raise InvalidSignatureError("subject", f"statement subject does not name {digest}")
+
+
+def require_subject_bytes(statement: Statement, data: bytes) -> None:
+    """The statement names the artifact `data`: some subject whose every sha256/sha384/sha512
+    digest is the artifact's. sigstore-go, given the bytes, hashes each subject with its
+    strongest algorithm (sha512 before sha384 before sha256), so a subject naming the artifact
+    by sha256 beside another artifact's sha512 names another artifact there; clamp took its
+    sha256 alone (red team 11)."""
+    wanted: dict[str, str] = {}
+    for subject in statement.subjects:
+        if not subject:
+            continue
+        for algorithm in subject:
+            if algorithm not in wanted:
+                wanted[algorithm] = hashlib.new(algorithm, data).hexdigest()
+        if all(wanted[algorithm] == value for algorithm, value in subject.items()):
+            return
+    raise InvalidSignatureError("subject", "no statement subject names the artifact "
+                                f"(sha256:{hashlib.sha256(data).hexdigest()}) by every digest "
+                                "it gives")

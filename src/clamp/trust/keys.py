@@ -1,10 +1,15 @@
 """Public keys as small verifier objects, and the signing keys `clamp sign` uses.
 
 cosign loads a PEM `PUBLIC KEY` (SubjectPublicKeyInfo) and verifies with SHA-256 unless told
-otherwise; RSA keys verify PKCS#1 v1.5 signatures by default. We accept PKCS#1 v1.5 and PSS for
-RSA (the PEM does not say which one the signer used; both are sound schemes for the same key),
-ECDSA on P-256/P-384/P-521 with SHA-256 (cosign's default) or the hash a bundle's key details
-name, and Ed25519 (pure, over the message).
+otherwise (`--signature-digest-algorithm`); its key loader (sigstore's `LoadVerifier`) gives an
+RSA key a PKCS#1 v1.5 verifier and never a PSS one, and sigstore-go's default verifier for a
+Fulcio certificate's RSA key is PKCS#1 v1.5 too. So an RSA signature by a policy key or a
+certificate is PKCS#1 v1.5 with SHA-256, nothing else (clamp took PSS as well until session 11);
+PSS only where a trusted root's key details name it (`PKIX_RSA_PSS_*`, a log's own key).
+ECDSA on P-256/P-384/P-521 verifies with SHA-256 or the curve's own hash (SHA-384/SHA-512):
+sigstore-go's verifier for a certificate takes exactly these two (its default and its
+"compatibility" verifier), and cosign >= 2.4 signs with the curve's hash. Ed25519: pure, or
+Ed25519ph (cosign >= 2.4's default for Ed25519 keys).
 """
 
 from __future__ import annotations
@@ -58,13 +63,26 @@ class PublicKey:
         return spki_der(self.key)
 
     @property
+    def ssh_key_id(self) -> str:
+        """The key's OpenSSH SHA256 fingerprint (`SHA256:` + unpadded base64 of the SHA-256 of
+        its SSH wire form): the DSSE keyid go-securesystemslib gives a verifier without one."""
+        import base64
+
+        blob = self.key.public_bytes(serialization.Encoding.OpenSSH,
+                                     serialization.PublicFormat.OpenSSH).split()[1]
+        digest = hashlib.sha256(base64.b64decode(blob)).digest()
+        return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+    @property
     def pem(self) -> bytes:
         return self.key.public_bytes(serialization.Encoding.PEM,
                                      serialization.PublicFormat.SubjectPublicKeyInfo)
 
     def verify(self, signature: bytes, data: bytes, *, hash_name: str = "sha256",
-               check: str = "signature", prehashed: bool = False) -> None:
-        """Verify `signature` over `data` (or over the digest `data` when `prehashed`)."""
+               check: str = "signature", prehashed: bool = False,
+               rsa_pss: bool = False) -> None:
+        """Verify `signature` over `data` (or over the digest `data` when `prehashed`); an RSA
+        signature is PKCS#1 v1.5, or PSS (only) when `rsa_pss` (a trusted root's key details)."""
         if not signature or len(signature) > MAX_SIGNATURE_BYTES:
             raise InvalidSignatureError(check, f"signature length {len(signature)} is implausible")
         algorithm = _HASHES.get(hash_name)
@@ -78,7 +96,10 @@ class PublicKey:
             if isinstance(self.key, ec.EllipticCurvePublicKey):
                 self.key.verify(signature, data, ec.ECDSA(chosen))
             elif isinstance(self.key, rsa.RSAPublicKey):
-                self._verify_rsa(signature, data, chosen)
+                padded = (padding.PSS(mgf=padding.MGF1(algorithm()),
+                                      salt_length=padding.PSS.AUTO)
+                          if rsa_pss else padding.PKCS1v15())
+                self.key.verify(signature, data, padded, chosen)
             else:
                 if prehashed:
                     raise InvalidSignatureError(check, "Ed25519 cannot verify a bare digest")
@@ -114,18 +135,6 @@ class PublicKey:
                 self.key, signature, data):
             return
         raise last or InvalidSignatureError(check, "signature does not verify")
-
-    def _verify_rsa(self, signature: bytes, data: bytes, chosen: object) -> None:
-        assert isinstance(self.key, rsa.RSAPublicKey)
-        try:
-            self.key.verify(signature, data, padding.PKCS1v15(), chosen)  # type: ignore[arg-type]
-            return
-        except InvalidSignature:
-            pass
-        self.key.verify(signature, data,
-                        padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
-                                    salt_length=padding.PSS.AUTO),
-                        chosen)  # type: ignore[arg-type]
 
     def equals(self, other: PublicKeyTypes) -> bool:
         return spki_der(other) == self.der

@@ -30,6 +30,8 @@ class Envelope:
     payload_type: str
     payload: bytes
     signatures: tuple[bytes, ...]
+    #: Each signature's `keyid` ("" when absent), in the order of `signatures`.
+    keyids: tuple[str, ...] = ()
 
     def pae(self) -> bytes:
         """DSSE v1 pre-authentication encoding: what the signature covers."""

@@ -48,7 +48,8 @@ def _verify_with_log(log: LogInstance, signature: bytes, data: bytes, check: str
     else:
         hash_name = "sha384" if "SHA_384" in log.key_details else (
             "sha512" if "SHA_512" in log.key_details else "sha256")
-        log.key.verify(signature, data, hash_name=hash_name, check=check)
+        log.key.verify(signature, data, hash_name=hash_name, check=check,
+                       rsa_pss="RSA_PSS" in log.key_details)
 
 
 def integrated_at(integrated_time: int) -> datetime:

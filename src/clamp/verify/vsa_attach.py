@@ -1,10 +1,11 @@
 """`clamp verify --matrix --vsa ... --attach`: each VSA pushed to its image as an OCI referrer.
 
-The envelope (the same bytes as its line in the VSA file) is wrapped in a sigstore bundle v0.3
-with public-key verification material, as `clamp sign --bundle-format` stores signatures, and
-stored as a referrer of the pinned digest with the tag-schema fallback. Readers find it the way
-they find attestation bundles: `clamp verify --image REF --key vsa.pub --attestation-type
-https://slsa.dev/verification_summary/v1`, or `cosign verify-attestation --new-bundle-format`.
+The envelope (its line in the VSA file, with an empty `keyid`: `vsa_bundle`) is wrapped in a
+sigstore bundle v0.3 with public-key verification material, as `clamp sign --bundle-format`
+stores signatures, and stored as a referrer of the pinned digest with the tag-schema fallback.
+Readers find it the way they find attestation bundles: `clamp verify --image REF --key vsa.pub
+--attestation-type https://slsa.dev/verification_summary/v1`, or `cosign verify-attestation
+--new-bundle-format`.
 """
 
 from __future__ import annotations
@@ -26,10 +27,16 @@ from clamp.verify.vsa import sign_envelope, statement
 
 
 def vsa_bundle(envelope: dict[str, Any], private_key: PrivateKeyTypes) -> bytes:
+    """The envelope in a v0.3 bundle, its signatures' `keyid` empty (as cosign writes bundles):
+    sigstore-go skips a bundle signature whose keyid is not the key's OpenSSH fingerprint, and
+    the VSA file's keyid (the SPKI's SHA-256, for securesystemslib) is not. The keyid is outside
+    the DSSE PAE, so payload and signature are the line's, unchanged."""
     hint = base64.b64encode(hashlib.sha256(public_of(private_key).der).digest()).decode()
+    unlabelled = {**envelope, "signatures": [{**sig, "keyid": ""}
+                                             for sig in envelope["signatures"]]}
     return json.dumps({"mediaType": BUNDLE_V03_MEDIA_TYPE,
                        "verificationMaterial": {"publicKey": {"hint": hint}, "tlogEntries": []},
-                       "dsseEnvelope": envelope}, separators=(",", ":")).encode()
+                       "dsseEnvelope": unlabelled}, separators=(",", ":")).encode()
 
 
 async def attach_vsas(stores: Stores, document: ProvenanceDocument,
