@@ -139,6 +139,23 @@ def gha_set_outputs(values: dict[str, str]) -> None:
                 handle.write(f"{name}={value}\n")
 
 
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]|~"})
+
+
+def md_text(value: str) -> str:
+    """Untrusted text (a signer identity, an entry id) as plain text in a step summary's table
+    cell: one line; HTML, Markdown, a `|` that would split the row and an @mention that would
+    notify someone all shown as written, not rendered."""
+    flat = " ".join(value.split())
+    html_safe = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return html_safe.translate(_MARKDOWN).replace("@", "@&#8203;")
+
+
+def md_code(value: str) -> str:
+    """A reference or digest in a code span, which no backtick or `|` inside can break."""
+    return "`" + " ".join(value.split()).replace("`", "'").replace("|", "\\|") + "`"
+
+
 def gha_step_summary(markdown: str) -> None:
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:

@@ -210,13 +210,18 @@ def _location(result: MatrixRun, entry_id: str) -> tuple[str, int | None]:
 
 
 def step_summary(result: MatrixRun) -> str:
+    """The run's table for GITHUB_STEP_SUMMARY. Signer identities come from certificates and
+    entry ids from the matrix: both are shown as text, never rendered (clamp.cli.output)."""
+    from clamp.cli.output import md_code, md_text
+
     lines = [f"### clamp verify: {result.document.status}", "",
              "| entry | image | trust | signer | tag | decision |",
              "|---|---|---|---|---|---|"]
     for r in result.document.records:
-        signer = r.identity or (f"key `{r.keyFingerprint[:16]}`" if r.keyFingerprint else "—")
+        signer = (md_text(r.identity) if r.identity else
+                  f"key {md_code(r.keyFingerprint[:16])}" if r.keyFingerprint else "—")
         tag = (r.tagState or "—") + (" (stale)" if r.stale else "")
-        lines.append(f"| {r.entry} | `{r.image}` | {r.trustStatus} | {signer} | {tag} | "
-                     f"**{r.policyDecision}** |")
+        lines.append(f"| {md_text(r.entry)} | {md_code(r.image)} | {r.trustStatus} | {signer} "
+                     f"| {tag} | **{r.policyDecision}** |")
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,80 @@
+"""Standard output that cannot be written is bad input (exit 64), never a pass or a "bug".
+
+Why: `clamp resolve` prints the image CI runs and `--json` prints what a script parses. When
+stdout is closed (`>&-`), full (`>/dev/full`) or a pipe whose reader left (`| head -1`), the
+reader did not get the answer. Unguarded, Python drops prints to a closed stdout and exits 0,
+click turns EPIPE into exit 1 (clamp's crash code, mapped to 70 with no message), a write to a
+full disk is an "internal error", and a failed flush at interpreter exit turns any code into
+120. Here every write and flush of stdout that fails raises BadInputError naming standard
+output, so the command stops with one line and exit 64 (docs: README "Exit codes"), and
+`release` points the descriptor at /dev/null so the interpreter's last flush cannot fail again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Any
+
+from clamp.errors import BadInputError
+
+WHERE = "standard output"
+
+
+class GuardedStdout:
+    """A stand-in for `sys.stdout` that reports a failed write as BadInputError; everything
+    else (isatty, encoding, fileno...) is the real stream's, so rich and print see no change."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if self._stream is None:
+            raise BadInputError("cannot write: it is closed", where=WHERE)
+        try:
+            return int(self._stream.write(text))
+        except OSError as exc:
+            raise BadInputError(f"cannot write: {exc.strerror or exc}", where=WHERE) from None
+        except ValueError as exc:  # "I/O operation on closed file"
+            raise BadInputError(f"cannot write: {exc}", where=WHERE) from None
+
+    def flush(self) -> None:
+        if self._stream is None:
+            return
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise BadInputError(f"cannot write: {exc.strerror or exc}", where=WHERE) from None
+        except ValueError as exc:
+            raise BadInputError(f"cannot write: {exc}", where=WHERE) from None
+
+    def isatty(self) -> bool:
+        return bool(self._stream is not None and self._stream.isatty())
+
+    def __getattr__(self, name: str) -> Any:
+        if self._stream is None:
+            raise AttributeError(name)
+        return getattr(self._stream, name)
+
+
+def guard() -> None:
+    """Put the guard in front of the process's stdout (a closed stdout is None in Python)."""
+    if not isinstance(sys.stdout, GuardedStdout):
+        sys.stdout = GuardedStdout(sys.stdout)
+
+
+def release() -> None:
+    """After stdout failed: drop what is still buffered and point fd 1 at /dev/null, so the
+    interpreter's flush at exit neither fails (exit 120) nor prints a traceback."""
+    stream = sys.stdout
+    real = stream._stream if isinstance(stream, GuardedStdout) else stream
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, real.fileno())
+        os.close(devnull)
+    sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives to exit
+
+
+def is_stdout_error(exc: BaseException) -> bool:
+    return isinstance(exc, BadInputError) and exc.where == WHERE
