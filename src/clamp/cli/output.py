@@ -130,7 +130,9 @@ def gha_set_outputs(values: dict[str, str]) -> None:
         return
     with _gha_file(path, "GITHUB_OUTPUT") as handle:
         for name, value in values.items():
-            if "\n" in value:
+            # A CR counts as a line break too (the runner splits on LF, a reader of the file on
+            # Windows or in Python on CR as well): `a\rb=c` must not read as a second output.
+            if "\n" in value or "\r" in value:
                 marker = "CLAMP_EOF"
                 while marker in value:
                     marker += "_"
