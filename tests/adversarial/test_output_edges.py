@@ -82,18 +82,20 @@ def test_honest_stdout_still_gets_everything(tmp_path: Path) -> None:
 
 # --- SIGTERM while writing ----------------------------------------------------------------
 
-def test_sigterm_while_writing_leaves_no_temp_file_and_exits_130(tmp_path: Path) -> None:
-    """A cancelled CI job is SIGTERM: clamp died by the signal with its `.tmp` beside the
-    output. It unwinds as on Ctrl-C now: temp file taken back, old file intact, exit 130."""
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_writing_leaves_no_temp_file_and_exits_130(tmp_path: Path,
+                                                                  signum: int) -> None:
+    """A cancelled CI job is SIGINT, then SIGTERM: on SIGTERM clamp died by the signal with
+    its `.tmp` beside the output. Both unwind now: temp file taken back, old file intact,
+    exit 130 (SIGINT already did)."""
     out = tmp_path / "native.yml"
     out.write_text("old\n")
     pre = ("import os, signal\n_fsync = os.fsync\n"
-           "def fsync(fd):\n    _fsync(fd)\n    os.kill(os.getpid(), signal.SIGTERM)\n"
+           f"def fsync(fd):\n    _fsync(fd)\n    os.kill(os.getpid(), {int(signum)})\n"
            "os.fsync = fsync")
     code, err = _clamp(["matrix", "migrate", str(ORIGINAL), "-o", str(out)],
                        stdout=subprocess.DEVNULL, pre=pre)
     assert code == 130, (code, err)
-    assert code != -signal.SIGTERM
     assert out.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["native.yml"]
     # Honest twin: no signal, the file is replaced and nothing is left beside it.
@@ -102,6 +104,37 @@ def test_sigterm_while_writing_leaves_no_temp_file_and_exits_130(tmp_path: Path)
     assert code == 0, err
     assert out.read_text().startswith("version: 1") or "images:" in out.read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["native.yml"]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Any:
+    """A 64 KiB tmpfs of our own (root only; skipped where it cannot be mounted)."""
+    where = tmp_path / "tiny"
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
+                             capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=False)
+
+
+def test_a_full_disk_on_the_second_of_related_outputs_replaces_neither(tiny_disk: Path) -> None:
+    """The provenance and its SARIF are one unit: the second not fitting leaves the first's
+    previous file in place and no temp file behind. Held already (red team 11)."""
+    from clamp.atomic import write_atomic_group
+    from clamp.errors import BadInputError
+
+    first, second = tiny_disk / "rocm_provenance.json", tiny_disk / "report.sarif"
+    first.write_text("old")
+    with pytest.raises(BadInputError, match="No space left on device"):
+        write_atomic_group([(first, "p" * 20_000), (second, "s" * 60_000)])
+    assert first.read_text() == "old" and sorted(os.listdir(tiny_disk)) == [first.name]
+    write_atomic_group([(first, "p" * 20_000), (second, "s" * 20_000)])  # honest: both fit
+    assert first.read_text() == "p" * 20_000 and second.read_text() == "s" * 20_000
+    assert sorted(os.listdir(tiny_disk)) == sorted([first.name, second.name])
 
 
 # --- a symbolic link planted at an output path --------------------------------------------
