@@ -156,6 +156,41 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     return target
 
 
+def check_outputs(outputs: Sequence[tuple[str, str | os.PathLike[str] | None]],
+                  inputs: Sequence[tuple[str, str | os.PathLike[str]]] = ()) -> None:
+    """Refuse, before any work, outputs that cannot be written, that would overwrite one of the
+    command's inputs (the matrix, its policy file, a key, a trusted root), or that name one
+    file twice (`-o p.json --sarif p.json` left SARIF where the provenance was said to be).
+    Paths are compared as resolved, and by inode where both exist (a hard link is one file).
+    `outputs` are (flag, path or None) and `inputs` (what it is, path)."""
+    seen: list[tuple[str, str, tuple[int, int] | None]] = [
+        (what, _real(path), _inode(path)) for what, path in inputs]
+    for flag, path in outputs:
+        if path is None:
+            continue
+        check_writable(path)
+        real, inode = _real(path), _inode(path)
+        for what, other, other_inode in seen:
+            if real == other or (inode is not None and inode == other_inode):
+                raise BadInputError(f"{flag} would overwrite {what}", where=str(path))
+        seen.append((flag, real, inode))
+
+
+def _real(path: str | os.PathLike[str]) -> str:
+    try:
+        return str(Path(path).resolve())
+    except (OSError, RuntimeError):
+        return str(Path(path).absolute())
+
+
+def _inode(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (info.st_dev, info.st_ino)
+
+
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """Hex SHA-256 of a file's bytes, for change guards and document headers."""
     digest = hashlib.sha256()
