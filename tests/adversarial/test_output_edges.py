@@ -281,3 +281,17 @@ images:
     code = invoke(app, ["verify", "--matrix", str(matrix), "-o", str(prov), "--sarif",
                         str(tmp_path / "p.sarif")], prog_name="clamp")
     assert code == 69 and "would overwrite" not in capsys.readouterr().err
+
+
+def test_telemetry_inspect_reports_a_stdout_it_cannot_write(tmp_path: Path) -> None:
+    """The second console script gets the same guard: its view lost to a full disk is 64."""
+    pytest.importorskip("duckdb")
+    code = "from clamp.cli.telemetry import run_inspect; import sys; sys.argv[1:] = ['--version']"
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-c", code + "\nrun_inspect()"], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+    assert proc.returncode == 64, proc.stderr
+    with (tmp_path / "v").open("w") as handle:
+        proc = subprocess.run([sys.executable, "-c", code + "\nrun_inspect()"], stdout=handle,
+                              stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+    assert proc.returncode == 0 and "telemetry_inspect (clamp" in (tmp_path / "v").read_text()

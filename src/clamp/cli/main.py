@@ -95,13 +95,20 @@ def __getattr__(name: str) -> Any:
 
 def run(argv: list[str] | None = None, *, prog_name: str = "clamp") -> int:
     """Run the CLI and return (via SystemExit) a documented exit code; never a traceback."""
-    from clamp.cli import streams
-
     args = sys.argv[1:] if argv is None else argv
-    streams.guard()  # a stdout that cannot be written is exit 64, not 0, 70 or 120
-    _terminate_as_interrupt()
+    start()
     code = invoke(new_app(command_of(args)), args, prog_name=prog_name)
     raise SystemExit(code)
+
+
+def start() -> None:
+    """What every console script does before it runs a command (`clamp`, `telemetry_inspect`):
+    a stdout that cannot be written is exit 64, not 0, 70 or 120 (clamp.cli.streams), and
+    SIGTERM unwinds as Ctrl-C does."""
+    from clamp.cli import streams
+
+    streams.guard()
+    _terminate_as_interrupt()
 
 
 def _terminate_as_interrupt() -> None:

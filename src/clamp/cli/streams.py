@@ -76,5 +76,18 @@ def release() -> None:
     sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives to exit
 
 
+def print_line(text: str) -> int:
+    """Print one line outside a command (a console script's own `--version`): 0, or 64 with
+    one line on stderr when stdout cannot take it."""
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BadInputError as exc:
+        release()
+        print(f"error: {exc}", file=sys.stderr)
+        return 64
+    return 0
+
+
 def is_stdout_error(exc: BaseException) -> bool:
     return isinstance(exc, BadInputError) and exc.where == WHERE
