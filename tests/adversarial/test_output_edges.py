@@ -295,3 +295,21 @@ def test_telemetry_inspect_reports_a_stdout_it_cannot_write(tmp_path: Path) -> N
         proc = subprocess.run([sys.executable, "-c", code + "\nrun_inspect()"], stdout=handle,
                               stderr=subprocess.PIPE, text=True, timeout=60, check=False)
     assert proc.returncode == 0 and "telemetry_inspect (clamp" in (tmp_path / "v").read_text()
+
+
+@pytest.mark.parametrize("args", [
+    ["verify", "--matrix="], ["verify", "--matrix", "{m}", "--output="],
+    ["verify", "--matrix", "{m}", "--sarif="], ["update", "--matrix", "{m}", "--pr-body="],
+    ["update", "--matrix", "{m}", "--provenance-output="],
+    ["verify", "--matrix", "{m}", "--concurrency="], ["resolve", "--matrix", "{m}", "--os="],
+    ["verify", "--matrix", "{m}", "--", "--json"], ["resolve", "--", "--matrix", "{m}"],
+    ["verify", "--key=", "oci:/nonexistent/x:1"]])
+def test_empty_flag_values_and_double_dash_are_bad_input(
+        args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """`--flag=` (an empty value: a path reads as `.`) and words after `--` are never a pass,
+    never click's 2: one line, exit 64, before any registry. Held already (red team 11)."""
+    from clamp.cli.main import app, invoke
+
+    code = invoke(app, [a.replace("{m}", str(MATRIX)) for a in args], prog_name="clamp")
+    assert code == 64
+    _one_error(capsys.readouterr().err)
