@@ -313,3 +313,25 @@ def test_empty_flag_values_and_double_dash_are_bad_input(
     code = invoke(app, [a.replace("{m}", str(MATRIX)) for a in args], prog_name="clamp")
     assert code == 64
     _one_error(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("stderr", ["closed", "full"])
+def test_a_stderr_that_cannot_be_written_changes_no_exit_code(stderr: str) -> None:
+    """With stderr closed or full, the first warning raised, the error line about it raised
+    again, and clamp died with 1 (the crash code it never uses) — for a pass and for bad input
+    alike. Now the messages are lost and the codes are the outcome's: 0 and 64."""
+    warned = ["resolve", "--matrix", str(ORIGINAL), "--json"]  # passes with warnings
+    bad = ["resolve", "--matrix", "/nonexistent/m.yml"]
+    for args, want in ((warned, 0), (bad, 64)):
+        code = f"from clamp.cli.main import run\nrun({args!r})"
+        if stderr == "closed":
+            cmd = [sys.executable, "-c", "import os, sys; os.close(2); sys.stderr = None\n" + code]
+            proc = subprocess.run(cmd, capture_output=False, stdout=subprocess.DEVNULL,
+                                  timeout=120, check=False, cwd=ROOT)
+        else:
+            with open("/dev/full", "w") as full:
+                proc = subprocess.run([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
+                                      stderr=full, timeout=120, check=False, cwd=ROOT)
+        assert proc.returncode == want, (args, proc.returncode)
+    honest, err = _clamp(bad, stdout=subprocess.DEVNULL)  # honest twin: the line is there
+    assert honest == 64 and "file not found" in _one_error(err)

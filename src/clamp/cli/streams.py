@@ -1,4 +1,5 @@
-"""Standard output that cannot be written is bad input (exit 64), never a pass or a "bug".
+"""Standard output that cannot be written is bad input (exit 64), never a pass or a "bug";
+standard error that cannot be written changes no exit code.
 
 Why: `clamp resolve` prints the image CI runs and `--json` prints what a script parses. When
 stdout is closed (`>&-`), full (`>/dev/full`) or a pipe whose reader left (`| head -1`), the
@@ -8,6 +9,8 @@ full disk is an "internal error", and a failed flush at interpreter exit turns a
 120. Here every write and flush of stdout that fails raises BadInputError naming standard
 output, so the command stops with one line and exit 64 (docs: README "Exit codes"), and
 `release` points the descriptor at /dev/null so the interpreter's last flush cannot fail again.
+A stderr that cannot be written only loses its messages (`BestEffortStderr`): the exit code is
+the one the outcome has, never the crash code 1.
 """
 
 from __future__ import annotations
@@ -58,10 +61,43 @@ class GuardedStdout:
         return getattr(self._stream, name)
 
 
+class BestEffortStderr:
+    """A stand-in for `sys.stderr` that drops what it cannot write. Why: with stderr closed
+    (`2>&-`) or full, the first warning raised, the error line about it raised again, and the
+    process died with exit 1, the crash code clamp never uses; an undeliverable message must
+    not change the exit code, which is then the only channel left."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            self._stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            self._stream.flush()
+
+    def isatty(self) -> bool:
+        try:
+            return bool(self._stream.isatty())
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    def __getattr__(self, name: str) -> Any:
+        if self._stream is None:
+            raise AttributeError(name)
+        return getattr(self._stream, name)
+
+
 def guard() -> None:
-    """Put the guard in front of the process's stdout (a closed stdout is None in Python)."""
+    """Put the guards in front of the process's stdout and stderr (a closed one is None in
+    Python)."""
     if not isinstance(sys.stdout, GuardedStdout):
         sys.stdout = GuardedStdout(sys.stdout)
+    if not isinstance(sys.stderr, BestEffortStderr):
+        sys.stderr = BestEffortStderr(sys.stderr)
 
 
 def release() -> None:
