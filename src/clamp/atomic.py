@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -86,8 +87,7 @@ def _stage(path: str | os.PathLike[str], data: str | bytes,
             handle.flush()
             os.fsync(handle.fileno())
         if mode is None:
-            keep = target.stat().st_mode & 0o777 if target.exists() else 0o644
-            os.chmod(tmp_name, keep)
+            os.chmod(tmp_name, _mode_for(target))
     except OSError as exc:
         _discard((target, tmp_name))
         raise BadInputError(f"cannot write: {exc.strerror or exc}", where=str(target)) from exc
@@ -95,6 +95,29 @@ def _stage(path: str | os.PathLike[str], data: str | bytes,
         _discard((target, tmp_name))
         raise
     return target, tmp_name
+
+
+def _mode_for(target: Path) -> int:
+    """A rewritten file keeps its permissions, less write for others; a new one is 0o644 as
+    narrowed by the umask. No output of clamp's is ever world-writable: a matrix or provenance
+    file anyone on the machine could edit between two steps is not evidence."""
+    try:
+        return stat.S_IMODE(os.lstat(target).st_mode) & ~0o7002
+    except FileNotFoundError:
+        return 0o644 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask, read without setting it (os.umask would change it for every
+    thread for a moment); 0 where the kernel does not say (then 0o644 as before)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def _commit(staged: tuple[Path, str]) -> None:
@@ -115,18 +138,57 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     command refuses a bad output path before it writes anything else)."""
     target = Path(path)
     try:
-        if target.is_symlink():  # write where the link points, and keep the link
-            target = Path(os.path.realpath(target))
-        os.lstat(target)
+        info: os.stat_result | None = os.lstat(target)
     except FileNotFoundError:
-        pass
+        info = None
     except OSError as exc:  # a name past the OS's limit, a file where a folder should be
         raise BadInputError(f"cannot write: {exc.strerror}", where=str(path)) from None
-    if str(path) == "" or (os.path.lexists(target) and not target.is_file()):
+    if info is not None and stat.S_ISLNK(info.st_mode):
+        # Never written through: a link planted in a checkout (`build/rocm_provenance.json ->
+        # ~/.bashrc`, `-> $GITHUB_ENV`) would make clamp replace a file it was never named.
+        # Name the link's target to write there (docs: README "Outputs").
+        raise BadInputError("cannot write: a symbolic link (not followed; name its target)",
+                            where=str(path))
+    if str(path) == "" or (info is not None and not stat.S_ISREG(info.st_mode)):
         # A directory, a device (/dev/stdout, /dev/full), a socket: renaming over it would
         # destroy it or fail late; only regular files are replaced.
         raise BadInputError("cannot write: not a regular file", where=str(path))
     return target
+
+
+def check_outputs(outputs: Sequence[tuple[str, str | os.PathLike[str] | None]],
+                  inputs: Sequence[tuple[str, str | os.PathLike[str]]] = ()) -> None:
+    """Refuse, before any work, outputs that cannot be written, that would overwrite one of the
+    command's inputs (the matrix, its policy file, a key, a trusted root), or that name one
+    file twice (`-o p.json --sarif p.json` left SARIF where the provenance was said to be).
+    Paths are compared as resolved, and by inode where both exist (a hard link is one file).
+    `outputs` are (flag, path or None) and `inputs` (what it is, path)."""
+    seen: list[tuple[str, str, tuple[int, int] | None]] = [
+        (what, _real(path), _inode(path)) for what, path in inputs]
+    for flag, path in outputs:
+        if path is None:
+            continue
+        check_writable(path)
+        real, inode = _real(path), _inode(path)
+        for what, other, other_inode in seen:
+            if real == other or (inode is not None and inode == other_inode):
+                raise BadInputError(f"{flag} would overwrite {what}", where=str(path))
+        seen.append((flag, real, inode))
+
+
+def _real(path: str | os.PathLike[str]) -> str:
+    try:
+        return str(Path(path).resolve())
+    except (OSError, RuntimeError):
+        return str(Path(path).absolute())
+
+
+def _inode(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (info.st_dev, info.st_ino)
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

@@ -81,3 +81,49 @@ images:
     commands = _commands(text)
     assert all(line.startswith(("::error", "::warning", "::notice")) for line in commands)
     assert not any(line.startswith(("::error::forged", "::warning::x")) for line in commands)
+
+
+@pytest.mark.parametrize("front", ["update", "check", "update-json"])
+def test_registry_text_starts_no_workflow_command_in_update_or_check(
+        front: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Red team 11: the same hostile registry under `clamp update` (its log lines, table,
+    annotations, outputs and PR body) and `clamp resolve --check`. Held already."""
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    output = tmp_path / "github_output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    pub = tmp_path / "k.pub"
+    pub.write_bytes(PublicKey(ec.generate_private_key(ec.SECP256R1()).public_key()).pem)
+    with hostile_registry(_script) as srv:
+        matrix = tmp_path / "m.yml"
+        matrix.write_text(f"""version: 1
+defaults:
+  registry: "{srv.host}"
+  repository: r/x
+  tag: "{{version}}-{{os}}"
+  policy: strict
+  trust: [k]
+trust:
+  k:
+    keys: [{{path: {pub}}}]
+    tlog: optional
+images:
+  - version: "1"
+    os: ubuntu-22.04
+    digest: sha256:{"ab" * 32}
+    added: {(date.today() - timedelta(days=1)).isoformat()}
+""")
+        body = tmp_path / "pr.md"
+        if front == "check":
+            code, text = _run("resolve", "--matrix", str(matrix), "--check")
+        else:
+            code, text = _run("update", "--matrix", str(matrix), "--pr-body", str(body),
+                              *(["--json"] if front == "update-json" else []))
+    assert code == 69, text
+    commands = _commands(text)
+    assert all(line.startswith(("::error", "::warning", "::notice")) for line in commands)
+    assert not any(line.startswith(("::error::forged", "::warning::x")) for line in commands)
+    if output.exists():
+        names = [line.split("=")[0].split("<<")[0] for line in output.read_text().splitlines()
+                 if "=" in line or "<<" in line]
+        assert "verified" not in names

@@ -91,8 +91,12 @@ def test_outputs_that_are_not_regular_files_are_bad_input(tmp_path: Path) -> Non
     real.write_text("old")
     link = tmp_path / "link.json"
     link.symlink_to(real)
-    write_atomic(link, "new")  # through the link: the link stays, its target is replaced
-    assert link.is_symlink() and real.read_text() == "new"
+    # Never through a link (red team 11): the link and its target stay as they were.
+    with pytest.raises(BadInputError, match="symbolic link"):
+        write_atomic(link, "new")
+    assert link.is_symlink() and real.read_text() == "old"
+    write_atomic(real, "new")  # its target, named, is written
+    assert real.read_text() == "new"
 
 
 def test_github_output_that_cannot_be_appended_is_bad_input(

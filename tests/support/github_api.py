@@ -33,6 +33,7 @@ class FakeGitHub:
     allowed_inputs: set[str]
     requests: list[SeenRequest] = field(default_factory=list)
     force_status: int | None = None
+    force_headers: dict[str, str] = field(default_factory=dict)  # sent with force_status
 
 
 @contextmanager
@@ -49,10 +50,13 @@ def github_api(token: str, repository: str = "rocm/clamp-ci",
         def log_message(self, format: str, *args: object) -> None:
             return
 
-        def _reply(self, status: int, message: str | None = None) -> None:
+        def _reply(self, status: int, message: str | None = None,
+                   headers: dict[str, str] | None = None) -> None:
             body = json.dumps({"message": message, "documentation_url": "https://docs"}).encode() \
                 if message else b""
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             if body:
                 self.send_header("Content-Type", "application/json")
@@ -68,7 +72,7 @@ def github_api(token: str, repository: str = "rocm/clamp-ci",
             with lock:
                 state.requests.append(SeenRequest("POST", self.path, dict(self.headers), body))
             if state.force_status:
-                self._reply(state.force_status, "Server Error")
+                self._reply(state.force_status, "Server Error", state.force_headers)
                 return
             if self.headers.get("authorization") != f"Bearer {state.token}":
                 self._reply(401, "Bad credentials")

@@ -192,3 +192,28 @@ def test_a_repository_that_is_not_owner_name_is_never_dispatched_to(
                      "-o", str(out)) == 71
         assert api.requests == []
     assert "owner/name" in json.loads(out.read_text())["dispatch"]["error"]
+
+
+@pytest.mark.parametrize(("status", "redirect"), [(200, False), (201, False), (202, False),
+                                                  (302, True), (307, True), (308, True)])
+def test_answers_that_are_not_204_are_failed_dispatches_and_redirects_get_no_token(
+        auto_matrix: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], status: int, redirect: bool) -> None:
+    """Red team 11: an answer that claims success oddly (200, 201 with nothing, 202) is not the
+    dispatch GitHub documents (204), and a redirect (to another host here) is never followed, so
+    the token goes to GITHUB_API_URL's host alone. Honest twin: the 204 tests above."""
+    out = tmp_path / "prov.json"
+    with github_api(TOKEN) as gh, github_api(TOKEN) as elsewhere:
+        gh.force_status = status
+        if redirect:
+            gh.force_headers = {"Location": f"{elsewhere.url}/repos/rocm/clamp-ci/actions/"
+                                "workflows/update-rocm.yml/dispatches"}
+        _env(monkeypatch, gh.url)
+        code = clamp("verify", "--matrix", str(auto_matrix), "--version", "5.7.1", "-o",
+                     str(out))
+    assert code == 71
+    assert len(gh.requests) == 1 and elsewhere.requests == []
+    doc = json.loads(out.read_text())
+    assert doc["dispatch"]["status"] == "failed" and str(status) in doc["dispatch"]["error"]
+    captured = capsys.readouterr()
+    assert TOKEN not in captured.out + captured.err + out.read_text()

@@ -170,8 +170,11 @@ def test_update_installs_from_checkout_and_opens_the_exact_pr(update: dict[str, 
             if "pip install" in line] == LOCKED_INSTALL[2:]
     run = step(update, "update", "Update the matrix")
     assert "clamp update" in run["run"]
-    assert run["env"] == {"ENTRIES": "${{ inputs.entries }}", "REASONS": "${{ inputs.reasons }}"}
+    assert run["env"] == {"ENTRIES": "${{ inputs.entries }}", "REASONS": "${{ inputs.reasons }}",
+                          "CLAMP_UPDATE_REASONS": "${{ inputs.reasons }}"}
     pr = step(update, "update", "Push the branch")
+    # The reasons reach the body only through clamp, escaped (red team 11): never raw.
+    assert "REASONS" not in pr["env"] and "REASONS" not in pr["run"]
     assert pr["if"] == "steps.update.outputs.changed == 'true'"
     assert pr["env"]["GH_TOKEN"] == "${{ github.token }}"
     assert 'gh pr create' in pr["run"] and 'gh pr edit' in pr["run"]

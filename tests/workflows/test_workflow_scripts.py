@@ -259,10 +259,11 @@ if [[ "$1 $2" == "pr edit" && " $* " == *" --add-label "* ]]; then exit "${LABEL
 
 
 def run_pr_step(tmp_path: Path, work: Path, *, open_pr: str = "", reasons: str = "",
+                gh_body: str = GH,
                 step_name: str = "Push the branch", label_rc: int = 0,
                 **env: str) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
     bin_dir = tmp_path / "bin"
-    stand_in(bin_dir, "gh", GH)
+    stand_in(bin_dir, "gh", gh_body)
     log = tmp_path / "gh.log"
     proc, _ = run_step(load(UPDATE), "update", step_name, cwd=work, bin_dir=bin_dir,
                        env={"GH_TOKEN": "ghs_not_a_real_token", "REASONS": reasons,
@@ -276,7 +277,7 @@ def run_pr_step(tmp_path: Path, work: Path, *, open_pr: str = "", reasons: str =
 def test_pr_step_pushes_only_the_matrix_and_opens_the_pull_request(
         tmp_path: Path, checkout: tuple[Path, Path]) -> None:
     origin, work = checkout
-    proc, gh = run_pr_step(tmp_path, work, reasons="tag drift on `6.4.4/ubuntu-22.04`\r")
+    proc, gh = run_pr_step(tmp_path, work)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     branch = "clamp/auto-update-rocm"
     changed = git(origin, "diff", "--name-only", "main", branch).splitlines()
@@ -288,8 +289,7 @@ def test_pr_step_pushes_only_the_matrix_and_opens_the_pull_request(
                      "--title", "Auto-update ROCm matrix", "--body-file", body]
     assert gh[2][:3] == ["label", "create", "dependencies"]
     assert gh[3] == ["pr", "edit", "18", "--repo", "owner/repo", "--add-label", "dependencies"]
-    text = (work / body).read_text()
-    assert text.endswith("Requested by the verify workflow: tag drift on 6.4.4/ubuntu-22.04\n")
+    assert (work / body).read_text() == "| entry | old | new |\n"  # clamp's body, as written
     assert "ghs_not_a_real_token" not in proc.stdout + proc.stderr
     assert "| entry | old | new |" in (work / "github_step_summary").read_text()
 
@@ -391,3 +391,60 @@ def test_pr_step_refuses_to_open_a_pull_request_without_a_body(
     proc, gh = run_pr_step(tmp_path, work)
     assert proc.returncode == 1 and gh == []
 
+
+
+# Red team 11: the pull request flow's edges.
+
+HIDDEN = "drift\n<!-- approve me -->\n@octo-org/admins ![x](https://evil.example/p.png)"
+
+
+def test_dispatch_reasons_never_reach_the_pr_body_raw(
+        tmp_path: Path, checkout: tuple[Path, Path]) -> None:
+    """The PR step used to append the dispatch's reasons to the body with only backticks and CRs
+    removed: HTML comments, images and @mentions went in as written. They reach the body only
+    through clamp now (prbody.text_cell); the step leaves clamp's body as it is."""
+    _, work = checkout
+    proc, _ = run_pr_step(tmp_path, work, reasons=HIDDEN)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (work / "build/update/pr-body.md").read_text() == "| entry | old | new |\n"
+
+
+def test_update_step_prints_the_reasons_on_one_line(tmp_path: Path, fake_clamp: Path) -> None:
+    """A newline in the reasons must not start a line the runner reads as a workflow command;
+    the honest reasons are still printed whole."""
+    proc, _, _ = run_update_step(tmp_path, fake_clamp, UPDATED,
+                                 REASONS="drift\n::stop-commands::x\r\n::add-mask::y",
+                                 CLAMP_UPDATE_REASONS="drift")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [line for line in proc.stdout.replace("\r", "\n").splitlines()
+            if line.strip().startswith("::")] == []
+    assert "Requested because: drift ::stop-commands::x" in proc.stdout
+    honest, _, _ = run_update_step(tmp_path, fake_clamp, UPDATED, REASONS="tag drift on 6.4.4")
+    assert "Requested because: tag drift on 6.4.4\n" in honest.stdout
+
+
+@pytest.mark.parametrize("answer", ["", "created", "https://github.com/owner/repo/pull/",
+                                    "https://github.com/owner/repo/pull/0",
+                                    "https://github.com/owner/repo/pull/18\nhttps://x/pull/19"])
+def test_pr_create_that_names_no_pull_request_fails_the_step(
+        tmp_path: Path, checkout: tuple[Path, Path], answer: str) -> None:
+    """`gh pr create` exiting 0 without a pull request's URL (an odd API answer) is not
+    "Opened": the step fails and labels nothing. Its honest twin is the test above (a URL
+    ending in /pull/18 opens #18)."""
+    _, work = checkout
+    odd = GH.replace('echo "https://github.com/owner/repo/pull/18"', f"printf '%b' {answer!r}")
+    proc, gh = run_pr_step(tmp_path, work, gh_body=odd)
+    assert proc.returncode != 0, proc.stdout
+    assert "::error::gh pr create did not answer with a pull request URL" in proc.stdout
+    assert "Opened" not in proc.stdout
+    assert not [call for call in gh if call[:2] == ["pr", "edit"]]
+
+
+def test_pr_list_that_answers_no_number_fails_the_step(
+        tmp_path: Path, checkout: tuple[Path, Path]) -> None:
+    _, work = checkout
+    proc, gh = run_pr_step(tmp_path, work, open_pr="12; rm -rf /")
+    assert proc.returncode != 0, proc.stdout
+    assert "answered no pull request number" in proc.stdout
+    assert not [call for call in gh if call[:2] in (["pr", "edit"], ["pr", "create"])]
+    # Its honest twin: test_pr_step_updates_an_open_pull_request_and_force_pushes (a number).

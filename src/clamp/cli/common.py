@@ -33,6 +33,20 @@ def load_matrix(path: Path) -> LoadedMatrix:
     return loaded
 
 
+def matrix_inputs(loaded: LoadedMatrix) -> list[tuple[str, Path]]:
+    """The files a matrix command reads: no output of it may overwrite one
+    (`clamp.atomic.check_outputs`): the matrix, its policy file, its trusted roots, its keys."""
+    inputs = [("the matrix", loaded.path)]
+    if loaded.policy_path is not None:
+        inputs.append(("the matrix's policy file", loaded.policy_path))
+    for name, policy in loaded.model.trust.items():
+        if policy.resolved_trusted_root is not None:
+            inputs.append((f"trust {name}'s trusted root", policy.resolved_trusted_root))
+        inputs += [(f"trust {name}'s key", key.resolved_path) for key in policy.keys
+                   if key.resolved_path is not None]
+    return inputs
+
+
 def client_options(insecure: list[str], concurrency: int | None = None, *,
                    registries: Iterable[Location] = ()) -> ClientOptions:
     """Registry options; `concurrency` (images or entries at a time) also raises the number of

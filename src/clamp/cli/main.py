@@ -96,8 +96,32 @@ def __getattr__(name: str) -> Any:
 def run(argv: list[str] | None = None, *, prog_name: str = "clamp") -> int:
     """Run the CLI and return (via SystemExit) a documented exit code; never a traceback."""
     args = sys.argv[1:] if argv is None else argv
+    start()
     code = invoke(new_app(command_of(args)), args, prog_name=prog_name)
     raise SystemExit(code)
+
+
+def start() -> None:
+    """What every console script does before it runs a command (`clamp`, `telemetry_inspect`):
+    a stdout that cannot be written is exit 64, not 0, 70 or 120 (clamp.cli.streams), and
+    SIGTERM unwinds as Ctrl-C does."""
+    from clamp.cli import streams
+
+    streams.guard()
+    _terminate_as_interrupt()
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (a cancelled CI job, `timeout`, `kill`) stops clamp as Ctrl-C does: the
+    exception unwinds through the atomic writers, which take their temp files back, and the
+    exit is 130 "interrupted" — not a death by signal that leaves `.tmp` files beside outputs."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 def invoke(typer_app: typer.Typer, argv: list[str] | None, *, prog_name: str) -> int:
@@ -108,9 +132,15 @@ def invoke(typer_app: typer.Typer, argv: list[str] | None, *, prog_name: str) ->
     args = normalize_tlog_flag(sys.argv[1:] if argv is None else argv)
     try:
         result = typer_app(args=args, prog_name=prog_name, standalone_mode=False)
+        # Buffered output that cannot be delivered fails here, inside the mapping, rather
+        # than at interpreter exit (where Python turns any code into 120).
+        sys.stdout.flush()
     except ClampError as exc:
+        from clamp.cli import streams
         from clamp.exitcodes import for_error
 
+        if streams.is_stdout_error(exc):
+            streams.release()
         error(str(exc))
         return int(for_error(exc))
     except KeyboardInterrupt:
@@ -164,7 +194,10 @@ def _map_other(exc: BaseException) -> int:
         error(exc.format_message())
         return int(ExitCode.BAD_INPUT)
     if isinstance(exc, BrokenPipeError):
-        return 0
+        # Only an unguarded stream gets here (a library caller of `invoke`); the reader did
+        # not get the output, which is never a pass (clamp.cli.streams).
+        error("cannot write: broken pipe")
+        return int(ExitCode.BAD_INPUT)
     if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
         # Only a name the user gave can be too long; a command that did not check its own
         # paths still reports it as bad input naming the file, not as a bug.

@@ -130,13 +130,32 @@ def gha_set_outputs(values: dict[str, str]) -> None:
         return
     with _gha_file(path, "GITHUB_OUTPUT") as handle:
         for name, value in values.items():
-            if "\n" in value:
+            # A CR counts as a line break too (the runner splits on LF, a reader of the file on
+            # Windows or in Python on CR as well): `a\rb=c` must not read as a second output.
+            if "\n" in value or "\r" in value:
                 marker = "CLAMP_EOF"
                 while marker in value:
                     marker += "_"
                 handle.write(f"{name}<<{marker}\n{value}\n{marker}\n")
             else:
                 handle.write(f"{name}={value}\n")
+
+
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]|~"})
+
+
+def md_text(value: str) -> str:
+    """Untrusted text (a signer identity, an entry id) as plain text in a step summary's table
+    cell: one line; HTML, Markdown, a `|` that would split the row and an @mention that would
+    notify someone all shown as written, not rendered."""
+    flat = " ".join(value.split())
+    html_safe = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return html_safe.translate(_MARKDOWN).replace("@", "@&#8203;")
+
+
+def md_code(value: str) -> str:
+    """A reference or digest in a code span, which no backtick or `|` inside can break."""
+    return "`" + " ".join(value.split()).replace("`", "'").replace("|", "\\|") + "`"
 
 
 def gha_step_summary(markdown: str) -> None:

@@ -194,11 +194,13 @@ def register(root_app: typer.Typer) -> None:
 def run_inspect() -> None:
     """Entry point of the `telemetry_inspect` console script (same as `clamp telemetry inspect`)."""
     from clamp import __version__
-    from clamp.cli.main import HELP_OPTIONS, invoke
+    from clamp.cli.main import HELP_OPTIONS, invoke, start
 
+    start()
     if sys.argv[1:2] == ["--version"]:
-        print(f"telemetry_inspect (clamp {__version__})")
-        raise SystemExit(0)
+        from clamp.cli.streams import print_line
+
+        raise SystemExit(print_line(f"telemetry_inspect (clamp {__version__})"))
     standalone = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
                              rich_markup_mode=None, context_settings=HELP_OPTIONS)
     standalone.command()(inspect)

@@ -55,15 +55,16 @@ def update(
 
     loaded = load_matrix(matrix)  # bad input fails before the network and crypto stacks load
 
+    # Every output is checked before anything is fetched or written (docs/update.md).
+    from clamp.atomic import check_outputs
+    from clamp.cli.common import matrix_inputs
     from clamp.exitcodes import for_update
     from clamp.oci.store import Stores
     from clamp.update import evidence, prbody
-    from clamp.update.commit import check_outputs
     from clamp.update.run import parse_entry_list, run_update
 
-    # Every output is checked before anything is fetched or written (docs/update.md).
     check_outputs([("--pr-body", pr_body), ("--provenance-output", provenance_output)],
-                  [p for p in (loaded.path, loaded.policy_path) if p is not None])
+                  matrix_inputs(loaded))
 
     wanted = parse_entry_list(entries if entries is not None else os.environ.get(ENTRIES_ENV))
     # Free text from the dispatch, quoted into the PR body: bytes that are not UTF-8 become

@@ -26,15 +26,16 @@ def run_verify_matrix(matrix: Path, *, version: str | None, os_name: str | None,
                       dispatch: bool, concurrency: int, as_json: bool,
                       insecure: list[str], sarif: Path | None = None, vsa: Path | None = None,
                       vsa_key: Path | None = None, attach: bool = False) -> int:
-    from clamp.cli.common import client_options, load_matrix, matrix_registries
+    from clamp.cli.common import client_options, load_matrix, matrix_inputs, matrix_registries
 
     loaded = load_matrix(matrix)  # bad input fails before the network and crypto stacks load
     signer = _vsa_signer(vsa_key) if vsa_key is not None else None  # a bad key fails first too
-    from clamp.atomic import check_writable
+    from clamp.atomic import check_outputs
 
-    for path in (output, sarif, vsa):  # and so does an output path that cannot be written
-        if path is not None:
-            check_writable(path)
+    # And so does an output path that cannot be written, or would overwrite an input (`-o`
+    # naming the matrix replaced it with the provenance) or another output.
+    inputs = matrix_inputs(loaded) + ([("--vsa-key", vsa_key)] if vsa_key is not None else [])
+    check_outputs([("--output", output), ("--sarif", sarif), ("--vsa", vsa)], inputs)
 
     from clamp.exitcodes import for_matrix
     from clamp.oci.store import Stores
@@ -210,13 +211,18 @@ def _location(result: MatrixRun, entry_id: str) -> tuple[str, int | None]:
 
 
 def step_summary(result: MatrixRun) -> str:
+    """The run's table for GITHUB_STEP_SUMMARY. Signer identities come from certificates and
+    entry ids from the matrix: both are shown as text, never rendered (clamp.cli.output)."""
+    from clamp.cli.output import md_code, md_text
+
     lines = [f"### clamp verify: {result.document.status}", "",
              "| entry | image | trust | signer | tag | decision |",
              "|---|---|---|---|---|---|"]
     for r in result.document.records:
-        signer = r.identity or (f"key `{r.keyFingerprint[:16]}`" if r.keyFingerprint else "—")
+        signer = (md_text(r.identity) if r.identity else
+                  f"key {md_code(r.keyFingerprint[:16])}" if r.keyFingerprint else "—")
         tag = (r.tagState or "—") + (" (stale)" if r.stale else "")
-        lines.append(f"| {r.entry} | `{r.image}` | {r.trustStatus} | {signer} | {tag} | "
-                     f"**{r.policyDecision}** |")
+        lines.append(f"| {md_text(r.entry)} | {md_code(r.image)} | {r.trustStatus} | {signer} "
+                     f"| {tag} | **{r.policyDecision}** |")
     return "\n".join(lines) + "\n"
 

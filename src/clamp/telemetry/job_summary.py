@@ -23,7 +23,8 @@ def md(text: str) -> str:
     """Plain text safe inside a Markdown table cell."""
     flat = " ".join(text.split())
     html_safe = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MARKDOWN.sub(r"\\\1", html_safe)
+    # An @mention in a tag or signer would notify that user or team from the run's page.
+    return _MARKDOWN.sub(r"\\\1", html_safe).replace("@", "@&#8203;")
 
 
 def _image(digest: str | None, images: dict[str | None, ImageGroup]) -> str:

@@ -60,6 +60,9 @@ class TelemetryStore:
         import duckdb
 
         self.path = path
+        if path.is_symlink():  # as every output (clamp.atomic): never written through a link
+            raise BadInputError("cannot open telemetry store: a symbolic link (not followed; "
+                                "name its target)", where=str(path))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.con: duckdb.DuckDBPyConnection = duckdb.connect(str(path))

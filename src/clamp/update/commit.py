@@ -5,8 +5,9 @@ written" left a changed matrix with no record of why it changed, and the update 
 commit it without its evidence. The protocol, with the matrix's guarded rename as the commit
 point:
 
-1. Before anything: every output path is checked (a directory, a device, the matrix itself, a
-   name past the OS's limit are refused) — nothing is written on bad input.
+1. Before anything: every output path is checked (`clamp.atomic.check_outputs`: a directory,
+   a device, a link, the matrix or another input, a name past the OS's limit are refused) —
+   nothing is written on bad input.
 2. The evidence is written first, each file atomically, to its final path. The PR body names the
    matrix's SHA-256 before and after the change, so evidence that outlived a failed run is
    recognisable: it describes a change the matrix does not (yet) have.
@@ -27,21 +28,8 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from clamp.atomic import check_writable, write_atomic
+from clamp.atomic import write_atomic
 from clamp.errors import BadInputError
-
-
-def check_outputs(outputs: Sequence[tuple[str, Path | None]], inputs: Sequence[Path]) -> None:
-    """Refuse outputs that cannot be written or would overwrite an input or each other."""
-    seen: dict[str, str] = {str(_real(p)): "the matrix" for p in inputs}
-    for flag, path in outputs:
-        if path is None:
-            continue
-        check_writable(path)
-        real = str(_real(path))
-        if real in seen:
-            raise BadInputError(f"{flag} would overwrite {seen[real]}", where=str(path))
-        seen[real] = flag
 
 
 def write_together(evidence: Sequence[tuple[Path, str]],
@@ -71,10 +59,3 @@ def _current(path: Path) -> bytes | None:
         return None
     except OSError as exc:
         raise BadInputError(f"cannot read: {exc.strerror}", where=str(path)) from None
-
-
-def _real(path: Path) -> Path:
-    try:
-        return path.resolve()
-    except OSError:
-        return path.absolute()

@@ -23,7 +23,8 @@ def text_cell(value: str | None, *, limit: int = MAX_TEXT) -> str:
     for char, escaped in (("\\", "\\\\"), ("|", "\\|"), ("<", "&lt;"), (">", "&gt;"),
                           ("`", "'"), ("*", "\\*"), ("_", "\\_"), ("[", "\\["), ("]", "\\]")):
         one = one.replace(char, escaped)
-    return one
+    # An @mention in a registry's error text would notify that user or team from the PR.
+    return one.replace("@", "@&#8203;")
 
 
 def code(value: str | None) -> str:
@@ -50,7 +51,33 @@ def how_verified(item: EntryReport) -> str:
     return f"{who}; {log}{kind}"
 
 
+#: GitHub refuses a pull request body longer than this many characters (422): a body over it
+#: would fail the update workflow's `gh pr create` after the branch was pushed.
+MAX_BODY = 65536
+_CUT = ("", "**This body was cut to GitHub's limit of 65536 characters.** Every entry, "
+        "with how it verified or why it was rejected, is in the run's provenance artifact "
+        "(`rocm_provenance.json`) and its log.", "")
+
+
 def render(report: UpdateReport, *, title: str = "Auto-update ROCm matrix") -> str:
+    """The body, within GitHub's limit: past it, whole lines are dropped from the end of the
+    tables and a note says so (the footer is kept)."""
+    text = _render(report, title=title)
+    if len(text) <= MAX_BODY:
+        return text
+    lines = text.rstrip("\n").split("\n")
+    footer, body = lines[-2:], lines[:-2]
+    budget = MAX_BODY - sum(len(line) + 1 for line in (*_CUT, *footer))
+    kept: list[str] = []
+    for line in body:
+        if budget - (len(line) + 1) < 0:
+            break
+        kept.append(line)
+        budget -= len(line) + 1
+    return "\n".join([*kept, *_CUT, *footer]) + "\n"
+
+
+def _render(report: UpdateReport, *, title: str) -> str:
     pinned = [e for e in report.entries if e.outcome in ("updated", "added")]
     rejected = [e for e in report.entries if e.outcome == "rejected"]
     problems = [e for e in report.entries if e.outcome in ("error", "missing")]
