@@ -152,6 +152,11 @@ def parse_timestamp(value: Any) -> datetime | None:
             return None  # an offset and a zone name: DuckDB refuses it too
         parsed = parsed.replace(tzinfo=zone)
     try:
+        offset = parsed.utcoffset() if zone is None else None
+        if offset is not None:
+            # One addition (the day and the offset together), as DuckDB computes it: so
+            # "9999-12-31T24:00+14:00", whose day alone would pass year 9999, still parses.
+            return parsed.replace(tzinfo=None) + (timedelta(days=next_day) - offset)
         if next_day:
             parsed += timedelta(days=1)
         if parsed.tzinfo is not None:
