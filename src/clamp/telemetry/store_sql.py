@@ -56,13 +56,14 @@ SELECT r.file_id, r.idx, r.acquired_at, r.duration_ms, r.stability,
 FROM records AS r LEFT JOIN sessions AS s USING (file_id)
 """
 
-# Every key the rules read, with a value of the type the fast path should read it as: numbers as
-# DOUBLE (numeric strings are cast, anything else fails the statement), labels as text. Keys left
-# out (`context`, `thread_id`, anything a producer adds) are skipped by this reader at no cost,
-# unlike the declared one. Timestamps are text (the schema file's "t"), cast in SQL.
-_SCHEMA_RECORD = {"seed": 0.5, "acquired_at": "t", "released_at": "t", "duration_ms": 0.5,
-                  "stability_score": 0.5, "backend": "b", "deviceName": "d", "device_name": "d"}
-_SCHEMA_TOP = {"stability_score": 0.5, "backend": "b", "deviceName": "d", "device_name": "d",
+# Every key the rules read, read as text: numbers are cast in SQL (`_number`), because DuckDB's
+# reader, given DOUBLE, also reads `true` as 1.0 and `false` as 0.0 (nlohmann's is_number() is
+# false for them: the origin did not count such a record, nor does the reference reader). Keys
+# left out (`context`, `thread_id`, anything a producer adds) are skipped by this reader at no
+# cost, unlike the declared one. Timestamps are text too (the schema file's "t"), cast in SQL.
+_SCHEMA_RECORD = {"seed": "n", "acquired_at": "t", "released_at": "t", "duration_ms": "n",
+                  "stability_score": "n", "backend": "b", "deviceName": "d", "device_name": "d"}
+_SCHEMA_TOP = {"stability_score": "n", "backend": "b", "deviceName": "d", "device_name": "d",
                "image": "i", "image_digest": "g"}
 SCHEMA_DOCUMENTS = {"detected": json.dumps({**_SCHEMA_TOP, "records": [_SCHEMA_RECORD]})}
 
@@ -79,12 +80,12 @@ STAMP_SHAPE = (r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?:[.]\d+)?)?)?)
 # slower when it meets keys it was not told about. The declared reader is the fallback for files
 # the detected one refuses (it is more lenient with keys the schema file does not have).
 _RECORD_TYPE = (
-    "STRUCT(context VARCHAR, seed DOUBLE, thread_id VARCHAR, acquired_at VARCHAR, "
-    "released_at VARCHAR, duration_ms DOUBLE, stability_score DOUBLE, backend VARCHAR, "
+    "STRUCT(context VARCHAR, seed VARCHAR, thread_id VARCHAR, acquired_at VARCHAR, "
+    "released_at VARCHAR, duration_ms VARCHAR, stability_score VARCHAR, backend VARCHAR, "
     "deviceName VARCHAR, device_name VARCHAR)[]"
 )
 _COLUMNS = (
-    "{'stability_score': 'DOUBLE', 'backend': 'VARCHAR', 'deviceName': 'VARCHAR', "
+    "{'stability_score': 'VARCHAR', 'backend': 'VARCHAR', 'deviceName': 'VARCHAR', "
     "'device_name': 'VARCHAR', 'image': 'VARCHAR', 'image_digest': 'VARCHAR', "
     f"'records': '{_RECORD_TYPE}'}}"
 )
@@ -136,7 +137,7 @@ _FAST_INSERT = """
 INSERT INTO records
 WITH ids AS (SELECT unnest($2) AS path, unnest($3) AS file_id),
 raw AS (
-    SELECT ids.file_id, j.stability_score AS ss, nullif(j.backend, '') AS sb,
+    SELECT ids.file_id, __NUM_SS__ AS ss, nullif(j.backend, '') AS sb,
            coalesce(nullif(j.deviceName, ''), nullif(j.device_name, '')) AS sd,
            j.image AS si, j.image_digest AS sg, j.records
     FROM __READ__ AS j JOIN ids ON ids.path = j.filename),
@@ -145,20 +146,21 @@ u AS (
            generate_subscripts(records, 1) AS idx
     FROM raw),
 c AS (
-    SELECT *, r.stability_score AS s, r.duration_ms AS d, r.seed AS seed,
+    SELECT *, __NUM_S__ AS s, __NUM_D__ AS d, __NUM_SEED__ AS seed,
            __A__ AS a, __RL__ AS rl
     FROM u)
 SELECT file_id, idx, a, CASE WHEN d >= 0 AND d < 'inf'::DOUBLE THEN d END, s,
        CASE WHEN s BETWEEN 0 AND 1
-                 AND (seed IS NULL OR (seed <> 0 AND abs(seed) < 'inf'::DOUBLE
-                                       AND seed = floor(seed)))
+                 AND (r.seed IS NULL OR (seed <> 0 AND abs(seed) < 'inf'::DOUBLE
+                                         AND seed = floor(seed)))
                  __PARSED__
                  AND (a IS NULL OR (a >= __MIN_TS__ AND a <= __MAX_TS__))
                  AND (rl IS NULL OR (rl >= __MIN_TS__ AND rl <= __MAX_TS__))
                  AND (a IS NULL OR rl IS NULL OR rl >= a) THEN NULL
             WHEN s IS NULL OR isnan(s) THEN 2
             WHEN s < 0 OR s > 1 THEN 3
-            WHEN seed IS NOT NULL AND (NOT isfinite(seed) OR seed <> floor(seed)) THEN 6
+            WHEN r.seed IS NOT NULL AND (seed IS NULL OR NOT isfinite(seed)
+                                         OR seed <> floor(seed)) THEN 6
             WHEN seed = 0 THEN 7
             __UNPARSED__
             WHEN a < __MIN_TS__ OR a > __MAX_TS__ OR rl < __MIN_TS__ OR rl > __MAX_TS__ THEN 8
@@ -169,6 +171,18 @@ FROM c
 """.replace("__EXTRA__", _EXTRA).replace(
     "__MIN_TS__", "TIMESTAMPTZ '0001-01-01 00:00:00+00'").replace(
     "__MAX_TS__", "TIMESTAMPTZ '9999-12-31 23:59:59.999999+00'")
+
+
+def _number(column: str) -> str:
+    """A number field's text as DOUBLE, read as `sessions.to_float` reads it: DuckDB's cast
+    accepts the same texts (a property test checks it) except `1_000`, which it reads as 1000
+    (the origin's stod: 1); NULL for anything else (`true`, objects, junk: not numeric)."""
+    return f"CASE WHEN NOT contains({column}, '_') THEN TRY_CAST({column} AS DOUBLE) END"
+
+
+for _name, _column in (("__NUM_SS__", "j.stability_score"), ("__NUM_S__", "r.stability_score"),
+                       ("__NUM_D__", "r.duration_ms"), ("__NUM_SEED__", "r.seed")):
+    _FAST_INSERT = _FAST_INSERT.replace(_name, _number(_column))
 
 
 # Timestamps are cast here when their text has `STAMP_SHAPE`; a text without it, or that the
