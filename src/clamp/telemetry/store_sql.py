@@ -26,7 +26,7 @@ import re
 
 from clamp.telemetry.sessions import REASONS
 
-SCHEMA_VERSION = 7  # 7: the origin's record rules (seed, timestamps, duration optional)
+SCHEMA_VERSION = 8  # 8: sessions without records keep their labels; 7: origin record rules
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
