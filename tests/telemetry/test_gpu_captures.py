@@ -302,3 +302,19 @@ def test_every_capture_in_one_directory(tmp_path: Path) -> None:
     for path in files:
         for card in read_gpu_snapshot(path).cards:
             all_plausible(card)
+
+
+def test_a_capture_cut_short_is_corrupt_with_one_line(tmp_path: Path) -> None:
+    """ROCm/ROCm#5706's `amd-smi metric --json` as pasted (cut after 40 lines): counted corrupt,
+    with the file and the parser's position, beside a good capture that is still read."""
+    import shutil
+
+    cut = DATA / "amd_smi_refused" / "rocm5706_r9700_metric_truncated.json"
+    shutil.copy(cut, tmp_path / "cut.json")
+    shutil.copy(DATA / "amd_smi" / "ajean39_rx7800xt_gpu_data.json", tmp_path / "good.json")
+    gpu, corrupt = summarise_gpu(tmp_path)
+    assert gpu.snapshotCount == 1 and len(gpu.cards) == 1
+    assert corrupt == [(str(tmp_path / "cut.json"),
+                        "not valid JSON: Expecting value: line 41 column 1 (char 1063)")]
+    with pytest.raises(ValueError, match="not valid JSON"):
+        read_gpu_snapshot(cut)

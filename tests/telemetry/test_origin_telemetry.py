@@ -196,3 +196,19 @@ def test_corruption_the_origin_counted_stays_invalid() -> None:
     assert check_record({**base, "acquired_at": "2025-01-02T00:00:00Z",
                          "released_at": "2025-01-01T00:00:00Z"})[0] == \
         "released_at before acquired_at"
+
+
+@pytest.mark.parametrize("empty", [{"backend": "CPU", "records": []},
+                                   {"deviceName": "host", "records": []},
+                                   {"backend": "HIP", "deviceName": "MI300X", "records": []}])
+def test_a_session_without_records_still_names_its_backend(origin_aggregator: Path,
+                                                           tmp_path: Path,
+                                                           empty: dict[str, Any]) -> None:
+    """The origin counted an empty session's labels toward the directory's ('mixed' beside
+    another backend); clamp kept no row for it, so its label was lost."""
+    files = {"a.json": empty, "b.json": {"backend": "HIP", "deviceName": "MI300X",
+                                         "records": [{"stability_score": 0.5}]}}
+    theirs = origin_summary(origin_aggregator, write_root(tmp_path / "o", files))
+    doc = json.loads(TemporalAggregator().accumulate(write_root(tmp_path / "c", files)).to_json())
+    assert (doc["backend"], doc["deviceName"]) == (theirs["backend"], theirs["deviceName"])
+    assert doc["sessionCount"] == theirs["sessionCount"] == 1

@@ -78,10 +78,15 @@ def _attest_mode(value: Any) -> OriginAttest:
 
 
 def _mode(value: Any) -> Any:
-    # The origin compared mode.lower() after str().strip(), an empty mode being strict.
+    # The origin compared mode.lower() after str().strip(), an empty mode being strict. A null
+    # (`mode:` with nothing after it) was str(None), "None": no mode it knew, under which a
+    # failed check only warned; clamp refuses it as it refuses any other unknown mode.
     if isinstance(value, str):
         return value.strip().lower() or "strict"
-    return "strict" if value is None else value
+    if value is None:
+        raise ValueError("mode is null (the origin read it as 'None', an unknown mode under "
+                         "which a failed check only warned); write strict, warn or auto_update")
+    return value
 
 
 def _truthy(value: Any) -> bool:

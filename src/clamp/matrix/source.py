@@ -140,7 +140,37 @@ def _load_pure(path: Path, text: str) -> Any:
         # what ruamel's constructors raise on a value they cannot build: an integer past
         # Python's 4300-digit limit, an impossible date, `!!int 0x`, `!!omap` with repeats
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise MatrixError([Problem(str(path), None, "", f"YAML value: {reason}")]) from None
+        raise MatrixError([Problem(str(path), _unbuildable_line(text), "",
+                                   f"YAML value: {reason}")]) from None
+
+
+def _unbuildable_line(text: str) -> int | None:
+    """The line of the first scalar ruamel cannot build (the constructors' errors carry no
+    position): the file composes, since only a value failed, so each scalar is built alone."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+    yaml = YAML(typ="rt")
+    try:
+        stack: list[Node] = [yaml.compose(text)]
+    except Exception:  # no line to add; the caller's reason stands
+        return None
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:  # an alias is the node it names
+            continue
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            try:
+                yaml.constructor.construct_object(node, deep=True)
+            except Exception:  # whatever stopped the whole load
+                return int(node.start_mark.line) + 1
+        elif isinstance(node, MappingNode):
+            stack.extend(part for pair in reversed(node.value) for part in reversed(pair))
+        elif isinstance(node, SequenceNode):
+            stack.extend(reversed(node.value))
+    return None
 
 
 MAX_MATRIX_BYTES = 16 * 1024 * 1024  # a 1,000-entry matrix is ~300 KB
@@ -164,7 +194,9 @@ def read_text(path: Path) -> tuple[bytes, str]:
     try:
         return raw, raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BadInputError(f"not UTF-8 text (byte {exc.start})", where=str(path)) from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise BadInputError(f"not UTF-8 text (byte {exc.start})",
+                            where=f"{path}:{line}") from None
 
 
 def format_loc(loc: Loc) -> str:

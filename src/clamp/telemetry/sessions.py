@@ -78,17 +78,24 @@ class SessionRead:
         return [r for r in self.records if r.reason is None]
 
 
+#: A numeric string as the origin's reader took it (`std::stod`: C whitespace, a decimal number,
+#: `inf`/`infinity`/`nan`) and as Python's `float` reads it alike. Python also reads `1_000`
+#: (1000; stod: 1), Unicode digits and spaces (stod: no number); stod also reads a number before
+#: trailing text (`0.5abc`: 0.5) and hex (`0x1p-1`). Neither is numeric here.
+_NUMERIC = re.compile(r"[ \t\n\v\f\r]*([+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+                      r"|inf|infinity|nan))[ \t\n\v\f\r]*", re.IGNORECASE)
+
+
 def to_float(value: Any) -> float | None:
-    """A JSON number or numeric string as float; None for anything else (bools included)."""
+    """A JSON number or numeric string (`_NUMERIC`) as float; None for anything else (bools
+    included: nlohmann's is_number() is false for them, so the origin did not count them)."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
+        match = _NUMERIC.fullmatch(value)
+        return float(match.group(1)) if match else None
     return None
 
 
@@ -101,12 +108,11 @@ def to_int(value: Any) -> int | None:
     if isinstance(value, float):
         return int(value) if value.is_integer() else None
     if isinstance(value, str):
-        text = value.strip()
-        try:
-            return int(text)
-        except ValueError:
-            number = to_float(text)
-            return int(number) if number is not None and number.is_integer() else None
+        number = to_float(value)  # the numeric strings to_float reads, no others
+        if number is None or not number.is_integer():
+            return None
+        text = value.strip(" \t\n\v\f\r")
+        return int(text) if text.lstrip("+-").isdigit() else int(number)
     return None
 
 
@@ -152,6 +158,11 @@ def parse_timestamp(value: Any) -> datetime | None:
             return None  # an offset and a zone name: DuckDB refuses it too
         parsed = parsed.replace(tzinfo=zone)
     try:
+        offset = parsed.utcoffset() if zone is None else None
+        if offset is not None:
+            # One addition (the day and the offset together), as DuckDB computes it: so
+            # "9999-12-31T24:00+14:00", whose day alone would pass year 9999, still parses.
+            return parsed.replace(tzinfo=None) + (timedelta(days=next_day) - offset)
         if next_day:
             parsed += timedelta(days=1)
         if parsed.tzinfo is not None:

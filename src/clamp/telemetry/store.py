@@ -323,11 +323,15 @@ class TelemetryStore:
         return len(batch)
 
     def _store_session(self, fid: int, session: SessionRead) -> None:
-        if session.corrupt or not session.records:
+        if session.corrupt:
             return
+        # A session with no records still names its backend and device: the origin's
+        # aggregator counted those toward the directory's label ('mixed' beside another).
         self.con.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
                          [fid, session.stability_score, session.backend, session.device,
                           session.image, session.image_digest])
+        if not session.records:
+            return
         cols: list[list[Any]] = [[] for _ in range(7)]
         for rec in session.records:
             extra: dict[str, Any] = {}

@@ -11,10 +11,12 @@ Why the layout is what it is (each choice measured on 5 million records):
 - The reader's types come from a one-record *schema file* read first with DuckDB's own detection
   (`maximum_sample_files=1`), rather than from a `columns=` declaration: on DuckDB 2.0 the detected
   reader parses the same bytes about 40 % faster than the declared one.
-- Timestamps are typed by that reader as it parses (`READERS`' 'typed' reader), not cast from
-  text afterwards: the engine parses, types and validates in one pass, one INSERT ... SELECT over
-  every file of a batch. A file whose timestamps it cannot type is read by the text reader, which
-  casts in SQL and leaves what it cannot parse to the reference reader.
+- Timestamps are read as text and cast in SQL only when their text has the shape of an ISO 8601
+  timestamp (`STAMP_SHAPE`); any other text is left to the reference reader. DuckDB's own parser
+  (the JSON reader's typing, the TIMESTAMPTZ cast, strptime alike) also reads `epoch`,
+  `infinity`, unpadded fields (`2025-1-1T1:2:3Z`) and offsets past 23 hours, which the reference
+  reader refuses, so typing timestamps in the JSON reader (faster: session 9's 'typed' reader)
+  let such records through as valid on the fast path only.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import re
 
 from clamp.telemetry.sessions import REASONS
 
-SCHEMA_VERSION = 7  # 7: the origin's record rules (seed, timestamps, duration optional)
+SCHEMA_VERSION = 8  # 8: sessions without records keep their labels; 7: origin record rules
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -54,48 +56,44 @@ SELECT r.file_id, r.idx, r.acquired_at, r.duration_ms, r.stability,
 FROM records AS r LEFT JOIN sessions AS s USING (file_id)
 """
 
-# Every key the rules read, with a value of the type the fast path should read it as: numbers as
-# DOUBLE (numeric strings are cast, anything else fails the statement), labels as text. Keys left
-# out (`context`, `thread_id`, anything a producer adds) are skipped by this reader at no cost,
-# unlike the declared one. Timestamps are read two ways (see `READERS`):
-# - 'typed': as TIMESTAMPTZ, parsed by the reader while it parses the JSON (DuckDB detects the
-#   type from the ISO text below). Its parser is the one `CAST(text AS TIMESTAMPTZ)` uses, so a
-#   value it reads is the instant the cast gives (offsets, fractions, 24:00, `UTC`; a value with
-#   no offset is UTC, as the store's TimeZone is); only zone names ('Europe/Paris', 'EST') and
-#   text it cannot parse fail the statement, naming the file, which is then read with 'detected'.
-#   This spares the two casts of every record (measured: ~0.5 of ~5 CPU-s at 5 M records).
-# - 'detected': as text cast in SQL (`TRY_CAST`), so one that DuckDB cannot parse goes to the
-#   reference reader.
-_SCHEMA_RECORD = {"seed": 0.5, "acquired_at": "t", "released_at": "t", "duration_ms": 0.5,
-                  "stability_score": 0.5, "backend": "b", "deviceName": "d", "device_name": "d"}
-_SCHEMA_TOP = {"stability_score": 0.5, "backend": "b", "deviceName": "d", "device_name": "d",
+# Every key the rules read, read as text: numbers are cast in SQL (`_number`), because DuckDB's
+# reader, given DOUBLE, also reads `true` as 1.0 and `false` as 0.0 (nlohmann's is_number() is
+# false for them: the origin did not count such a record, nor does the reference reader). Keys
+# left out (`context`, `thread_id`, anything a producer adds) are skipped by this reader at no
+# cost, unlike the declared one. Timestamps are text too (the schema file's "t"), cast in SQL.
+_SCHEMA_RECORD = {"seed": "n", "acquired_at": "t", "released_at": "t", "duration_ms": "n",
+                  "stability_score": "n", "backend": "b", "deviceName": "d", "device_name": "d"}
+_SCHEMA_TOP = {"stability_score": "n", "backend": "b", "deviceName": "d", "device_name": "d",
                "image": "i", "image_digest": "g"}
-_STAMP = "2025-01-01T00:00:00Z"
-SCHEMA_DOCUMENTS = {
-    "detected": json.dumps({**_SCHEMA_TOP, "records": [_SCHEMA_RECORD]}),
-    "typed": json.dumps({**_SCHEMA_TOP, "records": [
-        {**_SCHEMA_RECORD, "acquired_at": _STAMP, "released_at": _STAMP}]}),
-}
+SCHEMA_DOCUMENTS = {"detected": json.dumps({**_SCHEMA_TOP, "records": [_SCHEMA_RECORD]})}
+
+#: The timestamp texts the fast path casts itself: ISO 8601 extended dates with an optional time
+#: (hours, minutes, seconds, a fraction after a dot) and an optional `Z` or offset under 24
+#: hours, nothing around them. Within this shape DuckDB's cast and `sessions.parse_timestamp`
+#: give the same instant or both refuse (tests/telemetry/test_store_stamps.py); outside it they
+#: do not (`epoch`, `2025-1-1`, `+25:00`, `,5` fractions), so such text, and zone names, go to
+#: the reference reader.
+STAMP_SHAPE = (r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?:[.]\d+)?)?)?)?"
+               r"(?:Z|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)?")
 
 # Every key the original format names is declared, because DuckDB's JSON reader is markedly
 # slower when it meets keys it was not told about. The declared reader is the fallback for files
 # the detected one refuses (it is more lenient with keys the schema file does not have).
 _RECORD_TYPE = (
-    "STRUCT(context VARCHAR, seed DOUBLE, thread_id VARCHAR, acquired_at VARCHAR, "
-    "released_at VARCHAR, duration_ms DOUBLE, stability_score DOUBLE, backend VARCHAR, "
+    "STRUCT(context VARCHAR, seed VARCHAR, thread_id VARCHAR, acquired_at VARCHAR, "
+    "released_at VARCHAR, duration_ms VARCHAR, stability_score VARCHAR, backend VARCHAR, "
     "deviceName VARCHAR, device_name VARCHAR)[]"
 )
 _COLUMNS = (
-    "{'stability_score': 'DOUBLE', 'backend': 'VARCHAR', 'deviceName': 'VARCHAR', "
+    "{'stability_score': 'VARCHAR', 'backend': 'VARCHAR', 'deviceName': 'VARCHAR', "
     "'device_name': 'VARCHAR', 'image': 'VARCHAR', 'image_digest': 'VARCHAR', "
     f"'records': '{_RECORD_TYPE}'}}"
 )
 
 #: (reader, format) pairs the store tries, fastest first. 'newline_delimited' reads one-line
 #: files (what most producers write) about a third faster than 'unstructured', which also reads
-#: pretty-printed ones. 'typed' and 'detected' read with a schema file (`SCHEMA_DOCUMENTS`).
-READERS = (("typed", "newline_delimited"), ("typed", "unstructured"),
-           ("detected", "newline_delimited"), ("detected", "unstructured"),
+#: pretty-printed ones. 'detected' reads with a schema file (`SCHEMA_DOCUMENTS`).
+READERS = (("detected", "newline_delimited"), ("detected", "unstructured"),
            ("declared", "newline_delimited"), ("declared", "unstructured"))
 
 
@@ -139,7 +137,7 @@ _FAST_INSERT = """
 INSERT INTO records
 WITH ids AS (SELECT unnest($2) AS path, unnest($3) AS file_id),
 raw AS (
-    SELECT ids.file_id, j.stability_score AS ss, nullif(j.backend, '') AS sb,
+    SELECT ids.file_id, __NUM_SS__ AS ss, nullif(j.backend, '') AS sb,
            coalesce(nullif(j.deviceName, ''), nullif(j.device_name, '')) AS sd,
            j.image AS si, j.image_digest AS sg, j.records
     FROM __READ__ AS j JOIN ids ON ids.path = j.filename),
@@ -148,20 +146,21 @@ u AS (
            generate_subscripts(records, 1) AS idx
     FROM raw),
 c AS (
-    SELECT *, r.stability_score AS s, r.duration_ms AS d, r.seed AS seed,
+    SELECT *, __NUM_S__ AS s, __NUM_D__ AS d, __NUM_SEED__ AS seed,
            __A__ AS a, __RL__ AS rl
     FROM u)
 SELECT file_id, idx, a, CASE WHEN d >= 0 AND d < 'inf'::DOUBLE THEN d END, s,
        CASE WHEN s BETWEEN 0 AND 1
-                 AND (seed IS NULL OR (seed <> 0 AND abs(seed) < 'inf'::DOUBLE
-                                       AND seed = floor(seed)))
+                 AND (r.seed IS NULL OR (seed <> 0 AND abs(seed) < 'inf'::DOUBLE
+                                         AND seed = floor(seed)))
                  __PARSED__
                  AND (a IS NULL OR (a >= __MIN_TS__ AND a <= __MAX_TS__))
                  AND (rl IS NULL OR (rl >= __MIN_TS__ AND rl <= __MAX_TS__))
                  AND (a IS NULL OR rl IS NULL OR rl >= a) THEN NULL
             WHEN s IS NULL OR isnan(s) THEN 2
             WHEN s < 0 OR s > 1 THEN 3
-            WHEN seed IS NOT NULL AND (NOT isfinite(seed) OR seed <> floor(seed)) THEN 6
+            WHEN r.seed IS NOT NULL AND (seed IS NULL OR NOT isfinite(seed)
+                                         OR seed <> floor(seed)) THEN 6
             WHEN seed = 0 THEN 7
             __UNPARSED__
             WHEN a < __MIN_TS__ OR a > __MAX_TS__ OR rl < __MIN_TS__ OR rl > __MAX_TS__ THEN 8
@@ -174,24 +173,38 @@ FROM c
     "__MAX_TS__", "TIMESTAMPTZ '9999-12-31 23:59:59.999999+00'")
 
 
-# Timestamps read as text (`detected`, `declared`): cast here, and a text the cast cannot parse
-# marks the row SUSPECT. Read as TIMESTAMPTZ (`typed`), a NULL is a null or absent value (the
-# reader fails on any other), so those tests fall away; the no-op cast guards the type.
-_TEXT_STAMPS = {
-    "__A__": "TRY_CAST(r.acquired_at AS TIMESTAMPTZ)",
-    "__RL__": "TRY_CAST(r.released_at AS TIMESTAMPTZ)",
+def _number(column: str) -> str:
+    """A number field's text as DOUBLE, read as `sessions.to_float` reads it: DuckDB's cast
+    accepts the same texts (a property test checks it) except `1_000`, which it reads as 1000
+    (the origin's stod: 1); NULL for anything else (`true`, objects, junk: not numeric)."""
+    return f"CASE WHEN NOT contains({column}, '_') THEN TRY_CAST({column} AS DOUBLE) END"
+
+
+for _name, _column in (("__NUM_SS__", "j.stability_score"), ("__NUM_S__", "r.stability_score"),
+                       ("__NUM_D__", "r.duration_ms"), ("__NUM_SEED__", "r.seed")):
+    _FAST_INSERT = _FAST_INSERT.replace(_name, _number(_column))
+
+
+# Timestamps are cast here when their text has `STAMP_SHAPE`; a text without it, or that the
+# cast cannot parse, marks the row SUSPECT.
+def _cast(column: str) -> str:
+    return (f"CASE WHEN regexp_full_match({column}, '{STAMP_SHAPE}') "
+            f"THEN TRY_CAST({column} AS TIMESTAMPTZ) END")
+
+
+_STAMPS = {
+    "__A__": _cast("r.acquired_at"),
+    "__RL__": _cast("r.released_at"),
     "__PARSED__": "AND (a IS NOT NULL OR r.acquired_at IS NULL) "
                   "AND (rl IS NOT NULL OR r.released_at IS NULL)",
     "__UNPARSED__": "WHEN (a IS NULL AND r.acquired_at IS NOT NULL) "
                     f"OR (rl IS NULL AND r.released_at IS NOT NULL) THEN {SUSPECT}"}
-_TYPED_STAMPS = {"__A__": "r.acquired_at::TIMESTAMPTZ", "__RL__": "r.released_at::TIMESTAMPTZ",
-                 "__PARSED__": "", "__UNPARSED__": ""}
 
 
 def fast_insert(reader: str, fmt: str, max_object: int = DEFAULT_MAX_OBJECT) -> str:
     """The ingest statement for one (reader, format) pair."""
     sql = _FAST_INSERT.replace("__READ__", read_json_call(reader, fmt, max_object))
-    for name, text in (_TYPED_STAMPS if reader == "typed" else _TEXT_STAMPS).items():
+    for name, text in _STAMPS.items():
         sql = sql.replace(name, text)
     return sql
 
