@@ -1,0 +1,140 @@
+"""Red team 11 (registry side): what other registries do, and what a hostile one could try,
+that the earlier passes left open. Each attack has its honest twin.
+
+- An index whose platform entry disagrees with the manifest it names: a size that is not the
+  bytes' (containerd and go-containerregistry refuse the pull), a descriptor typed as an image
+  that names an index or the other way round (containerd's ValidateMediaType), an entry that is
+  itself an index (runtimes descend further: clamp would have recorded and verified the nested
+  index, not the image that runs), or an entry of no manifest type.
+- Referrers answered with a media type spelt in another case or with parameters (media types
+  are case-insensitive, RFC 6838), or refused as 405/501 (no such endpoint).
+- Manifests whose Content-Type (their only type, when the body names none) is spelt in capitals.
+- Token answers with both `token` and `access_token` (docker and go-containerregistry take
+  `access_token`), or with keys spelt as Go reads them (`Token`).
+- Credentials typed into a reference or registry field as URL user information are never echoed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from typing import Any
+
+import pytest
+
+from clamp.digest import parse_digest
+from clamp.errors import BadInputError, RegistryError
+from clamp.oci.manifest import OCI_INDEX, OCI_MANIFEST, Platform
+from clamp.oci.pool import ClientOptions, RegistryPool
+from clamp.oci.reference import parse_reference
+from clamp.oci.resolve import ResolvedImage, resolve
+from clamp.oci.retry import RetryPolicy
+from tests.support.hostile_registry import Answer, hostile_registry
+
+FAST = ClientOptions(retry=RetryPolicy(attempts=2, max_wait=0.05, total=5, initial=0.01),
+                     attempt_deadline=5)
+AMD64 = {"architecture": "amd64", "os": "linux"}
+
+
+def run(coro: Any) -> Any:
+    async def bounded() -> Any:
+        return await asyncio.wait_for(coro, 20)
+    return asyncio.run(bounded())
+
+
+def _digest(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def _image(seed: str = "a") -> bytes:
+    return json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                       "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                  "digest": "sha256:" + seed * 64, "size": 2},
+                       "layers": []}).encode()
+
+
+def _index(*entries: dict[str, Any]) -> bytes:
+    return json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                       "manifests": list(entries)}).encode()
+
+
+def _entry(raw: bytes, media_type: str = OCI_MANIFEST, size: int | None = None) -> dict[str, Any]:
+    return {"mediaType": media_type, "digest": _digest(raw),
+            "size": len(raw) if size is None else size, "platform": AMD64}
+
+
+def _serve(top: bytes, *children: bytes) -> Any:
+    by_digest = {_digest(c): c for c in children}
+
+    def script(method: str, path: str) -> Answer:
+        ref = path.rsplit("/manifests/", 1)[-1]
+        raw = top if ref == "tag" else by_digest.get(ref)
+        if raw is None:
+            return Answer(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}')
+        kind = json.loads(raw).get("mediaType", OCI_MANIFEST)
+        return Answer(200, raw, {"Content-Type": kind, "Docker-Content-Digest": _digest(raw)})
+    return script
+
+
+def _resolve(host: str) -> ResolvedImage:
+    async def go() -> ResolvedImage:
+        async with RegistryPool(FAST) as pool:
+            ref = parse_reference(f"{host}/r/x:tag")
+            return await resolve(pool.client(host), ref, Platform("linux", "amd64"))
+    result: ResolvedImage = run(go())
+    return result
+
+
+# ---- the platform entry must describe the manifest it names ---------------------------------
+
+def test_honest_platform_entry_resolves() -> None:
+    child = _image()
+    with hostile_registry(_serve(_index(_entry(child)), child)) as srv:
+        image = _resolve(srv.host)
+    assert str(image.platform_digest) == _digest(child)
+
+
+@pytest.mark.parametrize("delta", [-1, 1, 1000])
+def test_a_platform_entry_whose_size_is_not_the_manifests_is_refused(delta: int) -> None:
+    child = _image()
+    top = _index(_entry(child, size=len(child) + delta))
+    with hostile_registry(_serve(top, child)) as srv, pytest.raises(RegistryError,
+                                                                  match="bytes"):
+        _resolve(srv.host)
+
+
+def test_an_image_entry_that_names_an_index_is_refused() -> None:
+    child = _image()
+    nested = _index(_entry(child))
+    top = _index(_entry(nested, media_type=OCI_MANIFEST))
+    with hostile_registry(_serve(top, nested, child)) as srv, pytest.raises(
+            RegistryError, match="index"):
+        _resolve(srv.host)
+
+
+def test_an_index_entry_that_names_an_image_is_refused() -> None:
+    child = _image()
+    top = _index(_entry(child, media_type=OCI_INDEX))
+    with hostile_registry(_serve(top, child)) as srv, pytest.raises(
+            RegistryError, match="typed as an index"):
+        _resolve(srv.host)
+
+
+def test_a_nested_index_is_refused_not_recorded_as_the_platform_manifest() -> None:
+    child = _image()
+    nested = _index(_entry(child))
+    top = _index(_entry(nested, media_type=OCI_INDEX))
+    with hostile_registry(_serve(top, nested, child)) as srv, pytest.raises(
+            RegistryError, match="itself an index"):
+        _resolve(srv.host)
+
+
+@pytest.mark.parametrize("media_type", ["", "application/octet-stream",
+                                        "application/vnd.oci.image.layer.v1.tar+gzip"])
+def test_a_platform_entry_of_no_manifest_type_is_refused(media_type: str) -> None:
+    child = _image()
+    top = _index(_entry(child, media_type=media_type))
+    with hostile_registry(_serve(top, child)) as srv, pytest.raises(RegistryError,
+                                                                  match="media type"):
+        _resolve(srv.host)
