@@ -8,7 +8,6 @@ that the earlier passes left open. Each attack has its honest twin.
   index, not the image that runs), or an entry of no manifest type.
 - Referrers answered with a media type spelt in another case or with parameters (media types
   are case-insensitive, RFC 6838), or refused as 405/501 (no such endpoint).
-- Manifests whose Content-Type (their only type, when the body names none) is spelt in capitals.
 - Token answers with both `token` and `access_token` (docker and go-containerregistry take
   `access_token`), or with keys spelt as Go reads them (`Token`).
 - Credentials typed into a reference or registry field as URL user information are never echoed.
@@ -138,3 +137,57 @@ def test_a_platform_entry_of_no_manifest_type_is_refused(media_type: str) -> Non
     with hostile_registry(_serve(top, child)) as srv, pytest.raises(RegistryError,
                                                                   match="media type"):
         _resolve(srv.host)
+
+
+# ---- referrers: media types are case-insensitive; 405 and 501 say "no such endpoint" --------
+
+ARTIFACT = "application/vnd.dev.sigstore.bundle.v0.3+json"
+REFERRER = {"mediaType": OCI_MANIFEST, "digest": "sha256:" + "3" * 64, "size": 321,
+            "artifactType": ARTIFACT}
+SUBJECT = "sha256:" + "4" * 64
+
+
+def _referrers(script: Any) -> tuple[list[str], list[str]]:
+    async def go(host: str) -> list[str]:
+        async with RegistryPool(FAST) as pool:
+            found = await pool.client(host).referrers("r/x", parse_digest(SUBJECT), ARTIFACT)
+            return [str(d.digest) for d in found]
+    with hostile_registry(script) as srv:
+        found = run(go(srv.host))
+    return found, [path for _, path in srv.requests]
+
+
+@pytest.mark.parametrize("content_type", [
+    OCI_INDEX, f"{OCI_INDEX}; charset=utf-8", "Application/VND.OCI.Image.Index.V1+JSON",
+    f" {OCI_INDEX.upper()} ;charset=UTF-8"])
+def test_referrers_api_answer_is_read_whatever_the_case_of_its_media_type(
+        content_type: str) -> None:
+    """Media types are case-insensitive (RFC 6838): an API answer spelt in capitals is the API's
+    answer, not a sign that there is no API (clamp then looked at a fallback tag that a
+    registry with the API never has, and found no signature at all)."""
+    def script(method: str, path: str) -> Answer:
+        if "/referrers/" in path:
+            return Answer(200, _index(REFERRER), {"Content-Type": content_type})
+        return Answer(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}')
+
+    found, paths = _referrers(script)
+    assert found == [REFERRER["digest"]]
+    assert not any("/manifests/" in p for p in paths)
+
+
+@pytest.mark.parametrize("status", [405, 501])
+def test_referrers_endpoint_refused_as_unknown_falls_back_to_the_tag(status: int) -> None:
+    """405 and 501 are how some registries and proxies in front of them answer a route they do
+    not have: the referrers API is absent, and the `sha256-<hex>` tag is where cosign put the
+    referrers; an error there (a 403, a 500) is still an error (test_registry_hostile)."""
+    def script(method: str, path: str) -> Answer:
+        if "/referrers/" in path:
+            return Answer(status, b"<html>Method Not Allowed</html>",
+                          {"Content-Type": "text/html"})
+        if path.endswith("/manifests/" + SUBJECT.replace(":", "-")):
+            return Answer(200, _index(REFERRER), {"Content-Type": OCI_INDEX})
+        return Answer(404, b"")
+
+    found, _ = _referrers(script)
+    assert found == [REFERRER["digest"]]
+

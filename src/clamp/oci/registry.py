@@ -171,17 +171,21 @@ class RegistryClient:
 
     async def _referrers_api_call(self, repo: str, target: str, where: str) -> Manifest | None:
         """GET /referrers/<digest>; learns whether the registry has the API. The spec's answer
-        for "no API" is 404; registries in the field also answer 400 or 406, or 200 with
-        something that is not an OCI index (go-containerregistry falls back on the same set).
-        Anything else is an error, not a reason to look elsewhere."""
+        for "no API" is 404; registries in the field also answer 400 or 406 (go-containerregistry
+        falls back on those), 405 or 501 for a route they do not have, or 200 with something
+        that is not an OCI index. Anything else is an error, not a reason to look elsewhere. The
+        answer's media type is compared as media types are, case-insensitively and without its
+        parameters (RFC 6838; oras-go reads it so): an API answer spelt in capitals is no sign
+        that the registry lacks the API. Where referrers are listed never decides whether they
+        are trusted: each is verified the same way from either place."""
         try:
             resp = await self._call("GET", repo, f"/referrers/{target}", where=where,
                                     headers={"Accept": OCI_INDEX}, max_bytes=MAX_MANIFEST_BYTES,
-                                    expect=(200, 400, 406))
+                                    expect=(200, 400, 405, 406, 501))
         except NotFoundError:
             self._referrers_api = False
             return None
-        ctype = resp.headers.get("content-type", "").split(";")[0].strip()
+        ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
         if resp.status != 200 or ctype != OCI_INDEX:
             self._referrers_api = False
             return None
