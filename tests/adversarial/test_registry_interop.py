@@ -191,3 +191,55 @@ def test_referrers_endpoint_refused_as_unknown_falls_back_to_the_tag(status: int
     found, _ = _referrers(script)
     assert found == [REFERRER["digest"]]
 
+
+
+# ---- token answers, read as docker reads them -------------------------------------------------
+
+GOOD_TOKEN = "right-token"
+
+
+def _token_registry(answer: dict[str, Any]) -> Any:
+    """A registry that accepts only GOOD_TOKEN, behind a token service answering `answer`."""
+    image = _image()
+
+    def script(method: str, path: str, headers: dict[str, str]) -> Answer:
+        if path.startswith("/token"):
+            return Answer(200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
+        if headers.get("Authorization") != f"Bearer {GOOD_TOKEN}":
+            realm = f'http://{headers["Host"]}/token'
+            return Answer(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', {
+                "WWW-Authenticate": f'Bearer realm="{realm}",service="reg",scope="x"'})
+        return Answer(200, image, {"Content-Type": OCI_MANIFEST})
+    return script
+
+
+@pytest.mark.parametrize("answer", [
+    {"token": GOOD_TOKEN},
+    {"access_token": GOOD_TOKEN},
+    {"token": GOOD_TOKEN, "access_token": GOOD_TOKEN},  # Docker Hub's auth.docker.io
+    {"token": GOOD_TOKEN, "access_token": ""},
+    # docker's and go-containerregistry's reading: access_token, when set, is the token
+    {"token": "an-id-token-not-for-the-registry", "access_token": GOOD_TOKEN},
+    # Go fills a struct field from a key spelt in any case
+    {"Token": GOOD_TOKEN, "Expires_In": 300},
+    {"ACCESS_TOKEN": GOOD_TOKEN, "issued_at": "2026-12-03T20:00:00Z"},
+])
+def test_token_answers_are_read_as_docker_reads_them(answer: dict[str, Any]) -> None:
+    async def go(host: str) -> str:
+        async with RegistryPool(FAST) as pool:
+            return str((await pool.client(host).get_manifest("r/x", "tag")).digest)
+    with hostile_registry(with_headers=_token_registry(answer)) as srv:
+        assert run(go(srv.host)) == _digest(_image())
+
+
+@pytest.mark.parametrize("answer", [{}, {"token": ""}, {"token": 5}, {"access_token": 5},
+                                    {"token": GOOD_TOKEN, "Token": GOOD_TOKEN}])
+def test_token_answers_without_a_usable_token_are_auth_errors(answer: dict[str, Any]) -> None:
+    from clamp.errors import AuthError
+
+    async def go(host: str) -> None:
+        async with RegistryPool(FAST) as pool:
+            await pool.client(host).get_manifest("r/x", "tag")
+    with hostile_registry(with_headers=_token_registry(answer)) as srv, pytest.raises(
+            (AuthError, RegistryError)):
+        run(go(srv.host))
