@@ -243,3 +243,36 @@ def test_token_answers_without_a_usable_token_are_auth_errors(answer: dict[str, 
     with hostile_registry(with_headers=_token_registry(answer)) as srv, pytest.raises(
             (AuthError, RegistryError)):
         run(go(srv.host))
+
+
+# ---- URL user information typed where a host or reference goes is never echoed ---------------
+
+SECRET = "hunter2pw"
+
+
+@pytest.mark.parametrize("text", [
+    f"bob:{SECRET}@ghcr.io/x/y:1", f"https://bob:{SECRET}@ghcr.io/x/y:1",
+    f"bob:{SECRET}@ghcr.io", f"oauth2accesstoken:{SECRET}@gcr.io/p/i@sha256:" + "a" * 64])
+def test_a_reference_with_user_information_is_refused_without_the_password(text: str) -> None:
+    with pytest.raises(BadInputError) as info:
+        parse_reference(text)
+    assert SECRET not in str(info.value) and "***@" in str(info.value)
+
+
+def test_a_bad_reference_without_user_information_is_still_named() -> None:
+    for text in ("ubuntu:22.04@sha256:" + "Z" * 64, "ghcr.io/x/y:1@sha256:" + "Z" * 64):
+        with pytest.raises(BadInputError) as info:
+            parse_reference(text)
+        assert text in str(info.value)
+
+
+def test_a_matrix_registry_with_user_information_is_refused_without_the_password(
+        tmp_path: Any) -> None:
+    from clamp.matrix.loader import load
+
+    path = tmp_path / "m.yml"
+    path.write_text(f'version: 1\ndefaults:\n  registry: "https://bob:{SECRET}@ghcr.io"\n'
+                    '  repository: r/x\n  tag: "{version}-{os}"\nimages: []\n')
+    with pytest.raises(BadInputError) as info:
+        load(path)
+    assert SECRET not in str(info.value) and "registry" in str(info.value)
