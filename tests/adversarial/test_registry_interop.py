@@ -276,3 +276,43 @@ def test_a_matrix_registry_with_user_information_is_refused_without_the_password
     with pytest.raises(BadInputError) as info:
         load(path)
     assert SECRET not in str(info.value) and "registry" in str(info.value)
+
+
+# ---- a 401 with several challenges: docker answers Bearer before Basic, whatever the order ----
+
+def _challenging(challenge: str) -> Any:
+    image = _image()
+
+    def script(method: str, path: str, headers: dict[str, str]) -> Answer:
+        if path.startswith("/token"):
+            return Answer(200, json.dumps({"token": GOOD_TOKEN}).encode())
+        if headers.get("Authorization") != f"Bearer {GOOD_TOKEN}":
+            realm = f'http://{headers["Host"]}/token'
+            return Answer(401, b"", {"WWW-Authenticate": challenge.format(realm=realm)})
+        return Answer(200, image, {"Content-Type": OCI_MANIFEST})
+    return script
+
+
+@pytest.mark.parametrize("challenge", [
+    'Bearer realm="{realm}",service="reg"',
+    'Negotiate, Bearer realm="{realm}",service="reg"',  # what a header per scheme joins to
+    'Basic realm="reg", Bearer realm="{realm}",service="reg"',
+    'Negotiate YII0aGVsbG8=, Bearer realm="{realm}", service="reg,with,commas"',
+    'Bearer service="reg", realm="{realm}", Basic realm="Registry Realm"',
+])
+def test_a_bearer_challenge_among_others_is_answered(challenge: str) -> None:
+    async def go(host: str) -> str:
+        async with RegistryPool(FAST) as pool:
+            return str((await pool.client(host).get_manifest("r/x", "tag")).digest)
+    with hostile_registry(with_headers=_challenging(challenge)) as srv:
+        assert run(go(srv.host)) == _digest(_image())
+
+
+def test_several_challenges_are_parsed_in_order() -> None:
+    from clamp.oci.auth import parse_challenges
+
+    got = parse_challenges('Negotiate YII0aGVsbG8=, Basic realm="a, b", '
+                           'Bearer realm="https://h/t?x=1,2",service="s"')
+    assert [(c.scheme, c.params) for c in got] == [
+        ("negotiate", {}), ("basic", {"realm": "a, b"}),
+        ("bearer", {"realm": "https://h/t?x=1,2", "service": "s"})]

@@ -47,24 +47,50 @@ class Challenge:
 
 
 _PARAM_RE = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?')
+#: An auth-scheme (RFC 9110 token) where a challenge starts, after the comma of the one before.
+_SCHEME_RE = re.compile(r"[\s,]*([A-Za-z0-9!#$%&'*+.^_`|~-]+)(?=[\s,]|$)")
+#: A token68 (`Negotiate YII…=`) in place of parameters: skipped, it is no parameter.
+_TOKEN68_RE = re.compile(r"\s+[A-Za-z0-9._~+/-]+=*\s*(?=,|$)")
+MAX_CHALLENGES = 16
+
+
+def parse_challenges(header: str) -> list[Challenge]:
+    """Every challenge of a `WWW-Authenticate` value, in order: one header per scheme arrives
+    joined as `Negotiate, Bearer realm="…"`, and a quoted parameter may hold commas."""
+    found: list[Challenge] = []
+    pos = 0
+    while pos < len(header) and len(found) < MAX_CHALLENGES:
+        scheme = _SCHEME_RE.match(header, pos)
+        if scheme is None:
+            break
+        pos = scheme.end()
+        token68 = _TOKEN68_RE.match(header, pos)
+        if token68 is not None:
+            pos = token68.end()
+        params: dict[str, str] = {}
+        while token68 is None and pos < len(header):
+            match = _PARAM_RE.match(header, pos)
+            if not match or match.end() == pos:
+                break
+            quoted = match.group(2)
+            value = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else match.group(3)
+            params[match.group(1).lower()] = value
+            pos = match.end()
+        found.append(Challenge(scheme.group(1).lower(), params))
+    return found
 
 
 def parse_challenge(header: str) -> Challenge | None:
-    """Parse one `WWW-Authenticate` value such as `Bearer realm="…",service="…"`."""
-    scheme, _, rest = header.strip().partition(" ")
-    if not scheme:
-        return None
-    params: dict[str, str] = {}
-    pos = 0
-    while pos < len(rest):
-        match = _PARAM_RE.match(rest, pos)
-        if not match or match.end() == pos:
-            break
-        quoted = match.group(2)
-        value = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else match.group(3)
-        params[match.group(1).lower()] = value
-        pos = match.end()
-    return Challenge(scheme.lower(), params)
+    """The challenge clamp answers among those of a `WWW-Authenticate` value such as
+    `Bearer realm="…",service="…"`: Bearer before Basic, whatever their order, as docker's
+    authorizer tries its token handler first; else the first one (an unsupported scheme,
+    for the error to name)."""
+    found = parse_challenges(header)
+    for scheme in ("bearer", "basic"):
+        for challenge in found:
+            if challenge.scheme == scheme:
+                return challenge
+    return found[0] if found else None
 
 
 #: (scheme, host, port) of a URL: what a credential or token is bound to.
