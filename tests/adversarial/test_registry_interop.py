@@ -316,3 +316,22 @@ def test_several_challenges_are_parsed_in_order() -> None:
     assert [(c.scheme, c.params) for c in got] == [
         ("negotiate", {}), ("basic", {"realm": "a, b"}),
         ("bearer", {"realm": "https://h/t?x=1,2", "service": "s"})]
+
+
+def test_the_artifact_type_filter_reaches_the_registry_as_it_was_asked() -> None:
+    """A query string's `+` is a space to the registry (Go's url.ParseQuery, as distribution,
+    zot and Harbor read it): `…bundle.v0.3+json` sent as it is filtered every referrer out."""
+    from urllib.parse import parse_qs, urlsplit
+
+    other = {**REFERRER, "digest": "sha256:" + "5" * 64, "artifactType": "text/plain"}
+
+    def script(method: str, path: str) -> Answer:
+        if "/referrers/" in path:
+            asked = parse_qs(urlsplit(path).query).get("artifactType", [None])[0]
+            kept = [r for r in (REFERRER, other) if asked is None or r["artifactType"] == asked]
+            return Answer(200, _index(*kept), {"Content-Type": OCI_INDEX,
+                                               "OCI-Filters-Applied": "artifactType"})
+        return Answer(404, b"")
+
+    found, _ = _referrers(script)
+    assert found == [REFERRER["digest"]]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 if TYPE_CHECKING:
     from clamp.oci.pool import RegistryPool
@@ -147,7 +147,10 @@ class RegistryClient:
                         artifact_type: str | None = None) -> list[Descriptor]:
         """Referrers of `digest`: the OCI 1.1 API, else the `sha256-<hex>` tag-schema fallback."""
         where = f"{self.registry}/{repo}@{digest} (referrers)"
-        query = f"?artifactType={artifact_type}" if artifact_type else ""
+        # Encoded: a query's `+` is a space to the registry (Go's url.ParseQuery), and
+        # `…bundle.v0.3+json` unencoded filtered every referrer out. What comes back is
+        # filtered here again all the same (a registry may ignore the filter).
+        query = f"?artifactType={quote(artifact_type, safe='')}" if artifact_type else ""
         index: Manifest | None = None
         if self._referrers_api is None:
             async with self._referrers_probe:  # the others wait for the first answer
