@@ -335,3 +335,37 @@ def test_the_artifact_type_filter_reaches_the_registry_as_it_was_asked() -> None
 
     found, _ = _referrers(script)
     assert found == [REFERRER["digest"]]
+
+
+# ---- a registry that echoes the credentials into a URL clamp then refuses ---------------------
+
+@pytest.mark.parametrize("location", [
+    "http://{pw}.example.com/v2/r/x/manifests/tag",  # plain HTTP elsewhere: refused, host named
+    "https://{pw}.{long}.example.com/",  # a label DNS refuses: refused, host named
+    "mailto:{b64}",  # no URL httpx can build: refused, the parser's words
+    "https://{b64}@example.com/",  # user information
+])
+def test_credentials_echoed_into_a_redirect_are_masked_in_the_error(location: str) -> None:
+    from dataclasses import replace
+
+    from clamp.errors import ClampError
+    from clamp.oci.auth import Credentials
+
+    password = "S3cretpassword"  # a host name echoes it lower-cased
+    creds = Credentials("user", password)
+    b64 = creds.basic_header().removeprefix("Basic ")
+    target = location.format(pw=password, b64=b64, long="a" * 70)
+
+    def script(method: str, path: str, headers: dict[str, str]) -> Answer:
+        if "Authorization" not in headers:
+            return Answer(401, b"", {"WWW-Authenticate": 'Basic realm="r"'})
+        return Answer(307, b"", {"Location": target})
+
+    async def go(host: str) -> None:
+        async with RegistryPool(replace(FAST, credentials={host: creds})) as pool:
+            await pool.client(host).get_manifest("r/x", "tag")
+
+    with hostile_registry(with_headers=script) as srv, pytest.raises(ClampError) as info:
+        run(go(srv.host))
+    text = str(info.value)
+    assert password.lower() not in text.lower() and b64[:12] not in text, text

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from clamp.errors import ClampError
+
 
 @dataclass(frozen=True)
 class Credentials:
@@ -162,7 +164,19 @@ _MIN_SECRET = 3  # shorter strings are masked nowhere: they would garble every m
 def redact(text: str, secrets: list[str], limit: int | None = None) -> str:
     """`text` with every secret replaced by `***`, then cut to `limit` characters: masking
     first, so a cut never leaves a secret's prefix standing where the whole would be masked.
-    Longest first, so a secret that contains another is masked whole."""
+    Longest first, so a secret that contains another is masked whole; in any case, since a
+    server may echo one into a host name, which URL parsers lower-case."""
     for secret in sorted({s for s in secrets if len(s) >= _MIN_SECRET}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
+        text = re.sub(re.escape(secret), MASK, text, flags=re.IGNORECASE)
     return text if limit is None else text[:limit]
+
+
+def masked(exc: ClampError, secrets: list[str]) -> ClampError:
+    """`exc` with `secrets` masked in its message and its `where` (a redirect's host may be
+    the one named): every error a registry call raises passes here, whatever built its text
+    from the server's words (a Location, a host, an error body)."""
+    message = redact(exc.message, secrets)
+    where = redact(exc.where, secrets) if exc.where else exc.where
+    if (message, where) == (exc.message, exc.where):
+        return exc
+    return type(exc)(message, where=where)

@@ -18,8 +18,14 @@ if TYPE_CHECKING:
     from clamp.oci.pool import RegistryPool
 
 from clamp.digest import Digest, digest_of, is_digest, parse_digest, verify_bytes
-from clamp.errors import AuthError, DigestMismatchError, NotFoundError, RegistryError
-from clamp.oci.auth import Credentials, Origin, origin_of
+from clamp.errors import (
+    AuthError,
+    ClampError,
+    DigestMismatchError,
+    NotFoundError,
+    RegistryError,
+)
+from clamp.oci.auth import Credentials, Origin, masked, origin_of
 from clamp.oci.auth_flow import RegistryAuth, may_send_credentials
 from clamp.oci.exchange import (
     BUDGET,
@@ -286,6 +292,11 @@ class RegistryClient:
                                                expect=expect, actions=actions)
         except RetryableError as exc:
             raise RegistryError(f"{exc} (gave up after retries)", where=where) from None
+        except ClampError as exc:
+            clean = masked(exc, self._secrets())
+            if clean is exc:
+                raise
+            raise clean from None
         finally:
             BUDGET.reset(reset)
         raise RegistryError("no attempt was made", where=where)  # pragma: no cover
