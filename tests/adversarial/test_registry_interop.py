@@ -369,3 +369,32 @@ def test_credentials_echoed_into_a_redirect_are_masked_in_the_error(location: st
         run(go(srv.host))
     text = str(info.value)
     assert password.lower() not in text.lower() and b64[:12] not in text, text
+
+
+# ---- Docker schema 1, signed or not: refused by name, whatever the registry calls it ---------
+
+SCHEMA1 = {"schemaVersion": 1, "name": "r/x", "tag": "tag", "architecture": "amd64",
+           "fsLayers": [{"blobSum": "sha256:" + "6" * 64}],
+           "history": [{"v1Compatibility": "{}"}]}
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (SCHEMA1, "application/vnd.docker.distribution.manifest.v1+json"),
+    ({**SCHEMA1, "signatures": [{"header": {"alg": "ES256"}, "signature": "x",
+                                 "protected": "e30"}]},
+     "application/vnd.docker.distribution.manifest.v1+prettyjws"),
+    ({k: v for k, v in SCHEMA1.items() if k != "schemaVersion"}, OCI_MANIFEST),  # relabelled
+    ({**{k: v for k, v in SCHEMA1.items() if k != "fsLayers"},
+      "FSLayers": SCHEMA1["fsLayers"]}, "application/json"),  # spelt as Go also reads it
+])
+def test_docker_schema_1_is_refused_by_name(body: dict[str, Any], content_type: str) -> None:
+    raw = json.dumps(body).encode()
+
+    def script(method: str, path: str) -> Answer:
+        return Answer(200, raw, {"Content-Type": content_type})
+
+    async def go(host: str) -> None:
+        async with RegistryPool(FAST) as pool:
+            await pool.client(host).get_manifest("r/x", "tag")
+    with hostile_registry(script) as srv, pytest.raises(RegistryError, match="schema 1"):
+        run(go(srv.host))
