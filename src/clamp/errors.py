@@ -9,6 +9,7 @@ bug, and is reported as such rather than as the user's fault.
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar, Literal
 
 #: What kind of failure an error is: the face maps each to one exit code. The trust kinds
@@ -16,6 +17,18 @@ from typing import ClassVar, Literal
 #: `missing_extra` by the face itself (an optional dependency is not installed).
 ErrorKind = Literal["failed", "bad_input", "registry", "conflict", "dispatch",
                     "invalid_signature", "unsigned", "identity_mismatch", "missing_extra"]
+
+#: `user:password@` (after an optional `scheme://`) where a registry host or reference begins;
+#: not `name:tag@sha256:…`, which is a reference's tag and digest.
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^\s/@]*:[^\s/@]*@(?!sha256:|sha512:)")
+
+
+def without_userinfo(text: str) -> str:
+    """`text` (a registry host or image reference someone typed) with any URL user information
+    masked, for an error line that repeats it: `https://bob:pw@ghcr.io/x` is refused as a
+    reference, and its message must not carry the password into a CI log."""
+    return _USERINFO.sub(lambda m: f"{m.group(1) or ''}***@", text, count=1)
+
 
 class ClampError(Exception):
     """Base of all expected failures."""

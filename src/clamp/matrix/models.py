@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from clamp.digest import DIGEST_PATTERN, check_pinned
+from clamp.errors import without_userinfo
 from clamp.factories import empty_list
 from clamp.location import LAYOUT_PREFIX
 from clamp.pattern import PatternError, compile_pattern
@@ -105,7 +106,7 @@ def _matching(pattern: str, what: str) -> Any:
 
     def check(value: str) -> str:
         if compiled.match(value) is None:
-            raise ValueError(f"{value!r} is not a valid {what}")
+            raise ValueError(f"{without_userinfo(value)!r} is not a valid {what}")
         return value
 
     return AfterValidator(check)

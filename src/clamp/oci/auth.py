@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from clamp.errors import ClampError
+
 
 @dataclass(frozen=True)
 class Credentials:
@@ -47,24 +49,50 @@ class Challenge:
 
 
 _PARAM_RE = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?')
+#: An auth-scheme (RFC 9110 token) where a challenge starts, after the comma of the one before.
+_SCHEME_RE = re.compile(r"[\s,]*([A-Za-z0-9!#$%&'*+.^_`|~-]+)(?=[\s,]|$)")
+#: A token68 (`Negotiate YII…=`) in place of parameters: skipped, it is no parameter.
+_TOKEN68_RE = re.compile(r"\s+[A-Za-z0-9._~+/-]+=*\s*(?=,|$)")
+MAX_CHALLENGES = 16
+
+
+def parse_challenges(header: str) -> list[Challenge]:
+    """Every challenge of a `WWW-Authenticate` value, in order: one header per scheme arrives
+    joined as `Negotiate, Bearer realm="…"`, and a quoted parameter may hold commas."""
+    found: list[Challenge] = []
+    pos = 0
+    while pos < len(header) and len(found) < MAX_CHALLENGES:
+        scheme = _SCHEME_RE.match(header, pos)
+        if scheme is None:
+            break
+        pos = scheme.end()
+        token68 = _TOKEN68_RE.match(header, pos)
+        if token68 is not None:
+            pos = token68.end()
+        params: dict[str, str] = {}
+        while token68 is None and pos < len(header):
+            match = _PARAM_RE.match(header, pos)
+            if not match or match.end() == pos:
+                break
+            quoted = match.group(2)
+            value = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else match.group(3)
+            params[match.group(1).lower()] = value
+            pos = match.end()
+        found.append(Challenge(scheme.group(1).lower(), params))
+    return found
 
 
 def parse_challenge(header: str) -> Challenge | None:
-    """Parse one `WWW-Authenticate` value such as `Bearer realm="…",service="…"`."""
-    scheme, _, rest = header.strip().partition(" ")
-    if not scheme:
-        return None
-    params: dict[str, str] = {}
-    pos = 0
-    while pos < len(rest):
-        match = _PARAM_RE.match(rest, pos)
-        if not match or match.end() == pos:
-            break
-        quoted = match.group(2)
-        value = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else match.group(3)
-        params[match.group(1).lower()] = value
-        pos = match.end()
-    return Challenge(scheme.lower(), params)
+    """The challenge clamp answers among those of a `WWW-Authenticate` value such as
+    `Bearer realm="…",service="…"`: Bearer before Basic, whatever their order, as docker's
+    authorizer tries its token handler first; else the first one (an unsupported scheme,
+    for the error to name)."""
+    found = parse_challenges(header)
+    for scheme in ("bearer", "basic"):
+        for challenge in found:
+            if challenge.scheme == scheme:
+                return challenge
+    return found[0] if found else None
 
 
 #: (scheme, host, port) of a URL: what a credential or token is bound to.
@@ -136,7 +164,19 @@ _MIN_SECRET = 3  # shorter strings are masked nowhere: they would garble every m
 def redact(text: str, secrets: list[str], limit: int | None = None) -> str:
     """`text` with every secret replaced by `***`, then cut to `limit` characters: masking
     first, so a cut never leaves a secret's prefix standing where the whole would be masked.
-    Longest first, so a secret that contains another is masked whole."""
+    Longest first, so a secret that contains another is masked whole; in any case, since a
+    server may echo one into a host name, which URL parsers lower-case."""
     for secret in sorted({s for s in secrets if len(s) >= _MIN_SECRET}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
+        text = re.sub(re.escape(secret), MASK, text, flags=re.IGNORECASE)
     return text if limit is None else text[:limit]
+
+
+def masked(exc: ClampError, secrets: list[str]) -> ClampError:
+    """`exc` with `secrets` masked in its message and its `where` (a redirect's host may be
+    the one named): every error a registry call raises passes here, whatever built its text
+    from the server's words (a Location, a host, an error body)."""
+    message = redact(exc.message, secrets)
+    where = redact(exc.where, secrets) if exc.where else exc.where
+    if (message, where) == (exc.message, exc.where):
+        return exc
+    return type(exc)(message, where=where)

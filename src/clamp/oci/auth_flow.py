@@ -32,6 +32,7 @@ from clamp.oci.auth import (
 from clamp.oci.exchange import MAX_SMALL_BYTES, Response, check_scheme, json_object, send
 from clamp.oci.reference import is_loopback_host
 from clamp.oci.retry import RETRYABLE_STATUS, RetryableError, parse_retry_after, retrying
+from clamp.strictjson import case_fold
 
 MAX_CHALLENGE_BYTES = 8 * 1024  # a WWW-Authenticate value; real ones are ~200 characters
 MAX_TOKEN_CHARS = 16 * 1024  # a bearer token; GHCR's and Docker Hub's JWTs are ~1-2 KB
@@ -206,8 +207,12 @@ class RegistryAuth:
                             where=where)
         if resp.status != 200:
             raise AuthError(f"token service answered {resp.status}", where=where)
-        body = json_object(resp.body, f"{where} (token)")
-        token = body.get("token") or body.get("access_token")
+        # As docker and go-containerregistry read the answer: keys matched as Go matches struct
+        # fields (`Token` is `token`; the strict reader refused two spellings of one), and
+        # `access_token`, when set, is the token (the spec leaves a disagreement undefined;
+        # an OAuth2 server's `token` may be something else).
+        body = {case_fold(k): v for k, v in json_object(resp.body, f"{where} (token)").items()}
+        token = body.get("access_token") or body.get("token")
         if not isinstance(token, str) or not token:
             raise AuthError("token service answered without a token", where=where)
         if not _TOKEN_CHARS.fullmatch(token):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from clamp.digest import Digest, parse_digest
-from clamp.errors import BadInputError
+from clamp.errors import BadInputError, without_userinfo
 from clamp.location import (
     Layout,
     Location,
@@ -109,16 +109,16 @@ class Reference:
 
 def parse_reference(text: str, *, where: str | None = None) -> Reference:
     """Parse `[host[:port]/]path[:tag][@digest]` with Docker's defaults."""
-    original = text
+    shown = without_userinfo(text)  # what an error line may repeat
     if not text or text != text.strip():
-        raise BadInputError(f"invalid image reference {original!r}: empty or padded", where=where)
+        raise BadInputError(f"invalid image reference {shown!r}: empty or padded", where=where)
     digest: Digest | None = None
     if "@" in text:
         text, digest_text = text.split("@", 1)
         try:
             digest = parse_digest(digest_text)
         except BadInputError as exc:
-            raise BadInputError(f"invalid image reference {original!r}: {exc.message}",
+            raise BadInputError(f"invalid image reference {shown!r}: {exc.message}",
                                 where=where) from None
     tag: str | None = None
     slash = text.rfind("/")
@@ -126,18 +126,18 @@ def parse_reference(text: str, *, where: str | None = None) -> Reference:
     if colon > slash:
         text, tag = text[:colon], text[colon + 1:]
         if not _TAG_RE.match(tag):
-            raise BadInputError(f"invalid image reference {original!r}: bad tag {tag!r}",
+            raise BadInputError(f"invalid image reference {shown!r}: bad tag {tag!r}",
                                 where=where)
     registry, path = _split_domain(text)
     if (not _HOST_RE.match(registry) or not _host_is_plausible(registry)
             or isinstance(parse_location(registry), Layout)):  # `oci:` is a layout's
-        raise BadInputError(f"invalid image reference {original!r}: bad registry host "
+        raise BadInputError(f"invalid image reference {shown!r}: bad registry host "
                             f"{registry!r}", where=where)
     if not _PATH_RE.match(path):
-        raise BadInputError(f"invalid image reference {original!r}: repository {path!r} must be "
+        raise BadInputError(f"invalid image reference {shown!r}: repository {path!r} must be "
                             "lowercase path components", where=where)
     if len(registry) + 1 + len(path) > _MAX_NAME:
-        raise BadInputError(f"invalid image reference {original[:60]!r}...: name longer than "
+        raise BadInputError(f"invalid image reference {shown[:60]!r}...: name longer than "
                             f"{_MAX_NAME} characters", where=where)
     if tag is None and digest is None:
         tag = "latest"

@@ -12,14 +12,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 if TYPE_CHECKING:
     from clamp.oci.pool import RegistryPool
 
 from clamp.digest import Digest, digest_of, is_digest, parse_digest, verify_bytes
-from clamp.errors import AuthError, DigestMismatchError, NotFoundError, RegistryError
-from clamp.oci.auth import Credentials, Origin, origin_of
+from clamp.errors import (
+    AuthError,
+    ClampError,
+    DigestMismatchError,
+    NotFoundError,
+    RegistryError,
+)
+from clamp.oci.auth import Credentials, Origin, masked, origin_of
 from clamp.oci.auth_flow import RegistryAuth, may_send_credentials
 from clamp.oci.exchange import (
     BUDGET,
@@ -147,7 +153,10 @@ class RegistryClient:
                         artifact_type: str | None = None) -> list[Descriptor]:
         """Referrers of `digest`: the OCI 1.1 API, else the `sha256-<hex>` tag-schema fallback."""
         where = f"{self.registry}/{repo}@{digest} (referrers)"
-        query = f"?artifactType={artifact_type}" if artifact_type else ""
+        # Encoded: a query's `+` is a space to the registry (Go's url.ParseQuery), and
+        # `…bundle.v0.3+json` unencoded filtered every referrer out. What comes back is
+        # filtered here again all the same (a registry may ignore the filter).
+        query = f"?artifactType={quote(artifact_type, safe='')}" if artifact_type else ""
         index: Manifest | None = None
         if self._referrers_api is None:
             async with self._referrers_probe:  # the others wait for the first answer
@@ -171,17 +180,21 @@ class RegistryClient:
 
     async def _referrers_api_call(self, repo: str, target: str, where: str) -> Manifest | None:
         """GET /referrers/<digest>; learns whether the registry has the API. The spec's answer
-        for "no API" is 404; registries in the field also answer 400 or 406, or 200 with
-        something that is not an OCI index (go-containerregistry falls back on the same set).
-        Anything else is an error, not a reason to look elsewhere."""
+        for "no API" is 404; registries in the field also answer 400 or 406 (go-containerregistry
+        falls back on those), 405 or 501 for a route they do not have, or 200 with something
+        that is not an OCI index. Anything else is an error, not a reason to look elsewhere. The
+        answer's media type is compared as media types are, case-insensitively and without its
+        parameters (RFC 6838; oras-go reads it so): an API answer spelt in capitals is no sign
+        that the registry lacks the API. Where referrers are listed never decides whether they
+        are trusted: each is verified the same way from either place."""
         try:
             resp = await self._call("GET", repo, f"/referrers/{target}", where=where,
                                     headers={"Accept": OCI_INDEX}, max_bytes=MAX_MANIFEST_BYTES,
-                                    expect=(200, 400, 406))
+                                    expect=(200, 400, 405, 406, 501))
         except NotFoundError:
             self._referrers_api = False
             return None
-        ctype = resp.headers.get("content-type", "").split(";")[0].strip()
+        ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
         if resp.status != 200 or ctype != OCI_INDEX:
             self._referrers_api = False
             return None
@@ -279,6 +292,11 @@ class RegistryClient:
                                                expect=expect, actions=actions)
         except RetryableError as exc:
             raise RegistryError(f"{exc} (gave up after retries)", where=where) from None
+        except ClampError as exc:
+            clean = masked(exc, self._secrets())
+            if clean is exc:
+                raise
+            raise clean from None
         finally:
             BUDGET.reset(reset)
         raise RegistryError("no attempt was made", where=where)  # pragma: no cover

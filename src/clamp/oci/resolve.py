@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 from clamp.digest import Digest
 from clamp.errors import ClampError, NotFoundError, RegistryError
-from clamp.oci.manifest import Manifest, Platform, read_document
+from clamp.oci.manifest import (
+    IMAGE_TYPES,
+    INDEX_TYPES,
+    Descriptor,
+    Manifest,
+    Platform,
+    read_document,
+)
 from clamp.oci.reference import Reference
 from clamp.oci.registry import MAX_BLOB_BYTES
 from clamp.oci.store import ImageStore, Stores
@@ -64,10 +71,36 @@ async def resolve(store: ImageStore, ref: Reference, platform: Platform | None =
             raise NotFoundError(f"index has no {platform} manifest (has: {have or 'none'})",
                                 where=str(ref))
         child = await store.get_manifest(ref.repository, str(desc.digest))
+        _check_child(desc, child, platform, str(ref))
     elif platform is not None:
         await _check_image_platform(store, ref, manifest, platform)
     return ResolvedImage(reference=ref, manifest=manifest, platform=platform,
                          platform_manifest=child)
+
+
+def _check_child(desc: Descriptor, child: Manifest, platform: Platform, where: str) -> None:
+    """The platform entry must describe the manifest it names, as a runtime checks before it
+    runs it: containerd and go-containerregistry refuse a pull whose bytes are not the entry's
+    size, containerd's ValidateMediaType one typed as an image that holds an index (or the
+    other way round), and an entry of no manifest type is no image to run. An entry that is
+    itself an index is refused too: a runtime descends into it and runs one of *its* children,
+    so clamp would have recorded and verified the nested index, not the image that runs."""
+    what = f"index entry for {platform} ({desc.digest})"
+    if desc.media_type not in INDEX_TYPES | IMAGE_TYPES:
+        raise RegistryError(f"{what} has media type {desc.media_type[:80]!r}, not a manifest's",
+                            where=where)
+    if len(child.raw) != desc.size:
+        raise RegistryError(f"{what} says {desc.size} bytes, the manifest it names has "
+                            f"{len(child.raw)}", where=where)
+    if desc.media_type in INDEX_TYPES and not child.is_index:
+        raise RegistryError(f"{what} is typed as an index but names a {child.media_type[:80]!r} "
+                            "document", where=where)
+    if desc.media_type in INDEX_TYPES or child.is_index:
+        raise RegistryError(f"{what} is itself an index (nested indexes are not supported: a "
+                            "runtime would run a manifest further down)", where=where)
+    if child.media_type not in IMAGE_TYPES:
+        raise RegistryError(f"{what} names a {child.media_type[:80]!r} document, not an image "
+                            "manifest", where=where)
 
 
 async def _check_image_platform(store: ImageStore, ref: Reference, manifest: Manifest,
