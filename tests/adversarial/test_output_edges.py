@@ -9,6 +9,7 @@ The GitHub Actions surface is in test_gha_surface.py.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
@@ -335,3 +336,28 @@ def test_a_stderr_that_cannot_be_written_changes_no_exit_code(stderr: str) -> No
         assert proc.returncode == want, (args, proc.returncode)
     honest, err = _clamp(bad, stdout=subprocess.DEVNULL)  # honest twin: the line is there
     assert honest == 64 and "file not found" in _one_error(err)
+
+
+def test_a_linked_summary_is_refused_before_the_store_is_touched(tmp_path: Path) -> None:
+    """`accumulate` refused the linked summary only after it had built or updated the store;
+    now nothing is created (honest twin: the same root with a plain path writes both)."""
+    pytest.importorskip("duckdb")
+    from clamp.errors import BadInputError
+    from clamp.telemetry import TemporalAggregator
+
+    build = tmp_path / "build"
+    (build / "telemetry").mkdir(parents=True)
+    record = {"seed": 7, "acquired_at": "2025-01-01T00:00:00Z", "duration_ms": 1.0,
+              "stability_score": 0.9}
+    (build / "telemetry" / "clamp_run_1.json").write_text(
+        json.dumps({"backend": "hip", "records": [record]}))
+    victim = tmp_path / "victim"
+    victim.write_text("not yours")
+    (build / "telemetry_summary.json").symlink_to(victim)
+    with pytest.raises(BadInputError, match="symbolic link"):
+        TemporalAggregator().accumulate(tmp_path)
+    assert victim.read_text() == "not yours"
+    assert not (build / "telemetry.duckdb").exists()
+    (build / "telemetry_summary.json").unlink()
+    assert TemporalAggregator().accumulate(tmp_path).recordCount == 1
+    assert (build / "telemetry.duckdb").exists()

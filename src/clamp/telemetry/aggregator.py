@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from clamp.atomic import write_atomic
+from clamp.atomic import check_writable, write_atomic
 from clamp.errors import BadInputError
 from clamp.telemetry import attribution, breakdowns, queries, summary_cache
 from clamp.telemetry.gpu import summarise_gpu
@@ -145,6 +145,7 @@ class TemporalAggregator:
         provenance = load_provenance(self.provenance_path or build / "rocm_provenance.json",
                                      required=self.provenance_path is not None)
         files = _session_files(telemetry_dir)
+        summary_path = check_writable(build / "telemetry_summary.json")  # before the store moves
         store = TelemetryStore(self.db_path or build / "telemetry.duckdb")
         try:
             self.last_ingest = store.sync(files)
@@ -159,7 +160,7 @@ class TemporalAggregator:
                 text = summary.to_json()
             finally:
                 closed.result()  # the store's error, if any, before any summary is written
-        write_atomic(build / "telemetry_summary.json", text)
+        write_atomic(summary_path, text)
         return summary
 
     def _read(self, store: TelemetryStore, provenance: Provenance) -> _Read:
