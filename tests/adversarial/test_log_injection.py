@@ -56,23 +56,7 @@ def test_registry_text_never_starts_a_workflow_command(front: str, tmp_path: Pat
                               f"{srv.host}/r/x:1", "--key", str(pub))
         else:
             matrix = tmp_path / "m.yml"
-            matrix.write_text(f"""version: 1
-defaults:
-  registry: "{srv.host}"
-  repository: r/x
-  tag: "{{version}}-{{os}}"
-  policy: strict
-  trust: [k]
-trust:
-  k:
-    keys: [{{path: {pub}}}]
-    tlog: optional
-images:
-  - version: "1"
-    os: ubuntu-22.04
-    digest: sha256:{"ab" * 32}
-    added: {(date.today() - timedelta(days=1)).isoformat()}
-""")
+            matrix.write_text(_hostile_matrix(srv.host, pub))
             code, text = _run("verify", "--matrix", str(matrix), "-o",
                               str(tmp_path / "p.json"))
     assert code == 69, text
@@ -96,23 +80,7 @@ def test_registry_text_starts_no_workflow_command_in_update_or_check(
     pub.write_bytes(PublicKey(ec.generate_private_key(ec.SECP256R1()).public_key()).pem)
     with hostile_registry(_script) as srv:
         matrix = tmp_path / "m.yml"
-        matrix.write_text(f"""version: 1
-defaults:
-  registry: "{srv.host}"
-  repository: r/x
-  tag: "{{version}}-{{os}}"
-  policy: strict
-  trust: [k]
-trust:
-  k:
-    keys: [{{path: {pub}}}]
-    tlog: optional
-images:
-  - version: "1"
-    os: ubuntu-22.04
-    digest: sha256:{"ab" * 32}
-    added: {(date.today() - timedelta(days=1)).isoformat()}
-""")
+        matrix.write_text(_hostile_matrix(srv.host, pub))
         body = tmp_path / "pr.md"
         if front == "check":
             code, text = _run("resolve", "--matrix", str(matrix), "--check")
@@ -127,3 +95,24 @@ images:
         names = [line.split("=")[0].split("<<")[0] for line in output.read_text().splitlines()
                  if "=" in line or "<<" in line]
         assert "verified" not in names
+
+
+def _hostile_matrix(host: str, pub: Path) -> str:
+    """A one-entry strict matrix pinned at the hostile registry, trusting `pub`."""
+    return f"""version: 1
+defaults:
+  registry: "{host}"
+  repository: r/x
+  tag: "{{version}}-{{os}}"
+  policy: strict
+  trust: [k]
+trust:
+  k:
+    keys: [{{path: {pub}}}]
+    tlog: optional
+images:
+  - version: "1"
+    os: ubuntu-22.04
+    digest: sha256:{"ab" * 32}
+    added: {(date.today() - timedelta(days=1)).isoformat()}
+"""

@@ -18,9 +18,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from clamp.errors import BadInputError
+from clamp.exitcodes import ExitCode
 
 WHERE = "standard output"
 
@@ -35,22 +37,14 @@ class GuardedStdout:
     def write(self, text: str) -> int:
         if self._stream is None:
             raise BadInputError("cannot write: it is closed", where=WHERE)
-        try:
+        with _as_bad_input():
             return int(self._stream.write(text))
-        except OSError as exc:
-            raise BadInputError(f"cannot write: {exc.strerror or exc}", where=WHERE) from None
-        except ValueError as exc:  # "I/O operation on closed file"
-            raise BadInputError(f"cannot write: {exc}", where=WHERE) from None
 
     def flush(self) -> None:
         if self._stream is None:
             return
-        try:
+        with _as_bad_input():
             self._stream.flush()
-        except OSError as exc:
-            raise BadInputError(f"cannot write: {exc.strerror or exc}", where=WHERE) from None
-        except ValueError as exc:
-            raise BadInputError(f"cannot write: {exc}", where=WHERE) from None
 
     def isatty(self) -> bool:
         return bool(self._stream is not None and self._stream.isatty())
@@ -59,6 +53,17 @@ class GuardedStdout:
         if self._stream is None:
             raise AttributeError(name)
         return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _as_bad_input() -> Iterator[None]:
+    """A failed write or flush of stdout as BadInputError naming standard output."""
+    try:
+        yield
+    except OSError as exc:
+        raise BadInputError(f"cannot write: {exc.strerror or exc}", where=WHERE) from None
+    except ValueError as exc:  # "I/O operation on closed file"
+        raise BadInputError(f"cannot write: {exc}", where=WHERE) from None
 
 
 class BestEffortStderr:
@@ -121,7 +126,7 @@ def print_line(text: str) -> int:
     except BadInputError as exc:
         release()
         print(f"error: {exc}", file=sys.stderr)
-        return 64
+        return int(ExitCode.BAD_INPUT)
     return 0
 
 
