@@ -19,8 +19,10 @@ ErrorKind = Literal["failed", "bad_input", "registry", "conflict", "dispatch",
                     "invalid_signature", "unsigned", "identity_mismatch", "missing_extra"]
 
 #: `user:password@` (after an optional `scheme://`) where a registry host or reference begins;
-#: not `name:tag@sha256:…`, which is a reference's tag and digest.
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^\s/@]*:[^\s/@]*@(?!sha256:|sha512:)")
+#: not `name:tag@sha256:…`, which is a reference's tag and digest. The user part stops at the
+#: first `:` (one reading of each character: Python's `re` backtracks, and a user part that
+#: could hold `:` took quadratic time on `a:a:a:…`).
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^\s/@:]*:[^\s/@]*@(?!sha256:|sha512:)")
 
 
 def without_userinfo(text: str) -> str:

@@ -140,3 +140,25 @@ def test_cli_regexp_go_cannot_compile_is_bad_input(capsys: pytest.CaptureFixture
                   prog_name="clamp")
     err = capsys.readouterr().err
     assert code == 64 and "(?P=" in err and len(err.strip().splitlines()) == 1
+
+
+# -- clamp's own patterns on Python's backtracking engine: one reading per character -----------
+
+def test_a_long_failing_numeric_string_is_read_in_linear_time() -> None:
+    """`[0-9]+\\.?[0-9]*` split a digit run every way before failing: 16,000 digits and an `x`
+    took 4.5 s, 200,000 would take hours. A telemetry value is not a number, quickly (honest
+    twin: the same digits alone are one)."""
+    from clamp.telemetry.sessions import to_float
+
+    assert to_float("1" * 200_000 + "x") is None
+    assert to_float("1" * 300 + ".5") == float("1" * 300 + ".5")
+
+
+def test_a_long_colon_run_in_a_reference_is_masked_in_linear_time() -> None:
+    """A user part that could hold `:` made `a:a:a:…` quadratic (32,000 pairs: 4.3 s); the
+    error line's masking is linear now, and still masks the password of a real userinfo."""
+    from clamp.errors import without_userinfo
+
+    hostile = "a:" * 200_000
+    assert without_userinfo(hostile) == hostile
+    assert without_userinfo("https://bob:p:w@ghcr.io/x") == "https://***@ghcr.io/x"

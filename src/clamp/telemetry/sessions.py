@@ -81,9 +81,11 @@ class SessionRead:
 #: A numeric string as the origin's reader took it (`std::stod`: C whitespace, a decimal number,
 #: `inf`/`infinity`/`nan`) and as Python's `float` reads it alike. Python also reads `1_000`
 #: (1000; stod: 1), Unicode digits and spaces (stod: no number); stod also reads a number before
-#: trailing text (`0.5abc`: 0.5) and hex (`0x1p-1`). Neither is numeric here.
-_NUMERIC = re.compile(r"[ \t\n\v\f\r]*([+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-                      r"|inf|infinity|nan))[ \t\n\v\f\r]*", re.IGNORECASE)
+#: trailing text (`0.5abc`: 0.5) and hex (`0x1p-1`). Neither is numeric here. Written so that
+#: each character has one reading (the fraction's digits only after its dot): Python's `re`
+#: backtracks, and `[0-9]+\.?[0-9]*` took quadratic time on a long run of digits that fails.
+_NUMERIC = re.compile(r"[ \t\n\v\f\r]*([+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+                      r"(?:[eE][+-]?[0-9]+)?|inf|infinity|nan))[ \t\n\v\f\r]*", re.IGNORECASE)
 
 
 def to_float(value: Any) -> float | None:
