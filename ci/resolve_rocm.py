@@ -4,9 +4,10 @@
     ci/resolve_rocm.py [--matrix M]
 
 prints what the origin's printed: one line, `ghcr.io/rocm/dev:VERSION-OS@DIGEST`, the first of
-(default version, prefer_os), (default), (fallback) that is pinned; on failure `Error: ...` on
-stderr and exit 1. Unlike the origin it never asks a registry for the digest of an unpinned
-entry: an unpinned image is not resolved. Any other option makes it `clamp resolve ARGS`.
+(default version, prefer_os), (default), (fallback) that is pinned; on failure (a stdout that
+cannot take the line included) `Error: ...` on stderr and exit 1. Unlike the origin it never asks
+a registry for the digest of an unpinned entry: an unpinned image is not resolved.
+Any other option makes it `clamp resolve ARGS`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(argv: list[str] | None = None) -> int:
+    from clamp.cli import streams
+
+    streams.guard()  # a stdout that cannot take the output fails, as clamp's own commands
     args = sys.argv[1:] if argv is None else argv
     matrix = HERE / "rocm_matrix.yml"
     rest = list(args)
@@ -41,7 +45,23 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for warning in [*loaded.warnings, *chosen.warnings]:
         print(f"warning: {warning}", file=sys.stderr)
-    print(chosen.ref.reference)
+    return _print_chosen(chosen.ref.reference)
+
+
+def _print_chosen(reference: str) -> int:
+    """The chosen image on stdout, or the origin's failure (exit 1) when stdout cannot take it:
+    a closed or full stdout had exited 0 with the image printed nowhere, and a workflow reading
+    `$(ci/resolve_rocm.py)` would have run an empty image name."""
+    from clamp.cli import streams
+    from clamp.errors import BadInputError
+
+    try:
+        sys.stdout.write(reference + "\n")
+        sys.stdout.flush()
+    except BadInputError as exc:
+        streams.release()
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -177,6 +177,9 @@ def _write(image: str, policy: Any, provenance: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from clamp.cli import streams
+
+    streams.guard()  # a stdout that cannot take the output fails, as clamp's own commands
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0].startswith("-"):
         from clamp.cli.main import app, invoke

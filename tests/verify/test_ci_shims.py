@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -181,3 +182,40 @@ def test_policy_option_and_missing_policy(tmp_path: Path) -> None:
     assert main(["ghcr.io/rocm/dev:6.4.4-ubuntu-24.04", "--matrix", matrix,
                  "--policy", str(tmp_path / "none.yml")]) == 2
     assert main(["ghcr.io/rocm/dev:notag", "--matrix", matrix]) == 2  # the origin's catch-all
+
+
+@pytest.mark.parametrize("stdout", ["closed", "full"])
+def test_resolve_shim_fails_when_stdout_cannot_take_the_image(
+        demo_world: DemoResult, tmp_path: Path, stdout: str) -> None:
+    """`ci/resolve_rocm.py >&-` had exited 0 with the image printed nowhere; the origin's
+    failure code (1) and one `Error:` line now say so. The honest run prints the image."""
+    matrix = matrix_with(demo_world, tmp_path, "strict")
+    argv = [sys.executable, str(ROOT / "ci" / "resolve_rocm.py"), "--matrix", str(matrix)]
+    if stdout == "closed":
+        proc = subprocess.run(argv, stderr=subprocess.PIPE, text=True, check=False,
+                              preexec_fn=lambda: os.close(1))
+    else:
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, text=True,
+                                  check=False)
+    assert proc.returncode == 1, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if not line.startswith("warning:")]
+    assert len(errors) == 1 and errors[0].startswith("Error: standard output"), proc.stderr
+    assert "Traceback" not in proc.stderr
+    honest = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert honest.returncode == 0 and "@sha256:" in honest.stdout
+
+
+def test_verify_shim_fails_when_stdout_cannot_take_the_verdict(
+        demo_world: DemoResult, tmp_path: Path) -> None:
+    """The verified image's `[PROVENANCE] Verified` line to a closed stdout had gone nowhere
+    with exit 0; the origin's failure (2) now says it could not be written."""
+    matrix = matrix_with(demo_world, tmp_path, "strict")
+    argv = [sys.executable, str(ROOT / "ci" / "verify_rocm_digest.py"),
+            image(demo_world, "6.4.4-ubuntu-24.04"), "--matrix", str(matrix)]
+    closed = subprocess.run(argv, stderr=subprocess.PIPE, text=True, check=False,
+                            preexec_fn=lambda: os.close(1))
+    assert closed.returncode == 2, closed.stderr
+    assert "standard output" in closed.stderr and "Traceback" not in closed.stderr
+    honest = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert honest.returncode == 0 and "[PROVENANCE] Verified" in honest.stdout, honest.stderr
