@@ -339,6 +339,34 @@ def test_huge_response_head_is_refused(transport: str) -> None:
     assert max(srv.written) < 64 * 1024 * 1024
 
 
+def test_endless_informational_answers_are_refused_at_the_sixth(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Session 12: `100 Continue` heads sent forever, each within the head bound, kept clamp
+    parsing until the attempt's deadline (60 s of CPU, then again on every retry). Go's client
+    refuses the sixth (net/http max1xxResponses); so does clamp's transport. httpx's own
+    (httpcore, the proxy path) still reads them until the deadline: bounded, not refused."""
+    monkeypatch.setenv("CLAMP_HTTP_TRANSPORT", "h11")
+
+    def flood(req: Request) -> Reply:
+        while True:
+            yield b"HTTP/1.1 100 Continue\r\n\r\n" * 1000
+
+    patient = replace(FAST, attempt_deadline=5)
+    with hostile_http(flood) as srv, \
+            pytest.raises(RegistryError, match=r"more than 5 informational \(1xx\) responses"):
+        run(get_manifest(), srv.host, patient)
+
+
+def test_a_few_informational_answers_before_the_answer_are_skipped(transport: str) -> None:
+    def hints(req: Request) -> Reply:
+        yield b"HTTP/1.1 100 Continue\r\n\r\n" * 2
+        yield b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n" * 3
+        yield response(200, MANIFEST, {"Content-Type": OCI_MANIFEST})
+
+    with hostile_http(hints) as srv:
+        assert run(get_manifest(), srv.host).raw == MANIFEST
+
+
 def test_huge_www_authenticate_is_refused() -> None:
     challenge = 'Bearer realm="http://127.0.0.1:1/token",service="' + "s" * 40000 + '"'
     with hostile_http(serving(b"", {"WWW-Authenticate": challenge}, status=401)) as srv, \
