@@ -327,6 +327,37 @@ def test_chunked_manifest_that_ends_is_read(transport: str) -> None:
         assert run(get_manifest(), srv.host).raw == MANIFEST
 
 
+def _one_byte_chunks(body: bytes) -> bytes:
+    return b"".join(b"1\r\n" + body[i:i + 1] + b"\r\n" for i in range(len(body))) + b"0\r\n\r\n"
+
+
+PADDED = MANIFEST[:-1] + b" " * (64 * 1024) + b"}"  # 64 KiB of a manifest, still valid JSON
+
+
+def test_a_body_in_one_byte_chunks_is_held_as_one_buffer(transport: str) -> None:
+    """Session 12: every chunk of a body was kept as its own bytes object until the end, ~120
+    bytes of memory per byte received: a 4 MiB manifest (16 MiB config) sent a byte per chunk
+    held hundreds of MiB per request, times the 32 requests in flight."""
+    wire = _one_byte_chunks(PADDED)
+
+    def tiny(req: Request) -> Reply:
+        yield head(200, {"Content-Type": OCI_MANIFEST, "Transfer-Encoding": "chunked"})
+        for i in range(0, len(wire), 65536):
+            yield wire[i:i + 65536]
+
+    got: list[Any] = []
+    with hostile_http(tiny) as srv:
+        peak, raised = peak_memory(lambda: got.append(run(get_manifest(), srv.host)))
+    assert raised is None and got[0].raw == PADDED
+    assert peak < 2 * 1024 * 1024  # 64 KiB received; 8 MiB as a list of pieces
+
+
+def test_the_same_body_in_one_chunk_reads_the_same(transport: str) -> None:
+    with hostile_http(serving(PADDED)) as whole:
+        once = run(get_manifest(), whole.host)
+    assert once.raw == PADDED
+
+
 def test_huge_response_head_is_refused(transport: str) -> None:
     def huge(req: Request) -> Reply:
         yield b"HTTP/1.1 200 OK\r\n"
