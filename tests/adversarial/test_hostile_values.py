@@ -14,6 +14,8 @@ Red team, session 10 (all **got through** as crashes, each with its honest twin 
 - a redirect to a Location httpx cannot parse (`mailto:x`, an `xn--` label IDNA refuses), and a
   realm, next page or GITHUB_API_URL with such a label (httpx reads the host lazily, when the
   request is built, after the URL gate had passed it).
+
+Session 12: a token answer's `expires_in` of hundreds of digits (OverflowError when made seconds).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from tests.adversarial.conftest import (
     run_clamp,
     simple_payload,
 )
+from tests.support.hostile_http import Reply, Request, hostile_http, response
 from tests.support.hostile_registry import Answer, hostile_registry
 
 
@@ -272,3 +275,51 @@ def test_github_api_url_is_read_as_httpx_reads_it(monkeypatch: pytest.MonkeyPatc
     else:
         with pytest.raises(DispatchError, match="GITHUB_API_URL is not a URL"):
             api_url()
+
+
+# A token answer's `expires_in` is a JSON number of any length, read by Python exactly: an
+# integer of hundreds of digits raised OverflowError when converted to seconds (session 12),
+# out of the token request and through the run as a crash.
+def _token_registry(expires_in: str) -> Callable[[Request], Reply]:
+    """A registry whose own /token realm sells `good-token` with `expires_in`; it serves one
+    manifest (`r/x:1`) for that token, and nothing else (404)."""
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": "sha256:" + "0" * 64, "size": 2}, "layers": []}).encode()
+
+    def script(req: Request) -> Reply:
+        if req.target.startswith("/token"):
+            body = f'{{"token": "good-token", "expires_in": {expires_in}}}'.encode()
+            yield response(200, body, {"Content-Type": "application/json"})
+        elif req.headers.get("authorization") != "Bearer good-token":
+            realm = f"http://{req.headers['host']}/token"
+            yield response(401, b"", {"WWW-Authenticate": f'Bearer realm="{realm}",service="s"'})
+        elif req.target == "/v2/r/x/manifests/1":
+            yield response(200, manifest, {
+                "Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+        else:
+            yield response(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"no"}]}')
+    return script
+
+
+@pytest.mark.parametrize("expires_in", ["1" + "0" * 400, "-1" + "0" * 400, "1e400", "true"])
+def test_a_token_lifetime_python_cannot_convert_is_read_as_a_day_or_the_default(
+        signer: Signer, expires_in: str) -> None:
+    with hostile_http(_token_registry("3600")) as honest:
+        expected, _ = run_clamp("verify", f"{honest.host}/r/x:1", "--key", str(signer.pub))
+    with hostile_http(_token_registry(expires_in)) as srv:
+        code, err = run_clamp("verify", f"{srv.host}/r/x:1", "--key", str(signer.pub))
+    assert code == expected, err  # the unsigned image's verdict, not a crash
+    assert sum(r.target.startswith("/token") for r in srv.requests) == \
+        sum(r.target.startswith("/token") for r in honest.requests)
+
+
+@pytest.mark.parametrize(("expires_in", "seconds"), [
+    (3600, 3600.0), (0.5, 0.5), (10 ** 400, 86400.0), (float("inf"), 86400.0),
+    (-(10 ** 400), 60.0), (0, 60.0), (float("nan"), 60.0), (True, 60.0), ("3600", 60.0),
+    (None, 60.0)])
+def test_token_lifetimes(expires_in: object, seconds: float) -> None:
+    from clamp.oci.auth_flow import token_lifetime
+
+    assert token_lifetime(expires_in) == seconds

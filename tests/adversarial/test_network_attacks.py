@@ -327,6 +327,37 @@ def test_chunked_manifest_that_ends_is_read(transport: str) -> None:
         assert run(get_manifest(), srv.host).raw == MANIFEST
 
 
+def _one_byte_chunks(body: bytes) -> bytes:
+    return b"".join(b"1\r\n" + body[i:i + 1] + b"\r\n" for i in range(len(body))) + b"0\r\n\r\n"
+
+
+PADDED = MANIFEST[:-1] + b" " * (64 * 1024) + b"}"  # 64 KiB of a manifest, still valid JSON
+
+
+def test_a_body_in_one_byte_chunks_is_held_as_one_buffer(transport: str) -> None:
+    """Session 12: every chunk of a body was kept as its own bytes object until the end, ~120
+    bytes of memory per byte received: a 4 MiB manifest (16 MiB config) sent a byte per chunk
+    held hundreds of MiB per request, times the 32 requests in flight."""
+    wire = _one_byte_chunks(PADDED)
+
+    def tiny(req: Request) -> Reply:
+        yield head(200, {"Content-Type": OCI_MANIFEST, "Transfer-Encoding": "chunked"})
+        for i in range(0, len(wire), 65536):
+            yield wire[i:i + 65536]
+
+    got: list[Any] = []
+    with hostile_http(tiny) as srv:
+        peak, raised = peak_memory(lambda: got.append(run(get_manifest(), srv.host)))
+    assert raised is None and got[0].raw == PADDED
+    assert peak < 2 * 1024 * 1024  # 64 KiB received; 8 MiB as a list of pieces
+
+
+def test_the_same_body_in_one_chunk_reads_the_same(transport: str) -> None:
+    with hostile_http(serving(PADDED)) as whole:
+        once = run(get_manifest(), whole.host)
+    assert once.raw == PADDED
+
+
 def test_huge_response_head_is_refused(transport: str) -> None:
     def huge(req: Request) -> Reply:
         yield b"HTTP/1.1 200 OK\r\n"
@@ -337,6 +368,34 @@ def test_huge_response_head_is_refused(transport: str) -> None:
     with hostile_http(huge) as srv, pytest.raises(RegistryError, match="connection failed"):
         run(get_manifest(), srv.host)
     assert max(srv.written) < 64 * 1024 * 1024
+
+
+def test_endless_informational_answers_are_refused_at_the_sixth(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Session 12: `100 Continue` heads sent forever, each within the head bound, kept clamp
+    parsing until the attempt's deadline (60 s of CPU, then again on every retry). Go's client
+    refuses the sixth (net/http max1xxResponses); so does clamp's transport. httpx's own
+    (httpcore, the proxy path) still reads them until the deadline: bounded, not refused."""
+    monkeypatch.setenv("CLAMP_HTTP_TRANSPORT", "h11")
+
+    def flood(req: Request) -> Reply:
+        while True:
+            yield b"HTTP/1.1 100 Continue\r\n\r\n" * 1000
+
+    patient = replace(FAST, attempt_deadline=5)
+    with hostile_http(flood) as srv, \
+            pytest.raises(RegistryError, match=r"more than 5 informational \(1xx\) responses"):
+        run(get_manifest(), srv.host, patient)
+
+
+def test_a_few_informational_answers_before_the_answer_are_skipped(transport: str) -> None:
+    def hints(req: Request) -> Reply:
+        yield b"HTTP/1.1 100 Continue\r\n\r\n" * 2
+        yield b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n" * 3
+        yield response(200, MANIFEST, {"Content-Type": OCI_MANIFEST})
+
+    with hostile_http(hints) as srv:
+        assert run(get_manifest(), srv.host).raw == MANIFEST
 
 
 def test_huge_www_authenticate_is_refused() -> None:

@@ -219,10 +219,21 @@ class RegistryAuth:
             # It goes into a header line: CR/LF or spaces would be an injection, not a token.
             raise AuthError("token service answered a token that is no header value "
                             f"(visible ASCII, at most {MAX_TOKEN_CHARS} characters)", where=where)
-        expires = body.get("expires_in")
-        seconds = float(expires) if isinstance(expires, int | float) and expires > 0 else 60.0
-        return token, min(seconds, MAX_TOKEN_LIFETIME)
+        return token, token_lifetime(body.get("expires_in"))
 
+
+def token_lifetime(expires_in: object) -> float:
+    """Seconds to cache a token for: the answer's `expires_in` when it is a positive number,
+    else the spec's 60 s, and at most a day. Compared as a number before any conversion: an
+    integer of hundreds of digits (JSON has no bound; Python reads it exactly) is past a day
+    already, and converting it to a float raised OverflowError out of the token request, a
+    crash of the whole run (session 12). A boolean is no number here (Go refuses it too)."""
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float) or \
+            not expires_in > 0:  # `not >` refuses NaN as well
+        return 60.0
+    if expires_in >= MAX_TOKEN_LIFETIME:
+        return MAX_TOKEN_LIFETIME
+    return float(expires_in)
 
 
 class _CredentialsRefused(AuthError):

@@ -10,6 +10,8 @@ tests; writes are atomic like every clamp output.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -185,11 +187,28 @@ class LayoutStore:
 
 
 def _read_bounded(path: Path, max_bytes: int) -> bytes:
+    """At most `max_bytes` of a regular file, whatever its size says. A layout may come from
+    anyone (a build artifact, a pull request): its stat size is not its length (a link to a
+    /proc file says 0 and reads megabytes, a file can grow between the stat and the read), so
+    the read itself stops one byte past the bound. Opened without blocking and checked on the
+    open descriptor: a FIFO or device put in place after `is_file()` is refused, not waited on
+    or read forever (session 12: the whole file was read, past the bound, into memory)."""
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise RegistryError(f"file of {size} bytes exceeds the {max_bytes}-byte bound",
-                                where=str(path))
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise RegistryError(f"cannot read ({exc.strerror})", where=str(path)) from None
+    with os.fdopen(fd, "rb") as file:
+        try:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise RegistryError("not a regular file", where=str(path))
+            if info.st_size > max_bytes:
+                raise RegistryError(f"file of {info.st_size} bytes exceeds the {max_bytes}-byte "
+                                    "bound", where=str(path))
+            data = file.read(max_bytes + 1)
+        except OSError as exc:
+            raise RegistryError(f"cannot read ({exc.strerror})", where=str(path)) from None
+    if len(data) > max_bytes:
+        raise RegistryError(f"file exceeds the {max_bytes}-byte bound (it holds more than its "
+                            "size says)", where=str(path))
+    return data

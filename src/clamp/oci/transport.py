@@ -17,7 +17,8 @@ spends ~0.8-0.9 ms, and as a transport under httpx it is no better than this one
 would mean replacing httpx in the whole registry client (headers, URLs, redirects, the proxy
 path) and six more dependencies, for ~50 ms of CPU on a 257-request walk.
 
-Bounds: a response head over 64 KiB is refused; connect, each read and each write run under the
+Bounds: a response head over 64 KiB is refused, and so is a sixth informational (1xx) answer
+before it, as Go's client refuses it; connect, each read and each write run under the
 request's httpx timeouts. A connection goes back to the stack only when both sides finished the
 exchange cleanly and the server did not ask to close; an idle connection found closed, or idle
 longer than `keepalive_expiry`, is dropped. A request that fails on a reused connection before any
@@ -40,6 +41,9 @@ import httpx
 READ_CHUNK = 64 * 1024
 MAX_HEAD_BYTES = 64 * 1024
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# Go's HTTP/1 client stops at 5 (net/http max1xxResponses): each 1xx head is bounded, but an
+# endless run of them is no answer, only CPU spent until the attempt's deadline (session 12).
+MAX_INFORMATIONAL = 5
 
 Origin = tuple[str, str, int]
 
@@ -280,6 +284,7 @@ class H11Transport(httpx.AsyncBaseTransport):
             raise httpx.WriteError(f"sending the request failed: {exc}", request=request) \
                 from None
         conn.received = 0
+        informational = 0
         while True:
             try:
                 event = await _next_event(conn, request, timeouts.get("read"),
@@ -289,6 +294,11 @@ class H11Transport(httpx.AsyncBaseTransport):
                     raise _Stale from None
                 raise
             if isinstance(event, h11.InformationalResponse):
+                informational += 1
+                if informational > MAX_INFORMATIONAL:
+                    raise httpx.RemoteProtocolError(
+                        f"more than {MAX_INFORMATIONAL} informational (1xx) responses",
+                        request=request)
                 continue
             assert isinstance(event, h11.Response)
             return event.status_code, list(event.headers), event.reason
