@@ -138,6 +138,42 @@ def test_payload_with_trailing_newline_passes(attack: Attack, signer: Signer) ->
     passes(attack, key_flags(signer), key_trust(signer))
 
 
+
+def _typed_payload(digest: str, variant: str) -> bytes:
+    honest = simple_payload(digest)
+    return {
+        "optional a string": honest.replace(b'"optional":null', b'"optional":"v1"'),
+        "optional a list": honest.replace(b'"optional":null', b'"optional":[]'),
+        "identity a string": honest.replace(b'{"docker-reference":"registry/repo"}',
+                                            b'"registry/repo"'),
+        "docker-reference a number": honest.replace(b'"registry/repo"', b"5"),
+        "optional null, identity null": honest.replace(
+            b'{"docker-reference":"registry/repo"}', b"null"),
+        "optional an object, reference null": honest.replace(
+            b'"optional":null', b'"optional":{"sig":"v1","n":1}').replace(
+            b'"registry/repo"', b"null"),
+    }[variant]
+
+
+@pytest.mark.parametrize("variant", ["optional a string", "optional a list",
+                                     "identity a string", "docker-reference a number"])
+def test_payload_with_a_field_of_the_wrong_type_is_refused(variant: str, attack: Attack,
+                                                           signer: Signer) -> None:
+    """cosign unmarshals the payload into sigstore's SimpleContainerImage: a field of the
+    wrong JSON type is an unmarshalling error, and the signature is refused even though the
+    digest is the image's. clamp read only the digest and verified (session 12)."""
+    attack.push_tag(".sig", [signer.simple(_typed_payload(attack.digest, variant))])
+    refused(attack, key_flags(signer), key_trust(signer))
+
+
+@pytest.mark.parametrize("variant", ["optional null, identity null",
+                                     "optional an object, reference null"])
+def test_payload_with_null_or_typed_fields_passes(variant: str, attack: Attack,
+                                                  signer: Signer) -> None:
+    """`null` leaves a Go field as it was, and `optional` holds any object (cosign -a)."""
+    attack.push_tag(".sig", [signer.simple(_typed_payload(attack.digest, variant))])
+    passes(attack, key_flags(signer), key_trust(signer))
+
 # -- 3. annotations -------------------------------------------------------------------------------
 
 def _annotations(signature: str, variant: str) -> dict[str, str]:
