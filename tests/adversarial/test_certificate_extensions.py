@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -199,4 +201,56 @@ def test_a_leaf_under_an_intermediate_allowing_code_signing_passes(
         pki: TestSigstore, extensions: tuple[tuple[x509.ExtensionType, bool], ...]) -> None:
     layer, root = _issued_by(pki, *extensions)
     result = verify_legacy_layer(layer, DIGEST, _policy(root))
+    assert result.ok and result.signer and result.signer.identity == IDENTITY
+
+
+# --- a certificate signed with a hash Go refuses ------------------------------------------
+
+def _openssl_leaf(pki: TestSigstore, key: ec.EllipticCurvePrivateKey, digest: str,
+                  tmp_path: Path) -> x509.Certificate:
+    """A Fulcio-profile leaf the trusted intermediate signs with `digest` (openssl: the
+    `cryptography` builder refuses SHA-1)."""
+    def pem(name: str, data: bytes) -> str:
+        (tmp_path / name).write_bytes(data)
+        return str(tmp_path / name)
+
+    no_crypt = serialization.NoEncryption()
+    fmt = serialization.PrivateFormat.PKCS8
+    leaf_key = pem("leaf.key", key.private_bytes(serialization.Encoding.PEM, fmt, no_crypt))
+    ca_key = pem("ca.key", pki.intermediate_key.private_bytes(serialization.Encoding.PEM, fmt,
+                                                              no_crypt))
+    ca = pem("ca.pem", pki.intermediate_cert.public_bytes(serialization.Encoding.PEM))
+    ext = pem("ext.cnf", (
+        "keyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n"
+        f"subjectAltName=critical,URI:{IDENTITY}\n"
+        f"{OID_ISSUER_V1.dotted_string}=DER:{ISSUER.encode().hex()}\n").encode())
+    csr, out = str(tmp_path / "leaf.csr"), str(tmp_path / "leaf.pem")
+    subprocess.run(["openssl", "req", "-new", "-key", leaf_key, "-subj", "/CN=leaf",
+                    "-out", csr], check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+                    "-set_serial", "7", "-days", "1", f"-{digest}", "-extfile", ext,
+                    "-out", out], check=True, capture_output=True)
+    return x509.load_pem_x509_certificate((tmp_path / "leaf.pem").read_bytes())
+
+
+@pytest.mark.parametrize(("digest", "match"), [
+    ("sha1", "does not chain"), ("sha224", "signed with SHA224")])
+def test_a_leaf_signed_with_a_hash_go_refuses_is_refused(pki: TestSigstore, digest: str,
+                                                         match: str, tmp_path: Path) -> None:
+    """Go's x509 refuses SHA-1 certificate signatures (insecure; `cryptography` does not
+    verify them either: held) and has no ECDSA-SHA224, so cosign and sigstore-go refuse
+    the leaf. clamp verified the SHA-224 one (session 12)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = _openssl_leaf(pki, key, digest, tmp_path)
+    layer = _layer(pki, leaf, key, [pki.intermediate_cert, pki.root_cert])
+    _refused(layer, _policy(_root_json(pki, ctlogs=False)), "chain", match)
+
+
+@pytest.mark.parametrize("digest", ["sha256", "sha512"])
+def test_a_leaf_signed_with_a_hash_go_takes_passes(pki: TestSigstore, digest: str,
+                                                   tmp_path: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = _openssl_leaf(pki, key, digest, tmp_path)
+    layer = _layer(pki, leaf, key, [pki.intermediate_cert, pki.root_cert])
+    result = verify_legacy_layer(layer, DIGEST, _policy(_root_json(pki, ctlogs=False)))
     assert result.ok and result.signer and result.signer.identity == IDENTITY

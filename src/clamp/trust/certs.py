@@ -151,7 +151,7 @@ def chain_authority(leaf: x509.Certificate, root: TrustedRoot, when: datetime,
             full = path + chain[start:]
             if all(_valid_at(c, when) for c in full) and all(
                     _issued_by(a, b) for a, b in itertools.pairwise(full)):
-                refused = _refused_issuer(full)
+                refused = _weak_signature([leaf, *full[:-1]]) or _refused_issuer(full)
                 if refused is None:
                     return full, authority
                 last_refusal = refused
@@ -197,6 +197,29 @@ def _grants_code_signing(cert: x509.Certificate) -> bool:
         return True
     return ExtendedKeyUsageOID.CODE_SIGNING in eku or \
         ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku
+
+
+#: The hashes Go's x509 verifies a certificate signature with (signatureAlgorithmDetails, less
+#: the SHA-1 and MD5 ones it refuses as insecure); Ed25519 signs without a separate hash.
+_GO_SIGNATURE_HASHES = frozenset({"sha256", "sha384", "sha512"})
+
+
+def _weak_signature(signed: Sequence[x509.Certificate]) -> str | None:
+    """Why a certificate's signature (the leaf's, each intermediate's; not the anchor's own)
+    is one Go refuses, or None: SHA-1 or MD5 (insecure), SHA-224 (not implemented). A CA of
+    the trusted root that still signs with SHA-1 makes collisions a forger's tool."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    for cert in signed:
+        try:
+            algorithm = cert.signature_hash_algorithm
+        except UnsupportedAlgorithm:
+            return f"certificate {cert.subject.rfc4514_string()[:80]!r} has an unknown " \
+                   "signature algorithm"
+        if algorithm is not None and algorithm.name not in _GO_SIGNATURE_HASHES:
+            return (f"certificate {cert.subject.rfc4514_string()[:80]!r} is signed with "
+                    f"{algorithm.name.upper()}, which cosign and sigstore-go refuse")
+    return None
 
 
 def _refused_issuer(issuers: Sequence[x509.Certificate]) -> str | None:
