@@ -406,3 +406,41 @@ def test_a_message_signature_without_its_digest_is_refused(attack: Attack,
 def test_a_message_signature_with_its_digest_passes(attack: Attack, signer: Signer) -> None:
     attack.push_bundle(_message_bundle(signer, attack.digest, with_digest=True))
     passes(attack, key_flags(signer), key_trust(signer))
+
+
+# -- 7. bundle fields protojson does not know (session 12) ------------------------------------
+
+def _with_field(raw: bytes, variant: str) -> bytes:
+    import json
+
+    doc = json.loads(raw)
+    if variant == "unknown top-level field":
+        doc["signedAt"] = "2026-12-04T00:00:00Z"
+    elif variant == "proto name beside publicKey":
+        doc["verificationMaterial"]["x509_certificate_chain"] = {"certificates": []}
+    elif variant == "unknown field in the envelope":
+        doc["dsseEnvelope"]["note"] = "x"
+    elif variant == "unknown field in a signature":
+        doc["dsseEnvelope"]["signatures"][0]["cert"] = ""
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("variant", ["unknown top-level field", "proto name beside publicKey",
+                                     "unknown field in the envelope",
+                                     "unknown field in a signature"])
+def test_a_bundle_with_a_field_protojson_refuses_is_refused(variant: str, attack: Attack,
+                                                            signer: Signer) -> None:
+    """sigstore-go reads a bundle with protojson's defaults: a field the schema does not name
+    is an error, and a proto name (`x509_certificate_chain`) is the field itself, here a
+    second member of the verification material's oneof. clamp skipped what it did not know
+    and verified every one (session 12)."""
+    attack.push_bundle(_with_field(signer.bundle(statement(attack.digest, COSIGN_SIGN)),
+                                   variant))
+    err, _ = refused(attack, key_flags(signer), key_trust(signer))
+    assert "schema does not name" in err
+
+
+def test_a_bundle_with_the_schemas_fields_only_passes(attack: Attack, signer: Signer) -> None:
+    attack.push_bundle(_with_field(signer.bundle(statement(attack.digest, COSIGN_SIGN)),
+                                   "none"))
+    passes(attack, key_flags(signer), key_trust(signer))
