@@ -444,3 +444,36 @@ def test_a_bundle_with_the_schemas_fields_only_passes(attack: Attack, signer: Si
     attack.push_bundle(_with_field(signer.bundle(statement(attack.digest, COSIGN_SIGN)),
                                    "none"))
     passes(attack, key_flags(signer), key_trust(signer))
+
+
+def _statement_with(digest: str, variant: str) -> bytes:
+    import json
+
+    doc = json.loads(statement(digest, COSIGN_SIGN))
+    if variant == "unknown statement field":
+        doc["signedFor"] = "registry/repo"
+    elif variant == "unknown subject field":
+        doc["subject"][0]["tag"] = "latest"
+    elif variant == "subject fields of in-toto v1":
+        doc["subject"][0].update({"uri": "oci://registry/repo", "annotations": {"a": "b"},
+                                  "mediaType": "application/vnd.oci.image.manifest.v1+json"})
+        doc["predicate"] = {"anything": {"goes": [1, "here"]}}
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("variant", ["unknown statement field", "unknown subject field"])
+def test_a_bundle_statement_with_a_field_protojson_refuses_is_refused(
+        variant: str, attack: Attack, signer: Signer) -> None:
+    """sigstore-go reads a bundle's statement with protojson into in-toto's v1 Statement:
+    an unknown field there or in a subject is an error (the predicate, a Struct, holds
+    anything). clamp verified both (session 12)."""
+    attack.push_bundle(signer.bundle(_statement_with(attack.digest, variant)))
+    err, _ = refused(attack, key_flags(signer), key_trust(signer))
+    assert "schema does not name" in err
+
+
+def test_a_bundle_statement_with_in_toto_v1_fields_passes(attack: Attack,
+                                                         signer: Signer) -> None:
+    attack.push_bundle(signer.bundle(_statement_with(attack.digest,
+                                                     "subject fields of in-toto v1")))
+    passes(attack, key_flags(signer), key_trust(signer))
