@@ -138,6 +138,42 @@ def test_payload_with_trailing_newline_passes(attack: Attack, signer: Signer) ->
     passes(attack, key_flags(signer), key_trust(signer))
 
 
+
+def _typed_payload(digest: str, variant: str) -> bytes:
+    honest = simple_payload(digest)
+    return {
+        "optional a string": honest.replace(b'"optional":null', b'"optional":"v1"'),
+        "optional a list": honest.replace(b'"optional":null', b'"optional":[]'),
+        "identity a string": honest.replace(b'{"docker-reference":"registry/repo"}',
+                                            b'"registry/repo"'),
+        "docker-reference a number": honest.replace(b'"registry/repo"', b"5"),
+        "optional null, identity null": honest.replace(
+            b'{"docker-reference":"registry/repo"}', b"null"),
+        "optional an object, reference null": honest.replace(
+            b'"optional":null', b'"optional":{"sig":"v1","n":1}').replace(
+            b'"registry/repo"', b"null"),
+    }[variant]
+
+
+@pytest.mark.parametrize("variant", ["optional a string", "optional a list",
+                                     "identity a string", "docker-reference a number"])
+def test_payload_with_a_field_of_the_wrong_type_is_refused(variant: str, attack: Attack,
+                                                           signer: Signer) -> None:
+    """cosign unmarshals the payload into sigstore's SimpleContainerImage: a field of the
+    wrong JSON type is an unmarshalling error, and the signature is refused even though the
+    digest is the image's. clamp read only the digest and verified (session 12)."""
+    attack.push_tag(".sig", [signer.simple(_typed_payload(attack.digest, variant))])
+    refused(attack, key_flags(signer), key_trust(signer))
+
+
+@pytest.mark.parametrize("variant", ["optional null, identity null",
+                                     "optional an object, reference null"])
+def test_payload_with_null_or_typed_fields_passes(variant: str, attack: Attack,
+                                                  signer: Signer) -> None:
+    """`null` leaves a Go field as it was, and `optional` holds any object (cosign -a)."""
+    attack.push_tag(".sig", [signer.simple(_typed_payload(attack.digest, variant))])
+    passes(attack, key_flags(signer), key_trust(signer))
+
 # -- 3. annotations -------------------------------------------------------------------------------
 
 def _annotations(signature: str, variant: str) -> dict[str, str]:
@@ -369,4 +405,75 @@ def test_a_message_signature_without_its_digest_is_refused(attack: Attack,
 
 def test_a_message_signature_with_its_digest_passes(attack: Attack, signer: Signer) -> None:
     attack.push_bundle(_message_bundle(signer, attack.digest, with_digest=True))
+    passes(attack, key_flags(signer), key_trust(signer))
+
+
+# -- 7. bundle fields protojson does not know (session 12) ------------------------------------
+
+def _with_field(raw: bytes, variant: str) -> bytes:
+    import json
+
+    doc = json.loads(raw)
+    if variant == "unknown top-level field":
+        doc["signedAt"] = "2026-12-04T00:00:00Z"
+    elif variant == "proto name beside publicKey":
+        doc["verificationMaterial"]["x509_certificate_chain"] = {"certificates": []}
+    elif variant == "unknown field in the envelope":
+        doc["dsseEnvelope"]["note"] = "x"
+    elif variant == "unknown field in a signature":
+        doc["dsseEnvelope"]["signatures"][0]["cert"] = ""
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("variant", ["unknown top-level field", "proto name beside publicKey",
+                                     "unknown field in the envelope",
+                                     "unknown field in a signature"])
+def test_a_bundle_with_a_field_protojson_refuses_is_refused(variant: str, attack: Attack,
+                                                            signer: Signer) -> None:
+    """sigstore-go reads a bundle with protojson's defaults: a field the schema does not name
+    is an error, and a proto name (`x509_certificate_chain`) is the field itself, here a
+    second member of the verification material's oneof. clamp skipped what it did not know
+    and verified every one (session 12)."""
+    attack.push_bundle(_with_field(signer.bundle(statement(attack.digest, COSIGN_SIGN)),
+                                   variant))
+    err, _ = refused(attack, key_flags(signer), key_trust(signer))
+    assert "schema does not name" in err
+
+
+def test_a_bundle_with_the_schemas_fields_only_passes(attack: Attack, signer: Signer) -> None:
+    attack.push_bundle(_with_field(signer.bundle(statement(attack.digest, COSIGN_SIGN)),
+                                   "none"))
+    passes(attack, key_flags(signer), key_trust(signer))
+
+
+def _statement_with(digest: str, variant: str) -> bytes:
+    import json
+
+    doc = json.loads(statement(digest, COSIGN_SIGN))
+    if variant == "unknown statement field":
+        doc["signedFor"] = "registry/repo"
+    elif variant == "unknown subject field":
+        doc["subject"][0]["tag"] = "latest"
+    elif variant == "subject fields of in-toto v1":
+        doc["subject"][0].update({"uri": "oci://registry/repo", "annotations": {"a": "b"},
+                                  "mediaType": "application/vnd.oci.image.manifest.v1+json"})
+        doc["predicate"] = {"anything": {"goes": [1, "here"]}}
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("variant", ["unknown statement field", "unknown subject field"])
+def test_a_bundle_statement_with_a_field_protojson_refuses_is_refused(
+        variant: str, attack: Attack, signer: Signer) -> None:
+    """sigstore-go reads a bundle's statement with protojson into in-toto's v1 Statement:
+    an unknown field there or in a subject is an error (the predicate, a Struct, holds
+    anything). clamp verified both (session 12)."""
+    attack.push_bundle(signer.bundle(_statement_with(attack.digest, variant)))
+    err, _ = refused(attack, key_flags(signer), key_trust(signer))
+    assert "schema does not name" in err
+
+
+def test_a_bundle_statement_with_in_toto_v1_fields_passes(attack: Attack,
+                                                         signer: Signer) -> None:
+    attack.push_bundle(signer.bundle(_statement_with(attack.digest,
+                                                     "subject fields of in-toto v1")))
     passes(attack, key_flags(signer), key_trust(signer))

@@ -79,3 +79,18 @@ def test_vsa_lines_of_any_bytes_are_errors_per_line(lines: list[bytes]) -> None:
     data = b"\n".join(line.replace(b"\n", b" ").replace(b"\r", b" ") for line in lines)
     for item in check_vsa_lines(data, KEY):
         assert isinstance(item, TrustError)
+
+
+@pytest.mark.parametrize("value", [2**53, 2**53 - 1])
+def test_a_policy_number_past_rfc8785s_domain_is_reported(document: dict[str, Any],
+                                                          value: int) -> None:
+    """A kept policy whose number is edited past 2**53 has no RFC 8785 form: `provenance
+    verify` crashed in the canonicalizer (found by the property above, session 12); now the
+    record is not reproduced (`policy-digest`). The honest twin: a number inside the domain
+    is an ordinary digest mismatch."""
+    doc = copy.deepcopy(document)
+    doc["records"][0]["evidence"]["policy"]["trust"][0]["threshold"] = value
+    report = reverify_document(ProvenanceDocument.model_validate(doc))
+    assert not report.ok
+    assert [d.check for d in report.discrepancies] == ["policy-digest"]
+

@@ -18,6 +18,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from clamp.trust.bundle_fields import check_bundle
 from clamp.trust.certs import chain_authority, load_der_cert, require_logged_within
 from clamp.trust.dsse import (
     parse_envelope,
@@ -183,6 +184,7 @@ def parse_bundle(raw: bytes) -> ParsedBundle:
     """Parse a bundle or raise `MalformedError`: nothing here is verified yet."""
     doc = as_dict(loads_json(raw, check=CHECK, limit=MAX_BUNDLE, error=M), check=CHECK,
                   what="bundle", error=M)
+    check_bundle(doc)
     media_type = doc.get("mediaType")
     version = BUNDLE_MEDIA_TYPES.get(media_type) if isinstance(media_type, str) else None
     if version is None or not isinstance(media_type, str):

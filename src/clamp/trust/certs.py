@@ -32,13 +32,46 @@ OID_OTHERNAME_USERNAME = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
 MAX_PATH = 4
 
 
+_BEGIN, _END = b"-----BEGIN CERTIFICATE-----", b"-----END CERTIFICATE-----"
+
+
 def load_pem_certs(pem: bytes, *, check: str, limit: int = 16) -> list[x509.Certificate]:
-    try:
-        certs = x509.load_pem_x509_certificates(pem)
-    except ValueError as exc:
-        raise InvalidSignatureError(check, f"not a PEM certificate ({exc})") from exc
-    if not certs or len(certs) > limit:
-        raise InvalidSignatureError(check, f"expected 1..{limit} certificates, got {len(certs)}")
+    """The certificates of a PEM annotation, read as cosign reads it (sigstore's
+    `UnmarshalCertificatesFromPEM`: after trimming whitespace, `pem.Decode` block after block
+    until nothing is left, each block's bytes parsed as a certificate whatever its type).
+
+    `cryptography` alone reads it otherwise: it skips blocks of other types and text after
+    the last block, so `PUBLIC KEY` (holding certificate A) + `CERTIFICATE` B was A for cosign
+    and B for clamp, and trailing junk cosign refuses was accepted. Text before a block is
+    skipped, as Go skips it; a block typed other than CERTIFICATE, or anything but whitespace
+    after the last block, is refused."""
+    rest = pem.strip()
+    certs: list[x509.Certificate] = []
+    while rest:
+        start = rest.find(b"-----BEGIN ")
+        if start < 0:
+            raise InvalidSignatureError(check, "text after the last PEM block (cosign refuses "
+                                        f"it): {rest[:60]!r}")
+        if not rest.startswith(_BEGIN + b"\n", start) and \
+                not rest.startswith(_BEGIN + b"\r\n", start):
+            raise InvalidSignatureError(check, "a PEM block that is not a CERTIFICATE: "
+                                        f"{rest[start:start + 60]!r}")
+        end = rest.find(_END, start)
+        if end < 0:
+            raise InvalidSignatureError(check, "a PEM CERTIFICATE block without its END line")
+        tail = rest.find(b"\n", end)
+        tail = len(rest) if tail < 0 else tail
+        if rest[end + len(_END):tail].strip(b" \t\r"):
+            raise InvalidSignatureError(check, "text after a PEM END line (cosign refuses it)")
+        block, rest = rest[start:end + len(_END)], rest[tail + 1:]
+        if len(certs) == limit:
+            raise InvalidSignatureError(check, f"expected 1..{limit} certificates, got more")
+        try:
+            certs.append(x509.load_pem_x509_certificate(block))
+        except ValueError as exc:
+            raise InvalidSignatureError(check, f"not a PEM certificate ({exc})") from exc
+    if not certs:
+        raise InvalidSignatureError(check, f"expected 1..{limit} certificates, got 0")
     return certs
 
 
@@ -118,7 +151,7 @@ def chain_authority(leaf: x509.Certificate, root: TrustedRoot, when: datetime,
             full = path + chain[start:]
             if all(_valid_at(c, when) for c in full) and all(
                     _issued_by(a, b) for a, b in itertools.pairwise(full)):
-                refused = _refused_issuer(full)
+                refused = _weak_signature([leaf, *full[:-1]]) or _refused_issuer(full)
                 if refused is None:
                     return full, authority
                 last_refusal = refused
@@ -129,15 +162,82 @@ def chain_authority(leaf: x509.Certificate, root: TrustedRoot, when: datetime,
         f"valid at {when:%Y-%m-%dT%H:%M:%SZ}")
 
 
+#: Extensions Go's x509 parser handles when critical (crypto/x509 parser.go): any other
+#: critical extension makes `Certificate.Verify` refuse the certificate, leaf or CA
+#: (UnhandledCriticalExtension), and sigstore-go exempts only a leaf's critical SAN.
+_GO_HANDLED = frozenset(f"2.5.29.{n}" for n in (14, 15, 17, 19, 31, 32, 35, 37))
+#: Constraints Go enforces on the path below a CA that clamp does not evaluate: name
+#: constraints, policy constraints, policy mappings, inhibitAnyPolicy. A path through a CA
+#: that carries one is refused (critical or not) rather than judged as if it were absent.
+_UNEVALUATED = {"2.5.29.30": "nameConstraints", "2.5.29.36": "policyConstraints",
+                "2.5.29.33": "policyMappings", "2.5.29.54": "inhibitAnyPolicy"}
+
+
+def refused_extension(cert: x509.Certificate) -> str | None:
+    """Why an extension makes `cert` unverifiable, or None: a critical extension Go's
+    verifier does not handle (a Fulcio OID, an SCT list or a private one marked critical),
+    or a path constraint clamp does not evaluate. Without this, a CA of the trusted root
+    could constrain what it issues (a critical usage limit, permitted names) and clamp would
+    accept the leaves cosign and sigstore-go refuse."""
+    for ext in extensions_of(cert):
+        oid = ext.oid.dotted_string
+        if oid in _UNEVALUATED:
+            return f"carries {_UNEVALUATED[oid]} ({oid}), which clamp does not evaluate"
+        if ext.critical and oid not in _GO_HANDLED:
+            return f"carries the critical extension {oid}, which no verifier here handles"
+    return None
+
+
+def _grants_code_signing(cert: x509.Certificate) -> bool:
+    """Go's checkChainForKeyUsage: a CA without an EKU extension allows any usage; one with
+    it must list codeSigning (asked for by cosign and sigstore-go) or anyExtendedKeyUsage."""
+    try:
+        eku = extensions_of(cert).get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return True
+    return ExtendedKeyUsageOID.CODE_SIGNING in eku or \
+        ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku
+
+
+#: The hashes Go's x509 verifies a certificate signature with (signatureAlgorithmDetails, less
+#: the SHA-1 and MD5 ones it refuses as insecure); Ed25519 signs without a separate hash.
+_GO_SIGNATURE_HASHES = frozenset({"sha256", "sha384", "sha512"})
+
+
+def _weak_signature(signed: Sequence[x509.Certificate]) -> str | None:
+    """Why a certificate's signature (the leaf's, each intermediate's; not the anchor's own)
+    is one Go refuses, or None: SHA-1 or MD5 (insecure), SHA-224 (not implemented). A CA of
+    the trusted root that still signs with SHA-1 makes collisions a forger's tool."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    for cert in signed:
+        try:
+            algorithm = cert.signature_hash_algorithm
+        except UnsupportedAlgorithm:
+            return f"certificate {cert.subject.rfc4514_string()[:80]!r} has an unknown " \
+                   "signature algorithm"
+        if algorithm is not None and algorithm.name not in _GO_SIGNATURE_HASHES:
+            return (f"certificate {cert.subject.rfc4514_string()[:80]!r} is signed with "
+                    f"{algorithm.name.upper()}, which cosign and sigstore-go refuse")
+    return None
+
+
 def _refused_issuer(issuers: Sequence[x509.Certificate]) -> str | None:
     """Why the path is refused, or None: RFC 5280 §6.1.4 on every issuing certificate (the
     leaf's issuer first, the trust anchor last): CA:TRUE, a key usage with keyCertSign, and a
     pathLenConstraint no smaller than the number of (non-self-issued) CA certificates below it.
     Without this, a CA the root limited to issuing leaves (pathLen=0) could mint a sub-CA whose
-    leaves verify."""
+    leaves verify. As Go's verifier, also: an EKU extension that allows code signing and no
+    critical extension it does not handle (`refused_extension`)."""
     below = 0  # intermediate CA certificates between this issuer and the leaf
     for position, cert in enumerate(issuers):
         what = f"issuing certificate {position} ({cert.subject.rfc4514_string()[:80]})"
+        refused = refused_extension(cert)
+        if refused is not None:
+            return f"{what} {refused}"
+        if not _grants_code_signing(cert):
+            return (f"{what} has an extended key usage without codeSigning: it may not "
+                    "issue signing certificates")
         try:
             constraints = extensions_of(cert).get_extension_for_class(x509.BasicConstraints).value
             usage = extensions_of(cert).get_extension_for_class(x509.KeyUsage).value
@@ -170,8 +270,13 @@ def _reach(cert: x509.Certificate, target: x509.Certificate,
 
 
 def check_profile(leaf: x509.Certificate) -> None:
-    """Fulcio leaf profile: digitalSignature key usage and the codeSigning EKU, not a CA."""
+    """Fulcio leaf profile: digitalSignature key usage and the codeSigning EKU, not a CA, and
+    no critical extension Go's verifier refuses (a critical SAN is exempt, as in sigstore-go,
+    for Fulcio's username OtherName)."""
     extensions = extensions_of(leaf)
+    refused = refused_extension(leaf)
+    if refused is not None:
+        raise InvalidSignatureError("extensions", f"certificate {refused}")
     try:
         eku = extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound as exc:

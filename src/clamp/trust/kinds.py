@@ -33,11 +33,26 @@ Kind = Literal["signature", "attestation"]
 
 def parse_simplesigning(payload: bytes) -> tuple[str, str | None]:
     """(docker-manifest-digest, docker-reference) from a payload; fields matched like Go's json
-    (after `loads_json` refused every payload two spellings of one field could mislead)."""
+    (after `loads_json` refused every payload two spellings of one field could mislead).
+
+    cosign unmarshals the payload into sigstore's `SimpleContainerImage` and refuses it when
+    any field has the wrong JSON type (`optional` a string, `critical.identity` a list,
+    `docker-reference` a number: Go's json reports the mismatch after filling the rest), so
+    such a payload is refused here too, even though only the digest is compared."""
     doc = loads_json(payload, check="payload", limit=MAX_PAYLOAD)
     critical = go_get(doc, "critical")
     if not isinstance(critical, dict):
         raise InvalidSignatureError("payload", "payload has no 'critical' object")
+    identity = go_get(critical, "identity")
+    for value, what, kind in ((go_get(doc, "optional"), "optional", dict),
+                              (identity, "critical.identity", dict),
+                              (go_get(critical, "image"), "critical.image", dict),
+                              (go_get(identity, "docker-reference"),
+                               "critical.identity.docker-reference", str)):
+        if value is not None and not isinstance(value, kind):
+            raise InvalidSignatureError("payload", f"payload {what} is not a JSON "
+                                        f"{'object' if kind is dict else 'string'} (cosign "
+                                        "refuses the payload)")
     kind = go_get(critical, "type")
     if kind != PAYLOAD_TYPE:
         raise InvalidSignatureError("payload", f"payload type {str(kind)[:80]!r} is not "
@@ -46,7 +61,7 @@ def parse_simplesigning(payload: bytes) -> tuple[str, str | None]:
     if not isinstance(digest, str):
         raise InvalidSignatureError("payload", "payload lacks critical.image."
                                     "docker-manifest-digest")
-    reference = go_get(go_get(critical, "identity"), "docker-reference")
+    reference = go_get(identity, "docker-reference")
     return digest, reference if isinstance(reference, str) else None
 
 
