@@ -45,24 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for warning in [*loaded.warnings, *chosen.warnings]:
         print(f"warning: {warning}", file=sys.stderr)
-    return _print_chosen(chosen.ref.reference)
-
-
-def _print_chosen(reference: str) -> int:
-    """The chosen image on stdout, or the origin's failure (exit 1) when stdout cannot take it:
-    a closed or full stdout had exited 0 with the image printed nowhere, and a workflow reading
-    `$(ci/resolve_rocm.py)` would have run an empty image name."""
-    from clamp.cli import streams
-    from clamp.errors import BadInputError
-
-    try:
-        sys.stdout.write(reference + "\n")
-        sys.stdout.flush()
-    except BadInputError as exc:
-        streams.release()
-        print(f"Error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    # A stdout that cannot take the image is the origin's failure: `$(ci/resolve_rocm.py)`
+    # must not go on with an empty image name.
+    return streams.print_line(chosen.ref.reference, label="Error", failed=1)
 
 
 if __name__ == "__main__":

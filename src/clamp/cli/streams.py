@@ -117,16 +117,18 @@ def release() -> None:
     sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives to exit
 
 
-def print_line(text: str) -> int:
-    """Print one line outside a command (a console script's own `--version`): 0, or 64 with
-    one line on stderr when stdout cannot take it."""
+def print_line(text: str, *, label: str = "error",
+               failed: int = ExitCode.BAD_INPUT) -> int:
+    """Print one line outside a command (a console script's own `--version`, the origin
+    shim's chosen image): 0, or `failed` (64; the shim: the origin's 1) with one `label:` line
+    on stderr when stdout cannot take it."""
     try:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
     except BadInputError as exc:
         release()
-        print(f"error: {exc}", file=sys.stderr)
-        return int(ExitCode.BAD_INPUT)
+        print(f"{label}: {exc}", file=sys.stderr)
+        return int(failed)
     return 0
 
 
