@@ -18,7 +18,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from clamp.trust.bundle_fields import check_bundle
+from clamp.trust.bundle_fields import check_bundle_fields
 from clamp.trust.certs import chain_authority, load_der_cert, require_logged_within
 from clamp.trust.dsse import (
     parse_envelope,
@@ -184,7 +184,7 @@ def parse_bundle(raw: bytes) -> ParsedBundle:
     """Parse a bundle or raise `MalformedError`: nothing here is verified yet."""
     doc = as_dict(loads_json(raw, check=CHECK, limit=MAX_BUNDLE, error=M), check=CHECK,
                   what="bundle", error=M)
-    check_bundle(doc)
+    check_bundle_fields(doc)
     media_type = doc.get("mediaType")
     version = BUNDLE_MEDIA_TYPES.get(media_type) if isinstance(media_type, str) else None
     if version is None or not isinstance(media_type, str):
@@ -353,7 +353,7 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
 
     found_types: list[str] = []
     if envelope is not None:
-        statement = parse_statement(envelope)
+        statement = parse_statement(envelope, protojson=True)
         if subject_digest is None and artifact.data is not None:
             require_subject_bytes(statement, artifact.data)  # as sigstore-go, given the bytes
         else:

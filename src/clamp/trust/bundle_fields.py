@@ -7,16 +7,16 @@ was silently skipped: a bundle sigstore-go refuses verified, and a proto-name sp
 (`x509_certificate_chain` beside `publicKey`: two members of one oneof for protojson, one
 for clamp) was read one way here and refused there. Every object of a bundle is therefore
 checked against the schema before anything is read from it; anything else is refused. So is
-the in-toto statement a DSSE bundle carries: sigstore-go reads it with protojson too (its
-`predicate` is a `Struct`, free-form; the statement and its subjects are not).
+the in-toto statement a DSSE bundle carries, where `dsse.parse_statement` reads it: sigstore-go
+reads it with protojson too (its `predicate` is a `Struct`, free-form; the statement and its
+subjects are not).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from clamp.trust.errors import MalformedError, TrustError
-from clamp.trust.mediatypes import INTOTO_PAYLOAD_TYPE
+from clamp.trust.errors import MalformedError
 
 #: Per object kind: its fields (JSON names, as the bundle schema writes them) and, for those
 #: holding an object or a list of objects, that object's kind.
@@ -65,25 +65,3 @@ def check_bundle_fields(doc: Any, kind: str = "bundle", where: str = "bundle") -
             inner = fields[key]
             if inner is not None:
                 check_bundle_fields(value, inner, f"{where}.{key}")
-
-
-def check_statement_fields(doc: Any) -> None:
-    """The in-toto statement of a bundle's DSSE envelope, against the in-toto v1 schema (a
-    payload that is not base64 JSON is left to the parser, which refuses it)."""
-    from clamp.trust.encoding import b64decode, loads_json
-
-    envelope = doc.get("dsseEnvelope") if isinstance(doc, dict) else None
-    if not isinstance(envelope, dict) or envelope.get("payloadType") != INTOTO_PAYLOAD_TYPE:
-        return
-    try:
-        statement = loads_json(b64decode(envelope.get("payload", ""), check="bundle"),
-                               check="bundle")
-    except TrustError:
-        return
-    check_bundle_fields(statement, "statement", "statement")
-
-
-def check_bundle(doc: Any) -> None:
-    """Every object of the bundle, and of the statement it signs, within its schema."""
-    check_bundle_fields(doc)
-    check_statement_fields(doc)

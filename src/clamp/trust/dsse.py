@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from clamp.trust.bundle_fields import check_bundle_fields
 from clamp.trust.encoding import b64decode, go_get, loads_json
 from clamp.trust.errors import InvalidSignatureError
 from clamp.trust.keys import PublicKey
@@ -93,16 +94,20 @@ _LOWER_HEX = re.compile(r"[0-9a-f]+", re.ASCII)
 _GO_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*", re.ASCII)
 
 
-def parse_statement(envelope: Envelope) -> Statement:
+def parse_statement(envelope: Envelope, *, protojson: bool = False) -> Statement:
     """The in-toto statement of an envelope, read by `loads_json` (no key two Go readers could
     read differently). A subject's `sha256` (and `sha384`/`sha512`) must be exactly lowercase
     hex of its length: cosign and sigstore-go compare spellings, and a statement naming a digest
     two ways is refused whole. Any other algorithm's value must be hex Go's decoder reads:
-    sigstore-go refuses the whole statement otherwise (verifyEnvelopeWithArtifactDigests)."""
+    sigstore-go refuses the whole statement otherwise (verifyEnvelopeWithArtifactDigests).
+    `protojson`: a bundle's statement, which sigstore-go reads with protojson, so a field the
+    in-toto v1 schema does not name is refused (legacy `.att` payloads are read by Go's json)."""
     if envelope.payload_type != INTOTO_PAYLOAD_TYPE:
         raise InvalidSignatureError("statement", f"payload type {envelope.payload_type!r} is "
                                     "not an in-toto statement")
     doc = loads_json(envelope.payload, check="statement", limit=MAX_ENVELOPE)
+    if protojson:
+        check_bundle_fields(doc, "statement", "statement")
     if not isinstance(doc, dict) or go_get(doc, "_type") not in STATEMENT_TYPES:
         raise InvalidSignatureError("statement", "not an in-toto Statement v0.1/v1")
     predicate_type = go_get(doc, "predicateType")
