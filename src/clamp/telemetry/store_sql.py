@@ -26,7 +26,7 @@ import re
 
 from clamp.telemetry.sessions import REASONS
 
-SCHEMA_VERSION = 8  # 8: sessions without records keep their labels; 7: origin record rules
+SCHEMA_VERSION = 9  # 9: year 0000 to the reference reader; 8: empty sessions keep labels
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -72,8 +72,10 @@ SCHEMA_DOCUMENTS = {"detected": json.dumps({**_SCHEMA_TOP, "records": [_SCHEMA_R
 #: hours, nothing around them. Within this shape DuckDB's cast and `sessions.parse_timestamp`
 #: give the same instant or both refuse (tests/telemetry/test_store_stamps.py); outside it they
 #: do not (`epoch`, `2025-1-1`, `+25:00`, `,5` fractions), so such text, and zone names, go to
-#: the reference reader.
-STAMP_SHAPE = (r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?:[.]\d+)?)?)?)?"
+#: the reference reader. Year 0000 is outside it too: DuckDB reads it (1 BC), and an offset
+#: west of UTC moves its last hours into year 1, an instant the reference reader refuses.
+STAMP_SHAPE = (r"(?:[1-9]\d{3}|0[1-9]\d{2}|00[1-9]\d|000[1-9])"
+               r"-\d{2}-\d{2}(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?:[.]\d+)?)?)?)?"
                r"(?:Z|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)?")
 
 # Every key the original format names is declared, because DuckDB's JSON reader is markedly
