@@ -205,6 +205,8 @@ class TemporalAggregator:
         gpu, gpu_corrupt = summarise_gpu(telemetry_dir / "gpu")
         corrupt += [CorruptFile(path=self._rel(p, telemetry_dir), reason=r)
                     for p, r in gpu_corrupt]
+        gpu.lostGpus = [g.model_copy(update={"path": self._rel(g.path, telemetry_dir)})
+                        for g in gpu.lostGpus]
 
         by_session = []
         untrusted_sessions = []
