@@ -206,3 +206,20 @@ def test_null_and_scalar_records_agree_on_both_paths(tmp_path: Path) -> None:
     reasons = [r.reason for r in read_session_file(root / "build" / "telemetry" / "a.json")
                .records]
     assert reasons == ["record is not an object", None]
+
+
+def test_a_file_named_only_dot_json_is_not_a_session(origin_aggregator: Path,
+                                                     tmp_path: Path) -> None:
+    """std::filesystem gives `.json` no extension (a dot-file), so the origin skipped it; clamp
+    read it as a session."""
+    other = b'{"records": [{"stability_score": 0.1}]}'
+    ours = _agree(origin_aggregator, tmp_path, {".json": SESSION.encode(), "b.json": other})
+    assert ours["recordCount"] == 1
+
+
+def test_dot_files_with_an_extension_are_sessions(origin_aggregator: Path,
+                                                  tmp_path: Path) -> None:
+    """The twin: `.x.json` and `..json` have the extension `.json` for std::filesystem too."""
+    ours = _agree(origin_aggregator, tmp_path, {".x.json": SESSION.encode(),
+                                                "..json": SESSION.encode()})
+    assert ours["recordCount"] == 4
