@@ -139,9 +139,9 @@ _EXTRA = f"""CASE WHEN idx = 1 OR ({_RB} IS NOT NULL AND {_RB} IS DISTINCT FROM 
 # so the join drops its row). Rows the reference reader must settle are SUSPECT: a JSON value
 # with no records (the two unnests are zipped, padded with NULL, so such a value still gives one
 # row, r NULL, and a second value `{}` after the session is seen, as a JSON `null` record is;
-# a CASE giving `[NULL]` instead copied every file's records), and a non-finite number, which DuckDB's reader also takes from the
-# `NaN`/`Infinity` literals that make a file invalid JSON (the text alone cannot tell them from
-# the numeric string "nan").
+# a CASE giving `[NULL]` instead copied every file's records), and a non-finite number, which
+# DuckDB's reader also takes from the `NaN`/`Infinity` literals that make a file invalid JSON
+# (the text alone cannot tell them from the numeric string "nan").
 _FAST_INSERT = """
 INSERT INTO records
 WITH ids AS (SELECT unnest($2) AS path, unnest($3) AS file_id),
