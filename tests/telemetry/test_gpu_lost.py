@@ -26,6 +26,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from clamp.telemetry import TemporalAggregator, nvidia_smi
@@ -145,3 +147,31 @@ def test_aliases_and_preferred_spellings_are_not_duplicates() -> None:
 def test_every_no_reading_spelling_is_null(missing: str) -> None:
     (card,) = parse_nvidia_csv(f"index, temperature.gpu, power.draw\n0, {missing}, 5 W\n").cards
     assert card.temperature_gpu_c is None and card.power_w == 5.0 and card.extra == {}
+
+
+LOST_SPELLINGS = st.sampled_from([
+    LOST, "Unable to determine the device handle for GPU0000:A1:00.0: Unknown Error",
+    "Unable to determine the device handle for GPU1: 0000:34:00.0: Unknown Error",
+    "Unable to determine the device handle for GPU 0000:02:00.0: GPU is lost. Reboot the "
+    "system to recover this GPU"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.integers(20, 90), LOST_SPELLINGS), min_size=1, max_size=8),
+       st.booleans(), st.booleans(), st.sampled_from(["\n", "\r\n"]))
+def test_lost_lines_anywhere_keep_every_other_card(
+        slots: list[int | str], repeated: bool, index: bool, newline: str) -> None:
+    """Each slot is a GPU in NVML order: a reading, or a lost-GPU line in its place. Every
+    reading is read back on the card of its position, with or without an `index` column (and
+    with the header line repeated, as a loop capture starts); every lost line is reported."""
+    fields = "index, temperature.gpu" if index else "name, temperature.gpu"
+    lines = [fields] * (2 if repeated else 1)  # the header as a `-l` loop repeats it, or once
+    for position, slot in enumerate(slots):
+        if isinstance(slot, str):
+            lines.append(slot)
+        else:
+            lines.append(f"{position if index else 'GPU'}, {slot}")
+    snap = parse_nvidia_csv(newline.join(lines) + newline)
+    expected = [(f"nvidia{p}", float(s)) for p, s in enumerate(slots) if isinstance(s, int)]
+    assert [(c.card, c.temperature_gpu_c) for c in snap.cards] == expected
+    assert len(snap.lost) == sum(isinstance(s, str) for s in slots)
