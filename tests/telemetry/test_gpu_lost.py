@@ -175,3 +175,25 @@ def test_lost_lines_anywhere_keep_every_other_card(
     expected = [(f"nvidia{p}", float(s)) for p, s in enumerate(slots) if isinstance(s, int)]
     assert [(c.card, c.temperature_gpu_c) for c in snap.cards] == expected
     assert len(snap.lost) == sum(isinstance(s, str) for s in slots)
+
+
+def test_a_lost_gpu_before_the_xml_document(tmp_path: Path) -> None:
+    """`nvidia-smi -q -x` prints the same line ahead of the document, which lists the GPUs it
+    could reach; before, the snapshot was "not valid XML: syntax error"."""
+    data = Path(__file__).parent / "data" / "nvidia_smi" / "telegraf_tesla-t4_excerpt.xml"
+    path = tmp_path / "gpu" / "t4.xml"
+    path.parent.mkdir()
+    path.write_bytes(f"{LOST}\n".encode() + data.read_bytes())
+    metrics, corrupt = summarise_gpu(path.parent)
+    assert corrupt == [] and [c.name for c in metrics.cards] == ["Tesla T4"]
+    assert [(g.gpu, g.reason) for g in metrics.lostGpus] == [("0000:0B:00.0", "Unknown Error")]
+
+
+def test_other_text_before_the_xml_is_still_refused(tmp_path: Path) -> None:
+    """The twin: only lost-GPU lines are taken off; any other text leaves the XML invalid."""
+    data = Path(__file__).parent / "data" / "nvidia_smi" / "telegraf_tesla-t4_excerpt.xml"
+    path = tmp_path / "gpu" / "t4.xml"
+    path.parent.mkdir()
+    path.write_bytes(b"WARNING: something\n" + data.read_bytes())
+    metrics, corrupt = summarise_gpu(path.parent)
+    assert metrics.cards == [] and corrupt[0][1].startswith("nvidia-smi: not valid XML")

@@ -313,8 +313,23 @@ def _gpu_from_xml(gpu: Element, position: int) -> CardMetrics:
     return card
 
 
+def _lost_before(data: bytes) -> tuple[bytes, list[tuple[str, str]]]:
+    """The document after the lost-GPU lines nvidia-smi printed ahead of it, and those GPUs."""
+    lost: list[tuple[str, str]] = []
+    while True:
+        line, _, rest = data.lstrip().partition(b"\n")
+        found = lost_gpu(line.decode("utf-8", "replace"))
+        if found is None:
+            return data, lost
+        lost.append(found)
+        data = rest
+
+
 def parse_nvidia_xml(data: bytes) -> SmiSnapshot:
-    """Parse `nvidia-smi -q -x` output; raises ValueError if it is not usable."""
+    """Parse `nvidia-smi -q -x` output; raises ValueError if it is not usable. A lost GPU's
+    line before the document is reported (`lost`), as in the CSV: the document lists the
+    others."""
+    data, lost = _lost_before(data)
     root = parse_xml(data)
     if root.tag != "nvidia_smi_log":
         raise ValueError(f"root element is <{root.tag[:40]}>, not <nvidia_smi_log>")
@@ -322,7 +337,7 @@ def parse_nvidia_xml(data: bytes) -> SmiSnapshot:
     if not gpus:
         raise ValueError("no <gpu> elements")
     kmd, driver = root.find("kmd_version"), root.find("driver_version")
-    return SmiSnapshot(cards=[_gpu_from_xml(g, i) for i, g in enumerate(gpus)],
+    return SmiSnapshot(cards=[_gpu_from_xml(g, i) for i, g in enumerate(gpus)], lost=lost,
                        driver_version=_driver(kmd.text if kmd is not None else None,
                                               driver.text if driver is not None else None))
 
