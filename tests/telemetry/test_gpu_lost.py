@@ -197,3 +197,13 @@ def test_other_text_before_the_xml_is_still_refused(tmp_path: Path) -> None:
     path.write_bytes(b"WARNING: something\n" + data.read_bytes())
     metrics, corrupt = summarise_gpu(path.parent)
     assert metrics.cards == [] and corrupt[0][1].startswith("nvidia-smi: not valid XML")
+
+
+def test_lost_gpus_in_the_summary_are_bounded(tmp_path: Path) -> None:
+    """A file of lost-GPU lines (the CSV reader takes 100,000 rows) lists the first 100."""
+    from clamp.telemetry.gpu import MAX_LOST
+
+    (tmp_path / "many.csv").write_text(f"{HEADER}\n" + f"{LOST}\n" * 5000 + f"{ROW0}\n")
+    metrics, corrupt = summarise_gpu(tmp_path)
+    assert corrupt == [] and len(metrics.lostGpus) == MAX_LOST == 100
+    assert [c.card for c in metrics.cards] == ["nvidia0"]

@@ -38,6 +38,10 @@ def parse_gpu_snapshot(document: Any) -> SmiSnapshot:
         raise ValueError(f"{reader}: {exc}") from exc
 
 
+#: Lost GPUs listed in a summary: a fleet loses a few; a file of 100,000 such lines (the CSV
+#: reader's row bound) would otherwise put 100,000 entries in the summary.
+MAX_LOST = 100
+
 #: Snapshot file names read from the gpu/ directory, by suffix.
 SUFFIXES = (".json", ".csv", ".xml")
 
@@ -116,7 +120,8 @@ def summarise_gpu(directory: Path) -> tuple[GpuMetrics, list[tuple[str, str]]]:
             corrupt.append((str(path), str(exc)))
             continue
         snapshots += 1
-        lost += [LostGpu(path=str(path), gpu=gpu, reason=why) for gpu, why in snapshot.lost]
+        lost += [LostGpu(path=str(path), gpu=gpu, reason=why)
+                 for gpu, why in snapshot.lost[:MAX_LOST - len(lost)]]
         tool = snapshot_tool(path, snapshot)
         for card in snapshot.cards:
             # "card0" on two machines is two GPUs: tell them apart by what identifies the GPU
