@@ -223,3 +223,47 @@ def test_dot_files_with_an_extension_are_sessions(origin_aggregator: Path,
     ours = _agree(origin_aggregator, tmp_path, {".x.json": SESSION.encode(),
                                                 "..json": SESSION.encode()})
     assert ours["recordCount"] == 4
+
+
+@pytest.mark.parametrize("name", ["ci\\_work", "ci\\build", "runner\\telemetry\\ok"])
+def test_the_origins_summary_of_a_directory_with_backslashes(origin_aggregator: Path,
+                                                             tmp_path: Path, name: str) -> None:
+    """The origin wrote its directory fields unescaped, so a Windows-style path (here a
+    directory whose name holds backslashes) made its summary invalid JSON (`\\_`) or JSON naming
+    another directory (`\\b` a backspace, `\\t` a tab). Before, telemetry_inspect refused the one
+    and showed the wrong directory for the other."""
+    from clamp.telemetry.summary_io import load_summary
+
+    root = tmp_path / name
+    (root / "build" / "telemetry").mkdir(parents=True)
+    (root / "build" / "telemetry" / "a.json").write_text(SESSION)
+    theirs = origin_summary_raw(origin_aggregator, root)
+    assert theirs.startswith('{"sourceDirectory":"' + str(root))  # raw, as the origin wrote it
+    summary = load_summary(root)
+    assert summary.sourceDirectory == str(root / "build" / "telemetry")
+    assert (summary.sessionCount, summary.backend, summary.meanStability) == (2, "hip", 0.6)
+
+
+def test_summaries_that_need_no_repair_are_read_as_written(origin_aggregator: Path,
+                                                           tmp_path: Path) -> None:
+    """The twin: a plain path, and clamp's own summary of a backslashed directory (escaped)."""
+    from clamp.telemetry.summary_io import load_summary
+
+    plain = tmp_path / "plain"
+    (plain / "build" / "telemetry").mkdir(parents=True)
+    (plain / "build" / "telemetry" / "a.json").write_text(SESSION)
+    origin_summary_raw(origin_aggregator, plain)
+    assert load_summary(plain).sourceDirectory == str(plain / "build" / "telemetry")
+    ours = tmp_path / "ci\\build"
+    (ours / "build" / "telemetry").mkdir(parents=True)
+    (ours / "build" / "telemetry" / "a.json").write_text(SESSION)
+    TemporalAggregator(db=tmp_path / "s.duckdb").accumulate(ours)  # DuckDB reads a backslash
+    # in a database path as a separator
+    assert load_summary(ours).sourceDirectory == str(ours / "build" / "telemetry")
+
+
+def origin_summary_raw(binary: Path, root: Path) -> str:
+    import subprocess
+
+    subprocess.run([str(binary), str(root)], check=True, timeout=60)
+    return (root / "build" / "telemetry_summary.json").read_text()
