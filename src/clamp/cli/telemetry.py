@@ -57,6 +57,8 @@ def accumulate(
     if summary.untrustedSessions:
         output.warn(f"{len(summary.untrustedSessions)} session(s) ran images that did not "
                     "verify; reported apart from the trusted statistics")
+    for gpu in summary.gpuMetrics.lostGpus[:10]:
+        output.warn(f"lost GPU {gpu.gpu} in {gpu.path}: {gpu.reason}")
     if output.in_github_actions():
         _github(summary, out_path)
 

@@ -62,11 +62,16 @@ _MAX_WINDOW_S = 100 * 366 * 86400  # windows are epoch-microsecond buckets: keep
 
 
 def _session_files(directory: Path) -> list[str]:
-    """Paths of ROOT/build/telemetry/*.json as strings (10,000 Path objects cost real time)."""
+    """Paths of ROOT/build/telemetry/*.json as strings (10,000 Path objects cost real time).
+
+    The origin took files whose `std::filesystem` extension is `.json`; a name that is only
+    `.json` is a dot-file without an extension there, so it is not a session file here either.
+    """
     if not directory.is_dir():
         return []
     with os.scandir(directory) as entries:
-        return sorted(e.path for e in entries if e.name.endswith(".json") and e.is_file())
+        return sorted(e.path for e in entries
+                      if e.name.endswith(".json") and e.name != ".json" and e.is_file())
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -205,6 +210,8 @@ class TemporalAggregator:
         gpu, gpu_corrupt = summarise_gpu(telemetry_dir / "gpu")
         corrupt += [CorruptFile(path=self._rel(p, telemetry_dir), reason=r)
                     for p, r in gpu_corrupt]
+        gpu.lostGpus = [g.model_copy(update={"path": self._rel(g.path, telemetry_dir)})
+                        for g in gpu.lostGpus]
 
         by_session = []
         untrusted_sessions = []

@@ -13,7 +13,7 @@ from typing import Any
 
 from clamp.telemetry.amd_smi import parse_amd_smi
 from clamp.telemetry.jsonfile import load_captured_json
-from clamp.telemetry.models import GpuCard, GpuMetrics
+from clamp.telemetry.models import GpuCard, GpuMetrics, LostGpu
 from clamp.telemetry.nvidia_smi import READERS as NVIDIA_READERS
 from clamp.telemetry.rocm_smi import CardMetrics, SmiSnapshot, parse_rocm_smi
 
@@ -37,6 +37,10 @@ def parse_gpu_snapshot(document: Any) -> SmiSnapshot:
     except ValueError as exc:
         raise ValueError(f"{reader}: {exc}") from exc
 
+
+#: Lost GPUs listed in a summary: a fleet loses a few; a file of 100,000 such lines (the CSV
+#: reader's row bound) would otherwise put 100,000 entries in the summary.
+MAX_LOST = 100
 
 #: Snapshot file names read from the gpu/ directory, by suffix.
 SUFFIXES = (".json", ".csv", ".xml")
@@ -102,6 +106,7 @@ def summarise_gpu(directory: Path) -> tuple[GpuMetrics, list[tuple[str, str]]]:
     per_card: dict[tuple[str, str], list[CardMetrics]] = {}
     tools: dict[tuple[str, str], str] = {}
     corrupt: list[tuple[str, str]] = []
+    lost: list[LostGpu] = []
     snapshots = 0
     files = sorted(p for p in directory.iterdir()
                    if p.suffix.lower() in SUFFIXES) if directory.is_dir() else []
@@ -115,6 +120,8 @@ def summarise_gpu(directory: Path) -> tuple[GpuMetrics, list[tuple[str, str]]]:
             corrupt.append((str(path), str(exc)))
             continue
         snapshots += 1
+        lost += [LostGpu(path=str(path), gpu=gpu, reason=why)
+                 for gpu, why in snapshot.lost[:MAX_LOST - len(lost)]]
         tool = snapshot_tool(path, snapshot)
         for card in snapshot.cards:
             # "card0" on two machines is two GPUs: tell them apart by what identifies the GPU
@@ -152,4 +159,4 @@ def summarise_gpu(directory: Path) -> tuple[GpuMetrics, list[tuple[str, str]]]:
             vendor="NVIDIA" if tools[key] == "nvidia-smi" else "AMD", source=tools[key],
             maxTemperatureGpuC=_max([r.temperature_gpu_c for r in readings]),
             powerLimitW=_max([r.power_cap_w for r in readings]), maxClocksMhz=clocks))
-    return GpuMetrics(snapshotCount=snapshots, cards=cards), corrupt
+    return GpuMetrics(snapshotCount=snapshots, cards=cards, lostGpus=lost), corrupt

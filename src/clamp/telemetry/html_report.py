@@ -278,6 +278,8 @@ def render_html(summary: TelemetrySummary) -> str:
     s = summary
     images = {img.digest: img for img in s.breakdown.byImage}
     gpu = _gpu_table(s) if s.gpuMetrics.cards else '<p class="muted">No GPU snapshots.</p>'
+    gpu += "".join(f'<p class="bad">Lost GPU {escape(g.gpu)} in {escape(g.path)}: '
+                   f"{escape(g.reason)}</p>" for g in s.gpuMetrics.lostGpus[:10])
     changes = _changes_table(s, images) if s.changes else \
         '<p class="muted">No image change between windows.</p>'
     return f"""<!DOCTYPE html>

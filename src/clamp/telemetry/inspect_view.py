@@ -12,7 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from clamp.telemetry import numfmt
-from clamp.telemetry.models import MIN_VERDICT_RECORDS, Change, ImageGroup, Stats, TelemetrySummary
+from clamp.telemetry.models import (
+    MIN_VERDICT_RECORDS,
+    Change,
+    ImageGroup,
+    LostGpu,
+    Stats,
+    TelemetrySummary,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -324,6 +331,13 @@ def gpu_table(summary: TelemetrySummary) -> RenderableType:
     return table
 
 
+def lost_line(gpu: LostGpu) -> str:
+    """A GPU the snapshot's tool could not reach: said, so a missing card is not read as idle."""
+    from rich.markup import escape
+
+    return f"[red]lost GPU[/] {escape(gpu.gpu)} in {escape(gpu.path)}: {escape(gpu.reason)}"
+
+
 def render(summary: TelemetrySummary, console: Console) -> None:
     """Print the full terminal view. Every part is laid out for the console's width
     (`soft_wrap=False`): clamp's stdout console soft-wraps by default, which would leave a long
@@ -341,6 +355,7 @@ def render(summary: TelemetrySummary, console: Console) -> None:
     parts.append(corrupt_view(summary))
     if summary.gpuMetrics.cards:
         parts.append(gpu_table(summary))
+    parts += [lost_line(g) for g in summary.gpuMetrics.lostGpus[:10]]
     for part in parts:
         console.print(part, soft_wrap=False)
 

@@ -90,5 +90,9 @@ def markdown(summary: TelemetrySummary) -> str:
         vendors = {v: sum(1 for c in cards if c.vendor == v) for v in ("AMD", "NVIDIA")}
         problems.append("GPUs: " + ", ".join(f"{n} {v}" for v, n in vendors.items() if n)
                         + f" ({numfmt.count(s.gpuMetrics.snapshotCount)} snapshots)")
+    lost = s.gpuMetrics.lostGpus
+    if lost:
+        problems.append(f"{numfmt.count(len(lost))} GPU(s) lost (the tool could not reach "
+                        "them): " + ", ".join(f"{md(g.gpu)} ({md(g.reason)})" for g in lost[:5]))
     lines += [f"- {p}" for p in problems]
     return "\n".join(lines).rstrip() + "\n"

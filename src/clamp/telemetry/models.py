@@ -218,9 +218,22 @@ class GpuCard(_Model):
                                           "names (sclk/mclk, gfx_0, graphics/sm/memory).")
 
 
+class LostGpu(_Model):
+    """A GPU a snapshot's tool said it could not reach (nvidia-smi's "Unable to determine the
+    device handle for GPU 0000:0B:00.0: Unknown Error" line, printed in place of its row): the
+    snapshot's other cards are read, this one is reported rather than silently missing."""
+
+    path: str
+    gpu: str = Field(description="The GPU as the tool named it (a PCI bus id, or index and "
+                                 "bus id).")
+    reason: str = Field(description="The tool's reason, e.g. 'Unknown Error', 'GPU is lost. "
+                                    "Reboot the system to recover this GPU'.")
+
+
 class GpuMetrics(_Model):
     snapshotCount: int
     cards: list[GpuCard]
+    lostGpus: list[LostGpu] = Field(default_factory=list)
 
 
 class TelemetrySummary(_Model):

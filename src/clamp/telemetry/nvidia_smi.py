@@ -34,6 +34,8 @@ MAX_COLUMNS = 1_000
 
 _NUMBER = re.compile(r"^([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z%°]*)$")
 _HEADER_CELL = re.compile(r"^([a-zA-Z_][\w.]*)(?: \[([^\]]+)\])?$")
+#: nvidia-smi's line for a GPU it cannot reach ("detect" in some Windows builds).
+_LOST = re.compile(r"^\s*unable to (?:determine|detect) the device handle for ", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -146,38 +148,96 @@ def _header(cells: list[str]) -> list[tuple[str, str | None]] | None:
     return fields if any(f in known for f, _ in fields) else None
 
 
-def parse_nvidia_csv(text: str) -> SmiSnapshot:
-    """Parse `nvidia-smi --query-gpu=... --format=csv[,noheader][,nounits]` output."""
-    try:  # Windows captures end lines with CRLF; splitlines takes every line ending
-        rows = list(csv.reader(text.splitlines(), skipinitialspace=True))
+def lost_gpu(line: str) -> tuple[str, str] | None:
+    """(GPU, reason) when `line` is nvidia-smi's report of a GPU it could not reach.
+
+    nvidia-smi prints it in place of that card's row and goes on with the others:
+    "Unable to determine the device handle for GPU 0000:0B:00.0: Unknown Error", "... for
+    GPU0000:02:00.0: GPU is lost. Reboot the system to recover this GPU", and on driver 610
+    "... for GPU1: 0000:34:00.0: Unknown Error". The reason is what follows the last ": ".
+    """
+    match = _LOST.match(line)
+    if match is None:
+        return None
+    # Printable text only: the line is echoed in warnings, where an escape code would act.
+    rest = "".join(ch for ch in line[match.end():] if ch.isprintable())
+    gpu, sep, reason = rest.strip().rpartition(": ")
+    if not sep:
+        gpu, reason = reason, ""
+    gpu = gpu[3:].lstrip() if gpu[:3].upper() == "GPU" else gpu
+    return gpu.strip()[:100] or "unknown", reason.strip()[:200] or "unknown"
+
+
+def _items(text: str) -> list[list[str] | tuple[str, str]]:
+    """The CSV rows that hold cells, and lost-GPU lines (as `lost_gpu` tuples), in order."""
+    lines = text.splitlines()  # Windows captures end lines with CRLF: splitlines takes any
+    reader = csv.reader(lines, skipinitialspace=True)
+    items: list[list[str] | tuple[str, str]] = []
+    try:
+        for row in reader:
+            lost = lost_gpu(lines[reader.line_num - 1])
+            if lost is not None:
+                items.append(lost)
+            elif any(c.strip() for c in row):
+                items.append(row)
     except csv.Error as exc:
         raise ValueError(f"not valid CSV: {exc}") from exc
-    rows = [r for r in rows if any(c.strip() for c in r)]
-    if not rows:
-        raise ValueError("no rows")
-    if len(rows) > MAX_ROWS + 1:
-        raise ValueError(f"more than {MAX_ROWS} rows")
-    header = _header(rows[0])
+    return items
+
+
+def _columns(first: list[str]) -> list[tuple[str, str | None]]:
+    """The (field, unit) columns: the header line's, else the documented query's. A field named
+    twice is refused: its two cells are two readings of one thing and neither can be chosen
+    (a dict of the row would keep the last silently; two captures pasted side by side look so).
+    """
+    header = _header(first)
     if header is None:
-        if len(rows[0]) != len(DEFAULT_FIELDS):
-            raise ValueError(f"no header line, and {len(rows[0])} columns are not the "
+        if len(first) != len(DEFAULT_FIELDS):
+            raise ValueError(f"no header line, and {len(first)} columns are not the "
                              f"{len(DEFAULT_FIELDS)} of the documented query")
-        header = [(f, None) for f in DEFAULT_FIELDS]
-        data = rows
-    else:
-        data = [r for r in rows[1:] if r != rows[0]]  # `-l N` loops may repeat the header
+        return [(f, None) for f in DEFAULT_FIELDS]
     if len(header) > MAX_COLUMNS:
         raise ValueError(f"more than {MAX_COLUMNS} columns")
+    seen: set[str] = set()
+    for name, _unit in header:
+        if name in seen:
+            raise ValueError(f"column {name!r} appears twice in the header")
+        seen.add(name)
+    return header
+
+
+def parse_nvidia_csv(text: str) -> SmiSnapshot:
+    """Parse `nvidia-smi --query-gpu=... --format=csv[,noheader][,nounits]` output."""
+    items = _items(text)
+    if len(items) > MAX_ROWS + 1:
+        raise ValueError(f"more than {MAX_ROWS} rows")
+    rows = [i for i in items if isinstance(i, list)]
+    lost = [i for i in items if isinstance(i, tuple)]
+    if not rows:
+        if lost:  # every GPU lost: nvidia-smi printed no header
+            return SmiSnapshot(cards=[], lost=lost)
+        raise ValueError("no rows")
+    header = _columns(rows[0])
+    has_header = _header(rows[0]) is not None
     cards: list[CardMetrics] = []
     drivers: dict[str, str] = {}
-    for number, row in enumerate(data, start=1):
-        if len(row) != len(header):
-            raise ValueError(f"GPU row {number} has {len(row)} columns, the header "
+    position = number = 0  # NVML's enumeration order, counting lost GPUs; restarts per loop
+    for item in items:
+        if isinstance(item, tuple):
+            position += 1
+            continue
+        if has_header and item == rows[0]:  # `-l N` loops repeat the header
+            position = 0
+            continue
+        number += 1
+        if len(item) != len(header):
+            raise ValueError(f"GPU row {number} has {len(item)} columns, the header "
                              f"{len(header)}")
-        values = {f: (cell, unit) for (f, unit), cell in zip(header, row, strict=True)}
+        values = {f: (cell, unit) for (f, unit), cell in zip(header, item, strict=True)}
         index = values.get("index", ("", None))[0].strip()
-        card = CardMetrics(card=f"nvidia{index if index.isdigit() else len(cards)}",
+        card = CardMetrics(card=f"nvidia{index if index.isdigit() else position}",
                            vendor="NVIDIA")
+        position += 1
         for name, targets in _CSV_FIELDS.items():  # in order of preference
             if name in values:
                 _apply(card, name, values[name][0], targets, values[name][1])
@@ -192,10 +252,10 @@ def parse_nvidia_csv(text: str) -> SmiSnapshot:
             else:
                 card.extra[name] = cell.strip()
         cards.append(card)
-    if not cards:
+    if not cards and not lost:
         raise ValueError("a header line but no GPU rows")
-    return SmiSnapshot(cards=cards, driver_version=_driver(drivers.get("kmd_version"),
-                                                           drivers.get("driver_version")))
+    return SmiSnapshot(cards=cards, lost=lost, driver_version=_driver(
+        drivers.get("kmd_version"), drivers.get("driver_version")))
 
 
 def _driver(kmd: str | None, driver: str | None) -> str | None:
@@ -253,8 +313,23 @@ def _gpu_from_xml(gpu: Element, position: int) -> CardMetrics:
     return card
 
 
+def _lost_before(data: bytes) -> tuple[bytes, list[tuple[str, str]]]:
+    """The document after the lost-GPU lines nvidia-smi printed ahead of it, and those GPUs."""
+    lost: list[tuple[str, str]] = []
+    while True:
+        line, _, rest = data.lstrip().partition(b"\n")
+        found = lost_gpu(line.decode("utf-8", "replace"))
+        if found is None:
+            return data, lost
+        lost.append(found)
+        data = rest
+
+
 def parse_nvidia_xml(data: bytes) -> SmiSnapshot:
-    """Parse `nvidia-smi -q -x` output; raises ValueError if it is not usable."""
+    """Parse `nvidia-smi -q -x` output; raises ValueError if it is not usable. A lost GPU's
+    line before the document is reported (`lost`), as in the CSV: the document lists the
+    others."""
+    data, lost = _lost_before(data)
     root = parse_xml(data)
     if root.tag != "nvidia_smi_log":
         raise ValueError(f"root element is <{root.tag[:40]}>, not <nvidia_smi_log>")
@@ -262,7 +337,7 @@ def parse_nvidia_xml(data: bytes) -> SmiSnapshot:
     if not gpus:
         raise ValueError("no <gpu> elements")
     kmd, driver = root.find("kmd_version"), root.find("driver_version")
-    return SmiSnapshot(cards=[_gpu_from_xml(g, i) for i, g in enumerate(gpus)],
+    return SmiSnapshot(cards=[_gpu_from_xml(g, i) for i, g in enumerate(gpus)], lost=lost,
                        driver_version=_driver(kmd.text if kmd is not None else None,
                                               driver.text if driver is not None else None))
 

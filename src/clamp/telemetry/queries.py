@@ -48,12 +48,14 @@ FROM files AS f LEFT JOIN sessions AS s USING (file_id) WHERE f.status = 'ok'
 
 _DURATIONS = "SELECT count(duration_ms) FROM records WHERE reason IS NULL"
 # Each readable session file's backend and device as the origin chose them: its own top-level
-# value, else the first record naming one (for the device, the first valid record).
+# value, else the first record naming one (for the device, the first record whose stability_score
+# is numeric, valid or not: the origin took it from every record it parsed a score from, one
+# outside [0, 1] or with a seed of 0 included).
 FILE_LABELS = """
 WITH firsts AS (
     SELECT file_id, arg_min(extra->>'rb', idx) FILTER (WHERE extra->>'rb' IS NOT NULL) AS rb,
            arg_min(extra->>'rd', idx) FILTER (WHERE extra->>'rd' IS NOT NULL
-                                              AND reason IS NULL) AS rd
+                                              AND stability IS NOT NULL) AS rd
     FROM records WHERE extra IS NOT NULL GROUP BY file_id)
 SELECT coalesce(s.backend, firsts.rb), coalesce(s.device, firsts.rd)
 FROM files AS f JOIN sessions AS s USING (file_id) LEFT JOIN firsts USING (file_id)

@@ -191,10 +191,13 @@ class CardMetrics:
 
 @dataclass
 class SmiSnapshot:
-    """One `rocm-smi --json` document."""
+    """One snapshot: the cards it read, and the GPUs the tool said it could not reach."""
 
     cards: list[CardMetrics]
     driver_version: str | None = None
+    #: (GPU as the tool named it, the tool's reason): nvidia-smi prints "Unable to determine
+    #: the device handle for GPU 0000:0B:00.0: Unknown Error" in place of a lost card's row.
+    lost: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _text(value: Any) -> str | None:

@@ -279,14 +279,71 @@ def read_session_file(path: Path) -> SessionRead:
     if not data.strip():
         return SessionRead(path=path, corrupt="empty file")
     try:
-        document = json.loads(data)
+        document = parse_json_text(data)
     except UnicodeDecodeError:
         return SessionRead(path=path, corrupt="not UTF-8 text")
     except json.JSONDecodeError as exc:
-        what = "truncated JSON" if exc.pos >= len(data.rstrip()) else "malformed JSON"
+        what = "truncated JSON" if exc.pos >= len(exc.doc.rstrip()) else "malformed JSON"
         return SessionRead(path=path, corrupt=f"{what} at line {exc.lineno} column {exc.colno}")
+    except NotJson as exc:
+        return SessionRead(path=path, corrupt=f"not valid JSON: {exc}")
     except RecursionError:
         return SessionRead(path=path, corrupt="JSON nested too deeply")
     except ValueError:  # a number past Python's 4300-digit integer limit
         return SessionRead(path=path, corrupt="JSON number too long")
     return parse_session(document, path)
+
+
+class NotJson(ValueError):
+    """What Python's json module reads but JSON (and the origin's nlohmann parser) does not."""
+
+
+def _constant(name: str) -> Any:
+    raise NotJson(f"{name} is not a JSON number")
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def parse_json_text(data: bytes) -> Any:
+    """A session file's JSON document, read as the origin's nlohmann parser read it.
+
+    UTF-8 only, one byte-order mark allowed (Python's `json.loads` of bytes also detects UTF-16
+    and UTF-32); `NaN`, `Infinity` and lone surrogate escapes (`"\\ud800"`) refused, which Python
+    accepts and nlohmann does not (a lone surrogate also cannot be stored: DuckDB takes only
+    UTF-8, and the run used to crash on it); and the document ends at a NUL byte after the value,
+    where nlohmann's reader stops (a zero-padded tail, as a crash can leave), so
+    `{...}\\x00\\x00` counts as the origin counted it.
+    """
+    text = data.decode("utf-8")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        document = json.loads(text, parse_constant=_constant)
+    except json.JSONDecodeError as exc:
+        if not (exc.msg == "Extra data" and text[exc.pos] == "\x00"):
+            raise
+        text = text[:exc.pos]
+        document = json.loads(text, parse_constant=_constant)
+    if _SURROGATE_ESCAPE.search(text) and _lone_surrogate(document):
+        raise NotJson("a lone surrogate escape is not a character")
+    return document
+
+
+def _lone_surrogate(document: Any) -> bool:
+    """Whether any string (key or value) holds a surrogate not paired into one character
+    (Python's json pairs valid escapes, so what is left cannot be encoded)."""
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False

@@ -26,7 +26,9 @@ import re
 
 from clamp.telemetry.sessions import REASONS
 
-SCHEMA_VERSION = 9  # 9: year 0000 to the reference reader; 8: empty sessions keep labels
+#: 10: NaN/Infinity, lone surrogates, UTF-16 and a second value without records are corrupt,
+#: a NUL ends the document; 9: year 0000 to the reference reader; 8: empty sessions keep labels
+SCHEMA_VERSION = 10
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -134,7 +136,12 @@ _EXTRA = f"""CASE WHEN idx = 1 OR ({_RB} IS NOT NULL AND {_RB} IS DISTINCT FROM 
 # reader can represent): DuckDB reads `10000-01-01` or `9999-12-31T23:00-05:00` happily, and
 # hands such values back as text. `a >= min AND rl <= max` bounds both, since `rl >= a`.
 # $1: paths to read; $2/$3: the batch's paths and file ids (the schema file is not among them,
-# so the join drops its row).
+# so the join drops its row). Rows the reference reader must settle are SUSPECT: a JSON value
+# with no records (the two unnests are zipped, padded with NULL, so such a value still gives one
+# row, r NULL, and a second value `{}` after the session is seen, as a JSON `null` record is;
+# a CASE giving `[NULL]` instead copied every file's records), and a non-finite number, which
+# DuckDB's reader also takes from the `NaN`/`Infinity` literals that make a file invalid JSON
+# (the text alone cannot tell them from the numeric string "nan").
 _FAST_INSERT = """
 INSERT INTO records
 WITH ids AS (SELECT unnest($2) AS path, unnest($3) AS file_id),
@@ -145,7 +152,7 @@ raw AS (
     FROM __READ__ AS j JOIN ids ON ids.path = j.filename),
 u AS (
     SELECT file_id, ss, sb, sd, si, sg, unnest(records) AS r,
-           generate_subscripts(records, 1) AS idx
+           unnest(range(1, greatest(len(records), 1) + 1)) AS idx
     FROM raw),
 c AS (
     SELECT *, __NUM_S__ AS s, __NUM_D__ AS d, __NUM_SEED__ AS seed,
@@ -158,7 +165,10 @@ SELECT file_id, idx, a, CASE WHEN d >= 0 AND d < 'inf'::DOUBLE THEN d END, s,
                  __PARSED__
                  AND (a IS NULL OR (a >= __MIN_TS__ AND a <= __MAX_TS__))
                  AND (rl IS NULL OR (rl >= __MIN_TS__ AND rl <= __MAX_TS__))
-                 AND (a IS NULL OR rl IS NULL OR rl >= a) THEN NULL
+                 AND (a IS NULL OR rl IS NULL OR rl >= a)
+                 AND (d IS NULL OR isfinite(d)) AND (ss IS NULL OR isfinite(ss)) THEN NULL
+            WHEN r IS NULL OR NOT isfinite(s) OR NOT isfinite(d) OR NOT isfinite(seed)
+                 OR NOT isfinite(ss) THEN __SUSPECT__
             WHEN s IS NULL OR isnan(s) THEN 2
             WHEN s < 0 OR s > 1 THEN 3
             WHEN r.seed IS NOT NULL AND (seed IS NULL OR NOT isfinite(seed)
@@ -170,7 +180,7 @@ SELECT file_id, idx, a, CASE WHEN d >= 0 AND d < 'inf'::DOUBLE THEN d END, s,
        CASE WHEN idx <> 1 AND r.backend = sb AND r.deviceName = sd THEN NULL
             ELSE __EXTRA__ END
 FROM c
-""".replace("__EXTRA__", _EXTRA).replace(
+""".replace("__EXTRA__", _EXTRA).replace("__SUSPECT__", str(SUSPECT)).replace(
     "__MIN_TS__", "TIMESTAMPTZ '0001-01-01 00:00:00+00'").replace(
     "__MAX_TS__", "TIMESTAMPTZ '9999-12-31 23:59:59.999999+00'")
 

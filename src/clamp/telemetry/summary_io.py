@@ -7,13 +7,15 @@ produced.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from clamp.errors import BadInputError
-from clamp.telemetry.jsonfile import read_json
+from clamp.files import read_at_most
+from clamp.telemetry.jsonfile import MAX_DOCUMENT, read_json
 from clamp.telemetry.models import TelemetrySummary
 
 
@@ -69,13 +71,53 @@ def _from_original(doc: dict[str, Any]) -> TelemetrySummary:
         "changes": [], "gpuMetrics": {"snapshotCount": 0, "cards": []}})
 
 
+_HEAD, _MIDDLE, _TAIL = '{"sourceDirectory":"', '","source_directory":"', '","backend":"'
+
+
+def _origin_with_raw_paths(path: Path) -> Any:
+    """The origin's summary whose directory it wrote unescaped, or None if `path` is not one.
+
+    The origin's writer escaped every string but the two directory fields, so a Windows path
+    (`C:\\runner\\build\\telemetry`: `\\r` a return, `\\b` a backspace, `\\_` no escape at all)
+    made its summary invalid JSON, or JSON naming another directory; the origin's own reader
+    (a string search) read it. Its layout is fixed: the same raw text twice, first thing, so it
+    can be escaped again without guessing. Anything else stays the error it was.
+    """
+    try:
+        text = read_at_most(path, MAX_DOCUMENT).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    middle = text.find(_MIDDLE)
+    if not text.startswith(_HEAD) or middle < 0:
+        return None
+    raw = text[len(_HEAD):middle]
+    rest = text[middle + len(_MIDDLE):]
+    if not rest.startswith(raw + _TAIL) or '"' in raw or "\\" not in raw:
+        return None
+    quoted = json.dumps(raw)[1:-1]
+    fixed = f"{_HEAD}{quoted}{_MIDDLE}{quoted}{rest[len(raw):]}"
+    try:
+        doc = json.loads(fixed)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) and "schemaVersion" not in doc else None
+
+
 def load_summary(target: Path) -> TelemetrySummary:
     """Read and validate a summary; one-line BadInputError on anything unusable."""
     path = summary_path(target)
     if not path.exists():
         hint = " (run 'clamp telemetry accumulate ROOT' first)" if target.is_dir() else ""
         raise BadInputError(f"no telemetry summary found{hint}", where=str(path))
-    doc = read_json(path, "telemetry summary")
+    try:
+        doc = read_json(path, "telemetry summary")
+    except BadInputError as exc:
+        doc = _origin_with_raw_paths(path)
+        if doc is None:
+            raise exc from None
+    else:  # valid JSON can still have read the raw path's backslashes as escapes (`\b`, `\t`)
+        if isinstance(doc, dict) and "schemaVersion" not in doc:
+            doc = _origin_with_raw_paths(path) or doc
     if not isinstance(doc, dict):
         raise BadInputError("not a telemetry summary (top level is not an object)",
                             where=str(path))
