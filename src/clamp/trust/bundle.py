@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 
 from clamp.trust.bundle_fields import check_bundle_fields
 from clamp.trust.certs import chain_authority, load_der_cert, require_logged_within
+from clamp.trust.checkpoint import verify_proof
 from clamp.trust.dsse import (
     parse_envelope,
     parse_statement,
@@ -44,7 +45,7 @@ from clamp.trust.mediatypes import BUNDLE_MEDIA_TYPES
 from clamp.trust.policy import Policy
 from clamp.trust.rekor_body import Envelope, check_dsse_body, check_message_body, same_hash
 from clamp.trust.result import Signer, TimeSource, VerificationResult
-from clamp.trust.tlog import LogEntry, find_log, verify_checkpoint, verify_inclusion, verify_set
+from clamp.trust.tlog import LogEntry, verify_set
 from clamp.trust.tsa import verify_timestamps
 
 MAX_BUNDLE = 16 * 1024 * 1024
@@ -105,24 +106,6 @@ def _entry(obj: Any) -> tuple[LogEntry, Any]:
     if proof is not None:
         proof = as_dict(proof, check="inclusion-proof", what="inclusionProof", error=M)
     return entry, proof
-
-
-def _verify_proof(entry: LogEntry, proof: dict[str, Any], policy: Policy) -> None:
-    log = find_log(policy.trusted_root, entry.log_id)
-    check = "inclusion-proof"
-    index = as_int(proof.get("logIndex"), check=check, what="logIndex", error=M)
-    size = as_int(proof.get("treeSize"), check=check, what="treeSize", error=M)
-    root_hash = b64decode(as_str(proof.get("rootHash"), check=check, what="rootHash", error=M),
-                          check=check, error=M)
-    hashes = opt_list(proof.get("hashes"), check=check, what="hashes", limit=64, error=M)
-    checkpoint = opt_dict(proof.get("checkpoint"), check="checkpoint", what="checkpoint",
-                          error=M).get("envelope")
-    verify_inclusion(entry.body, index, size,
-                     [b64decode(as_str(h, check=check, what="hashes[]", error=M), check=check,
-                                error=M) for h in hashes], root_hash)
-    if not isinstance(checkpoint, str):
-        raise InvalidSignatureError("checkpoint", "inclusion proof has no signed checkpoint")
-    verify_checkpoint(checkpoint, log, size=size, root_hash=root_hash)
 
 
 def _raw_cert(obj: Any, what: str) -> x509.Certificate:
@@ -298,7 +281,7 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
         if version >= 2 and proof is None:
             raise InvalidSignatureError("inclusion-proof", "bundle v0.2+ needs an inclusion proof")
         if proof is not None:
-            _verify_proof(entry, proof, policy)
+            verify_proof(entry, proof, policy.trusted_root)
             time_source = "inclusion_proof"
         if entry.signed_entry_timestamp is not None:
             times.append(verify_set(entry, policy.trusted_root, now=now))
