@@ -46,7 +46,7 @@ from clamp.trust.policy import Policy
 from clamp.trust.rekor_body import Envelope, check_dsse_body, check_message_body, same_hash
 from clamp.trust.result import Signer, TimeSource, VerificationResult
 from clamp.trust.tlog import LogEntry, verify_set
-from clamp.trust.tsa import verify_timestamps
+from clamp.trust.tsa import verified_timestamps
 
 MAX_BUNDLE = 16 * 1024 * 1024
 CHECK = "bundle"
@@ -290,28 +290,32 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
     elif policy.require_tlog:
         raise InvalidSignatureError("tlog", "no transparency log entry in the bundle")
 
-    tsa_times = verify_timestamps(parsed.timestamps, tsa_message, policy.trusted_root)
+    tsa_times, skipped = verified_timestamps(parsed.timestamps, tsa_message,
+                                             policy.trusted_root)
+    unverified = f" (signed timestamp skipped: {'; '.join(skipped)[:300]})" if skipped else ""
     if tsa_times:
         times.extend(tsa_times)
         if time_source != "set":
             time_source = "tsa"
     if result_log is not None and result_log.integrated_time is None and not tsa_times \
             and leaf is not None:
-        raise InvalidSignatureError("tsa", "Rekor v2 entries need a signed timestamp")
+        raise InvalidSignatureError("tsa", "Rekor v2 entries need a signed timestamp"
+                                    + unverified)
 
     # A certificate without a log entry is only trusted from an instance that runs no log
     # (GitHub's, for private repositories), and then only with a verified signed timestamp.
     if leaf is not None and result_log is None and (
             not tsa_times or chain_authority(leaf, policy.trusted_root, tsa_times[0],
                                              extra_chain)[1].instance_tlogs):
-        raise InvalidSignatureError("tlog", "no transparency log entry in the bundle")
+        raise InvalidSignatureError("tlog", "no transparency log entry in the bundle"
+                                    + unverified)
 
     signer: Signer
     if leaf is not None:
         if result_log is not None and result_log.integrated_time is not None:
             require_logged_within(leaf, result_log.integrated_time)
         if not times:
-            raise InvalidSignatureError("tlog", "no verified signing time")
+            raise InvalidSignatureError("tlog", "no verified signing time" + unverified)
         signer = verify_certificate(leaf, times, policy, extra_chain)
         chosen = candidates[0]
     else:
