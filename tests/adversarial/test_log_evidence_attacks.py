@@ -172,6 +172,38 @@ def test_a_rekor_v2_proof_as_rekor_tiles_writes_it_passes(pki: TestSigstore, til
     assert result.ok and result.log_index == 3 and result.time_source == "inclusion_proof"
 
 
+def _proof(change: Callable[[dict[str, Any]], None]) -> Edit:
+    def edit(entry: dict[str, Any]) -> None:
+        change(entry["inclusionProof"])
+    return edit
+
+
+def _set(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(proof: dict[str, Any]) -> None:
+        proof[key] = value
+    return change
+
+
+@pytest.mark.parametrize("change", [
+    lambda p: p["hashes"].append(b64(b"\x00" * 32)),        # an extra hash
+    lambda p: p["hashes"].pop(),                              # one hash short
+    lambda p: p["hashes"].reverse(),                          # the path out of order
+    lambda p: p.update(hashes=[b64(b"\x00" * 31), *p["hashes"][1:]]),  # a 31-byte hash
+    _set("treeSize", "3"),                                    # index 3 outside a tree of 3
+    _set("treeSize", "0"),
+    _set("logIndex", "-1"),
+], ids=["extra-hash", "hash-short", "reordered", "short-hash", "index-at-size", "size-0",
+        "negative-index"])
+def test_a_proof_that_is_not_the_entrys_path_is_refused(pki: TestSigstore, tile: TileLog,
+                                                        key: ec.EllipticCurvePrivateKey,
+                                                        change: Callable[[dict[str, Any]],
+                                                                         None]) -> None:
+    """Tried in session 13 and already refused (`verify_inclusion`, RFC 9162 §2.1.3.2)."""
+    with pytest.raises(TrustError) as info:
+        _verify(pki, tile, key, _v2(tile, key, edit=_proof(change)))
+    assert info.value.check in ("inclusion-proof", "checkpoint"), str(info.value)
+
+
 # --- Rekor v1 --------------------------------------------------------------------------------
 
 def _v1(pki: TestSigstore, key: ec.EllipticCurvePrivateKey, *, shard_offset: int = 0,
