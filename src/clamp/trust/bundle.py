@@ -232,7 +232,7 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
     """
     parsed = parse_bundle(raw)
     media_type, version = parsed.media_type, parsed.version
-    leaf, extra_chain = parsed.leaf, parsed.extra_chain
+    leaf = parsed.leaf
     envelope, message_sig = parsed.envelope, parsed.message_sig
     if envelope is not None:
         if len(envelope.signatures) != 1:
@@ -305,8 +305,8 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
     # A certificate without a log entry is only trusted from an instance that runs no log
     # (GitHub's, for private repositories), and then only with a verified signed timestamp.
     if leaf is not None and result_log is None and (
-            not tsa_times or chain_authority(leaf, policy.trusted_root, tsa_times[0],
-                                             extra_chain)[1].instance_tlogs):
+            not tsa_times or chain_authority(leaf, policy.trusted_root,
+                                             tsa_times[0])[1].instance_tlogs):
         raise InvalidSignatureError("tlog", "no transparency log entry in the bundle"
                                     + unverified)
 
@@ -316,7 +316,7 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
             require_logged_within(leaf, result_log.integrated_time)
         if not times:
             raise InvalidSignatureError("tlog", "no verified signing time" + unverified)
-        signer = verify_certificate(leaf, times, policy, extra_chain)
+        signer = verify_certificate(leaf, times, policy)
         chosen = candidates[0]
     else:
         chosen, signer = _pick_key(candidates, envelope, message_sig, artifact)
