@@ -263,6 +263,23 @@ def test_a_sharded_rekor_v1_entry_passes(pki: TestSigstore, tile: TileLog,
     assert result.ok and result.log_index == 4_163_434 and result.time_source == "set"
 
 
+@pytest.mark.parametrize("log", ["v1", "v2"])
+def test_an_entry_whose_kind_version_is_not_its_bodys_is_refused(
+        pki: TestSigstore, tile: TileLog, key: ec.EllipticCurvePrivateKey, log: str) -> None:
+    """sigstore-go's ParseTransparencyLogEntry refuses an entry whose `kindVersion` is not its
+    body's kind and apiVersion; clamp read the body alone (the kindVersion is unsigned, so
+    nothing was forged, but the bundle is one sigstore-go refuses). Red team 13."""
+    doc = _v1(pki, key) if log == "v1" else _v2(tile, key)
+    entry = doc["verificationMaterial"]["tlogEntries"][0]
+    assert _verify(pki, tile, key, doc).ok
+    for kind, version in (("hashedrekord", entry["kindVersion"]["version"]),
+                          (entry["kindVersion"]["kind"], "0.0.3")):
+        entry["kindVersion"] = {"kind": kind, "version": version}
+        with pytest.raises(TrustError) as info:
+            _verify(pki, tile, key, doc)
+        assert info.value.check == "tlog-body", str(info.value)
+
+
 def test_checkpoint_kinds_and_hosts_are_read_as_go_reads_them() -> None:
     assert is_rekor_v1_checkpoint("rekor.sigstore.dev - 1193050959916656506\n1\nAA==\n\n")
     assert not is_rekor_v1_checkpoint("log2025-1.rekor.sigstore.dev\n1\nAA==\n\n")

@@ -328,7 +328,6 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
         assert message_sig is not None
         _verify_message(key, message_sig, artifact)
 
-    kind = None
     if result_log is not None:
         if envelope is not None:
             kind = check_dsse_body(result_log.body, envelope=envelope, signer=material)
@@ -337,6 +336,10 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
             kind = check_message_body(result_log.body, signature=message_sig,
                                       digest=artifact.digest, signer=material,
                                       data=artifact.data)
+        if kind != f"{result_log.kind}/{result_log.version}":  # ParseTransparencyLogEntry
+            raise InvalidSignatureError("tlog-body", f"the entry's kindVersion "
+                                        f"{result_log.kind}/{result_log.version}"[:120]
+                                        + f" is not its body's {kind}")
 
     found_types: list[str] = []
     if envelope is not None:
@@ -349,7 +352,6 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
         if predicate_types and statement.predicate_type not in predicate_types:
             raise InvalidSignatureError("predicate-type", f"predicate type "
                                         f"{statement.predicate_type!r} is not accepted")
-    del kind
     return VerificationResult(
         verdict="verified", signer=signer,
         integrated_time=min(times) if times else None,
