@@ -19,11 +19,15 @@ import base64
 import hashlib
 import json
 import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from clamp.trust.bundle import Artifact, verify_bundle
 from clamp.trust.cosign_legacy import verify_legacy_layer
@@ -34,9 +38,10 @@ from clamp.trust.pki import TestSigstore, keyless_sign_image
 from clamp.trust.policy import Identity, Policy
 from clamp.trust.rekor_body import Envelope
 from clamp.trust.result import VerificationResult
-from clamp.trust.root import TrustedRoot
+from clamp.trust.root import TrustedRoot, parse_trusted_root
 from clamp.trust.sign import image_statement
-from tests.support.tsa import OpensslTsa
+from clamp.trust.tsa import verified_timestamps
+from tests.support.tsa import OpensslTsa, _name
 
 from .conftest import DIGEST, IDENTITY, ISSUER, REFERENCE
 from .test_other_tools_formats import TileLog, b64, rekor_v1_entry, root_with
@@ -135,3 +140,56 @@ def test_a_skipped_timestamp_is_never_a_signing_time(
         with pytest.raises(TrustError) as refused:
             verify_legacy_layer(stamped, DIGEST, policy)
         assert refused.value.check == "tsa", str(refused.value)
+
+
+def _reissued(tsa: OpensslTsa, *, days: tuple[int, int], critical: bool = False) -> OpensslTsa:
+    """`tsa` with its leaf re-issued by its root for the days (from now) given, optionally
+    with a critical extension nobody handles; `openssl ts` then signs with that leaf."""
+    now = datetime.now(UTC)
+    key = serialization.load_pem_private_key((tsa.folder / "tsa.key").read_bytes(), None)
+    root_key = ec.generate_private_key(ec.SECP384R1())
+    tsa.root = (x509.CertificateBuilder().subject_name(_name("tsa-root-2"))
+                .issuer_name(_name("tsa-root-2")).public_key(root_key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - timedelta(days=30))
+                .not_valid_after(now + timedelta(days=30))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+                .add_extension(x509.KeyUsage(False, False, False, False, False, True, True,
+                                             False, False), True)
+                .sign(root_key, hashes.SHA384()))
+    builder = (x509.CertificateBuilder().subject_name(_name("tsa-leaf-2"))
+               .issuer_name(tsa.root.subject).public_key(key.public_key())  # type: ignore[arg-type]
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now + timedelta(days=days[0]))
+               .not_valid_after(now + timedelta(days=days[1]))
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), True))
+    if critical:
+        builder = builder.add_extension(x509.UnrecognizedExtension(
+            x509.ObjectIdentifier("1.3.6.1.4.1.57264.99"), b"\x05\x00"), True)
+    tsa.leaf = builder.sign(root_key, hashes.SHA384())
+    (tsa.folder / "tsa.pem").write_bytes(tsa.leaf.public_bytes(serialization.Encoding.PEM))
+    return tsa
+
+
+@pytest.mark.parametrize(("days", "critical", "verifies"), [
+    ((-1, 9), False, True),    # the honest twin: valid at genTime
+    ((-9, -1), False, False),  # expired before genTime
+    ((1, 9), False, False),    # not yet valid at genTime
+    ((-1, 9), True, False),    # a critical extension no verifier handles
+], ids=["valid", "expired", "not-yet-valid", "critical-extension"])
+def test_a_tsa_certificate_not_good_at_gen_time_verifies_nothing(
+        pki: TestSigstore, tmp_path: Path, days: tuple[int, int], critical: bool,
+        verifies: bool) -> None:
+    """Tried in red team 13, already refused: the TSA's certificate is checked at the
+    timestamp's genTime (rfc3161-client verifies the CMS signature at it) and with OpenSSL's
+    critical-extension rule. `openssl ts` refuses to sign with an EKU other than exactly a
+    critical timeStamping, so those variants were not produced."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    tsa = _reissued(OpensslTsa(tmp_path / "tsa"), days=days, critical=critical)
+    doc = json.loads(pki.trusted_root_json())
+    doc["timestampAuthorities"] = [tsa.authority_json()]
+    root = parse_trusted_root(json.dumps(doc).encode(), source="tsa-at-gen-time")
+    times, skipped = verified_timestamps([tsa.timestamp(b"signature")], b"signature", root)
+    assert bool(times) == verifies and bool(skipped) != verifies, skipped
