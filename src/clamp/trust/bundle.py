@@ -335,7 +335,7 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
             assert message_sig is not None
             kind = check_message_body(result_log.body, signature=message_sig,
                                       digest=artifact.digest, signer=material,
-                                      data=artifact.data)
+                                      data=artifact.data, stated=parsed.message_digest)
         if kind != f"{result_log.kind}/{result_log.version}":  # ParseTransparencyLogEntry
             raise InvalidSignatureError("tlog-body", f"the entry's kindVersion "
                                         f"{result_log.kind}/{result_log.version}"[:120]
