@@ -13,12 +13,14 @@ real docker-registry, each beside its honest twin that must pass.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.trust.keys import sign_bytes
@@ -439,12 +441,12 @@ def test_certificate_path_rules(how: str, attack: Attack, pki: TestSigstore,
 def test_a_path_within_path_length_passes_one_beyond_fails(depth: int, attack: Attack,
                                                            tmp_path: Path) -> None:
     """The honest twin of the sub-CA attack: an intermediate allowing one CA below it
-    (pathLen=1) may have a sub-CA issue leaves; a sub-sub-CA is one too many."""
+    (pathLen=1) may have a sub-CA issue leaves; a sub-sub-CA is one too many. The sub-CAs are
+    the trusted root's (its CA chain lists them): a path is built from the trusted root's
+    chains alone, as cosign and sigstore-go build it, whatever the signature carries."""
     pki = TestSigstore()
     pki.intermediate_cert = make_ca("intermediate-pathlen-1", pki.intermediate_key,
                                     pki.root_cert, pki.root_key, pki.start, path_length=1)
-    root = tmp_path / "root.json"
-    root.write_bytes(pki.trusted_root_json())
     issuer, issuer_key, chain = pki.intermediate_cert, pki.intermediate_key, [
         pki.intermediate_cert, pki.root_cert]
     for level in range(depth):
@@ -452,6 +454,12 @@ def test_a_path_within_path_length_passes_one_beyond_fails(depth: int, attack: A
         issuer = make_ca(f"sub-ca-{level}", key, issuer, issuer_key, pki.start, path_length=None)
         issuer_key = key
         chain = [issuer, *chain]
+    doc = json.loads(pki.trusted_root_json())
+    doc["certificateAuthorities"][0]["certChain"]["certificates"] = [
+        {"rawBytes": base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()}
+        for c in chain]
+    root = tmp_path / "root.json"
+    root.write_text(json.dumps(doc))
     layer = keyless_sign_image(pki, attack.digest, attack.name, identity=IDENTITY, issuer=ISSUER,
                                signer=(issuer, issuer_key), chain=chain)
     attack.push_tag(".sig", [Layer(layer.media_type, layer.payload, dict(layer.annotations))])

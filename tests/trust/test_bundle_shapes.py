@@ -1,8 +1,9 @@
 """Bundle shapes sigstore-go refuses before verifying anything (its `Bundle.validate` and
 `SignatureContent`), held by clamp too (red team 11): a v0.3 bundle carrying an
 `x509CertificateChain` instead of one `certificate`, and a message signature without its
-`messageDigest`. And the `.sig` layer's Rekor bundle annotation as cosign's Go struct reads it
-(int64 fields, the logID string looked up exactly). Each beside the honest shape that verifies.
+`messageDigest` (or, red team 13, with one its log entry does not log). And the `.sig`
+layer's Rekor bundle annotation as cosign's Go struct reads it (int64 fields, the logID string
+looked up exactly). Each beside the honest shape that verifies.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import json
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.trust.bundle import Artifact, verify_bundle
@@ -21,7 +23,14 @@ from clamp.trust.pki import TestSigstore
 from clamp.trust.policy import Policy
 
 from .conftest import DIGEST
-from .test_other_tools_formats import BUNDLE_V02, BUNDLE_V03, SLSA, keyless_attestation_bundle
+from .test_other_tools_formats import (
+    BUNDLE_V02,
+    BUNDLE_V03,
+    SLSA,
+    hashedrekord_with,
+    keyless_attestation_bundle,
+    rekor_v1_entry,
+)
 
 
 def _as_chain(raw: bytes) -> bytes:
@@ -142,3 +151,40 @@ def test_a_log_entry_without_its_kind_and_version_is_refused(pki: TestSigstore,
         verify_bundle(json.dumps(doc).encode(), Artifact.from_digest(DIGEST), keyless_policy,
                       subject_digest=DIGEST, predicate_types=(SLSA,))
     assert "kindVersion" in info.value.reason
+
+
+# --- a message digest the entry does not log (red team 13) -----------------------------------
+
+def _logged_message_bundle(pki: TestSigstore, key: ec.EllipticCurvePrivateKey, data: bytes,
+                           stated: str, logged: str) -> bytes:
+    """A key's blob signature bundle whose messageDigest is `stated` (hashlib name) and whose
+    Rekor v1 hashedrekord entry (SET and proof) logged the `logged` hash of the same bytes."""
+    signature = key.sign(data, ec.ECDSA(hashes.SHA384()))
+    body = hashedrekord_with(logged, signature, data, PublicKey(key.public_key()).pem)
+    return json.dumps({"mediaType": BUNDLE_V03, "verificationMaterial": {
+        "publicKey": {"hint": ""}, "tlogEntries": [rekor_v1_entry(pki, body)]},
+        "messageSignature": {"signature": base64.b64encode(signature).decode(),
+                             "messageDigest": {
+                                 "algorithm": {"sha256": "SHA2_256", "sha384": "SHA2_384"}[stated],
+                                 "digest": base64.b64encode(
+                                     hashlib.new(stated, data).digest()).decode()}}}).encode()
+
+
+@pytest.mark.parametrize(("stated", "logged"), [("sha384", "sha256"), ("sha256", "sha384"),
+                                                ("sha384", "sha384"), ("sha256", "sha256")])
+def test_a_message_digest_the_entry_does_not_log_is_refused(
+        pki: TestSigstore, stated: str, logged: str) -> None:
+    """sigstore-go compares a message signature's digest with its hashedrekord entry's,
+    algorithm and bytes. Given the blob, clamp compared each with the blob alone, so a bundle
+    stating the SHA-384 while its entry logged the SHA-256 (of the same bytes) verified: it says
+    two things sigstore-go refuses to reconcile. A P-384 key, as cosign >= 2.4 signs with."""
+    key = ec.generate_private_key(ec.SECP384R1())
+    policy = Policy.with_root(pki.trusted_root(), keys=(PublicKey(key.public_key()),))
+    data = b"a release tarball\n"
+    raw = _logged_message_bundle(pki, key, data, stated, logged)
+    if stated == logged:
+        assert verify_bundle(raw, Artifact.from_bytes(data), policy).ok
+        return
+    with pytest.raises(TrustError) as info:
+        verify_bundle(raw, Artifact.from_bytes(data), policy)
+    assert info.value.check == "tlog-body", str(info.value)

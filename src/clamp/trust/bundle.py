@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 
 from clamp.trust.bundle_fields import check_bundle_fields
 from clamp.trust.certs import chain_authority, load_der_cert, require_logged_within
+from clamp.trust.checkpoint import verify_proof
 from clamp.trust.dsse import (
     parse_envelope,
     parse_statement,
@@ -44,8 +45,8 @@ from clamp.trust.mediatypes import BUNDLE_MEDIA_TYPES
 from clamp.trust.policy import Policy
 from clamp.trust.rekor_body import Envelope, check_dsse_body, check_message_body, same_hash
 from clamp.trust.result import Signer, TimeSource, VerificationResult
-from clamp.trust.tlog import LogEntry, find_log, verify_checkpoint, verify_inclusion, verify_set
-from clamp.trust.tsa import verify_timestamps
+from clamp.trust.tlog import LogEntry, verify_set
+from clamp.trust.tsa import verified_timestamps
 
 MAX_BUNDLE = 16 * 1024 * 1024
 CHECK = "bundle"
@@ -105,24 +106,6 @@ def _entry(obj: Any) -> tuple[LogEntry, Any]:
     if proof is not None:
         proof = as_dict(proof, check="inclusion-proof", what="inclusionProof", error=M)
     return entry, proof
-
-
-def _verify_proof(entry: LogEntry, proof: dict[str, Any], policy: Policy) -> None:
-    log = find_log(policy.trusted_root, entry.log_id)
-    check = "inclusion-proof"
-    index = as_int(proof.get("logIndex"), check=check, what="logIndex", error=M)
-    size = as_int(proof.get("treeSize"), check=check, what="treeSize", error=M)
-    root_hash = b64decode(as_str(proof.get("rootHash"), check=check, what="rootHash", error=M),
-                          check=check, error=M)
-    hashes = opt_list(proof.get("hashes"), check=check, what="hashes", limit=64, error=M)
-    checkpoint = opt_dict(proof.get("checkpoint"), check="checkpoint", what="checkpoint",
-                          error=M).get("envelope")
-    verify_inclusion(entry.body, index, size,
-                     [b64decode(as_str(h, check=check, what="hashes[]", error=M), check=check,
-                                error=M) for h in hashes], root_hash)
-    if not isinstance(checkpoint, str):
-        raise InvalidSignatureError("checkpoint", "inclusion proof has no signed checkpoint")
-    verify_checkpoint(checkpoint, log, size=size, root_hash=root_hash)
 
 
 def _raw_cert(obj: Any, what: str) -> x509.Certificate:
@@ -249,7 +232,7 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
     """
     parsed = parse_bundle(raw)
     media_type, version = parsed.media_type, parsed.version
-    leaf, extra_chain = parsed.leaf, parsed.extra_chain
+    leaf = parsed.leaf
     envelope, message_sig = parsed.envelope, parsed.message_sig
     if envelope is not None:
         if len(envelope.signatures) != 1:
@@ -298,7 +281,7 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
         if version >= 2 and proof is None:
             raise InvalidSignatureError("inclusion-proof", "bundle v0.2+ needs an inclusion proof")
         if proof is not None:
-            _verify_proof(entry, proof, policy)
+            verify_proof(entry, proof, policy.trusted_root)
             time_source = "inclusion_proof"
         if entry.signed_entry_timestamp is not None:
             times.append(verify_set(entry, policy.trusted_root, now=now))
@@ -307,29 +290,33 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
     elif policy.require_tlog:
         raise InvalidSignatureError("tlog", "no transparency log entry in the bundle")
 
-    tsa_times = verify_timestamps(parsed.timestamps, tsa_message, policy.trusted_root)
+    tsa_times, skipped = verified_timestamps(parsed.timestamps, tsa_message,
+                                             policy.trusted_root)
+    unverified = f" (signed timestamp skipped: {'; '.join(skipped)[:300]})" if skipped else ""
     if tsa_times:
         times.extend(tsa_times)
         if time_source != "set":
             time_source = "tsa"
     if result_log is not None and result_log.integrated_time is None and not tsa_times \
             and leaf is not None:
-        raise InvalidSignatureError("tsa", "Rekor v2 entries need a signed timestamp")
+        raise InvalidSignatureError("tsa", "Rekor v2 entries need a signed timestamp"
+                                    + unverified)
 
     # A certificate without a log entry is only trusted from an instance that runs no log
     # (GitHub's, for private repositories), and then only with a verified signed timestamp.
     if leaf is not None and result_log is None and (
-            not tsa_times or chain_authority(leaf, policy.trusted_root, tsa_times[0],
-                                             extra_chain)[1].instance_tlogs):
-        raise InvalidSignatureError("tlog", "no transparency log entry in the bundle")
+            not tsa_times or chain_authority(leaf, policy.trusted_root,
+                                             tsa_times[0])[1].instance_tlogs):
+        raise InvalidSignatureError("tlog", "no transparency log entry in the bundle"
+                                    + unverified)
 
     signer: Signer
     if leaf is not None:
         if result_log is not None and result_log.integrated_time is not None:
             require_logged_within(leaf, result_log.integrated_time)
         if not times:
-            raise InvalidSignatureError("tlog", "no verified signing time")
-        signer = verify_certificate(leaf, times, policy, extra_chain)
+            raise InvalidSignatureError("tlog", "no verified signing time" + unverified)
+        signer = verify_certificate(leaf, times, policy)
         chosen = candidates[0]
     else:
         chosen, signer = _pick_key(candidates, envelope, message_sig, artifact)
@@ -341,7 +328,6 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
         assert message_sig is not None
         _verify_message(key, message_sig, artifact)
 
-    kind = None
     if result_log is not None:
         if envelope is not None:
             kind = check_dsse_body(result_log.body, envelope=envelope, signer=material)
@@ -349,7 +335,11 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
             assert message_sig is not None
             kind = check_message_body(result_log.body, signature=message_sig,
                                       digest=artifact.digest, signer=material,
-                                      data=artifact.data)
+                                      data=artifact.data, stated=parsed.message_digest)
+        if kind != f"{result_log.kind}/{result_log.version}":  # ParseTransparencyLogEntry
+            raise InvalidSignatureError("tlog-body", f"the entry's kindVersion "
+                                        f"{result_log.kind}/{result_log.version}"[:120]
+                                        + f" is not its body's {kind}")
 
     found_types: list[str] = []
     if envelope is not None:
@@ -362,7 +352,6 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
         if predicate_types and statement.predicate_type not in predicate_types:
             raise InvalidSignatureError("predicate-type", f"predicate type "
                                         f"{statement.predicate_type!r} is not accepted")
-    del kind
     return VerificationResult(
         verdict="verified", signer=signer,
         integrated_time=min(times) if times else None,

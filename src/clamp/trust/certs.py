@@ -2,10 +2,13 @@
 profile (code-signing EKU, digital-signature key usage), identity (SAN, OIDC issuer) and the
 embedded SCT.
 
-The path is built from the trusted root's CA chains (plus any intermediates the signature
-carried, but never a root it carried): a certificate is trusted only if it reaches a certificate
-listed in the trusted root, every certificate on the path is valid at the signing time, and the
-CA's own validity window in the trusted root contains that time.
+The path is built from the trusted root's CA chains alone, as cosign (`VerifyLeafCertificate`
+with the trusted root) and sigstore-go build it: a certificate is trusted only if a certificate
+listed in the trusted root issued it, every certificate on the path is valid at the signing
+time, and the CA's own validity window in the trusted root contains that time. Intermediates a
+signature carries (a `.sig` chain annotation, a v0.1/v0.2 bundle's `x509CertificateChain`) are
+read, never trusted: before session 13 they extended the path, so a leaf from an intermediate
+the trusted root does not list (one its curators retired, or never listed) verified.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from clamp.trust.tlog import integrated_at
 OID_ISSUER_V1 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 OID_ISSUER_V2 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
 OID_OTHERNAME_USERNAME = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
-MAX_PATH = 4
 
 
 _BEGIN, _END = b"-----BEGIN CERTIFICATE-----", b"-----END CERTIFICATE-----"
@@ -99,16 +101,6 @@ def require_logged_within(leaf: x509.Certificate, integrated_time: int) -> None:
             f"{leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}")
 
 
-def _is_self_signed(cert: x509.Certificate) -> bool:
-    if cert.issuer != cert.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(cert)
-    except (InvalidSignature, ValueError, TypeError):
-        return False
-    return True
-
-
 def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
     try:
         constraints = extensions_of(parent).get_extension_for_class(x509.BasicConstraints).value
@@ -123,32 +115,24 @@ def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
     return True
 
 
-def verify_chain(leaf: x509.Certificate, root: TrustedRoot, when: datetime,
-                 extra: Sequence[x509.Certificate] = ()) -> list[x509.Certificate]:
-    """Return the issuing path (leaf's issuer first) to a trusted CA valid at `when`."""
-    return chain_authority(leaf, root, when, extra)[0]
-
-
-def chain_authority(leaf: x509.Certificate, root: TrustedRoot, when: datetime,
-                    extra: Sequence[x509.Certificate] = ()
+def chain_authority(leaf: x509.Certificate, root: TrustedRoot, when: datetime
                     ) -> tuple[list[x509.Certificate], CertificateAuthority]:
-    """The issuing path (leaf's issuer first) and the trusted CA it reaches, valid at `when`."""
+    """The issuing path (leaf's issuer first) and the trusted CA it reaches, valid at `when`:
+    a tail of one CA chain of the trusted root whose first certificate issued the leaf."""
     if not _valid_at(leaf, when):
         raise InvalidSignatureError(
             "cert-validity", f"certificate valid {leaf.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}"
             f"..{leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}, not at signing time "
             f"{when:%Y-%m-%dT%H:%M:%SZ}")
-    intermediates = [c for c in extra if not _is_self_signed(c)]
     last_refusal: str | None = None
     for authority in root.certificate_authorities:
         if not authority.validity.contains(when):
             continue
         chain = list(authority.certificates)
         for start in range(len(chain)):
-            path = _reach(leaf, chain[start], intermediates, depth=0)
-            if path is None:
+            if not _issued_by(leaf, chain[start]):
                 continue
-            full = path + chain[start:]
+            full = chain[start:]
             if all(_valid_at(c, when) for c in full) and all(
                     _issued_by(a, b) for a, b in itertools.pairwise(full)):
                 refused = _weak_signature([leaf, *full[:-1]]) or _refused_issuer(full)
@@ -252,20 +236,6 @@ def _refused_issuer(issuers: Sequence[x509.Certificate]) -> str | None:
                     f"(pathLenConstraint), the path has {below}")
         if cert.issuer != cert.subject:
             below += 1
-    return None
-
-
-def _reach(cert: x509.Certificate, target: x509.Certificate,
-           pool: list[x509.Certificate], depth: int) -> list[x509.Certificate] | None:
-    if _issued_by(cert, target):
-        return []
-    if depth >= MAX_PATH:
-        return None
-    for candidate in pool:
-        if candidate is not cert and _issued_by(cert, candidate):
-            rest = _reach(candidate, target, [c for c in pool if c is not candidate], depth + 1)
-            if rest is not None:
-                return [candidate, *rest]
     return None
 
 

@@ -136,14 +136,16 @@ def verify_legacy_layer(layer: LegacyLayer, manifest_digest: str, policy: Policy
     # Who signs: a certificate (keyless) or one of the policy keys.
     cert_pem = ann.get(ANN_CERTIFICATE)
     leaf = None
-    chain = []
     if cert_pem and policy.identities:
         # The X.509 stack (~15-35 ms to import) only for a keyless policy reading a certificate.
         from clamp.trust.certs import load_pem_certs
 
         leaf = load_pem_certs(cert_pem.encode(), check="chain", limit=1)[0]
         if ann.get(ANN_CHAIN):
-            chain = load_pem_certs(ann[ANN_CHAIN].encode(), check="chain", limit=8)
+            # Read as cosign reads it (`sig.Chain()`: a chain it cannot read refuses the
+            # signature), never trusted: with a trusted root cosign verifies the leaf against
+            # the root's CA chains only (VerifyLeafCertificate), and so does clamp.
+            load_pem_certs(ann[ANN_CHAIN].encode(), check="chain", limit=8)
         candidates = [PublicKey(leaf.public_key())]  # type: ignore[arg-type]
     elif policy.keys:
         candidates = list(policy.keys)
@@ -188,7 +190,7 @@ def verify_legacy_layer(layer: LegacyLayer, manifest_digest: str, policy: Policy
     if leaf is not None:
         from clamp.trust.keyless import verify_certificate
 
-        signer = verify_certificate(leaf, times, policy, chain)
+        signer = verify_certificate(leaf, times, policy)
     else:
         signer = Signer(key_fingerprint=key.fingerprint)
 

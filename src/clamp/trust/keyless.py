@@ -27,9 +27,11 @@ from clamp.trust.policy import Policy
 from clamp.trust.result import Signer
 
 
-def verify_certificate(leaf: x509.Certificate, times: Sequence[datetime], policy: Policy,
-                       extra_chain: Sequence[x509.Certificate] = ()) -> Signer:
-    """Check `leaf` against the trusted root at each verified time and against the policy."""
+def verify_certificate(leaf: x509.Certificate, times: Sequence[datetime], policy: Policy
+                       ) -> Signer:
+    """Check `leaf` against the trusted root at each verified time and against the policy.
+    The path is the trusted root's alone: intermediates the signature carried are never part
+    of it (`clamp.trust.certs`)."""
     if not times:
         raise InvalidSignatureError("tlog", "keyless verification needs a verified signing time "
                                     "(SET, inclusion proof with integrated time, or TSA)")
@@ -38,7 +40,7 @@ def verify_certificate(leaf: x509.Certificate, times: Sequence[datetime], policy
     path: list[x509.Certificate] = []
     authority = None
     for when in times:
-        path, authority = chain_authority(leaf, root, when, extra_chain)
+        path, authority = chain_authority(leaf, root, when)
     if authority is None or authority.instance_ctlogs:
         verify_embedded_sct(leaf, path[0], root)
     check_profile(leaf)

@@ -87,11 +87,15 @@ def same_hash(algorithm: Any, value: bytes, digest: bytes, data: bytes | None) -
 
 
 def check_message_body(body: bytes, *, signature: bytes, digest: bytes, signer: Signer,
-                       data: bytes | None = None) -> str:
+                       data: bytes | None = None, stated: tuple[Any, bytes] | None = None
+                       ) -> str:
     """hashedrekord (or cosign 1.x's rekord): the same artifact hash, signature and key/cert.
 
     `digest` is the artifact's SHA-256; `data`, its bytes when known, lets an entry that logged
-    a SHA-384/SHA-512 hash be checked too."""
+    a SHA-384/SHA-512 hash be checked too. `stated`, a bundle's messageDigest (algorithm as
+    protobuf-specs names it, bytes), must be the logged hash itself, algorithm and bytes, as
+    sigstore-go compares them: each may name the artifact by another hash, and then the bundle
+    and its entry say two things."""
     kind, version, spec = _parse(body)
     if kind not in ("hashedrekord", "rekord"):
         raise _fail(f"expected a hashedrekord entry, got {kind}")
@@ -106,6 +110,7 @@ def check_message_body(body: bytes, *, signature: bytes, digest: bytes, signer: 
             logged = b""
         if not same_hash(algorithm, logged, digest, data):
             raise _fail("logged artifact hash differs from the artifact's")
+        _same_as_stated(algorithm, logged, stated)
         if not isinstance(sig, str) or b64decode(sig, check=CHECK) != signature:
             raise _fail("logged signature differs from the signature")
         if not _signer_matches(material, signer):
@@ -113,9 +118,11 @@ def check_message_body(body: bytes, *, signature: bytes, digest: bytes, signer: 
         return f"{kind}/{version}"
     if version == "0.0.2" and kind == "hashedrekord":
         v2 = _get(spec, "hashedRekordV002")
-        if not same_hash(_get(v2, "data", "algorithm"),
-                          b64decode(str(_get(v2, "data", "digest")), check=CHECK), digest, data):
+        algorithm = _get(v2, "data", "algorithm")
+        logged = b64decode(str(_get(v2, "data", "digest")), check=CHECK)
+        if not same_hash(algorithm, logged, digest, data):
             raise _fail("logged artifact hash differs from the artifact's")
+        _same_as_stated(algorithm, logged, stated)
         content = _get(v2, "signature", "content")
         if not isinstance(content, str) or b64decode(content, check=CHECK) != signature:
             raise _fail("logged signature differs from the signature")
@@ -123,6 +130,20 @@ def check_message_body(body: bytes, *, signature: bytes, digest: bytes, signer: 
             raise _fail("logged key/certificate differs from the signer")
         return f"{kind}/{version}"
     raise _fail(f"unsupported {kind} version {version}")
+
+
+def _hash_name(algorithm: Any) -> str | None:
+    """`sha256` for Rekor v1's `sha256` and protobuf-specs' `SHA2_256` alike."""
+    return _V2_HASHES.get(algorithm, algorithm) if isinstance(algorithm, str) else None
+
+
+def _same_as_stated(algorithm: Any, logged: bytes, stated: tuple[Any, bytes] | None) -> None:
+    if stated is None:
+        return
+    if _hash_name(algorithm) is None or _hash_name(algorithm) != _hash_name(stated[0]) \
+            or logged != stated[1]:
+        raise _fail(f"logged hash ({str(algorithm)[:20]}) is not the bundle's messageDigest "
+                    f"({str(stated[0])[:20]})")
 
 
 def _check_logged_signatures(logged: Any, envelope: Envelope, content_key: str,

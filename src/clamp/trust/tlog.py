@@ -1,6 +1,7 @@
 """Transparency-log evidence, verified offline: the Rekor SET (inclusion promise), RFC 6962
-inclusion proofs with a signed checkpoint, and the consistency of the logged entry body with
-the signature being verified (so a valid entry for *another* signature proves nothing).
+inclusion proofs (their signed checkpoints: `clamp.trust.checkpoint`), and the consistency of
+the logged entry body with the signature being verified (so a valid entry for *another*
+signature proves nothing).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from clamp.trust.encoding import b64decode, canonical_json
+from clamp.trust.encoding import canonical_json
 from clamp.trust.errors import InvalidSignatureError
 from clamp.trust.keys import PublicKey
 from clamp.trust.root import LogInstance, TrustedRoot
@@ -42,7 +43,8 @@ def find_log(root: TrustedRoot, log_id: bytes) -> LogInstance:
     return log
 
 
-def _verify_with_log(log: LogInstance, signature: bytes, data: bytes, check: str) -> None:
+def verify_with_log(log: LogInstance, signature: bytes, data: bytes, check: str) -> None:
+    """`signature` over `data` by the log's key, with the hash its key details name."""
     if log.key_details.startswith("PKIX_ED25519"):
         log.key.verify(signature, data, check=check)
     else:
@@ -82,7 +84,7 @@ def verify_set(entry: LogEntry, root: TrustedRoot, *, now: datetime | None = Non
         "logIndex": entry.log_index,
         "logID": entry.log_id.hex(),
     }
-    _verify_with_log(log, entry.signed_entry_timestamp, canonical_json(payload), "set")
+    verify_with_log(log, entry.signed_entry_timestamp, canonical_json(payload), "set")
     return when
 
 
@@ -116,40 +118,6 @@ def verify_inclusion(leaf_data: bytes, index: int, size: int, proof: list[bytes]
         raise InvalidSignatureError("inclusion-proof", "proof is shorter than the path")
     if result != root_hash:
         raise InvalidSignatureError("inclusion-proof", "computed root hash does not match")
-
-
-def verify_checkpoint(envelope: str, log: LogInstance, *, size: int, root_hash: bytes) -> None:
-    """A signed note (`origin\\nsize\\nroothash\\n[ext…]\\n\\n— name b64(hint+sig)\\n`) from the log
-    key, committing to the same tree size and root hash as the inclusion proof."""
-    if len(envelope) > 64 * 1024 or "\n\n" not in envelope:
-        raise InvalidSignatureError("checkpoint", "malformed signed note")
-    text, _, sig_block = envelope.partition("\n\n")
-    header = text.split("\n")
-    if len(header) < 3 or not header[0]:
-        raise InvalidSignatureError("checkpoint", "checkpoint needs origin, size and root hash")
-    # ASCII digits only, as Go's strconv.ParseUint reads the size: `str.isdigit` takes "²",
-    # which int() then refuses with a ValueError (a crash, before the note's signature).
-    if not (header[1].isascii() and header[1].isdigit()) or int(header[1]) != size:
-        raise InvalidSignatureError("checkpoint", "checkpoint tree size does not match the proof")
-    if b64decode(header[2], check="checkpoint") != root_hash:
-        raise InvalidSignatureError("checkpoint", "checkpoint root hash does not match the proof")
-    signed = (text + "\n").encode()
-    lines = [line for line in sig_block.split("\n") if line]
-    if not lines:
-        raise InvalidSignatureError("checkpoint", "signed note carries no signature")
-    for line in lines[:16]:
-        if not line.startswith("\u2014 "):
-            raise InvalidSignatureError("checkpoint", "malformed signature line")
-        _, _, b64 = line[2:].rpartition(" ")
-        raw = b64decode(b64, check="checkpoint")
-        if len(raw) < 5 or raw[:4] != log.log_id[:4]:
-            continue
-        try:
-            _verify_with_log(log, raw[4:], signed, "checkpoint")
-        except InvalidSignatureError:
-            continue
-        return
-    raise InvalidSignatureError("checkpoint", "no checkpoint signature verifies with the log key")
 
 
 def check_entry_time_in_log_validity(log: LogInstance, when: datetime) -> None:

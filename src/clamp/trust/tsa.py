@@ -20,15 +20,42 @@ MAX_TIMESTAMP_BYTES = 64 * 1024
 
 def verify_timestamps(responses: list[bytes], signature: bytes, root: TrustedRoot
                       ) -> list[datetime]:
-    """Verified genTimes of `responses` (each over `signature`); raise on a bad one."""
-    if len(responses) > MAX_TIMESTAMPS:
-        raise InvalidSignatureError("tsa", f"too many timestamps ({len(responses)})")
-    if len(set(responses)) != len(responses):
-        raise InvalidSignatureError("tsa", "duplicate timestamps")
+    """Verified genTimes of `responses` (each over `signature`); raise on a bad one. A legacy
+    layer's `rfc3161timestamp` annotation is read so: cosign, told to use signed timestamps,
+    refuses a signature whose timestamp does not verify (VerifyRFC3161Timestamp)."""
+    _bound(responses)
     if responses and not root.timestamp_authorities:
         raise InvalidSignatureError("tsa", "signed timestamp present but the trusted root "
                                     "has no timestamp authority")
     return [_verify_one(raw, signature, root) for raw in responses]
+
+
+def verified_timestamps(responses: list[bytes], signature: bytes, root: TrustedRoot
+                        ) -> tuple[list[datetime], list[str]]:
+    """A bundle's timestamps as sigstore-go reads them (VerifySignedTimestamp): the genTimes
+    of those a TSA of the trusted root verifies, and why each other one was skipped. A
+    timestamp no trusted TSA vouches for proves no time, so it counts for nothing — but it is
+    no reason to refuse a bundle whose other evidence holds: cosign v3 stamps every signature
+    at the signing config's TSA, and a trusted root without that TSA (an older public-good copy,
+    a private instance's) still verifies its bundles by their log entries in sigstore-go, as
+    it did not in clamp before session 13. Only verified times are ever used: each must lie in
+    the certificate's validity."""
+    _bound(responses)
+    times: list[datetime] = []
+    skipped: list[str] = []
+    for raw in responses:
+        try:
+            times.append(_verify_one(raw, signature, root))
+        except InvalidSignatureError as exc:
+            skipped.append(exc.reason)
+    return times, skipped
+
+
+def _bound(responses: list[bytes]) -> None:
+    if len(responses) > MAX_TIMESTAMPS:
+        raise InvalidSignatureError("tsa", f"too many timestamps ({len(responses)})")
+    if len(set(responses)) != len(responses):
+        raise InvalidSignatureError("tsa", "duplicate timestamps")
 
 
 def _verify_one(raw: bytes, signature: bytes, root: TrustedRoot) -> datetime:
@@ -42,6 +69,9 @@ def _verify_one(raw: bytes, signature: bytes, root: TrustedRoot) -> datetime:
     except (ValueError, VerificationError, Exception) as exc:  # rust parser errors vary
         raise InvalidSignatureError("tsa", f"malformed timestamp response ({exc})") from exc
     when = gen_time if gen_time.tzinfo else gen_time.replace(tzinfo=UTC)
+    if not root.timestamp_authorities:
+        raise InvalidSignatureError("tsa", "signed timestamp present but the trusted root "
+                                    "has no timestamp authority")
     reasons = []
     for authority in root.timestamp_authorities:
         certs = authority.certificates
