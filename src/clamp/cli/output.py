@@ -45,9 +45,16 @@ def out_console() -> Console:
     return Console(highlight=False, soft_wrap=True, width=_width(sys.stdout))
 
 
+def _line(message: str) -> str:
+    """One line that the Actions runner reads as no command (clamp.cli.streams.log_safe)."""
+    from clamp.cli.streams import log_safe
+
+    return log_safe(" ".join(message.split()))
+
+
 def error(message: str) -> None:
     """Print a one-line error to stderr (no markup interpretation of user data)."""
-    one_line = " ".join(message.split())
+    one_line = _line(message)
     if sys.stderr.isatty():
         err_console().print(f"[bold red]error:[/] {_escape(one_line)}")
     else:
@@ -55,7 +62,7 @@ def error(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    one_line = " ".join(message.split())
+    one_line = _line(message)
     if sys.stderr.isatty():
         err_console().print(f"[yellow]warning:[/] {_escape(one_line)}")
     else:
@@ -75,6 +82,9 @@ def set_quiet(quiet: bool) -> None:
 def info(message: str) -> None:
     if _quiet:
         return
+    from clamp.cli.streams import log_safe
+
+    message = log_safe(message)
     if sys.stderr.isatty():
         err_console().print(_escape(message))
     else:
@@ -99,7 +109,9 @@ def in_github_actions() -> bool:
 
 
 def _gha_escape_data(value: str) -> str:
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    from clamp.cli.streams import log_safe
+
+    return log_safe(value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _gha_escape_prop(value: str) -> str:
