@@ -126,12 +126,14 @@ def _terminate_as_interrupt() -> None:
 
 def invoke(typer_app: typer.Typer, argv: list[str] | None, *, prog_name: str) -> int:
     from clamp.cli.output import error
+    from clamp.cli.strict_flags import refuse_repeats
     from clamp.cli.trust_flags import normalize_tlog_flag
     from clamp.errors import ClampError
 
     args = normalize_tlog_flag(sys.argv[1:] if argv is None else argv)
     try:
-        result = typer_app(args=args, prog_name=prog_name, standalone_mode=False)
+        command = refuse_repeats(typer.main.get_command(typer_app))
+        result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
         # Buffered output that cannot be delivered fails here, inside the mapping, rather
         # than at interpreter exit (where Python turns any code into 120).
         sys.stdout.flush()
