@@ -52,9 +52,24 @@ def _line(message: str) -> str:
     return log_safe(" ".join(message.split()))
 
 
+#: The last error line of the running command, for `--json`'s error object.
+_last_error: str | None = None
+
+
+def reset_last_error() -> None:
+    global _last_error
+    _last_error = None
+
+
+def last_error() -> str | None:
+    return _last_error
+
+
 def error(message: str) -> None:
     """Print a one-line error to stderr (no markup interpretation of user data)."""
+    global _last_error
     one_line = _line(message)
+    _last_error = one_line
     if sys.stderr.isatty():
         err_console().print(f"[bold red]error:[/] {_escape(one_line)}")
     else:
