@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from functools import cache
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -151,21 +150,23 @@ def gha_annotation(level: str, message: str, *, file: str | None = None,
 
 
 def gha_set_outputs(values: dict[str, str]) -> None:
-    """Append `name=value` lines (heredoc form for multi-line values) to $GITHUB_OUTPUT."""
+    """Append `name=value` lines (heredoc form for multi-line values) to $GITHUB_OUTPUT, all of
+    them or none (`_gha_append`)."""
     path = os.environ.get("GITHUB_OUTPUT")
     if not path:
         return
-    with _gha_file(path, "GITHUB_OUTPUT") as handle:
-        for name, value in values.items():
-            # A CR counts as a line break too (the runner splits on LF, a reader of the file on
-            # Windows or in Python on CR as well): `a\rb=c` must not read as a second output.
-            if "\n" in value or "\r" in value:
-                marker = "CLAMP_EOF"
-                while marker in value:
-                    marker += "_"
-                handle.write(f"{name}<<{marker}\n{value}\n{marker}\n")
-            else:
-                handle.write(f"{name}={value}\n")
+    lines = []
+    for name, value in values.items():
+        # A CR counts as a line break too (the runner splits on LF, a reader of the file on
+        # Windows or in Python on CR as well): `a\rb=c` must not read as a second output.
+        if "\n" in value or "\r" in value:
+            marker = "CLAMP_EOF"
+            while marker in value:
+                marker += "_"
+            lines.append(f"{name}<<{marker}\n{value}\n{marker}\n")
+        else:
+            lines.append(f"{name}={value}\n")
+    _gha_append(path, "GITHUB_OUTPUT", "".join(lines))
 
 
 _MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]|~"})
@@ -189,19 +190,32 @@ def gha_step_summary(markdown: str) -> None:
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
-    with _gha_file(path, "GITHUB_STEP_SUMMARY") as handle:
-        handle.write(markdown.rstrip("\n") + "\n")
+    _gha_append(path, "GITHUB_STEP_SUMMARY", markdown.rstrip("\n") + "\n")
 
 
-@contextmanager
-def _gha_file(path: str, variable: str) -> Iterator[TextIO]:
-    """Append to a file GitHub Actions named; one that cannot be written is bad input naming
-    the variable (a runner sets these; a wrong one is the workflow's mistake)."""
+def _gha_append(path: str, variable: str, text: str) -> None:
+    """Append `text` to a file GitHub Actions named, whole or not at all; one that cannot be
+    written is bad input naming the variable (a runner sets these; a wrong one is the
+    workflow's mistake). Why whole: on a full disk the buffered writes of the outputs landed
+    in part, a value cut short (`failed=6.4.4/ubu`) or a heredoc left open, which later steps
+    with `if: always()` read; now the file is cut back to its length before the append."""
     from clamp.errors import BadInputError
 
+    data = text.encode("utf-8", "backslashreplace")
     try:
-        with open(path, "a", encoding="utf-8") as handle:
-            yield handle
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError as exc:
         raise BadInputError(f"cannot append to {path}: {exc.strerror or exc}",
-                            where=variable) from exc
+                            where=variable) from None
+    try:
+        start = os.fstat(fd).st_size
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as exc:
+        with suppress(OSError):
+            os.ftruncate(fd, start)
+        raise BadInputError(f"cannot append to {path}: {exc.strerror or exc}",
+                            where=variable) from None
+    finally:
+        os.close(fd)
