@@ -178,9 +178,9 @@ def test_outputs_on_a_full_disk_are_appended_whole_or_not_at_all(
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     (tiny_disk / "filler").write_bytes(b"x" * 40 * 1024)
     failed = ",".join(f"6.{n}/ubuntu-22.04" for n in range(3000))  # about 50 KB
-    with pytest.raises(BadInputError, match="GITHUB_OUTPUT.*No space left"):
+    with pytest.raises(BadInputError, match=r"GITHUB_OUTPUT.*No space left"):
         gha_set_outputs({"status": "failed", "failed": failed, "multi": "a\nb"})
-    with pytest.raises(BadInputError, match="GITHUB_STEP_SUMMARY.*No space left"):
+    with pytest.raises(BadInputError, match=r"GITHUB_STEP_SUMMARY.*No space left"):
         gha_step_summary("| row |\n" * 6000)
     assert out.read_text() == "bin=/venv/bin\n" and summary.read_text() == "# earlier step\n"
     # Honest twin: with room, every output lands whole, as the runner reads it.
