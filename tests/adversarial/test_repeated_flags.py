@@ -107,3 +107,23 @@ def test_repeatable_flags_keep_their_meaning(tmp_path: Path) -> None:
         code, err = _clamp("verify", "--image", "127.0.0.1:9/r/x:1", "--image",
                            "127.0.0.1:9/r/y:1", *keys, "--json", "--json")
     assert code == 69 and "given" not in err, err
+
+
+@pytest.mark.parametrize("flags", [
+    ["--certificate-identity-regexp=", "--certificate-oidc-issuer", ISSUER],
+    ["--certificate-identity-regexp", " ", "--certificate-oidc-issuer", ISSUER],
+    ["--certificate-identity-regexp", ".*", "--certificate-oidc-issuer-regexp="],
+    ["--certificate-identity=", "--certificate-oidc-issuer", ISSUER],
+    ["--certificate-identity-regexp", ".*", "--certificate-oidc-issuer="]])
+def test_an_empty_identity_or_issuer_flag_is_bad_input(evil_image: str, root_file: Path,
+                                                       flags: list[str]) -> None:
+    """An empty *unanchored regexp* matches every identity: `--certificate-identity-regexp=
+    "$PATTERN"` with PATTERN unset verified an image signed by anyone (exit 0). cosign reads
+    an empty flag as not given; clamp refuses it (64), as it does empty claim flags."""
+    code, err = _clamp("verify", evil_image, "--trusted-root", str(root_file), *flags)
+    assert code == 64 and "needs a value (it was empty)" in err, err
+    # Honest twin: a pattern that says something decides (the evil signer: 5).
+    code, err = _clamp("verify", evil_image, "--trusted-root", str(root_file),
+                       "--certificate-identity-regexp", TRUSTED, "--certificate-oidc-issuer-regexp",
+                       r"^https://token\.actions\.githubusercontent\.com$")
+    assert code == 5, err
