@@ -7,6 +7,7 @@ uncoloured so it can be piped.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from contextlib import AbstractContextManager, nullcontext, suppress
 from functools import cache
@@ -44,11 +45,31 @@ def out_console() -> Console:
     return Console(highlight=False, soft_wrap=True, width=_width(sys.stdout))
 
 
+#: Characters a terminal or log viewer acts on rather than shows: C0 controls but tab and
+#: newline (ESC starts cursor moves, colours, OSC 8 links and OSC 52 clipboard writes), DEL,
+#: C1 controls, and the bidirectional overrides that reorder what is displayed.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """Untrusted text (a registry's error message, a certificate's identity) with every
+    control character shown as `\\uXXXX`. Why: `error: …\\x1b[2K\\x1b[1Gverified: …` erased
+    clamp's error line on a terminal and printed a forged verdict in its place."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def cell(text: str) -> str:
+    """Untrusted text for a rich table cell: visible, and no rich markup (`[/]` in a registry
+    message crashed the table with a MarkupError, exit 70; `[green]current[/]` forged a
+    state)."""
+    return _escape(visible(text))
+
+
 def _line(message: str) -> str:
     """One line that the Actions runner reads as no command (clamp.cli.streams.log_safe)."""
     from clamp.cli.streams import log_safe
 
-    return log_safe(" ".join(message.split()))
+    return log_safe(visible(" ".join(message.split())))
 
 
 #: The last error line of the running command, for `--json`'s error object.
@@ -98,7 +119,7 @@ def info(message: str) -> None:
         return
     from clamp.cli.streams import log_safe
 
-    message = log_safe(message)
+    message = log_safe(visible(message))
     if sys.stderr.isatty():
         err_console().print(_escape(message))
     else:
@@ -125,7 +146,8 @@ def in_github_actions() -> bool:
 def _gha_escape_data(value: str) -> str:
     from clamp.cli.streams import log_safe
 
-    return log_safe(value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
+    escaped = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return log_safe(visible(escaped))
 
 
 def _gha_escape_prop(value: str) -> str:
