@@ -201,5 +201,17 @@ def main(argv: list[str] | None = None) -> int:
         return FAIL
 
 
+def _run() -> int:
+    """`main()` as a script: anything escaping it (clamp not importable, a broken install) is
+    the origin's failure, 2. Why: Python's own crash code is 1, which in the origin's table
+    means *warnings*, so a verifier that never ran would have read as one that passed with
+    warnings."""
+    try:
+        return main()
+    except Exception as exc:
+        _say(f"Verification error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+        return FAIL
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_run())

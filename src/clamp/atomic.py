@@ -149,11 +149,42 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
         # Name the link's target to write there (docs: README "Outputs").
         raise BadInputError("cannot write: a symbolic link (not followed; name its target)",
                             where=str(path))
+    linked = _linked_folder(target)
+    if linked is not None:
+        # A folder link planted in a checkout (`build -> ../other-checkout/build`, `-> ~`)
+        # would put this output, or replace a file of the same name, where it was never named.
+        raise BadInputError(f"cannot write: its folder {linked} is a symbolic link (not "
+                            "followed; name the folder it points to)", where=str(path))
     if str(path) == "" or (info is not None and not stat.S_ISREG(info.st_mode)):
         # A directory, a device (/dev/stdout, /dev/full), a socket: renaming over it would
         # destroy it or fail late; only regular files are replaced.
         raise BadInputError("cannot write: not a regular file", where=str(path))
     return target
+
+
+def _linked_folder(target: Path) -> Path | None:
+    """The first folder on the way to `target`, as written, that lies inside the working
+    directory (a checkout) and is a symbolic link; None if there is none. Folders outside it
+    (`/tmp` on macOS, a runner's own links) are the machine's, not a checkout's, and are
+    followed. Components are walked as written, not normalised: `link/../x` goes through the
+    link's target, so `link` is checked too."""
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        return None
+    current = target if target.is_absolute() else Path(cwd) / target
+    inside = cwd.rstrip(os.sep) + os.sep
+    walked = Path(current.anchor)
+    for part in current.parts[1:-1]:
+        walked = walked / part
+        if not os.path.normpath(walked).startswith(inside):
+            continue
+        try:
+            if stat.S_ISLNK(os.lstat(walked).st_mode):
+                return walked
+        except OSError:  # not there yet (created on write) or not a folder: said later
+            return None
+    return None
 
 
 def check_outputs(outputs: Sequence[tuple[str, str | os.PathLike[str] | None]],

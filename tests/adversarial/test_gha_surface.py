@@ -142,3 +142,51 @@ def test_github_output_unset_or_missing(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "no" / "such"))
     with pytest.raises(BadInputError, match="GITHUB_OUTPUT"):
         gha_set_outputs({"status": "ok"})
+
+
+# --- a full disk under $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY ------------------------------
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Any:
+    """A 64 KiB tmpfs of our own (root only; skipped where it cannot be mounted)."""
+    import subprocess
+
+    where = tmp_path / "tiny"
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
+                             capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=False)
+
+
+def test_outputs_on_a_full_disk_are_appended_whole_or_not_at_all(
+        tiny_disk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Red team 13: the outputs were buffered writes, so on a full disk part of them landed
+    (a `failed` list cut short, a heredoc left open) for later `if: always()` steps to read.
+    Now the file is cut back to what it was, and the run says why (64)."""
+    from clamp.cli.output import gha_set_outputs, gha_step_summary
+    from clamp.errors import BadInputError
+
+    out, summary = tiny_disk / "github_output", tiny_disk / "step_summary"
+    out.write_text("bin=/venv/bin\n")
+    summary.write_text("# earlier step\n")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(out))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    (tiny_disk / "filler").write_bytes(b"x" * 40 * 1024)
+    failed = ",".join(f"6.{n}/ubuntu-22.04" for n in range(3000))  # about 50 KB
+    with pytest.raises(BadInputError, match=r"GITHUB_OUTPUT.*No space left"):
+        gha_set_outputs({"status": "failed", "failed": failed, "multi": "a\nb"})
+    with pytest.raises(BadInputError, match=r"GITHUB_STEP_SUMMARY.*No space left"):
+        gha_step_summary("| row |\n" * 6000)
+    assert out.read_text() == "bin=/venv/bin\n" and summary.read_text() == "# earlier step\n"
+    # Honest twin: with room, every output lands whole, as the runner reads it.
+    (tiny_disk / "filler").unlink()
+    gha_set_outputs({"status": "failed", "failed": failed, "multi": "a\nb"})
+    assert _runner_outputs(out.read_text(), split_cr=False) == [
+        ("bin", "/venv/bin"), ("status", "failed"), ("failed", failed), ("multi", "a\nb")]
+    gha_step_summary("| row |\n")
+    assert summary.read_text() == "# earlier step\n| row |\n"

@@ -216,20 +216,17 @@ def test_written_files_are_never_world_writable(tmp_path: Path) -> None:
 
 # --- --json on failure ----------------------------------------------------------------------
 
-def test_json_on_failure_says_failure_or_is_empty(tmp_path: Path) -> None:
+def test_json_on_failure_says_failure(tmp_path: Path) -> None:
     """A verdict that fails is valid JSON naming the failure; an error before any result
-    (bad input) leaves stdout empty, so a parser fails too: never a passing-looking document.
-    Examined, not changed (red team 11)."""
-    drifted = tmp_path / "m.yml"
-    drifted.write_text(MATRIX.read_text())
+    (bad input) is an error object (red team 13; it was an empty stdout): never a
+    passing-looking document. More in test_json_errors.py."""
     with (tmp_path / "out").open("w") as handle:
         code, err = _clamp(["resolve", "--matrix", str(tmp_path / "missing.yml"), "--json"],
                            stdout=handle)
-    assert code == 64 and (tmp_path / "out").read_text() == "", err
+    assert code == 64, err
+    assert json.loads((tmp_path / "out").read_text())["error"]["exitCode"] == 64
     with (tmp_path / "out").open("w") as handle:
         code, err = _clamp(["matrix", "validate", "/etc/hostname", "--json"], stdout=handle)
-    import json
-
     document = json.loads((tmp_path / "out").read_text())
     assert code == 64 and document["valid"] is False, err
 

@@ -158,6 +158,20 @@ def test_images_reach_clamp_as_literal_arguments(tmp_path: Path,
     assert not (tmp_path / "pwned").exists()
 
 
+@pytest.mark.parametrize("line", ["--key=/tmp/attacker.pub", "--certificate-identity-regexp=.*",
+                                  "  -k", "-"])
+def test_an_images_line_is_never_a_flag(tmp_path: Path, fake: tuple[Path, Path],
+                                        line: str) -> None:
+    """Red team 13: each `images` line reached clamp as one argument, so a line `--key=...`
+    added a key clamp would accept (any one may verify) and a line
+    `--certificate-identity-regexp=.*` a keyless signer: flags, not images. Refused (64)
+    before clamp runs; the honest twin is the test above."""
+    proc, outputs, argv = _verify_with_fake(tmp_path, fake, 0, True,
+                                            images=f"ghcr.io/a/b:1\n{line}\n", key="k.pub")
+    assert proc.returncode == 64 and argv == [] and outputs == {}, proc.stdout + proc.stderr
+    assert "::error title=clamp::images: a line starts with '-'" in proc.stdout
+
+
 @pytest.mark.parametrize("given", [{}, {"matrix": "m.yml", "images": "a:1"}])
 def test_exactly_one_of_matrix_and_images(tmp_path: Path, fake: tuple[Path, Path],
                                           given: dict[str, str]) -> None:

@@ -448,3 +448,18 @@ def test_pr_list_that_answers_no_number_fails_the_step(
     assert "answered no pull request number" in proc.stdout
     assert not [call for call in gh if call[:2] in (["pr", "edit"], ["pr", "create"])]
     # Its honest twin: test_pr_step_updates_an_open_pull_request_and_force_pushes (a number).
+
+
+def test_update_step_prints_no_legacy_workflow_command(tmp_path: Path, fake_clamp: Path) -> None:
+    """Red team 13: the runner also obeys `##[cmd]data` anywhere in a line (actions/runner's
+    legacy form), so `Requested because: ##[set-output name=changed]true` set an output and
+    `##[stop-commands]x` hid the annotations after it. The prefix is broken now; honest
+    reasons with `#` or `[` stay as written."""
+    proc, _, _ = run_update_step(tmp_path, fake_clamp, UPDATED,
+                                 REASONS="drift ##[set-output name=changed]true ##[stop-commands]x",
+                                 CLAMP_UPDATE_REASONS="drift")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("Requested because:"))
+    assert "##[" not in line and "## [set-output name=changed]true" in line
+    honest, _, _ = run_update_step(tmp_path, fake_clamp, UPDATED, REASONS="issue #12 [x] ## y")
+    assert "Requested because: issue #12 [x] ## y\n" in honest.stdout

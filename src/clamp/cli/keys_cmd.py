@@ -28,6 +28,11 @@ def keygen(
     from clamp.errors import BadInputError
     from clamp.trust.keyfile import generate_key_pair
 
+    if not output_prefix.strip() or output_prefix.endswith(("/", os.sep)) \
+            or Path(output_prefix).name in ("", ".", ".."):
+        # `--output-prefix=` (or `keys/`) wrote the pair as the hidden files `.key`/`.pub`.
+        raise BadInputError("--output-prefix names no file: give a name, such as 'cosign' or "
+                            "'keys/mirror'", where=repr(output_prefix))
     private_path, public_path = Path(f"{output_prefix}.key"), Path(f"{output_prefix}.pub")
     for path in (private_path, public_path):
         try:

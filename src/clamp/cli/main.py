@@ -125,13 +125,30 @@ def _terminate_as_interrupt() -> None:
 
 
 def invoke(typer_app: typer.Typer, argv: list[str] | None, *, prog_name: str) -> int:
-    from clamp.cli.output import error
+    """Run one command and map its outcome to a documented exit code; under `--json`, an
+    error before any result is also an error object on stdout (clamp.cli.json_errors)."""
+    from clamp.cli import json_errors, output
     from clamp.cli.trust_flags import normalize_tlog_flag
-    from clamp.errors import ClampError
 
     args = normalize_tlog_flag(sys.argv[1:] if argv is None else argv)
+    output.reset_last_error()
+    tracked = json_errors.start(args)
+    code = int(ExitCode.INTERNAL_ERROR)
     try:
-        result = typer_app(args=args, prog_name=prog_name, standalone_mode=False)
+        code = _invoke(typer_app, args, prog_name=prog_name)
+    finally:
+        json_errors.finish(tracked, code, output.last_error())
+    return code
+
+
+def _invoke(typer_app: typer.Typer, args: list[str], *, prog_name: str) -> int:
+    from clamp.cli.output import error
+    from clamp.cli.strict_flags import refuse_repeats
+    from clamp.errors import ClampError
+
+    try:
+        command = refuse_repeats(typer.main.get_command(typer_app))
+        result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
         # Buffered output that cannot be delivered fails here, inside the mapping, rather
         # than at interpreter exit (where Python turns any code into 120).
         sys.stdout.flush()

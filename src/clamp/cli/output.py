@@ -7,11 +7,11 @@ uncoloured so it can be piped.
 from __future__ import annotations
 
 import os
+import re
 import sys
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from functools import cache
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -45,9 +45,51 @@ def out_console() -> Console:
     return Console(highlight=False, soft_wrap=True, width=_width(sys.stdout))
 
 
+#: Characters a terminal or log viewer acts on rather than shows: C0 controls but tab and
+#: newline (ESC starts cursor moves, colours, OSC 8 links and OSC 52 clipboard writes), DEL,
+#: C1 controls, and the bidirectional overrides that reorder what is displayed.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """Untrusted text (a registry's error message, a certificate's identity) with every
+    control character shown as `\\uXXXX`. Why: `error: …\\x1b[2K\\x1b[1Gverified: …` erased
+    clamp's error line on a terminal and printed a forged verdict in its place."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def cell(text: str) -> str:
+    """Untrusted text for a rich table cell: visible, and no rich markup (`[/]` in a registry
+    message crashed the table with a MarkupError, exit 70; `[green]current[/]` forged a
+    state)."""
+    return _escape(visible(text))
+
+
+def _line(message: str) -> str:
+    """One line that the Actions runner reads as no command (clamp.cli.streams.log_safe)."""
+    from clamp.cli.streams import log_safe
+
+    return log_safe(visible(" ".join(message.split())))
+
+
+#: The last error line of the running command, for `--json`'s error object.
+_last_error: str | None = None
+
+
+def reset_last_error() -> None:
+    global _last_error
+    _last_error = None
+
+
+def last_error() -> str | None:
+    return _last_error
+
+
 def error(message: str) -> None:
     """Print a one-line error to stderr (no markup interpretation of user data)."""
-    one_line = " ".join(message.split())
+    global _last_error
+    one_line = _line(message)
+    _last_error = one_line
     if sys.stderr.isatty():
         err_console().print(f"[bold red]error:[/] {_escape(one_line)}")
     else:
@@ -55,7 +97,7 @@ def error(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    one_line = " ".join(message.split())
+    one_line = _line(message)
     if sys.stderr.isatty():
         err_console().print(f"[yellow]warning:[/] {_escape(one_line)}")
     else:
@@ -75,6 +117,9 @@ def set_quiet(quiet: bool) -> None:
 def info(message: str) -> None:
     if _quiet:
         return
+    from clamp.cli.streams import log_safe
+
+    message = log_safe(visible(message))
     if sys.stderr.isatty():
         err_console().print(_escape(message))
     else:
@@ -99,7 +144,10 @@ def in_github_actions() -> bool:
 
 
 def _gha_escape_data(value: str) -> str:
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    from clamp.cli.streams import log_safe
+
+    escaped = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return log_safe(visible(escaped))
 
 
 def _gha_escape_prop(value: str) -> str:
@@ -124,21 +172,23 @@ def gha_annotation(level: str, message: str, *, file: str | None = None,
 
 
 def gha_set_outputs(values: dict[str, str]) -> None:
-    """Append `name=value` lines (heredoc form for multi-line values) to $GITHUB_OUTPUT."""
+    """Append `name=value` lines (heredoc form for multi-line values) to $GITHUB_OUTPUT, all of
+    them or none (`_gha_append`)."""
     path = os.environ.get("GITHUB_OUTPUT")
     if not path:
         return
-    with _gha_file(path, "GITHUB_OUTPUT") as handle:
-        for name, value in values.items():
-            # A CR counts as a line break too (the runner splits on LF, a reader of the file on
-            # Windows or in Python on CR as well): `a\rb=c` must not read as a second output.
-            if "\n" in value or "\r" in value:
-                marker = "CLAMP_EOF"
-                while marker in value:
-                    marker += "_"
-                handle.write(f"{name}<<{marker}\n{value}\n{marker}\n")
-            else:
-                handle.write(f"{name}={value}\n")
+    lines = []
+    for name, value in values.items():
+        # A CR counts as a line break too (the runner splits on LF, a reader of the file on
+        # Windows or in Python on CR as well): `a\rb=c` must not read as a second output.
+        if "\n" in value or "\r" in value:
+            marker = "CLAMP_EOF"
+            while marker in value:
+                marker += "_"
+            lines.append(f"{name}<<{marker}\n{value}\n{marker}\n")
+        else:
+            lines.append(f"{name}={value}\n")
+    _gha_append(path, "GITHUB_OUTPUT", "".join(lines))
 
 
 _MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]|~"})
@@ -162,19 +212,32 @@ def gha_step_summary(markdown: str) -> None:
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
-    with _gha_file(path, "GITHUB_STEP_SUMMARY") as handle:
-        handle.write(markdown.rstrip("\n") + "\n")
+    _gha_append(path, "GITHUB_STEP_SUMMARY", markdown.rstrip("\n") + "\n")
 
 
-@contextmanager
-def _gha_file(path: str, variable: str) -> Iterator[TextIO]:
-    """Append to a file GitHub Actions named; one that cannot be written is bad input naming
-    the variable (a runner sets these; a wrong one is the workflow's mistake)."""
+def _gha_append(path: str, variable: str, text: str) -> None:
+    """Append `text` to a file GitHub Actions named, whole or not at all; one that cannot be
+    written is bad input naming the variable (a runner sets these; a wrong one is the
+    workflow's mistake). Why whole: on a full disk the buffered writes of the outputs landed
+    in part, a value cut short (`failed=6.4.4/ubu`) or a heredoc left open, which later steps
+    with `if: always()` read; now the file is cut back to its length before the append."""
     from clamp.errors import BadInputError
 
+    data = text.encode("utf-8", "backslashreplace")
     try:
-        with open(path, "a", encoding="utf-8") as handle:
-            yield handle
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError as exc:
         raise BadInputError(f"cannot append to {path}: {exc.strerror or exc}",
-                            where=variable) from exc
+                            where=variable) from None
+    try:
+        start = os.fstat(fd).st_size
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as exc:
+        with suppress(OSError):
+            os.ftruncate(fd, start)
+        raise BadInputError(f"cannot append to {path}: {exc.strerror or exc}",
+                            where=variable) from None
+    finally:
+        os.close(fd)

@@ -153,7 +153,9 @@ def verify_vsa(
                 code = max(code, ExitCode.NOT_REPRODUCED) if code != ExitCode.SIGNATURE_FAILED \
                     else code
                 continue
-        print(f"{checked.subject} {checked.result} {checked.resource}")
+        from clamp.cli.output import visible
+
+        print(visible(f"{checked.subject} {checked.result} {checked.resource}"))
     if seen == 0 and code == ExitCode.OK:
         error(f"{file}: no VSA found")
         return int(ExitCode.BAD_INPUT)

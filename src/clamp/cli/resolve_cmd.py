@@ -133,7 +133,7 @@ def _check_json(result: TagCheck) -> dict[str, Any]:
 def _check_table(results: list[TagCheck]) -> None:
     from rich.table import Table
 
-    from clamp.cli.output import out_console
+    from clamp.cli.output import cell, out_console
 
     table = Table(title="Tag check", show_lines=False)
     for column in ("entry", "tag", "state", "detail"):
@@ -141,7 +141,8 @@ def _check_table(results: list[TagCheck]) -> None:
     styles = {"current": "green", "drift": "red", "missing": "red", "error": "yellow"}
     for r in results:
         state = r.state + (" (stale)" if r.stale else "")
-        table.add_row(r.entry_id, r.tag_reference, f"[{styles[r.state]}]{state}[/]", r.summary)
+        table.add_row(cell(r.entry_id), cell(r.tag_reference), f"[{styles[r.state]}]{state}[/]",
+                      cell(r.summary))
     out_console().print(table)
 
 

@@ -11,6 +11,10 @@ output, so the command stops with one line and exit 64 (docs: README "Exit codes
 `release` points the descriptor at /dev/null so the interpreter's last flush cannot fail again.
 A stderr that cannot be written only loses its messages (`BestEffortStderr`): the exit code is
 the one the outcome has, never the crash code 1.
+
+Under GitHub Actions both guards also break the runner's legacy workflow-command prefix `##[`,
+which the runner reads anywhere in a line (`... ##[set-output name=status]verified`,
+`##[stop-commands]x`), not only at its start as `::` (`log_safe`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,39 @@ from clamp.exitcodes import ExitCode
 
 WHERE = "standard output"
 
+#: actions/runner's legacy command prefix (ActionCommand.TryParse looks for it anywhere in a
+#: line); a zero-width space after `##` keeps the text readable and no longer a command.
+LEGACY_COMMAND = "##["
+BROKEN_COMMAND = "##\u200b["
+
+
+def in_github_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def log_safe(text: str) -> str:
+    """`text` with every `##[` broken, under GitHub Actions (elsewhere no runner reads it, and
+    stdout stays byte-exact). Why: a registry's error message, a tag or a signer identity in a
+    log line could otherwise set a step output (`##[set-output name=status]verified`), mask
+    a word or stop the runner reading clamp's own `::error` annotations."""
+    if LEGACY_COMMAND not in text or not in_github_actions():
+        return text
+    return text.replace(LEGACY_COMMAND, BROKEN_COMMAND)
+
+
+class _CommandBreaker:
+    """`log_safe` across writes: `##` ending one write and `[` starting the next is one
+    command to the runner, which reads lines, not writes."""
+
+    def __init__(self) -> None:
+        self._tail = ""
+
+    def __call__(self, text: str) -> str:
+        tail, self._tail = self._tail, (self._tail + text)[-2:]
+        if not in_github_actions():
+            return text
+        return log_safe(tail + text)[len(tail):]
+
 
 class GuardedStdout:
     """A stand-in for `sys.stdout` that reports a failed write as BadInputError; everything
@@ -33,12 +70,14 @@ class GuardedStdout:
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
+        self._safe = _CommandBreaker()
 
     def write(self, text: str) -> int:
         if self._stream is None:
             raise BadInputError("cannot write: it is closed", where=WHERE)
         with _as_bad_input():
-            return int(self._stream.write(text))
+            self._stream.write(self._safe(text))
+        return len(text)
 
     def flush(self) -> None:
         if self._stream is None:
@@ -74,10 +113,11 @@ class BestEffortStderr:
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
+        self._safe = _CommandBreaker()
 
     def write(self, text: str) -> int:
         with contextlib.suppress(OSError, ValueError, AttributeError):
-            self._stream.write(text)
+            self._stream.write(self._safe(text))
         return len(text)
 
     def flush(self) -> None:

@@ -135,6 +135,14 @@ def policy_from_flags(keys: list[Path], identity: str | None, identity_regexp: s
     from clamp.trust.keys import load_public_key
     from clamp.trust.policy import Identity, Policy
 
+    for flag, value in (("--certificate-identity", identity),
+                        ("--certificate-identity-regexp", identity_regexp),
+                        ("--certificate-oidc-issuer", issuer),
+                        ("--certificate-oidc-issuer-regexp", issuer_regexp)):
+        if value is not None and not value.strip():
+            # cosign reads an empty flag as not given; an empty *unanchored regexp* matches
+            # every identity, so `--certificate-identity-regexp="$UNSET"` trusted anyone.
+            raise BadInputError(f"{flag} needs a value (it was empty)")
     keyless = bool(identity or identity_regexp or issuer or issuer_regexp)
     if claims and not keyless:
         raise BadInputError("--certificate-github-workflow-* describe a keyless signer: give "

@@ -109,7 +109,7 @@ def update(
 def _human(run: UpdateRun) -> None:
     import sys
 
-    from clamp.cli.output import err_console, out_console
+    from clamp.cli.output import err_console, out_console, visible
 
     report = run.report
     # Under --dry-run stdout carries only the diff, so `> change.patch` gives a clean patch.
@@ -118,7 +118,7 @@ def _human(run: UpdateRun) -> None:
         _table(run, console)
     else:
         for item in report.entries:
-            console.print(_line(item), markup=False, highlight=False)
+            console.print(visible(_line(item)), markup=False, highlight=False)
     c = report.counts
     verb = "would change" if report.dry_run else "changed"
     said = (f"{report.matrix}: {verb}" if report.changed else f"{report.matrix}: unchanged")
@@ -152,13 +152,13 @@ def _line(item: EntryReport) -> str:
 
 def _table(run: UpdateRun, console: object) -> None:
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
+    from clamp.cli.output import cell as escape
     from clamp.update.prbody import how_verified
 
     assert isinstance(console, Console)
-    table = Table(title=f"clamp update — {run.report.matrix}")
+    table = Table(title=escape(f"clamp update — {run.report.matrix}"))
     for column in ("entry", "outcome", "old digest", "new digest", "how / why"):
         table.add_column(column, overflow="fold")
     for item in run.report.entries:

@@ -143,17 +143,18 @@ def _progress(total: int, *, enabled: bool
 def render_table(result: MatrixRun) -> None:
     from rich.table import Table
 
-    from clamp.cli.output import out_console
+    from clamp.cli.output import cell, out_console
 
-    table = Table(title=f"clamp verify — {result.loaded.path}")
+    table = Table(title=cell(f"clamp verify — {result.loaded.path}"))
     for column in ("entry", "digest", "signature", "signer", "tag", "decision"):
         table.add_column(column, overflow="fold")
     for record in result.document.records:
         signer = record.identity or (f"key {record.keyFingerprint[:16]}…"
                                      if record.keyFingerprint else "—")
         tag = (record.tagState or "—") + (" (stale)" if record.stale else "")
-        table.add_row(record.entry, (record.digest or "")[:19] + "…",
-                      f"[{STATUS_STYLE[record.trustStatus]}]{record.trustStatus}[/]", signer, tag,
+        table.add_row(cell(record.entry), cell((record.digest or "")[:19]) + "…",
+                      f"[{STATUS_STYLE[record.trustStatus]}]{record.trustStatus}[/]", cell(signer),
+                      cell(tag),
                       f"[{DECISION_STYLE[record.policyDecision]}]{record.policyDecision}[/]")
     out_console().print(table)
 
