@@ -127,3 +127,23 @@ def test_one_signature_rules() -> None:
     assert not single_signature(AllOf((ALICE, BOB)))
     assert Policy(identities=(ALICE,)).single_signature
     assert Policy().effective_rule is None
+
+
+@pytest.mark.parametrize("fields", [
+    {"subject_regexp": "", "issuer": ISSUER},
+    {"subject_regexp": "  ", "issuer": ISSUER},
+    {"subject": A, "issuer_regexp": ""},
+    {"subject": "", "issuer": ISSUER},
+    {"subject": A, "issuer": " "},
+])
+def test_an_empty_identity_or_issuer_is_refused_by_the_library(
+        pki: TestSigstore, fields: dict[str, str]) -> None:
+    # An empty unanchored regexp matched every signer: a library caller building Identity from
+    # an unset variable trusted anyone at any issuer (the CLI refuses the empty flag itself).
+    with pytest.raises(TrustInputError, match="empty certificate"):
+        Identity(**fields)
+
+
+def test_a_written_identity_and_issuer_regexp_still_build(pki: TestSigstore) -> None:
+    policy = _policy(pki, Identity(subject_regexp=r"rocm-images/", issuer_regexp=r"^https://"))
+    assert len(_signed(pki, policy, A)) == 1

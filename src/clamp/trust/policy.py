@@ -69,6 +69,14 @@ class Identity:
             raise TrustInputError("policy", "give exactly one of certificate identity / regexp")
         if (self.issuer is None) == (self.issuer_regexp is None):
             raise TrustInputError("policy", "give exactly one of OIDC issuer / issuer regexp")
+        # An empty regexp is unanchored and matches every signer; cosign takes an empty flag
+        # for no flag and refuses keyless verification without one. Blank exact values are
+        # refused alike: they can only be a mistake in the caller's configuration.
+        for field, value in (("identity", self.subject), ("identity regexp", self.subject_regexp),
+                             ("OIDC issuer", self.issuer), ("issuer regexp", self.issuer_regexp)):
+            if value is not None and not value.strip():
+                raise TrustInputError("policy", f"an empty certificate {field} matches "
+                                      "no signer you can name: give one")
         _compile(self.subject_regexp, "identity")
         _compile(self.issuer_regexp, "issuer")
         claim_names([name for name, _ in self.claims])
