@@ -279,6 +279,42 @@ def test_namespace_keys_are_not_taken_for_the_host(tmp_path: Path,
     assert credentials_for("quay.example", {**home, "REGISTRY_AUTH_FILE": str(chosen)}) is None
 
 
+@pytest.mark.parametrize("key", ["https://r.example:5000/v2/", "http://r.example:5000/v1/",
+                                 "https://r.example:5000", "r.example:5000/"])
+def test_a_url_key_names_the_whole_registry(key: str, tmp_path: Path,
+                                            home: dict[str, str]) -> None:
+    """Session 13: `docker login https://…` and old clients store a URL, path and all; docker
+    (ConvertToHostname) and containers/image (normalizeAuthFileKey) read it as its host. clamp
+    took a URL with a path for a namespace key and found no credentials."""
+    for docker, path in ((True, Path(home["HOME"]) / ".docker/config.json"),
+                         (False, tmp_path / "auth.json")):
+        write(path, {"auths": {key: {"auth": b64("u", "pw")}}})
+        env = {**home} if docker else {**home, "REGISTRY_AUTH_FILE": str(path)}
+        assert credentials_for("r.example:5000", env) == Credentials("u", "pw")
+
+
+@pytest.mark.parametrize("key", ["https://evil.example/r.example:5000",
+                                 "https://r.example:5000@evil.example/",
+                                 "https://r.example:50001/v2/", "HTTPS://r.example:5000",
+                                 "evil.example/r.example:5000", "r.example:5000/org"])
+def test_a_url_key_of_another_host_binds_nothing_to_this_one(
+        key: str, home: dict[str, str]) -> None:
+    """The attacker's half: the host of a URL key is what comes before its first `/`, so a
+    key with this registry in its path, its user information or a longer port is another
+    host's, and a key without a scheme that has a path stays a namespace."""
+    write(Path(home["HOME"]) / ".docker/config.json", {"auths": {key: {"auth": b64("x", "y")}}})
+    assert credentials_for("r.example:5000", {**home}) is None
+
+
+def test_the_exact_key_wins_over_a_url_key_listed_before_it(home: dict[str, str]) -> None:
+    """Docker and containers/image look the exact key up first, and a URL key only when it is
+    missing; clamp took the first key in file order of either kind."""
+    write(Path(home["HOME"]) / ".docker/config.json", {"auths": {
+        "https://r.example:5000/": {"auth": b64("old", "1")},
+        "r.example:5000": {"auth": b64("new", "2")}}})
+    assert credentials_for("r.example:5000", {**home}) == Credentials("new", "2")
+
+
 @pytest.mark.parametrize("text", ["{not json", "[" * 100000])
 def test_unreadable_auth_json_is_bad_input(text: str, tmp_path: Path,
                                            home: dict[str, str]) -> None:
@@ -308,6 +344,17 @@ def test_helper_credentials_open_the_htpasswd_registry(
           {"credHelpers": {basic_registry.host: "basic"}})
     assert _manifest(basic_registry.host, repo_name) == pushed.digest
     assert helper.asked() == [basic_registry.host]
+
+
+def test_a_url_key_with_a_path_opens_the_htpasswd_registry(
+        basic_registry: RegistryHandle, repo_name: str, home: dict[str, str],
+        make_pusher: Callable[..., RegistryPusher]) -> None:
+    pushed = push_image(make_pusher(basic_registry), repo_name, "t")
+    assert basic_registry.username and basic_registry.password
+    write(Path(home["HOME"]) / ".docker/config.json", {"auths": {
+        f"http://{basic_registry.host}/v2/": {
+            "auth": b64(basic_registry.username, basic_registry.password)}}})
+    assert _manifest(basic_registry.host, repo_name) == pushed.digest
 
 
 def test_auth_json_credentials_reach_the_token_service(
