@@ -187,10 +187,14 @@ class RegistryClient:
         parameters (RFC 6838; oras-go reads it so): an API answer spelt in capitals is no sign
         that the registry lacks the API. Where referrers are listed never decides whether they
         are trusted: each is verified the same way from either place."""
+        # A redirect to another origin is no answer of the registry's API: GHCR has sent the
+        # endpoint on (303) to github.com's web API, which rate-limits (429) or refuses (401);
+        # retried and then reported, that made every GHCR image a registry error (session 13).
+        # Whatever that host says, unless it is an OCI index, the fallback tag is read.
         try:
             resp = await self._call("GET", repo, f"/referrers/{target}", where=where,
                                     headers={"Accept": OCI_INDEX}, max_bytes=MAX_MANIFEST_BYTES,
-                                    expect=(200, 400, 405, 406, 501))
+                                    expect=(200, 400, 405, 406, 501), elsewhere=True)
         except NotFoundError:
             self._referrers_api = False
             return None
@@ -278,7 +282,11 @@ class RegistryClient:
 
     async def _call(self, method: str, repo: str, path: str, *, where: str, max_bytes: int,
                     headers: dict[str, str] | None = None, content: bytes | None = None,
-                    expect: tuple[int, ...] = (200,), actions: str = "pull") -> Response:
+                    expect: tuple[int, ...] = (200,), actions: str = "pull",
+                    elsewhere: bool = False) -> Response:
+        """One registry call: retried, within its budget, secrets masked in its errors. With
+        `elsewhere`, an answer from another origin (where a redirect led) is returned whatever
+        its status, never retried: the caller judges it."""
         url = path if path.startswith(("http://", "https://")) else f"{self.base}/v2/{repo}{path}"
         check_scheme(url, self.pool, where)
         if origin_of(url) != self.origin:
@@ -293,7 +301,8 @@ class RegistryClient:
                 with attempt:
                     return await self._attempt(method, url, repo, where=where, headers=headers,
                                                content=content, max_bytes=max_bytes,
-                                               expect=expect, actions=actions)
+                                               expect=expect, actions=actions,
+                                               elsewhere=elsewhere)
         except RetryableError as exc:
             raise RegistryError(f"{exc} (gave up after retries)", where=where) from None
         except ClampError as exc:
@@ -307,9 +316,12 @@ class RegistryClient:
 
     async def _attempt(self, method: str, url: str, repo: str, *, where: str,
                        headers: dict[str, str] | None, content: bytes | None, max_bytes: int,
-                       expect: tuple[int, ...], actions: str) -> Response:
+                       expect: tuple[int, ...], actions: str, elsewhere: bool) -> Response:
         resp = await self.auth.exchange(method, url, f"repository:{repo}:{actions}", where=where,
-                                        headers=headers, content=content, max_bytes=max_bytes)
+                                        headers=headers, content=content, max_bytes=max_bytes,
+                                        elsewhere=elsewhere)
+        if elsewhere and origin_of(str(resp.url)) != self.origin:
+            return resp
         return self._check_status(resp, expect, where)
 
     def _secrets(self) -> list[str]:
