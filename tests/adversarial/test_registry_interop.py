@@ -470,3 +470,48 @@ def test_docker_schema_1_is_refused_by_name(body: dict[str, Any], content_type: 
             await pool.client(host).get_manifest("r/x", "tag")
     with hostile_registry(script) as srv, pytest.raises(RegistryError, match="schema 1"):
         run(go(srv.host))
+
+
+# ---- the fallback index as cosign (go-containerregistry) writes it -------------------------------
+
+def _list_as_cosign_does(attack: Any) -> None:
+    """Rewrite the fallback index's entries as go-containerregistry writes them for cosign:
+    `artifactType` is the referrer's *config* media type (the empty one for a v3 bundle), and
+    the manifest's annotations are not copied (cosign#4641; seen on GHCR)."""
+    from tests.support.pushing import canonical_json
+
+    fallback = attack.digest.replace(":", "-")
+    index = json.loads(attack.pusher.get_manifest(attack.repo, fallback).data)
+    index["manifests"] = [{**{k: v for k, v in m.items() if k != "annotations"},
+                           "artifactType": "application/vnd.oci.empty.v1+json"}
+                          for m in index["manifests"]]
+    attack.pusher.push_manifest(attack.repo, fallback, canonical_json(index), OCI_INDEX)
+
+
+def test_a_bundle_cosign_listed_as_an_empty_artifact_is_found(attack: Any, signer: Any) -> None:
+    """Session 13: cosign v3 stores its signature as a bundle referrer; on a registry without
+    the referrers API (GHCR, Docker Hub, Debian's distribution here) go-containerregistry lists
+    it in the fallback index as `application/vnd.oci.empty.v1+json`. clamp took the listing's
+    word, passed the bundle over and found the image unsigned (exit 4); now the artifact type
+    is read from the referrer manifest, fetched by digest, and the signature verifies."""
+    from tests.adversarial.conftest import COSIGN_SIGN, key_trust, statement
+    from tests.adversarial.test_signature_attacks import key_flags, passes
+
+    attack.push_bundle(signer.bundle(statement(attack.digest, COSIGN_SIGN)))
+    _list_as_cosign_does(attack)
+    passes(attack, key_flags(signer), key_trust(signer))
+
+
+def test_a_bundle_listed_as_an_empty_artifact_is_still_verified(
+        attack: Any, signer: Any) -> None:
+    """The twin: what the listing no longer decides, verification still does. A bundle listed
+    the same way but signed by another key is found and refused, as any bundle would be."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tests.adversarial.conftest import COSIGN_SIGN, Signer, key_trust, statement
+    from tests.adversarial.test_signature_attacks import key_flags, refused
+
+    other = Signer(ec.generate_private_key(ec.SECP256R1()), signer.pub)
+    attack.push_bundle(other.bundle(statement(attack.digest, COSIGN_SIGN)))
+    _list_as_cosign_does(attack)
+    refused(attack, key_flags(signer), key_trust(signer))

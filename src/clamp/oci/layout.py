@@ -19,6 +19,7 @@ from clamp.atomic import write_atomic
 from clamp.digest import Digest, digest_of, is_digest, parse_digest, verify_bytes
 from clamp.errors import BadInputError, DigestMismatchError, NotFoundError, RegistryError
 from clamp.location import Layout
+from clamp.oci.fallback import completed
 from clamp.oci.manifest import (
     MANIFEST_ACCEPT,
     MAX_MANIFEST_BYTES,
@@ -142,6 +143,8 @@ class LayoutStore:
         except NotFoundError:
             return []
         found = index.manifests if index.is_index else []
+        # As the registry's fallback index is read: cosign lists a bundle as an empty artifact.
+        found = await completed(found, lambda d: self.get_manifest(repo, d))
         if artifact_type:
             found = [d for d in found if d.artifact_type == artifact_type]
         return found

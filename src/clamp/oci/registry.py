@@ -38,6 +38,7 @@ from clamp.oci.exchange import (
     next_link,
     next_page,
 )
+from clamp.oci.fallback import completed
 from clamp.oci.manifest import (
     MANIFEST_ACCEPT,
     MAX_MANIFEST_BYTES,
@@ -173,7 +174,10 @@ class RegistryClient:
             # itself: a multi-arch index is then no list of its own referrers.
             if not index.is_index or index.digest == digest:
                 return []
-        found = index.manifests
+            # Listed by cosign (go-containerregistry), a bundle says it is an empty artifact.
+            found = await completed(index.manifests, lambda d: self.get_manifest(repo, d))
+        else:
+            found = index.manifests
         if artifact_type:
             found = [d for d in found if d.artifact_type == artifact_type]
         return found
