@@ -12,6 +12,10 @@ starts with. After each write (a request) it reads heads up to their blank line;
 other than `101` (which httpcore takes as final) is counted, the first other head ends the watch
 until the next request. Only head bytes are looked at, each once (the search resumes where it
 stopped), within h11's own head bound; what h11 refuses on its own is left to it.
+
+httpcore is httpx's, not a dependency of clamp's own: the backend and its streams are written
+to the interface httpcore calls (`connect_tcp`, `read`, `write`, `start_tls`, ...), and the
+refusal is httpx's `RemoteProtocolError`, which httpx passes through as it is.
 """
 
 from __future__ import annotations
@@ -19,9 +23,9 @@ from __future__ import annotations
 import re
 import ssl
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
-import httpcore
+import httpx
 
 from clamp.oci.transport import MAX_INFORMATIONAL
 
@@ -29,6 +33,34 @@ from clamp.oci.transport import MAX_INFORMATIONAL
 MAX_WATCHED_HEAD = 128 * 1024
 _END_OF_HEAD = re.compile(rb"\n\r?\n")
 _INFORMATIONAL = re.compile(rb"HTTP/[0-9]\.[0-9] 1(?!01)[0-9][0-9](?:[ \r\n]|$)")
+
+
+class _Stream(Protocol):
+    """httpcore's AsyncNetworkStream, as httpcore calls it."""
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes: ...
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+    async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                        timeout: float | None = None) -> _Stream: ...
+
+    def get_extra_info(self, info: str) -> Any: ...
+
+
+class _Backend(Protocol):
+    """httpcore's AsyncNetworkBackend, as httpcore calls it."""
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None) -> _Stream: ...
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable[Any] | None = None) -> _Stream: ...
+
+    async def sleep(self, seconds: float) -> None: ...
 
 
 class _HeadWatch:
@@ -66,7 +98,7 @@ class _HeadWatch:
             self._informational += 1
             if self._informational > MAX_INFORMATIONAL:
                 self._stop()
-                raise httpcore.RemoteProtocolError(
+                raise httpx.RemoteProtocolError(
                     f"more than {MAX_INFORMATIONAL} informational (1xx) responses")
 
     def _stop(self) -> None:
@@ -74,8 +106,8 @@ class _HeadWatch:
         self._head.clear()
 
 
-class _WatchedStream(httpcore.AsyncNetworkStream):
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+class _WatchedStream:
+    def __init__(self, inner: _Stream) -> None:
         self._inner = inner
         self._watch = _HeadWatch()
 
@@ -92,7 +124,7 @@ class _WatchedStream(httpcore.AsyncNetworkStream):
         await self._inner.aclose()
 
     async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+                        timeout: float | None = None) -> _Stream:
         # A proxy's CONNECT tunnel: the requests inside it are watched the same way.
         return _WatchedStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
 
@@ -100,23 +132,21 @@ class _WatchedStream(httpcore.AsyncNetworkStream):
         return self._inner.get_extra_info(info)
 
 
-class InformationalBound(httpcore.AsyncNetworkBackend):
+class InformationalBound:
     """`inner` (httpcore's own backend), with every stream it opens watched."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+    def __init__(self, inner: _Backend) -> None:
         self._inner = inner
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None
-                          ) -> httpcore.AsyncNetworkStream:
+                          socket_options: Iterable[Any] | None = None) -> _Stream:
         return _WatchedStream(await self._inner.connect_tcp(
             host, port, timeout=timeout, local_address=local_address,
             socket_options=socket_options))
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[Any] | None = None
-                                  ) -> httpcore.AsyncNetworkStream:
+                                  socket_options: Iterable[Any] | None = None) -> _Stream:
         return _WatchedStream(await self._inner.connect_unix_socket(
             path, timeout=timeout, socket_options=socket_options))
 
@@ -132,6 +162,6 @@ def bound_informational(transports: Iterable[object]) -> None:
     for transport in transports:
         pool = getattr(transport, "_pool", None)
         backend = getattr(pool, "_network_backend", None)
-        if isinstance(backend, httpcore.AsyncNetworkBackend) and \
+        if backend is not None and hasattr(backend, "connect_tcp") and \
                 not isinstance(backend, InformationalBound):
             setattr(pool, "_network_backend", InformationalBound(backend))  # noqa: B010
