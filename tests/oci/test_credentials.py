@@ -30,6 +30,7 @@ from clamp.oci.credhelper import run_helper
 from clamp.oci.manifest import OCI_MANIFEST
 from clamp.oci.pool import ClientOptions, RegistryPool
 from clamp.oci.retry import RetryPolicy
+from tests.support.hostile_http import Reply, Request, hostile_http, response
 from tests.support.pushing import RegistryPusher, push_image
 from tests.support.registry import RegistryHandle
 
@@ -427,7 +428,7 @@ def test_a_push_is_never_retried_anonymously(
 def test_a_registry_refusing_the_credentials_token_is_asked_anonymously_once() -> None:
     """GHCR's way: the token service hands out a token for the credentials, the registry
     answers 403 with it (no packages:read); one anonymous token reads the public image."""
-    from tests.support.hostile_http import Reply, Request, hostile_http, response
+    from tests.support.hostile_http import hostile_http, response
 
     manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {
         "mediaType": "application/vnd.oci.image.config.v1+json",
@@ -506,6 +507,43 @@ def test_registry_token_flag_is_sent_as_the_bearer_token(
     finally:
         issuer.policy.anonymous_pull = True
     assert issuer.recorded() == []  # no exchange: the token went to the registry as it is
+
+
+def _challenging(scheme: str) -> Callable[[Request], Reply]:
+    def script(req: Request) -> Reply:
+        if "authorization" not in req.headers:
+            yield response(401, b"", {"WWW-Authenticate": f'{scheme} realm="r"'})
+        else:
+            yield response(404, b"")
+    return script
+
+
+@pytest.mark.parametrize("token", ["tök", "t\udcffk", "t\r\nX-Injected: 1", "t k",
+                                   "t" * 16385])
+def test_a_registry_token_that_is_no_header_value_is_bad_input(
+        token: str, tmp_path: Path, home: dict[str, str]) -> None:
+    """Session 13: `--registry-token` went into the Authorization header as it was: a
+    character outside ASCII (`ö`, or a byte of the command line that is no UTF-8) crashed the
+    run (exit 70), CR/LF was refused by h11 only as a "connection failed" retried five times,
+    and a space was sent. Now it is bad input (exit 64), named, before anything is sent."""
+    with hostile_http(_challenging("Bearer")) as srv:
+        assert _clamp("verify", "--image", f"{srv.host}/r/x:t", "--key", str(_key(tmp_path)),
+                      "--registry-token", token) == 64
+    assert srv.authorizations() == []
+
+
+@pytest.mark.parametrize(("password", "sent"), [
+    ("p\udcffw", b"u:p\xffw"),  # the command line's bytes, no UTF-8: sent as they were given
+    ("pä", "u:pä".encode())])  # the honest twin: UTF-8 text, sent as UTF-8
+def test_registry_credentials_are_sent_as_the_bytes_given(
+        password: str, sent: bytes, tmp_path: Path, home: dict[str, str]) -> None:
+    """Session 13: a password (or name) on the command line that is no UTF-8 crashed the run
+    (exit 70) before anything was sent, even to a registry that was not there; docker and
+    cosign (Go) send such bytes as they are, and so does clamp now."""
+    with hostile_http(_challenging("Basic")) as srv:
+        assert _clamp("verify", "--image", f"{srv.host}/r/x:t", "--key", str(_key(tmp_path)),
+                      "--registry-username", "u", "--registry-password", password) == 69
+    assert srv.authorizations() == ["Basic " + base64.b64encode(sent).decode()]
 
 
 @pytest.mark.parametrize("flags", [["--registry-username", "u"], ["--registry-password", "p"],
