@@ -626,6 +626,23 @@ def test_a_redirect_to_another_host_carries_no_authorization() -> None:
     assert storage.requests and storage.authorizations() == []
 
 
+SIGNED_URL = ("/ghcr1/blobs/sha256:abc?se=2026-12-04T02%3A30%3A00Z&sig=ab%2Bcd%2F%3D"
+              "&X-Amz-Credential=AKIA%2F2026%2Fus-east-1&x=a+b&y=%7E&z=caf%C3%A9&empty=&flag")
+
+
+def test_a_signed_storage_url_is_followed_byte_for_byte(transport: str) -> None:
+    """Session 13, tried and already so: GHCR and Docker Hub send blobs on to storage URLs
+    whose signature covers the query as written (percent-escapes, `+`, empty values); the
+    storage gets exactly that target (no re-encoding that would break the signature)."""
+    seen: list[Request] = []
+    with hostile_http(_storage(seen)) as storage:
+        def registry(req: Request) -> Reply:
+            yield response(307, b"", {"Location": f"{storage.url}{SIGNED_URL}"})
+        with hostile_http(registry) as reg:
+            assert run(lambda c: c.get_blob("r/x", BLOB_DIGEST), reg.host) == BLOB
+    assert [r.target for r in seen] == [SIGNED_URL]
+
+
 def test_a_redirect_target_that_asks_for_credentials_gets_none() -> None:
     """Storage that answers 401 with a challenge of its own would, if believed, become the
     registry's challenge: its realm would be sent the registry's credentials."""
