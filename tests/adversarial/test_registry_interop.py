@@ -515,3 +515,26 @@ def test_a_bundle_listed_as_an_empty_artifact_is_still_verified(
     attack.push_bundle(other.bundle(statement(attack.digest, COSIGN_SIGN)))
     _list_as_cosign_does(attack)
     refused(attack, key_flags(signer), key_trust(signer))
+
+
+def test_a_referrers_api_answer_listing_a_bundle_as_empty_is_completed() -> None:
+    """A registry with the referrers API that copies the config's media type into
+    `artifactType` (as go-containerregistry's fallback writer does) lists a bundle as an empty
+    artifact: it is completed from the referrer manifest as the fallback index is."""
+    bundle = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": ARTIFACT,
+                         "config": {"mediaType": "application/vnd.oci.empty.v1+json",
+                                    "digest": "sha256:" + "4" * 64, "size": 2},
+                         "layers": []}).encode()
+    digest = "sha256:" + hashlib.sha256(bundle).hexdigest()
+    listed = {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(bundle),
+              "artifactType": "application/vnd.oci.empty.v1+json"}
+
+    def script(method: str, path: str) -> Answer:
+        if "/referrers/" in path:
+            return Answer(200, _index(listed), {"Content-Type": OCI_INDEX})
+        if path.endswith("/manifests/" + digest):
+            return Answer(200, bundle, {"Content-Type": OCI_MANIFEST})
+        return Answer(404, b"")
+
+    found, _ = _referrers(script)
+    assert found == [digest]

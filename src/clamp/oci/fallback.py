@@ -9,6 +9,9 @@ with, writes the config's media type whatever the manifest says: a cosign v3 bun
 bundle cosign had stored on a registry without the referrers API (GHCR, Docker Hub, distribution
 2.x) and found the image unsigned (session 13).
 
+A registry with the referrers API that fills `artifactType` the same way (from the config) is
+read the same way: the completion costs nothing where every descriptor names its type.
+
 So a descriptor there that names no artifact type, or the empty one, is completed from the
 referrer manifest itself, fetched by its digest (hashed as every manifest is, so its
 `artifactType` is as trustworthy as the bytes; what the referrer is worth is still decided by

@@ -174,10 +174,9 @@ class RegistryClient:
             # itself: a multi-arch index is then no list of its own referrers.
             if not index.is_index or index.digest == digest:
                 return []
-            # Listed by cosign (go-containerregistry), a bundle says it is an empty artifact.
-            found = await completed(index.manifests, lambda d: self.get_manifest(repo, d))
-        else:
-            found = index.manifests
+        # Listed by cosign (go-containerregistry) in the fallback index, and by registries that
+        # copy the config's media type, a bundle says it is an empty artifact.
+        found = await completed(index.manifests, lambda d: self.get_manifest(repo, d))
         if artifact_type:
             found = [d for d in found if d.artifact_type == artifact_type]
         return found
