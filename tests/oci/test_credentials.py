@@ -307,6 +307,18 @@ def test_a_url_key_of_another_host_binds_nothing_to_this_one(
     assert credentials_for("r.example:5000", {**home}) is None
 
 
+@pytest.mark.parametrize(("auth", "password"), [(b"u:pw\x00\x00", "pw"), (b"u:\x00pw", "pw"),
+                                               (b"u:p\x00w", "p\x00w")])
+def test_nul_padding_around_an_auth_password_is_dropped(auth: bytes, password: str,
+                                                        home: dict[str, str]) -> None:
+    """docker (decodeAuth) and containers/image (decodeDockerAuth) trim NULs at the ends of
+    the decoded password; clamp sent them, and the registry refused the credentials that
+    docker and podman log in with. A NUL inside the password is part of it."""
+    write(Path(home["HOME"]) / ".docker/config.json",
+          {"auths": {"r.example": {"auth": base64.b64encode(auth).decode()}}})
+    assert credentials_for("r.example", {**home}) == Credentials("u", password)
+
+
 def test_the_exact_key_wins_over_a_url_key_listed_before_it(home: dict[str, str]) -> None:
     """Docker and containers/image look the exact key up first, and a URL key only when it is
     missing; clamp took the first key in file order of either kind."""

@@ -165,7 +165,9 @@ def entry_credentials(entry: dict[str, object], *, where: str) -> Credentials | 
             raise BadInputError("auth is not base64 of user:password", where=where) from None
         if not sep:
             raise BadInputError("auth is not base64 of user:password", where=where)
-        return Credentials(user, password, identity)
+        # NUL padding around the password is dropped, as docker's decodeAuth and
+        # containers/image's decodeDockerAuth drop it (strings.Trim(password, "\x00")).
+        return Credentials(user, password.strip("\x00"), identity)
     name, secret = entry.get("username"), entry.get("password")
     if isinstance(name, str) and isinstance(secret, str):
         return Credentials(name, secret, identity)
