@@ -19,9 +19,11 @@ from typing import Any
 
 import pytest
 
+from clamp.errors import RegistryError
+from clamp.oci.manifest import Manifest, Platform
 from tests.adversarial.conftest import Attack, Signer, run_clamp, simple_payload
 from tests.support.hostile_registry import Answer, hostile_registry
-from tests.support.pushing import OCI_INDEX, OCI_MANIFEST, canonical_json, push_image
+from tests.support.pushing import OCI_INDEX, OCI_MANIFEST, PushError, canonical_json, push_image
 
 NO_LOG = "--insecure-ignore-tlog"
 
@@ -148,6 +150,58 @@ def test_a_lone_platformless_entry_is_linux_amd64(attack: Attack, signer: Signer
     _push_index(attack, canonical_json({
         "schemaVersion": 2, "mediaType": OCI_INDEX,
         "manifests": [{k: v for k, v in good.items() if k != "platform"}, other]}))
+    code, err = _verify(attack, signer)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("platform", [{"architecture": "amd64"},
+                                      {"os": None, "architecture": "amd64"},
+                                      {"os": "linux"}, {}])
+def test_a_platform_missing_its_os_or_architecture_is_refused(
+        platform: dict[str, Any], attack: Attack, signer: Signer) -> None:
+    """Session 13: the signed child listed with a `platform` object missing `os` (or
+    `architecture`), beside the unsigned child with no platform at all. Go decodes the object
+    as a platform with an empty field: go-containerregistry then matches it to nothing and
+    pulls the platformless, unsigned child for linux/amd64; containerd reads an empty os as the
+    host's and pulls the signed one. clamp took the object for no platform, two platformless
+    entries, chose the signed one listed first and verified it (exit 0). The readers disagree,
+    so the index is refused (exit 69), as a platformless entry beside a platformed one is."""
+    good_digest, good = _child(attack)
+    _, evil = _child(attack)
+    _sign(attack, signer, good_digest)
+    listed = [{**good, "platform": platform}, {k: v for k, v in evil.items() if k != "platform"}]
+    _push_index(attack, canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                                        "manifests": listed}))
+    code, err = _verify(attack, signer)
+    assert code == 69, err
+    assert "platform without an os or architecture" in err, err
+
+
+@pytest.mark.parametrize("platform", ["linux/amd64", ["linux", "amd64"],
+                                      {"os": "linux", "architecture": 64}])
+def test_a_platform_go_cannot_decode_is_refused(platform: Any, attack: Attack) -> None:
+    """A platform that is no object of strings: Go's decoder refuses the whole index (the real
+    registry, distribution, will not even store it), so no runtime pulls from it; clamp took
+    it for no platform, so for linux/amd64, and would have verified its child."""
+    _, good = _child(attack)
+    raw = canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                          "manifests": [{**good, "platform": platform}]})
+    with pytest.raises(PushError, match="MANIFEST_INVALID"):
+        _push_index(attack, raw)
+    index = Manifest.parse(raw, content_type=OCI_INDEX, where="crafted")
+    with pytest.raises(RegistryError, match="platform is not an object of strings"):
+        index.platform_child(Platform("linux", "amd64"))
+
+
+def test_a_null_variant_is_no_variant(attack: Attack, signer: Signer) -> None:
+    """The honest twin: null fields are empty to Go, so a null variant is no variant and the
+    signed amd64 child is the one asked for."""
+    good_digest, good = _child(attack)
+    _, other = _child(attack, "linux/arm64")
+    _sign(attack, signer, good_digest)
+    signed = {**good, "platform": {**good["platform"], "variant": None}}
+    _push_index(attack, canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                                        "manifests": [signed, other]}))
     code, err = _verify(attack, signer)
     assert code == 0, err
 

@@ -370,22 +370,52 @@ def test_huge_response_head_is_refused(transport: str) -> None:
     assert max(srv.written) < 64 * 1024 * 1024
 
 
-def test_endless_informational_answers_are_refused_at_the_sixth(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def _informational_flood(req: Request) -> Reply:
+    while True:
+        yield b"HTTP/1.1 100 Continue\r\n\r\n" * 1000
+
+
+def test_endless_informational_answers_are_refused_at_the_sixth(transport: str) -> None:
     """Session 12: `100 Continue` heads sent forever, each within the head bound, kept clamp
     parsing until the attempt's deadline (60 s of CPU, then again on every retry). Go's client
-    refuses the sixth (net/http max1xxResponses); so does clamp's transport. httpx's own
-    (httpcore, the proxy path) still reads them until the deadline: bounded, not refused."""
-    monkeypatch.setenv("CLAMP_HTTP_TRANSPORT", "h11")
-
-    def flood(req: Request) -> Reply:
-        while True:
-            yield b"HTTP/1.1 100 Continue\r\n\r\n" * 1000
-
+    refuses the sixth (net/http max1xxResponses); so does clamp's transport, and since session
+    13 httpx's own (httpcore) too, which read them until the deadline."""
     patient = replace(FAST, attempt_deadline=5)
-    with hostile_http(flood) as srv, \
+    with hostile_http(_informational_flood) as srv, \
             pytest.raises(RegistryError, match=r"more than 5 informational \(1xx\) responses"):
         run(get_manifest(), srv.host, patient)
+
+
+def test_endless_informational_answers_through_the_proxy_path_are_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The proxy path (httpx's proxy transports, built from the environment) is bounded the
+    same way; the proxy is the hostile server itself."""
+    with hostile_http(_informational_flood) as srv:
+        monkeypatch.setenv("HTTP_PROXY", srv.url)
+        options = replace(FAST, insecure_registries=frozenset({"registry.test"}),
+                          attempt_deadline=5)
+        with pytest.raises(RegistryError, match=r"more than 5 informational \(1xx\)"):
+            run(get_manifest(), "registry.test", options)
+
+
+def test_informational_answers_through_the_proxy_path_are_skipped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The twin: five 1xx heads (in pieces, one split inside its blank line) and the answer,
+    through the proxy, then a second request on the same connection."""
+    def hints(req: Request) -> Reply:
+        yield b"HTTP/1.1 100 Continue\r\n\r"
+        yield b"\n" + b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n" * 4
+        yield response(200, MANIFEST, {"Content-Type": OCI_MANIFEST})
+
+    with hostile_http(hints) as srv:
+        monkeypatch.setenv("HTTP_PROXY", srv.url)
+        options = replace(FAST, insecure_registries=frozenset({"registry.test"}))
+
+        async def twice() -> list[bytes]:
+            async with RegistryPool(options) as pool:
+                client = pool.client("registry.test")
+                return [(await client.get_manifest("r/x", "t")).raw for _ in range(2)]
+        assert asyncio.run(twice()) == [MANIFEST, MANIFEST]
 
 
 def test_a_few_informational_answers_before_the_answer_are_skipped(transport: str) -> None:
@@ -594,6 +624,23 @@ def test_a_redirect_to_another_host_carries_no_authorization() -> None:
     assert data == BLOB  # honest half: the redirect was followed
     assert reg.authorizations()  # the registry itself got the credentials
     assert storage.requests and storage.authorizations() == []
+
+
+SIGNED_URL = ("/ghcr1/blobs/sha256:abc?se=2026-12-04T02%3A30%3A00Z&sig=ab%2Bcd%2F%3D"
+              "&X-Amz-Credential=AKIA%2F2026%2Fus-east-1&x=a+b&y=%7E&z=caf%C3%A9&empty=&flag")
+
+
+def test_a_signed_storage_url_is_followed_byte_for_byte(transport: str) -> None:
+    """Session 13, tried and already so: GHCR and Docker Hub send blobs on to storage URLs
+    whose signature covers the query as written (percent-escapes, `+`, empty values); the
+    storage gets exactly that target (no re-encoding that would break the signature)."""
+    seen: list[Request] = []
+    with hostile_http(_storage(seen)) as storage:
+        def registry(req: Request) -> Reply:
+            yield response(307, b"", {"Location": f"{storage.url}{SIGNED_URL}"})
+        with hostile_http(registry) as reg:
+            assert run(lambda c: c.get_blob("r/x", BLOB_DIGEST), reg.host) == BLOB
+    assert [r.target for r in seen] == [SIGNED_URL]
 
 
 def test_a_redirect_target_that_asks_for_credentials_gets_none() -> None:

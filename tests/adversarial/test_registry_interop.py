@@ -193,6 +193,78 @@ def test_referrers_endpoint_refused_as_unknown_falls_back_to_the_tag(status: int
 
 
 
+def _redirecting_referrers(elsewhere: str, own: Answer | None = None) -> Any:
+    """A registry (Basic credentials) that sends its referrers endpoint on to `elsewhere`
+    (303, as GHCR has sent it to github.com's web API) or answers it with `own`, and keeps
+    the referrers under the fallback tag."""
+    def script(method: str, path: str, headers: dict[str, str]) -> Answer:
+        if "Authorization" not in headers:
+            return Answer(401, b"", {"WWW-Authenticate": 'Basic realm="r"'})
+        if "/referrers/" in path:
+            return own or Answer(303, b"", {"Location": f"http://{elsewhere}/-/v2/packages"})
+        if path.endswith("/manifests/" + SUBJECT.replace(":", "-")):
+            return Answer(200, _index(REFERRER), {"Content-Type": OCI_INDEX})
+        return Answer(404, b"")
+    return script
+
+
+def _referrers_with_credentials(host: str) -> list[str]:
+    from dataclasses import replace
+
+    from clamp.oci.auth import Credentials
+
+    async def go() -> list[str]:
+        options = replace(FAST, credentials={host: Credentials("u", "pw-secret")})
+        async with RegistryPool(options) as pool:
+            found = await pool.client(host).referrers("r/x", parse_digest(SUBJECT), ARTIFACT)
+            return [str(d.digest) for d in found]
+    return list(run(go()))
+
+
+@pytest.mark.parametrize("answer", [
+    Answer(429, b'{"errors":[{"code":"TOOMANYREQUESTS"}]}', {"Retry-After": "0"}),
+    Answer(401, b"", {"WWW-Authenticate": 'Bearer realm="http://127.0.0.1:9/login"'}),
+    Answer(503, b""), Answer(404, b""), Answer(200, b"<html/>", {"Content-Type": "text/html"})])
+def test_referrers_sent_to_another_host_fall_back_to_the_tag(answer: Answer) -> None:
+    """Session 13: GHCR has answered the referrers endpoint with a 303 to github.com's web API,
+    which rate-limits (429) or wants a session (401). clamp retried the other host's 429 and
+    reported a registry error, and took its 401 for an authentication failure: every GHCR image
+    with bundles failed. Another host's answer is no answer of the registry's API: the fallback
+    tag is read (where GHCR keeps the referrers), and the other host got no credentials."""
+    sent: list[dict[str, str]] = []
+
+    def elsewhere(method: str, path: str, headers: dict[str, str]) -> Answer:
+        sent.append(headers)
+        return answer
+
+    with hostile_registry(with_headers=elsewhere) as github, \
+            hostile_registry(with_headers=_redirecting_referrers(github.host)) as ghcr:
+        assert _referrers_with_credentials(ghcr.host) == [REFERRER["digest"]]
+    assert len(sent) == 1  # asked once, not retried
+    assert "Authorization" not in sent[0]
+
+
+def test_a_redirected_referrers_index_is_the_apis_answer() -> None:
+    """The twin: a registry that sends the endpoint to another host which answers with an OCI
+    index (a CDN) has the API: that index is read, and the fallback tag is not asked."""
+    other = {**REFERRER, "digest": "sha256:" + "5" * 64}
+    cdn_answer = Answer(200, _index(other), {"Content-Type": OCI_INDEX})
+    with hostile_registry(lambda m, p: cdn_answer) as cdn, \
+            hostile_registry(with_headers=_redirecting_referrers(cdn.host)) as reg:
+        assert _referrers_with_credentials(reg.host) == [other["digest"]]
+    assert not any(p.endswith("/manifests/" + SUBJECT.replace(":", "-"))
+                   for _, p in reg.requests)
+
+
+def test_the_registrys_own_429_on_referrers_is_still_an_error() -> None:
+    """The twin: the registry's own rate limit is its answer, retried and then reported, not
+    taken for a missing API."""
+    limited = Answer(429, b'{"errors":[{"code":"TOOMANYREQUESTS"}]}', {"Retry-After": "0"})
+    with hostile_registry(with_headers=_redirecting_referrers("", own=limited)) as reg, \
+            pytest.raises(RegistryError, match="429: TOOMANYREQUESTS"):
+        _referrers_with_credentials(reg.host)
+
+
 # ---- token answers, read as docker reads them -------------------------------------------------
 
 GOOD_TOKEN = "right-token"
@@ -398,3 +470,71 @@ def test_docker_schema_1_is_refused_by_name(body: dict[str, Any], content_type: 
             await pool.client(host).get_manifest("r/x", "tag")
     with hostile_registry(script) as srv, pytest.raises(RegistryError, match="schema 1"):
         run(go(srv.host))
+
+
+# ---- the fallback index as cosign (go-containerregistry) writes it -------------------------------
+
+def _list_as_cosign_does(attack: Any) -> None:
+    """Rewrite the fallback index's entries as go-containerregistry writes them for cosign:
+    `artifactType` is the referrer's *config* media type (the empty one for a v3 bundle), and
+    the manifest's annotations are not copied (cosign#4641; seen on GHCR)."""
+    from tests.support.pushing import canonical_json
+
+    fallback = attack.digest.replace(":", "-")
+    index = json.loads(attack.pusher.get_manifest(attack.repo, fallback).data)
+    index["manifests"] = [{**{k: v for k, v in m.items() if k != "annotations"},
+                           "artifactType": "application/vnd.oci.empty.v1+json"}
+                          for m in index["manifests"]]
+    attack.pusher.push_manifest(attack.repo, fallback, canonical_json(index), OCI_INDEX)
+
+
+def test_a_bundle_cosign_listed_as_an_empty_artifact_is_found(attack: Any, signer: Any) -> None:
+    """Session 13: cosign v3 stores its signature as a bundle referrer; on a registry without
+    the referrers API (GHCR, Docker Hub, Debian's distribution here) go-containerregistry lists
+    it in the fallback index as `application/vnd.oci.empty.v1+json`. clamp took the listing's
+    word, passed the bundle over and found the image unsigned (exit 4); now the artifact type
+    is read from the referrer manifest, fetched by digest, and the signature verifies."""
+    from tests.adversarial.conftest import COSIGN_SIGN, key_trust, statement
+    from tests.adversarial.test_signature_attacks import key_flags, passes
+
+    attack.push_bundle(signer.bundle(statement(attack.digest, COSIGN_SIGN)))
+    _list_as_cosign_does(attack)
+    passes(attack, key_flags(signer), key_trust(signer))
+
+
+def test_a_bundle_listed_as_an_empty_artifact_is_still_verified(
+        attack: Any, signer: Any) -> None:
+    """The twin: what the listing no longer decides, verification still does. A bundle listed
+    the same way but signed by another key is found and refused, as any bundle would be."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tests.adversarial.conftest import COSIGN_SIGN, Signer, key_trust, statement
+    from tests.adversarial.test_signature_attacks import key_flags, refused
+
+    other = Signer(ec.generate_private_key(ec.SECP256R1()), signer.pub)
+    attack.push_bundle(other.bundle(statement(attack.digest, COSIGN_SIGN)))
+    _list_as_cosign_does(attack)
+    refused(attack, key_flags(signer), key_trust(signer))
+
+
+def test_a_referrers_api_answer_listing_a_bundle_as_empty_is_completed() -> None:
+    """A registry with the referrers API that copies the config's media type into
+    `artifactType` (as go-containerregistry's fallback writer does) lists a bundle as an empty
+    artifact: it is completed from the referrer manifest as the fallback index is."""
+    bundle = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": ARTIFACT,
+                         "config": {"mediaType": "application/vnd.oci.empty.v1+json",
+                                    "digest": "sha256:" + "4" * 64, "size": 2},
+                         "layers": []}).encode()
+    digest = "sha256:" + hashlib.sha256(bundle).hexdigest()
+    listed = {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(bundle),
+              "artifactType": "application/vnd.oci.empty.v1+json"}
+
+    def script(method: str, path: str) -> Answer:
+        if "/referrers/" in path:
+            return Answer(200, _index(listed), {"Content-Type": OCI_INDEX})
+        if path.endswith("/manifests/" + digest):
+            return Answer(200, bundle, {"Content-Type": OCI_MANIFEST})
+        return Answer(404, b"")
+
+    found, _ = _referrers(script)
+    assert found == [digest]

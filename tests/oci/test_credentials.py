@@ -30,6 +30,7 @@ from clamp.oci.credhelper import run_helper
 from clamp.oci.manifest import OCI_MANIFEST
 from clamp.oci.pool import ClientOptions, RegistryPool
 from clamp.oci.retry import RetryPolicy
+from tests.support.hostile_http import Reply, Request, hostile_http, response
 from tests.support.pushing import RegistryPusher, push_image
 from tests.support.registry import RegistryHandle
 
@@ -279,6 +280,54 @@ def test_namespace_keys_are_not_taken_for_the_host(tmp_path: Path,
     assert credentials_for("quay.example", {**home, "REGISTRY_AUTH_FILE": str(chosen)}) is None
 
 
+@pytest.mark.parametrize("key", ["https://r.example:5000/v2/", "http://r.example:5000/v1/",
+                                 "https://r.example:5000", "r.example:5000/"])
+def test_a_url_key_names_the_whole_registry(key: str, tmp_path: Path,
+                                            home: dict[str, str]) -> None:
+    """Session 13: `docker login https://…` and old clients store a URL, path and all; docker
+    (ConvertToHostname) and containers/image (normalizeAuthFileKey) read it as its host. clamp
+    took a URL with a path for a namespace key and found no credentials."""
+    for docker, path in ((True, Path(home["HOME"]) / ".docker/config.json"),
+                         (False, tmp_path / "auth.json")):
+        write(path, {"auths": {key: {"auth": b64("u", "pw")}}})
+        env = {**home} if docker else {**home, "REGISTRY_AUTH_FILE": str(path)}
+        assert credentials_for("r.example:5000", env) == Credentials("u", "pw")
+
+
+@pytest.mark.parametrize("key", ["https://evil.example/r.example:5000",
+                                 "https://r.example:5000@evil.example/",
+                                 "https://r.example:50001/v2/", "HTTPS://r.example:5000",
+                                 "evil.example/r.example:5000", "r.example:5000/org"])
+def test_a_url_key_of_another_host_binds_nothing_to_this_one(
+        key: str, home: dict[str, str]) -> None:
+    """The attacker's half: the host of a URL key is what comes before its first `/`, so a
+    key with this registry in its path, its user information or a longer port is another
+    host's, and a key without a scheme that has a path stays a namespace."""
+    write(Path(home["HOME"]) / ".docker/config.json", {"auths": {key: {"auth": b64("x", "y")}}})
+    assert credentials_for("r.example:5000", {**home}) is None
+
+
+@pytest.mark.parametrize(("auth", "password"), [(b"u:pw\x00\x00", "pw"), (b"u:\x00pw", "pw"),
+                                               (b"u:p\x00w", "p\x00w")])
+def test_nul_padding_around_an_auth_password_is_dropped(auth: bytes, password: str,
+                                                        home: dict[str, str]) -> None:
+    """docker (decodeAuth) and containers/image (decodeDockerAuth) trim NULs at the ends of
+    the decoded password; clamp sent them, and the registry refused the credentials that
+    docker and podman log in with. A NUL inside the password is part of it."""
+    write(Path(home["HOME"]) / ".docker/config.json",
+          {"auths": {"r.example": {"auth": base64.b64encode(auth).decode()}}})
+    assert credentials_for("r.example", {**home}) == Credentials("u", password)
+
+
+def test_the_exact_key_wins_over_a_url_key_listed_before_it(home: dict[str, str]) -> None:
+    """Docker and containers/image look the exact key up first, and a URL key only when it is
+    missing; clamp took the first key in file order of either kind."""
+    write(Path(home["HOME"]) / ".docker/config.json", {"auths": {
+        "https://r.example:5000/": {"auth": b64("old", "1")},
+        "r.example:5000": {"auth": b64("new", "2")}}})
+    assert credentials_for("r.example:5000", {**home}) == Credentials("new", "2")
+
+
 @pytest.mark.parametrize("text", ["{not json", "[" * 100000])
 def test_unreadable_auth_json_is_bad_input(text: str, tmp_path: Path,
                                            home: dict[str, str]) -> None:
@@ -308,6 +357,17 @@ def test_helper_credentials_open_the_htpasswd_registry(
           {"credHelpers": {basic_registry.host: "basic"}})
     assert _manifest(basic_registry.host, repo_name) == pushed.digest
     assert helper.asked() == [basic_registry.host]
+
+
+def test_a_url_key_with_a_path_opens_the_htpasswd_registry(
+        basic_registry: RegistryHandle, repo_name: str, home: dict[str, str],
+        make_pusher: Callable[..., RegistryPusher]) -> None:
+    pushed = push_image(make_pusher(basic_registry), repo_name, "t")
+    assert basic_registry.username and basic_registry.password
+    write(Path(home["HOME"]) / ".docker/config.json", {"auths": {
+        f"http://{basic_registry.host}/v2/": {
+            "auth": b64(basic_registry.username, basic_registry.password)}}})
+    assert _manifest(basic_registry.host, repo_name) == pushed.digest
 
 
 def test_auth_json_credentials_reach_the_token_service(
@@ -380,7 +440,7 @@ def test_a_push_is_never_retried_anonymously(
 def test_a_registry_refusing_the_credentials_token_is_asked_anonymously_once() -> None:
     """GHCR's way: the token service hands out a token for the credentials, the registry
     answers 403 with it (no packages:read); one anonymous token reads the public image."""
-    from tests.support.hostile_http import Reply, Request, hostile_http, response
+    from tests.support.hostile_http import hostile_http, response
 
     manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {
         "mediaType": "application/vnd.oci.image.config.v1+json",
@@ -459,6 +519,43 @@ def test_registry_token_flag_is_sent_as_the_bearer_token(
     finally:
         issuer.policy.anonymous_pull = True
     assert issuer.recorded() == []  # no exchange: the token went to the registry as it is
+
+
+def _challenging(scheme: str) -> Callable[[Request], Reply]:
+    def script(req: Request) -> Reply:
+        if "authorization" not in req.headers:
+            yield response(401, b"", {"WWW-Authenticate": f'{scheme} realm="r"'})
+        else:
+            yield response(404, b"")
+    return script
+
+
+@pytest.mark.parametrize("token", ["tök", "t\udcffk", "t\r\nX-Injected: 1", "t k",
+                                   "t" * 16385])
+def test_a_registry_token_that_is_no_header_value_is_bad_input(
+        token: str, tmp_path: Path, home: dict[str, str]) -> None:
+    """Session 13: `--registry-token` went into the Authorization header as it was: a
+    character outside ASCII (`ö`, or a byte of the command line that is no UTF-8) crashed the
+    run (exit 70), CR/LF was refused by h11 only as a "connection failed" retried five times,
+    and a space was sent. Now it is bad input (exit 64), named, before anything is sent."""
+    with hostile_http(_challenging("Bearer")) as srv:
+        assert _clamp("verify", "--image", f"{srv.host}/r/x:t", "--key", str(_key(tmp_path)),
+                      "--registry-token", token) == 64
+    assert srv.authorizations() == []
+
+
+@pytest.mark.parametrize(("password", "sent"), [
+    ("p\udcffw", b"u:p\xffw"),  # the command line's bytes, no UTF-8: sent as they were given
+    ("pä", "u:pä".encode())])  # the honest twin: UTF-8 text, sent as UTF-8
+def test_registry_credentials_are_sent_as_the_bytes_given(
+        password: str, sent: bytes, tmp_path: Path, home: dict[str, str]) -> None:
+    """Session 13: a password (or name) on the command line that is no UTF-8 crashed the run
+    (exit 70) before anything was sent, even to a registry that was not there; docker and
+    cosign (Go) send such bytes as they are, and so does clamp now."""
+    with hostile_http(_challenging("Basic")) as srv:
+        assert _clamp("verify", "--image", f"{srv.host}/r/x:t", "--key", str(_key(tmp_path)),
+                      "--registry-username", "u", "--registry-password", password) == 69
+    assert srv.authorizations() == ["Basic " + base64.b64encode(sent).decode()]
 
 
 @pytest.mark.parametrize("flags", [["--registry-username", "u"], ["--registry-password", "p"],

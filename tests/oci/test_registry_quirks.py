@@ -304,3 +304,51 @@ def test_identity_token_is_exchanged_by_the_oauth2_flow(tmp_path: Any) -> None:
     form = parse_qs(srv.bodies[posts[0]].decode())
     assert form["grant_type"] == ["refresh_token"] and form["refresh_token"] == ["refresh-secret"]
     assert form["service"] == ["acr.test"] and form["scope"] == ["repository:r/x:pull"]
+
+
+def _pushing(status: int, announce: str | None = None) -> Any:
+    """A registry taking pushes (blob upload, then the manifest), answering the manifest PUT
+    with `status` and, when given, announcing `announce` as the digest it stored."""
+    def script(method: str, path: str) -> Answer:
+        if method == "HEAD":
+            return Answer(404)
+        if method == "POST":
+            return Answer(202, headers={"Location": "/v2/r/x/blobs/uploads/1"})
+        if "/blobs/uploads/" in path:
+            return Answer(201)
+        return Answer(status, headers={"Docker-Content-Digest": announce} if announce else {})
+    return script
+
+
+async def _push(host: str) -> str:
+    async with RegistryPool(FAST) as pool:
+        client = pool.client(host)
+        config = await client.put_blob("r/x", b"{}")
+        raw = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {
+            "mediaType": "application/vnd.oci.empty.v1+json", "digest": str(config), "size": 2},
+            "layers": []}).encode()
+        return str(await client.put_manifest("r/x", "t", raw, OCI_MANIFEST))
+
+
+@pytest.mark.parametrize("status", [200, 201, 202])
+def test_a_manifest_push_answered_200_or_202_has_landed(status: int) -> None:
+    """Session 13: Quay answered a manifest PUT with 202 Accepted (containers/image #381);
+    go-containerregistry, cosign's pusher, takes 200, 201 and 202. clamp sign took only 201
+    and reported a push that had landed as an error."""
+    with hostile_registry(_pushing(status)) as srv:
+        assert run(_push(srv.host)).startswith("sha256:")
+    assert ("PUT", "/v2/r/x/manifests/t") in srv.requests
+
+
+@pytest.mark.parametrize("status", [202, 204, 301])
+def test_a_manifest_push_answered_otherwise_is_refused(status: int) -> None:
+    """The twin: a 202 announcing other bytes than those sent is refused as a 201 would be,
+    and a status go-containerregistry refuses (204, a redirect that is no success) stays an
+    error."""
+    from clamp.errors import DigestMismatchError
+
+    other = "sha256:" + "0" * 64
+    with hostile_registry(_pushing(status, other if status == 202 else None)) as srv:
+        expected = DigestMismatchError if status == 202 else RegistryError
+        with pytest.raises(expected):
+            run(_push(srv.host))

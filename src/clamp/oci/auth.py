@@ -27,19 +27,38 @@ class Credentials:
     #: cosign's `--registry-token`: a bearer token sent to the registry as it is, no exchange.
     registry_token: str | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        # cosign's --registry-token goes into a header line as it is: a character outside
+        # visible ASCII (an `ä`, a byte that is no UTF-8) crashed the request (exit 70, session
+        # 13), and CR/LF or a space would be a header injection rather than a token. The
+        # same rule as for the tokens a token service hands out (clamp.oci.auth_flow).
+        if self.registry_token is not None and not _HEADER_TOKEN.fullmatch(self.registry_token):
+            from clamp.errors import BadInputError
+
+            raise BadInputError("--registry-token is no bearer token: visible ASCII, at most "
+                                f"{MAX_HEADER_TOKEN} characters")
+
     def __repr__(self) -> str:
         token = ", identity_token=***" if self.identity_token else ""
         token += ", registry_token=***" if self.registry_token else ""
         return f"Credentials(username={self.username!r}, password=***{token})"
 
     def basic_header(self) -> str:
-        raw = f"{self.username}:{self.password}".encode()
+        """`Basic base64(user:password)` of the bytes given. A name or password read from the
+        command line or the environment that is no UTF-8 holds surrogate escapes, the bytes
+        as given: they go as those bytes, as docker and cosign (Go) send them, where encoding
+        them strictly crashed the run (exit 70, session 13)."""
+        raw = f"{self.username}:{self.password}".encode("utf-8", "surrogateescape")
         return "Basic " + base64.b64encode(raw).decode()
 
     def secrets(self) -> list[str]:
         """Every form of these credentials a server could echo into an error message."""
         found = [self.password, self.basic_header().removeprefix("Basic ")]
         return found + [t for t in (self.identity_token, self.registry_token) if t]
+
+
+MAX_HEADER_TOKEN = 16 * 1024
+_HEADER_TOKEN = re.compile(rf"[\x21-\x7e]{{1,{MAX_HEADER_TOKEN}}}")
 
 
 @dataclass(frozen=True)

@@ -59,9 +59,11 @@ class RegistryAuth:
 
     async def exchange(self, method: str, url: str, scope: str, *, where: str,
                        headers: dict[str, str] | None, content: bytes | None,
-                       max_bytes: int) -> Response:
+                       max_bytes: int, elsewhere: bool = False) -> Response:
         """One attempt of a request, authenticated as the registry asks: the answer that is not
-        an authentication step (its status is the caller's to judge)."""
+        an authentication step (its status is the caller's to judge). With `elsewhere`, an
+        answer from another origin (a redirect's target) comes back as it is, a 401 too: the
+        caller decides what it means (it is never answered with anything of this registry's)."""
         refreshed = False
         # A fresh challenge, once a fresh token for a refused one, once anonymously.
         for _ in range(4):
@@ -72,6 +74,8 @@ class RegistryAuth:
             resp = await send(self.pool, method, url, send_headers, content, max_bytes,
                               where, self.secrets)
             if resp.status == 401:
+                if elsewhere and origin_of(str(resp.url)) != self.origin:
+                    return resp
                 if origin_of(str(resp.url)) != self.origin:
                     # A redirect target (blob storage, a CDN) that asks for credentials: its
                     # challenge is not this registry's, and its realm gets nothing of ours.

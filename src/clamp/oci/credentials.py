@@ -92,18 +92,32 @@ def _keys(registry: str) -> tuple[str, ...]:
 
 
 def _matching(table: object, registry: str) -> tuple[str, object] | None:
-    """The (key, value) of `table` that names `registry` (a bare host or a URL of it)."""
+    """The (key, value) of `table` that names `registry`, as docker and containers/image look
+    a host up: an exact key first (`host:5000`, or one of Docker Hub's spellings); else the
+    first key that is a URL of the host, `http(s)://` and everything up to the first `/`
+    (`https://host:5000/v2/`, what `docker login https://…` and old clients stored: "URLs are
+    interpreted to mean complete registries", containers/image's normalizeAuthFileKey). A key
+    without a scheme and with a path (`quay.io/org`) names a namespace and is never the host's.
+    Session 13: a URL key with a path was taken for a namespace, so its credentials were never
+    found (`https://registry.lan:5000/v2/` left the registry asking anonymously)."""
     if not isinstance(table, dict):
         return None
     keys = _keys(registry)
+    for key in keys:
+        if key in table:
+            return key, table[key]
     for key, value in table.items():
         text = str(key)
-        host = re.sub(r"^https?://", "", text)
-        if "/" in host.rstrip("/") and text not in keys:
-            continue  # a namespace key (quay.io/org): not per host
-        if text in keys or host.rstrip("/") in keys:
+        bare = _URL_KEY.sub("", text)
+        host = bare.split("/", 1)[0] if bare != text else bare.rstrip("/")  # `host:5000/`
+        if host in keys:
             return text, value
     return None
+
+
+#: The scheme of a URL key, as docker's ConvertToHostname strips it (exact case, as Go's
+#: strings.TrimPrefix: `HTTPS://host` is no URL to either).
+_URL_KEY = re.compile(r"^https?://")
 
 
 def _from_config(config: dict[str, Any], registry: str, path: Path, *,
@@ -151,7 +165,9 @@ def entry_credentials(entry: dict[str, object], *, where: str) -> Credentials | 
             raise BadInputError("auth is not base64 of user:password", where=where) from None
         if not sep:
             raise BadInputError("auth is not base64 of user:password", where=where)
-        return Credentials(user, password, identity)
+        # NUL padding around the password is dropped, as docker's decodeAuth and
+        # containers/image's decodeDockerAuth drop it (strings.Trim(password, "\x00")).
+        return Credentials(user, password.strip("\x00"), identity)
     name, secret = entry.get("username"), entry.get("password")
     if isinstance(name, str) and isinstance(secret, str):
         return Credentials(name, secret, identity)

@@ -17,8 +17,9 @@ from typing import Any
 
 from clamp.atomic import write_atomic
 from clamp.digest import Digest, digest_of, is_digest, parse_digest, verify_bytes
-from clamp.errors import DigestMismatchError, NotFoundError, RegistryError
+from clamp.errors import BadInputError, DigestMismatchError, NotFoundError, RegistryError
 from clamp.location import Layout
+from clamp.oci.fallback import completed
 from clamp.oci.manifest import (
     MANIFEST_ACCEPT,
     MAX_MANIFEST_BYTES,
@@ -58,6 +59,7 @@ class LayoutStore:
     def _read_index(self, repo: str) -> dict[str, Any]:
         path = self._dir(repo) / "index.json"
         if not path.is_file():
+            _refuse_special(path, "index.json")
             raise NotFoundError("no OCI layout here (index.json missing)", where=str(path.parent))
         raw = _read_bounded(path, MAX_MANIFEST_BYTES)
         # Read as skopeo and containerd (Go) read it: a tag named twice in two spellings of
@@ -120,6 +122,7 @@ class LayoutStore:
         itself (a manifest: Manifest.parse hashes it once)."""
         path = self._blob_path(repo, digest)
         if not path.is_file():
+            _refuse_special(path, "blob")
             raise NotFoundError("blob not found in the layout", where=where)
         data = _read_bounded(path, max_bytes)
         if verify:
@@ -140,20 +143,38 @@ class LayoutStore:
         except NotFoundError:
             return []
         found = index.manifests if index.is_index else []
+        # As the registry's fallback index is read: cosign lists a bundle as an empty artifact.
+        found = await completed(found, lambda d: self.get_manifest(repo, d))
         if artifact_type:
             found = [d for d in found if d.artifact_type == artifact_type]
         return found
 
+    def _writable(self, repo: str, path: Path) -> Path:
+        """`path` inside the layout of `repo`, refused when a folder between the store's root
+        and it (a repository folder, `blobs`, `blobs/sha256`) is a symbolic link. A layout may
+        come from anyone (a pull request's checkout): `blobs/sha256 -> ~/.ssh` would have clamp
+        sign write its blobs into whatever the link names (session 13: it did). Reading follows
+        links (a deduplicated store shares blobs so; every byte read is hashed); writing never
+        does, as no output of clamp's is written through a link (clamp.atomic)."""
+        relative = path.parent.relative_to(self.root)
+        folder = self.root
+        for part in relative.parts:
+            folder = folder / part
+            if folder.is_symlink():
+                raise BadInputError("cannot write into the layout: a folder in it is a symbolic "
+                                    "link (not followed)", where=str(folder))
+        return path
+
     async def put_blob(self, repo: str, data: bytes) -> Digest:
         digest = digest_of(data)
-        path = self._blob_path(repo, digest)
+        path = self._writable(repo, self._blob_path(repo, digest))
         if not path.exists():
             write_atomic(path, data)
         return digest
 
     async def put_manifest(self, repo: str, ref: str, raw: bytes, media_type: str) -> Digest:
         digest = await self.put_blob(repo, raw)
-        layout_dir = self._dir(repo)
+        layout_dir = self._writable(repo, self._dir(repo) / "index.json").parent
         if not (layout_dir / "oci-layout").exists():
             write_atomic(layout_dir / "oci-layout", encode_json(LAYOUT_FILE))
         try:
@@ -180,10 +201,28 @@ class LayoutStore:
         index = self._read_index(repo)
         index["manifests"] = [m for m in index["manifests"]
                               if (m.get("annotations") or {}).get(REF_NAME) != tag]
-        write_atomic(self._dir(repo) / "index.json", json.dumps(index, indent=2) + "\n")
+        write_atomic(self._writable(repo, self._dir(repo) / "index.json"),
+                     json.dumps(index, indent=2) + "\n")
 
     async def aclose(self) -> None:
         return None
+
+
+_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISDIR, "a directory"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def _refuse_special(path: Path, what: str) -> None:
+    """A layout file that is there but is no regular file (a FIFO, a directory, a device) is
+    named for what it is, not reported missing: "index.json missing" sent whoever read it
+    looking for a file that was in plain sight (session 13). A name that leads nowhere (no
+    file, a dangling link, a link loop) returns: the caller reports it missing."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    raise RegistryError(f"{what} is {kind}, not a regular file", where=str(path))
 
 
 def _read_bounded(path: Path, max_bytes: int) -> bytes:

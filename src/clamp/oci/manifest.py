@@ -89,13 +89,7 @@ class Descriptor:
         if not isinstance(annotations, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()):
             raise RegistryError("descriptor annotations must map strings to strings", where=where)
-        platform = None
-        plat = obj.get("platform")
-        if isinstance(plat, dict) and isinstance(plat.get("os"), str) and isinstance(
-                plat.get("architecture"), str):
-            variant = plat.get("variant")
-            platform = Platform(plat["os"], plat["architecture"],
-                                variant if isinstance(variant, str) and variant else None)
+        platform = _platform_of(obj.get("platform"), where)
         artifact_type = obj.get("artifactType")
         return cls(
             media_type=media_type if isinstance(media_type, str) else "",
@@ -116,6 +110,22 @@ class Descriptor:
         if self.annotations:
             out["annotations"] = dict(self.annotations)
         return out
+
+
+def _platform_of(plat: Any, where: str) -> Platform | None:
+    """A descriptor's `platform` as Go decodes it into the image-spec struct: absent or null is
+    no platform; an object is a platform even when `os` or `architecture` is missing or null
+    (Go leaves them empty: `Manifest.platform_child` refuses such an entry, which runtimes read
+    differently); a value of another JSON type is an error, as Go's decoder refuses the whole
+    document."""
+    if plat is None:
+        return None
+    fields = {name: plat.get(name) for name in ("os", "architecture", "variant")} \
+        if isinstance(plat, dict) else None
+    if fields is None or not all(v is None or isinstance(v, str) for v in fields.values()):
+        raise RegistryError("descriptor platform is not an object of strings (a runtime "
+                            "refuses the document)", where=where)
+    return Platform(fields["os"] or "", fields["architecture"] or "", fields["variant"] or None)
 
 
 @dataclass(frozen=True)
@@ -215,6 +225,15 @@ class Manifest:
         exact: Descriptor | None = None
         platformless = platformed = False
         for desc in self.manifests:
+            if desc.platform is not None and not (desc.platform.os and
+                                                  desc.platform.architecture):
+                # Session 13: taken for no platform (so linux/amd64), clamp verified this entry
+                # where go-containerregistry pulls another (an empty os matches nothing there)
+                # and containerd reads the host's os: three readings of one entry.
+                raise RegistryError(f"index entry {desc.digest} has a platform without an os "
+                                    "or architecture: runtimes read it differently (containerd "
+                                    "takes the host's os, go-containerregistry none)",
+                                    where=str(self.digest))
             have = (desc.platform or DEFAULT_PLATFORM).normalized()
             platformless = platformless or desc.platform is None
             if (have.os, have.architecture) != (want.os, want.architecture):

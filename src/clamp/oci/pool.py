@@ -15,6 +15,7 @@ import httpx
 from clamp.oci.auth import Credentials, TokenStore
 from clamp.oci.body import ACCEPT_ENCODING
 from clamp.oci.credentials import credentials_for
+from clamp.oci.informational import bound_informational
 from clamp.oci.reference import is_loopback_host
 from clamp.oci.registry import RegistryClient, check_scheme
 from clamp.oci.retry import RetryPolicy
@@ -77,7 +78,9 @@ def default_transport(max_connections: int, choice: str) -> httpx.AsyncBaseTrans
     if choice == "httpcore":
         limits = httpx.Limits(max_connections=max_connections,
                               max_keepalive_connections=max_connections)
-        return httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+        transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+        bound_informational([transport])  # a sixth 1xx head is refused here too
+        return transport
     return H11Transport(max_idle_per_origin=max_connections)
 
 
@@ -154,6 +157,10 @@ class RegistryPool:
 
                 raise BadInputError(f"unusable proxy ({exc})",
                                     where="HTTPS_PROXY/HTTP_PROXY/ALL_PROXY") from None
+            # The transports httpx built from the environment: a sixth 1xx head is refused
+            # on them as on clamp's own (clamp.oci.informational).
+            bound_informational([getattr(self._http, "_transport", None),
+                                 *getattr(self._http, "_mounts", {}).values()])
         else:
             transport = self.options.transport or default_transport(
                 self.options.max_concurrency, choice)

@@ -38,6 +38,7 @@ from clamp.oci.exchange import (
     next_link,
     next_page,
 )
+from clamp.oci.fallback import completed
 from clamp.oci.manifest import (
     MANIFEST_ACCEPT,
     MAX_MANIFEST_BYTES,
@@ -173,7 +174,9 @@ class RegistryClient:
             # itself: a multi-arch index is then no list of its own referrers.
             if not index.is_index or index.digest == digest:
                 return []
-        found = index.manifests
+        # Listed by cosign (go-containerregistry) in the fallback index, and by registries that
+        # copy the config's media type, a bundle says it is an empty artifact.
+        found = await completed(index.manifests, lambda d: self.get_manifest(repo, d))
         if artifact_type:
             found = [d for d in found if d.artifact_type == artifact_type]
         return found
@@ -187,10 +190,14 @@ class RegistryClient:
         parameters (RFC 6838; oras-go reads it so): an API answer spelt in capitals is no sign
         that the registry lacks the API. Where referrers are listed never decides whether they
         are trusted: each is verified the same way from either place."""
+        # A redirect to another origin is no answer of the registry's API: GHCR has sent the
+        # endpoint on (303) to github.com's web API, which rate-limits (429) or refuses (401);
+        # retried and then reported, that made every GHCR image a registry error (session 13).
+        # Whatever that host says, unless it is an OCI index, the fallback tag is read.
         try:
             resp = await self._call("GET", repo, f"/referrers/{target}", where=where,
                                     headers={"Accept": OCI_INDEX}, max_bytes=MAX_MANIFEST_BYTES,
-                                    expect=(200, 400, 405, 406, 501))
+                                    expect=(200, 400, 405, 406, 501), elsewhere=True)
         except NotFoundError:
             self._referrers_api = False
             return None
@@ -260,10 +267,14 @@ class RegistryClient:
         return digest
 
     async def put_manifest(self, repo: str, ref: str, raw: bytes, media_type: str) -> Digest:
+        """PUT a manifest. Success is 201 by the spec, and 200 or 202 as go-containerregistry
+        (cosign's pusher) and containers/image accept it: Quay answered 202 (containers/image
+        #381), and clamp sign refused a push that had landed (session 13). What the registry
+        says it stored is still checked against the bytes sent."""
         where = f"{self.registry}/{repo}:{ref} (push)"
         resp = await self._call("PUT", repo, f"/manifests/{ref}", where=where, content=raw,
                                 headers={"Content-Type": media_type}, max_bytes=MAX_SMALL_BYTES,
-                                expect=(201,), actions="pull,push")
+                                expect=(200, 201, 202), actions="pull,push")
         digest = digest_of(raw)
         announced = resp.headers.get("docker-content-digest")
         if announced and announced != str(digest):
@@ -274,7 +285,11 @@ class RegistryClient:
 
     async def _call(self, method: str, repo: str, path: str, *, where: str, max_bytes: int,
                     headers: dict[str, str] | None = None, content: bytes | None = None,
-                    expect: tuple[int, ...] = (200,), actions: str = "pull") -> Response:
+                    expect: tuple[int, ...] = (200,), actions: str = "pull",
+                    elsewhere: bool = False) -> Response:
+        """One registry call: retried, within its budget, secrets masked in its errors. With
+        `elsewhere`, an answer from another origin (where a redirect led) is returned whatever
+        its status, never retried: the caller judges it."""
         url = path if path.startswith(("http://", "https://")) else f"{self.base}/v2/{repo}{path}"
         check_scheme(url, self.pool, where)
         if origin_of(url) != self.origin:
@@ -289,7 +304,8 @@ class RegistryClient:
                 with attempt:
                     return await self._attempt(method, url, repo, where=where, headers=headers,
                                                content=content, max_bytes=max_bytes,
-                                               expect=expect, actions=actions)
+                                               expect=expect, actions=actions,
+                                               elsewhere=elsewhere)
         except RetryableError as exc:
             raise RegistryError(f"{exc} (gave up after retries)", where=where) from None
         except ClampError as exc:
@@ -303,9 +319,12 @@ class RegistryClient:
 
     async def _attempt(self, method: str, url: str, repo: str, *, where: str,
                        headers: dict[str, str] | None, content: bytes | None, max_bytes: int,
-                       expect: tuple[int, ...], actions: str) -> Response:
+                       expect: tuple[int, ...], actions: str, elsewhere: bool) -> Response:
         resp = await self.auth.exchange(method, url, f"repository:{repo}:{actions}", where=where,
-                                        headers=headers, content=content, max_bytes=max_bytes)
+                                        headers=headers, content=content, max_bytes=max_bytes,
+                                        elsewhere=elsewhere)
+        if elsewhere and origin_of(str(resp.url)) != self.origin:
+            return resp
         return self._check_status(resp, expect, where)
 
     def _secrets(self) -> list[str]:
