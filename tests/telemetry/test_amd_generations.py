@@ -1,7 +1,7 @@
 """amd-smi and rocm-smi output across releases: one Radeon RX 6600 XT captured with all three
-commands (ROCm 6.x), an MI210's `amd-smi static`, and the layout amd-smi wrote before ROCm 6.1
-(renamed keys, unlabelled MB). Where each document comes from is said at its test; expected
-values were read by eye from the source."""
+commands (ROCm 6.x), an MI210's `amd-smi static`, an MI300X in DPX mode, an RX 7900 XT, and the
+layout amd-smi wrote before ROCm 6.1 (renamed keys, unlabelled MB). Where each document comes
+from is said at its test; expected values were read by eye from the source."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from clamp.telemetry.amd_smi import parse_amd_smi
-from clamp.telemetry.gpu import read_gpu_snapshot, summarise_gpu
+from clamp.telemetry.gpu import parse_gpu_snapshot, read_gpu_snapshot, summarise_gpu
 
 DATA = Path(__file__).resolve().parent / "data" / "amd_smi"
 MIB = 2**20
@@ -181,3 +181,38 @@ def test_amd_smi_before_rocm_6_1_static(tmp_path: Path) -> None:
     assert corrupt == [] and gpu.snapshots == 2 and gpu.name == "AMD Instinct MI250X"
     assert gpu.vramTotalBytes == 65520 * MIB and gpu.maxVramUsedBytes == 49152 * MIB
     assert gpu.meanPowerW == 287.0 and gpu.powerLimitW == 560.0
+
+
+def test_mi300x_dpx_usage_block_real_capture() -> None:
+    """ROCm/amdsmi issue #134 (https://github.com/ROCm/amdsmi/issues/134): `amd-smi metric
+    --json` of an MI300X in DPX mode on ROCm 7.0.2, `gpu_data[0]` of which the reporter
+    printed the `usage` block (a Python dump; written here as JSON, the parts shown in full).
+    Per-partition `gfx_busy_inst` lists under `xcp_N` are kept, their "N/A" left out. It
+    already read right."""
+    pct = {"value": 0, "unit": "%"}
+    document = {"gpu_data": [{"gpu": 0, "usage": {
+        "gfx_activity": pct, "umc_activity": pct, "mm_activity": "N/A",
+        "vcn_activity": ["N/A"] * 4, "jpeg_activity": ["N/A"] * 32,
+        "gfx_busy_inst": {"xcp_0": [pct] * 4 + ["N/A"] * 4,
+                          "xcp_1": [pct] * 4 + ["N/A"] * 4}}}]}
+    (card,) = parse_amd_smi(document).cards
+    assert card.card == "gpu0" and card.gpu_use_percent == 0.0
+    assert card.memory_activity_percent == 0.0
+    assert card.extra["usage.gfx_busy_inst.xcp_1.3"] == "0 %"
+    assert "usage.gfx_busy_inst.xcp_0.4" not in card.extra and len(card.extra) == 8
+
+
+def test_rx7900xt_rocm_smi_real_capture() -> None:
+    """marimo-team/marimo issue #9237 (https://github.com/marimo-team/marimo/issues/9237):
+    `rocm-smi --showproductname --showuse --showmeminfo vram --json` on a Radeon RX 7900 XT,
+    as posted. It already read right."""
+    document = {"card0": {
+        "GPU use (%)": "0", "VRAM Total Memory (B)": "21458059264",
+        "VRAM Total Used Memory (B)": "27856896", "Card Series": "Radeon RX 7900 XT",
+        "Card Model": "0x744c", "Card Vendor": "Advanced Micro Devices, Inc. [AMD/ATI]",
+        "Card SKU": "D70401XT", "Subsystem ID": "0x471e", "Device Rev": "0xcc",
+        "Node ID": "1", "GUID": "26967", "GFX Version": "gfx1100"}}
+    (card,) = parse_gpu_snapshot(document).cards
+    assert card.name == "Radeon RX 7900 XT" and card.model == "0x744c"
+    assert card.vram_total_bytes == 21458059264 and card.vram_used_bytes == 27856896
+    assert card.gpu_use_percent == 0.0 and card.gfx_version == "gfx1100"
