@@ -5,7 +5,9 @@ gives most of them as `{"value": 42, "unit": "%"}`, and writes "N/A" for a readi
 block) the GPU does not support. Older releases print a JSON list of per-GPU objects, newer
 ones an object `{"gpu_data": [...]}`. Values are also accepted as plain numbers or numeric
 strings ("20 W"); units are converted to the `CardMetrics` units (mW -> W, V -> mV, MB -> bytes
-with MB = MiB as amd-smi computes it, GHz -> MHz). Readings that are not mapped - or whose
+with MB = MiB as amd-smi computes it, GHz -> MHz). Releases before ROCm 6.1 printed no units in
+JSON (memory sizes are then bare MB) and other key names (gfx_usage, current_power, ...).
+Readings that are not mapped - or whose
 shape or unit is not understood - are kept in `extra` under their dotted path ("clock.gfx_0.
 max_clk" -> "2482 MHz"); "N/A" and null readings are dropped from `extra`. `amd-smi static`
 adds what `metric` lacks: the GPU's name and serial (asic), VRAM size and power cap (limit).
