@@ -34,7 +34,8 @@ def test_mi250_rocm5_showallinfo() -> None:
             card.temperature_memory_c) == (32.0, 35.0, 43.0)
     assert card.temperatures_c["hbm 1"] == 39.0
     assert (card.power_w, card.power_cap_w, card.voltage_mv) == (89.0, 560.0, 818.0)
-    assert card.gpu_use_percent == 0.0 and card.vram_allocated_percent == 0.0
+    assert card.gpu_use_percent == 0.0 and card.memory_activity_percent == 0.0
+    assert card.vram_allocated_percent is None  # "GPU memory use (%)" is mem_busy_percent
     assert card.clocks_mhz == {"fclk": 400.0, "mclk": 1600.0, "sclk": 800.0, "socclk": 1090.0}
     # `-a` prints no VRAM sizes; counters are not readings
     assert card.vram_total_bytes is None and card.vram_used_bytes is None

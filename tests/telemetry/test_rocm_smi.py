@@ -93,6 +93,23 @@ def test_rocm_smi_lib_120_memory_use_bytes() -> None:
     assert both.vram_total_bytes == 20 and both.vram_used_bytes == 10
 
 
+def test_rocm5_memory_use_is_memory_activity() -> None:
+    """Telegraf's real `rocm-smi --json` of six MI100s on ROCm 5.7.1: "GPU memory use (%)" is
+    rocm_smi.py's rsmi_dev_memory_busy_percent_get (the sysfs mem_busy_percent, as the
+    rocm_smi_lib maintainer says on PR #120), which ROCm 6 renamed "GPU Memory Read/Write
+    Activity (%)". Before: read as the share of VRAM allocated; now as memory activity."""
+    for card in read_rocm_smi(TELEGRAF / "mi100_rocm571.json").cards:
+        assert card.memory_activity_percent == 0.0 and card.vram_allocated_percent is None
+        assert "GPU memory use (%)" not in card.extra
+
+
+def test_rocm6_allocated_and_activity_keep_their_meaning() -> None:
+    """Twin: ROCm 6 prints both, each read as itself."""
+    (card,) = parse_rocm_smi({"card0": {"GPU Memory Allocated (VRAM%)": "62",
+                                        "GPU Memory Read/Write Activity (%)": "4"}}).cards
+    assert card.vram_allocated_percent == 62.0 and card.memory_activity_percent == 4.0
+
+
 def test_non_finite_numbers_are_junk() -> None:
     assert parse_number("1e999") is None and parse_number(float("nan")) is None
     assert parse_number(10**400) is None and parse_number(float("-inf")) is None

@@ -5,7 +5,9 @@ gives most of them as `{"value": 42, "unit": "%"}`, and writes "N/A" for a readi
 block) the GPU does not support. Older releases print a JSON list of per-GPU objects, newer
 ones an object `{"gpu_data": [...]}`. Values are also accepted as plain numbers or numeric
 strings ("20 W"); units are converted to the `CardMetrics` units (mW -> W, V -> mV, MB -> bytes
-with MB = MiB as amd-smi computes it, GHz -> MHz). Readings that are not mapped - or whose
+with MB = MiB as amd-smi computes it, GHz -> MHz). Releases before ROCm 6.1 printed no units in
+JSON (memory sizes are then bare MB) and other key names (gfx_usage, current_power, ...).
+Readings that are not mapped - or whose
 shape or unit is not understood - are kept in `extra` under their dotted path ("clock.gfx_0.
 max_clk" -> "2482 MHz"); "N/A" and null readings are dropped from `extra`. `amd-smi static`
 adds what `metric` lacks: the GPU's name and serial (asic), VRAM size and power cap (limit).
@@ -46,6 +48,10 @@ _MILLIVOLTS = {None: 1.0, "mv": 1.0, "v": 1e3}
 # amd-smi divides byte counts by 1024 * 1024 and labels them "MB": binary multiples throughout.
 _BYTES = {None: 1.0, "b": 1.0, "kb": 1024.0, "kib": 1024.0, "mb": 1024.0**2, "mib": 1024.0**2,
           "gb": 1024.0**3, "gib": 1024.0**3}
+# amd-smi before ROCm 6.1 wrote memory sizes as bare numbers of MB (`total_vram // (1024*1024)`
+# in its CLI, the unit added only to the text output); 6.1+ always labels them. A bare number
+# under a memory key is therefore MiB, never bytes (read as bytes, 64 GiB became 64 KiB).
+_MEBIBYTES = {**_BYTES, None: 1024.0**2}
 _MEGAHERTZ = {None: 1.0, "mhz": 1.0, "ghz": 1e3, "khz": 1e-3}
 _RPM = {None: 1.0, "rpm": 1.0}
 
@@ -53,24 +59,34 @@ _RPM = {None: 1.0, "rpm": 1.0}
 _METRICS: dict[tuple[str, str], _Metric] = {
     ("usage", "gfx_activity"): _Metric("gpu_use_percent", _PERCENT),
     ("usage", "umc_activity"): _Metric("memory_activity_percent", _PERCENT),
+    # amd-smi before ROCm 6.1 renamed amdsmi's keys: gfx_usage, mem_usage (the UMC, a
+    # percentage), current_power, current_gfx_voltage, power_limit (the cap in force).
+    ("usage", "gfx_usage"): _Metric("gpu_use_percent", _PERCENT),
+    ("usage", "mem_usage"): _Metric("memory_activity_percent", _PERCENT),
     ("power", "socket_power"): _Metric("power_w", _WATTS),
     # amdsmi_get_power_info's own names: MI300 reports current, MI200 and Navi the average.
     ("power", "current_socket_power"): _Metric("power_w", _WATTS),
     ("power", "average_socket_power"): _Metric("power_w", _WATTS),
+    ("power", "current_power"): _Metric("power_w", _WATTS),
     ("power", "gfx_voltage"): _Metric("voltage_mv", _MILLIVOLTS),
+    ("power", "current_gfx_voltage"): _Metric("voltage_mv", _MILLIVOLTS),
+    ("power", "power_limit"): _Metric("power_cap_w", _WATTS),
     ("temperature", "edge"): _Metric("temperature_edge_c", _CELSIUS),
     ("temperature", "hotspot"): _Metric("temperature_junction_c", _CELSIUS),
     ("temperature", "mem"): _Metric("temperature_memory_c", _CELSIUS),
     ("fan", "usage"): _Metric("fan_speed_percent", _PERCENT),
     ("fan", "rpm"): _Metric("fan_rpm", _RPM),
-    ("mem_usage", "total_vram"): _Metric("vram_total_bytes", _BYTES),
-    ("mem_usage", "used_vram"): _Metric("vram_used_bytes", _BYTES),
-    ("mem_usage", "total_gtt"): _Metric("gtt_total_bytes", _BYTES),
-    ("mem_usage", "used_gtt"): _Metric("gtt_used_bytes", _BYTES),
+    ("mem_usage", "total_vram"): _Metric("vram_total_bytes", _MEBIBYTES),
+    ("mem_usage", "used_vram"): _Metric("vram_used_bytes", _MEBIBYTES),
+    ("mem_usage", "total_gtt"): _Metric("gtt_total_bytes", _MEBIBYTES),
+    ("mem_usage", "used_gtt"): _Metric("gtt_used_bytes", _MEBIBYTES),
     # `amd-smi static --json`: the board's VRAM and its power cap (6.0-6.2 "limit" names it
     # socket_power, 6.3+ socket_power_limit under "ppt0"; max_power is the highest cap that
-    # may be set, not the one in force, so it is not read as the limit).
-    ("vram", "size"): _Metric("vram_total_bytes", _BYTES),
+    # may be set, not the one in force, so it is not read as the limit; before 6.1 the cap in
+    # force was "current_power" and the VRAM size a bare "vram_size_mb").
+    ("vram", "size"): _Metric("vram_total_bytes", _MEBIBYTES),
+    ("vram", "vram_size_mb"): _Metric("vram_total_bytes", _MEBIBYTES),
+    ("limit", "current_power"): _Metric("power_cap_w", _WATTS),
     ("limit", "socket_power_limit"): _Metric("power_cap_w", _WATTS),
     ("limit", "ppt0.socket_power_limit"): _Metric("power_cap_w", _WATTS),
     ("limit", "socket_power"): _Metric("power_cap_w", _WATTS),
@@ -82,6 +98,7 @@ _STATIC_TEXT: dict[tuple[str, str], str] = {
     ("asic", "vendor_name"): "vendor", ("asic", "device_id"): "gpu_id",
     ("asic", "target_graphics_version"): "gfx_version", ("bus", "bdf"): "pci_bus",
     ("vbios", "version"): "vbios", ("ifwi", "version"): "vbios",
+    ("vbios", "vbios_version"): "vbios",  # before ROCm 6.1
     ("board", "model_number"): "model",
 }
 _HEX_ONLY = re.compile(r"0x[0-9a-f]*", re.IGNORECASE)
@@ -255,11 +272,13 @@ def parse_amd_smi(document: Any) -> SmiSnapshot:
 
 
 def _driver(entries: list[dict[str, Any]]) -> str | None:
-    """The amdgpu version `amd-smi static` reports ("driver": {"version": ...})."""
+    """The amdgpu version `amd-smi static` reports ("driver": {"version": ...}; before ROCm 6.1
+    "driver_version")."""
     for entry in entries:
-        found = _lookup(entry.get("driver"), "version")
-        if found is not None and isinstance(found[0], str) and not _missing(found[0]):
-            return found[0].strip()
+        for key in ("version", "driver_version"):
+            found = _lookup(entry.get("driver"), key)
+            if found is not None and isinstance(found[0], str) and not _missing(found[0]):
+                return found[0].strip()
     return None
 
 

@@ -98,8 +98,11 @@ _FIELDS: dict[str, tuple[str, ...]] = {
                 "current graphics package power (w)"),
     "power_cap_w": ("max graphics package power (w)",),
     "gpu_use_percent": ("gpu use (%)",),
-    "vram_allocated_percent": ("gpu memory allocated (vram%)", "gpu memory use (%)"),
-    "memory_activity_percent": ("gpu memory read/write activity (%)",),
+    "vram_allocated_percent": ("gpu memory allocated (vram%)",),
+    # Before ROCm 6.1, "GPU memory use (%)" is rsmi_dev_memory_busy_percent_get, the sysfs
+    # mem_busy_percent (the memory controller's busy time), which ROCm 6 renamed "GPU Memory
+    # Read/Write Activity (%)": an activity, not the share of VRAM allocated.
+    "memory_activity_percent": ("gpu memory read/write activity (%)", "gpu memory use (%)"),
     "voltage_mv": ("voltage (mv)",),
     "fan_speed_percent": ("fan speed (%)",),
     "fan_rpm": ("fan rpm",),
@@ -120,6 +123,11 @@ _FIELD_UNITS: dict[str, frozenset[str]] = {
     "vram_total_bytes": _UNITS_BYTES, "vram_used_bytes": _UNITS_BYTES,
     "gtt_total_bytes": _UNITS_BYTES, "gtt_used_bytes": _UNITS_BYTES,
 }
+# ROCm/rocm_smi_lib PR #120's patched `--showmemuse` prints "GPU memory use (%)" as used /
+# available VRAM beside its byte counts: there, and only there, it is the allocated share.
+_FIELDS_PR120 = {**_FIELDS, "vram_allocated_percent": ("gpu memory allocated (vram%)",
+                                                       "gpu memory use (%)"),
+                 "memory_activity_percent": ("gpu memory read/write activity (%)",)}
 # A card's name: the first of these that is not a bare PCI id ("0x1002" in "Card series" on
 # some releases, "0xc1e" in "Card model" where there is no series).
 _NAMES = ("card series", "device name", "card model")
@@ -212,7 +220,8 @@ def parse_card(card: str, values: dict[str, Any]) -> CardMetrics:
     metrics = CardMetrics(card=card)
     normalised = {_norm(k): v for k, v in values.items() if isinstance(k, str)}
     used: set[str] = set()
-    for attr, spellings in _FIELDS.items():
+    fields = _FIELDS_PR120 if "gpu memory available" in normalised else _FIELDS
+    for attr, spellings in fields.items():
         for spelling in spellings:
             if spelling in normalised:
                 raw = normalised[spelling]
