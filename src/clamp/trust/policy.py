@@ -72,10 +72,10 @@ class Identity:
         # An empty regexp is unanchored and matches every signer; cosign takes an empty flag
         # for no flag and refuses keyless verification without one. Blank exact values are
         # refused alike: they can only be a mistake in the caller's configuration.
-        for field, value in (("identity", self.subject), ("identity regexp", self.subject_regexp),
+        for label, value in (("identity", self.subject), ("identity regexp", self.subject_regexp),
                              ("OIDC issuer", self.issuer), ("issuer regexp", self.issuer_regexp)):
             if value is not None and not value.strip():
-                raise TrustInputError("policy", f"an empty certificate {field} matches "
+                raise TrustInputError("policy", f"an empty certificate {label} matches "
                                       "no signer you can name: give one")
         _compile(self.subject_regexp, "identity")
         _compile(self.issuer_regexp, "issuer")
