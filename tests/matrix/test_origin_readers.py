@@ -1,0 +1,179 @@
+"""Where the origin's PyYAML and clamp's reader could take one file to mean two things (red team
+13): a merge list that names a key twice, a provenance identity that is not a regexp on its own,
+a null fallback half, an `added` that is a number. Each attack has an honest twin that reads as
+the origin read it; the origin's own code (tests/support/origin.py) is the oracle where it ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from clamp.cli.main import app, invoke
+from clamp.errors import BadInputError
+from clamp.exitcodes import ExitCode
+from clamp.matrix import MatrixError, load, select_image
+from tests.support.origin import load_script, origin_resolve
+
+A = "sha256:" + "a" * 64
+B = "sha256:" + "b" * 64
+POLICY = "policy:\n  mode: strict\n  digest_ttl: 7\n  require_signature: false\n"
+RESOLVE = '  policy:\n    default: ["6.4.4", ubuntu-22.04]\n    prefer_os: ubuntu-24.04\n'
+ISSUER = "https://token.actions.githubusercontent.com"
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Callable[..., Path]:
+    def write(images: str, resolve: str = RESOLVE) -> Path:
+        ci = tmp_path / "ci"
+        ci.mkdir(exist_ok=True)
+        (ci / "rocm_matrix.yml").write_text("rocm:\n  images:\n" + images + resolve)
+        (ci / "rocm_policy.yml").write_text(POLICY)
+        return ci / "rocm_matrix.yml"
+    return write
+
+
+def refused_on_one_line(path: Path, capsys: pytest.CaptureFixture[str], words: str) -> int:
+    """Refused by load and by `clamp matrix validate` (exit 64): one line, FILE:LINE; the line."""
+    with pytest.raises(MatrixError) as caught:
+        load(path)
+    message = str(caught.value)
+    assert "\n" not in message and words in message, message
+    assert message.startswith(f"{path}:") and message.split(":", 2)[1].isdigit(), message
+    code = invoke(app, ["matrix", "validate", str(path)], prog_name="clamp")
+    err = capsys.readouterr().err
+    assert code == ExitCode.BAD_INPUT and "Traceback" not in err, err
+    line = caught.value.problems[0].line
+    assert line is not None
+    return line
+
+
+# --- merge lists: PyYAML 6.0.3+ lets the last mapping win, ruamel.yaml (and the spec) the first
+
+MERGED = (f'    - &good {{version: "6.4.4", os: ubuntu-22.04, digest: {A}}}\n'
+          '    - &todo {version: "6.4.4", os: ubuntu-20.04, digest: "sha256:TODO"}\n'
+          "    - <<: [FIRST, SECOND]\n      os: ubuntu-24.04\n")
+
+
+@pytest.mark.parametrize("order", [("*good", "*todo"), ("*todo", "*good")])
+def test_a_merge_list_giving_the_digest_twice_is_refused(
+        pair: Callable[..., Path], capsys: pytest.CaptureFixture[str],
+        order: tuple[str, str]) -> None:
+    """`<<: [*good, *todo]`: clamp's ruamel.yaml read the first mapping's digest (pinned), the
+    origin's PyYAML the last's (a placeholder: the origin resolved `@sha256:TODO`), or the
+    reverse. Was accepted with clamp's reading; now refused, naming the merging entry's line."""
+    path = pair(MERGED.replace("FIRST", order[0]).replace("SECOND", order[1]))
+    line = refused_on_one_line(path, capsys, "two values")
+    assert path.read_text().splitlines()[line - 1].startswith("    - <<: [")
+    yaml = pytest.importorskip("yaml")
+    if tuple(int(part) for part in yaml.__version__.split(".")[:3]) >= (6, 0, 3):
+        entry = yaml.safe_load(path.read_text())["rocm"]["images"][2]  # why it matters
+        assert entry["digest"] == {"*good": A, "*todo": "sha256:TODO"}[order[1]]
+
+
+def test_a_merge_list_that_agrees_reads_as_the_origin(
+        pair: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The honest twin: merged mappings that share no key, or share one with one value, read
+    the same in every reader, and resolve to what the origin resolved."""
+    images = (f'    - &a {{version: "6.4.4", os: ubuntu-22.04, digest: {A}}}\n'
+              f'    - &b {{version: "6.4.4", os: ubuntu-20.04, digest: {A}, added: 2024-10-12}}\n'
+              f"    - <<: [*a, *b]\n      os: ubuntu-24.04\n      digest: {B}\n")
+    path = pair(images)
+    loaded = load(path)
+    entry = loaded.model.images[2]
+    assert (entry.version, entry.os, entry.digest, str(entry.added)) == \
+        ("6.4.4", "ubuntu-24.04", B, "2024-10-12")
+    assert select_image(loaded.model).ref.reference == origin_resolve(path, monkeypatch)
+
+
+# --- provenance.identity: a regexp for cosign on its own, then wrapped by clamp
+
+def _with_identity(identity: str) -> str:
+    return (f'    - version: "6.4.4"\n      os: ubuntu-22.04\n      digest: {A}\n'
+            f"      provenance:\n        identity: '{identity}'\n        issuer: {ISSUER}\n")
+
+
+def test_an_identity_that_is_not_a_regexp_alone_is_refused(
+        pair: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """`x)|(.*` is no regexp (cosign refused it: "unexpected )"), but wrapped as clamp wraps an
+    unanchored identity it was one: `^.*(?:x)|(.*).*$`, accepting every signer the issuer
+    vouches for. Was accepted as that trust entry; now refused naming the identity's line."""
+    path = pair(_with_identity("https://github.com/ROCm/rocm-images/x)|(.*"))
+    line = refused_on_one_line(path, capsys, "unexpected )")
+    assert "identity:" in path.read_text().splitlines()[line - 1]
+
+
+def test_an_identity_that_is_a_regexp_keeps_cosign_meaning(pair: Callable[..., Path]) -> None:
+    """The honest twin: a balanced alternation is wrapped whole and means what cosign's
+    unanchored search meant: either workflow, nobody else."""
+    from clamp.pattern import compile_pattern
+
+    loaded = load(pair(_with_identity("ROCm/rocm-images/(build|release)\\.yml@")))
+    (name,) = loaded.model.images[0].trust or []
+    pattern = compile_pattern(loaded.model.trust[name].keyless[0].subject_regexp)
+    repo = "https://github.com/ROCm/rocm-images/"
+    assert pattern.fullmatch(repo + "release.yml@refs/heads/main")
+    assert not pattern.fullmatch("https://github.com/evil/x/.github/workflows/x.yml@refs/x")
+
+
+# --- a null fallback half: the origin's str(None)
+
+NULL_FALLBACK = ('  policy:\n    default: ["6.4.4", ubuntu-22.04]\n    fallback_version: "6.3"\n'
+                 "    fallback_os:\n")
+
+
+def test_a_null_fallback_half_names_what_the_origin_named(
+        pair: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`fallback_os:` with nothing after it was str(None), "None", in the origin: its fallback
+    named no entry and the resolver failed. clamp took the default's OS and resolved 6.3 on it,
+    an image the origin never chose; now it reads "None" too, and warns."""
+    path = pair(f'    - version: "6.3"\n      os: ubuntu-22.04\n      digest: {A}\n',
+                NULL_FALLBACK)
+    loaded = load(path)
+    assert any("fallback_os is null" in warning for warning in loaded.warnings)
+    with pytest.raises(Exception, match=r"6\.4\.4-ubuntu-22\.04"):
+        origin_resolve(path, monkeypatch)
+    with pytest.raises(BadInputError, match=r"6\.3/None"):
+        select_image(loaded.model)
+
+
+def test_an_absent_fallback_half_is_the_defaults(pair: Callable[..., Path],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The honest twin: without the key, the fallback's OS is the default's, in both."""
+    path = pair(f'    - version: "6.3"\n      os: ubuntu-22.04\n      digest: {A}\n',
+                NULL_FALLBACK.replace("    fallback_os:\n", ""))
+    loaded = load(path)
+    assert not any("null" in warning for warning in loaded.warnings)
+    assert select_image(loaded.model).ref.reference == origin_resolve(path, monkeypatch) == \
+        f"ghcr.io/rocm/dev:6.3-ubuntu-22.04@{A}"
+
+
+# --- added: a day, not a number
+
+@pytest.mark.parametrize("added", ["1728691200", "0", "'1728691200'", "20241012", "4102444800"])
+def test_an_added_number_is_refused(pair: Callable[..., Path], capsys: pytest.CaptureFixture[str],
+                                    added: str) -> None:
+    """pydantic read a number (or numeric text) as seconds since 1970: `added: 4102444800` was a
+    pin made on 2100-01-01, never stale; `0` one made in 1970. The origin's verifier crashed on
+    a number. Now refused, naming the line."""
+    path = pair(f'    - version: "6.4.4"\n      os: ubuntu-22.04\n      digest: {A}\n'
+                f"      added: {added}\n")
+    line = refused_on_one_line(path, capsys, "is not a date")
+    assert path.read_text().splitlines()[line - 1].strip().startswith("added:")
+
+
+@pytest.mark.parametrize("added", ["2024-10-12", "'2024-10-12'", "2024-10-12 10:00:00",
+                                   "2024-10-12T10:00:00Z"])
+def test_an_added_day_or_timestamp_reads_as_its_day(pair: Callable[..., Path],
+                                                    added: str) -> None:
+    """The honest twin: a day, quoted or not, or a timestamp cut to its day."""
+    path = pair(f'    - version: "6.4.4"\n      os: ubuntu-22.04\n      digest: {A}\n'
+                f"      added: {added}\n")
+    assert str(load(path).model.images[0].added) == "2024-10-12"
+    if added.startswith("'"):  # the origin's verifier read quoted text as its day (it crashed
+        # on PyYAML's date and datetime: strptime() of a date)
+        records = load_script("verify_rocm_digest").load_matrix(path)
+        record = records[("6.4.4", "ubuntu-22.04")]
+        assert str(load_script("verify_rocm_digest").parse_added_date(record)) == "2024-10-12"
