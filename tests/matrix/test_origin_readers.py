@@ -177,3 +177,33 @@ def test_an_added_day_or_timestamp_reads_as_its_day(pair: Callable[..., Path],
         records = load_script("verify_rocm_digest").load_matrix(path)
         record = records[("6.4.4", "ubuntu-22.04")]
         assert str(load_script("verify_rocm_digest").parse_added_date(record)) == "2024-10-12"
+
+
+# --- prefer_os: the origin's resolver took str() of it
+
+TWO = (f'    - version: "6.4.4"\n      os: ubuntu-22.04\n      digest: {A}\n'
+       f'    - version: "6.4.4"\n      os: ubuntu-24.04\n      digest: {B}\n')
+
+
+def test_a_prefer_os_list_says_the_origin_ignored_it(pair: Callable[..., Path],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`prefer_os: [ubuntu-24.04]` was `"['ubuntu-24.04']"` to the origin, an OS no entry has,
+    so it resolved the default (22.04) where clamp resolves the preferred 24.04. That documented
+    choice stands, but the reader is now told, naming the line (before: silence)."""
+    path = pair(TWO, RESOLVE.replace("prefer_os: ubuntu-24.04", "prefer_os: [ubuntu-24.04]"))
+    loaded = load(path)
+    (warning,) = [w for w in loaded.warnings if "prefer_os is a list" in w]
+    assert warning.startswith(f"{path}:11:")  # the prefer_os line
+    assert select_image(loaded.model).entry.os == "ubuntu-24.04"
+    assert origin_resolve(path, monkeypatch).endswith(f"6.4.4-ubuntu-22.04@{A}")
+
+
+@pytest.mark.parametrize("prefer", ["ubuntu-24.04", "'ubuntu-24.04'", "[]", "''", ""])
+def test_a_prefer_os_string_or_nothing_reads_as_the_origin(
+        pair: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, prefer: str) -> None:
+    """The honest twin: one OS, or none (empty, null, an empty list), resolves as the origin
+    resolved, without that warning."""
+    path = pair(TWO, RESOLVE.replace("prefer_os: ubuntu-24.04", f"prefer_os: {prefer}"))
+    loaded = load(path)
+    assert not any("prefer_os is a list" in w for w in loaded.warnings)
+    assert select_image(loaded.model).ref.reference == origin_resolve(path, monkeypatch)

@@ -12,7 +12,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
 
 from clamp.digest import DigestKind, classify
 from clamp.matrix.models import PinDate, PolicyMode, TlogMode, Token
@@ -151,6 +160,17 @@ class OriginalResolve(_Strict):
     prefer_os: Annotated[list[Token], BeforeValidator(_os_list)] = Field(default_factory=list)
     fallback_os: Token | None = None
     fallback_version: Token | None = None
+    _prefer_listed: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _note_listed(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # The origin's resolver took str() of prefer_os: a list became "['ubuntu-24.04']",
+        # a name no entry has, so it went straight to the default (see _resolve).
+        model = handler(data)
+        model._prefer_listed = isinstance(data, dict) and bool(data.get("prefer_os")) \
+            and isinstance(data.get("prefer_os"), list)
+        return model
 
 
 class OriginalRocm(_Strict):
@@ -285,6 +305,12 @@ def _resolve(block: OriginalResolve | None, notes: Translation) -> dict[str, Any
     if block is None:
         return {}
     out: dict[str, Any] = {"prefer_os": list(block.prefer_os)}
+    if block._prefer_listed:
+        notes.warnings.append(("matrix", ("rocm", "policy", "prefer_os"),
+                               "prefer_os is a list: clamp tries each OS in order, but the "
+                               "origin's resolver read the list as one name no entry has and "
+                               "went straight to the default; write one OS to mean the same "
+                               "to both"))
     if block.default is not None:
         out["default"] = {"version": block.default[0], "os": block.default[1]}
     halves = {"version": block.fallback_version, "os": block.fallback_os}
