@@ -207,3 +207,54 @@ def test_a_prefer_os_string_or_nothing_reads_as_the_origin(
     loaded = load(path)
     assert not any("prefer_os is a list" in w for w in loaded.warnings)
     assert select_image(loaded.model).ref.reference == origin_resolve(path, monkeypatch)
+
+
+# --- key_path beside identity: the origin ran `cosign verify --key` and nothing else
+
+def _keyed(tmp_path: Path, pair: Callable[..., Path], *, identity: bool) -> Path:
+    from matrix_samples import PEM
+
+    (tmp_path / "ci").mkdir(exist_ok=True)
+    (tmp_path / "ci" / "rocm.pub").write_text(PEM)
+    more = "        identity: github.com/ROCm/\n" if identity else ""
+    return pair(f'    - version: "6.4.4"\n      os: ubuntu-22.04\n      digest: {A}\n'
+                f"      provenance:\n        key_path: rocm.pub\n{more}"
+                f"        issuer: {ISSUER}\n")
+
+
+def test_an_identity_beside_a_key_path_is_not_a_second_signer(
+        tmp_path: Path, pair: Callable[..., Path]) -> None:
+    """The origin's verifier passed `--key` when key_path was given, else the identity: beside
+    a key the identity was never checked. clamp made both one any-of trust entry, so a keyless
+    signature by any ROCm workflow passed where the origin demanded the key. Now the key alone,
+    the identity kept as information, with a warning naming its line."""
+    loaded = load(_keyed(tmp_path, pair, identity=True))
+    (name,) = loaded.model.images[0].trust or []
+    assert loaded.model.trust[name].keyless == [] and len(loaded.model.trust[name].keys) == 1
+    assert loaded.model.images[0].provenance == {"identity": "github.com/ROCm/",
+                                                 "issuer": ISSUER}
+    (warning,) = [w for w in loaded.warnings if "not used beside key_path" in w]
+    assert warning.startswith(f"{loaded.path}:8:")
+
+
+def test_a_key_path_entry_edits_and_keeps_its_trust_keys(tmp_path: Path,
+                                                         pair: Callable[..., Path]) -> None:
+    """The honest twin, and the edit round trip: a key_path entry (with or without the extra
+    identity) is verified by its key, and an update rewrites its pin without touching the
+    trust keys."""
+    from datetime import date
+
+    from clamp.matrix import load_text
+    from clamp.matrix.edit import EntryChange, apply_changes
+
+    for identity in (False, True):
+        loaded = load(_keyed(tmp_path, pair, identity=identity))
+        (name,) = loaded.model.images[0].trust or []
+        assert [key.path for key in loaded.model.trust[name].keys] == ["rocm.pub"]
+        after = apply_changes(loaded, {"6.4.4/ubuntu-22.04": EntryChange(
+            digest=B, added=date(2026, 1, 2), provenance={"verified_at": "2026-01-02"})})
+        assert after.count("key_path: rocm.pub") == 1 and after.count(f"issuer: {ISSUER}") == 1
+        again = load_text(after, loaded.path, policy_text=loaded.policy_text,
+                          policy_path=loaded.policy_path)
+        assert again.model.images[0].digest == B
+        assert (again.model.images[0].provenance or {}).get("verified_at") == "2026-01-02"

@@ -289,8 +289,9 @@ def translate(matrix: OriginalMatrix, policy: OriginalPolicy) -> Translation:
                     trust[name] = signer
                     out.trust_origin[name] = where
                 entry["trust"] = [name]
-            if prov.issuer is not None and prov.identity is None:
-                extra["issuer"] = prov.issuer  # informational only, see signer_policy
+            if prov.key_path is not None:  # informational only, see signer_policy
+                extra.update((k, v) for k, v in (("identity", prov.identity),
+                                                 ("issuer", prov.issuer)) if v is not None)
             if extra:
                 entry["provenance"] = extra
         images.append(entry)

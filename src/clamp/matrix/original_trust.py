@@ -28,7 +28,20 @@ def signer_policy(prov: OriginalProvenance, where: Loc,
     reason in `out.errors`) when they make none."""
     policy: dict[str, Any] = {}
     if prov.key_path is not None:
-        policy["keys"] = [{"path": prov.key_path}]
+        # The origin ran `cosign verify --key` when key_path was given and passed identity and
+        # issuer only without one: beside a key they were never checked, and making them a
+        # keyless signer too would accept signatures the origin refused.
+        if prov.identity is not None:
+            out.warnings.append(("matrix", (*where, "identity"),
+                                 "identity is not used beside key_path (the origin verified "
+                                 "with the key alone, cosign --key): kept as information; "
+                                 "to trust either, migrate to the native format and list "
+                                 "both"))
+        elif prov.issuer is not None:
+            out.warnings.append(("matrix", (*where, "issuer"),
+                                 "issuer without identity is kept as information only; the "
+                                 "entry is verified with key_path"))
+        return {"keys": [{"path": prov.key_path}]}
     if prov.identity is not None:
         if prov.issuer is None:
             out.errors.append(("matrix", (*where, "identity"),
@@ -51,13 +64,9 @@ def signer_policy(prov: OriginalProvenance, where: Loc,
                                  "accept only the identity you mean"))
         policy["keyless"] = [{"issuer": prov.issuer, "subject_regexp": pattern}]
     elif prov.issuer is not None:
-        if prov.key_path is None:
-            out.errors.append(("matrix", (*where, "issuer"),
-                               "issuer without identity: keyless verification needs both"))
-            return None
-        out.warnings.append(("matrix", (*where, "issuer"),
-                             "issuer without identity is kept as information only; the entry "
-                             "is verified with key_path"))
+        out.errors.append(("matrix", (*where, "issuer"),
+                           "issuer without identity: keyless verification needs both"))
+        return None
     return policy or None
 
 
