@@ -258,3 +258,40 @@ def test_a_key_path_entry_edits_and_keeps_its_trust_keys(tmp_path: Path,
                           policy_path=loaded.policy_path)
         assert again.model.images[0].digest == B
         assert (again.model.images[0].provenance or {}).get("verified_at") == "2026-01-02"
+
+
+# --- anchored and aliased scalars: PyYAML resolved the text after the anchor as YAML 1.1
+
+@pytest.mark.parametrize(("written", "origin_read"), [("&o on", "True"), ("&o 1:20", "80"),
+                                                      ("&o 'on'", "on"), ("&o ubuntu", "ubuntu")])
+def test_an_anchored_name_reads_as_the_origin_read_it(
+        pair: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, written: str,
+        origin_read: str) -> None:
+    """`os: &o on` (and `*o` elsewhere) was True to PyYAML, so the origin's tag was
+    `6.4.4-True`; clamp skipped anchored scalars when re-reading names as YAML 1.1 and kept
+    YAML 1.2's "on" (`1:20` was refused, not 80): another image reference than the origin's.
+    The quoted and plain-word twins read the same before and after."""
+    path = pair(f'    - version: "6.4.4"\n      os: {written}\n      digest: {A}\n',
+                '  policy:\n    default: ["6.4.4", *o]\n    prefer_os: *o\n')
+    loaded = load(path)
+    assert loaded.model.images[0].os == origin_read
+    assert select_image(loaded.model).ref.reference == origin_resolve(path, monkeypatch) == \
+        f"ghcr.io/rocm/dev:6.4.4-{origin_read}@{A}"
+
+
+@pytest.mark.parametrize(("policy", "required"), [
+    ("policy:\n  require_signature: &r off\n  attest_mode: *r\n", False),
+    ("policy:\n  require_signature: &r no\n", False),
+    ("policy:\n  require_signature: &r 'off'\n", True),  # the twin: a string, bool() true
+    ("policy:\n  require_signature: &r yes\n", True)])
+def test_an_anchored_policy_value_reads_as_the_origin_read_it(
+        pair: Callable[..., Path], policy: str, required: bool) -> None:
+    """`require_signature: &r off` was False to the origin; clamp read YAML 1.2's "off", a
+    non-empty string, as true. The oracle is the origin's `Policy.load`."""
+    path = pair(f'    - version: "6.4.4"\n      os: ubuntu-22.04\n      digest: {A}\n')
+    path.with_name("rocm_policy.yml").write_text(policy)
+    theirs = load_script("verify_rocm_digest").Policy.load(path.with_name("rocm_policy.yml"))
+    ours = load(path).origin_policy
+    assert ours is not None
+    assert ours.require_signature is theirs.require_signature is required
+    assert ours.attest_mode == "none"
