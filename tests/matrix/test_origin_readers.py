@@ -295,3 +295,33 @@ def test_an_anchored_policy_value_reads_as_the_origin_read_it(
     assert ours is not None
     assert ours.require_signature is theirs.require_signature is required
     assert ours.attest_mode == "none"
+
+
+# --- a name with a final newline: Python's `$` matched before it
+
+@pytest.mark.parametrize("where", ["os", "version", "template"])
+def test_a_name_or_tag_ending_in_a_newline_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str) -> None:
+    """`os: "ubuntu-22.04\\n"` passed the name check (`^…$` with `re.match`), so its tag was
+    `6.4.4-ubuntu-22.04\\n` and `clamp resolve` printed `…:6.4.4-ubuntu-22.04` and `@sha256:…`
+    on two lines: a CI step reading the first line ran the tag, unpinned. The same for a tag
+    template ending in a newline. Now refused, naming the line. (A version ending in one was
+    refused before too: its newline is inside the tag, which `$` does not let through.)"""
+    os_name = '"ubuntu-22.04\\n"' if where == "os" else "ubuntu-22.04"
+    version = '"6.4.4\\n"' if where == "version" else '"6.4.4"'
+    template = '"{version}-{os}\\n"' if where == "template" else '"{version}-{os}"'
+    path = tmp_path / "matrix.yml"
+    path.write_text(f"version: 1\ndefaults:\n  registry: ghcr.io\n  repository: rocm/dev\n"
+                    f"  tag: {template}\n  require_signature: false\nimages:\n"
+                    f"  - version: {version}\n    os: {os_name}\n    digest: {A}\n")
+    refused_on_one_line(path, capsys, "not a valid")
+
+
+def test_names_and_tags_without_a_newline_resolve_on_one_line(tmp_path: Path) -> None:
+    """The honest twin: the same matrix with plain names resolves to one line."""
+    path = tmp_path / "matrix.yml"
+    path.write_text("version: 1\ndefaults:\n  registry: ghcr.io\n  repository: rocm/dev\n"
+                    '  tag: "{version}-{os}"\n  require_signature: false\nimages:\n'
+                    f'  - version: "6.4.4"\n    os: "ubuntu-22.04"\n    digest: {A}\n')
+    ref = select_image(load(path).model, "6.4.4", "ubuntu-22.04").ref.reference
+    assert ref == f"ghcr.io/rocm/dev:6.4.4-ubuntu-22.04@{A}" and "\n" not in ref

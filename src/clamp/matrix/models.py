@@ -114,7 +114,10 @@ def _matching(pattern: str, what: str) -> Any:
     compiled = re.compile(pattern)
 
     def check(value: str) -> str:
-        if compiled.match(value) is None:
+        # fullmatch: the patterns end in `$`, which Python's `match` lets through before a
+        # final newline, so `os: "ubuntu-22.04\n"` was a name, its tag `6.4.4-ubuntu-22.04\n`
+        # and `clamp resolve` printed the reference on two lines (the first one unpinned).
+        if compiled.fullmatch(value) is None:
             raise ValueError(f"{without_userinfo(value)!r} is not a valid {what}")
         return value
 
