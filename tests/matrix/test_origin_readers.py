@@ -325,3 +325,31 @@ def test_names_and_tags_without_a_newline_resolve_on_one_line(tmp_path: Path) ->
                     f'  - version: "6.4.4"\n    os: "ubuntu-22.04"\n    digest: {A}\n')
     ref = select_image(load(path).model, "6.4.4", "ubuntu-22.04").ref.reference
     assert ref == f"ghcr.io/rocm/dev:6.4.4-ubuntu-22.04@{A}" and "\n" not in ref
+
+
+# --- bounds: a one-line flow matrix is re-read in time linear in its size
+
+class _NoSlices(str):
+    def __getitem__(self, key: object) -> str:  # type: ignore[override]
+        if isinstance(key, slice):
+            raise AssertionError("the source line was copied (once per scalar: quadratic)")
+        return str.__getitem__(self, key)  # type: ignore[index]
+
+
+def test_source_words_are_read_without_copying_the_line(tmp_path: Path) -> None:
+    """Re-reading a name as the origin read it took the slice `line[col:]` of its line: for a
+    16 MiB matrix written as one flow line that is a copy of megabytes per scalar (4 MiB:
+    3.4 s, 16 MiB: about a minute, on top of the parse). Now the word is matched in place;
+    the result is the same (`6.10` is "6.1", an anchored `on` "True")."""
+    from clamp.matrix.scalars import read_as_origin
+    from clamp.matrix.source import parse_yaml
+
+    text = ("rocm:\n  images: [" + ", ".join(
+        f"{{version: 6.{i}0, os: {'&o on' if i == 0 else 'ubuntu'}, digest: {A}}}"
+        for i in range(50)) + "]\n  policy: {default: ['6.1', *o]}\n")
+    doc = parse_yaml(tmp_path / "rocm_matrix.yml", text)
+    doc.lines = [_NoSlices(line) for line in doc.lines]
+    read_as_origin(doc, [])
+    images = doc.data["rocm"]["images"]
+    assert (images[0]["version"], images[0]["os"], images[1]["version"]) == ("6.0", "True", "6.1")
+    assert doc.data["rocm"]["policy"]["default"][1] == "True"

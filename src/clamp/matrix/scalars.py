@@ -136,6 +136,9 @@ def versions_as_written(doc: YamlDoc, warnings: list[Problem], *, quiet: bool) -
                                                  f"the string {text!r} (quote it)"))
 
 
+_AFTER_ANCHOR = re.compile(r"&\S+[ ]+([^\s#,\]}]+)")
+
+
 class _Anchors:
     """The source word after each anchor (`&o on` -> "on"), found by composing the text once,
     and only if a name or policy value is anchored or an alias."""
@@ -151,7 +154,7 @@ class _Anchors:
         if start is None:  # not a scalar's anchor, or a name anchored twice: left as read
             return None
         line, col = start
-        match = re.match(r"&\S+[ ]+([^\s#,\]}]+)", self.doc.lines[line][col:])
+        match = _AFTER_ANCHOR.match(self.doc.lines[line], col)
         return match.group(1) if match else None
 
     def _compose(self) -> dict[str, tuple[int, int] | None]:
