@@ -353,3 +353,37 @@ def test_source_words_are_read_without_copying_the_line(tmp_path: Path) -> None:
     images = doc.data["rocm"]["images"]
     assert (images[0]["version"], images[0]["os"], images[1]["version"]) == ("6.0", "True", "6.1")
     assert doc.data["rocm"]["policy"]["default"][1] == "True"
+
+
+# --- merged keys: re-read as YAML 1.1 where they are written
+
+@pytest.mark.parametrize(("policy", "expected"), [
+    ("d: &d {require_signature: off, digest_ttl: 010}\npolicy:\n  <<: *d\n", (False, 8)),
+    ("policy:\n  <<: {require_signature: no, digest_ttl: 0x0A}\n", (False, 10)),
+    ("d: &d {require_signature: 'off', digest_ttl: '7'}\npolicy:\n  <<: *d\n", (True, 7))])
+def test_a_merged_policy_value_reads_as_the_origin_read_it(
+        pair: Callable[..., Path], policy: str, expected: tuple[bool, int]) -> None:
+    """`digest_ttl: 010` merged into `policy:` was 8 days to the origin (YAML 1.1 octal) and 10
+    to clamp, a pin stale two days later than the origin said; `require_signature: off` the
+    string "off", so true. Merged keys now read as they are written. The last case, quoted, is
+    the honest twin (a string in both)."""
+    path = pair(f'    - version: "6.4.4"\n      os: ubuntu-22.04\n      digest: {A}\n')
+    path.with_name("rocm_policy.yml").write_text(policy)
+    theirs = load_script("verify_rocm_digest").Policy.load(path.with_name("rocm_policy.yml"))
+    loaded = load(path)
+    assert loaded.origin_policy is not None
+    ours = (loaded.origin_policy.require_signature, loaded.model.defaults.digest_ttl_days)
+    assert ours == (theirs.require_signature, theirs.digest_ttl) == expected
+
+
+def test_a_merged_name_reads_as_the_origin_read_it(pair: Callable[..., Path],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`- <<: *e` takes `os: on` from the anchored entry: True to the origin in both entries;
+    clamp re-read only the anchored one and kept "on" in the merged one."""
+    path = pair(f"    - &e\n      version: '6.4.4'\n      os: on\n      digest: {A}\n"
+                f"    - <<: *e\n      version: '7'\n      digest: {B}\n",
+                "  policy:\n    default: ['7', 'True']\n")
+    loaded = load(path)
+    assert [entry.os for entry in loaded.model.images] == ["True", "True"]
+    assert select_image(loaded.model).ref.reference == origin_resolve(path, monkeypatch) == \
+        f"ghcr.io/rocm/dev:7-True@{B}"

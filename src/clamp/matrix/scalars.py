@@ -85,13 +85,25 @@ def _plain_word(doc: YamlDoc, container: Any, key: str | int,
         return None
     if value is None or isinstance(value, dict | list):
         return None
-    raw = doc.raw_value(container, key)
+    raw = _source_word(doc, container, key)
     if raw is not None and raw[:1] in ("&", "*"):
         raw = anchors.word(raw[1:])
     if raw is None or raw[:1] in ("'", '"', "&", "*", "!", "|", ">"):
         return None
     if isinstance(value, str) and raw != value:
         return None  # a scalar of several words, or one ruamel read differently
+    return raw
+
+
+def _source_word(doc: YamlDoc, container: Any, key: str | int) -> str | None:
+    """The first word of a value's source text; a key merged in (`<<: *entry`) is read where
+    it is written, as PyYAML resolved it there (plain.py refused merges giving it two values)."""
+    raw = doc.raw_value(container, key)
+    if raw is None and isinstance(container, dict) and key not in getattr(container, "_ok",
+                                                                            (key,)):
+        for source in getattr(container, "_yaml_merge", None) or ():
+            if isinstance(source, dict) and key in source:
+                return _source_word(doc, source, key)
     return raw
 
 
