@@ -86,13 +86,13 @@ def _size(node: Any, at: _At, sizes: dict[int, int], open_: set[int]) -> int:
     if not (is_map or is_seq) or type(node).__name__ == "CommentedOrderedMap":
         raise NotPlain(_line_at(at), f"YAML value is {_kind(node)}: a matrix holds only "
                        "mappings, lists, strings, numbers, booleans, dates and null")
-    if is_map:
-        _check_merge(node, at)
     key = id(node)
     if key in sizes:
         return sizes[key]
     if key in open_:
         raise NotPlain(_line_at(at), "YAML alias refers to the value that contains it (a cycle)")
+    if is_map:  # once per mapping, however often it is aliased
+        _check_merge(node, at)
     open_.add(key)
     total = 1
     children = node.items() if is_map else enumerate(node)
