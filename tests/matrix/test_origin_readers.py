@@ -387,3 +387,20 @@ def test_a_merged_name_reads_as_the_origin_read_it(pair: Callable[..., Path],
     assert [entry.os for entry in loaded.model.images] == ["True", "True"]
     assert select_image(loaded.model).ref.reference == origin_resolve(path, monkeypatch) == \
         f"ghcr.io/rocm/dev:7-True@{B}"
+
+
+@pytest.mark.parametrize("override", ["require_signature: false", "attest_mode: \"off\"",
+                                      "tlog: optional"])
+def test_an_entry_cannot_lower_the_signature_requirements(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], override: str) -> None:
+    """Already so before this pass (kept as a regression check): an entry of a native matrix
+    whose defaults require signatures cannot switch them off for itself; docs/matrix.md says
+    which keys an entry may override."""
+    path = tmp_path / "matrix.yml"
+    path.write_text("version: 1\ndefaults:\n  registry: ghcr.io\n  repository: rocm/dev\n"
+                    "  require_signature: true\n  trust: [release]\ntrust:\n  release:\n"
+                    f"    keyless:\n      - issuer: {ISSUER}\n        subject: https://x/y\n"
+                    f'images:\n  - version: "6.4.4"\n    os: ubuntu-22.04\n    digest: {A}\n'
+                    f"    {override}\n")
+    line = refused_on_one_line(path, capsys, "unknown key")
+    assert path.read_text().splitlines()[line - 1].strip() == override
