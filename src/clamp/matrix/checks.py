@@ -98,7 +98,7 @@ def _check_entries(model: MatrixFile, errors: list[Finding], warnings: list[Find
             seen[key] = number
         template = entry.tag or model.defaults.tag
         tag = render_tag(template, entry.version, entry.os)
-        if tag_ok.match(tag) is None:
+        if tag_ok.fullmatch(tag) is None:  # `$` alone lets a final newline through
             where = "tag" if entry.tag else "version"
             errors.append((("images", number, where),
                            f"entry {entry.id}: tag {tag!r} from template {template!r} is not a "

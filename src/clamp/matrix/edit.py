@@ -295,8 +295,10 @@ def checked(loaded: LoadedMatrix, wanted: Mapping[str, EntryChange], text: str) 
         if change.provenance is not UNSET:
             prov = {k: v for k, v in (change.provenance or {}).items()
                     if not (loaded.layout == "original" and k in ORIGINAL_TRUST_KEYS)}
-            if loaded.layout == "original" and entry.provenance and "issuer" in entry.provenance:
-                prov.setdefault("issuer", entry.provenance["issuer"])
+            if loaded.layout == "original" and entry.provenance:  # beside a key_path: info
+                for kept in ("identity", "issuer"):
+                    if kept in entry.provenance:
+                        prov.setdefault(kept, entry.provenance[kept])
             updates["provenance"] = normal(prov) or None
         expected.images[index] = replace_entry(entry, updates)
     if after.model.model_dump() != expected.model_dump():

@@ -63,10 +63,19 @@ def _compiles(value: str) -> str:
     return value
 
 
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _to_date(value: Any) -> Any:
-    # YAML timestamps arrive as datetime; a pin's day is what the TTL counts.
+    # YAML timestamps arrive as datetime; a pin's day is what the TTL counts. A number, or text
+    # that is not a YYYY-MM-DD day, is refused: pydantic would read 1728691200 or "0" as seconds
+    # since 1970 (a pin made in 1970, or one that never goes stale), where the origin's verifier
+    # crashed on a number and skipped the TTL for such text.
     if isinstance(value, datetime):
         return value.date()
+    if isinstance(value, bool | int | float) or (
+            isinstance(value, str) and _ISO_DAY.match(value) is None):
+        raise ValueError(f"{value!r} is not a date: write the day the pin was made, YYYY-MM-DD")
     return value
 
 
@@ -105,7 +114,10 @@ def _matching(pattern: str, what: str) -> Any:
     compiled = re.compile(pattern)
 
     def check(value: str) -> str:
-        if compiled.match(value) is None:
+        # fullmatch: the patterns end in `$`, which Python's `match` lets through before a
+        # final newline, so `os: "ubuntu-22.04\n"` was a name, its tag `6.4.4-ubuntu-22.04\n`
+        # and `clamp resolve` printed the reference on two lines (the first one unpinned).
+        if compiled.fullmatch(value) is None:
             raise ValueError(f"{without_userinfo(value)!r} is not a valid {what}")
         return value
 

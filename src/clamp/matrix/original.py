@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
 
 from clamp.digest import DigestKind, classify
 from clamp.matrix.models import PinDate, PolicyMode, TlogMode, Token
+from clamp.matrix.original_trust import base_name, signer_policy, unique_name
 from clamp.matrix.source import Loc
-from clamp.pattern import PatternError, compile_pattern
 
 ORIGINAL_REGISTRY = "ghcr.io"
 ORIGINAL_REPOSITORY = "rocm/dev"
@@ -152,6 +160,17 @@ class OriginalResolve(_Strict):
     prefer_os: Annotated[list[Token], BeforeValidator(_os_list)] = Field(default_factory=list)
     fallback_os: Token | None = None
     fallback_version: Token | None = None
+    _prefer_listed: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _note_listed(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # The origin's resolver took str() of prefer_os: a list became "['ubuntu-24.04']",
+        # a name no entry has, so it went straight to the default (see _resolve).
+        model = handler(data)
+        model._prefer_listed = isinstance(data, dict) and bool(data.get("prefer_os")) \
+            and isinstance(data.get("prefer_os"), list)
+        return model
 
 
 class OriginalRocm(_Strict):
@@ -258,99 +277,54 @@ def translate(matrix: OriginalMatrix, policy: OriginalPolicy) -> Translation:
             prov = image.provenance
             where: Loc = ("rocm", "images", index, "provenance")
             extra = dict(prov.model_extra or {})
-            signer = _signer(prov, where, out)
+            signer = signer_policy(prov, where, out)
             if signer is not None:
                 key = (prov.key_path, prov.identity, prov.issuer)
                 name = signature_names.get(key)
                 if name is None:
-                    name = _unique_name(_base_name(prov), trust)
+                    name = unique_name(base_name(prov), trust)
                     signature_names[key] = name
                     if settings.tlog is not None:
                         signer["tlog"] = settings.tlog
                     trust[name] = signer
                     out.trust_origin[name] = where
                 entry["trust"] = [name]
-            if prov.issuer is not None and prov.identity is None:
-                extra["issuer"] = prov.issuer  # informational only, see _signer
+            if prov.key_path is not None:  # informational only, see signer_policy
+                extra.update((k, v) for k, v in (("identity", prov.identity),
+                                                 ("issuer", prov.issuer)) if v is not None)
             if extra:
                 entry["provenance"] = extra
         images.append(entry)
     out.data["trust"] = trust
     out.data["images"] = images
-    out.data["resolve"] = _resolve(matrix.rocm.policy)
+    out.data["resolve"] = _resolve(matrix.rocm.policy, out)
     out.data["dispatch"] = {"workflow": settings.workflow, "ref": settings.auto_update_ref}
     return out
 
 
-def _signer(prov: OriginalProvenance, where: Loc, out: Translation) -> dict[str, Any] | None:
-    policy: dict[str, Any] = {}
-    if prov.key_path is not None:
-        policy["keys"] = [{"path": prov.key_path}]
-    if prov.identity is not None:
-        if prov.issuer is None:
-            out.errors.append(("matrix", (*where, "identity"),
-                               "identity needs an issuer (the OIDC issuer of the signing "
-                               "certificate) for keyless verification"))
-            return None
-        pattern = anchored_identity(prov.identity)
-        try:  # Go's syntax, as verify matches it (clamp.pattern)
-            compile_pattern(pattern)
-        except PatternError as exc:
-            out.errors.append(("matrix", (*where, "identity"), str(exc)))
-            return None
-        if pattern != prov.identity:
-            out.warnings.append(("matrix", (*where, "identity"),
-                                 f"identity {prov.identity!r} is an unanchored regular "
-                                 "expression (the origin passed it to cosign's "
-                                 "--certificate-identity-regexp): it matches any identity "
-                                 f"containing a match; read as {pattern!r}. Anchor it to "
-                                 "accept only the identity you mean"))
-        policy["keyless"] = [{"issuer": prov.issuer, "subject_regexp": pattern}]
-    elif prov.issuer is not None:
-        if prov.key_path is None:
-            out.errors.append(("matrix", (*where, "issuer"),
-                               "issuer without identity: keyless verification needs both"))
-            return None
-        out.warnings.append(("matrix", (*where, "issuer"),
-                             "issuer without identity is kept as information only; the entry "
-                             "is verified with key_path"))
-    return policy or None
-
-
-def anchored_identity(identity: str) -> str:
-    """A whole-value pattern with the meaning of cosign's unanchored `identity` regexp.
-
-    One written `^...$` is kept: as a whole-value match it accepts what cosign accepted or less
-    (`^a$|b` then needs all of `b`), never more.
-    """
-    if identity.startswith("^") and identity.endswith("$") and not identity.endswith("\\$"):
-        return identity
-    return f"^.*(?:{identity}).*$"
-
-
-def _base_name(prov: OriginalProvenance) -> str:
-    if prov.key_path is not None:
-        stem = PurePosixPath(prov.key_path.replace("\\", "/")).stem
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-._")
-        return name or "key"
-    return "keyless"
-
-
-def _unique_name(base: str, taken: dict[str, Any]) -> str:
-    name, number = base, 2
-    while name in taken:
-        name, number = f"{base}-{number}", number + 1
-    return name
-
-
-def _resolve(block: OriginalResolve | None) -> dict[str, Any]:
+def _resolve(block: OriginalResolve | None, notes: Translation) -> dict[str, Any]:
     if block is None:
         return {}
     out: dict[str, Any] = {"prefer_os": list(block.prefer_os)}
+    if block._prefer_listed:
+        notes.warnings.append(("matrix", ("rocm", "policy", "prefer_os"),
+                               "prefer_os is a list: clamp tries each OS in order, but the "
+                               "origin's resolver read the list as one name no entry has and "
+                               "went straight to the default; write one OS to mean the same "
+                               "to both"))
     if block.default is not None:
         out["default"] = {"version": block.default[0], "os": block.default[1]}
-    fallback = {key: value for key, value in
-                (("version", block.fallback_version), ("os", block.fallback_os)) if value}
+    halves = {"version": block.fallback_version, "os": block.fallback_os}
+    for half in ("version", "os"):
+        # `fallback_os:` with nothing after it: the origin took str(None), "None", so its
+        # fallback named no entry; absent, the half is the default's (origin and clamp alike).
+        if f"fallback_{half}" in block.model_fields_set and halves[half] is None:
+            halves[half] = "None"
+            notes.warnings.append(("matrix", ("rocm", "policy", f"fallback_{half}"),
+                                   f"fallback_{half} is null: read as 'None', as the origin's "
+                                   "resolver read it (no such entry, so the fallback is not "
+                                   "tried); remove the key to fall back to the default's"))
+    fallback = {key: value for key, value in halves.items() if value}
     if fallback:
         out["fallback"] = fallback
     return out

@@ -8,6 +8,12 @@ and aliases share one object many times: nine aliases nested eight deep are 43 m
 validate from a 300-byte file (the "billion laughs"), and an alias inside its own anchor is a
 cycle. So the tree is walked once, counting each shared node as often as it is reached (with a
 memo, so the walk itself stays linear), and refused past `MAX_NODES` or on a cycle.
+
+A merge of several mappings (`<<: [*a, *b]`) that give one key different values is refused too:
+YAML readers disagree on which wins. ruamel.yaml (and the merge spec) take the first; PyYAML
+6.0.3 and later, which the origin's scripts ran under, the last for most keys (it dedups merged
+keys by the identity of the key's string object, so one-letter keys, which CPython shares, keep
+the first). The same file would pin one digest for clamp and another for the origin.
 """
 
 from __future__ import annotations
@@ -85,6 +91,8 @@ def _size(node: Any, at: _At, sizes: dict[int, int], open_: set[int]) -> int:
         return sizes[key]
     if key in open_:
         raise NotPlain(_line_at(at), "YAML alias refers to the value that contains it (a cycle)")
+    if is_map:  # once per mapping, however often it is aliased
+        _check_merge(node, at)
     open_.add(key)
     total = 1
     children = node.items() if is_map else enumerate(node)
@@ -99,6 +107,26 @@ def _size(node: Any, at: _At, sizes: dict[int, int], open_: set[int]) -> int:
     open_.discard(key)
     sizes[key] = total
     return total
+
+
+def _check_merge(node: Any, at: _At) -> None:
+    """Refuse a merge list whose mappings disagree on a key the mapping does not set itself."""
+    merged = getattr(node, "_yaml_merge", None)  # ruamel.yaml.comments.merge_attrib
+    if not merged or len(merged) < 2:
+        return
+    own = set(getattr(node, "_ok", ()))
+    first: dict[Any, Any] = {}
+    for source in merged:
+        for name in source:
+            if name in own:
+                continue
+            if name in first and first[name] != source[name]:
+                line = getattr(getattr(node, "lc", None), "line", None)
+                raise NotPlain(line + 1 if isinstance(line, int) else _line_at(at),
+                               f"YAML merge '<<: [...]' gives {name!r} two values: YAML readers "
+                               "disagree on which wins (ruamel.yaml the first, the origin's "
+                               "PyYAML the last); set the key in the mapping itself")
+            first.setdefault(name, source[name])
 
 
 def _line(node: Any, name: Any, is_map: bool) -> int | None:

@@ -13,6 +13,7 @@ the loader only decides which of the two a layout gets.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from clamp.matrix.source import Loc, Problem, YamlDoc
@@ -51,12 +52,13 @@ def read_as_origin(doc: YamlDoc, warnings: list[Problem]) -> None:
     typed: list[tuple[Any, str | int]] = []
     if isinstance(settings, dict):
         typed = [(settings, key) for key in list(settings)]
+    anchors = _Anchors(doc)
     for container, field_key in typed:
-        raw = _plain_word(doc, container, field_key)
+        raw = _plain_word(doc, container, field_key, anchors)
         if raw is not None:
             container[field_key] = resolve_plain(raw)
     for container, name_key, loc in names:
-        raw = _plain_word(doc, container, name_key)
+        raw = _plain_word(doc, container, name_key, anchors)
         if raw is None:
             continue
         value = resolve_plain(raw)
@@ -71,19 +73,37 @@ def read_as_origin(doc: YamlDoc, warnings: list[Problem]) -> None:
                                              f"{raw!r})"))
 
 
-def _plain_word(doc: YamlDoc, container: Any, key: str | int) -> str | None:
-    """The source text of an unquoted one-word scalar; None for anything else."""
+def _plain_word(doc: YamlDoc, container: Any, key: str | int,
+                anchors: _Anchors) -> str | None:
+    """The source text of an unquoted one-word scalar; None for anything else.
+
+    An anchored scalar (`os: &o on`) and its aliases (`prefer_os: *o`) are read from the text
+    after the anchor: PyYAML resolved that text as YAML 1.1 wherever it was used."""
     try:
         value = container[key]
     except (KeyError, IndexError, TypeError):
         return None
     if value is None or isinstance(value, dict | list):
         return None
-    raw = doc.raw_value(container, key)
+    raw = _source_word(doc, container, key)
+    if raw is not None and raw[:1] in ("&", "*"):
+        raw = anchors.word(raw[1:])
     if raw is None or raw[:1] in ("'", '"', "&", "*", "!", "|", ">"):
         return None
     if isinstance(value, str) and raw != value:
         return None  # a scalar of several words, or one ruamel read differently
+    return raw
+
+
+def _source_word(doc: YamlDoc, container: Any, key: str | int) -> str | None:
+    """The first word of a value's source text; a key merged in (`<<: *entry`) is read where
+    it is written, as PyYAML resolved it there (plain.py refused merges giving it two values)."""
+    raw = doc.raw_value(container, key)
+    if raw is None and isinstance(container, dict) and key not in getattr(container, "_ok",
+                                                                            (key,)):
+        for source in getattr(container, "_yaml_merge", None) or ():
+            if isinstance(source, dict) and key in source:
+                return _source_word(doc, source, key)
     return raw
 
 
@@ -126,3 +146,51 @@ def versions_as_written(doc: YamlDoc, warnings: list[Problem], *, quiet: bool) -
             if not quiet:
                 warnings.append(doc.problem(loc, f"version {text} is a YAML number; read as "
                                                  f"the string {text!r} (quote it)"))
+
+
+_AFTER_ANCHOR = re.compile(r"&\S+[ ]+([^\s#,\]}]+)")
+
+
+class _Anchors:
+    """The source word after each anchor (`&o on` -> "on"), found by composing the text once,
+    and only if a name or policy value is anchored or an alias."""
+
+    def __init__(self, doc: YamlDoc) -> None:
+        self.doc = doc
+        self.starts: dict[str, tuple[int, int] | None] | None = None
+
+    def word(self, name: str) -> str | None:
+        if self.starts is None:
+            self.starts = self._compose()
+        start = self.starts.get(name)
+        if start is None:  # not a scalar's anchor, or a name anchored twice: left as read
+            return None
+        line, col = start
+        match = _AFTER_ANCHOR.match(self.doc.lines[line], col)
+        return match.group(1) if match else None
+
+    def _compose(self) -> dict[str, tuple[int, int] | None]:
+        from ruamel.yaml import YAML
+        from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+        starts: dict[str, tuple[int, int] | None] = {}
+        try:
+            stack: list[Any] = [YAML(typ="rt").compose(self.doc.text)]
+        except Exception:  # the file parsed already; without positions nothing is re-read
+            return starts
+        seen: set[int] = set()
+        while stack:
+            node = stack.pop()
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            anchor = getattr(node, "anchor", None)
+            if anchor is not None:
+                where = (node.start_mark.line, node.start_mark.column) \
+                    if isinstance(node, ScalarNode) else None
+                starts[anchor] = where if anchor not in starts else None
+            if isinstance(node, MappingNode):
+                stack.extend(part for pair in node.value for part in pair)
+            elif isinstance(node, SequenceNode):
+                stack.extend(node.value)
+        return starts

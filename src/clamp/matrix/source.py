@@ -86,13 +86,17 @@ class YamlDoc:
         try:
             line, col = (_lc(container).value(key) if isinstance(container, dict)
                          else _lc(container).item(key))
-            match = re.match(r"[^\s#,\]}]+", self.lines[line][col:])
+            match = _WORD.match(self.lines[line], col)  # no slice: a one-line flow matrix
+            # of 16 MiB would copy its line once per scalar
         except (AttributeError, IndexError, KeyError, TypeError):
             return None
         return match.group(0) if match else None
 
     def problem(self, loc: Loc, reason: str) -> Problem:
         return Problem(self.name, self.line_of(loc), format_loc(loc), reason)
+
+
+_WORD = re.compile(r"[^\s#,\]}]+")
 
 
 def _lc(node: Any) -> Any:
