@@ -10,9 +10,16 @@ sigstore-go compares; sigstore-python treats the end as exclusive and wrongly re
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from clamp.trust.errors import InvalidSignatureError
 from clamp.trust.root import TrustedRoot
+
+if TYPE_CHECKING:
+    from rfc3161_client import TimeStampResponse
 
 MAX_TIMESTAMPS = 32
 MAX_TIMESTAMP_BYTES = 64 * 1024
@@ -78,6 +85,10 @@ def _verify_one(raw: bytes, signature: bytes, root: TrustedRoot) -> datetime:
         if len(certs) < 2:
             reasons.append("TSA chain incomplete")
             continue
+        refusal = _signer_refusal(response, certs)
+        if refusal:
+            reasons.append(refusal)
+            continue
         builder = VerifierBuilder().tsa_certificate(certs[0]).add_root_certificate(certs[-1])
         for cert in certs[1:-1]:
             builder = builder.add_intermediate_certificate(cert)
@@ -92,3 +103,31 @@ def _verify_one(raw: bytes, signature: bytes, root: TrustedRoot) -> datetime:
         return when
     raise InvalidSignatureError("tsa", "no trusted TSA verifies the timestamp: "
                                 + "; ".join(reasons)[:300])
+
+
+def _signer_refusal(response: TimeStampResponse, certs: tuple[x509.Certificate, ...]) -> str | None:
+    """Why the token is not the TSA leaf's, or None. rfc3161-client, given no embedded
+    certificate, runs its EKU checks on the trusted leaf but lets OpenSSL pick the signer among
+    *every* certificate of the chain, all trust anchors: a chain CA that OpenSSL's
+    timestamp-signing purpose accepts (no KeyUsage, a critical timeStamping EKU) could sign.
+    timestamp-authority (sigstore-go) looks the signer up only in the embedded certificates or,
+    with none, in the trusted leaf — so the one SignerInfo must name that leaf. Intermediates
+    follow its EKU chaining: none (unrestricted), or one listing timeStamping or any."""
+    infos = list(response.signed_data.signer_infos)
+    if len(infos) != 1:
+        return f"{len(infos)} SignerInfos (a TSA signs its token once)"
+    try:  # a subjectKeyIdentifier sid has no issuer: digitorus/pkcs7 finds no signer either
+        issuer, serial = infos[0].issuer, infos[0].serial_number
+    except (ValueError, AttributeError):
+        return "the SignerInfo names no issuer and serial number"
+    if issuer != certs[0].issuer or serial != certs[0].serial_number:
+        return "timestamp signed by a key that is not the TSA's certificate"
+    for cert in certs[1:-1]:
+        try:
+            usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            continue
+        if not {ExtendedKeyUsageOID.TIME_STAMPING, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE
+                } & set(usages):
+            return "a TSA intermediate's EKU does not allow timestamping"
+    return None
