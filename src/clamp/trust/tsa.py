@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from clamp.trust.errors import InvalidSignatureError
-from clamp.trust.root import TrustedRoot
+from clamp.trust.root import CertificateAuthority, TrustedRoot
 
 if TYPE_CHECKING:
     from rfc3161_client import TimeStampResponse
@@ -34,7 +34,7 @@ def verify_timestamps(responses: list[bytes], signature: bytes, root: TrustedRoo
     if responses and not root.timestamp_authorities:
         raise InvalidSignatureError("tsa", "signed timestamp present but the trusted root "
                                     "has no timestamp authority")
-    return [_verify_one(raw, signature, root) for raw in responses]
+    return [_verify_one(raw, signature, root)[0] for raw in responses]
 
 
 def verified_timestamps(responses: list[bytes], signature: bytes, root: TrustedRoot
@@ -46,26 +46,34 @@ def verified_timestamps(responses: list[bytes], signature: bytes, root: TrustedR
     at the signing config's TSA, and a trusted root without that TSA (an older public-good copy,
     a private instance's) still verifies its bundles by their log entries in sigstore-go, as
     it did not in clamp before session 13. Only verified times are ever used: each must lie in
-    the certificate's validity."""
+    the certificate's validity. A second verified timestamp from a TSA already counted (same
+    `uri`, a byte-identical copy included) is skipped, as sigstore-go's `isDuplicateTSA`
+    ignores it; clamp refused byte-identical copies before."""
     _bound(responses)
     times: list[datetime] = []
     skipped: list[str] = []
+    authorities: set[str] = set()
     for raw in responses:
         try:
-            times.append(_verify_one(raw, signature, root))
+            when, authority = _verify_one(raw, signature, root)
         except InvalidSignatureError as exc:
             skipped.append(exc.reason)
+            continue
+        if authority.uri in authorities:  # sigstore-go's isDuplicateTSA: counted once
+            skipped.append(f"another timestamp from TSA {authority.uri[:80]!r} (one counts)")
+            continue
+        authorities.add(authority.uri)
+        times.append(when)
     return times, skipped
 
 
 def _bound(responses: list[bytes]) -> None:
     if len(responses) > MAX_TIMESTAMPS:
         raise InvalidSignatureError("tsa", f"too many timestamps ({len(responses)})")
-    if len(set(responses)) != len(responses):
-        raise InvalidSignatureError("tsa", "duplicate timestamps")
 
 
-def _verify_one(raw: bytes, signature: bytes, root: TrustedRoot) -> datetime:
+def _verify_one(raw: bytes, signature: bytes, root: TrustedRoot
+                ) -> tuple[datetime, CertificateAuthority]:
     from rfc3161_client import VerificationError, VerifierBuilder, decode_timestamp_response
 
     if len(raw) > MAX_TIMESTAMP_BYTES:
@@ -100,7 +108,7 @@ def _verify_one(raw: bytes, signature: bytes, root: TrustedRoot) -> datetime:
         if not authority.validity.contains(when):
             reasons.append("genTime outside the TSA's validity in the trusted root")
             continue
-        return when
+        return when, authority
     raise InvalidSignatureError("tsa", "no trusted TSA verifies the timestamp: "
                                 + "; ".join(reasons)[:300])
 
