@@ -107,6 +107,26 @@ def test_legacy_and_v2_twins_must_agree(pki: TestSigstore) -> None:
     _verify(pki, same, github_workflow_trigger="push")
 
 
+@pytest.mark.parametrize(("v2", "legacy"), [("build_trigger", "github_workflow_trigger"),
+                                            ("source_repository_digest", "github_workflow_sha"),
+                                            ("source_repository_ref", "github_workflow_ref")])
+def test_a_v2_claim_required_is_checked_against_its_legacy_twin(
+        pki: TestSigstore, v2: str, legacy: str) -> None:
+    """Red team 13, second pass: the v2 claim required, its legacy twin disagreeing. cosign
+    and sigstore-go compare the named claim alone and pass it; clamp read the twin only when
+    the legacy claim was the one required. Now either way round (deliberate, docs/verify.md).
+    Twins: the two agreeing, and the v2 claim alone (a non-GitHub provider writes no legacy
+    claims)."""
+    wanted, other = {"build_trigger": ("push", "workflow_dispatch"),
+                     "source_repository_digest": (SHA, "f" * 40),
+                     "source_repository_ref": (REF, "refs/heads/attacker")}[v2]
+    split = claim_extensions(**{v2: wanted, legacy: other})
+    with pytest.raises(InvalidSignatureError, match=f"disagrees with its {legacy}"):
+        _verify(pki, split, **{v2: wanted})
+    _verify(pki, claim_extensions(**{v2: wanted, legacy: wanted}), **{v2: wanted})
+    _verify(pki, claim_extensions(**{v2: wanted}), **{v2: wanted})
+
+
 def test_a_legacy_claim_that_is_not_utf8_is_refused(pki: TestSigstore) -> None:
     bad = [(CLAIMS["github_workflow_name"].oid, b"\xff\xfe")]
     with pytest.raises(InvalidSignatureError, match="not UTF-8"):

@@ -193,3 +193,30 @@ def test_a_tsa_certificate_not_good_at_gen_time_verifies_nothing(
     root = parse_trusted_root(json.dumps(doc).encode(), source="tsa-at-gen-time")
     times, skipped = verified_timestamps([tsa.timestamp(b"signature")], b"signature", root)
     assert bool(times) == verifies and bool(skipped) != verifies, skipped
+
+
+def test_a_second_timestamp_from_the_same_tsa_counts_once(
+        pki: TestSigstore, tsas: tuple[OpensslTsa, OpensslTsa], tile: TileLog) -> None:
+    """sigstore-go (VerifySignedTimestamp, `isDuplicateTSA`) ignores a verified timestamp from
+    a TSA already counted; clamp refused byte-identical copies ("duplicate timestamps"). Now
+    the first counts and the copy, or another reply of the same TSA, is skipped. A copy makes
+    nothing count that did not: an unlisted TSA's timestamp twice is still no signing time."""
+    listed, unlisted = tsas
+    root = root_with(pki, tsas=(listed.authority_json(),), tlogs=(tile.tlog_json(pki.start),))
+
+    def doubled(bundle: bytes) -> bytes:
+        doc = json.loads(bundle)
+        stamps = doc["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+        stamps.append(dict(stamps[0]))
+        return json.dumps(doc).encode()
+
+    for bundle in (doubled(cosign_v3_bundle(pki, [listed], tile=tile)),
+                   cosign_v3_bundle(pki, [listed, listed], tile=tile)):
+        result = _verify(root, bundle)
+        assert result.ok and result.time_source == "tsa"
+    responses = [listed.timestamp(b"signature")] * 2 + [listed.timestamp(b"signature")]
+    times, skipped = verified_timestamps(responses, b"signature", root)
+    assert len(times) == 1 and len(skipped) == 2 and "one counts" in skipped[0], skipped
+    with pytest.raises(TrustError) as refused:
+        _verify(root, doubled(cosign_v3_bundle(pki, [unlisted], tile=tile)))
+    assert refused.value.check == "tsa", str(refused.value)

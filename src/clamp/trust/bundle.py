@@ -19,8 +19,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from clamp.trust.bundle_fields import check_bundle_fields
+from clamp.trust.bundle_log import MAX_ENTRIES, verify_entries
 from clamp.trust.certs import chain_authority, load_der_cert, require_logged_within
-from clamp.trust.checkpoint import verify_proof
 from clamp.trust.dsse import (
     parse_envelope,
     parse_statement,
@@ -30,7 +30,6 @@ from clamp.trust.dsse import (
 )
 from clamp.trust.encoding import (
     as_dict,
-    as_int,
     as_str,
     b64decode,
     loads_json,
@@ -44,8 +43,7 @@ from clamp.trust.keys import PublicKey
 from clamp.trust.mediatypes import BUNDLE_MEDIA_TYPES
 from clamp.trust.policy import Policy
 from clamp.trust.rekor_body import Envelope, check_dsse_body, check_message_body, same_hash
-from clamp.trust.result import Signer, TimeSource, VerificationResult
-from clamp.trust.tlog import LogEntry, verify_set
+from clamp.trust.result import Signer, VerificationResult
 from clamp.trust.tsa import verified_timestamps
 
 MAX_BUNDLE = 16 * 1024 * 1024
@@ -76,36 +74,6 @@ class Artifact:
     @property
     def ref(self) -> str:
         return "sha256:" + self.digest.hex()
-
-
-def _entry(obj: Any) -> tuple[LogEntry, Any]:
-    obj = as_dict(obj, check=CHECK, what="tlog entry", error=M)
-    # sigstore-go (ParseTransparencyLogEntry) refuses an entry without its kindVersion.
-    kv = as_dict(obj.get("kindVersion"), check=CHECK, what="kindVersion", error=M)
-    promise = obj.get("inclusionPromise")
-    set_bytes = None
-    if promise is not None:
-        promise = as_dict(promise, check="set", what="inclusionPromise", error=M)
-        set_bytes = b64decode(as_str(promise.get("signedEntryTimestamp"), check="set",
-                                     what="signedEntryTimestamp", error=M), check="set", error=M)
-    integrated = obj.get("integratedTime")
-    log_id = opt_dict(obj.get("logId"), check=CHECK, what="logId", error=M)
-    entry = LogEntry(
-        body=b64decode(as_str(obj.get("canonicalizedBody"), check=CHECK,
-                              what="canonicalizedBody", error=M), check=CHECK,
-                       limit=2 * 1024 * 1024, error=M),
-        log_index=as_int(obj.get("logIndex"), check=CHECK, what="logIndex", error=M),
-        log_id=b64decode(as_str(log_id.get("keyId"), check=CHECK, what="logId.keyId", error=M),
-                         check=CHECK, error=M),
-        integrated_time=(as_int(integrated, check=CHECK, what="integratedTime", error=M)
-                         if integrated not in (None, "0", 0) else None),
-        signed_entry_timestamp=set_bytes,
-        kind=str(kv.get("kind")), version=str(kv.get("version")),
-    )
-    proof = obj.get("inclusionProof")
-    if proof is not None:
-        proof = as_dict(proof, check="inclusion-proof", what="inclusionProof", error=M)
-    return entry, proof
 
 
 def _raw_cert(obj: Any, what: str) -> x509.Certificate:
@@ -199,7 +167,8 @@ def parse_bundle(raw: bytes) -> ParsedBundle:
                 check="message-digest", error=M))
     else:
         raise M(CHECK, "bundle has neither messageSignature nor dsseEnvelope")
-    entries = opt_list(vm.get("tlogEntries"), check=CHECK, what="tlogEntries", limit=1, error=M)
+    entries = opt_list(vm.get("tlogEntries"), check=CHECK, what="tlogEntries",
+                       limit=MAX_ENTRIES, error=M)
     tvd = opt_dict(vm.get("timestampVerificationData"), check="tsa",
                    what="timestampVerificationData", error=M)
     stamps = opt_list(tvd.get("rfc3161Timestamps"), check="tsa", what="rfc3161Timestamps",
@@ -267,27 +236,11 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
                                            "names no key (use --key)")
         candidates = [(k, k) for k in policy.keys]
 
-    # Log evidence.
-    entries = parsed.entries
-    times: list[datetime] = []
-    time_source: TimeSource = "none"
-    result_log: LogEntry | None = None
-    if entries:
-        entry, proof = _entry(entries[0])
-        if entry.signed_entry_timestamp is None and proof is None:
-            raise InvalidSignatureError("tlog", "entry has neither inclusion promise nor proof")
-        if version == 1 and entry.signed_entry_timestamp is None:
-            raise InvalidSignatureError("set", "v0.1 bundles need an inclusion promise")
-        if version >= 2 and proof is None:
-            raise InvalidSignatureError("inclusion-proof", "bundle v0.2+ needs an inclusion proof")
-        if proof is not None:
-            verify_proof(entry, proof, policy.trusted_root)
-            time_source = "inclusion_proof"
-        if entry.signed_entry_timestamp is not None:
-            times.append(verify_set(entry, policy.trusted_root, now=now))
-            time_source = "set"
-        result_log = entry
-    elif policy.require_tlog:
+    # Log evidence: every entry of a log the trusted root lists (bundle_log).
+    logs, times, time_source = verify_entries(parsed.entries, version, policy.trusted_root,
+                                              now=now)
+    result_log = logs[0] if logs else None
+    if not logs and policy.require_tlog:
         raise InvalidSignatureError("tlog", "no transparency log entry in the bundle")
 
     tsa_times, skipped = verified_timestamps(parsed.timestamps, tsa_message,
@@ -297,7 +250,7 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
         times.extend(tsa_times)
         if time_source != "set":
             time_source = "tsa"
-    if result_log is not None and result_log.integrated_time is None and not tsa_times \
+    if logs and all(log.integrated_time is None for log in logs) and not tsa_times \
             and leaf is not None:
         raise InvalidSignatureError("tsa", "Rekor v2 entries need a signed timestamp"
                                     + unverified)
@@ -312,8 +265,9 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
 
     signer: Signer
     if leaf is not None:
-        if result_log is not None and result_log.integrated_time is not None:
-            require_logged_within(leaf, result_log.integrated_time)
+        for log in logs:
+            if log.integrated_time is not None:
+                require_logged_within(leaf, log.integrated_time)
         if not times:
             raise InvalidSignatureError("tlog", "no verified signing time" + unverified)
         signer = verify_certificate(leaf, times, policy)
@@ -328,17 +282,17 @@ def verify_bundle(raw: bytes, artifact: Artifact, policy: Policy, *,
         assert message_sig is not None
         _verify_message(key, message_sig, artifact)
 
-    if result_log is not None:
+    for log in logs:  # each must log this very signature and signer
         if envelope is not None:
-            kind = check_dsse_body(result_log.body, envelope=envelope, signer=material)
+            kind = check_dsse_body(log.body, envelope=envelope, signer=material)
         else:
             assert message_sig is not None
-            kind = check_message_body(result_log.body, signature=message_sig,
+            kind = check_message_body(log.body, signature=message_sig,
                                       digest=artifact.digest, signer=material,
                                       data=artifact.data, stated=parsed.message_digest)
-        if kind != f"{result_log.kind}/{result_log.version}":  # ParseTransparencyLogEntry
+        if kind != f"{log.kind}/{log.version}":  # ParseTransparencyLogEntry
             raise InvalidSignatureError("tlog-body", f"the entry's kindVersion "
-                                        f"{result_log.kind}/{result_log.version}"[:120]
+                                        f"{log.kind}/{log.version}"[:120]
                                         + f" is not its body's {kind}")
 
     found_types: list[str] = []

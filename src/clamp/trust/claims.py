@@ -81,6 +81,12 @@ GITHUB_CLAIMS = tuple(name for name, c in CLAIMS.items() if c.flag is not None)
 COUNTERPARTS = {"github_workflow_trigger": "build_trigger",
                 "github_workflow_sha": "source_repository_digest",
                 "github_workflow_ref": "source_repository_ref"}
+#: Either way round: cosign and sigstore-go compare only the claim named (cosign's flags the
+#: legacy OID, sigstore-go's `CompareExtensions` each field alone), so a certificate whose twins
+#: disagree passes there whichever is required. clamp refuses it whichever is required
+#: (deliberate: it is no certificate Fulcio issues, and which twin a policy names must not
+#: decide whether the other is read).
+TWINS = {**COUNTERPARTS, **{v2: legacy for legacy, v2 in COUNTERPARTS.items()}}
 
 
 def extensions_of(cert: x509.Certificate) -> x509.Extensions:
@@ -145,8 +151,8 @@ def read_claim(cert: x509.Certificate, claim: Claim) -> str | None:
 
 def check_claims(cert: x509.Certificate, wanted: tuple[tuple[str, str], ...]) -> None:
     """Every `(claim name, value)` in `wanted` is in the certificate, exactly (cosign compares
-    with `!=`); an absent claim is a mismatch. A legacy claim whose v2 counterpart is present
-    must agree with it."""
+    with `!=`); an absent claim is a mismatch. A legacy claim and its v2 counterpart, when
+    the certificate carries both, must agree, whichever of the two is required."""
     for name, value in wanted:
         claim = CLAIMS[name]
         found = read_claim(cert, claim)
@@ -156,7 +162,7 @@ def check_claims(cert: x509.Certificate, wanted: tuple[tuple[str, str], ...]) ->
         if found != value:
             raise IdentityMismatchError("claims", f"certificate {name} is {found[:200]!r}, "
                                         f"want {value!r}")
-        twin_name = COUNTERPARTS.get(name)
+        twin_name = TWINS.get(name)
         if twin_name is not None:
             twin = read_claim(cert, CLAIMS[twin_name])
             if twin is not None and twin != found:
