@@ -44,6 +44,14 @@ NATIVE_CASES = [
     ("bad-regexp", lambda t: t.replace("subject_regexp: ^https://github\\.com/ROCm/.+$",
                                        "subject_regexp: ^(unclosed"),
      "trust.release.keyless[0].subject_regexp", "invalid regular expression"),
+    # An empty identity or issuer names no signer; the trust layer refuses it only when
+    # verifying, so validate passed a matrix verify then refused without a line.
+    ("empty-issuer", lambda t: t.replace("- issuer: https://token.actions.githubusercontent.com",
+                                         '- issuer: ""', 1),
+     "trust.release.keyless[0].issuer", "empty"),
+    ("blank-subject-regexp", lambda t: t.replace("subject_regexp: ^https://github\\.com/ROCm/.+$",
+                                                 'subject_regexp: "  "'),
+     "trust.release.keyless[0].subject_regexp", "empty"),
     ("missing-key-file", lambda t: t.replace("keys/mirror.pub", "keys/absent.pub"),
      "trust.mirror.keys[0].path", "not found"),
     ("bad-tag-template", lambda t: t.replace('"{version}-{os}"', '"{version}-{arch}"'),

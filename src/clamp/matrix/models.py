@@ -63,6 +63,14 @@ def _compiles(value: str) -> str:
     return value
 
 
+def _not_blank(value: str) -> str:
+    # An empty identity, issuer or regexp names no signer anyone meant; the trust layer refuses
+    # it when verifying, so the matrix refuses it where it is written (FILE:LINE, exit 64).
+    if not value.strip():
+        raise ValueError("is empty: name the signer's identity or issuer")
+    return value
+
+
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -129,7 +137,8 @@ def _schema_pattern(pattern: str) -> WithJsonSchema:
 
 
 Digest = Annotated[str, AfterValidator(check_pinned), _schema_pattern(DIGEST_PATTERN)]
-Regexp = Annotated[str, AfterValidator(_compiles)]
+Regexp = Annotated[str, AfterValidator(_not_blank), AfterValidator(_compiles)]
+SignerName = Annotated[str, AfterValidator(_not_blank)]
 Token = Annotated[str, _matching(TOKEN_PATTERN, "name (letters, digits, '.', '_', '+', '-')"),
                   _schema_pattern(TOKEN_PATTERN)]
 Registry = Annotated[str, _matching(REGISTRY_PATTERN, "registry host[:port] or oci:DIR"),
@@ -171,9 +180,9 @@ class KeylessIdentity(_Strict):
     let look-alike identities through; the matrix says exactly what it means).
     """
 
-    issuer: str | None = None
+    issuer: SignerName | None = None
     issuer_regexp: Regexp | None = None
-    subject: str | None = None
+    subject: SignerName | None = None
     subject_regexp: Regexp | None = None
     github_workflow_trigger: ClaimValue | None = None
     github_workflow_sha: ClaimValue | None = None
