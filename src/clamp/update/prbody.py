@@ -96,6 +96,7 @@ def _render(report: UpdateReport, *, title: str) -> str:
     problems = [e for e in report.entries if e.outcome in ("error", "missing")]
     drift = [e for e in report.entries if e.drift]
     unverified = [e for e in report.entries if e.unverified_pin]
+    rollback = [e for e in report.entries if e.rollback]
     c = report.counts
     out = [f"## {title}", ""]
     out.append(f"`clamp update` examined {code(report.matrix)}: {c.updated} re-pinned, "
@@ -118,6 +119,15 @@ def _render(report: UpdateReport, *, title: str) -> str:
         for item in unverified:
             out.append(f"| {code(item.entry)} | {code(item.old_digest)} | "
                        f"{code(item.new_digest)} | {text_cell(item.pin_reason)} |")
+    if rollback:
+        out += ["", "### Possible rollback", "",
+                "These tags moved to an image signed **before** the one pinned. It verified, "
+                "so it is pinned, but check that going back was intended (a withdrawn release) "
+                "and not an older, vulnerable image put back under the tag.", "",
+                "| Entry | Pinned (signed later) | Now pinned (signed earlier) |", "|---|---|---|"]
+        for item in rollback:
+            out.append(f"| {code(item.entry)} | {code(item.old_digest)} | "
+                       f"{code(item.new_digest)} |")
     out += ["", "### Pinned", ""]
     if pinned:
         out += ["| Entry | Old digest | New digest | How it verified |", "|---|---|---|---|"]
@@ -144,6 +154,8 @@ def _render(report: UpdateReport, *, title: str) -> str:
         for item in drift:
             result = {"updated": "re-pinned (verified)", "rejected": "not pinned (rejected)"
                       }.get(item.outcome, item.outcome)
+            if item.rollback:
+                result += "; signed before the pin: possible rollback"
             out.append(f"| {code(item.entry)} | {code(item.old_digest)} | "
                        f"{code(item.new_digest)} | {result} |")
     if problems:
