@@ -116,3 +116,17 @@ def test_pins_written_in_one_dump_share_no_yaml_node(
     after = matrix.read_text()
     assert "&id" not in after and "*id" not in after
     assert after.count(f"added: {date.today().isoformat()}") == 2
+
+
+def test_a_discovered_release_is_appended_before_trailing_comments_untouched(
+        registry: RegistryHandle, repo_name: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Honest: a new entry appended to a matrix that ends in comments moves no existing line."""
+    signer, text, _first, _second = _two(registry, repo_name, tmp_path)
+    text += "# end of the images list\n\n# (kept)\n"
+    newer = str(push(registry.host, repo_name, "6.4.10-ubuntu-22.04", signer=signer,
+                     version="6.4.10").digest)
+    code, matrix, err = _run(tmp_path, text, capsys, "--discover")
+    assert code == 10, err
+    removed, added = changed_lines(text, matrix.read_text())
+    assert removed == [] and any(newer in line for line in added)

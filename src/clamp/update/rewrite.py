@@ -79,22 +79,21 @@ def outside_pins(loaded: LoadedMatrix, text: str, entry_ids: Sequence[str], *,
     import difflib
 
     old, new = loaded.text.splitlines(keepends=True), text.splitlines(keepends=True)
-    spans = [(start - 1, _item_end([line.rstrip("\n") for line in old], start - 1))
+    bare = loaded.text.splitlines()
+    spans = [(start - 1, _item_end(bare, start - 1))
              for entry_id in entry_ids if (start := loaded.entry_line(entry_id)) is not None]
     spans = _merged(spans)
-    tail = len(old)
-    if appended:
-        last = loaded.model.images[-1].id if loaded.model.images else None
-        first = loaded.entry_line(last) if last is not None else None
-        tail = _item_end([line.rstrip("\n") for line in old], first - 1) \
-            if first is not None else len(old)
+    # New releases are appended after the last entry: lines inserted from its first line on
+    # (before or after trailing comments) move no line that was there.
+    last = loaded.entry_line(loaded.model.images[-1].id) if appended and loaded.model.images \
+        else None
     for tag, i1, i2, _j1, _j2 in difflib.SequenceMatcher(None, old, new, autojunk=False
                                                            ).get_opcodes():
         if tag == "equal":
             continue
         inside = any(start <= i1 and i2 <= end for start, end in spans) or (
             tag == "insert" and (any(start < i1 <= end for start, end in spans)
-                                 or (appended and i1 == tail)))
+                                 or (last is not None and i1 >= last)))
         if not inside:
             raise BadInputError(
                 "clamp update cannot pin this matrix in place: the rewrite would change line "
