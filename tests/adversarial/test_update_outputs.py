@@ -4,6 +4,7 @@ matrix write takes the evidence back."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,17 @@ import pytest
 from clamp.cli.main import app, invoke
 from clamp.errors import ConflictError
 from clamp.exitcodes import ExitCode
+from clamp.trust.pki import TestSigstore, keyless_sign_image
 from clamp.update.commit import write_together
+from tests.adversarial.conftest import TAG
+from tests.support.registry import RegistryHandle
+from tests.update.helpers import (
+    in_store,
+    native_matrix,
+    new_signer,
+    push,
+    push_legacy_signature_for,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -77,3 +88,52 @@ def test_dispatch_reasons_that_are_not_utf8_reach_the_pr_body(
     code = invoke(app, ["update", "-m", str(matrix), "--pr-body", str(body)], prog_name="clamp")
     assert code != ExitCode.INTERNAL_ERROR and "internal error" not in capsys.readouterr().err
     assert "drift on \ufffd\ufffd 6.4.4" in body.read_text(encoding="utf-8")
+
+
+# GitHub acts on these in a pull request body's plain text: a cross-reference posted on issue 1
+# (here or in another repository), a link to follow, a notification.
+_ACTED_ON = re.compile(r"(?<![\w/&])#[0-9]|(?i:gh-[0-9])|https?://|www\.|@[A-Za-z]")
+ROCM = "https://github.com/ROCm/rocm-images/.github/workflows/release.yml@refs/tags/v1"
+EVIL = ("https://github.com/evil/x/.github/workflows/a.yml@refs/heads/see-GH-7-#1-"
+        "www.evil.example#2")
+
+
+def _plain_text(body: str) -> str:
+    """The body with its code spans taken out (GitHub links nothing inside those)."""
+    return re.sub(r"`[^`\n]*`", "", body)
+
+
+@pytest.mark.parametrize("identity", ["attacker", "honest"])
+def test_a_signer_identity_in_the_pr_body_links_and_notifies_nothing(
+        identity: str, registry: RegistryHandle, repo_name: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anyone can get a certificate for their own workflow, with `#1` or a URL in its branch.
+    Before: a rejected signature's identity reached the Reason cell as text GitHub turns into a
+    cross-reference on issue #1, on `GH-7`, and into links. Now: each marker is kept text. The
+    honest twin's identity, verified, is shown exactly in its code span."""
+    pki = TestSigstore()
+    root = tmp_path / "trusted_root.json"
+    root.write_bytes(pki.trusted_root_json())
+    issuer = "https://token.actions.githubusercontent.com"
+    image = push(registry.host, repo_name, TAG, signer=None)
+    who = EVIL if identity == "attacker" else ROCM
+    layer = keyless_sign_image(pki, str(image.digest), f"{registry.host}/{repo_name}",
+                               identity=who, issuer=issuer)
+    in_store(registry.host, repo_name, push_legacy_signature_for(repo_name, image, layer))
+    matrix = tmp_path / "m.yml"
+    text = native_matrix(registry.host, repo_name, new_signer(tmp_path).public_path,
+                         [{"version": "6.4.4"}])
+    matrix.write_text(text.replace("  mirror:\n    keys:\n", "  mirror:\n    keyless:\n"
+                                   f"      - issuer: {issuer}\n"
+                                   r"        subject_regexp: ^https://github\.com/ROCm/.+$"
+                                   f"\n    trusted_root: {root}\n    keys:\n"))
+    monkeypatch.setenv("CLAMP_UPDATE_REASONS", "drift, see #12, GH-3, https://evil.example"
+                       if identity == "attacker" else "drift on 6.4.4/ubuntu-22.04")
+    body = tmp_path / "body.md"
+    code = invoke(app, ["update", "-m", str(matrix), "--pr-body", str(body)], prog_name="clamp")
+    rendered = body.read_text()
+    assert not _ACTED_ON.search(_plain_text(rendered)), _plain_text(rendered)
+    if identity == "honest":
+        assert code == ExitCode.UPDATED and f"keyless `{ROCM}`" in rendered
+    else:
+        assert code == ExitCode.NOTHING_UPDATED and "identity\\_mismatch" in rendered

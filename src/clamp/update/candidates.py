@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from clamp.digest import Digest, parse_digest
@@ -52,10 +52,25 @@ class Examined:
     renew: bool = False  # the tag still names the pin, but the pin is older than its TTL
     pin_state: PinState | None = None  # the current pin, verified again (every run)
     pin_reason: str | None = None  # why the current pin does not verify
+    pin_signed_at: datetime | None = None  # the current pin's verified signing time, if any
 
     @property
     def trust(self) -> EntryTrust:
         return self.entry_check.trust
+
+    @property
+    def rollback(self) -> bool:
+        """Drift to an image signed (verified time: log or timestamp) before the current pin.
+
+        Not a refusal: cosign has no rollback rule, the candidate verified against the entry's
+        trust, and a publisher may move a tag back on purpose (a withdrawn release). It is
+        pinned and said in the PR body, so a reviewer decides; key-signed images without a log
+        entry or timestamp have no verified time and cannot be told apart."""
+        if not (self.drift and self.state == "verified" and self.verification is not None):
+            return False
+        signed_at = self.verification.result.integrated_time
+        return signed_at is not None and self.pin_signed_at is not None and \
+            signed_at < self.pin_signed_at
 
     @property
     def drift(self) -> bool:
@@ -115,7 +130,9 @@ async def examine(stores: Stores, loaded: LoadedMatrix, entry: ImageEntry, trust
 def _pin(examined: Examined, pin: Examined) -> Examined:
     """`examined` with what verifying the current pin (`pin`) found."""
     if pin.state == "verified":
-        return _with(examined, pin_state="verified", pin_reason=None)
+        assert pin.verification is not None
+        return _with(examined, pin_state="verified", pin_reason=None,
+                     pin_signed_at=pin.verification.result.integrated_time)
     verification = pin.verification
     gone = (verification is not None and verification.image is None
             and isinstance(verification.registry_error, NotFoundError))

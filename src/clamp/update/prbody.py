@@ -8,6 +8,8 @@ put on one line, bounded, and escaped for Markdown tables and code spans.
 
 from __future__ import annotations
 
+import re
+
 from clamp.update.report import EntryReport, UpdateReport
 
 MAX_TEXT = 300
@@ -23,8 +25,19 @@ def text_cell(value: str | None, *, limit: int = MAX_TEXT) -> str:
     for char, escaped in (("\\", "\\\\"), ("|", "\\|"), ("<", "&lt;"), (">", "&gt;"),
                           ("`", "'"), ("*", "\\*"), ("_", "\\_"), ("[", "\\["), ("]", "\\]")):
         one = one.replace(char, escaped)
-    # An @mention in a registry's error text would notify that user or team from the PR.
+    # GitHub acts on plain text in a pull request body: `#12`, `owner/repo#12` and `GH-12` post a
+    # cross-reference on that issue, an @mention notifies that user or team, and a URL or
+    # `www.` name becomes a link. A signer identity is any certificate's (`…@refs/heads/x-#1`,
+    # `https://evil.example/…` from a rejected signature): a zero-width space after the marker
+    # keeps each one text. `#` first: the entity inserted for the others contains one.
+    one = one.replace("#", "#&#8203;")
+    one = _GH_REF.sub(lambda m: m.group(0) + "&#8203;", one)
+    one = one.replace("://", "&#8203;://").replace("www.", "www&#8203;.")
     return one.replace("@", "@&#8203;")
+
+
+# Linear: a fixed literal, matched case-insensitively (`gh-12`, `GH-12`).
+_GH_REF = re.compile(r"(?i)gh-")
 
 
 def code(value: str | None) -> str:
@@ -83,6 +96,7 @@ def _render(report: UpdateReport, *, title: str) -> str:
     problems = [e for e in report.entries if e.outcome in ("error", "missing")]
     drift = [e for e in report.entries if e.drift]
     unverified = [e for e in report.entries if e.unverified_pin]
+    rollback = [e for e in report.entries if e.rollback]
     c = report.counts
     out = [f"## {title}", ""]
     out.append(f"`clamp update` examined {code(report.matrix)}: {c.updated} re-pinned, "
@@ -105,6 +119,15 @@ def _render(report: UpdateReport, *, title: str) -> str:
         for item in unverified:
             out.append(f"| {code(item.entry)} | {code(item.old_digest)} | "
                        f"{code(item.new_digest)} | {text_cell(item.pin_reason)} |")
+    if rollback:
+        out += ["", "### Possible rollback", "",
+                "These tags moved to an image signed **before** the one pinned. It verified, "
+                "so it is pinned, but check that going back was intended (a withdrawn release) "
+                "and not an older, vulnerable image put back under the tag.", "",
+                "| Entry | Pinned (signed later) | Now pinned (signed earlier) |", "|---|---|---|"]
+        for item in rollback:
+            out.append(f"| {code(item.entry)} | {code(item.old_digest)} | "
+                       f"{code(item.new_digest)} |")
     out += ["", "### Pinned", ""]
     if pinned:
         out += ["| Entry | Old digest | New digest | How it verified |", "|---|---|---|---|"]
@@ -131,6 +154,8 @@ def _render(report: UpdateReport, *, title: str) -> str:
         for item in drift:
             result = {"updated": "re-pinned (verified)", "rejected": "not pinned (rejected)"
                       }.get(item.outcome, item.outcome)
+            if item.rollback:
+                result += "; signed before the pin: possible rollback"
             out.append(f"| {code(item.entry)} | {code(item.old_digest)} | "
                        f"{code(item.new_digest)} | {result} |")
     if problems:

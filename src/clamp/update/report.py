@@ -47,6 +47,9 @@ class EntryReport(_Model):
     old_platform_digest: str | None
     new_platform_digest: str | None
     drift: bool = Field(description="a pinned entry's tag names another digest than the pin")
+    rollback: bool = Field(False, description="drift to a candidate whose verified signing "
+                           "time is earlier than the current pin's: pinned (it verified), and "
+                           "flagged in the PR body as a possible rollback")
     renewed: bool = Field(description="same digest, re-verified because the pin was past its "
                           "TTL: `added` and provenance renewed")
     check: str | None = Field(description="rejected/error: the check that failed")
