@@ -165,20 +165,21 @@ def verify_vsa(
 
 
 def _load(file: Path) -> ProvenanceDocument:
-    from pydantic import ValidationError
-
+    """The file, read strictly (clamp.verify.provenance_check.parse_document)."""
     from clamp.errors import BadInputError
-    from clamp.telemetry.jsonfile import read_json
-    from clamp.verify.provenance import ProvenanceDocument
+    from clamp.files import read_at_most
+    from clamp.telemetry.jsonfile import MAX_DOCUMENT
+    from clamp.verify.provenance_check import parse_document
 
-    raw = read_json(file, "provenance file")
     try:
-        return ProvenanceDocument.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise BadInputError(f"not a clamp provenance file: {where}: {first['msg']}",
+        raw = read_at_most(file, MAX_DOCUMENT)
+    except OSError as exc:
+        raise BadInputError(f"cannot read provenance file: {exc.strerror}",
                             where=str(file)) from None
+    if len(raw) > MAX_DOCUMENT:
+        raise BadInputError(f"provenance file is larger than {MAX_DOCUMENT // 2**20} MiB",
+                            where=str(file))
+    return parse_document(raw, str(file))
 
 
 def register(app: typer.Typer) -> None:
