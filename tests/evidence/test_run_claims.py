@@ -166,3 +166,28 @@ def test_a_pin_dated_today_tomorrow_or_without_a_ttl_passes(demo_world: DemoResu
     (r,) = json.loads(out.read_text())["records"]
     assert not r["stale"] and r["findings"] == []
     assert clamp("provenance", "verify", str(out)) == 0
+
+
+# ---- `--dispatch`: recorded in the path, reproduced -----------------------------------------
+
+def test_a_forced_dispatch_run_is_reproduced(demo_world: DemoResult, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """`verify --dispatch` adds `+ dispatch (--dispatch)` to each updatable record's path; the
+    flag is not in the file, and `provenance verify` refused the honest file (exit 11, four
+    records "not reproduced"). Now the path is accepted with or without it where `--dispatch`
+    could have added it, and nowhere else."""
+    for name in ("GITHUB_TOKEN", "GITHUB_REPOSITORY"):
+        monkeypatch.delenv(name, raising=False)
+    out = tmp_path / "forced.json"
+    assert clamp("verify", "--matrix", str(demo_world.matrix), "--dispatch", "-o",
+                 str(out)) == 71  # the dispatch fails: no repository to send it to
+    doc = json.loads(out.read_text())
+    assert doc["dispatch"]["status"] == "failed"
+    assert record(doc, DRIFTED)["policyPath"].endswith(" + dispatch (--dispatch)")
+    assert _reverify(doc, tmp_path / "honest.json") == 0
+    passed = record(doc, KEYED)
+    passed["policyPath"] += " + dispatch (--dispatch)"  # nothing an update could fix
+    capsys.readouterr()
+    assert _reverify(doc, tmp_path / "edited.json") == 11
+    assert f"({KEYED}): policyPath: " in capsys.readouterr().err

@@ -34,7 +34,7 @@ from clamp.trust.keys import load_public_key
 from clamp.trust.policy import AllOf, Identity, Key, Policy
 from clamp.trust.result import VerificationResult
 from clamp.trust.root import TrustedRoot, parse_trusted_root
-from clamp.verify.decision import EntryDecision, decide
+from clamp.verify.decision import EntryDecision, decide, force_dispatch
 from clamp.verify.entry import TagCheck, no_trust
 from clamp.verify.evidence import (
     MAX_EVIDENCE,
@@ -160,6 +160,8 @@ def _record(record: ProvenanceRecord, roots: dict[str, TrustedRoot | str], *,
     _compare("attestation", record.attestation, verification.attestation)
     outcome = _outcome(record, evidence, trust, verification)
     decision = decide(outcome, evidence.policy.mode)
+    if record.policyPath == (forced := force_dispatch(decision)).path:
+        decision = forced  # `--dispatch` (not recorded): it adds to the path, decides nothing
     _expect("policyDecision", record.policyDecision, decision.decision)
     _expect("policyPath", record.policyPath, decision.path)
     _expect("findings", record.findings, [f"{f.kind}: {f.text}" for f in decision.findings])
