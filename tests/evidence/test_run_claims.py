@@ -191,3 +191,47 @@ def test_a_forced_dispatch_run_is_reproduced(demo_world: DemoResult, tmp_path: P
     capsys.readouterr()
     assert _reverify(doc, tmp_path / "edited.json") == 11
     assert f"({KEYED}): policyPath: " in capsys.readouterr().err
+
+
+# ---- --matrix: one record per pinned entry selected -----------------------------------------
+
+def _only_passing(doc: dict[str, Any]) -> dict[str, Any]:
+    """The strict run's failed records dropped, summary and status rewritten to match."""
+    d = copy.deepcopy(doc)
+    d["records"] = [r for r in d["records"] if r["policyDecision"] == "pass"]
+    n = len(d["records"])
+    d["summary"].update(total=n, valid=n, unsigned=0, invalid=0, identity_mismatch=0, error=0,
+                        passed=n, warned=0, failed=0, updates=0)
+    d["status"], d["exitCode"] = "warnings", 0  # the unpinned entry is still skipped
+    return d
+
+
+def test_records_dropped_from_a_failed_run_are_missed_with_the_matrix(
+        strict_doc: dict[str, Any], demo_world: DemoResult, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Every record left is true and the verdict follows from them: only the matrix knows the
+    four failed entries were pinned. `provenance verify --matrix` said exit 0."""
+    matrix = demo_world.matrix.parent / "strict-claims.yml"  # the strict_doc fixture's matrix
+    path = tmp_path / "dropped.json"
+    path.write_text(json.dumps(_only_passing(strict_doc)))
+    assert clamp("provenance", "verify", str(path), "--matrix", str(matrix)) == 11
+    err = capsys.readouterr().err
+    assert "records: records-missing: 6.2.4/ubuntu-22.04, 6.1.2/ubuntu-22.04" in err
+    doubled = copy.deepcopy(strict_doc)
+    doubled["records"].append(copy.deepcopy(doubled["records"][0]))
+    path.write_text(json.dumps(doubled))
+    assert clamp("provenance", "verify", str(path), "--matrix", str(matrix)) == 11
+    assert f"records: records-repeated: {KEYED}" in capsys.readouterr().err
+
+
+def test_a_filtered_run_is_anchored_with_its_filter(demo_world: DemoResult, tmp_path: Path,
+                                                    strict_doc: dict[str, Any]) -> None:
+    matrix = demo_world.matrix.parent / "strict-claims.yml"
+    honest = tmp_path / "honest.json"
+    honest.write_text(json.dumps(strict_doc))
+    assert clamp("provenance", "verify", str(honest), "--matrix", str(matrix)) == 0
+    out = tmp_path / "filtered.json"
+    assert clamp("verify", "--matrix", str(matrix), "--version", "6.4.4", "-o", str(out)) == 0
+    assert clamp("provenance", "verify", str(out), "--matrix", str(matrix), "--version",
+                 "6.4.4") == 0
+    assert clamp("provenance", "verify", str(out), "--matrix", str(matrix)) == 11

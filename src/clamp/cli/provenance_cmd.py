@@ -62,6 +62,10 @@ def verify(
         None, "--matrix", "-m", help="Anchor the policies: every record must be for a pinned "
         "entry of this matrix (the commit the run used) and kept the policy it gives; without "
         "it the policies kept in the file are used."),
+    version: str | None = typer.Option(None, "--version", help="With --matrix: the run "
+                                       "selected only this version."),
+    os_name: str | None = typer.Option(None, "--os", help="With --matrix: the run selected "
+                                       "only this OS."),
 ) -> int:
     """Re-verify every record offline at the time its evidence records; refuse edited files.
 
@@ -87,7 +91,8 @@ def verify(
         from clamp.cli.common import load_matrix
         from clamp.verify.anchor import anchor_to_matrix
 
-        report.discrepancies += anchor_to_matrix(document, load_matrix(matrix))
+        report.discrepancies += anchor_to_matrix(document, load_matrix(matrix),
+                                                 version=version, os_name=os_name)
     if as_json:
         print(json.dumps({"file": str(file), "ok": report.ok, "records": report.records,
                           "reproduced": report.reproduced, "anchored": report.anchored,
