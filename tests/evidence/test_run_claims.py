@@ -235,3 +235,37 @@ def test_a_filtered_run_is_anchored_with_its_filter(demo_world: DemoResult, tmp_
     assert clamp("provenance", "verify", str(out), "--matrix", str(matrix), "--version",
                  "6.4.4") == 0
     assert clamp("provenance", "verify", str(out), "--matrix", str(matrix)) == 11
+
+
+# ---- VSAs matched to their record, not to their digest --------------------------------------
+
+def test_vsas_of_two_entries_pinning_one_digest_match_their_own_records(
+        demo_world: DemoResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """One digest pinned by two entries, one trusting the key that signed it (passes), one only
+    the keyless release identity (fails): `verify-vsa --provenance` looked records up by digest,
+    so one honest VSA was compared with the other entry's record (exit 11). Now the VSA's
+    policy URI (`<matrix>#<entry>`) names its record; an edited record still disagrees."""
+    text = demo_world.matrix.read_text().replace("policy: warn", "policy: strict")
+    pinned = re.search(r'  - version: "6.4.4"\n    os: ubuntu-24.04\n    digest: (\S+)\n', text)
+    assert pinned is not None
+    twin = (f'  - version: "9.9.9"\n    os: ubuntu-24.04\n    digest: {pinned.group(1)}\n'
+            "    tag: 6.4.4-ubuntu-24.04\n    trust: [rocm-release]\n")
+    matrix = demo_world.matrix.parent / f"twins-{tmp_path.name}.yml"
+    matrix.write_text(text.replace("images:\n", "images:\n" + twin, 1))
+    monkeypatch.setenv("CLAMP_PASSWORD", "clamp-demo")
+    out, vsa = tmp_path / "twins.json", tmp_path / "twins.vsa"
+    keys = demo_world.matrix.parent.parent / "keys"
+    assert clamp("verify", "--matrix", str(matrix), "--os", "ubuntu-24.04", "-o", str(out),
+                 "--vsa", str(vsa), "--vsa-key", str(keys / "mirror.key")) == 3
+    doc = json.loads(out.read_text())
+    assert {r["entry"]: r["policyDecision"] for r in doc["records"]} == {
+        "9.9.9/ubuntu-24.04": "fail", KEYED: "pass"}
+    check = ("provenance", "verify-vsa", str(vsa), "--key", str(keys / "mirror.pub"),
+             "--provenance", str(out))
+    assert clamp(*check) == 0
+    record(doc, "9.9.9/ubuntu-24.04")["policyDecision"] = "pass"
+    out.write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert clamp(*check) == 11
+    assert "the VSA says FAILED" in capsys.readouterr().err

@@ -136,11 +136,14 @@ def verify_vsa(
 
     public = load_public_key(read_file(key, "key", 64 * 1024), where=str(key))
     data = read_file(file, "VSA file", MAX_VSA_FILE)
-    expected: dict[str, tuple[str, str | None]] | None = None
+    # Keyed by digest and the record the VSA's policy URI names (`<matrix>#<entry>`): two
+    # entries may pin one digest under different trust, one passed and one failed.
+    expected: dict[tuple[str, str | None], tuple[str, str | None]] | None = None
     if provenance is not None:
         document = _load(provenance)
-        expected = {r.digest: ("PASSED" if r.policyDecision == "pass" else "FAILED",
-                               r.evidence.policySha256 if r.evidence else None)
+        expected = {(r.digest, f"{document.matrix.path}#{r.entry}"):
+                    ("PASSED" if r.policyDecision == "pass" else "FAILED",
+                     r.evidence.policySha256 if r.evidence else None)
                     for r in document.records if r.digest}
     code, seen = ExitCode.OK, 0
     for checked in check_vsa_lines(data, public):
@@ -150,7 +153,7 @@ def verify_vsa(
             continue
         seen += 1
         if expected is not None:
-            want = expected.get(checked.subject)
+            want = expected.get((checked.subject, checked.policy_uri))
             if want != (checked.result, checked.policy_digest):
                 error(f"{file}: line {checked.line}: {checked.subject}: the VSA says "
                       f"{checked.result} under policy {checked.policy_digest}, the provenance "
