@@ -62,6 +62,10 @@ def verify(
         None, "--matrix", "-m", help="Anchor the policies: every record must be for a pinned "
         "entry of this matrix (the commit the run used) and kept the policy it gives; without "
         "it the policies kept in the file are used."),
+    version: str | None = typer.Option(None, "--version", help="With --matrix: the run "
+                                       "selected only this version."),
+    os_name: str | None = typer.Option(None, "--os", help="With --matrix: the run selected "
+                                       "only this OS."),
 ) -> int:
     """Re-verify every record offline at the time its evidence records; refuse edited files.
 
@@ -87,7 +91,8 @@ def verify(
         from clamp.cli.common import load_matrix
         from clamp.verify.anchor import anchor_to_matrix
 
-        report.discrepancies += anchor_to_matrix(document, load_matrix(matrix))
+        report.discrepancies += anchor_to_matrix(document, load_matrix(matrix),
+                                                 version=version, os_name=os_name)
     if as_json:
         print(json.dumps({"file": str(file), "ok": report.ok, "records": report.records,
                           "reproduced": report.reproduced, "anchored": report.anchored,
@@ -131,11 +136,14 @@ def verify_vsa(
 
     public = load_public_key(read_file(key, "key", 64 * 1024), where=str(key))
     data = read_file(file, "VSA file", MAX_VSA_FILE)
-    expected: dict[str, tuple[str, str | None]] | None = None
+    # Keyed by digest and the record the VSA's policy URI names (`<matrix>#<entry>`): two
+    # entries may pin one digest under different trust, one passed and one failed.
+    expected: dict[tuple[str, str | None], tuple[str, str | None]] | None = None
     if provenance is not None:
         document = _load(provenance)
-        expected = {r.digest: ("PASSED" if r.policyDecision == "pass" else "FAILED",
-                               r.evidence.policySha256 if r.evidence else None)
+        expected = {(r.digest, f"{document.matrix.path}#{r.entry}"):
+                    ("PASSED" if r.policyDecision == "pass" else "FAILED",
+                     r.evidence.policySha256 if r.evidence else None)
                     for r in document.records if r.digest}
     code, seen = ExitCode.OK, 0
     for checked in check_vsa_lines(data, public):
@@ -145,7 +153,7 @@ def verify_vsa(
             continue
         seen += 1
         if expected is not None:
-            want = expected.get(checked.subject)
+            want = expected.get((checked.subject, checked.policy_uri))
             if want != (checked.result, checked.policy_digest):
                 error(f"{file}: line {checked.line}: {checked.subject}: the VSA says "
                       f"{checked.result} under policy {checked.policy_digest}, the provenance "
@@ -165,20 +173,21 @@ def verify_vsa(
 
 
 def _load(file: Path) -> ProvenanceDocument:
-    from pydantic import ValidationError
-
+    """The file, read strictly (clamp.verify.provenance_check.parse_document)."""
     from clamp.errors import BadInputError
-    from clamp.telemetry.jsonfile import read_json
-    from clamp.verify.provenance import ProvenanceDocument
+    from clamp.files import read_at_most
+    from clamp.telemetry.jsonfile import MAX_DOCUMENT
+    from clamp.verify.provenance_check import parse_document
 
-    raw = read_json(file, "provenance file")
     try:
-        return ProvenanceDocument.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise BadInputError(f"not a clamp provenance file: {where}: {first['msg']}",
+        raw = read_at_most(file, MAX_DOCUMENT)
+    except OSError as exc:
+        raise BadInputError(f"cannot read provenance file: {exc.strerror}",
                             where=str(file)) from None
+    if len(raw) > MAX_DOCUMENT:
+        raise BadInputError(f"provenance file is larger than {MAX_DOCUMENT // 2**20} MiB",
+                            where=str(file))
+    return parse_document(raw, str(file))
 
 
 def register(app: typer.Typer) -> None:

@@ -24,9 +24,23 @@ from clamp.verify.provenance import ProvenanceDocument
 from clamp.verify.reverify import Discrepancy
 
 
-def anchor_to_matrix(document: ProvenanceDocument, loaded: LoadedMatrix) -> list[Discrepancy]:
-    """Every way `document` is not what `loaded` would have the run write; empty when none."""
+def anchor_to_matrix(document: ProvenanceDocument, loaded: LoadedMatrix, *,
+                     version: str | None = None, os_name: str | None = None
+                     ) -> list[Discrepancy]:
+    """Every way `document` is not what `loaded` would have the run write; empty when none.
+
+    One record per pinned entry the run selected (`version`, `os_name`: its `--version`/`--os`),
+    none twice: a strict run's failed records dropped, the summary and status rewritten to
+    match, left a file every check above called true (session 13)."""
     out: list[Discrepancy] = []
+    selected = [e.id for e in loaded.matching(version, os_name, pinned_only=True)]
+    have = [record.entry for record in document.records]
+    missing = [entry for entry in selected if entry not in have]
+    twice = sorted({entry for entry in have if have.count(entry) > 1})
+    for check, ids in (("records-missing", missing), ("records-repeated", twice)):
+        if ids:
+            out.append(Discrepancy("records", check, f"{', '.join(ids[:8])} (one record per "
+                                   f"pinned entry of {loaded.path} selected)"))
     if document.matrix.sha256 != loaded.sha256:
         out.append(Discrepancy("matrix", "sha256", f"recorded {document.matrix.sha256}, "
                                f"{loaded.path} is {loaded.sha256}"))

@@ -87,7 +87,7 @@ def findings_of(outcome: EntryOutcome) -> list[Finding]:
     elif tag.state == "error" and verification.registry_error is None:
         found.append(Finding("registry", f"tag check failed: {tag.error}"))
     if tag.stale:
-        found.append(Finding("stale", f"pin is {tag.age_days} days old (TTL {tag.ttl_days})"))
+        found.append(Finding("stale", tag.stale_text))
     return found
 
 
@@ -138,3 +138,13 @@ def run_outcome(decisions: list[EntryDecision], *, dispatch_failed: bool) -> Run
     if kinds or any(f.kind == "registry" for d in decisions for f in d.problems):
         return "registry_error"
     return "verified"
+
+
+def run_status(outcome: RunOutcome, decisions: list[EntryDecision],
+               skipped: list[str]) -> RunOutcome | Literal["warnings"]:
+    """The provenance's `status`: a passing run with warnings (warn or update decisions, or
+    unpinned entries not verified) says `warnings`; its exit code is still the passing one."""
+    if outcome == "verified" and (skipped or any(d.decision in ("warn", "update")
+                                                 for d in decisions)):
+        return "warnings"
+    return outcome

@@ -38,6 +38,9 @@ if TYPE_CHECKING:  # loaded by the signature step only: `resolve --check` needs 
     from clamp.trust.result import VerificationResult
 
 TagState = Literal["current", "drift", "missing", "error"]
+#: How far after today a pin's `added` may be and still be today somewhere (a date written in a
+#: time zone ahead of the verifier's); past it the pin is stale (`staleness`).
+FUTURE_TOLERANCE_DAYS = 1
 
 #: The trust of a check that verifies nothing (`resolve --check` asks only about the tag).
 NO_TRUST = EntryTrust(names=(), policies=(), attestation_types=(), require_attestation=False,
@@ -65,8 +68,16 @@ class TagCheck:
                  "missing": "tag not found in the registry",
                  "error": f"could not check: {self.error}"}[self.state]
         if self.stale:
-            parts += f"; pin is {self.age_days} days old (TTL {self.ttl_days})"
+            parts += f"; {self.stale_text}"
         return parts
+
+    @property
+    def stale_text(self) -> str:
+        """Why the pin is stale: too old, or dated in the future (no TTL counts from it)."""
+        if self.age_days is not None and self.age_days < 0:
+            return (f"pin is dated {-self.age_days} days in the future (TTL {self.ttl_days} "
+                    "cannot count from it)")
+        return f"pin is {self.age_days} days old (TTL {self.ttl_days})"
 
 
 @dataclass(frozen=True)
@@ -137,12 +148,16 @@ class EntryCheck:
         return parse_digest(self.entry.digest) if self.entry.digest is not None else None
 
     def staleness(self, added: date | None) -> tuple[bool, int | None, int | None]:
-        """(stale, age in days, TTL) of a pin added on `added`, counted to `today`."""
+        """(stale, age in days, TTL) of a pin added on `added`, counted to `today`.
+
+        A pin dated after today (beyond a day's time-zone difference) is stale too: its age is
+        negative and the TTL would never count down from it (`added: 2099-01-01` kept any pin
+        fresh for good; the origin read it so). With no TTL the date decides nothing."""
         ttl = self.settings.digest_ttl_days
         if added is None:
             return False, None, ttl
         age = (self.today - added).days
-        return (ttl is not None and age > ttl), age, ttl
+        return (ttl is not None and (age > ttl or age < -FUTURE_TOLERANCE_DAYS)), age, ttl
 
     def tag_check(self, pinned: Digest | None, current: Digest | None, state: TagState,
                   added: date | None, error: str | None = None) -> TagCheck:

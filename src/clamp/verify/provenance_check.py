@@ -10,6 +10,7 @@ file that passes was written by this run.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 from clamp.errors import BadInputError
 from clamp.files import read_at_most
 from clamp.matrix import LoadedMatrix
-from clamp.strictjson import loads_lenient
+from clamp.strictjson import StrictJSONError, loads_strict
 from clamp.verify.provenance import ProvenanceDocument
 
 #: 64 MiB: about 20,000 records; a bigger file is not one clamp wrote for a matrix.
@@ -39,12 +40,7 @@ def check_provenance(path: Path, loaded: LoadedMatrix, *, version: str | None = 
                             ) from None
     if len(raw) > MAX_PROVENANCE:
         raise BadInputError(f"provenance larger than {MAX_PROVENANCE} bytes", where=where)
-    try:
-        document = ProvenanceDocument.model_validate(loads_lenient(raw))
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, ValidationError
-        reason = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
-        raise BadInputError(f"not a valid provenance document: {reason}", where=where
-                            ) from None
+    document = parse_document(raw, where)
     if document.matrix.sha256 != loaded.sha256:
         raise BadInputError(f"written for other matrix bytes (sha256 {document.matrix.sha256}, "
                             f"{loaded.path} is {loaded.sha256})", where=where)
@@ -65,6 +61,27 @@ def check_provenance(path: Path, loaded: LoadedMatrix, *, version: str | None = 
     if document.summary.total != len(document.records):
         raise BadInputError("summary.total does not count the records", where=where)
     return document
+
+
+def parse_document(raw: bytes, where: str) -> ProvenanceDocument:
+    """The provenance document in `raw`, read exactly as clamp writes it, or a BadInputError.
+
+    Strict, because a file `provenance verify` calls true must not say something else to its
+    other readers: a key twice (`"trustStatus": "invalid"` then `"valid"`: Python and jq keep
+    the last, a first-wins reader the other), or a value of another JSON type than the schema's
+    that pydantic's lax mode converts (`"digestVerified": "no"` read as false here and as a
+    truthy string by a script; `"logIndex": 7.0`) was reproduced record by record (session
+    13). Nothing clamp writes is refused: it writes no duplicate and every value in its type.
+    """
+    try:
+        value = loads_strict(raw, limit=len(raw))
+    except StrictJSONError as exc:
+        raise BadInputError(f"not a valid provenance document: {exc}", where=where) from None
+    try:  # strict types need JSON input: a datetime is a string there, never in Python
+        return ProvenanceDocument.model_validate_json(json.dumps(value), strict=True)
+    except ValidationError as exc:
+        raise BadInputError(f"not a valid provenance document: {_first_error(exc)}",
+                            where=where) from None
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -34,7 +34,7 @@ from clamp.trust.keys import load_public_key
 from clamp.trust.policy import AllOf, Identity, Key, Policy
 from clamp.trust.result import VerificationResult
 from clamp.trust.root import TrustedRoot, parse_trusted_root
-from clamp.verify.decision import EntryDecision, decide
+from clamp.verify.decision import EntryDecision, decide, force_dispatch
 from clamp.verify.entry import TagCheck, no_trust
 from clamp.verify.evidence import (
     MAX_EVIDENCE,
@@ -100,7 +100,9 @@ def reverify_document(doc: ProvenanceDocument,
             report.reproduced += 1
         except _Mismatch as exc:
             report.discrepancies.append(Discrepancy(where, exc.check, exc.detail))
-    _summary(doc, report)
+    from clamp.verify.run_claims import summary_discrepancies
+
+    report.discrepancies += summary_discrepancies(doc)
     return report
 
 
@@ -158,6 +160,8 @@ def _record(record: ProvenanceRecord, roots: dict[str, TrustedRoot | str], *,
     _compare("attestation", record.attestation, verification.attestation)
     outcome = _outcome(record, evidence, trust, verification)
     decision = decide(outcome, evidence.policy.mode)
+    if record.policyPath == (forced := force_dispatch(decision)).path:
+        decision = forced  # `--dispatch` (not recorded): it adds to the path, decides nothing
     _expect("policyDecision", record.policyDecision, decision.decision)
     _expect("policyPath", record.policyPath, decision.path)
     _expect("findings", record.findings, [f"{f.kind}: {f.text}" for f in decision.findings])
@@ -337,6 +341,10 @@ def _outcome(record: ProvenanceRecord, evidence: RecordEvidence, trust: EntryTru
     assert record.digest is not None
     if record.tagState is None:
         raise _Mismatch("tagState", "missing")
+    from clamp.verify.run_claims import stale_discrepancy
+
+    if (stale := stale_discrepancy(record)) is not None:
+        raise _Mismatch("stale", stale)
     tag = TagCheck(entry_id=record.entry, tag_reference=evidence.observed.tagReference,
                    pinned=_digest(record.digest),
                    current=_digest(record.currentTagDigest) if record.currentTagDigest else None,
@@ -364,26 +372,3 @@ def _derived(record: ProvenanceRecord, evidence: RecordEvidence,
     _expect("logIndex", record.logIndex, result.log_index if result.ok else None)
     _expect("logId", record.logId, result.log_id if result.ok else None)
     _expect("signatureKind", record.signatureKind, result.signature_kind if result.ok else None)
-
-
-def _summary(doc: ProvenanceDocument, report: Report) -> None:
-    statuses = [r.trustStatus for r in doc.records]
-    decisions = [r.policyDecision for r in doc.records]
-    derived = {"total": len(doc.records), "valid": statuses.count("valid"),
-               "unsigned": statuses.count("unsigned"), "invalid": statuses.count("invalid"),
-               "identity_mismatch": statuses.count("identity_mismatch"),
-               "error": statuses.count("error"), "passed": decisions.count("pass"),
-               "warned": decisions.count("warn"), "failed": decisions.count("fail"),
-               "updates": decisions.count("update")}
-    recorded = doc.summary.model_dump()
-    for key, value in derived.items():
-        if recorded[key] != value:
-            report.discrepancies.append(Discrepancy(
-                "summary", key, f"recorded {recorded[key]}, the records give {value}"))
-    # The exit code itself is not derived again (its numbering may change between releases);
-    # "verified" is a claim every release makes the same way: every record passed, none skipped.
-    if doc.status == "verified" and (set(decisions) - {"pass"} or doc.skipped or (
-            doc.dispatch is not None and doc.dispatch.status == "failed")):
-        report.discrepancies.append(Discrepancy(
-            "status", "status", "recorded 'verified', but not every record passed (or an "
-            "entry was skipped, or the dispatch failed)"))

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Literal
 
 from clamp import __version__
 from clamp.atomic import write_atomic
@@ -18,7 +17,7 @@ from clamp.errors import BadInputError, DispatchError
 from clamp.matrix import LoadedMatrix, effective, select_image
 from clamp.matrix.select import EntrySettings
 from clamp.oci.store import Stores
-from clamp.verify.decision import EntryDecision, RunOutcome, decide, run_outcome
+from clamp.verify.decision import EntryDecision, RunOutcome, decide, run_outcome, run_status
 from clamp.verify.decision import force_dispatch as with_dispatch
 from clamp.verify.dispatch import dispatch, request_from_env
 from clamp.verify.entry import image_ref_of
@@ -76,16 +75,6 @@ async def run_matrix(loaded: LoadedMatrix, stores: Stores, *,
     document = build_document(loaded, outcomes, decisions, dispatch_info, outcome, code,
                               skipped)
     return MatrixRun(loaded, outcomes, decisions, document, outcome, code)
-
-
-def run_status(outcome: RunOutcome, decisions: list[EntryDecision],
-               skipped: list[str]) -> RunOutcome | Literal["warnings"]:
-    """The provenance's `status`: a passing run with warnings (warn or update decisions, or
-    unpinned entries not verified) says `warnings`; its exit code is still the passing one."""
-    if outcome == "verified" and (skipped or any(d.decision in ("warn", "update")
-                                                 for d in decisions)):
-        return "warnings"
-    return outcome
 
 
 def _dispatch(loaded: LoadedMatrix, outcomes: list[EntryOutcome],

@@ -105,6 +105,8 @@ class CheckedVsa:
     result: str
     policy_digest: str | None
     resource: str
+    #: `<matrix path>#<entry>`: which record it reports, where two entries pin one digest
+    policy_uri: str | None = None
 
 
 def check_vsa_lines(data: bytes, key: PublicKey) -> Iterator[CheckedVsa | TrustError]:
@@ -139,6 +141,8 @@ def _check_one(raw: bytes, key: PublicKey, n: int) -> CheckedVsa:
     digests = policy.get("digest") if isinstance(policy, dict) else None
     digest = digests.get("sha256") if isinstance(digests, dict) else None
     resource = body.get("resourceUri")
+    uri = policy.get("uri") if isinstance(policy, dict) else None
     return CheckedVsa(n, parsed.subject_digests[0], str(result),
                       digest if isinstance(digest, str) else None,
-                      resource if isinstance(resource, str) else "")
+                      resource if isinstance(resource, str) else "",
+                      uri if isinstance(uri, str) else None)
