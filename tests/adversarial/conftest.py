@@ -276,3 +276,21 @@ def attack(registry: RegistryHandle, repo_name: str, tmp_path: Path,
     world = Attack(registry, repo_name, make_pusher(registry), tmp_path)
     world.push_image()
     yield world
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Any:
+    """A 64 KiB tmpfs of our own, for full-disk tests (root only; skipped where it cannot be
+    mounted)."""
+    import subprocess
+
+    where = tmp_path / "tiny"
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
+                             capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=False)

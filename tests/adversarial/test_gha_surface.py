@@ -146,23 +146,6 @@ def test_github_output_unset_or_missing(tmp_path: Path, monkeypatch: pytest.Monk
 
 # --- a full disk under $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY ------------------------------
 
-@pytest.fixture
-def tiny_disk(tmp_path: Path) -> Any:
-    """A 64 KiB tmpfs of our own (root only; skipped where it cannot be mounted)."""
-    import subprocess
-
-    where = tmp_path / "tiny"
-    where.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
-                             capture_output=True, check=False)
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=False)
-
-
 def test_outputs_on_a_full_disk_are_appended_whole_or_not_at_all(
         tiny_disk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Red team 13: the outputs were buffered writes, so on a full disk part of them landed

@@ -20,19 +20,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from clamp.trust.keys import PublicKey
-from tests.support.hostile_registry import Answer, hostile_registry
+from tests.support.hostile_registry import denied, hostile_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 LEGACY = "##[set-output name=status]verified ##[stop-commands]tok ##[add-mask]error"
-
-
-def _script(message: str) -> object:
-    def script(method: str, path: str) -> Answer:
-        if path == "/v2/":
-            return Answer(200, b"{}", {"Content-Type": "application/json"})
-        body = json.dumps({"errors": [{"code": "DENIED", "message": message}]})
-        return Answer(403, body.encode(), {"Content-Type": "application/json"})
-    return script
 
 
 def _legacy_commands(text: str) -> list[str]:
@@ -69,7 +60,7 @@ def _child(args: list[str], *, actions: bool) -> tuple[int, str, str]:
 def test_registry_text_starts_no_legacy_command_on_either_stream(tmp_path: Path,
                                                                  as_json: bool) -> None:
     pub = _key(tmp_path)
-    with hostile_registry(_script(f"denied {LEGACY}")) as srv:  # type: ignore[arg-type]
+    with hostile_registry(denied(f"denied {LEGACY}")) as srv:
         args = ["verify", "--insecure-ignore-tlog", f"{srv.host}/r/x:1", "--key", str(pub),
                 *(["--json"] if as_json else [])]
         code, out, err = _child(args, actions=True)
@@ -95,7 +86,7 @@ def test_clamps_own_lines_break_legacy_commands_in_process(tmp_path: Path,
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     pub = _key(tmp_path)
     err = io.StringIO()
-    with hostile_registry(_script(LEGACY)) as srv, contextlib.redirect_stderr(err):  # type: ignore[arg-type]
+    with hostile_registry(denied(LEGACY)) as srv, contextlib.redirect_stderr(err):
         code = invoke(app, ["verify", "--insecure-ignore-tlog", f"{srv.host}/r/x:1", "--key",
                             str(pub)], prog_name="clamp")
         warn(f"tag {LEGACY}")

@@ -107,21 +107,6 @@ def test_a_signal_while_writing_leaves_no_temp_file_and_exits_130(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["native.yml"]
 
 
-@pytest.fixture
-def tiny_disk(tmp_path: Path) -> Any:
-    """A 64 KiB tmpfs of our own (root only; skipped where it cannot be mounted)."""
-    where = tmp_path / "tiny"
-    where.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
-                             capture_output=True, check=False)
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=False)
-
-
 def test_a_full_disk_on_the_second_of_related_outputs_replaces_neither(tiny_disk: Path) -> None:
     """The provenance and its SARIF are one unit: the second not fitting leaves the first's
     previous file in place and no temp file behind. Held already (red team 11)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 from pathlib import Path
 
 import pytest
@@ -19,27 +18,18 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from clamp.cli.main import app, invoke
 from clamp.trust.keys import PublicKey
 from tests.adversarial.test_log_injection import _hostile_matrix
-from tests.support.hostile_registry import Answer, hostile_registry
+from tests.support.hostile_registry import denied, hostile_registry
 
 MARKUP = "no [/] [green]current[/]"
 CONTROLS = "\x1b[2K\x1b[1Gverified: forged \x1b]52;c;ZXZpbA==\x07 \u202eabc \x9b31m"
 HONEST = "quota exceeded — réessayez plus tard [see docs]"
 
 
-def _script(message: str) -> object:
-    def script(method: str, path: str) -> Answer:
-        if path == "/v2/":
-            return Answer(200, b"{}", {"Content-Type": "application/json"})
-        body = json.dumps({"errors": [{"code": "DENIED", "message": message}]})
-        return Answer(403, body.encode(), {"Content-Type": "application/json"})
-    return script
-
-
 def _run(tmp_path: Path, message: str, command: str) -> tuple[int, str]:
     pub = tmp_path / "k.pub"
     pub.write_bytes(PublicKey(ec.generate_private_key(ec.SECP256R1()).public_key()).pem)
     out, err = io.StringIO(), io.StringIO()
-    with hostile_registry(_script(message)) as srv:  # type: ignore[arg-type]
+    with hostile_registry(denied(message)) as srv:
         matrix = tmp_path / "m.yml"
         matrix.write_text(_hostile_matrix(srv.host, pub))
         args = {"check": ["resolve", "--matrix", str(matrix), "--check"],

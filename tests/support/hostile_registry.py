@@ -8,6 +8,7 @@ of truncation and resets is exercised too.
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -28,6 +29,18 @@ class Answer:
 Script = Callable[[str, str], Answer]  # (method, path) -> answer
 #: (method, path, request headers) -> answer, for scripts that check what the client sent.
 HeaderScript = Callable[[str, str, dict[str, str]], Answer]
+
+
+def denied(message: str) -> Script:
+    """A registry whose API root answers, and which denies everything else with a 403 carrying
+    `message` as its error text: the registry-controlled words clamp must print safely."""
+    body = json.dumps({"errors": [{"code": "DENIED", "message": message}]}).encode()
+
+    def script(method: str, path: str) -> Answer:
+        if path == "/v2/":
+            return Answer(200, b"{}", {"Content-Type": "application/json"})
+        return Answer(403, body, {"Content-Type": "application/json"})
+    return script
 
 
 @dataclass
