@@ -237,3 +237,61 @@ def test_a_key_and_another_identity_each_signing_meet_the_threshold(
     code, record = attack.verify_matrix(_key_and_identity_trust(signer, root))
     assert code == 0, record
     assert record["trustStatus"] == "valid", record
+
+
+def _certified_bundles(pki: TestSigstore, key: ec.EllipticCurvePrivateKey,
+                       identity: str, digest: str) -> tuple[bytes, bytes]:
+    """One DSSE signature by `key` under a certificate for `identity`, as a v0.3 bundle with
+    its certificate, and the same envelope and log entry as a public-key bundle."""
+    import hashlib
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+
+    from clamp.trust.keys import sign_bytes
+    from clamp.trust.mediatypes import COSIGN_SIGN_PREDICATE, INTOTO_PAYLOAD_TYPE
+    from clamp.trust.rekor_body import Envelope
+    from clamp.trust.sign import image_statement
+    from tests.adversarial.conftest import BUNDLE_V03, b64
+    from tests.trust.test_other_tools_formats import rekor_v1_entry
+
+    cert = pki.issue_leaf(key, identity=identity, issuer=ISSUER)
+    statement = image_statement(digest, "registry.test/rocm/dev",
+                                predicate_type=COSIGN_SIGN_PREDICATE)
+    signature = sign_bytes(key, Envelope(INTOTO_PAYLOAD_TYPE, statement, ()).pae())
+    body = {"apiVersion": "0.0.1", "kind": "dsse", "spec": {
+        "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(statement).hexdigest()},
+        "signatures": [{"signature": b64(signature),
+                        "verifier": b64(cert.public_bytes(serialization.Encoding.PEM))}]}}
+    entry = rekor_v1_entry(pki, body)
+    envelope = {"payload": b64(statement), "payloadType": INTOTO_PAYLOAD_TYPE,
+                "signatures": [{"sig": b64(signature)}]}
+
+    def bundle(material: dict[str, object]) -> bytes:
+        return json.dumps({"mediaType": BUNDLE_V03, "verificationMaterial": {
+            **material, "tlogEntries": [entry]}, "dsseEnvelope": envelope}).encode()
+
+    return (bundle({"certificate": {"rawBytes": b64(cert.public_bytes(
+        serialization.Encoding.DER))}}), bundle({"publicKey": {"hint": ""}}))
+
+
+def test_one_key_under_a_certificate_is_one_signer_in_bundles(pki: TestSigstore,
+                                                              signer: Signer) -> None:
+    """Session 14, the bundle form: the certificate bundle re-wrapped as a public-key bundle
+    verifies as the key alone (its log entry names a certificate of the key), and the two
+    must count as one signer of "K and the release workflow"."""
+    from clamp.trust.bundle import Artifact, verify_bundle
+
+    digest = "sha256:" + "cd" * 32
+    policy = Policy.with_root(pki.trusted_root(), rule=AllOf((
+        Key(PublicKey(signer.key.public_key())), Identity(subject=RELEASE, issuer=ISSUER))))
+    results = [verify_bundle(raw, Artifact.from_digest(digest), policy, subject_digest=digest)
+               for raw in _certified_bundles(pki, signer.key, RELEASE, digest)]
+    assert all(r.ok for r in results)  # each form verifies alone
+    with pytest.raises(PolicyUnmetError, match="1 met"):
+        satisfy(policy.rule, results)  # type: ignore[arg-type]
+    ephemeral = ec.generate_private_key(ec.SECP256R1())
+    honest = [results[1], verify_bundle(_certified_bundles(pki, ephemeral, RELEASE, digest)[0],
+                                        Artifact.from_digest(digest), policy,
+                                        subject_digest=digest)]
+    assert len(satisfy(policy.rule, honest)) == 2  # type: ignore[arg-type]
