@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 
 from clamp.trust.cosign_legacy import verify_legacy_layers
 from clamp.trust.keys import PublicKey
-from clamp.trust.mediatypes import ANN_SIGNATURE
+from clamp.trust.mediatypes import ANN_BUNDLE, ANN_CERTIFICATE, ANN_CHAIN, ANN_SIGNATURE
 from clamp.trust.pki import TestSigstore, keyless_sign_image
 from clamp.trust.policy import AllOf, AnyOf, Identity, Key, Policy
 from clamp.trust.rules import PolicyUnmetError, satisfy
@@ -176,3 +176,122 @@ def test_a_threshold_is_met_on_one_digest_not_across_two(where: str, attack: Att
     else:
         assert code == 3, err
         assert "2 of 2 signers needed" in err or "signers needed" in out.read_text(), err
+
+
+def _key_and_identity_trust(signer: Signer, root: Path) -> str:
+    """"The release key AND the release workflow": two members, the log required."""
+    return "\n".join(["    threshold: 2", "    keys:", f"      - path: {signer.pub}",
+                      "    keyless:", f"      - issuer: {ISSUER}", f"        subject: {RELEASE}",
+                      f"    trusted_root: {root}"])
+
+
+def _without_certificate(layer: Layer) -> Layer:
+    """The layer as a key-signed one: its certificate and chain annotations dropped, the
+    signature and the Rekor bundle (whose entry names the certificate, of the same key) kept."""
+    kept = {k: v for k, v in layer.annotations.items()
+            if k not in (ANN_CERTIFICATE, ANN_CHAIN)}
+    return Layer(layer.media_type, layer.payload, kept)
+
+
+@pytest.mark.parametrize("how", ["the layer twice, once without its certificate",
+                                 "sig tag without it, cosign referrer with it"])
+def test_one_key_under_a_certificate_is_not_two_signers(how: str, attack: Attack,
+                                                        pki: TestSigstore, signer: Signer,
+                                                        root: Path) -> None:
+    """Session 14: the key K the policy trusts signed ONCE, under a Fulcio certificate for the
+    identity the policy also trusts (`cosign sign --key K --issue-certificate`). Copied without
+    its certificate annotation the same signature verifies as K alone (its log entry names a
+    certificate of K, which cosign and clamp accept for a key), and "K and the release workflow"
+    was met by one signature (exit 0). A key is one signer whether it signed alone or under a
+    certificate."""
+    signed = keyless_sign_image(pki, attack.digest, attack.name, identity=RELEASE,
+                                issuer=ISSUER, key=signer.key)
+    full = Layer(signed.media_type, signed.payload, dict(signed.annotations))
+    if how.startswith("the layer twice"):
+        attack.push_tag(".sig", [full, _without_certificate(full)])
+    else:
+        attack.push_tag(".sig", [_without_certificate(full)])
+        attack.push_referrer(COSIGN_SIG_ARTIFACT, [full])
+    code, record = attack.verify_matrix(_key_and_identity_trust(signer, root))
+    assert code == 3, record
+    assert record["trustStatus"] == "identity_mismatch", record
+    assert "its signer already counts for another member" in record["verification"]["reason"]
+
+
+def test_a_key_and_another_identity_each_signing_meet_the_threshold(
+        attack: Attack, pki: TestSigstore, signer: Signer, root: Path) -> None:
+    """The honest twin: K signs alone (`cosign sign --key`, logged with the public key), the
+    release workflow signs keylessly with its own ephemeral key; two signers."""
+    from clamp.trust.pki import hashedrekord
+
+    keyless = keyless_sign_image(pki, attack.digest, attack.name, identity=RELEASE,
+                                 issuer=ISSUER)
+    payload = simple_payload(attack.digest, attack.name)
+    key_signed = signer.simple(payload)
+    signature = base64.b64decode(key_signed.annotations[ANN_SIGNATURE])
+    logged = pki.rekor_bundle(hashedrekord(signature, payload, signer.pub.read_bytes()))
+    attack.push_tag(".sig", [Layer(keyless.media_type, keyless.payload,
+                                   dict(keyless.annotations)),
+                             Layer(key_signed.media_type, payload,
+                                   {**key_signed.annotations, ANN_BUNDLE: logged})])
+    code, record = attack.verify_matrix(_key_and_identity_trust(signer, root))
+    assert code == 0, record
+    assert record["trustStatus"] == "valid", record
+
+
+def _certified_bundles(pki: TestSigstore, key: ec.EllipticCurvePrivateKey,
+                       identity: str, digest: str) -> tuple[bytes, bytes]:
+    """One DSSE signature by `key` under a certificate for `identity`, as a v0.3 bundle with
+    its certificate, and the same envelope and log entry as a public-key bundle."""
+    import hashlib
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+
+    from clamp.trust.keys import sign_bytes
+    from clamp.trust.mediatypes import COSIGN_SIGN_PREDICATE, INTOTO_PAYLOAD_TYPE
+    from clamp.trust.rekor_body import Envelope
+    from clamp.trust.sign import image_statement
+    from tests.adversarial.conftest import BUNDLE_V03, b64
+    from tests.trust.test_other_tools_formats import rekor_v1_entry
+
+    cert = pki.issue_leaf(key, identity=identity, issuer=ISSUER)
+    statement = image_statement(digest, "registry.test/rocm/dev",
+                                predicate_type=COSIGN_SIGN_PREDICATE)
+    signature = sign_bytes(key, Envelope(INTOTO_PAYLOAD_TYPE, statement, ()).pae())
+    body = {"apiVersion": "0.0.1", "kind": "dsse", "spec": {
+        "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(statement).hexdigest()},
+        "signatures": [{"signature": b64(signature),
+                        "verifier": b64(cert.public_bytes(serialization.Encoding.PEM))}]}}
+    entry = rekor_v1_entry(pki, body)
+    envelope = {"payload": b64(statement), "payloadType": INTOTO_PAYLOAD_TYPE,
+                "signatures": [{"sig": b64(signature)}]}
+
+    def bundle(material: dict[str, object]) -> bytes:
+        return json.dumps({"mediaType": BUNDLE_V03, "verificationMaterial": {
+            **material, "tlogEntries": [entry]}, "dsseEnvelope": envelope}).encode()
+
+    return (bundle({"certificate": {"rawBytes": b64(cert.public_bytes(
+        serialization.Encoding.DER))}}), bundle({"publicKey": {"hint": ""}}))
+
+
+def test_one_key_under_a_certificate_is_one_signer_in_bundles(pki: TestSigstore,
+                                                              signer: Signer) -> None:
+    """Session 14, the bundle form: the certificate bundle re-wrapped as a public-key bundle
+    verifies as the key alone (its log entry names a certificate of the key), and the two
+    must count as one signer of "K and the release workflow"."""
+    from clamp.trust.bundle import Artifact, verify_bundle
+
+    digest = "sha256:" + "cd" * 32
+    policy = Policy.with_root(pki.trusted_root(), rule=AllOf((
+        Key(PublicKey(signer.key.public_key())), Identity(subject=RELEASE, issuer=ISSUER))))
+    results = [verify_bundle(raw, Artifact.from_digest(digest), policy, subject_digest=digest)
+               for raw in _certified_bundles(pki, signer.key, RELEASE, digest)]
+    assert all(r.ok for r in results)  # each form verifies alone
+    with pytest.raises(PolicyUnmetError, match="1 met"):
+        satisfy(policy.rule, results)  # type: ignore[arg-type]
+    ephemeral = ec.generate_private_key(ec.SECP256R1())
+    honest = [results[1], verify_bundle(_certified_bundles(pki, ephemeral, RELEASE, digest)[0],
+                                        Artifact.from_digest(digest), policy,
+                                        subject_digest=digest)]
+    assert len(satisfy(policy.rule, honest)) == 2  # type: ignore[arg-type]

@@ -127,6 +127,39 @@ def test_a_v2_claim_required_is_checked_against_its_legacy_twin(
     _verify(pki, claim_extensions(**{v2: wanted}), **{v2: wanted})
 
 
+@pytest.mark.parametrize("required", ["github_workflow_repository", "source_repository_uri"])
+def test_the_repository_and_its_v2_uri_must_name_one_repository(pki: TestSigstore,
+                                                                required: str) -> None:
+    """Red team 14: Fulcio writes the legacy repository claim (.5, `ROCm/rocm-images`) and the
+    v2 source repository URI (.12, `{{ .url }}/{{ .repository }}`) from the one `repository`
+    token claim. With `github_workflow_repository` required and the URI naming another
+    repository (or the other way round), each claim was read alone, as cosign's flag and
+    sigstore-go's `CompareExtensions` read them: a certificate Fulcio never issues passed.
+    Twin: `test_a_repository_and_its_v2_uri_naming_it_pass`."""
+    wanted = {"github_workflow_repository": REPO,
+              "source_repository_uri": f"https://github.com/{REPO}"}[required]
+    for legacy, uri in ((REPO, "https://github.com/attacker/rocm-images"),
+                        ("attacker/rocm-images", f"https://github.com/{REPO}"),
+                        (REPO, f"https://github.com/{REPO}/extra"), (REPO, f"http://x/{REPO}"),
+                        (REPO, REPO)):
+        split = claim_extensions(github_workflow_repository=legacy, source_repository_uri=uri)
+        if (legacy, uri)[required == "source_repository_uri"] != wanted:
+            continue  # the required claim itself differs: a plain mismatch, tested above
+        with pytest.raises(InvalidSignatureError, match="disagrees with its") as caught:
+            _verify(pki, split, **{required: wanted})
+        assert caught.value.check == "claims"
+
+
+@pytest.mark.parametrize("required", ["github_workflow_repository", "source_repository_uri"])
+def test_a_repository_and_its_v2_uri_naming_it_pass(pki: TestSigstore, required: str) -> None:
+    for uri in (f"https://github.com/{REPO}", f"https://ghe.example.com/{REPO}"):
+        _verify(pki, claim_extensions(github_workflow_repository=REPO,
+                                      source_repository_uri=uri),
+                **{required: REPO if required == "github_workflow_repository" else uri})
+    _verify(pki, claim_extensions(source_repository_uri=f"https://github.com/{REPO}"),
+            source_repository_uri=f"https://github.com/{REPO}")
+
+
 def test_a_legacy_claim_that_is_not_utf8_is_refused(pki: TestSigstore) -> None:
     bad = [(CLAIMS["github_workflow_name"].oid, b"\xff\xfe")]
     with pytest.raises(InvalidSignatureError, match="not UTF-8"):

@@ -86,7 +86,30 @@ COUNTERPARTS = {"github_workflow_trigger": "build_trigger",
 #: disagree passes there whichever is required. clamp refuses it whichever is required
 #: (deliberate: it is no certificate Fulcio issues, and which twin a policy names must not
 #: decide whether the other is read).
-TWINS = {**COUNTERPARTS, **{v2: legacy for legacy, v2 in COUNTERPARTS.items()}}
+#: And one Fulcio derives with a prefix: `source-repository-uri: "{{ .url }}/{{ .repository }}"`
+#: (its GitHub template; `url` the server, `https://github.com`), the legacy claim being the
+#: bare `repository` (red team 14: `github_workflow_repository` required, the v2 URI naming
+#: another repository, was read alone, as cosign's flag reads it).
+DERIVED = {"github_workflow_repository": "source_repository_uri"}
+_PAIRS = {**COUNTERPARTS, **DERIVED}
+TWINS = {**_PAIRS, **{v2: legacy for legacy, v2 in _PAIRS.items()}}
+
+
+def repository_of(uri: str) -> str | None:
+    """`owner/repo` of a source repository URI `https://<server>/owner/repo`, as Fulcio
+    builds it for GitHub (None for anything else)."""
+    if not uri.startswith("https://"):
+        return None
+    host, slash, path = uri[len("https://"):].partition("/")
+    return path if host and slash and path else None
+
+
+def twins_agree(name: str, value: str, twin_name: str, twin: str) -> bool:
+    """Do a claim and its twin say what Fulcio would write for one token?"""
+    if name in DERIVED or twin_name in DERIVED:
+        repository, uri = (value, twin) if name in DERIVED else (twin, value)
+        return repository_of(uri) == repository
+    return value == twin
 
 
 def extensions_of(cert: x509.Certificate) -> x509.Extensions:
@@ -152,7 +175,8 @@ def read_claim(cert: x509.Certificate, claim: Claim) -> str | None:
 def check_claims(cert: x509.Certificate, wanted: tuple[tuple[str, str], ...]) -> None:
     """Every `(claim name, value)` in `wanted` is in the certificate, exactly (cosign compares
     with `!=`); an absent claim is a mismatch. A legacy claim and its v2 counterpart, when
-    the certificate carries both, must agree, whichever of the two is required."""
+    the certificate carries both, must agree (`twins_agree`), whichever of the two is
+    required."""
     for name, value in wanted:
         claim = CLAIMS[name]
         found = read_claim(cert, claim)
@@ -165,7 +189,7 @@ def check_claims(cert: x509.Certificate, wanted: tuple[tuple[str, str], ...]) ->
         twin_name = TWINS.get(name)
         if twin_name is not None:
             twin = read_claim(cert, CLAIMS[twin_name])
-            if twin is not None and twin != found:
+            if twin is not None and not twins_agree(name, found, twin_name, twin):
                 raise InvalidSignatureError("claims", f"certificate {name} {found[:200]!r} "
                                             f"disagrees with its {twin_name} {twin[:200]!r}")
 

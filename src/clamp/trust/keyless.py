@@ -23,6 +23,7 @@ from clamp.trust.certs import (
 )
 from clamp.trust.claims import extensions_of
 from clamp.trust.errors import InvalidSignatureError
+from clamp.trust.keys import PublicKey
 from clamp.trust.policy import Policy
 from clamp.trust.result import Signer
 
@@ -51,4 +52,5 @@ def verify_certificate(leaf: x509.Certificate, times: Sequence[datetime], policy
                     certificate_fingerprint=hashlib.sha256(
                         leaf.public_bytes(serialization.Encoding.DER)).hexdigest())
     signer._identities = matched
+    signer._certificate_key = PublicKey(leaf.public_key()).fingerprint  # type: ignore[arg-type]
     return signer

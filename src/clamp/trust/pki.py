@@ -285,10 +285,12 @@ def hashedrekord(signature: bytes, data: bytes, signer_pem: bytes) -> dict[str, 
 def keyless_sign_image(pki: TestSigstore, manifest_digest: str, docker_reference: str, *,
                        identity: str, issuer: str, payload: bytes | None = None,
                        chain: list[x509.Certificate] | None = None,
+                       key: ec.EllipticCurvePrivateKey | None = None,
                        **leaf_options: Any) -> LegacyLayer:
     """Sign like `cosign sign` keyless: ephemeral key, Fulcio-like cert, Rekor SET. `chain`
-    replaces the chain annotation (intermediate, root)."""
-    key = ec.generate_private_key(ec.SECP256R1())
+    replaces the chain annotation (intermediate, root); `key` replaces the ephemeral key (as
+    `cosign sign --key K --issue-certificate` certifies a long-lived key)."""
+    key = key or ec.generate_private_key(ec.SECP256R1())
     cert = pki.issue_leaf(key, identity=identity, issuer=issuer, **leaf_options)
     payload = payload or simplesigning_payload(manifest_digest, docker_reference)
     signature = key.sign(payload, ec.ECDSA(hashes.SHA256()))

@@ -35,10 +35,19 @@ class Signer(BaseModel):
     #: The policy identities the certificate was found to be (`Policy.match_certificate`), kept
     #: for composed policies (`clamp.trust.rules`); never serialised.
     _identities: frozenset[Any] = PrivateAttr(default_factory=frozenset)
+    #: A certificate's public key (sha256 of its DER SPKI), kept so a threshold knows one key
+    #: as one signer whether it signed under a certificate or alone; never serialised.
+    _certificate_key: str | None = PrivateAttr(default=None)
 
     @property
     def matched_identities(self) -> frozenset[Any]:
         return self._identities
+
+    @property
+    def signing_key(self) -> str | None:
+        """The fingerprint of the key that made the signature: the policy key's, or the
+        certificate's."""
+        return self.key_fingerprint or self._certificate_key
 
 
 class VerificationResult(BaseModel):

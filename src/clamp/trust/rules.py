@@ -14,7 +14,11 @@ these signers satisfy the tree" is answered, offline and in time polynomial in t
   Signers, not signatures: an attacker holding one honest signature can store it twice (two
   layers, a `.sig` tag and a referrer) or malleate it (ECDSA's (r, n-s) verifies too), and every
   copy verifies on its own. So a key is one signer (its fingerprint), and a certificate identity
-  is one signer (its issuer and SAN), however many signatures or certificates it has.
+  is one signer (its issuer and SAN), however many signatures or certificates it has; and a key
+  that signed under a certificate is that certificate's signer too (red team 14: a `.sig` layer
+  signed with the policy's key K under a certificate for the policy's identity I, copied
+  without its certificate annotation, verified as K alone, its log entry still naming a
+  certificate of K, and one signature met "K and I").
 
 A failure is a `PolicyUnmetError` (an identity mismatch: the signatures are sound, the signers
 are not enough) whose `path` names the sub-policy that failed (`all-of`, `all-of[2]`,
@@ -50,12 +54,50 @@ def _serves(leaf: Identity | Key, result: VerificationResult) -> bool:
 def signer_of(result: VerificationResult) -> tuple[str, ...] | None:
     """Who made `result`, as a threshold counts signers: a certificate's issuer and SAN, else
     the key's fingerprint (None for a result with no signer, which serves no rule)."""
+    names = signer_names(result)
+    return names[0] if names else None
+
+
+def signer_names(result: VerificationResult) -> tuple[tuple[str, ...], ...]:
+    """Every name `result`'s signer goes by: a certificate's identity (issuer and SAN) and the
+    key that signed (the certificate's, or the policy key's). Two results sharing any name are
+    one signer."""
     signer = result.signer
     if signer is None:
-        return None
+        return ()
+    names: list[tuple[str, ...]] = []
     if signer.identity is not None or signer.certificate_fingerprint is not None:
-        return ("identity", signer.issuer or "", signer.identity or "")
-    return ("key", signer.key_fingerprint or "")
+        names.append(("identity", signer.issuer or "", signer.identity or ""))
+    if signer.signing_key is not None or not names:
+        names.append(("key", signer.signing_key or ""))
+    return tuple(names)
+
+
+def _signers(results: Sequence[VerificationResult]) -> dict[int, int]:
+    """Each result with a signer -> the first result of the same signer, results sharing a
+    name joined transitively (a key signing alone and under a certificate of an identity,
+    that identity under another certificate: one signer)."""
+    parent: dict[int, int] = {}
+
+    def find(n: int) -> int:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    first: dict[tuple[str, ...], int] = {}
+    for n, result in enumerate(results):
+        names = signer_names(result)
+        if not names:
+            continue
+        parent[n] = n
+        for name in names:
+            if name in first:
+                a, b = find(first[name]), find(n)
+                parent[max(a, b)] = min(a, b)
+            else:
+                first[name] = n
+    return {n: find(n) for n in parent}
 
 
 def _candidates(rule: Rule, results: Sequence[VerificationResult]) -> set[int]:
@@ -97,12 +139,7 @@ def satisfy(rule: Rule, results: Sequence[VerificationResult], path: str = "") -
 
 def _all_of(rule: AllOf, results: Sequence[VerificationResult], here: str) -> list[int]:
     # Match members to signers; each signer is represented by its first verified signature.
-    signers = [signer_of(result) for result in results]
-    first: dict[tuple[str, ...], int] = {}
-    for n, who in enumerate(signers):
-        if who is not None:
-            first.setdefault(who, n)
-    stand_for = {n: first[who] for n, who in enumerate(signers) if who is not None}
+    stand_for = _signers(results)
     options = [sorted({stand_for[n] for n in _candidates(m, results) if n in stand_for})
                for m in rule.members]
     owner: dict[int, int] = {}  # signer (its first signature) -> member it counts for
@@ -130,4 +167,4 @@ def _all_of(rule: AllOf, results: Sequence[VerificationResult], here: str) -> li
                            + "; ".join(unmet)[:1500])
 
 
-__all__ = ["PolicyUnmetError", "satisfy", "signer_of"]
+__all__ = ["PolicyUnmetError", "satisfy", "signer_names", "signer_of"]
